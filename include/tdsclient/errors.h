@@ -1,0 +1,221 @@
+/* tdsclient error table: the single source of every error code.
+ *
+ * Each row: X(NAME, number, CATEGORY, "one-line remediation hint").
+ * From this list come the tdsc_errc enum (TDSC_E_<NAME>), tdsc_errc_name(),
+ * tdsc_errc_hint(), tdsc_errc_category() and the tdsc-errors(7) manual page.
+ *
+ * Numbers are stable and grouped by category in hundreds: never renumber or
+ * remove a row, only append within a group.  Include <tdsclient.h>, not this
+ * file.
+ */
+#ifndef TDSCLIENT_ERRORS_H
+#define TDSCLIENT_ERRORS_H
+
+/* clang-format off */
+#define TDSC_ERRC_MAP(X)                                                      \
+  X(OK,                     0, NONE,                                          \
+    "No error.")                                                              \
+                                                                              \
+  X(INVALID_ARGUMENT,     100, USAGE,                                         \
+    "A NULL handle or an out-of-range argument was passed; check the call "   \
+    "against its manual page.")                                               \
+  X(UNKNOWN_KEYWORD,      101, USAGE,                                         \
+    "Remove or correct the keyword; tdsclient(3) lists every recognised "     \
+    "keyword and its aliases.")                                               \
+  X(BAD_OPTION_VALUE,     102, USAGE,                                         \
+    "Correct the value; the message names the keyword and what it accepts.")  \
+  X(BAD_CONNSTR,          103, USAGE,                                         \
+    "The connection string is malformed: write key=value pairs separated by " \
+    "';', and brace values that contain ';' as {va;lue}.")                    \
+  X(BUSY,                 104, USAGE,                                         \
+    "Read the open result to its end or free it before sending another "      \
+    "request on this connection.")                                            \
+  X(NOT_CONNECTED,        105, USAGE,                                         \
+    "Connect first, or reconnect: the connection is closed or broken.")       \
+  X(CONVERSION,           106, USAGE,                                         \
+    "Use the getter that fits the column's type (tdsc_column_type), or "      \
+    "tdsc_result_get_text, which renders every type.")                        \
+  X(NULL_VALUE,           107, USAGE,                                         \
+    "The value is NULL: test tdsc_result_is_null before reading it.")         \
+  X(NO_ROW,               108, USAGE,                                         \
+    "No current row: read values only after tdsc_result_next_row returned "   \
+    "TDSC_STEP_ROW.")                                                         \
+  X(COLUMN_RANGE,         109, USAGE,                                         \
+    "The column index is past the last column: see "                          \
+    "tdsc_result_column_count.")                                              \
+  X(CANCELLED,            110, USAGE,                                         \
+    "The request was cancelled by tdsc_conn_cancel; the connection is still " \
+    "open and takes the next request.")                                       \
+  X(VALUE_CONSUMED,       111, USAGE,                                         \
+    "The column was read in pieces with tdsc_result_read, or skipped while "  \
+    "another column was: read a row's columns in order, each once.")          \
+  X(VALUE_TOO_LARGE,      112, USAGE,                                         \
+    "The value is too large to hold in memory: read it in pieces with "       \
+    "tdsc_result_read.")                                                      \
+                                                                              \
+  X(NO_MEMORY,            200, RESOURCE,                                      \
+    "Out of memory: free memory or lower the packet size.")                   \
+  X(SYSTEM,               201, RESOURCE,                                      \
+    "An operating system call failed; the provider status holds errno.")      \
+                                                                              \
+  X(HOST_NOT_FOUND,       300, TRANSPORT,                                     \
+    "The server name does not resolve: check its spelling, DNS and "          \
+    "/etc/hosts, or connect by IP address to rule DNS out.")                  \
+  X(CONN_REFUSED,         301, TRANSPORT,                                     \
+    "Nothing listens on that address and port: check the port, that SQL "     \
+    "Server runs with TCP enabled, and local firewalls.")                     \
+  X(CONN_TIMEOUT,         302, TRANSPORT,                                     \
+    "The server did not answer within LoginTimeout: a firewall may drop the " \
+    "packets, or the host is down; check routing, or raise LoginTimeout.")    \
+  X(READ_TIMEOUT,         303, TRANSPORT,                                     \
+    "The server did not answer within the timeout: raise it (LoginTimeout, "  \
+    "QueryTimeout), or check the server's load and the network.")             \
+  X(CONN_RESET,           304, TRANSPORT,                                     \
+    "The connection was reset: the server or a middlebox dropped it; check "  \
+    "the server's error log and any proxy or firewall on the way.")           \
+  X(CONN_CLOSED,          305, TRANSPORT,                                     \
+    "The server closed the connection: its error log says why (it may "       \
+    "refuse this client's encryption settings or TDS version).")              \
+  X(NET_UNREACHABLE,      306, TRANSPORT,                                     \
+    "No route to the server: check the network configuration, VPN and the "   \
+    "address family (IPv4/IPv6).")                                            \
+  X(SOCKET,               307, TRANSPORT,                                     \
+    "A socket call failed; the provider status holds errno.")                 \
+  X(BROWSER_UNREACHABLE,  308, TRANSPORT,                                     \
+    "SQL Server Browser did not answer on UDP 1434: it is stopped, or a "     \
+    "firewall drops UDP 1434. Start the SQL Server Browser service, open "    \
+    "UDP 1434, or connect with host,port (the instance's TCP port) to "       \
+    "skip it.")                                                               \
+  X(INSTANCE_NOT_FOUND,   309, TRANSPORT,                                     \
+    "The SQL Server Browser knows no instance by that name: check the "       \
+    "spelling against the names the message lists, and that the instance "    \
+    "is installed and running.")                                              \
+  X(BROWSER_REPLY_MALFORMED, 310, TRANSPORT,                                  \
+    "The reply on UDP 1434 breaks MC-SQLR (SQL Server Resolution "            \
+    "Protocol): something other than SQL Server Browser may answer there; "   \
+    "capture it and report it, or connect with host,port.")                   \
+  X(PIPE_NOT_FOUND,       311, TRANSPORT,                                     \
+    "No server listens on that named pipe (on POSIX a socket path): check "   \
+    "the path and that the server runs with named pipes enabled; the "        \
+    "message says whether the file is missing, stale or not permitted.")      \
+  X(PIPE_BUSY,            312, TRANSPORT,                                     \
+    "Every instance of the named pipe stayed busy (the server's listen "      \
+    "queue is full) until the timeout: retry, raise LoginTimeout, or "        \
+    "connect by TCP.")                                                        \
+  X(SHM_NOT_FOUND,        313, TRANSPORT,                                     \
+    "No server offers shared memory at that path: it is not running on this " \
+    "machine, runs without shared memory, or died and left a stale socket "   \
+    "file (the message says which); start it, or connect by pipe or TCP.")    \
+                                                                              \
+  X(TLS_CERT_UNTRUSTED,   400, TLS,                                           \
+    "The server's certificate does not chain to a trusted CA: give the CA "   \
+    "with CAFile=, or install it in the system store; TrustServerCertificate" \
+    "=yes turns verification off (testing only).")                            \
+  X(TLS_CERT_EXPIRED,     401, TLS,                                           \
+    "The server's certificate is expired or not yet valid: renew it on the "  \
+    "server, or check this machine's clock.")                                 \
+  X(TLS_CERT_NAME_MISMATCH, 402, TLS,                                         \
+    "The certificate does not name the host connected to: connect with a "   \
+    "name it lists, or set HostNameInCertificate= to the name it holds.")     \
+  X(TLS_PROTOCOL_MISMATCH, 403, TLS,                                          \
+    "Client and server share no TLS version or cipher: enable TLS 1.2 or "    \
+    "later on the server (or update it).")                                    \
+  X(TLS_HANDSHAKE,        404, TLS,                                           \
+    "The TLS handshake failed; the provider status holds OpenSSL's reason.")  \
+  X(TLS_ENCRYPTION_UNAVAILABLE, 405, TLS,                                     \
+    "The server cannot encrypt as Encrypt= requires: install a certificate "  \
+    "on the server, or lower Encrypt= (off sends the login in clear).")       \
+  X(TLS_STRICT_UNSUPPORTED, 406, TLS,                                         \
+    "The server did not answer a TDS 8.0 (Encrypt=strict) TLS handshake: it " \
+    "predates SQL Server 2022 or is not set up for strict; use "              \
+    "Encrypt=mandatory.")                                                     \
+  X(TLS_CERT_REJECTED,    407, TLS,                                           \
+    "The server's certificate failed verification (see the provider "         \
+    "status for OpenSSL's verify result): fix the certificate on the server.")\
+                                                                              \
+  X(KRB_KDC_UNREACHABLE,  500, KERBEROS,                                    \
+    "No KDC of the realm answered: this machine is off its domain (VPN?), "   \
+    "the KDC is down, or krb5.conf names the wrong KDC. Reach the domain, "   \
+    "connect through a local transport (shared memory, named pipe), or "      \
+    "allow NTLM.")                                                            \
+  X(KRB_SPN_UNKNOWN,      501, KERBEROS,                                    \
+    "The KDC knows no service principal by that name: register the SPN for "  \
+    "SQL Server's service account (setspn -S MSSQLSvc/host:port account), "   \
+    "or connect by the name it is registered under (or ServerSPN=).")        \
+  X(KRB_NO_CREDENTIALS,   502, KERBEROS,                                    \
+    "There is no Kerberos ticket to use: run kinit, or give the service a "   \
+    "keytab (KrbKeytab=) or a ticket cache (KrbCCache=).")                   \
+  X(KRB_TICKET_EXPIRED,   503, KERBEROS,                                    \
+    "The Kerberos ticket has expired: renew it (kinit -R, or kinit).")       \
+  X(KRB_CLOCK_SKEW,       504, KERBEROS,                                    \
+    "The clocks of client, server and KDC differ by more than Kerberos "      \
+    "allows (5 minutes by default): synchronise them with NTP.")             \
+  X(KRB_SERVICE_KEY_MISMATCH, 505, KERBEROS,                                \
+    "The server cannot decrypt its ticket: the service account's password "   \
+    "changed and its keytab is stale, or the SPN is registered to another "   \
+    "account as well (duplicate SPN: setspn -X, setspn -Q).")                \
+  X(KRB_REALM_UNKNOWN,    506, KERBEROS,                                    \
+    "This machine's Kerberos configuration does not know the realm: add it "  \
+    "to krb5.conf ([realms], [domain_realm]) or correct the principal.")     \
+  X(KRB_PREAUTH_FAILED,   507, KERBEROS,                                    \
+    "The KDC refused the password (or keytab key) of the client principal: "  \
+    "correct it, or refresh the keytab after a password change.")            \
+  X(KRB_CLIENT_UNKNOWN,   508, KERBEROS,                                    \
+    "The KDC does not know the client principal: check its spelling and "     \
+    "realm.")                                                                 \
+  X(KRB_MUTUAL_AUTH_FAILED, 509, KERBEROS,                                  \
+    "The server did not prove its identity: it may not be the server the "    \
+    "SPN names; check DNS and the SPN.")                                      \
+  X(KRB_FAILED,           510, KERBEROS,                                    \
+    "Kerberos failed; the provider status holds GSSAPI's major and minor "    \
+    "codes and the krb5 error.")                                              \
+                                                                              \
+  X(NTLM_NO_CREDENTIALS,  600, NTLM,                                        \
+    "No NTLM credentials were given: set NTLMUser= and NTLMPassword= (or "    \
+    "NTLMCredFile=), or UID=DOMAIN\\user with PWD=.")                         \
+  X(NTLM_LOGON_DENIED,    601, NTLM,                                        \
+    "The server's domain refused the NTLM credentials: a wrong password, an " \
+    "unknown or disabled account, or a locked-out one; the server cannot "    \
+    "tell the client which: its security event log can.")                    \
+  X(NTLM_REFUSED,         602, NTLM,                                        \
+    "The server did not take part in NTLM (no challenge came back): it may "  \
+    "restrict NTLM by policy; use Kerberos or SQL login.")                    \
+  X(NTLM_FAILED,          603, NTLM,                                        \
+    "NTLM failed: the server's challenge was malformed or asked for what "    \
+    "this client does not do (the message says what).")                      \
+                                                                              \
+  X(LOGIN_FAILED,         700, SQL_LOGIN,                                     \
+    "SQL Server rejected the login (18456). The real reason (bad password, "  \
+    "unknown or disabled login, no access to the database) is only in the "   \
+    "server's error log, under the state it logged.")                         \
+  X(LOGIN_NO_DATABASE,    701, SQL_LOGIN,                                     \
+    "The login cannot open the requested database (4060): check Database= "   \
+    "and the login's access to it.")                                          \
+                                                                              \
+  X(SERVER_ERROR,         800, SERVER,                                        \
+    "The server reported an error: its number, state, class and line are in " \
+    "the error's server message.")                                            \
+  X(INTEGRATED_LOGIN_FAILED, 801, SERVER,                                     \
+    "The server authenticated the principal but refused the login (18456): "  \
+    "it has no login for it; create one (CREATE LOGIN [DOMAIN\\user] FROM "    \
+    "WINDOWS) or grant access through a group.")                             \
+  X(UNTRUSTED_DOMAIN,     802, SERVER,                                        \
+    "The server does not accept this integrated login (18452): the identity " \
+    "is from a domain it does not trust, or it accepts SQL logins only.")    \
+  X(QUERY_TIMEOUT,        803, SERVER,                                        \
+    "The server did not answer within the query timeout, so the request was " \
+    "cancelled (the connection stays open): raise QueryTimeout or the "       \
+    "statement's timeout, or find what blocks the query on the server.")      \
+                                                                              \
+  X(PROTOCOL,             900, PROTOCOL,                                      \
+    "The server sent bytes that break the TDS protocol: capture the traffic " \
+    "and report it with the message.")                                        \
+  X(PROTOCOL_VERSION,     901, PROTOCOL,                                      \
+    "The server does not speak TDS 7.4: tdsclient needs SQL Server 2012 or "  \
+    "later.")                                                                 \
+  X(ROUTING_UNSUPPORTED,  902, PROTOCOL,                                      \
+    "The server redirected the login elsewhere (ENVCHANGE routing); connect " \
+    "to the server named in the message.")
+/* clang-format on */
+
+#endif

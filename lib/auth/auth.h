@@ -1,0 +1,57 @@
+/* Authentication mechanisms: one file per mechanism (gssapi.c for Kerberos
+ * through MIT GSSAPI, later ntlm.c, sspi.c), each exposing the same small
+ * table (libpq's SASL mechanisms, curl's vauth).  The session drives a
+ * mechanism through LOGIN7's SSPI field, packet type 0x11 and token 0xED;
+ * a mechanism knows nothing of TDS.  Its state is opaque to the session. */
+#ifndef TDSC_AUTH_H
+#define TDSC_AUTH_H
+
+#include "buf.h"
+#include "error.h"
+
+/* What a mechanism is given for one login attempt. Strings are UTF-8 and
+ * may be NULL when not set. */
+typedef struct tdsc__auth_params {
+  const char *spn;          /* service principal, "MSSQLSvc/host:port[@REALM]" */
+  const char *ccache;       /* KrbCCache=: a credential cache name */
+  const char *keytab;       /* KrbKeytab=: a client keytab */
+  const char *principal;    /* KrbPrincipal=: the client principal */
+  const char *password;     /* KrbPassword=: acquired in memory only */
+  const char *ntlm_user;     /* NTLM: "DOMAIN\\user" (or "user@domain") */
+  const char *ntlm_password;
+  const char *ntlm_credfile; /* NTLM: a file of "DOMAIN\\user:password" */
+  const char *workstation;   /* NTLM: this machine's name */
+  bool spnego;              /* wrap in SPNEGO (RFC 4178); raw mechanism
+                               tokens otherwise */
+  int64_t deadline;         /* every call returns by then (clock.h) */
+} tdsc__auth_params;
+
+typedef enum tdsc__auth_status {
+  TDSC__AUTH_CONTINUE, /* send *out (if not empty), expect a server token */
+  TDSC__AUTH_DONE,     /* authenticated (and the server proved itself);
+                          send *out if not empty */
+  TDSC__AUTH_FAILED    /* err says why */
+} tdsc__auth_status;
+
+typedef struct tdsc__mech_ops {
+  const char *name; /* "kerberos", as in Authentication= */
+  /* Prepares one login: acquires credentials for p. Fails with the
+   * mechanism's codes (e.g. TDSC_E_KRB_NO_CREDENTIALS) without any token
+   * exchanged. *state is freed with free_state, also after a failure. */
+  tdsc_errc (*init)(void **state, const tdsc__auth_params *p,
+                    tdsc_error *err);
+  /* One step: in is the server's token (NULL, 0 on the first call), *out
+   * receives the token to send (appended; may stay empty). */
+  tdsc__auth_status (*step)(void *state, const uint8_t *in, size_t inlen,
+                            tdsc__buf *out, tdsc_error *err);
+  /* The client identity used, for trails and messages ("" if unknown). */
+  const char *(*identity)(void *state);
+  void (*free_state)(void *state);
+} tdsc__mech_ops;
+
+/* Kerberos through GSSAPI (gssapi.c); NULL where the build has no GSSAPI. */
+extern const tdsc__mech_ops *const tdsc__mech_kerberos;
+/* NTLMv2, written here on OpenSSL's primitives (ntlm.c). */
+extern const tdsc__mech_ops *const tdsc__mech_ntlm;
+
+#endif

@@ -1,0 +1,971 @@
+/* Kerberos through MIT GSSAPI: the "kerberos" mechanism of auth.h.
+ *
+ * Always the krb5 mechanism itself (gss_mech_krb5), never the default
+ * mechanism set: with the default set, gss-ntlmssp silently satisfies a
+ * credential krb5 cannot find, and through MIT's SPNEGO the minor statuses
+ * are remapped.  SPNEGO (RFC 4178) is spnego.c's DER around our own krb5
+ * tokens, so every failure carries krb5's own error code, which the table
+ * in tdsc__krb_classify turns into a KRB_* code.
+ *
+ * Deadlines: a silent KDC makes MIT block for ~27 s.  Every call that may
+ * talk to a KDC (acquiring credentials, gss_init_sec_context) runs in a
+ * worker thread; the caller waits on a condition variable until the login
+ * deadline.  On timeout the caller abandons the job: the GSSAPI objects the
+ * call uses (credential, context, target name, MEMORY ccache) are moved
+ * into the job, which is reference-counted (caller + worker); the worker,
+ * when the KDC call finally returns, releases them and the last reference
+ * frees the job.  Nothing the caller owns is touched after it returns, and
+ * nothing leaks once the worker ends (tdsc__krb_workers_active counts
+ * them).  We deliberately do not rewrite krb5.conf with kdc_timeout: the
+ * worker bounds every KDC path (TCP connect, UDP retries, DNS) alike.
+ *
+ * Secrets: the password is copied into the job, wiped after the call and
+ * never kept in the state; keytab credentials go to a MEMORY ccache that
+ * is destroyed with the state; no token or password reaches a message. */
+#include "config.h"
+
+#include "auth/auth.h"
+#include "auth/krb5_diag.h"
+#include "auth/spnego.h"
+#include "clock.h"
+
+#include <gssapi/gssapi.h>
+#include <gssapi/gssapi_ext.h>
+#include <gssapi/gssapi_krb5.h>
+#include <krb5.h>
+#include <profile.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define KRB_FLAGS                                                              \
+  (GSS_C_MUTUAL_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_REPLAY_FLAG |               \
+   GSS_C_INTEG_FLAG | GSS_C_CONF_FLAG)
+
+static atomic_uint workers_active;
+
+unsigned tdsc__krb_workers_active(void) { return atomic_load(&workers_active); }
+
+static void wipe(void *p, size_t n) {
+#ifdef HAVE_EXPLICIT_BZERO
+  explicit_bzero(p, n);
+#else
+  volatile uint8_t *v = p;
+  while (n--)
+    *v++ = 0;
+#endif
+}
+
+/* ------------------------------------------------------------ diagnosis */
+
+tdsc_errc tdsc__krb_classify(uint32_t major, int32_t code,
+                             tdsc__krb_phase phase) {
+  switch ((long)code) {
+  case KRB5_KDC_UNREACH:
+  case KRB5_REALM_CANT_RESOLVE:
+    return TDSC_E_KRB_KDC_UNREACHABLE;
+  case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN:
+    return TDSC_E_KRB_SPN_UNKNOWN;
+  case KRB5_CC_NOTFOUND:
+  case KRB5_FCC_NOFILE:
+  case KRB5_CC_NOSUPP:
+  case KRB5_CC_BADNAME:
+  case KRB5_CC_END:
+  case KRB5_KT_NOTFOUND:
+  case KRB5_KT_END:
+  case KRB5_KT_NOWRITE:
+  case KRB5_KT_UNKNOWN_TYPE:
+    return TDSC_E_KRB_NO_CREDENTIALS;
+  case KRB5KRB_AP_ERR_TKT_EXPIRED:
+  case KRB5KDC_ERR_TGT_REVOKED:
+    return TDSC_E_KRB_TICKET_EXPIRED;
+  case KRB5KRB_AP_ERR_SKEW:
+  case KRB5KRB_AP_ERR_TKT_NYV:
+  case KRB5_KDCREP_SKEW:
+    return TDSC_E_KRB_CLOCK_SKEW;
+  case KRB5KRB_AP_ERR_BADKEYVER:
+  case KRB5KRB_AP_ERR_MODIFIED:
+  case KRB5KRB_AP_ERR_NOKEY:
+    return TDSC_E_KRB_SERVICE_KEY_MISMATCH;
+  case KRB5KRB_AP_ERR_BAD_INTEGRITY:
+    /* At the KDC: the reply is sealed with a key derived from a wrong
+     * password; at the server: its key is not the one the KDC used. */
+    return phase == TDSC__KRB_ACQUIRE ? TDSC_E_KRB_PREAUTH_FAILED
+                                      : TDSC_E_KRB_SERVICE_KEY_MISMATCH;
+  case KRB5_REALM_UNKNOWN:
+  case KRB5_CONFIG_NODEFREALM:
+    return TDSC_E_KRB_REALM_UNKNOWN;
+  case KRB5KDC_ERR_PREAUTH_FAILED:
+  case KRB5_PREAUTH_FAILED:
+    return TDSC_E_KRB_PREAUTH_FAILED;
+  case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
+    return TDSC_E_KRB_CLIENT_UNKNOWN;
+  default:
+    break;
+  }
+  switch (GSS_ROUTINE_ERROR(major)) {
+  case GSS_S_NO_CRED:
+    return TDSC_E_KRB_NO_CREDENTIALS;
+  case GSS_S_CREDENTIALS_EXPIRED:
+    return TDSC_E_KRB_TICKET_EXPIRED;
+  default:
+    return TDSC_E_KRB_FAILED;
+  }
+}
+
+/* gss_display_status of one code, every message of it (RFC 2744 5.11). */
+static void display_status(tdsc__buf *b, OM_uint32 code, int type) {
+  OM_uint32 mctx = 0, minor;
+  do {
+    gss_buffer_desc t = GSS_C_EMPTY_BUFFER;
+    OM_uint32 maj = gss_display_status(&minor, code, type,
+                                       type == GSS_C_MECH_CODE
+                                           ? (gss_OID)gss_mech_krb5
+                                           : GSS_C_NO_OID,
+                                       &mctx, &t);
+    if (GSS_ERROR(maj))
+      break;
+    if (t.length) {
+      if (b->len)
+        tdsc__buf_put_str(b, "; ");
+      tdsc__buf_put(b, t.value, t.length);
+    }
+    gss_release_buffer(&minor, &t);
+  } while (mctx != 0);
+}
+
+/* The KDCs krb5.conf names for realm, "a, b"; NULL when none or unknown. */
+static char *kdc_list(const char *realm) {
+  krb5_context kc = NULL;
+  profile_t prof = NULL;
+  char **vals = NULL;
+  char *res = NULL;
+  if (!realm || !*realm || krb5_init_context(&kc) != 0)
+    return NULL;
+  if (krb5_get_profile(kc, &prof) == 0) {
+    const char *names[] = {"realms", realm, "kdc", NULL};
+    if (profile_get_values(prof, names, &vals) == 0 && vals && vals[0]) {
+      tdsc__buf b;
+      tdsc__buf_init(&b);
+      for (size_t i = 0; vals[i]; i++) {
+        if (i)
+          tdsc__buf_put_str(&b, ", ");
+        tdsc__buf_put_str(&b, vals[i]);
+      }
+      res = tdsc__strdup(tdsc__buf_cstr(&b));
+      tdsc__buf_free(&b);
+    }
+    if (vals)
+      profile_free_list(vals);
+    profile_release(prof);
+  }
+  krb5_free_context(kc);
+  return res;
+}
+
+static char *default_realm(void) {
+  krb5_context kc = NULL;
+  char *r = NULL, *res = NULL;
+  if (krb5_init_context(&kc) != 0)
+    return NULL;
+  if (krb5_get_default_realm(kc, &r) == 0) {
+    res = tdsc__strdup(r);
+    krb5_free_default_realm(kc, r);
+  }
+  krb5_free_context(kc);
+  return res;
+}
+
+static void destroy_memcc(const char *name) {
+  krb5_context kc = NULL;
+  krb5_ccache cc = NULL;
+  if (krb5_init_context(&kc) != 0)
+    return;
+  if (krb5_cc_resolve(kc, name, &cc) == 0)
+    krb5_cc_destroy(kc, cc);
+  krb5_free_context(kc);
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+/* What a GSSAPI call may touch: moved into the job while it runs, and left
+ * there (the worker frees it) when the caller gives up. */
+typedef struct krb_res {
+  gss_cred_id_t cred;
+  gss_ctx_id_t ctx;
+  gss_name_t target;
+  char *memcc; /* MEMORY: ccache of keytab credentials, destroyed last */
+} krb_res;
+
+static const krb_res res_none = {GSS_C_NO_CREDENTIAL, GSS_C_NO_CONTEXT,
+                                 GSS_C_NO_NAME, NULL};
+
+static void res_release(krb_res *r) {
+  OM_uint32 minor;
+  if (r->ctx != GSS_C_NO_CONTEXT)
+    gss_delete_sec_context(&minor, &r->ctx, GSS_C_NO_BUFFER);
+  if (r->cred != GSS_C_NO_CREDENTIAL)
+    gss_release_cred(&minor, &r->cred);
+  if (r->target != GSS_C_NO_NAME)
+    gss_release_name(&minor, &r->target);
+  if (r->memcc) {
+    destroy_memcc(r->memcc);
+    free(r->memcc);
+  }
+  *r = res_none;
+}
+
+typedef enum job_kind {
+  JOB_ACQUIRE_PASSWORD,
+  JOB_ACQUIRE_STORE,
+  JOB_ACQUIRE_DEFAULT,
+  JOB_INIT
+} job_kind;
+
+typedef struct krb_job {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  unsigned refs;  /* the caller's and the worker's */
+  bool done;      /* outputs are valid */
+  bool abandoned; /* the caller left: the worker frees res and out */
+  job_kind kind;
+  krb_res res;
+  /* inputs, owned by the job */
+  gss_name_t desired;
+  char *password;
+  size_t pwlen;
+  gss_key_value_element_desc store[2];
+  char *store_vals[2];
+  OM_uint32 nstore;
+  gss_buffer_desc in;
+  /* outputs */
+  OM_uint32 major, minor, flags;
+  gss_buffer_desc out;
+} krb_job;
+
+static krb_job *job_new(job_kind kind) {
+  krb_job *j = calloc(1, sizeof *j);
+  if (!j)
+    return NULL;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&j->mu, NULL);
+  pthread_cond_init(&j->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  j->refs = 1;
+  j->kind = kind;
+  j->res = res_none;
+  j->desired = GSS_C_NO_NAME;
+  return j;
+}
+
+static void job_unref(krb_job *j) {
+  pthread_mutex_lock(&j->mu);
+  unsigned left = --j->refs;
+  pthread_mutex_unlock(&j->mu);
+  if (left)
+    return;
+  OM_uint32 minor;
+  if (j->desired != GSS_C_NO_NAME)
+    gss_release_name(&minor, &j->desired);
+  if (j->password) {
+    wipe(j->password, j->pwlen);
+    free(j->password);
+  }
+  for (size_t i = 0; i < 2; i++)
+    free(j->store_vals[i]);
+  free(j->in.value);
+  pthread_mutex_destroy(&j->mu);
+  pthread_cond_destroy(&j->cv);
+  free(j);
+}
+
+/* The GSSAPI call itself; may block on the KDC for as long as MIT likes. */
+static void job_call(krb_job *j) {
+  gss_OID_set_desc krb5_only = {1, (gss_OID)gss_mech_krb5};
+  switch (j->kind) {
+  case JOB_ACQUIRE_PASSWORD: {
+    gss_buffer_desc pw = {j->pwlen, j->password};
+    j->major = gss_acquire_cred_with_password(
+        &j->minor, j->desired, &pw, GSS_C_INDEFINITE, &krb5_only,
+        GSS_C_INITIATE, &j->res.cred, NULL, NULL);
+    wipe(j->password, j->pwlen);
+    break;
+  }
+  case JOB_ACQUIRE_STORE: {
+    gss_key_value_set_desc store = {j->nstore, j->store};
+    j->major = gss_acquire_cred_from(&j->minor, j->desired, GSS_C_INDEFINITE,
+                                     &krb5_only, GSS_C_INITIATE, &store,
+                                     &j->res.cred, NULL, NULL);
+    break;
+  }
+  case JOB_ACQUIRE_DEFAULT:
+    j->major = gss_acquire_cred(&j->minor, j->desired, GSS_C_INDEFINITE,
+                                &krb5_only, GSS_C_INITIATE, &j->res.cred,
+                                NULL, NULL);
+    break;
+  case JOB_INIT:
+    j->major = gss_init_sec_context(
+        &j->minor, j->res.cred, &j->res.ctx, j->res.target,
+        (gss_OID)gss_mech_krb5, KRB_FLAGS, GSS_C_INDEFINITE,
+        GSS_C_NO_CHANNEL_BINDINGS, j->in.length ? &j->in : GSS_C_NO_BUFFER,
+        NULL, &j->out, &j->flags, NULL);
+    break;
+  }
+}
+
+static void *job_worker(void *arg) {
+  krb_job *j = arg;
+  job_call(j);
+  pthread_mutex_lock(&j->mu);
+  j->done = true;
+  bool orphan = j->abandoned;
+  pthread_cond_signal(&j->cv);
+  pthread_mutex_unlock(&j->mu);
+  if (orphan) {
+    OM_uint32 minor;
+    gss_release_buffer(&minor, &j->out);
+    res_release(&j->res);
+  }
+  job_unref(j);
+  atomic_fetch_sub(&workers_active, 1);
+  return NULL;
+}
+
+/* Runs j until it is done or deadline passes.  true: done (outputs valid,
+ * the caller still holds its reference).  false: timed out; the job is
+ * abandoned and the caller's reference dropped: j must not be touched. */
+static bool job_run(krb_job *j, int64_t deadline) {
+  pthread_attr_t at;
+  pthread_t tid;
+  pthread_attr_init(&at);
+  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+  j->refs = 2;
+  atomic_fetch_add(&workers_active, 1);
+  int rc = pthread_create(&tid, &at, job_worker, j);
+  pthread_attr_destroy(&at);
+  if (rc != 0) {
+    /* No thread: run inline, without a deadline rather than not at all. */
+    j->refs = 1;
+    atomic_fetch_sub(&workers_active, 1);
+    job_call(j);
+    j->done = true;
+    return true;
+  }
+  pthread_mutex_lock(&j->mu);
+  while (!j->done) {
+    if (deadline == TDSC__NO_DEADLINE) {
+      pthread_cond_wait(&j->cv, &j->mu);
+      continue;
+    }
+    struct timespec ts = {(time_t)(deadline / 1000),
+                          (long)(deadline % 1000) * 1000000L};
+    if (pthread_cond_timedwait(&j->cv, &j->mu, &ts) == ETIMEDOUT &&
+        !j->done) {
+      j->abandoned = true;
+      break;
+    }
+  }
+  bool done = j->done;
+  pthread_mutex_unlock(&j->mu);
+  if (!done)
+    job_unref(j);
+  return done;
+}
+
+/* --------------------------------------------------------------- state */
+
+typedef struct krb_state {
+  krb_res res;
+  bool spnego;
+  bool established;
+  bool mic_sent;
+  bool broken; /* a call was abandoned: the context went with it */
+  bool started;
+  int64_t deadline;
+  OM_uint32 flags;
+  char *spn;
+  char *client;     /* identity ("" until known) */
+  char *cred_desc;  /* "ccache FILE:/tmp/x", for messages */
+  char *spn_realm;  /* from "@REALM" in the SPN, or NULL */
+  tdsc__buf mech_list; /* DER of the mechTypes we sent (the MIC covers it) */
+} krb_state;
+
+static const char *realm_of(const char *principal) {
+  const char *at = principal ? strrchr(principal, '@') : NULL;
+  return at && at[1] ? at + 1 : NULL;
+}
+
+/* The realm a failure concerns: the client's at AS time, else the SPN's. */
+static char *failure_realm(const krb_state *s, tdsc__krb_phase phase) {
+  const char *r = phase == TDSC__KRB_ACQUIRE ? NULL : s->spn_realm;
+  if (!r)
+    r = realm_of(s->client);
+  return r ? tdsc__strdup(r) : default_realm();
+}
+
+static const char *who(const krb_state *s) {
+  return s->client && *s->client ? s->client : "the default principal";
+}
+
+/* Fills err from a failed GSSAPI call; returns the KRB_* code. */
+static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
+                          OM_uint32 minor, tdsc__krb_phase phase) {
+  int32_t code = (int32_t)minor;
+  tdsc_errc ec = tdsc__krb_classify(major, code, phase);
+  /* The provider text keeps both codes' words; the message keeps the
+   * mechanism's (krb5 says what happened), GSS's generic words ("Unspecified
+   * GSS failure. Minor code may provide more information") only when krb5
+   * has none. */
+  tdsc__buf text, mech;
+  tdsc__buf_init(&text);
+  tdsc__buf_init(&mech);
+  if (major)
+    display_status(&text, major, GSS_C_GSS_CODE);
+  if (minor) {
+    display_status(&text, minor, GSS_C_MECH_CODE);
+    display_status(&mech, minor, GSS_C_MECH_CODE);
+  }
+  const char *full = tdsc__buf_cstr(&text);
+  const char *t = mech.len ? tdsc__buf_cstr(&mech) : full;
+  if (!full)
+    full = "";
+  if (!t)
+    t = "";
+  char *realm = failure_realm(s, phase);
+  const char *rn = realm ? realm : "(no default realm)";
+  char *kdcs = NULL;
+  const char *doing = phase == TDSC__KRB_ACQUIRE
+                          ? "getting initial credentials"
+                          : "getting a ticket";
+  switch (ec) {
+  case TDSC_E_KRB_KDC_UNREACHABLE:
+    kdcs = kdc_list(realm);
+    tdsc__err_set(err, ec,
+                  "the KDC for realm %s (%s) did not answer while %s for %s "
+                  "as %s: %s",
+                  rn, kdcs ? kdcs : "no kdc in krb5.conf; DNS", doing, s->spn,
+                  who(s), t);
+    break;
+  case TDSC_E_KRB_SPN_UNKNOWN:
+    tdsc__err_set(err, ec,
+                  "the KDC of realm %s has no service principal %s (asked by "
+                  "%s): %s",
+                  rn, s->spn, who(s), t);
+    break;
+  case TDSC_E_KRB_NO_CREDENTIALS:
+    tdsc__err_set(err, ec, "no Kerberos credentials for %s in %s: %s",
+                  who(s), s->cred_desc, t);
+    break;
+  case TDSC_E_KRB_TICKET_EXPIRED:
+    tdsc__err_set(err, ec,
+                  "the Kerberos ticket of %s (%s) has expired; getting a "
+                  "ticket for %s failed: %s",
+                  who(s), s->cred_desc, s->spn, t);
+    break;
+  case TDSC_E_KRB_CLOCK_SKEW:
+    tdsc__err_set(err, ec,
+                  "%s and this machine disagree on the time (Kerberos "
+                  "authentication of %s to %s): %s",
+                  phase == TDSC__KRB_ACCEPT ? "the server" : "the KDC",
+                  who(s), s->spn, t);
+    break;
+  case TDSC_E_KRB_SERVICE_KEY_MISMATCH:
+    tdsc__err_set(err, ec,
+                  "the server could not decrypt the ticket the KDC of realm "
+                  "%s issued for %s (its keytab or password is not the "
+                  "KDC's), client %s: %s",
+                  rn, s->spn, who(s), t);
+    break;
+  case TDSC_E_KRB_REALM_UNKNOWN:
+    tdsc__err_set(err, ec,
+                  "the Kerberos configuration does not know the realm of %s "
+                  "(or of %s): %s",
+                  who(s), s->spn, t);
+    break;
+  case TDSC_E_KRB_PREAUTH_FAILED:
+    tdsc__err_set(err, ec,
+                  "the KDC of realm %s refused the key of %s (%s): %s", rn,
+                  who(s), s->cred_desc, t);
+    break;
+  case TDSC_E_KRB_CLIENT_UNKNOWN:
+    tdsc__err_set(err, ec,
+                  "the KDC of realm %s does not know the client principal "
+                  "%s: %s",
+                  rn, who(s), t);
+    break;
+  default:
+    tdsc__err_set(err, ec,
+                  "Kerberos authentication to %s as %s failed while %s: %s",
+                  s->spn, who(s),
+                  phase == TDSC__KRB_ACCEPT ? "processing the server's token"
+                                            : doing,
+                  t);
+    break;
+  }
+  tdsc__err_provider(err, TDSC_PROVIDER_GSSAPI, major, minor, code, full);
+  free(kdcs);
+  free(realm);
+  tdsc__buf_free(&text);
+  tdsc__buf_free(&mech);
+  return ec;
+}
+
+static tdsc_errc krb_timeout(krb_state *s, tdsc_error *err, int64_t started,
+                             tdsc__krb_phase phase) {
+  char *realm = failure_realm(s, phase);
+  char *kdcs = kdc_list(realm);
+  s->broken = true;
+  s->res = res_none; /* now the abandoned job's */
+  tdsc__err_set(err, TDSC_E_KRB_KDC_UNREACHABLE,
+                "the KDC for realm %s (%s) did not answer within the login "
+                "timeout (waited %lld ms) while %s for %s as %s",
+                realm ? realm : "(no default realm)",
+                kdcs ? kdcs : "no kdc in krb5.conf; DNS",
+                (long long)(tdsc__now_ms() - started),
+                phase == TDSC__KRB_ACQUIRE ? "getting initial credentials"
+                                           : "getting a ticket",
+                s->spn, who(s));
+  free(kdcs);
+  free(realm);
+  return TDSC_E_KRB_KDC_UNREACHABLE;
+}
+
+/* Runs job j (inputs set, res empty) with s's deadline: moves s->res in
+ * and back.  On failure err is set and j is gone. */
+static tdsc_errc krb_run(krb_state *s, krb_job *j, tdsc__krb_phase phase,
+                         tdsc_error *err) {
+  int64_t started = tdsc__now_ms();
+  j->res = s->res;
+  s->res = res_none;
+  if (!job_run(j, s->deadline)) {
+    return krb_timeout(s, err, started, phase);
+  }
+  s->res = j->res;
+  j->res = res_none;
+  if (GSS_ERROR(j->major)) {
+    tdsc_errc ec = krb_fail(s, err, j->major, j->minor, phase);
+    OM_uint32 minor;
+    gss_release_buffer(&minor, &j->out);
+    job_unref(j);
+    return ec;
+  }
+  return TDSC_OK;
+}
+
+static void set_identity(krb_state *s) {
+  OM_uint32 minor;
+  gss_name_t name = GSS_C_NO_NAME;
+  gss_buffer_desc t = GSS_C_EMPTY_BUFFER;
+  OM_uint32 major = gss_inquire_cred_by_mech(
+      &minor, s->res.cred, (gss_OID)gss_mech_krb5, &name, NULL, NULL, NULL);
+  if (name == GSS_C_NO_NAME)
+    return;
+  if (!GSS_ERROR(major) &&
+      !GSS_ERROR(gss_display_name(&minor, name, &t, NULL))) {
+    char *id = malloc(t.length + 1);
+    if (id) {
+      memcpy(id, t.value, t.length);
+      id[t.length] = '\0';
+      free(s->client);
+      s->client = id;
+    }
+    gss_release_buffer(&minor, &t);
+  }
+  gss_release_name(&minor, &name);
+}
+
+/* The principal of a ccache (NULL: the default one), for messages when
+ * GSSAPI will not tell (its credentials expired). */
+static char *ccache_principal(const char *name) {
+  krb5_context kc = NULL;
+  krb5_ccache cc = NULL;
+  krb5_principal pr = NULL;
+  char *text = NULL, *res = NULL;
+  if (krb5_init_context(&kc) != 0)
+    return NULL;
+  if ((name ? krb5_cc_resolve(kc, name, &cc) : krb5_cc_default(kc, &cc)) ==
+      0) {
+    if (krb5_cc_get_principal(kc, cc, &pr) == 0 &&
+        krb5_unparse_name(kc, pr, &text) == 0) {
+      res = tdsc__strdup(text);
+      krb5_free_unparsed_name(kc, text);
+    }
+    if (pr)
+      krb5_free_principal(kc, pr);
+    krb5_cc_close(kc, cc);
+  }
+  krb5_free_context(kc);
+  return res;
+}
+
+static char *new_memcc(void) {
+  krb5_context kc = NULL;
+  krb5_ccache cc = NULL;
+  char *res = NULL;
+  if (krb5_init_context(&kc) != 0)
+    return NULL;
+  if (krb5_cc_new_unique(kc, "MEMORY", NULL, &cc) == 0) {
+    res = tdsc__strdup_printf("MEMORY:%s", krb5_cc_get_name(kc, cc));
+    krb5_cc_close(kc, cc);
+  }
+  krb5_free_context(kc);
+  return res;
+}
+
+static bool store_add(krb_job *j, const char *key, const char *val) {
+  char *v = tdsc__strdup(val);
+  if (!v)
+    return false;
+  j->store[j->nstore].key = key;
+  j->store[j->nstore].value = v;
+  j->store_vals[j->nstore++] = v;
+  return true;
+}
+
+static tdsc_errc import_name(krb_state *s, const char *text,
+                             gss_name_t *name, tdsc_error *err) {
+  OM_uint32 major, minor;
+  gss_buffer_desc b = {strlen(text), (void *)text};
+  major = gss_import_name(&minor, &b, (gss_OID)GSS_KRB5_NT_PRINCIPAL_NAME,
+                          name);
+  if (GSS_ERROR(major)) {
+    tdsc_errc ec = krb_fail(s, err, major, minor, TDSC__KRB_INIT);
+    tdsc__err_context(err, "cannot use \"%s\" as a Kerberos principal", text);
+    return ec;
+  }
+  return TDSC_OK;
+}
+
+static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
+                          tdsc_error *err) {
+  krb_state *s = calloc(1, sizeof *s);
+  *state = s;
+  if (!s)
+    return tdsc__err_oom(err);
+  s->res = res_none;
+  tdsc__buf_init(&s->mech_list);
+  s->spnego = p->spnego;
+  s->deadline = p->deadline;
+  if (!p->spn || !*p->spn)
+    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
+                         "Kerberos needs a service principal name (SPN)");
+  if (p->password && !p->principal)
+    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
+                         "KrbPassword= needs KrbPrincipal= (whose password "
+                         "it is)");
+  s->spn = tdsc__strdup(p->spn);
+  if (p->principal && !realm_of(p->principal)) {
+    /* as krb5_parse_name will read it: in the default realm */
+    char *r = default_realm();
+    s->client = r ? tdsc__strdup_printf("%s@%s", p->principal, r)
+                  : tdsc__strdup(p->principal);
+    free(r);
+  } else if (p->principal) {
+    s->client = tdsc__strdup(p->principal);
+  } else if (!p->keytab && !p->password) {
+    s->client = ccache_principal(p->ccache);
+    if (!s->client)
+      s->client = tdsc__strdup("");
+  } else {
+    s->client = tdsc__strdup("");
+  }
+  if (realm_of(p->spn))
+    s->spn_realm = tdsc__strdup(realm_of(p->spn));
+  if (p->password)
+    s->cred_desc = tdsc__strdup("a password (in memory)");
+  else if (p->keytab)
+    s->cred_desc = tdsc__strdup_printf("client keytab %s", p->keytab);
+  else if (p->ccache)
+    s->cred_desc = tdsc__strdup_printf("ccache %s", p->ccache);
+  else {
+    const char *env = getenv("KRB5CCNAME");
+    s->cred_desc = tdsc__strdup_printf("the default ccache%s%s",
+                                       env ? " " : "", env ? env : "");
+  }
+  if (!s->spn || !s->client || !s->cred_desc ||
+      (realm_of(p->spn) && !s->spn_realm))
+    return tdsc__err_oom(err);
+
+  tdsc_errc ec = import_name(s, p->spn, &s->res.target, err);
+  if (ec)
+    return ec;
+
+  job_kind kind = p->password ? JOB_ACQUIRE_PASSWORD
+                  : p->keytab || p->ccache ? JOB_ACQUIRE_STORE
+                                           : JOB_ACQUIRE_DEFAULT;
+  krb_job *j = job_new(kind);
+  if (!j)
+    return tdsc__err_oom(err);
+  if (p->principal && (ec = import_name(s, p->principal, &j->desired, err))) {
+    job_unref(j);
+    return ec;
+  }
+  bool ok = true;
+  if (p->password) {
+    j->pwlen = strlen(p->password);
+    j->password = malloc(j->pwlen + 1);
+    ok = j->password != NULL;
+    if (ok)
+      memcpy(j->password, p->password, j->pwlen + 1);
+  } else if (p->keytab) {
+    /* The TGT from the keytab goes to a private MEMORY ccache: nothing on
+     * disk, nothing shared with other logins; destroyed with the state. */
+    s->res.memcc = new_memcc();
+    ok = s->res.memcc && store_add(j, "client_keytab", p->keytab) &&
+         store_add(j, "ccache", s->res.memcc);
+  } else if (p->ccache) {
+    ok = store_add(j, "ccache", p->ccache);
+  }
+  if (!ok) {
+    job_unref(j);
+    return tdsc__err_oom(err);
+  }
+  if ((ec = krb_run(s, j, TDSC__KRB_ACQUIRE, err)))
+    return ec;
+  job_unref(j);
+  /* A ccache's principal was read above; asking GSSAPI about an expired
+   * ccache credential leaks in MIT 1.20's mechglue (valgrind). */
+  if (p->password || p->keytab)
+    set_identity(s);
+  return TDSC_OK;
+}
+
+/* One gss_init_sec_context round: in may be NULL.  Appends the mechanism's
+ * output token to tok. */
+static tdsc_errc krb_ctx_step(krb_state *s, const uint8_t *in, size_t inlen,
+                              tdsc__krb_phase phase, tdsc__buf *tok,
+                              tdsc_error *err) {
+  krb_job *j = job_new(JOB_INIT);
+  if (!j)
+    return tdsc__err_oom(err);
+  if (in && inlen) {
+    j->in.value = malloc(inlen);
+    if (!j->in.value) {
+      job_unref(j);
+      return tdsc__err_oom(err);
+    }
+    memcpy(j->in.value, in, inlen);
+    j->in.length = inlen;
+  }
+  tdsc_errc ec = krb_run(s, j, phase, err);
+  if (ec)
+    return ec;
+  OM_uint32 minor;
+  tdsc__buf_put(tok, j->out.value, j->out.length);
+  gss_release_buffer(&minor, &j->out);
+  s->flags = j->flags;
+  s->established = j->major == GSS_S_COMPLETE;
+  job_unref(j);
+  if (tok->oom)
+    return tdsc__err_oom(err);
+  if (s->established && !(s->flags & GSS_C_MUTUAL_FLAG))
+    return tdsc__err_set(err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
+                         "the Kerberos context with %s was established "
+                         "without mutual authentication",
+                         s->spn);
+  return TDSC_OK;
+}
+
+static tdsc__auth_status failed(krb_state *s) {
+  s->broken = true;
+  return TDSC__AUTH_FAILED;
+}
+
+/* Raw krb5 tokens (RFC 4121 4.1): AP-REQ out, AP-REP (or KRB-ERROR) in. */
+static tdsc__auth_status raw_step(krb_state *s, const uint8_t *in,
+                                  size_t inlen, tdsc__buf *out,
+                                  tdsc_error *err) {
+  if (s->started && s->established) {
+    tdsc__err_set(err, TDSC_E_PROTOCOL,
+                  "the server sent a Kerberos token after the context with "
+                  "%s was complete",
+                  s->spn);
+    return failed(s);
+  }
+  if (s->started && (!in || !inlen)) {
+    tdsc__err_set(err, TDSC_E_PROTOCOL,
+                  "the server sent an empty Kerberos token (%s)", s->spn);
+    return failed(s);
+  }
+  tdsc__krb_phase ph = s->started ? TDSC__KRB_ACCEPT : TDSC__KRB_INIT;
+  s->started = true;
+  if (krb_ctx_step(s, in, inlen, ph, out, err))
+    return failed(s);
+  return s->established ? TDSC__AUTH_DONE : TDSC__AUTH_CONTINUE;
+}
+
+/* SPNEGO around krb5 (RFC 4178 5): we offer krb5 alone, with its token
+ * optimistically, so the MIC exchange is optional; we verify the server's
+ * mechListMIC whenever it sends one, and send ours when the server asks
+ * (request-mic) or keeps the negotiation open (accept-incomplete) once
+ * krb5 is complete. */
+static tdsc__auth_status spnego_step(krb_state *s, const uint8_t *in,
+                                     size_t inlen, tdsc__buf *out,
+                                     tdsc_error *err) {
+  tdsc__buf tok;
+  tdsc__buf_init(&tok);
+  tdsc__auth_status st = TDSC__AUTH_FAILED;
+  OM_uint32 major, minor;
+  if (!s->started) {
+    s->started = true;
+    if (krb_ctx_step(s, NULL, 0, TDSC__KRB_INIT, &tok, err))
+      goto out;
+    tdsc__spnego_mech_list(&tdsc__oid_krb5, 1, &s->mech_list);
+    if (s->mech_list.oom ||
+        !tdsc__spnego_init_token(&tdsc__oid_krb5, 1, tok.data, tok.len,
+                                 out)) {
+      tdsc__err_oom(err);
+      goto out;
+    }
+    st = TDSC__AUTH_CONTINUE;
+    goto out;
+  }
+  tdsc__spnego_resp r;
+  if (!in || tdsc__spnego_parse_resp(in, inlen, &r, err))
+    goto out_proto;
+  if (r.mech && !tdsc__oid_eq(&tdsc__oid_krb5, r.mech, r.mechlen) &&
+      !tdsc__oid_eq(&tdsc__oid_ms_krb5, r.mech, r.mechlen)) {
+    tdsc__err_set(err, TDSC_E_PROTOCOL,
+                  "the server chose a SPNEGO mechanism we did not offer "
+                  "(only Kerberos was offered for %s)",
+                  s->spn);
+    goto out;
+  }
+  if (r.state == TDSC__NEG_REJECT) {
+    /* MIT's and Windows' acceptors put the KRB-ERROR in responseToken:
+     * krb5 decodes it into the precise error code. */
+    if (r.token && r.toklen && !s->established &&
+        krb_ctx_step(s, r.token, r.toklen, TDSC__KRB_ACCEPT, &tok, err))
+      goto out;
+    tdsc__err_set(err, TDSC_E_KRB_FAILED,
+                  "the server rejected the Kerberos authentication of %s to "
+                  "%s (SPNEGO reject%s)",
+                  who(s), s->spn,
+                  s->mic_sent ? " after our mechListMIC" : "");
+    goto out;
+  }
+  if (r.token && r.toklen) {
+    if (s->established) {
+      tdsc__err_set(err, TDSC_E_PROTOCOL,
+                    "the server sent a Kerberos token after the context with "
+                    "%s was complete",
+                    s->spn);
+      goto out;
+    }
+    if (krb_ctx_step(s, r.token, r.toklen, TDSC__KRB_ACCEPT, &tok, err))
+      goto out;
+  }
+  if (!s->established) {
+    if (!tok.len) {
+      tdsc__err_set(err, TDSC_E_PROTOCOL,
+                    "the server's SPNEGO reply carries no Kerberos token "
+                    "while the context with %s is not complete",
+                    s->spn);
+      goto out;
+    }
+    if (!tdsc__spnego_resp_token(TDSC__NEG_ABSENT, NULL, tok.data, tok.len,
+                                 NULL, 0, out)) {
+      tdsc__err_oom(err);
+      goto out;
+    }
+    st = TDSC__AUTH_CONTINUE;
+    goto out;
+  }
+  if (r.mic) {
+    gss_buffer_desc msg = {s->mech_list.len, s->mech_list.data};
+    gss_buffer_desc mic = {r.miclen, (void *)r.mic};
+    major = gss_verify_mic(&minor, s->res.ctx, &msg, &mic, NULL);
+    if (GSS_ERROR(major)) {
+      krb_fail(s, err, major, minor, TDSC__KRB_ACCEPT);
+      tdsc__err_set(err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
+                    "the server's SPNEGO mechListMIC does not verify: the "
+                    "mechanism list we sent to %s was altered, or the server "
+                    "is not %s",
+                    s->spn, s->spn);
+      goto out;
+    }
+  }
+  if (r.state == TDSC__NEG_ACCEPT_COMPLETED || r.state == TDSC__NEG_ABSENT) {
+    /* RFC 4178 4.2.2: an absent negState follows the mechanism, which is
+     * complete. */
+    st = TDSC__AUTH_DONE;
+    goto out;
+  }
+  /* accept-incomplete or request-mic with krb5 complete: the server waits
+   * for our mechListMIC (RFC 4178 5). */
+  if (s->mic_sent) {
+    tdsc__err_set(err, TDSC_E_PROTOCOL,
+                  "the server keeps SPNEGO open after our mechListMIC (%s)",
+                  s->spn);
+    goto out;
+  }
+  gss_buffer_desc msg = {s->mech_list.len, s->mech_list.data};
+  gss_buffer_desc mic = GSS_C_EMPTY_BUFFER;
+  major = gss_get_mic(&minor, s->res.ctx, GSS_C_QOP_DEFAULT, &msg, &mic);
+  if (GSS_ERROR(major)) {
+    krb_fail(s, err, major, minor, TDSC__KRB_ACCEPT);
+    goto out;
+  }
+  bool ok = tdsc__spnego_resp_token(TDSC__NEG_ABSENT, NULL, NULL, 0,
+                                    mic.value, mic.length, out);
+  gss_release_buffer(&minor, &mic);
+  if (!ok) {
+    tdsc__err_oom(err);
+    goto out;
+  }
+  s->mic_sent = true;
+  st = TDSC__AUTH_CONTINUE;
+  goto out;
+out_proto:
+  if (!in)
+    tdsc__err_set(err, TDSC_E_PROTOCOL,
+                  "the server sent no SPNEGO token (%s)", s->spn);
+out:
+  tdsc__buf_free(&tok);
+  if (st == TDSC__AUTH_FAILED)
+    s->broken = true;
+  return st;
+}
+
+static tdsc__auth_status krb_step(void *state, const uint8_t *in,
+                                  size_t inlen, tdsc__buf *out,
+                                  tdsc_error *err) {
+  krb_state *s = state;
+  if (!s || s->broken) {
+    tdsc__err_set(err, TDSC_E_KRB_FAILED,
+                  "the Kerberos context is unusable after an earlier "
+                  "failure");
+    return TDSC__AUTH_FAILED;
+  }
+  return s->spnego ? spnego_step(s, in, inlen, out, err)
+                   : raw_step(s, in, inlen, out, err);
+}
+
+static const char *krb_identity(void *state) {
+  krb_state *s = state;
+  return s && s->client ? s->client : "";
+}
+
+static void krb_free(void *state) {
+  krb_state *s = state;
+  if (!s)
+    return;
+  res_release(&s->res);
+  tdsc__buf_free(&s->mech_list);
+  free(s->spn);
+  free(s->client);
+  free(s->cred_desc);
+  free(s->spn_realm);
+  free(s);
+}
+
+static const tdsc__mech_ops kerberos_ops = {
+    "kerberos", krb_init, krb_step, krb_identity, krb_free};
+
+const tdsc__mech_ops *const tdsc__mech_kerberos = &kerberos_ops;

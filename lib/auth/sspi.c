@@ -1,0 +1,1276 @@
+/* Kerberos and NTLM through SSPI (Windows): the "kerberos" and "ntlm"
+ * mechanisms of auth.h.  On Windows this file replaces gssapi.c and ntlm.c
+ * (the build picks the files); the session cannot tell them apart: same
+ * tokens on the wire, same error codes for the same failures.
+ *
+ * Packages: "Kerberos" and "NTLM" themselves, never "Negotiate": Negotiate
+ * may silently fall back from Kerberos to NTLM (the policy must decide
+ * that, visibly), and under Wine it emits raw Kerberos, not SPNEGO.  As in
+ * gssapi.c and ntlm.c, SPNEGO (RFC 4178, MS-SPNG) is spnego.c's DER around
+ * the package's own tokens, offering that one mechanism; the mechListMIC is
+ * the package's MakeSignature / VerifySignature over the mechTypes DER.
+ *
+ * Credentials: the logged-on user's (AcquireCredentialsHandleW with no
+ * authentication data), or explicit ones (KrbPrincipal=/KrbPassword=,
+ * NTLMUser=/NTLMPassword=, NTLMCredFile=) in a SEC_WINNT_AUTH_IDENTITY_W.
+ * Kerberos always asks for mutual authentication and fails unless SSPI
+ * says it was granted (ISC_RET_MUTUAL_AUTH).
+ *
+ * Deadlines: AcquireCredentialsHandleW (Wine gets the TGT there) and
+ * InitializeSecurityContextW may wait for a KDC.  As in gssapi.c, each such
+ * call runs in a worker thread and the caller waits until the login
+ * deadline; on timeout it abandons the job, which then owns the handles
+ * and buffers it uses and releases them when the call finally returns.
+ *
+ * Errors: SECURITY_STATUS -> the codes gssapi.c and ntlm.c give for the
+ * same situation (classify_krb, classify_ntlm); the raw status is kept as
+ * provider TDSC_PROVIDER_SSPI, [0] = the SECURITY_STATUS (signed, as the
+ * SEC_E_* constants are).  Wine's kerberos.dll reports every krb5 failure
+ * as SEC_E_INTERNAL_ERROR (and a failed password logon as
+ * STATUS_UNSUCCESSFUL): those stay KRB_FAILED, and the message says so.
+ *
+ * Secrets: the password is copied into the job as UTF-16, wiped as soon as
+ * AcquireCredentialsHandleW returns, and never kept in the state; no token
+ * or password reaches a message. */
+#include "config.h"
+
+#include "auth/auth.h"
+#include "auth/spnego.h"
+#include "clock.h"
+#include "sec_win32.h"
+
+#define SECURITY_WIN32
+#include <windows.h>
+
+#include <process.h>
+#include <security.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What Kerberos asks for: gssapi.c's KRB_FLAGS. */
+#define KRB_REQ                                                                \
+  (ISC_REQ_MUTUAL_AUTH | ISC_REQ_SEQUENCE_DETECT | ISC_REQ_REPLAY_DETECT |     \
+   ISC_REQ_INTEGRITY | ISC_REQ_CONFIDENTIALITY | ISC_REQ_CONNECTION)
+/* NTLM: SIGN and SEAL, as ntlm.c, so the session keys (and so SPNEGO's
+ * mechListMIC) exist. */
+#define NTLM_REQ                                                               \
+  (ISC_REQ_INTEGRITY | ISC_REQ_CONFIDENTIALITY | ISC_REQ_CONNECTION)
+
+#ifndef STATUS_UNSUCCESSFUL
+#define STATUS_UNSUCCESSFUL ((SECURITY_STATUS)0xC0000001L)
+#endif
+#ifndef STATUS_NTLM_BLOCKED
+#define STATUS_NTLM_BLOCKED ((SECURITY_STATUS)0xC0000418L)
+#endif
+
+static void wipe(void *p, size_t n) {
+  if (p)
+    SecureZeroMemory(p, n);
+}
+
+static bool under_wine(void) {
+  HMODULE nt = GetModuleHandleW(L"ntdll.dll");
+  return nt && GetProcAddress(nt, "wine_get_version") != NULL;
+}
+
+/* ------------------------------------------------------------ statuses */
+
+typedef enum phase {
+  PH_ACQUIRE, /* AcquireCredentialsHandleW */
+  PH_INIT,    /* the first InitializeSecurityContextW (TGS exchange) */
+  PH_ACCEPT   /* a server token given to InitializeSecurityContextW */
+} phase;
+
+/* Kerberos: the codes gssapi.c's tdsc__krb_classify gives for the krb5
+ * errors Windows folds into these statuses. */
+static tdsc_errc classify_krb(SECURITY_STATUS st, phase ph) {
+  switch (st) {
+  case SEC_E_NO_AUTHENTICATING_AUTHORITY: /* no KDC / DC for the realm */
+    return TDSC_E_KRB_KDC_UNREACHABLE;
+  case SEC_E_TARGET_UNKNOWN: /* KDC_ERR_S_PRINCIPAL_UNKNOWN */
+    return TDSC_E_KRB_SPN_UNKNOWN;
+  case SEC_E_NO_CREDENTIALS:
+  case SEC_E_UNKNOWN_CREDENTIALS:
+    return TDSC_E_KRB_NO_CREDENTIALS;
+  case SEC_E_CONTEXT_EXPIRED: /* Wine: GSS_S_CREDENTIALS_EXPIRED */
+    return TDSC_E_KRB_TICKET_EXPIRED;
+  case SEC_E_TIME_SKEW: /* KRB_AP_ERR_SKEW, KDC_ERR_SKEW */
+    return TDSC_E_KRB_CLOCK_SKEW;
+  case SEC_E_WRONG_PRINCIPAL: /* KRB_AP_ERR_MODIFIED: the service key */
+    return TDSC_E_KRB_SERVICE_KEY_MISMATCH;
+  case SEC_E_LOGON_DENIED: /* KDC_ERR_PREAUTH_FAILED: the password */
+    return TDSC_E_KRB_PREAUTH_FAILED;
+  case SEC_E_MUTUAL_AUTH_FAILED:
+    return TDSC_E_KRB_MUTUAL_AUTH_FAILED;
+  case SEC_E_INSUFFICIENT_MEMORY:
+    return TDSC_E_NO_MEMORY;
+  default:
+    (void)ph;
+    return TDSC_E_KRB_FAILED;
+  }
+}
+
+/* NTLM: the client side can only lack credentials or be forbidden NTLM;
+ * wrong passwords show in the server's answer (ntlm.c, connect.c). */
+static tdsc_errc classify_ntlm(SECURITY_STATUS st) {
+  switch (st) {
+  case SEC_E_NO_CREDENTIALS:
+  case SEC_E_UNKNOWN_CREDENTIALS:
+    return TDSC_E_NTLM_NO_CREDENTIALS;
+  case SEC_E_LOGON_DENIED:
+    return TDSC_E_NTLM_LOGON_DENIED;
+  case STATUS_NTLM_BLOCKED: /* outgoing NTLM restricted by policy */
+    return TDSC_E_NTLM_REFUSED;
+  case SEC_E_INSUFFICIENT_MEMORY:
+    return TDSC_E_NO_MEMORY;
+  default:
+    return TDSC_E_NTLM_FAILED;
+  }
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+/* The SSPI handles a call may touch: moved into the job while it runs, and
+ * left there (the worker frees them) when the caller gives up. */
+typedef struct sspi_res {
+  CredHandle cred;
+  CtxtHandle ctx;
+  bool have_cred, have_ctx;
+} sspi_res;
+
+static void res_release(sspi_res *r) {
+  if (r->have_ctx)
+    DeleteSecurityContext(&r->ctx);
+  if (r->have_cred)
+    FreeCredentialsHandle(&r->cred);
+  memset(r, 0, sizeof *r);
+}
+
+typedef enum job_kind { JOB_ACQUIRE, JOB_INIT } job_kind;
+
+typedef struct sspi_job {
+  CRITICAL_SECTION mu;
+  HANDLE done_ev;
+  unsigned refs;  /* the caller's and the worker's */
+  bool done;      /* outputs are valid */
+  bool abandoned; /* the caller left: the worker frees res and out */
+  job_kind kind;
+  sspi_res res;
+  /* inputs, owned by the job */
+  const WCHAR *package; /* static */
+  WCHAR *principal;
+  bool have_id;
+  SEC_WINNT_AUTH_IDENTITY_W id; /* its strings point into idbuf */
+  WCHAR *idbuf;
+  size_t idbuf_len; /* in WCHARs, for the wipe */
+  WCHAR *target;
+  ULONG req;
+  uint8_t *in;
+  ULONG inlen;
+  /* outputs */
+  SECURITY_STATUS status;
+  ULONG attrs;
+  uint8_t *out;
+  ULONG outcap, outlen;
+} sspi_job;
+
+static sspi_job *job_new(job_kind kind) {
+  sspi_job *j = calloc(1, sizeof *j);
+  if (!j)
+    return NULL;
+  j->done_ev = CreateEventW(NULL, TRUE, FALSE, NULL);
+  if (!j->done_ev) {
+    free(j);
+    return NULL;
+  }
+  InitializeCriticalSection(&j->mu);
+  j->refs = 1;
+  j->kind = kind;
+  return j;
+}
+
+static void job_unref(sspi_job *j) {
+  EnterCriticalSection(&j->mu);
+  unsigned left = --j->refs;
+  LeaveCriticalSection(&j->mu);
+  if (left)
+    return;
+  if (j->idbuf) {
+    wipe(j->idbuf, j->idbuf_len * sizeof(WCHAR));
+    free(j->idbuf);
+  }
+  free(j->principal);
+  free(j->target);
+  free(j->in);
+  free(j->out);
+  CloseHandle(j->done_ev);
+  DeleteCriticalSection(&j->mu);
+  free(j);
+}
+
+/* The SSPI call itself; may wait on a KDC for as long as SSPI likes. */
+static void job_call(sspi_job *j) {
+  TimeStamp expiry;
+  if (j->kind == JOB_ACQUIRE) {
+    j->status = AcquireCredentialsHandleW(
+        j->principal, (WCHAR *)j->package, SECPKG_CRED_OUTBOUND, NULL,
+        j->have_id ? &j->id : NULL, NULL, NULL, &j->res.cred, &expiry);
+    j->res.have_cred = j->status == SEC_E_OK;
+    /* SSPI keeps its own copy: ours goes now, not when the job dies */
+    if (j->idbuf)
+      wipe(j->idbuf, j->idbuf_len * sizeof(WCHAR));
+    return;
+  }
+  SecBuffer ib = {j->inlen, SECBUFFER_TOKEN, j->in};
+  SecBufferDesc id = {SECBUFFER_VERSION, 1, &ib};
+  SecBuffer ob = {j->outcap, SECBUFFER_TOKEN, j->out};
+  SecBufferDesc od = {SECBUFFER_VERSION, 1, &ob};
+  CtxtHandle nctx;
+  memset(&nctx, 0, sizeof nctx);
+  /* Our own output buffer: Wine's packages fail ISC_REQ_ALLOCATE_MEMORY. */
+  j->status = InitializeSecurityContextW(
+      &j->res.cred, j->res.have_ctx ? &j->res.ctx : NULL, j->target, j->req, 0,
+      SECURITY_NATIVE_DREP, j->in ? &id : NULL, 0,
+      j->res.have_ctx ? &j->res.ctx : &nctx, &od, &j->attrs, &expiry);
+  if (j->status == SEC_E_OK || j->status == SEC_I_CONTINUE_NEEDED ||
+      j->status == SEC_I_COMPLETE_NEEDED ||
+      j->status == SEC_I_COMPLETE_AND_CONTINUE) {
+    if (!j->res.have_ctx) {
+      j->res.ctx = nctx;
+      j->res.have_ctx = true;
+    }
+    j->outlen = ob.cbBuffer;
+  }
+  if (j->status == SEC_I_COMPLETE_NEEDED ||
+      j->status == SEC_I_COMPLETE_AND_CONTINUE) {
+    SECURITY_STATUS c = CompleteAuthToken(&j->res.ctx, &od);
+    if (c != SEC_E_OK)
+      j->status = c;
+    else
+      j->status =
+          j->status == SEC_I_COMPLETE_NEEDED ? SEC_E_OK : SEC_I_CONTINUE_NEEDED;
+    j->outlen = ob.cbBuffer;
+  }
+}
+
+static unsigned __stdcall job_worker(void *arg) {
+  sspi_job *j = arg;
+  job_call(j);
+  EnterCriticalSection(&j->mu);
+  j->done = true;
+  bool orphan = j->abandoned;
+  LeaveCriticalSection(&j->mu);
+  SetEvent(j->done_ev);
+  if (orphan)
+    res_release(&j->res);
+  job_unref(j);
+  return 0;
+}
+
+/* Runs j until it is done or deadline passes.  true: done (outputs valid,
+ * the caller still holds its reference).  false: timed out; the job is
+ * abandoned and the caller's reference dropped: j must not be touched. */
+static bool job_run(sspi_job *j, int64_t deadline) {
+  j->refs = 2;
+  uintptr_t th = _beginthreadex(NULL, 0, job_worker, j, 0, NULL);
+  if (!th) {
+    /* No thread: run inline, without a deadline rather than not at all. */
+    j->refs = 1;
+    job_call(j);
+    j->done = true;
+    return true;
+  }
+  CloseHandle((HANDLE)th);
+  for (;;) {
+    int ms = tdsc__ms_left(deadline);
+    DWORD w = WaitForSingleObject(j->done_ev, ms < 0 ? INFINITE : (DWORD)ms);
+    if (w == WAIT_OBJECT_0)
+      return true;
+    if (w == WAIT_TIMEOUT) {
+      EnterCriticalSection(&j->mu);
+      bool done = j->done;
+      if (!done)
+        j->abandoned = true;
+      LeaveCriticalSection(&j->mu);
+      if (done)
+        return true;
+      job_unref(j);
+      return false;
+    }
+    /* WAIT_FAILED cannot happen on our own event; do not spin on it. */
+    WaitForSingleObject(j->done_ev, INFINITE);
+    return true;
+  }
+}
+
+/* --------------------------------------------------------------- state */
+
+typedef enum mech_kind { MECH_KRB, MECH_NTLM } mech_kind;
+
+typedef enum step_phase {
+  ST_START,    /* nothing sent */
+  ST_RUNNING,  /* first token sent, the context is not complete */
+  ST_DONE,     /* complete (Kerberos: server proved itself; NTLM:
+                  AUTHENTICATE produced) */
+  ST_FINISHED, /* SPNEGO NTLM: the server's final NegTokenResp seen */
+  ST_BROKEN
+} step_phase;
+
+typedef struct sspi_state {
+  mech_kind kind;
+  const WCHAR *package;
+  sspi_res res;
+  step_phase ph;
+  bool spnego;
+  bool mic_sent;
+  int64_t deadline;
+  ULONG req, attrs;
+  ULONG max_token;
+  char *spn;           /* as given, for messages */
+  WCHAR *target;       /* what InitializeSecurityContextW is given */
+  char *client;        /* identity ("" until known) */
+  char *cred_desc;     /* "the logged-on user's credentials", for messages */
+  char *realm;         /* the realm a Kerberos failure concerns, or NULL */
+  tdsc__buf mech_list; /* DER of the mechTypes we sent (the MIC covers it) */
+} sspi_state;
+
+static const char *who(const sspi_state *s) {
+  if (s->client && *s->client)
+    return s->client;
+  return "the logged-on user";
+}
+
+static const char *mech_label(const sspi_state *s) {
+  return s->kind == MECH_KRB ? "Kerberos" : "NTLM";
+}
+
+static const char *wine_note(SECURITY_STATUS st) {
+  if ((st == SEC_E_INTERNAL_ERROR || st == STATUS_UNSUCCESSFUL) && under_wine())
+    return " (Wine's SSPI reports every Kerberos failure with this status; "
+           "its trace channel +kerberos shows krb5's reason)";
+  return "";
+}
+
+/* Fills err from a failed SSPI call; returns the tdsclient code. */
+static tdsc_errc sspi_fail(sspi_state *s, tdsc_error *err, SECURITY_STATUS st,
+                           phase ph) {
+  char text[400];
+  tdsc__sec_status_text(st, text, sizeof text);
+  const char *spn = s->spn ? s->spn : "(no SPN)";
+  const char *realm = s->realm ? s->realm : "(the logon domain's realm)";
+  const char *doing = ph == PH_ACQUIRE ? "acquiring credentials"
+                      : ph == PH_INIT  ? "getting a ticket"
+                                       : "processing the server's token";
+  tdsc_errc ec;
+  if (s->kind == MECH_NTLM) {
+    ec = classify_ntlm(st);
+    switch (ec) {
+    case TDSC_E_NTLM_NO_CREDENTIALS:
+      tdsc__err_set(err, ec, "no NTLM credentials for %s in %s: %s", who(s),
+                    s->cred_desc, text);
+      break;
+    case TDSC_E_NTLM_LOGON_DENIED:
+      tdsc__err_set(err, ec, "the NTLM logon of %s (%s) was denied: %s", who(s),
+                    s->cred_desc, text);
+      break;
+    case TDSC_E_NTLM_REFUSED:
+      tdsc__err_set(err, ec,
+                    "this machine's policy does not let %s use NTLM to %s: "
+                    "%s",
+                    who(s), spn, text);
+      break;
+    case TDSC_E_NO_MEMORY:
+      tdsc__err_set(err, ec, "out of memory in SSPI (NTLM): %s", text);
+      break;
+    default:
+      tdsc__err_set(err, ec, "NTLM (SSPI) for %s to %s failed while %s: %s",
+                    who(s), spn,
+                    ph == PH_ACQUIRE  ? "acquiring credentials"
+                    : ph == PH_ACCEPT ? "answering the server's CHALLENGE"
+                                      : "building the NEGOTIATE",
+                    text);
+      break;
+    }
+    tdsc__err_provider(err, TDSC_PROVIDER_SSPI, (long long)st, 0, 0, text);
+    return ec;
+  }
+  ec = classify_krb(st, ph);
+  switch (ec) {
+  case TDSC_E_KRB_KDC_UNREACHABLE:
+    tdsc__err_set(err, ec,
+                  "no KDC (domain controller) for realm %s could be reached "
+                  "while %s for %s as %s: %s",
+                  realm, doing, spn, who(s), text);
+    break;
+  case TDSC_E_KRB_SPN_UNKNOWN:
+    tdsc__err_set(err, ec,
+                  "the KDC of realm %s has no service principal %s (asked by "
+                  "%s): %s",
+                  realm, spn, who(s), text);
+    break;
+  case TDSC_E_KRB_NO_CREDENTIALS:
+    tdsc__err_set(err, ec, "no Kerberos credentials for %s in %s: %s", who(s),
+                  s->cred_desc, text);
+    break;
+  case TDSC_E_KRB_TICKET_EXPIRED:
+    tdsc__err_set(err, ec,
+                  "the Kerberos ticket of %s (%s) has expired; getting a "
+                  "ticket for %s failed: %s",
+                  who(s), s->cred_desc, spn, text);
+    break;
+  case TDSC_E_KRB_CLOCK_SKEW:
+    tdsc__err_set(err, ec,
+                  "%s and this machine disagree on the time (Kerberos "
+                  "authentication of %s to %s): %s",
+                  ph == PH_ACCEPT ? "the server" : "the KDC", who(s), spn,
+                  text);
+    break;
+  case TDSC_E_KRB_SERVICE_KEY_MISMATCH:
+    tdsc__err_set(err, ec,
+                  "the server could not decrypt the ticket the KDC of realm "
+                  "%s issued for %s (its keytab or password is not the "
+                  "KDC's, or the SPN belongs to another account), client "
+                  "%s: %s",
+                  realm, spn, who(s), text);
+    break;
+  case TDSC_E_KRB_PREAUTH_FAILED:
+    tdsc__err_set(err, ec, "the KDC of realm %s refused the key of %s (%s): %s",
+                  realm, who(s), s->cred_desc, text);
+    break;
+  case TDSC_E_KRB_MUTUAL_AUTH_FAILED:
+    tdsc__err_set(err, ec,
+                  "the server did not prove its identity as %s (Kerberos "
+                  "mutual authentication): %s",
+                  spn, text);
+    break;
+  case TDSC_E_NO_MEMORY:
+    tdsc__err_set(err, ec, "out of memory in SSPI (Kerberos): %s", text);
+    break;
+  default:
+    tdsc__err_set(err, ec,
+                  "Kerberos authentication to %s as %s failed while %s: %s%s",
+                  spn, who(s), doing, text, wine_note(st));
+    break;
+  }
+  tdsc__err_provider(err, TDSC_PROVIDER_SSPI, (long long)st, 0, 0, text);
+  return ec;
+}
+
+static tdsc_errc sspi_timeout(sspi_state *s, tdsc_error *err, int64_t started,
+                              phase ph) {
+  s->ph = ST_BROKEN;
+  memset(&s->res, 0, sizeof s->res); /* now the abandoned job's */
+  const char *doing =
+      ph == PH_ACQUIRE ? "acquiring credentials" : "getting a ticket";
+  long long waited = (long long)(tdsc__now_ms() - started);
+  if (s->kind == MECH_NTLM)
+    return tdsc__err_set(err, TDSC_E_NTLM_FAILED,
+                         "NTLM (SSPI) for %s did not finish within the login "
+                         "timeout (waited %lld ms) while %s",
+                         who(s), waited, doing);
+  return tdsc__err_set(err, TDSC_E_KRB_KDC_UNREACHABLE,
+                       "the KDC for realm %s did not answer within the login "
+                       "timeout (waited %lld ms) while %s for %s as %s",
+                       s->realm ? s->realm : "(the logon domain's realm)",
+                       waited, doing, s->spn ? s->spn : "(no SPN)", who(s));
+}
+
+/* Runs job j (inputs set, res empty) with s's deadline: moves s->res in
+ * and back.  On failure err is set and j is gone. */
+static tdsc_errc sspi_run(sspi_state *s, sspi_job *j, phase ph,
+                          tdsc_error *err) {
+  int64_t started = tdsc__now_ms();
+  j->res = s->res;
+  memset(&s->res, 0, sizeof s->res);
+  if (!job_run(j, s->deadline))
+    return sspi_timeout(s, err, started, ph);
+  s->res = j->res;
+  memset(&j->res, 0, sizeof j->res);
+  if (j->status != SEC_E_OK && j->status != SEC_I_CONTINUE_NEEDED) {
+    tdsc_errc ec = sspi_fail(s, err, j->status, ph);
+    job_unref(j);
+    return ec;
+  }
+  return TDSC_OK;
+}
+
+/* ---------------------------------------------------------- credentials */
+
+/* Points id at copies of user, domain and password (UTF-8 in, UTF-16 in
+ * one buffer the job owns and wipes). */
+static bool set_identity(sspi_job *j, const char *user, const char *domain,
+                         const char *password) {
+  WCHAR *u = tdsc__utf8_to_wide(user),
+        *d = tdsc__utf8_to_wide(domain ? domain : "");
+  WCHAR *p = tdsc__utf8_to_wide(password);
+  bool ok = u && d && p;
+  if (ok) {
+    size_t ul = wcslen(u), dl = wcslen(d), pl = wcslen(p);
+    j->idbuf_len = ul + dl + pl + 3;
+    j->idbuf = malloc(j->idbuf_len * sizeof(WCHAR));
+    ok = j->idbuf != NULL;
+    if (ok) {
+      WCHAR *q = j->idbuf;
+      memcpy(q, u, (ul + 1) * sizeof(WCHAR));
+      j->id.User = (unsigned short *)q;
+      j->id.UserLength = (unsigned long)ul;
+      q += ul + 1;
+      memcpy(q, d, (dl + 1) * sizeof(WCHAR));
+      j->id.Domain = (unsigned short *)q;
+      j->id.DomainLength = (unsigned long)dl;
+      q += dl + 1;
+      memcpy(q, p, (pl + 1) * sizeof(WCHAR));
+      j->id.Password = (unsigned short *)q;
+      j->id.PasswordLength = (unsigned long)pl;
+      j->id.Flags = SEC_WINNT_AUTH_IDENTITY_UNICODE;
+      j->have_id = true;
+    }
+  }
+  if (p)
+    wipe(p, wcslen(p) * sizeof(WCHAR));
+  free(u);
+  free(d);
+  free(p);
+  return ok;
+}
+
+/* The name SSPI gives the credentials ("DOMAIN\user", "user@REALM"), or
+ * for NTLM the logged-on account; NULL when nobody says. */
+static char *cred_name(sspi_state *s) {
+  SecPkgCredentials_NamesW n;
+  memset(&n, 0, sizeof n);
+  if (QueryCredentialsAttributesW(&s->res.cred, SECPKG_CRED_ATTR_NAMES, &n) ==
+          SEC_E_OK &&
+      n.sUserName) {
+    char *r = tdsc__wide_to_utf8(n.sUserName);
+    FreeContextBuffer(n.sUserName);
+    if (r && *r)
+      return r;
+    free(r);
+  }
+  if (s->kind == MECH_NTLM) {
+    WCHAR name[256];
+    DWORD len = sizeof name / sizeof name[0];
+    /* NTLM authenticates the account: DOMAIN\user (MACHINE\user). */
+    typedef BOOLEAN(WINAPI * get_name_ex)(int, LPWSTR, PULONG);
+    HMODULE sec = GetModuleHandleW(L"secur32.dll");
+    get_name_ex f =
+        sec ? (get_name_ex)(void (*)(void))GetProcAddress(sec, "GetUserNameExW")
+            : NULL;
+    if (f && f(2 /* NameSamCompatible */, name, &len))
+      return tdsc__wide_to_utf8(name);
+  }
+  return NULL;
+}
+
+static const char *realm_of(const char *principal) {
+  const char *at = principal ? strrchr(principal, '@') : NULL;
+  return at && at[1] ? at + 1 : NULL;
+}
+
+/* NTLMCredFile=: lines "DOMAIN\user:password", '#' comments; the first
+ * entry, or the one named by want (ntlm.c's format and messages).  On
+ * success *line_out is the malloc'ed line (the caller wipes it) and *colon
+ * points at its ':'. */
+static tdsc_errc read_credfile(sspi_state *s, const char *path,
+                               const char *want, char **line_out,
+                               char **colon_out, tdsc_error *err) {
+  *line_out = NULL;
+  tdsc__buf all;
+  tdsc__buf_init(&all);
+  DWORD werr = tdsc__read_file_win32(path, &all);
+  tdsc__buf_put_u8(&all, 0);
+  if (werr || all.oom) {
+    bool oom = werr == ERROR_NOT_ENOUGH_MEMORY || (!werr && all.oom);
+    tdsc__buf_wipe(&all);
+    tdsc__buf_free(&all);
+    if (oom)
+      return tdsc__err_oom(err);
+    return tdsc__err_errno(err, TDSC_E_NTLM_NO_CREDENTIALS, (int)werr,
+                           "cannot read the NTLM credential file %s", path);
+  }
+  tdsc_errc rc = TDSC_E_NTLM_NO_CREDENTIALS;
+  bool found = false, malformed = false;
+  unsigned lineno = 0;
+  char *p = (char *)all.data;
+  while (*p && !found && !malformed) {
+    char *end = p + strcspn(p, "\n");
+    char next = *end;
+    *end = '\0';
+    lineno++;
+    size_t len = strlen(p);
+    while (len > 0 && p[len - 1] == '\r')
+      p[--len] = '\0';
+    char *q = p;
+    while (*q == ' ' || *q == '\t')
+      q++;
+    if (*q && *q != '#') {
+      char *colon = strchr(q, ':');
+      if (!colon || colon == q) {
+        malformed = true;
+        tdsc__err_set(err, TDSC_E_NTLM_NO_CREDENTIALS,
+                      "line %u of the NTLM credential file %s is not "
+                      "DOMAIN\\user:password",
+                      lineno, path);
+      } else if (!want || (strlen(want) == (size_t)(colon - q) &&
+                           _strnicmp(q, want, (size_t)(colon - q)) == 0)) {
+        found = true;
+        *line_out = tdsc__strdup(q);
+        if (!*line_out) {
+          rc = tdsc__err_oom(err);
+        } else {
+          *colon_out = *line_out + (colon - q);
+          s->cred_desc = tdsc__strdup_printf("line %u of %s", lineno, path);
+          rc = s->cred_desc ? TDSC_OK : tdsc__err_oom(err);
+        }
+      }
+    }
+    if (!next)
+      break;
+    p = end + 1;
+  }
+  tdsc__buf_wipe(&all);
+  tdsc__buf_free(&all);
+  if (!found && !malformed)
+    tdsc__err_set(err, TDSC_E_NTLM_NO_CREDENTIALS,
+                  want ? "the NTLM credential file %s has no entry for %s"
+                       : "the NTLM credential file %s has no entry%s",
+                  path, want ? want : "");
+  return rc;
+}
+
+/* Splits "DOMAIN\user" or "user@domain" (or a bare "user") as ntlm.c
+ * does, into the job's identity with password pw. */
+static bool ntlm_identity_of(sspi_state *s, sspi_job *j, const char *name,
+                             size_t namelen, const char *pw) {
+  char *nm = malloc(namelen + 1);
+  if (!nm)
+    return false;
+  memcpy(nm, name, namelen);
+  nm[namelen] = '\0';
+  char *bs = strchr(nm, '\\'), *at = strrchr(nm, '@');
+  const char *user = nm, *domain = "";
+  if (bs) {
+    *bs = '\0';
+    domain = nm;
+    user = bs + 1;
+  } else if (at) {
+    *at = '\0';
+    domain = at + 1;
+  }
+  free(s->client);
+  s->client = *domain ? tdsc__strdup_printf("%s\\%s", domain, user)
+                      : tdsc__strdup(user);
+  bool ok = s->client && set_identity(j, user, domain, pw);
+  free(nm);
+  return ok;
+}
+
+static ULONG max_token(const WCHAR *package) {
+  PSecPkgInfoW info = NULL;
+  ULONG n = 0;
+  if (QuerySecurityPackageInfoW((WCHAR *)package, &info) == SEC_E_OK && info) {
+    n = info->cbMaxToken;
+    FreeContextBuffer(info);
+  }
+  return n >= 1024 ? n : 65535; /* LOGIN7's SSPI field holds up to 64 KiB */
+}
+
+static sspi_state *state_new(mech_kind kind, const tdsc__auth_params *p) {
+  sspi_state *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->kind = kind;
+  s->package = kind == MECH_KRB ? L"Kerberos" : L"NTLM";
+  s->req = kind == MECH_KRB ? KRB_REQ : NTLM_REQ;
+  s->spnego = p->spnego;
+  s->deadline = p->deadline;
+  tdsc__buf_init(&s->mech_list);
+  return s;
+}
+
+static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
+                          tdsc_error *err) {
+  sspi_state *s = state_new(MECH_KRB, p);
+  *state = s;
+  if (!s)
+    return tdsc__err_oom(err);
+  if (!p->spn || !*p->spn)
+    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
+                         "Kerberos needs a service principal name (SPN)");
+  if (p->password && !p->principal)
+    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
+                         "KrbPassword= needs KrbPrincipal= (whose password "
+                         "it is)");
+  /* An MIT ccache or keytab means nothing to SSPI: say so rather than
+   * authenticate as someone else than asked. */
+  if (p->ccache || p->keytab)
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "%s=%s names an MIT Kerberos %s, which SSPI "
+                         "(Windows) cannot use: it takes the logged-on "
+                         "user's tickets, or KrbPrincipal= with KrbPassword=",
+                         p->ccache ? "KrbCCache" : "KrbKeytab",
+                         p->ccache ? p->ccache : p->keytab,
+                         p->ccache ? "ticket cache" : "keytab");
+  s->spn = tdsc__strdup(p->spn);
+  s->target = tdsc__utf8_to_wide(p->spn);
+  s->client = tdsc__strdup(p->principal ? p->principal : "");
+  const char *r = realm_of(p->spn) ? realm_of(p->spn) : realm_of(p->principal);
+  char env[256];
+  DWORD envn = GetEnvironmentVariableA("USERDNSDOMAIN", env, sizeof env);
+  if (!r && envn > 0 && envn < sizeof env)
+    r = env;
+  s->realm = r ? tdsc__strdup(r) : NULL;
+  s->cred_desc = p->password ? tdsc__strdup("a password (in memory)")
+                 : p->principal
+                     ? tdsc__strdup_printf("the logon session's tickets for %s",
+                                           p->principal)
+                     : tdsc__strdup("the logon session's tickets");
+  if (!s->spn || !s->target || !s->client || !s->cred_desc || (r && !s->realm))
+    return tdsc__err_oom(err);
+  s->max_token = max_token(s->package);
+
+  sspi_job *j = job_new(JOB_ACQUIRE);
+  if (!j)
+    return tdsc__err_oom(err);
+  j->package = s->package;
+  bool ok = true;
+  if (p->password) {
+    /* user@REALM -> User "user", Domain "REALM" (Windows and Wine join
+     * them back into the principal). */
+    const char *at = strrchr(p->principal, '@');
+    size_t ulen = at ? (size_t)(at - p->principal) : strlen(p->principal);
+    char *user = malloc(ulen + 1);
+    ok = user != NULL;
+    if (ok) {
+      memcpy(user, p->principal, ulen);
+      user[ulen] = '\0';
+      ok = set_identity(j, user, at ? at + 1 : "", p->password);
+      free(user);
+    }
+  } else if (p->principal) {
+    ok = (j->principal = tdsc__utf8_to_wide(p->principal)) != NULL;
+  }
+  if (!ok) {
+    job_unref(j);
+    return tdsc__err_oom(err);
+  }
+  tdsc_errc ec = sspi_run(s, j, PH_ACQUIRE, err);
+  if (ec)
+    return ec;
+  job_unref(j);
+  if (!*s->client) {
+    char *id = cred_name(s);
+    if (id) {
+      free(s->client);
+      s->client = id;
+    }
+  }
+  return TDSC_OK;
+}
+
+static tdsc_errc ntlm_init(void **state, const tdsc__auth_params *p,
+                           tdsc_error *err) {
+  sspi_state *s = state_new(MECH_NTLM, p);
+  *state = s;
+  if (!s)
+    return tdsc__err_oom(err);
+  /* MsvAvTargetName is the SPN without Kerberos' "@REALM" (ntlm.c) */
+  if (p->spn && *p->spn) {
+    size_t n = strcspn(p->spn, "@");
+    s->spn = malloc(n + 1);
+    if (!s->spn)
+      return tdsc__err_oom(err);
+    memcpy(s->spn, p->spn, n);
+    s->spn[n] = '\0';
+    if (!(s->target = tdsc__utf8_to_wide(s->spn)))
+      return tdsc__err_oom(err);
+  }
+  s->max_token = max_token(s->package);
+  sspi_job *j = job_new(JOB_ACQUIRE);
+  if (!j)
+    return tdsc__err_oom(err);
+  j->package = s->package;
+  const char *user = p->ntlm_user && *p->ntlm_user ? p->ntlm_user : NULL;
+  tdsc_errc ec = TDSC_OK;
+  if (user && p->ntlm_password) {
+    if (!ntlm_identity_of(s, j, user, strlen(user), p->ntlm_password) ||
+        !(s->cred_desc = tdsc__strdup("a password given in the connection "
+                                      "options")))
+      ec = tdsc__err_oom(err);
+  } else if (p->ntlm_credfile && *p->ntlm_credfile) {
+    char *line = NULL, *colon = NULL;
+    ec = read_credfile(s, p->ntlm_credfile, user, &line, &colon, err);
+    if (!ec && !ntlm_identity_of(s, j, line, (size_t)(colon - line), colon + 1))
+      ec = tdsc__err_oom(err);
+    if (line) {
+      wipe(line, strlen(line));
+      free(line);
+    }
+  } else if (user) {
+    ec = tdsc__err_set(err, TDSC_E_NTLM_NO_CREDENTIALS,
+                       "NTLM user %s has no password (NTLMPassword= or "
+                       "NTLMCredFile=)",
+                       user);
+  } else {
+    /* The logged-on user: what Windows' integrated security means. */
+    if (!(s->cred_desc = tdsc__strdup("the logged-on user's credentials")))
+      ec = tdsc__err_oom(err);
+  }
+  if (ec) {
+    job_unref(j);
+    return ec;
+  }
+  if ((ec = sspi_run(s, j, PH_ACQUIRE, err)))
+    return ec;
+  job_unref(j);
+  if (!s->client) {
+    s->client = cred_name(s);
+    if (!s->client && !(s->client = tdsc__strdup("")))
+      return tdsc__err_oom(err);
+  }
+  return TDSC_OK;
+}
+
+/* ---------------------------------------------------------------- steps */
+
+/* One InitializeSecurityContextW round: in may be NULL.  Appends the
+ * package's output token to tok; sets s->ph to ST_DONE when the context
+ * is complete. */
+static tdsc_errc ctx_step(sspi_state *s, const uint8_t *in, size_t inlen,
+                          phase ph, tdsc__buf *tok, tdsc_error *err) {
+  if (inlen > ULONG_MAX)
+    return tdsc__err_set(err, TDSC_E_PROTOCOL,
+                         "the server's %s token is too long (%zu bytes)",
+                         mech_label(s), inlen);
+  sspi_job *j = job_new(JOB_INIT);
+  if (!j)
+    return tdsc__err_oom(err);
+  j->req = s->req;
+  j->outcap = s->max_token;
+  j->out = malloc(j->outcap);
+  if (s->target && !(j->target = _wcsdup(s->target))) {
+    job_unref(j);
+    return tdsc__err_oom(err);
+  }
+  if (j->out && in && inlen) {
+    j->in = malloc(inlen);
+    if (j->in) {
+      memcpy(j->in, in, inlen);
+      j->inlen = (ULONG)inlen;
+    }
+  }
+  if (!j->out || (in && inlen && !j->in)) {
+    job_unref(j);
+    return tdsc__err_oom(err);
+  }
+  tdsc_errc ec = sspi_run(s, j, ph, err);
+  if (ec)
+    return ec;
+  tdsc__buf_put(tok, j->out, j->outlen);
+  s->attrs = j->attrs;
+  bool complete = j->status == SEC_E_OK;
+  job_unref(j);
+  if (tok->oom)
+    return tdsc__err_oom(err);
+  if (complete)
+    s->ph = ST_DONE;
+  if (complete && s->kind == MECH_KRB && !(s->attrs & ISC_RET_MUTUAL_AUTH))
+    return tdsc__err_set(err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
+                         "the Kerberos context with %s was established "
+                         "without mutual authentication",
+                         s->spn);
+  return TDSC_OK;
+}
+
+static tdsc__auth_status failed(sspi_state *s) {
+  s->ph = ST_BROKEN;
+  return TDSC__AUTH_FAILED;
+}
+
+/* The package's signature over the mechTypes we sent (RFC 4178 5). */
+static tdsc_errc make_mic(sspi_state *s, tdsc__buf *mic, tdsc_error *err) {
+  SecPkgContext_Sizes sz;
+  SECURITY_STATUS st =
+      QueryContextAttributesW(&s->res.ctx, SECPKG_ATTR_SIZES, &sz);
+  if (st != SEC_E_OK)
+    return sspi_fail(s, err, st, PH_ACCEPT);
+  uint8_t *sig = tdsc__buf_extend(mic, sz.cbMaxSignature);
+  uint8_t *data = malloc(s->mech_list.len);
+  if (!sig || !data) {
+    free(data);
+    return tdsc__err_oom(err);
+  }
+  memcpy(data, s->mech_list.data, s->mech_list.len);
+  SecBuffer b[2] = {{(ULONG)s->mech_list.len, SECBUFFER_DATA, data},
+                    {sz.cbMaxSignature, SECBUFFER_TOKEN, sig}};
+  SecBufferDesc d = {SECBUFFER_VERSION, 2, b};
+  st = MakeSignature(&s->res.ctx, 0, &d, 0);
+  free(data);
+  if (st != SEC_E_OK)
+    return sspi_fail(s, err, st, PH_ACCEPT);
+  mic->len -= sz.cbMaxSignature - b[1].cbBuffer;
+  return TDSC_OK;
+}
+
+/* Verifies the server's mechListMIC; SECURITY_STATUS of VerifySignature. */
+static SECURITY_STATUS verify_mic(sspi_state *s, const uint8_t *mic,
+                                  size_t miclen) {
+  uint8_t *data = malloc(s->mech_list.len + miclen);
+  if (!data)
+    return SEC_E_INSUFFICIENT_MEMORY;
+  memcpy(data, s->mech_list.data, s->mech_list.len);
+  memcpy(data + s->mech_list.len, mic, miclen);
+  SecBuffer b[2] = {{(ULONG)s->mech_list.len, SECBUFFER_DATA, data},
+                    {(ULONG)miclen, SECBUFFER_TOKEN, data + s->mech_list.len}};
+  SecBufferDesc d = {SECBUFFER_VERSION, 2, b};
+  ULONG qop = 0;
+  SECURITY_STATUS st = VerifySignature(&s->res.ctx, &d, 0, &qop);
+  free(data);
+  return st;
+}
+
+/* Raw tokens: Kerberos AP-REQ out, AP-REP (or KRB-ERROR) in (RFC 4121
+ * 4.1); NTLM NEGOTIATE out, CHALLENGE in, AUTHENTICATE out (MS-NLMP). */
+static tdsc__auth_status raw_step(sspi_state *s, const uint8_t *in,
+                                  size_t inlen, tdsc__buf *out,
+                                  tdsc_error *err) {
+  if (s->ph == ST_DONE) {
+    tdsc__err_set(err, TDSC_E_PROTOCOL,
+                  s->kind == MECH_KRB
+                      ? "the server sent a Kerberos token after the context "
+                        "with %s was complete"
+                      : "the server sent an NTLM token after the "
+                        "AUTHENTICATE of %s (NTLM has no further round)",
+                  s->kind == MECH_KRB ? s->spn : who(s));
+    return failed(s);
+  }
+  if (s->ph == ST_RUNNING && (!in || !inlen)) {
+    if (s->kind == MECH_NTLM)
+      tdsc__err_set(err, TDSC_E_NTLM_REFUSED,
+                    "the server answered the NTLM NEGOTIATE of %s with an "
+                    "empty token instead of a CHALLENGE",
+                    who(s));
+    else
+      tdsc__err_set(err, TDSC_E_PROTOCOL,
+                    "the server sent an empty Kerberos token (%s)", s->spn);
+    return failed(s);
+  }
+  phase ph = s->ph == ST_START ? PH_INIT : PH_ACCEPT;
+  s->ph = ST_RUNNING;
+  if (ctx_step(s, in, inlen, ph, out, err))
+    return failed(s);
+  return s->ph == ST_DONE ? TDSC__AUTH_DONE : TDSC__AUTH_CONTINUE;
+}
+
+/* SPNEGO around Kerberos, as gssapi.c's spnego_step: krb5 alone, with its
+ * token optimistically; the server's mechListMIC verified whenever sent;
+ * ours sent when the server asks (request-mic) or keeps the negotiation
+ * open (accept-incomplete) once krb5 is complete. */
+static tdsc__auth_status krb_spnego_step(sspi_state *s, const uint8_t *in,
+                                         size_t inlen, tdsc__buf *out,
+                                         tdsc_error *err) {
+  tdsc__buf tok;
+  tdsc__buf_init(&tok);
+  tdsc__auth_status st = TDSC__AUTH_FAILED;
+  if (s->ph == ST_START) {
+    s->ph = ST_RUNNING;
+    if (ctx_step(s, NULL, 0, PH_INIT, &tok, err))
+      goto out;
+    tdsc__spnego_mech_list(&tdsc__oid_krb5, 1, &s->mech_list);
+    if (s->mech_list.oom ||
+        !tdsc__spnego_init_token(&tdsc__oid_krb5, 1, tok.data, tok.len, out)) {
+      tdsc__err_oom(err);
+      goto out;
+    }
+    st = TDSC__AUTH_CONTINUE;
+    goto out;
+  }
+  tdsc__spnego_resp r;
+  if (!in) {
+    tdsc__err_set(err, TDSC_E_PROTOCOL, "the server sent no SPNEGO token (%s)",
+                  s->spn);
+    goto out;
+  }
+  if (tdsc__spnego_parse_resp(in, inlen, &r, err))
+    goto out;
+  if (r.mech && !tdsc__oid_eq(&tdsc__oid_krb5, r.mech, r.mechlen) &&
+      !tdsc__oid_eq(&tdsc__oid_ms_krb5, r.mech, r.mechlen)) {
+    tdsc__err_set(err, TDSC_E_PROTOCOL,
+                  "the server chose a SPNEGO mechanism we did not offer "
+                  "(only Kerberos was offered for %s)",
+                  s->spn);
+    goto out;
+  }
+  bool established = s->ph == ST_DONE;
+  if (r.state == TDSC__NEG_REJECT) {
+    /* The acceptor's KRB-ERROR rides in responseToken: the package
+     * decodes it into its status. */
+    if (r.token && r.toklen && !established &&
+        ctx_step(s, r.token, r.toklen, PH_ACCEPT, &tok, err))
+      goto out;
+    tdsc__err_set(err, TDSC_E_KRB_FAILED,
+                  "the server rejected the Kerberos authentication of %s to "
+                  "%s (SPNEGO reject%s)",
+                  who(s), s->spn, s->mic_sent ? " after our mechListMIC" : "");
+    goto out;
+  }
+  if (r.token && r.toklen) {
+    if (established) {
+      tdsc__err_set(err, TDSC_E_PROTOCOL,
+                    "the server sent a Kerberos token after the context with "
+                    "%s was complete",
+                    s->spn);
+      goto out;
+    }
+    if (ctx_step(s, r.token, r.toklen, PH_ACCEPT, &tok, err))
+      goto out;
+  }
+  if (s->ph != ST_DONE) {
+    if (!tok.len) {
+      tdsc__err_set(err, TDSC_E_PROTOCOL,
+                    "the server's SPNEGO reply carries no Kerberos token "
+                    "while the context with %s is not complete",
+                    s->spn);
+      goto out;
+    }
+    if (!tdsc__spnego_resp_token(TDSC__NEG_ABSENT, NULL, tok.data, tok.len,
+                                 NULL, 0, out)) {
+      tdsc__err_oom(err);
+      goto out;
+    }
+    st = TDSC__AUTH_CONTINUE;
+    goto out;
+  }
+  if (r.mic) {
+    SECURITY_STATUS vs = verify_mic(s, r.mic, r.miclen);
+    if (vs != SEC_E_OK) {
+      char text[400];
+      tdsc__sec_status_text(vs, text, sizeof text);
+      tdsc__err_set(err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
+                    "the server's SPNEGO mechListMIC does not verify: the "
+                    "mechanism list we sent to %s was altered, or the server "
+                    "is not %s",
+                    s->spn, s->spn);
+      tdsc__err_provider(err, TDSC_PROVIDER_SSPI, (long long)vs, 0, 0, text);
+      goto out;
+    }
+  }
+  if (r.state == TDSC__NEG_ACCEPT_COMPLETED || r.state == TDSC__NEG_ABSENT) {
+    /* RFC 4178 4.2.2: an absent negState follows the mechanism, which is
+     * complete. */
+    st = TDSC__AUTH_DONE;
+    goto out;
+  }
+  if (s->mic_sent) {
+    tdsc__err_set(err, TDSC_E_PROTOCOL,
+                  "the server keeps SPNEGO open after our mechListMIC (%s)",
+                  s->spn);
+    goto out;
+  }
+  tdsc__buf mic;
+  tdsc__buf_init(&mic);
+  bool ok = make_mic(s, &mic, err) == TDSC_OK;
+  if (ok && !tdsc__spnego_resp_token(TDSC__NEG_ABSENT, NULL, NULL, 0, mic.data,
+                                     mic.len, out)) {
+    tdsc__err_oom(err);
+    ok = false;
+  }
+  tdsc__buf_free(&mic);
+  if (!ok)
+    goto out;
+  s->mic_sent = true;
+  st = TDSC__AUTH_CONTINUE;
+out:
+  tdsc__buf_free(&tok);
+  if (st == TDSC__AUTH_FAILED)
+    s->ph = ST_BROKEN;
+  return st;
+}
+
+static const char *neg_state_name(tdsc__neg_state st) {
+  switch (st) {
+  case TDSC__NEG_ACCEPT_COMPLETED:
+    return "accept-completed";
+  case TDSC__NEG_ACCEPT_INCOMPLETE:
+    return "accept-incomplete";
+  case TDSC__NEG_REJECT:
+    return "reject";
+  case TDSC__NEG_REQUEST_MIC:
+    return "request-mic";
+  default:
+    return "absent";
+  }
+}
+
+/* SPNEGO around NTLMSSP, as ntlm.c's spnego_step: NTLMSSP alone with
+ * NEGOTIATE optimistically; the CHALLENGE in the server's NegTokenResp;
+ * AUTHENTICATE and our mechListMIC (always, MS-SPNG 3.1.5.1); DONE then,
+ * and the server's final NegTokenResp, when it comes, is one more step. */
+static tdsc__auth_status ntlm_spnego_step(sspi_state *s, const uint8_t *in,
+                                          size_t inlen, tdsc__buf *out,
+                                          tdsc_error *err) {
+  if (s->ph == ST_START) {
+    tdsc__buf tok;
+    tdsc__buf_init(&tok);
+    s->ph = ST_RUNNING;
+    bool ok = ctx_step(s, NULL, 0, PH_INIT, &tok, err) == TDSC_OK;
+    if (ok) {
+      tdsc__spnego_mech_list(&tdsc__oid_ntlmssp, 1, &s->mech_list);
+      ok = !s->mech_list.oom && tdsc__spnego_init_token(&tdsc__oid_ntlmssp, 1,
+                                                        tok.data, tok.len, out);
+      if (!ok)
+        tdsc__err_oom(err);
+    }
+    tdsc__buf_free(&tok);
+    if (!ok)
+      return failed(s);
+    return TDSC__AUTH_CONTINUE;
+  }
+  if (s->ph == ST_FINISHED) {
+    tdsc__err_set(err, TDSC_E_PROTOCOL,
+                  "the server sent a SPNEGO token after accepting the NTLM "
+                  "authentication of %s",
+                  who(s));
+    return failed(s);
+  }
+  if (!in || !inlen) {
+    tdsc__err_set(err,
+                  s->ph == ST_RUNNING ? TDSC_E_NTLM_REFUSED : TDSC_E_PROTOCOL,
+                  "the server sent an empty SPNEGO token (NTLM, %s)", who(s));
+    return failed(s);
+  }
+  tdsc__spnego_resp r;
+  if (tdsc__spnego_parse_resp(in, inlen, &r, err)) {
+    tdsc__err_context(err, "the server's SPNEGO reply (NTLM, %s)", who(s));
+    return failed(s);
+  }
+  if (r.mech && !tdsc__oid_eq(&tdsc__oid_ntlmssp, r.mech, r.mechlen)) {
+    tdsc__err_set(err, TDSC_E_PROTOCOL,
+                  "the server chose a SPNEGO mechanism we did not offer "
+                  "(only NTLMSSP was offered for %s)",
+                  who(s));
+    return failed(s);
+  }
+  if (s->ph == ST_RUNNING) {
+    if (r.state == TDSC__NEG_REJECT) {
+      tdsc__err_set(err, TDSC_E_NTLM_REFUSED,
+                    "the server rejected NTLM in SPNEGO (negState reject) "
+                    "before any CHALLENGE, for %s%s%s",
+                    who(s), s->spn ? " to " : "", s->spn ? s->spn : "");
+      return failed(s);
+    }
+    if (!r.token || !r.toklen) {
+      tdsc__err_set(err, TDSC_E_NTLM_REFUSED,
+                    "the server's SPNEGO reply (negState %s) carries no NTLM "
+                    "CHALLENGE for %s",
+                    neg_state_name(r.state), who(s));
+      return failed(s);
+    }
+    tdsc__buf tok, mic;
+    tdsc__buf_init(&tok);
+    tdsc__buf_init(&mic);
+    tdsc_errc rc = ctx_step(s, r.token, r.toklen, PH_ACCEPT, &tok, err);
+    if (!rc && s->ph != ST_DONE)
+      rc = tdsc__err_set(err, TDSC_E_NTLM_FAILED,
+                         "SSPI's NTLM wants another round after the "
+                         "CHALLENGE (for %s)",
+                         who(s));
+    if (!rc)
+      rc = make_mic(s, &mic, err);
+    if (!rc && !tdsc__spnego_resp_token(TDSC__NEG_ABSENT, NULL, tok.data,
+                                        tok.len, mic.data, mic.len, out))
+      rc = tdsc__err_oom(err);
+    tdsc__buf_wipe(&tok);
+    tdsc__buf_free(&tok);
+    tdsc__buf_free(&mic);
+    if (rc)
+      return failed(s);
+    return TDSC__AUTH_DONE;
+  }
+  /* ST_DONE: the acceptor's verdict on AUTHENTICATE. */
+  if (r.state == TDSC__NEG_REJECT) {
+    tdsc__err_set(err, TDSC_E_NTLM_LOGON_DENIED,
+                  "the server rejected the NTLM AUTHENTICATE of %s (SPNEGO "
+                  "negState reject)",
+                  who(s));
+    return failed(s);
+  }
+  if (r.token && r.toklen) {
+    tdsc__err_set(err, TDSC_E_PROTOCOL,
+                  "the server sent an NTLM token after the AUTHENTICATE of "
+                  "%s (NTLM has no further round)",
+                  who(s));
+    return failed(s);
+  }
+  if (r.mic) {
+    SECURITY_STATUS vs = verify_mic(s, r.mic, r.miclen);
+    if (vs != SEC_E_OK) {
+      char text[400];
+      tdsc__sec_status_text(vs, text, sizeof text);
+      tdsc__err_set(err, TDSC_E_NTLM_FAILED,
+                    "the server's SPNEGO mechListMIC (%zu bytes) does not "
+                    "verify with the NTLM session key of %s: the mechanism "
+                    "list was altered, or the server does not share the "
+                    "session key",
+                    r.miclen, who(s));
+      tdsc__err_provider(err, TDSC_PROVIDER_SSPI, (long long)vs, 0, 0, text);
+      return failed(s);
+    }
+  }
+  if (r.state != TDSC__NEG_ACCEPT_COMPLETED && r.state != TDSC__NEG_ABSENT) {
+    tdsc__err_set(err, TDSC_E_PROTOCOL,
+                  "the server keeps SPNEGO open (negState %s) after the NTLM "
+                  "AUTHENTICATE and mechListMIC of %s",
+                  neg_state_name(r.state), who(s));
+    return failed(s);
+  }
+  s->ph = ST_FINISHED;
+  return TDSC__AUTH_DONE;
+}
+
+static tdsc__auth_status sspi_step(void *state, const uint8_t *in, size_t inlen,
+                                   tdsc__buf *out, tdsc_error *err) {
+  sspi_state *s = state;
+  if (!s || s->ph == ST_BROKEN) {
+    tdsc__err_set(
+        err, s && s->kind == MECH_NTLM ? TDSC_E_NTLM_FAILED : TDSC_E_KRB_FAILED,
+        "the %s context is unusable after an earlier failure",
+        s ? mech_label(s) : "SSPI");
+    return TDSC__AUTH_FAILED;
+  }
+  if (!s->spnego)
+    return raw_step(s, in, inlen, out, err);
+  return s->kind == MECH_KRB ? krb_spnego_step(s, in, inlen, out, err)
+                             : ntlm_spnego_step(s, in, inlen, out, err);
+}
+
+static const char *sspi_identity(void *state) {
+  sspi_state *s = state;
+  return s && s->client ? s->client : "";
+}
+
+static void sspi_free(void *state) {
+  sspi_state *s = state;
+  if (!s)
+    return;
+  res_release(&s->res);
+  tdsc__buf_free(&s->mech_list);
+  free(s->spn);
+  free(s->target);
+  free(s->client);
+  free(s->cred_desc);
+  free(s->realm);
+  free(s);
+}
+
+static const tdsc__mech_ops kerberos_ops = {"kerberos", krb_init, sspi_step,
+                                            sspi_identity, sspi_free};
+static const tdsc__mech_ops ntlm_ops = {"ntlm", ntlm_init, sspi_step,
+                                        sspi_identity, sspi_free};
+
+const tdsc__mech_ops *const tdsc__mech_kerberos = &kerberos_ops;
+const tdsc__mech_ops *const tdsc__mech_ntlm = &ntlm_ops;

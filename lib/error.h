@@ -1,0 +1,97 @@
+/* Internal error building: the structure behind the public tdsc_error, and
+ * the helpers every layer uses to fill it.  Layers translate their own
+ * provider status (errno, OpenSSL, GSSAPI) before calling these; this file
+ * knows no layer.  See error.c. */
+#ifndef TDSC_ERROR_H
+#define TDSC_ERROR_H
+
+#include "tdsclient.h"
+
+#include <stdarg.h>
+
+/* printf-style argument checking.  mingw's compiler reads "printf" as
+ * msvcrt's dialect (no %zu, %lld); the library is built with mingw's C99
+ * printf (__USE_MINGW_ANSI_STDIO), which is gnu_printf. */
+#ifdef __MINGW32__
+#define TDSC__PRINTF(fmt, args) __attribute__((format(gnu_printf, fmt, args)))
+#else
+#define TDSC__PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#endif
+
+struct tdsc_message {
+  int32_t number;
+  uint8_t state;
+  uint8_t cls;
+  int32_t line;
+  bool is_error;
+  char *text;      /* UTF-8, never NULL once filled */
+  char *server;
+  char *procedure;
+};
+
+struct tdsc_attempt {
+  char *transport;
+  char *address;
+  char *tls;
+  char *mechanism;
+  char *target;
+  tdsc_error *error; /* NULL when the attempt succeeded */
+};
+
+struct tdsc_error {
+  tdsc_errc code;
+  char *message;
+  tdsc_provider provider;
+  long long status[3];
+  char *provider_text;
+  tdsc_message *server_msg;
+  tdsc_attempt *trail;
+  size_t ntrail;
+  char *report; /* built on demand by tdsc_error_report */
+};
+
+/* Frees what e holds and leaves it as TDSC_OK with no message. */
+void tdsc__err_clear(tdsc_error *e);
+/* Sets code and message (printf-style), replacing what was there; keeps
+ * nothing of the previous error. Returns code, so callers can write
+ * `return tdsc__err_set(err, TDSC_E_X, "...")`. e may be NULL. */
+tdsc_errc tdsc__err_set(tdsc_error *e, tdsc_errc code, const char *fmt, ...)
+    TDSC__PRINTF(3, 4);
+tdsc_errc tdsc__err_vset(tdsc_error *e, tdsc_errc code, const char *fmt,
+                         va_list ap);
+/* Prepends context to the message: "<context>: <old message>". */
+void tdsc__err_context(tdsc_error *e, const char *fmt, ...)
+    TDSC__PRINTF(2, 3);
+/* Records the raw provider status (text may be NULL). */
+void tdsc__err_provider(tdsc_error *e, tdsc_provider p, long long s0,
+                        long long s1, long long s2, const char *text);
+/* errno shorthand: provider ERRNO with strerror text. */
+tdsc_errc tdsc__err_errno(tdsc_error *e, tdsc_errc code, int errnum,
+                          const char *fmt, ...)
+    TDSC__PRINTF(4, 5);
+/* Out of memory: never allocates. */
+tdsc_errc tdsc__err_oom(tdsc_error *e);
+/* Attaches a copy of a server message; returns false on out-of-memory. */
+bool tdsc__err_server_msg(tdsc_error *e, const tdsc_message *m);
+/* Appends an attempt to the trail; takes ownership of nothing (copies). */
+bool tdsc__err_trail_add(tdsc_error *e, const char *transport,
+                         const char *address, const char *tls,
+                         const char *mechanism, const char *target,
+                         const tdsc_error *outcome);
+/* Replaces dst's trail with src's, which src gives up. */
+void tdsc__err_take_trail(tdsc_error *dst, tdsc_error *src);
+/* Moves src into dst (dst cleared first, src left cleared). */
+void tdsc__err_move(tdsc_error *dst, tdsc_error *src);
+/* Deep copy into dst (cleared first); false on out-of-memory. */
+bool tdsc__err_copy(tdsc_error *dst, const tdsc_error *src);
+
+/* Messages: deep copy / free contents. */
+bool tdsc__msg_copy(tdsc_message *dst, const tdsc_message *src);
+void tdsc__msg_clear(tdsc_message *m);
+
+/* printf into a new string; NULL on out-of-memory. */
+char *tdsc__strdup_printf(const char *fmt, ...)
+    TDSC__PRINTF(1, 2);
+char *tdsc__strdup(const char *s); /* NULL in, NULL out */
+
+#endif

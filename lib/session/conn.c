@@ -1,0 +1,220 @@
+/* The connection handle: its life cycle, the error of the last call, the
+ * session facts that ENVCHANGE and LOGINACK keep current, and the message
+ * handler.  The connect sequence itself is in connect.c. */
+#include "config.h"
+
+#include "session/session.h"
+
+#include "tls/tls.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+tdsc_conn *tdsc_conn_new(void) {
+  tdsc_conn *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  c->packet_size = TDSC__PKT_DEFAULT;
+  c->encryption = "";
+  if (!(c->waker = tdsc__waker_new())) {
+    free(c);
+    return NULL;
+  }
+  atomic_init(&c->cancel, false);
+  return c;
+}
+
+void tdsc_conn_cancel(tdsc_conn *c) {
+  if (!c)
+    return;
+  atomic_store(&c->cancel, true);
+  tdsc__waker_fire(c->waker);
+}
+
+void tdsc_conn_set_query_timeout(tdsc_conn *c, uint32_t ms) {
+  if (c)
+    c->query_timeout_ms = ms;
+}
+
+void tdsc__conn_begin(tdsc_conn *c) {
+  tdsc__err_clear(&c->err);
+  c->has_err = false;
+}
+
+tdsc_errc tdsc__conn_fail(tdsc_conn *c) {
+  c->has_err = true;
+  if (c->err.code == TDSC_OK) /* a path that forgot to say why */
+    tdsc__err_set(&c->err, TDSC_E_PROTOCOL, "internal: failure without "
+                                            "an error");
+  return c->err.code;
+}
+
+static void forget_session(tdsc_conn *c) {
+  free(c->database);
+  free(c->language);
+  free(c->server_name);
+  c->database = c->language = c->server_name = NULL;
+  c->server_version[0] = 0;
+  c->tls_version[0] = 0;
+  c->address[0] = 0;
+  c->tds_version = 0;
+  c->encryption = "";
+  memset(c->txn, 0, sizeof c->txn);
+  memset(c->collation, 0, sizeof c->collation);
+  c->packet_size = TDSC__PKT_DEFAULT;
+}
+
+void tdsc__conn_drop(tdsc_conn *c) {
+  tdsc__io_destroy_all(c->io);
+  c->io = NULL;
+  c->in_response = false;
+  c->cancellable = false;
+  tdsc__buf_free(&c->in);
+  c->in_pos = 0;
+  if (c->result) {
+    tdsc__result_detach(c->result);
+    c->result = NULL;
+  }
+}
+
+void tdsc_conn_close(tdsc_conn *c) {
+  if (!c)
+    return;
+  tdsc__conn_drop(c);
+  forget_session(c);
+  tdsc__options_clear(&c->opts);
+}
+
+void tdsc_conn_free(tdsc_conn *c) {
+  if (!c)
+    return;
+  tdsc_conn_close(c);
+  tdsc__err_clear(&c->err);
+  tdsc__err_clear(&c->attempts);
+  tdsc__tokp_free(c->tokp);
+  tdsc__buf_free(&c->out);
+  tdsc__waker_free(c->waker);
+  free(c);
+}
+
+tdsc_errc tdsc_conn_connect(tdsc_conn *c, const char *connstr) {
+  if (!c)
+    return TDSC_E_INVALID_ARGUMENT;
+  tdsc_conn_close(c);
+  tdsc__conn_begin(c);
+  tdsc_errc rc = tdsc__connect(c, connstr);
+  if (rc != TDSC_OK) {
+    tdsc__conn_drop(c);
+    forget_session(c);
+    tdsc__options_clear(&c->opts);
+    return tdsc__conn_fail(c);
+  }
+  c->query_timeout_ms = (int64_t)c->opts.query_timeout * 1000;
+  c->cancel_timeout_ms = (int64_t)c->opts.cancel_timeout * 1000;
+  /* a cancel meant for an earlier request must not stop the next one */
+  atomic_store(&c->cancel, false);
+  tdsc__waker_clear(c->waker);
+  return TDSC_OK;
+}
+
+bool tdsc_conn_is_connected(const tdsc_conn *c) { return c && c->io; }
+
+const tdsc_error *tdsc_conn_error(const tdsc_conn *c) {
+  return c && c->has_err ? &c->err : NULL;
+}
+
+void tdsc_conn_set_message_handler(tdsc_conn *c, tdsc_message_fn fn,
+                                   void *userdata) {
+  if (!c)
+    return;
+  c->on_msg = fn;
+  c->on_msg_ud = userdata;
+}
+
+void tdsc__conn_message(tdsc_conn *c, const tdsc_message *m) {
+  if (c->on_msg)
+    c->on_msg(c->on_msg_ud, m);
+}
+
+static tdsc_errc set_text(tdsc_conn *c, char **dst, const char *src) {
+  char *s = tdsc__strdup(src ? src : "");
+  if (!s)
+    return tdsc__err_oom(&c->err);
+  free(*dst);
+  *dst = s;
+  return TDSC_OK;
+}
+
+/* ENVCHANGE (MS-TDS 2.2.7.9): keep what later requests depend on. */
+tdsc_errc tdsc__conn_envchange(tdsc_conn *c, const tdsc__event *ev) {
+  const uint8_t *nv = ev->u.envchange.new_val;
+  size_t nlen = ev->u.envchange.new_len;
+  switch (ev->u.envchange.type) {
+  case TDSC__ENV_DATABASE:
+    return set_text(c, &c->database, ev->u.envchange.new_text);
+  case TDSC__ENV_LANGUAGE:
+    return set_text(c, &c->language, ev->u.envchange.new_text);
+  case TDSC__ENV_PACKETSIZE: {
+    const char *t = ev->u.envchange.new_text;
+    char *end;
+    long n = t ? strtol(t, &end, 10) : 0;
+    if (!t || *end || n < TDSC__PKT_MIN || n > TDSC__PKT_MAX)
+      return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                           "the server set the packet size to '%s', outside "
+                           "512..32767",
+                           t ? t : "");
+    c->packet_size = (uint32_t)n;
+    return TDSC_OK;
+  }
+  case TDSC__ENV_COLLATION:
+    if (nlen == 5)
+      memcpy(c->collation, nv, 5);
+    return TDSC_OK;
+  case TDSC__ENV_BEGINTRAN:
+    if (nlen != 8)
+      return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                           "a begin-transaction ENVCHANGE carries %zu bytes, "
+                           "not 8",
+                           nlen);
+    memcpy(c->txn, nv, 8);
+    return TDSC_OK;
+  case TDSC__ENV_COMMITTRAN:
+  case TDSC__ENV_ROLLBACKTRAN:
+  case TDSC__ENV_DEFECTTRAN:
+  case TDSC__ENV_TRANENDED:
+    memset(c->txn, 0, sizeof c->txn);
+    return TDSC_OK;
+  default:
+    return TDSC_OK;
+  }
+}
+
+const char *tdsc_conn_database(const tdsc_conn *c) {
+  return c && c->database ? c->database : "";
+}
+const char *tdsc_conn_server_name(const tdsc_conn *c) {
+  return c && c->server_name ? c->server_name : "";
+}
+const char *tdsc_conn_server_version(const tdsc_conn *c) {
+  return c ? c->server_version : "";
+}
+uint32_t tdsc_conn_tds_version(const tdsc_conn *c) {
+  return c ? c->tds_version : 0;
+}
+uint32_t tdsc_conn_packet_size(const tdsc_conn *c) {
+  return c ? c->packet_size : 0;
+}
+const char *tdsc_conn_encryption(const tdsc_conn *c) {
+  return c && c->io ? c->encryption : "";
+}
+const char *tdsc_conn_tls_version(const tdsc_conn *c) {
+  return c && c->io ? c->tls_version : "";
+}
+
+size_t tdsc_conn_attempt_count(const tdsc_conn *c) {
+  return c ? c->attempts.ntrail : 0;
+}
+
+const tdsc_attempt *tdsc_conn_attempt_at(const tdsc_conn *c, size_t i) {
+  return c && i < c->attempts.ntrail ? &c->attempts.trail[i] : NULL;
+}

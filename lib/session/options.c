@@ -1,0 +1,451 @@
+/* The connection option table and the connection-string parser
+ * (options.h).  Syntax as ODBC's SQLDriverConnect: key=value pairs split by
+ * ';', keys case-insensitive, values optionally in braces with '}}' for a
+ * literal '}'.  Everything is checked here, before any network traffic. */
+#include "config.h"
+
+#include "session/options.h"
+
+#include "buf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* clang-format off */
+const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
+  {TDSC__OPT_SERVER, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"Server", "Address|Addr|Data Source|Network Address", NULL, "TDSC_SERVER",
+    "target: [tcp:]host[\\instance][,port]",
+    false}},
+  {TDSC__OPT_DATABASE, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"Database", "Initial Catalog", NULL, "TDSC_DATABASE",
+    "database to use after login (the login's default otherwise)",
+    false}},
+  {TDSC__OPT_UID, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"UID", "User ID|User", NULL, "TDSC_UID",
+    "SQL login name",
+    false}},
+  {TDSC__OPT_PWD, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"PWD", "Password", NULL, NULL,
+    "SQL login password (never printed)",
+    true}},
+  {TDSC__OPT_ENCRYPT, TDSC__OPTK_ENUM, "off|optional|mandatory|strict|yes|no|true|false", 0, 0,
+   {"Encrypt", NULL, "mandatory", NULL,
+    "off: TLS only if the server requires it (a password may go in clear); "
+   "optional (no, false): TLS at least for the login; mandatory (yes, "
+   "true): TLS for everything; strict: TDS 8.0, TLS first",
+    false}},
+  {TDSC__OPT_TRUST_CERT, TDSC__OPTK_BOOL, NULL, 0, 0,
+   {"TrustServerCertificate", NULL, "no", NULL,
+    "yes: do not verify the server's certificate (testing only)",
+    false}},
+  {TDSC__OPT_HOST_IN_CERT, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"HostNameInCertificate", NULL, NULL, NULL,
+    "name to expect in the server's certificate (default: the host)",
+    false}},
+  {TDSC__OPT_CAFILE, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"CAFile", "ServerCertificateCA", NULL, "TDSC_CAFILE",
+    "PEM file of trusted CAs (default: the system store)",
+    false}},
+  {TDSC__OPT_LOGIN_TIMEOUT, TDSC__OPTK_INT, NULL, 0, 65535,
+   {"LoginTimeout", "Connect Timeout|Connection Timeout|Timeout", "15", NULL,
+    "seconds for the whole connect, 0 = no limit",
+    false}},
+  {TDSC__OPT_QUERY_TIMEOUT, TDSC__OPTK_INT, NULL, 0, 2147483,
+   {"QueryTimeout", "Command Timeout", "0", NULL,
+    "seconds to wait for each server response, 0 = no limit",
+    false}},
+  {TDSC__OPT_CANCEL_TIMEOUT, TDSC__OPTK_INT, NULL, 0, 65535,
+   {"CancelTimeout", NULL, "10", NULL,
+    "seconds a cancel or query timeout waits for the server's "
+    "acknowledgement before closing the connection, 0 = no limit",
+    false}},
+  {TDSC__OPT_AUTHENTICATION, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"Authentication", NULL, NULL, NULL,
+    "ordered list of mechanisms to try: kerberos, ntlm, sql (default: "
+    "sql with a UID, ntlm with a UID DOMAIN\\user, else kerberos,ntlm)",
+    false}},
+  {TDSC__OPT_APP, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"App", "Application Name|APP", "tdsclient", NULL,
+    "application name sent at login",
+    false}},
+  {TDSC__OPT_WSID, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"WSID", "Workstation ID", NULL, NULL,
+    "client host name sent at login (default: this host)",
+    false}},
+  {TDSC__OPT_PACKET_SIZE, TDSC__OPTK_INT, NULL, 512, 32767,
+   {"PacketSize", "Packet Size", "4096", NULL,
+    "TDS packet size to ask for",
+    false}},
+  {TDSC__OPT_LANGUAGE, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"Language", NULL, NULL, NULL,
+    "session language (default: the login's)",
+    false}},
+  {TDSC__OPT_SERVER_SPN, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"ServerSPN", NULL, NULL, NULL,
+    "Kerberos service principal of the server (default: "
+    "MSSQLSvc/<fqdn>:<port>)",
+    false}},
+  {TDSC__OPT_SPN_CANON, TDSC__OPTK_ENUM, "none|forward|forward-reverse", 0, 0,
+   {"SPNHostCanonicalization", NULL, "forward", NULL,
+    "how the host name becomes the SPN's: none, forward DNS, or forward "
+    "then reverse DNS",
+    false}},
+  {TDSC__OPT_KRB_CCACHE, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"KrbCCache", NULL, NULL, NULL,
+    "Kerberos credential cache to use (default: KRB5CCNAME's)",
+    false}},
+  {TDSC__OPT_KRB_KEYTAB, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"KrbKeytab", NULL, NULL, NULL,
+    "client keytab, for services that run unattended",
+    false}},
+  {TDSC__OPT_KRB_PRINCIPAL, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"KrbPrincipal", NULL, NULL, NULL,
+    "client principal (with KrbKeytab or KrbPassword)",
+    false}},
+  {TDSC__OPT_KRB_PASSWORD, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"KrbPassword", NULL, NULL, NULL,
+    "password of KrbPrincipal, used in memory only (never printed)",
+    true}},
+  {TDSC__OPT_SPNEGO, TDSC__OPTK_BOOL, NULL, 0, 0,
+   {"SPNEGO", "KrbSPNEGO", "yes", NULL,
+    "wrap Kerberos and NTLM tokens in SPNEGO (yes) or send them raw (no)",
+    false}},
+  {TDSC__OPT_NTLM_USER, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"NTLMUser", NULL, NULL, NULL,
+    "NTLM account, DOMAIN\\user (default: UID= when it has a backslash)",
+    false}},
+  {TDSC__OPT_NTLM_PASSWORD, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"NTLMPassword", NULL, NULL, NULL,
+    "password of NTLMUser (default: PWD= with such a UID; never printed)",
+    true}},
+  {TDSC__OPT_NTLM_CREDFILE, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"NTLMCredFile", NULL, NULL, "TDSC_NTLM_CREDFILE",
+    "file of DOMAIN\\user:password lines, for unattended services",
+    false}},
+  {TDSC__OPT_TRANSPORT, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"Transport", NULL, NULL, NULL,
+    "transports to try, in order: shm, np, tcp (default for a local "
+    "server: shm,np,tcp; remote: tcp)",
+    false}},
+  {TDSC__OPT_LOCAL_DIR, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"LocalDir", NULL, "/run/tdsclient", "TDSC_LOCAL_DIR",
+    "POSIX: folder of the local server's shared-memory and pipe sockets "
+    "(doc/local-endpoints.md)",
+    false}},
+  {TDSC__OPT_BROWSER_PORT, TDSC__OPTK_INT, NULL, 1, 65535,
+   {"BrowserPort", NULL, "1434", NULL,
+    "UDP port of SQL Browser, which resolves host\\instance",
+    false}},
+};
+/* clang-format on */
+
+/* Matches a keyword or one of its aliases, ignoring case and runs of
+ * blanks ("data  source"). */
+static bool name_eq(const char *a, size_t alen, const char *b, size_t blen) {
+  if (alen != blen)
+    return false;
+  for (size_t i = 0; i < alen; i++)
+    if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+      return false;
+  return true;
+}
+
+static const tdsc__optdef *find_def(const char *key, size_t klen) {
+  for (size_t i = 0; i < TDSC__OPT_COUNT; i++) {
+    const tdsc__optdef *d = &tdsc__optdefs[i];
+    if (name_eq(key, klen, d->info.keyword, strlen(d->info.keyword)))
+      return d;
+    for (const char *a = d->info.aliases; a && *a;) {
+      const char *bar = strchr(a, '|');
+      size_t n = bar ? (size_t)(bar - a) : strlen(a);
+      if (name_eq(key, klen, a, n))
+        return d;
+      a = bar ? bar + 1 : a + n;
+    }
+  }
+  return NULL;
+}
+
+static bool parse_bool(const char *v, bool *out) {
+  static const char *const yes[] = {"yes", "true", "1", "on"};
+  static const char *const no[] = {"no", "false", "0", "off"};
+  for (size_t i = 0; i < 4; i++) {
+    if (!strcasecmp(v, yes[i]))
+      return (*out = true), true;
+    if (!strcasecmp(v, no[i]))
+      return (*out = false), true;
+  }
+  return false;
+}
+
+static bool parse_long(const char *v, long min, long max, long *out) {
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (!*v || *end || errno || n < min || n > max)
+    return false;
+  *out = n;
+  return true;
+}
+
+static tdsc_errc bad_value(const tdsc__optdef *d, const char *v,
+                           const char *expect, tdsc_error *err) {
+  if (d->info.secret)
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "invalid value for %s: expected %s", d->info.keyword,
+                         expect);
+  return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                       "invalid value '%s' for %s: expected %s", v,
+                       d->info.keyword, expect);
+}
+
+static tdsc_errc parse_mechs(tdsc__options *o, const char *v,
+                             tdsc_error *err) {
+  const tdsc__optdef *d = &tdsc__optdefs[TDSC__OPT_AUTHENTICATION];
+  o->nmechs = 0;
+  for (const char *p = v; *p;) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    size_t n = strcspn(p, ", ");
+    if (!n)
+      break;
+    tdsc__mech m;
+    if (n == 3 && !strncasecmp(p, "sql", 3))
+      m = TDSC__MECH_SQL;
+    else if (n == 8 && !strncasecmp(p, "kerberos", 8))
+      m = TDSC__MECH_KERBEROS;
+    else if (n == 4 && !strncasecmp(p, "ntlm", 4))
+      m = TDSC__MECH_NTLM;
+    else
+      return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                           "Authentication lists '%.*s', which this version "
+                           "does not know (it knows: kerberos, ntlm, sql)",
+                           (int)n, p);
+    for (size_t i = 0; i < o->nmechs; i++)
+      if (o->mechs[i] == m)
+        return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                             "Authentication lists '%.*s' twice", (int)n, p);
+    if (o->nmechs == sizeof o->mechs / sizeof o->mechs[0])
+      return bad_value(d, v, "at most 4 mechanisms", err);
+    o->mechs[o->nmechs++] = m;
+    p += n;
+  }
+  if (!o->nmechs)
+    return bad_value(d, v, "a comma-separated list of mechanisms", err);
+  return TDSC_OK;
+}
+
+/* Fills the typed views from the text values. */
+static tdsc_errc typecheck(tdsc__options *o, tdsc_error *err) {
+  for (size_t i = 0; i < TDSC__OPT_COUNT; i++) {
+    const tdsc__optdef *d = &tdsc__optdefs[i];
+    const char *v = o->value[i];
+    if (!v)
+      continue;
+    long n;
+    bool b;
+    switch (d->kind) {
+    case TDSC__OPTK_STRING:
+      break;
+    case TDSC__OPTK_BOOL:
+      if (!parse_bool(v, &b))
+        return bad_value(d, v, "yes or no", err);
+      break;
+    case TDSC__OPTK_INT:
+      if (!parse_long(v, d->min, d->max, &n)) {
+        char expect[64];
+        snprintf(expect, sizeof expect, "an integer from %ld to %ld", d->min,
+                 d->max);
+        return bad_value(d, v, expect, err);
+      }
+      break;
+    case TDSC__OPTK_ENUM: {
+      bool found = false;
+      for (const char *a = d->values; *a && !found;) {
+        size_t k = strcspn(a, "|");
+        found = strlen(v) == k && !strncasecmp(v, a, k);
+        a += k + (a[k] == '|');
+      }
+      if (!found) {
+        char expect[128] = "one of ";
+        size_t k = strlen(expect);
+        for (const char *a = d->values; *a && k + 3 < sizeof expect; a++)
+          if (*a == '|') {
+            expect[k++] = ',';
+            expect[k++] = ' ';
+          } else {
+            expect[k++] = *a;
+          }
+        expect[k] = 0;
+        return bad_value(d, v, expect, err);
+      }
+      break;
+    }
+    }
+  }
+  const char *enc = o->value[TDSC__OPT_ENCRYPT];
+  bool yes;
+  if (!strcasecmp(enc, "off"))
+    o->encrypt = TDSC__ENC_OFF;
+  else if (!strcasecmp(enc, "strict"))
+    o->encrypt = TDSC__ENC_STRICT;
+  else if (!strcasecmp(enc, "optional") || (parse_bool(enc, &yes) && !yes))
+    o->encrypt = TDSC__ENC_OPTIONAL;
+  else
+    o->encrypt = TDSC__ENC_MANDATORY;
+  parse_bool(o->value[TDSC__OPT_TRUST_CERT], &o->trust_cert);
+  parse_long(o->value[TDSC__OPT_LOGIN_TIMEOUT], 0, 65535, &o->login_timeout);
+  parse_long(o->value[TDSC__OPT_QUERY_TIMEOUT], 0, 2147483,
+             &o->query_timeout);
+  parse_long(o->value[TDSC__OPT_CANCEL_TIMEOUT], 0, 65535,
+             &o->cancel_timeout);
+  parse_long(o->value[TDSC__OPT_PACKET_SIZE], 512, 32767, &o->packet_size);
+  const char *canon = o->value[TDSC__OPT_SPN_CANON];
+  o->canon = !strcasecmp(canon, "none")      ? TDSC__CANON_NONE
+             : !strcasecmp(canon, "forward") ? TDSC__CANON_FORWARD
+                                             : TDSC__CANON_REVERSE;
+  parse_bool(o->value[TDSC__OPT_SPNEGO], &o->spnego);
+  parse_long(o->value[TDSC__OPT_BROWSER_PORT], 1, 65535, &o->browser_port);
+  const char *mechs = o->value[TDSC__OPT_AUTHENTICATION];
+  const char *uid = o->value[TDSC__OPT_UID];
+  if (!mechs) /* integrated security unless a SQL login was given; a UID
+                 of the form DOMAIN\user is a Windows account (FreeTDS's
+                 convention): NTLM */
+    mechs = !uid ? "kerberos,ntlm" : strchr(uid, '\\') ? "ntlm" : "sql";
+  return parse_mechs(o, mechs, err);
+}
+
+void tdsc__options_clear(tdsc__options *o) {
+  for (size_t i = 0; i < TDSC__OPT_COUNT; i++) {
+    if (o->value[i] && tdsc__optdefs[i].info.secret) {
+      volatile char *p = o->value[i];
+      while (*p)
+        *p++ = 0;
+    }
+    free(o->value[i]);
+  }
+  memset(o, 0, sizeof *o);
+}
+
+const char *tdsc__opt(const tdsc__options *o, tdsc__opt_id id) {
+  return o->value[id];
+}
+
+/* Reads one value at *p (braced or bare), leaving *p after it. */
+static tdsc_errc read_value(const char **pp, tdsc__buf *val, const char *key,
+                            size_t klen, tdsc_error *err) {
+  const char *p = *pp;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  if (*p == '{') {
+    for (p++;; p++) {
+      if (!*p)
+        return tdsc__err_set(err, TDSC_E_BAD_CONNSTR,
+                             "the value of '%.*s' opens a '{' that is never "
+                             "closed",
+                             (int)klen, key);
+      if (*p == '}') {
+        if (p[1] != '}')
+          break;
+        p++;
+      }
+      tdsc__buf_put_u8(val, (uint8_t)*p);
+    }
+    p++;
+    while (*p == ' ' || *p == '\t')
+      p++;
+    if (*p && *p != ';')
+      return tdsc__err_set(err, TDSC_E_BAD_CONNSTR,
+                           "unexpected text after the braced value of '%.*s'",
+                           (int)klen, key);
+  } else {
+    size_t n = strcspn(p, ";");
+    size_t m = n;
+    while (m && (p[m - 1] == ' ' || p[m - 1] == '\t'))
+      m--;
+    tdsc__buf_put(val, p, m);
+    p += n;
+  }
+  *pp = p;
+  return TDSC_OK;
+}
+
+tdsc_errc tdsc__options_parse(tdsc__options *o, const char *s,
+                              tdsc_error *err) {
+  tdsc_errc rc = TDSC_OK;
+  tdsc__buf val;
+  tdsc__buf_init(&val);
+  memset(o, 0, sizeof *o);
+  if (!s)
+    s = "";
+  for (const char *p = s; *p;) {
+    while (*p == ' ' || *p == '\t' || *p == ';')
+      p++;
+    if (!*p)
+      break;
+    const char *key = p;
+    size_t klen = strcspn(p, "=;");
+    if (p[klen] != '=') {
+      rc = tdsc__err_set(err, TDSC_E_BAD_CONNSTR,
+                         "'%.*s' has no '=value' (write key=value pairs "
+                         "separated by ';')",
+                         (int)klen, key);
+      goto out;
+    }
+    p += klen + 1;
+    while (klen && (key[klen - 1] == ' ' || key[klen - 1] == '\t'))
+      klen--;
+    const tdsc__optdef *d = find_def(key, klen);
+    if (!d) {
+      rc = tdsc__err_set(err, TDSC_E_UNKNOWN_KEYWORD,
+                         "unknown keyword '%.*s' in the connection string",
+                         (int)klen, key);
+      goto out;
+    }
+    if (o->given[d->id]) {
+      rc = tdsc__err_set(err, TDSC_E_BAD_CONNSTR,
+                         "%s is given twice (last as '%.*s')", d->info.keyword,
+                         (int)klen, key);
+      goto out;
+    }
+    tdsc__buf_reset(&val);
+    if ((rc = read_value(&p, &val, key, klen, err)) != TDSC_OK)
+      goto out;
+    char *v = tdsc__buf_cstr(&val);
+    if (!v || !(o->value[d->id] = tdsc__strdup(v))) {
+      rc = tdsc__err_oom(err);
+      goto out;
+    }
+    o->given[d->id] = true;
+  }
+  for (size_t i = 0; i < TDSC__OPT_COUNT; i++) {
+    const tdsc__optdef *d = &tdsc__optdefs[i];
+    const char *fallback = NULL;
+    if (o->value[i])
+      continue;
+    if (d->info.env)
+      fallback = getenv(d->info.env);
+    if (!fallback || !*fallback)
+      fallback = d->info.default_value;
+    if (fallback && !(o->value[i] = tdsc__strdup(fallback))) {
+      rc = tdsc__err_oom(err);
+      goto out;
+    }
+  }
+  rc = typecheck(o, err);
+out:
+  tdsc__buf_wipe(&val);
+  tdsc__buf_free(&val);
+  if (rc != TDSC_OK)
+    tdsc__options_clear(o);
+  return rc;
+}
+
+const tdsc_option_info *tdsc_option_at(size_t i) {
+  return i < TDSC__OPT_COUNT ? &tdsc__optdefs[i].info : NULL;
+}

@@ -1,0 +1,208 @@
+/* The session layer's shared state: the connection handle and the result
+ * cursor, and the functions its files (connect.c, wire.c, exec.c, result.c,
+ * conn.c) call on one another.  It drives the layers below (proto, tls,
+ * transport) and knows their interfaces only. */
+#ifndef TDSC_SESSION_H
+#define TDSC_SESSION_H
+
+#include "buf.h"
+#include "error.h"
+#include "proto/proto.h"
+#include "proto/tokens.h"
+#include "session/options.h"
+#include "transport/io.h"
+
+#include <stdatomic.h>
+
+struct tdsc_conn {
+  tdsc_error err;  /* the last failure */
+  tdsc_error attempts; /* the last connect's trail (only .trail is used) */
+  bool has_err;    /* err describes the last call */
+  tdsc__options opts;
+  tdsc__io *io;    /* top of the filter stack; NULL when closed */
+  char address[700]; /* "host,port" or a socket path, then the address
+                        connected to */
+  const char *encryption; /* static: "off", "login-only", "tds7", "strict" */
+  char tls_version[16];
+
+  /* session facts, from LOGINACK and ENVCHANGE */
+  uint32_t packet_size;
+  uint32_t tds_version;
+  char *database;
+  char *language;
+  char *server_name;
+  char server_version[24];
+  uint8_t collation[5];
+  uint8_t txn[8];   /* transaction descriptor (ALL_HEADERS) */
+
+  /* outgoing */
+  uint8_t packet_id;
+  tdsc__buf out;
+
+  /* incoming response */
+  tdsc__buf in;     /* payload bytes not parsed yet start at in_pos */
+  size_t in_pos;
+  bool in_eom;      /* the last packet of the response has been read */
+  bool in_response; /* a response is being read */
+  tdsc__tokp *tokp;
+  int64_t deadline; /* of the response being read */
+
+  /* cancel and timeouts (wire.c) */
+  tdsc__waker *waker;     /* fired by tdsc_conn_cancel from any thread */
+  _Atomic bool cancel;    /* a cancel is pending */
+  bool cancellable;       /* the response is a request's: attention applies */
+  int64_t query_timeout_ms;  /* QueryTimeout=, tdsc_conn_set_query_timeout */
+  int64_t cancel_timeout_ms; /* CancelTimeout=: how long an attention may
+                                wait for its acknowledgement */
+
+  tdsc_result *result; /* the open result, if any */
+  tdsc_message_fn on_msg;
+  void *on_msg_ud;
+};
+
+struct tdsc_column {
+  const tdsc__colinfo *ci; /* owned by the token parser */
+};
+
+/* A column of the current row, for streaming and lazy rows (stream.c). */
+typedef enum tdsc__colstate {
+  TDSC__COL_PENDING,   /* lazy row: not read from the stream yet */
+  TDSC__COL_HELD,      /* the whole value is in memory (r->values[i]) */
+  TDSC__COL_STREAMING, /* a large value is being read (tdsc_result_read) */
+  TDSC__COL_STREAMED,  /* read to its end by tdsc_result_read */
+  TDSC__COL_CONSUMED   /* passed over, or abandoned half read */
+} tdsc__colstate;
+
+typedef struct tdsc__rowcol {
+  tdsc__colstate state;
+  tdsc__buf buf;       /* a lazy row's held value */
+  size_t read_off;     /* tdsc_result_read's position in a held value */
+  uint64_t delivered;  /* bytes of a streamed value handed out */
+  uint64_t total;      /* a large value's announced length, UINT64_MAX
+                          when unknown */
+} tdsc__rowcol;
+
+typedef enum tdsc__rstate {
+  TDSC__R_BEFORE,     /* between results */
+  TDSC__R_ROWS,       /* a result with columns is current, rows may follow */
+  TDSC__R_AFTER_ROWS, /* the current result's rows are all read */
+  TDSC__R_END         /* the response is complete (or the connection lost) */
+} tdsc__rstate;
+
+struct tdsc_result {
+  tdsc_conn *conn; /* NULL once the connection went away */
+  tdsc__rstate state;
+  int64_t timeout_ms; /* the longest wait for the server per call, 0 =
+                         none (the connection's or the statement's) */
+  bool pending_error; /* an ERROR token came for the current statement */
+  bool pending_meta;  /* a COLMETADATA ended the rows: next_set returns it */
+  size_t ncols;
+  struct tdsc_column *cols;
+  int64_t rows_affected;
+  bool has_row;
+  const tdsc__value *values; /* the current row, owned by the parser */
+  tdsc__buf *text;           /* per column, text of the current row */
+  bool *text_ok;
+
+  /* the current row column by column (stream.c): rows with large values
+   * come lazily, so a value is read from the stream only when asked for,
+   * whole (getters) or in pieces (tdsc_result_read) */
+  tdsc__rowcol *rc;          /* per column */
+  tdsc__value *lazy_vals;    /* a lazy row's values (r->values) */
+  bool lazy;                 /* the current row is lazy */
+  size_t next_col;           /* the next column the stream delivers */
+  size_t streaming;          /* the column in TDSC__COL_STREAMING */
+  const uint8_t *pend;       /* unread part of the last LARGE_DATA event */
+  size_t pend_len;
+
+  /* RPC responses (stmt.c): return status and output parameters */
+  bool rpc;            /* a DONEPROC's count repeats its last statement's */
+  bool has_status;
+  int32_t return_status;
+  bool is_output;      /* the current result is the output parameters */
+  bool out_ready;      /* they are complete: next_set presents them */
+  bool out_row_read;
+  size_t nout;
+  tdsc__colinfo *out_cols; /* names and values malloc'd */
+  tdsc__value *out_vals;
+};
+
+/* ---- conn.c */
+/* Clears the connection's error at the start of a call. */
+void tdsc__conn_begin(tdsc_conn *c);
+/* Marks err (already filled) as the call's error and returns its code. */
+tdsc_errc tdsc__conn_fail(tdsc_conn *c);
+/* Drops the transport (after a fatal error) and frees response state. */
+void tdsc__conn_drop(tdsc_conn *c);
+/* Applies an ENVCHANGE to the session facts; fails only on oom. */
+tdsc_errc tdsc__conn_envchange(tdsc_conn *c, const tdsc__event *ev);
+/* Hands a server message to the application's handler. */
+void tdsc__conn_message(tdsc_conn *c, const tdsc_message *m);
+
+/* ---- wire.c: TDS messages over the filter stack */
+/* Sends payload as a message of the given packet type, split into packets
+ * of the negotiated size. */
+tdsc_errc tdsc__wire_send(tdsc_conn *c, uint8_t type, const uint8_t *payload,
+                          size_t len, int64_t deadline);
+/* Reads a whole message (PRELOGIN response) into out. */
+tdsc_errc tdsc__wire_recv_message(tdsc_conn *c, tdsc__buf *out,
+                                  int64_t deadline);
+/* Starts reading a token-stream response. */
+void tdsc__wire_begin_response(tdsc_conn *c, int64_t deadline);
+/* Next token event of the response: TDSC_OK with *ev, or TDSC_OK with
+ * *end = true when the response is complete.  TDSC_E_CANCELLED and
+ * TDSC_E_QUERY_TIMEOUT (a cancellable response only) mean the request was
+ * stopped with an attention the server acknowledged: the response is over
+ * and the connection usable (tdsc__wire_aborted).  Other errors are fatal
+ * to the connection (protocol, transport). */
+tdsc_errc tdsc__wire_next_event(tdsc_conn *c, tdsc__event *ev, bool *end);
+/* True when rc from tdsc__wire_next_event ended the request but not the
+ * connection. */
+bool tdsc__wire_aborted(const tdsc_conn *c, tdsc_errc rc);
+/* Streaming send (PLP parameters): sends the whole packets buffered in b
+ * and keeps the rest there; first = true starts a message; last = true
+ * sends everything, the final packet with EOM | last_status (e.g.
+ * TDSC__PKT_IGNORE to abandon the message). */
+tdsc_errc tdsc__wire_send_part(tdsc_conn *c, uint8_t type, tdsc__buf *b,
+                               bool first, bool last, uint8_t last_status,
+                               int64_t deadline);
+
+/* ---- spn.c */
+/* The SPN for host (ServerSPN= wins), and how it was derived: port is
+ * the TCP port, 0 over pipes and shared memory (then the instance, if
+ * any, names it). */
+void tdsc__spn_for(const tdsc__options *o, const char *host, uint16_t port,
+                   const char *instance, char *spn, size_t spnlen, char *how,
+                   size_t howlen);
+
+/* ---- connect.c */
+tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr);
+
+/* ---- stream.c: the current row column by column */
+tdsc_errc tdsc__row_alloc(tdsc_result *r, size_t ncols); /* sets c->err */
+void tdsc__row_free(tdsc_result *r);
+/* A new current row: lazy when the parser delivers it by columns. */
+void tdsc__row_start(tdsc_result *r, bool lazy);
+/* The value of column col of the current row, read from the stream if
+ * need be (errors on the connection: VALUE_CONSUMED, VALUE_TOO_LARGE, the
+ * stream's own). col is in range and a row is current. */
+tdsc_errc tdsc__row_value(tdsc_result *r, size_t col, const tdsc__value **v);
+/* Whether the value is NULL, reading no more than the column's start. */
+tdsc_errc tdsc__row_is_null(tdsc_result *r, size_t col, bool *null);
+
+/* ---- result.c */
+void tdsc__result_detach(tdsc_result *r); /* the connection went away */
+
+/* ---- exec.c: requests (tdsc_conn_execute, stmt.c) */
+/* Checks that c can take a request (open, no result open: TDSC_E_BUSY)
+ * and allocates its result; errors are set on c (call tdsc__conn_fail). */
+tdsc_errc tdsc__result_new(tdsc_conn *c, tdsc_result **out);
+/* The next event of r's response, inside a row (stream.c): an error
+ * drops the connection or, for a cancel or timeout, ends the response;
+ * either way r has no current row afterwards. */
+tdsc_errc tdsc__result_pull(tdsc_result *r, tdsc__event *ev);
+/* After the request is sent: r reads its response, waiting at most
+ * timeout_ms (0: no limit) for the server at each call. */
+void tdsc__result_start(tdsc_conn *c, tdsc_result *r, int64_t timeout_ms);
+
+#endif

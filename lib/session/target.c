@@ -1,0 +1,243 @@
+/* Server= targets in SQL Server's own syntax:
+ *   [tcp:|np:|lpc:|shm:]host[\instance][,port], (local), ., [::1],1433
+ * (DESIGN.md "Transports and targets").  Parsing only: which transport is
+ * reachable is the connect's business. */
+#include "config.h"
+
+#include "session/options.h"
+#include "sys.h"
+#include "transport/io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static bool copy(char *dst, size_t cap, const char *src, size_t n) {
+  if (n >= cap)
+    return false;
+  memcpy(dst, src, n);
+  dst[n] = 0;
+  return true;
+}
+
+tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
+                             tdsc_error *err) {
+  memset(t, 0, sizeof *t);
+  if (!s || !*s)
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "Server= is missing: name the server, e.g. "
+                         "Server=tcp:db.example.com,1433");
+  static const struct {
+    const char *prefix;
+    tdsc__proto proto;
+  } prefixes[] = {{"tcp:", TDSC__PROTO_TCP},
+                  {"np:", TDSC__PROTO_NP},
+                  {"lpc:", TDSC__PROTO_SHM},
+                  {"shm:", TDSC__PROTO_SHM}};
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+    size_t n = strlen(prefixes[i].prefix);
+    if (!strncasecmp(s, prefixes[i].prefix, n)) {
+      t->proto = prefixes[i].proto;
+      s += n;
+      break;
+    }
+  }
+  if (t->proto == TDSC__PROTO_NP) {
+    if (!copy(t->pipe, sizeof t->pipe, s, strlen(s)) || !*s)
+      return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                           "Server=np: needs a pipe path");
+    return TDSC_OK;
+  }
+
+  const char *host = s, *end;
+  size_t hlen;
+  if (*s == '[') { /* [IPv6]... */
+    end = strchr(s, ']');
+    if (!end)
+      return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                           "Server='%s': '[' without ']'", host);
+    host = s + 1;
+    hlen = (size_t)(end - host);
+    s = end + 1;
+  } else {
+    hlen = strcspn(s, "\\,");
+    s += hlen;
+  }
+  if (*s == '\\') {
+    size_t n = strcspn(s + 1, ",");
+    if (!n || !copy(t->instance, sizeof t->instance, s + 1, n))
+      return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                           "Server=: the instance name after '\\' is empty "
+                           "or longer than 127 characters");
+    s += 1 + n;
+  }
+  if (*s == ',') {
+    char *pend;
+    long port = strtol(s + 1, &pend, 10);
+    if (s[1] < '0' || s[1] > '9' || *pend || port < 1 || port > 65535)
+      return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                           "Server=: port '%s' is not a number from 1 to "
+                           "65535",
+                           s + 1);
+    t->port = (uint16_t)port;
+  } else if (*s) {
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "Server=: unexpected '%s' after the host name", s);
+  }
+  while (hlen && host[hlen - 1] == ' ')
+    hlen--;
+  while (hlen && *host == ' ')
+    host++, hlen--;
+  if (!hlen && t->proto != TDSC__PROTO_SHM)
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "Server=: the host name is empty");
+  if ((hlen == 1 && *host == '.') ||
+      (hlen == 7 && !strncasecmp(host, "(local)", 7)) || !hlen) {
+    host = "localhost";
+    hlen = 9;
+  }
+  if (!copy(t->host, sizeof t->host, host, hlen))
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "Server=: the host name is longer than 255 bytes");
+  return TDSC_OK;
+}
+
+/* ---------------------------------------------------------------- plans */
+
+const char *tdsc__ep_name(tdsc__ep_kind k) {
+  switch (k) {
+  case TDSC__EP_SHM: return "shm";
+  case TDSC__EP_PIPE: return "np";
+  case TDSC__EP_TCP: break;
+  }
+  return "tcp";
+}
+
+bool tdsc__host_is_local(const char *host) {
+  char me[256];
+  if (!strcasecmp(host, "localhost") || !strcmp(host, "::1") ||
+      !strncmp(host, "127.", 4))
+    return true;
+  if (!tdsc__hostname(me, sizeof me))
+    return false;
+  size_t short_len = strcspn(me, ".");
+  return !strcasecmp(host, me) ||
+         (strlen(host) == short_len && !strncasecmp(host, me, short_len));
+}
+
+/* The local server's endpoints (doc/local-endpoints.md): shared memory
+ * where the platform has it (tdsc__shm_path_for), and the pipe SQL Server
+ * names \\.\pipe\sql\query (default instance) or
+ * \\.\pipe\MSSQL$I\sql\query, mapped as every pipe name is. */
+static void local_shm_path(const char *dir, const char *instance, char *shm,
+                           size_t shmlen) {
+  tdsc__shm_path_for(dir, instance, shm, shmlen);
+}
+
+static tdsc_errc local_pipe_path(const char *dir, const char *instance,
+                                 char *pipe, size_t pipelen, tdsc_error *err) {
+  char win[300];
+  if (*instance && strcasecmp(instance, "MSSQLSERVER"))
+    snprintf(win, sizeof win, "\\\\.\\pipe\\MSSQL$%s\\sql\\query", instance);
+  else
+    snprintf(win, sizeof win, "\\\\.\\pipe\\sql\\query");
+  return tdsc__pipe_path_for(win, dir, pipe, pipelen, err);
+}
+
+tdsc_errc tdsc__endpoints_plan(const tdsc__options *o, const tdsc__target *t,
+                               tdsc__endpoint *eps, size_t *n,
+                               tdsc_error *err) {
+  const char *dir = tdsc__opt(o, TDSC__OPT_LOCAL_DIR);
+  const char *list = tdsc__opt(o, TDSC__OPT_TRANSPORT);
+  bool local = tdsc__host_is_local(t->host) ||
+               t->proto == TDSC__PROTO_SHM ||
+               (t->proto == TDSC__PROTO_NP && t->pipe[0] == '/');
+  bool auto_local = t->proto == TDSC__PROTO_AUTO && local && !t->port;
+  tdsc__endpoint all[TDSC__MAX_ENDPOINTS];
+  size_t nall = 0;
+  char shm[512] = "", pipe[512] = "";
+  tdsc_errc rc;
+  if (!dir)
+    dir = "/run/tdsclient";
+  /* the local endpoints' paths only where the plan holds them: a long
+   * LocalDir must not stand in the way of tcp: */
+  local_shm_path(dir, t->instance, shm, sizeof shm);
+  if (auto_local && (rc = local_pipe_path(dir, t->instance, pipe, sizeof pipe,
+                                          err)) != TDSC_OK)
+    return rc;
+
+  *n = 0;
+  memset(all, 0, sizeof all);
+  for (size_t i = 0; i < TDSC__MAX_ENDPOINTS; i++) {
+    snprintf(all[i].host, sizeof all[i].host, "%s", t->host);
+    snprintf(all[i].instance, sizeof all[i].instance, "%s", t->instance);
+  }
+  /* what the target allows, in the default order */
+  if (t->proto == TDSC__PROTO_SHM || auto_local) {
+    all[nall].kind = TDSC__EP_SHM;
+    snprintf(all[nall++].path, sizeof all[0].path, "%s", shm);
+  }
+  if (t->proto == TDSC__PROTO_NP) {
+    all[nall].kind = TDSC__EP_PIPE;
+    if (t->pipe[0] == '/') /* already a POSIX socket path */
+      snprintf(all[nall].path, sizeof all[0].path, "%s", t->pipe);
+    else if ((rc = tdsc__pipe_path_for(t->pipe, dir, all[nall].path,
+                                       sizeof all[0].path, err)) != TDSC_OK)
+      return rc;
+    snprintf(all[nall].host, sizeof all[0].host, "localhost");
+    nall++;
+  } else if (auto_local) {
+    all[nall].kind = TDSC__EP_PIPE;
+    snprintf(all[nall++].path, sizeof all[0].path, "%s", pipe);
+  }
+  if (t->proto == TDSC__PROTO_TCP || t->proto == TDSC__PROTO_AUTO) {
+    all[nall].kind = TDSC__EP_TCP;
+    /* host,port wins; an instance without a port asks SQL Browser */
+    all[nall++].port = t->port ? t->port : t->instance[0] ? 0 : 1433;
+  }
+
+  if (!list) {
+    memcpy(eps, all, nall * sizeof all[0]);
+    *n = nall;
+    return TDSC_OK;
+  }
+  /* Transport=: the order and the subset of what the target allows */
+  for (const char *p = list; *p;) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    size_t len = strcspn(p, ", ");
+    if (!len)
+      break;
+    tdsc__ep_kind k;
+    if (len == 3 && !strncasecmp(p, "shm", 3))
+      k = TDSC__EP_SHM;
+    else if ((len == 2 && !strncasecmp(p, "np", 2)) ||
+             (len == 4 && !strncasecmp(p, "pipe", 4)))
+      k = TDSC__EP_PIPE;
+    else if (len == 3 && !strncasecmp(p, "tcp", 3))
+      k = TDSC__EP_TCP;
+    else
+      return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                           "Transport= lists '%.*s': the transports are shm, "
+                           "np and tcp",
+                           (int)len, p);
+    for (size_t i = 0; i < nall; i++)
+      if (all[i].kind == k && *n < TDSC__MAX_ENDPOINTS) {
+        bool dup = false;
+        for (size_t j = 0; j < *n; j++)
+          dup |= eps[j].kind == k;
+        if (!dup)
+          eps[(*n)++] = all[i];
+      }
+    p += len;
+  }
+  if (!*n)
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "Transport=%s leaves no way to reach %s%s%s: %s", list,
+                         t->host, t->instance[0] ? "\\" : "", t->instance,
+                         local ? "it allows shm, np, tcp"
+                               : "a remote server is reached over tcp only");
+  return TDSC_OK;
+}

@@ -1,0 +1,273 @@
+/* TDS messages over the filter stack: splitting a message into packets of
+ * the negotiated size on the way out, and on the way in, reassembling
+ * packets into the byte stream the token parser reads (MS-TDS 2.2.3). */
+#include "config.h"
+
+#include "session/session.h"
+
+#include "clock.h"
+
+#include <string.h>
+
+tdsc_errc tdsc__wire_send(tdsc_conn *c, uint8_t type, const uint8_t *payload,
+                          size_t len, int64_t deadline) {
+  size_t max = c->packet_size - TDSC__PKT_HDR_LEN;
+  c->packet_id = 0; /* numbered from 1 in each message (2.2.3.1.5) */
+  uint8_t pkt[TDSC__PKT_MAX + 1];
+  do {
+    size_t n = len < max ? len : max;
+    tdsc__pkt_hdr h = {.type = type,
+                       .status = n == len ? TDSC__PKT_EOM : 0,
+                       .length = (uint16_t)(n + TDSC__PKT_HDR_LEN),
+                       .packet_id = ++c->packet_id};
+    tdsc__pkt_hdr_encode(pkt, &h);
+    memcpy(pkt + TDSC__PKT_HDR_LEN, payload, n);
+    tdsc_errc rc = c->io->ops->write(c->io, pkt, n + TDSC__PKT_HDR_LEN,
+                                     deadline, &c->err);
+    if (rc != TDSC_OK)
+      return rc;
+    payload += n;
+    len -= n;
+  } while (len > 0);
+  return TDSC_OK;
+}
+
+tdsc_errc tdsc__wire_send_part(tdsc_conn *c, uint8_t type, tdsc__buf *b,
+                               bool first, bool last, uint8_t last_status,
+                               int64_t deadline) {
+  size_t max = c->packet_size - TDSC__PKT_HDR_LEN;
+  if (first)
+    c->packet_id = 0;
+  uint8_t pkt[TDSC__PKT_MAX + 1];
+  size_t off = 0;
+  /* Keep at least one byte back unless this is the end: the EOM packet
+   * must carry the message's last bytes. */
+  while (last ? off < b->len || off == 0 : b->len - off > max) {
+    size_t n = b->len - off < max ? b->len - off : max;
+    bool eom = last && off + n == b->len;
+    tdsc__pkt_hdr h = {.type = type,
+                       .status = eom ? (uint8_t)(TDSC__PKT_EOM | last_status)
+                                     : 0,
+                       .length = (uint16_t)(n + TDSC__PKT_HDR_LEN),
+                       .packet_id = ++c->packet_id};
+    tdsc__pkt_hdr_encode(pkt, &h);
+    memcpy(pkt + TDSC__PKT_HDR_LEN, b->data + off, n);
+    tdsc_errc rc = c->io->ops->write(c->io, pkt, n + TDSC__PKT_HDR_LEN,
+                                     deadline, &c->err);
+    if (rc != TDSC_OK)
+      return rc;
+    off += n;
+    if (eom)
+      break;
+  }
+  tdsc__buf_consume(b, off);
+  return TDSC_OK;
+}
+
+/* Reads one packet and appends its payload to out.  With interruptible,
+ * the wait for the header's first bytes also ends when the connection's
+ * waker fires (TDSC_E_CANCELLED); *clean (optional) tells whether a
+ * failure came before any byte of the packet, so the stream is still in
+ * step and an attention can follow. */
+static tdsc_errc recv_packet(tdsc_conn *c, tdsc__buf *out, bool *eom,
+                             int64_t deadline, bool interruptible,
+                             bool *clean) {
+  uint8_t hb[TDSC__PKT_HDR_LEN];
+  size_t have = 0;
+  tdsc__pkt_hdr h;
+  if (clean)
+    *clean = true;
+  if (interruptible)
+    tdsc__io_set_wake(c->io, c->waker);
+  tdsc_errc rc = c->io->ops->read(c->io, hb, sizeof hb, &have, deadline,
+                                  &c->err);
+  if (interruptible)
+    tdsc__io_set_wake(c->io, NULL);
+  if (rc != TDSC_OK)
+    return rc;
+  if (clean)
+    *clean = false;
+  rc = tdsc__io_read_full(c->io, hb + have, sizeof hb - have, deadline,
+                          &c->err);
+  if (rc != TDSC_OK)
+    return rc;
+  rc = tdsc__pkt_hdr_decode(hb, TDSC__PKT_MAX, &h, &c->err);
+  if (rc != TDSC_OK)
+    return rc;
+  if (h.type != TDSC__PKT_REPLY)
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server answered with a packet of type 0x%02x "
+                         "where a reply (0x04) belongs",
+                         h.type);
+  size_t n = h.length - TDSC__PKT_HDR_LEN;
+  uint8_t *p = tdsc__buf_extend(out, n);
+  if (!p)
+    return tdsc__err_oom(&c->err);
+  rc = tdsc__io_read_full(c->io, p, n, deadline, &c->err);
+  *eom = (h.status & TDSC__PKT_EOM) != 0;
+  return rc;
+}
+tdsc_errc tdsc__wire_recv_message(tdsc_conn *c, tdsc__buf *out,
+                                  int64_t deadline) {
+  bool eom = false;
+  tdsc__buf_reset(out);
+  while (!eom) {
+    tdsc_errc rc = recv_packet(c, out, &eom, deadline, false, NULL);
+    if (rc != TDSC_OK)
+      return rc;
+    if (out->len > 1024 * 1024)
+      return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                           "the server's PRELOGIN answer exceeds 1 MiB");
+  }
+  return TDSC_OK;
+}
+
+void tdsc__wire_begin_response(tdsc_conn *c, int64_t deadline) {
+  tdsc__buf_reset(&c->in);
+  c->in_pos = 0;
+  c->in_eom = false;
+  c->in_response = true;
+  c->deadline = deadline;
+  tdsc__tokp_reset(c->tokp);
+}
+
+/* The bytes not parsed yet (never a null pointer, even when empty). */
+static const uint8_t *unparsed(const tdsc_conn *c) {
+  static const uint8_t none[1];
+  return c->in.data ? c->in.data + c->in_pos : none;
+}
+
+static void end_response(tdsc_conn *c) {
+  c->in_response = false;
+  c->cancellable = false;
+}
+
+/* The next token of the message being read, reading packets (until
+ * deadline) as the parser needs them; *end at the end of the message.
+ * With interruptible, the wait for a packet's first bytes may end early
+ * (TDSC_E_CANCELLED, or TDSC_E_READ_TIMEOUT with *clean set): the stream
+ * is in step there, so an attention can follow. */
+static tdsc_errc next_token(tdsc_conn *c, tdsc__event *ev, bool *end,
+                            int64_t deadline, bool interruptible,
+                            bool *clean) {
+  *end = false;
+  *clean = false;
+  for (;;) {
+    size_t avail = c->in.len - c->in_pos;
+    bool in_row = tdsc__tokp_in_row(c->tokp);
+    if (avail == 0 && c->in_eom && !in_row) {
+      *end = true;
+      return TDSC_OK;
+    }
+    size_t used = 0, need = 0;
+    /* inside a lazy row, some events consume nothing: ask even when the
+     * buffer is empty */
+    tdsc__tok_status st =
+        avail || in_row ? tdsc__tokp_next(c->tokp, unparsed(c), avail, &used,
+                                          &need, ev, &c->err)
+                        : TDSC__TOK_NEED_MORE;
+    if (st == TDSC__TOK_EVENT) {
+      c->in_pos += used;
+      return TDSC_OK;
+    }
+    if (st == TDSC__TOK_FAIL)
+      return c->err.code;
+    if (c->in_eom)
+      return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                           "the server's response ended inside a token "
+                           "(%zu bytes left unparsed)",
+                           avail);
+    /* Drop what was parsed, then read packets until the token can be
+     * complete (need is a lower bound from the start of the input). */
+    tdsc__buf_consume(&c->in, c->in_pos);
+    c->in_pos = 0;
+    do {
+      tdsc_errc rc = recv_packet(c, &c->in, &c->in_eom, deadline,
+                                 interruptible, clean);
+      if (rc != TDSC_OK)
+        return rc;
+    } while (!c->in_eom && c->in.len < need);
+  }
+}
+
+/* Stops the request in progress (MS-TDS 2.2.1.7, 3.2.5.x): sends an
+ * ATTENTION packet, then reads and drops what the server still sends until
+ * the DONE token that acknowledges it (DONE_ATTN), within CancelTimeout.
+ * ENVCHANGEs on the way still apply (a transaction may end) and messages
+ * still reach the handler.  Returns why (CANCELLED, QUERY_TIMEOUT) with
+ * the connection usable, or a fatal error. */
+static tdsc_errc attention(tdsc_conn *c, tdsc_errc why) {
+  int64_t waited = c->result ? c->result->timeout_ms : c->query_timeout_ms;
+  int64_t dl = tdsc__deadline_in(c->cancel_timeout_ms);
+  atomic_store(&c->cancel, false);
+  tdsc__waker_clear(c->waker);
+  tdsc__err_clear(&c->err);
+  uint8_t pkt[TDSC__PKT_HDR_LEN];
+  tdsc__attention_encode(pkt);
+  tdsc_errc rc = c->io->ops->write(c->io, pkt, sizeof pkt, dl, &c->err);
+  if (rc != TDSC_OK)
+    return rc;
+  for (bool acked = false;;) {
+    tdsc__event ev;
+    bool end, clean;
+    rc = next_token(c, &ev, &end, dl, false, &clean);
+    if (rc == TDSC_E_READ_TIMEOUT)
+      return tdsc__err_set(&c->err, TDSC_E_READ_TIMEOUT,
+                           "the server did not acknowledge the cancel "
+                           "(attention) within CancelTimeout (%lld ms): "
+                           "the connection is closed",
+                           (long long)c->cancel_timeout_ms);
+    if (rc != TDSC_OK)
+      return rc;
+    if (end) {
+      if (acked)
+        break;
+      /* The response ended before the acknowledgement: it comes as a
+       * message of its own. */
+      tdsc__buf_reset(&c->in);
+      c->in_pos = 0;
+      c->in_eom = false;
+      tdsc__tokp_reset(c->tokp);
+      continue;
+    }
+    if (ev.kind == TDSC__EV_DONE && (ev.u.done.status & TDSC__DONE_ATTN))
+      acked = true;
+    else if (ev.kind == TDSC__EV_ENVCHANGE &&
+             (rc = tdsc__conn_envchange(c, &ev)) != TDSC_OK)
+      return rc;
+    else if (ev.kind == TDSC__EV_INFO)
+      tdsc__conn_message(c, &ev.u.msg);
+  }
+  tdsc__buf_reset(&c->in);
+  c->in_pos = 0;
+  end_response(c);
+  if (why == TDSC_E_QUERY_TIMEOUT)
+    return tdsc__err_set(&c->err, TDSC_E_QUERY_TIMEOUT,
+                         "the server sent nothing for %lld ms (the query "
+                         "timeout), so the request was cancelled; the "
+                         "server acknowledged and the connection is open",
+                         (long long)waited);
+  return tdsc__err_set(&c->err, TDSC_E_CANCELLED,
+                       "the request was cancelled (tdsc_conn_cancel); the "
+                       "server acknowledged and the connection is open");
+}
+
+bool tdsc__wire_aborted(const tdsc_conn *c, tdsc_errc rc) {
+  return (rc == TDSC_E_CANCELLED || rc == TDSC_E_QUERY_TIMEOUT) && c->io &&
+         !c->in_response;
+}
+
+tdsc_errc tdsc__wire_next_event(tdsc_conn *c, tdsc__event *ev, bool *end) {
+  if (c->cancellable && atomic_load(&c->cancel))
+    return attention(c, TDSC_E_CANCELLED);
+  bool clean;
+  tdsc_errc rc =
+      next_token(c, ev, end, c->deadline, c->cancellable, &clean);
+  if (rc == TDSC_E_CANCELLED)
+    return attention(c, TDSC_E_CANCELLED);
+  if (rc == TDSC_E_READ_TIMEOUT && c->cancellable && clean)
+    return attention(c, TDSC_E_QUERY_TIMEOUT);
+  if (rc == TDSC_OK && *end)
+    end_response(c);
+  return rc;
+}

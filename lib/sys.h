@@ -1,0 +1,19 @@
+/* Small services of the operating system that the portable code needs,
+ * one file per platform: sys_posix.c and sys_win32.c (which also hold
+ * clock.h's tdsc__now_ms).  Nothing here knows TDS. */
+#ifndef TDSC_SYS_H
+#define TDSC_SYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* This machine's host name as the system gives it (gethostname on POSIX,
+ * the DNS host name on Windows), into buf; false when it is unknown. */
+bool tdsc__hostname(char *buf, size_t len);
+
+/* The text of a system error code, in buf (returned): an errno value on
+ * POSIX; on Windows a Win32 or Winsock error (GetLastError,
+ * WSAGetLastError), which is what TDSC_PROVIDER_ERRNO carries there. */
+const char *tdsc__strerror(int code, char *buf, size_t len);
+
+#endif

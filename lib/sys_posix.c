@@ -1,0 +1,31 @@
+/* POSIX services (sys.h, clock.h); sys_win32.c is the Windows counterpart. */
+#include "config.h"
+
+#include "clock.h"
+#include "sys.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t tdsc__now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool tdsc__hostname(char *buf, size_t len) {
+  if (len == 0 || gethostname(buf, len) != 0) {
+    if (len)
+      buf[0] = '\0';
+    return false;
+  }
+  buf[len - 1] = '\0'; /* POSIX leaves a truncated name unterminated */
+  return true;
+}
+
+const char *tdsc__strerror(int code, char *buf, size_t len) {
+  snprintf(buf, len, "%s", strerror(code));
+  return buf;
+}

@@ -1,0 +1,75 @@
+/* TLS over any I/O stack, with OpenSSL (tls_openssl.c).  TDS 7.x wraps the
+ * handshake in PRELOGIN packets (prelogin_wrap.c, a filter under TLS that is
+ * removed once the handshake is done); TDS 8.0 (strict) runs TLS directly on
+ * the transport with ALPN "tds/8.0".  Certificate and host-name verification
+ * are on unless the caller turns them off. */
+#ifndef TDSC_TLS_H
+#define TDSC_TLS_H
+
+#include "transport/io.h"
+
+typedef struct tdsc__tls_opts {
+  const char *host;          /* for SNI and, unless cert_host, verification */
+  const char *cert_host;     /* HostNameInCertificate=, or NULL */
+  const char *cafile;        /* CAFile=, or NULL for the system store */
+  bool verify;               /* false only for TrustServerCertificate=yes */
+  bool strict;               /* TDS 8.0: ALPN tds/8.0, no PRELOGIN wrap */
+  const char *peer;          /* for messages only: the address connected to,
+                                "127.0.0.1:1433" (tdsc__tcp_connect's addr),
+                                or NULL */
+  bool report_only;          /* with verify false (tdsc-doctor): verify all
+                                the same, never fail on it, and keep the
+                                verdict for tdsc__tls_verdict */
+} tdsc__tls_opts;
+
+/* Runs the handshake over *top and pushes the TLS filter: on success *top is
+ * the TLS filter (its next the old *top). Codes: TLS_CERT_UNTRUSTED,
+ * TLS_CERT_EXPIRED, TLS_CERT_NAME_MISMATCH, TLS_CERT_REJECTED,
+ * TLS_PROTOCOL_MISMATCH, TLS_STRICT_UNSUPPORTED (strict, and the server's
+ * first answer is not TLS), TLS_HANDSHAKE, and the transport's own codes;
+ * messages name the certificate subject and the host checked. On failure
+ * *top is unchanged (and still usable only for closing). */
+tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
+                          int64_t deadline, tdsc_error *err);
+/* Removes the TLS filter from the top of the stack without a close_notify
+ * (TDS "login-only" encryption ends TLS after LOGIN7). */
+void tdsc__tls_pop(tdsc__io **top);
+/* "TLSv1.3" etc. for a TLS filter; "" otherwise. */
+const char *tdsc__tls_version(const tdsc__io *io);
+
+/* Facts of a handshake, for tdsc-doctor's report. */
+#define TDSC__TLS_MAX_CERTS 4
+typedef struct tdsc__tls_cert_info {
+  char subject[256];   /* RFC 2253: "CN=localhost,O=..." */
+  char issuer[256];
+  char not_before[32]; /* "2024-01-01 00:00:00 UTC" */
+  char not_after[32];
+  char sans[512];      /* "DNS:localhost, IP:127.0.0.1" */
+} tdsc__tls_cert_info;
+
+typedef struct tdsc__tls_info {
+  char version[16];   /* "TLSv1.2" */
+  char cipher[64];    /* OpenSSL's name, "ECDHE-RSA-AES256-GCM-SHA384" */
+  char alpn[32];      /* negotiated ALPN protocol, "" when none */
+  long verify_result; /* X509_V_OK or OpenSSL's verify error */
+  char verify_text[128];
+  size_t ncerts;      /* of the chain the server sent, leaf first */
+  tdsc__tls_cert_info certs[TDSC__TLS_MAX_CERTS];
+} tdsc__tls_info;
+
+/* Fills out for a TLS filter (after tdsc__tls_start succeeded);
+ * TDSC_E_INVALID_ARGUMENT when io is not one. */
+tdsc_errc tdsc__tls_peer_info(const tdsc__io *io, tdsc__tls_info *out);
+/* For a handshake started with report_only: the error certificate
+ * verification would have failed it with (the same code and message
+ * tdsc__tls_start gives with verify on), or TDSC_OK when the certificate
+ * passed. opts: those given to tdsc__tls_start. */
+tdsc_errc tdsc__tls_verdict(const tdsc__io *io, const tdsc__tls_opts *opts,
+                            tdsc_error *err);
+
+/* The PRELOGIN wrap filter (prelogin_wrap.c): writes are sent as PRELOGIN
+ * packets (one per write, split at 4096 bytes), reads return the payloads
+ * of the packets received. */
+tdsc__io *tdsc__prelogin_wrap_new(tdsc__io *next);
+
+#endif

@@ -1,0 +1,722 @@
+/* TLS filter over any I/O stack, with OpenSSL (tls.h).  The SSL object talks
+ * to the filter below through a custom BIO that blocks with the caller's
+ * deadline, so lower-layer errors (timeout, reset) keep their own codes;
+ * handshake failures are translated here into the TLS error codes.  Used by
+ * lib/session after PRELOGIN (TDS 7.x, through prelogin_wrap.c) or first
+ * thing on the transport (TDS 8.0 strict). */
+#include "config.h"
+
+#include "tls/tls.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#define WHERE_LEN 320
+
+#ifndef ERR_SYSTEM_ERROR /* OpenSSL 1.1.1 */
+#define ERR_SYSTEM_ERROR(e) (ERR_GET_LIB(e) == ERR_LIB_SYS)
+#endif
+
+typedef struct tls_io {
+  tdsc__io base; /* base.next: the transport below (old *top) */
+  SSL *ssl;
+  tdsc__io *below;  /* what the BIO uses: the wrap during a 7.x handshake */
+  int64_t deadline; /* of the operation in progress, for the BIO */
+  tdsc_error lower; /* the lower layer's error that failed a BIO call */
+  bool first_read;  /* handshake: no byte from the server yet */
+  bool strict;
+  X509 *fail_cert;       /* first certificate that failed verification */
+  X509 *leaf;            /* the server's certificate, as verification saw it */
+  char where[WHERE_LEN]; /* "localhost at 127.0.0.1:1433", for messages */
+} tls_io;
+
+static const tdsc__io_ops tls_ops;
+
+/* ---------------------------------------------------------------- BIO */
+
+static int bio_write_ex(BIO *b, const char *data, size_t len, size_t *written) {
+  tls_io *t = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  *written = 0;
+  if (t->below->ops->write(t->below, data, len, t->deadline, &t->lower) !=
+      TDSC_OK)
+    return 0;
+  *written = len;
+  return 1;
+}
+
+/* A TLS record starts with its content type: change_cipher_spec (20),
+ * alert (21), handshake (22) or application data (23). */
+static bool is_tls_record_type(uint8_t b) { return b >= 0x14 && b <= 0x17; }
+
+static int bio_read_ex(BIO *b, char *data, size_t len, size_t *readbytes) {
+  tls_io *t = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  *readbytes = 0;
+  if (len == 0)
+    return 1;
+  size_t got = 0;
+  tdsc_errc rc =
+      t->below->ops->read(t->below, data, len, &got, t->deadline, &t->lower);
+  if (rc == TDSC_E_CANCELLED || rc == TDSC_E_READ_TIMEOUT) {
+    /* Nothing was consumed: as a retry the TLS state stays intact (a
+     * cancelled or timed-out query is followed by an attention), and
+     * tls_read hands the code up. */
+    BIO_set_retry_read(b);
+    return 0;
+  }
+  if (rc != TDSC_OK) {
+    /* A pre-2022 server reading 0x16 where it expects a TDS packet
+     * header hangs up: that is the server not speaking TDS 8.0. */
+    if (t->first_read && t->strict &&
+        (rc == TDSC_E_CONN_CLOSED || rc == TDSC_E_CONN_RESET))
+      tdsc__err_set(&t->lower, TDSC_E_TLS_STRICT_UNSUPPORTED,
+                    "%s closed the connection instead of answering the TDS "
+                    "8.0 (Encrypt=strict) TLS handshake",
+                    t->where);
+    return 0;
+  }
+  /* Name a non-TLS answer ourselves: OpenSSL would call it a "wrong
+   * version number", which reads like a TLS version mismatch. */
+  if (t->first_read) {
+    t->first_read = false;
+    uint8_t b0 = (uint8_t)data[0];
+    if (!is_tls_record_type(b0)) {
+      if (t->strict)
+        tdsc__err_set(&t->lower, TDSC_E_TLS_STRICT_UNSUPPORTED,
+                      "%s answered the TDS 8.0 (Encrypt=strict) TLS "
+                      "handshake with a non-TLS message (first byte "
+                      "0x%02x%s)",
+                      t->where, (unsigned)b0,
+                      b0 == 0x04 ? ", a TDS packet" : "");
+      else
+        tdsc__err_set(&t->lower, TDSC_E_TLS_HANDSHAKE,
+                      "%s answered the TLS handshake (in PRELOGIN packets) "
+                      "with data that is not TLS (first byte 0x%02x)",
+                      t->where, (unsigned)b0);
+      return 0;
+    }
+  }
+  *readbytes = got;
+  return 1;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  (void)num;
+  (void)ptr;
+  switch (cmd) {
+  case BIO_CTRL_FLUSH:
+    return 1; /* writes go straight down */
+  case BIO_CTRL_EOF: {
+    tls_io *t = BIO_get_data(b);
+    return t && t->lower.code == TDSC_E_CONN_CLOSED;
+  }
+  default:
+    return 0;
+  }
+}
+
+static int bio_create(BIO *b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+static int bio_destroy(BIO *b) {
+  (void)b; /* the tls_io owns the data */
+  return 1;
+}
+
+static BIO_METHOD *bio_method;
+static CRYPTO_ONCE bio_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void bio_method_init(void) {
+  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                               "tdsclient I/O filter");
+  if (!m)
+    return;
+  if (!BIO_meth_set_write_ex(m, bio_write_ex) ||
+      !BIO_meth_set_read_ex(m, bio_read_ex) ||
+      !BIO_meth_set_ctrl(m, bio_ctrl) || !BIO_meth_set_create(m, bio_create) ||
+      !BIO_meth_set_destroy(m, bio_destroy)) {
+    BIO_meth_free(m);
+    return;
+  }
+  bio_method = m; /* lives until exit: shared by every connection */
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool is_ip_literal(const char *s) {
+  unsigned char tmp[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1;
+}
+
+/* RFC 2253 form of a name ("CN=localhost,O=tdsclient tests"). */
+static void name_text(const X509_NAME *n, char *out, size_t cap) {
+  snprintf(out, cap, "?");
+  BIO *m = BIO_new(BIO_s_mem());
+  if (!m)
+    return;
+  if (X509_NAME_print_ex(m, n, 0, XN_FLAG_RFC2253) >= 0) {
+    char *p = NULL;
+    long len = BIO_get_mem_data(m, &p);
+    if (len > 0 && p)
+      snprintf(out, cap, "%.*s", (int)len, p);
+  }
+  BIO_free(m);
+}
+
+static void time_text(const ASN1_TIME *at, char *out, size_t cap) {
+  struct tm tm;
+  snprintf(out, cap, "?");
+  if (at && ASN1_TIME_to_tm(at, &tm) == 1)
+    strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* "DNS:localhost, IP:127.0.0.1": the names a certificate holds. */
+static void san_text(X509 *c, char *out, size_t cap) {
+  out[0] = '\0';
+  GENERAL_NAMES *gens = X509_get_ext_d2i(c, NID_subject_alt_name, NULL, NULL);
+  if (!gens) {
+    snprintf(out, cap, "no subjectAltName");
+    return;
+  }
+  size_t used = 0;
+  for (int i = 0; i < sk_GENERAL_NAME_num(gens) && used + 1 < cap; i++) {
+    const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+    char item[INET6_ADDRSTRLEN + 8] = "";
+    if (g->type == GEN_DNS) {
+      const ASN1_IA5STRING *s = g->d.dNSName;
+      snprintf(item, sizeof item, "DNS:%.*s",
+               (int)(s->length < 64 ? s->length : 64), (const char *)s->data);
+    } else if (g->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING *s = g->d.iPAddress;
+      char ip[INET6_ADDRSTRLEN] = "?";
+      if (s->length == 4)
+        inet_ntop(AF_INET, s->data, ip, sizeof ip);
+      else if (s->length == 16)
+        inet_ntop(AF_INET6, s->data, ip, sizeof ip);
+      snprintf(item, sizeof item, "IP:%s", ip);
+    } else {
+      continue;
+    }
+    int n = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", item);
+    if (n < 0 || (size_t)n >= cap - used)
+      break;
+    used += (size_t)n;
+  }
+  GENERAL_NAMES_free(gens);
+}
+
+/* Keeps the certificates verification failed on, for the message; never
+ * changes the verdict (returns preverify_ok as given). */
+static int verify_cb(int preverify_ok, X509_STORE_CTX *x) {
+  if (preverify_ok)
+    return 1;
+  SSL *ssl =
+      X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+  tls_io *t = ssl ? SSL_get_app_data(ssl) : NULL;
+  if (t) {
+    X509 *cur = X509_STORE_CTX_get_current_cert(x);
+    if (!t->fail_cert && cur && X509_up_ref(cur))
+      t->fail_cert = cur;
+    X509 *leaf = X509_STORE_CTX_get0_cert(x);
+    if (!t->leaf && leaf && X509_up_ref(leaf))
+      t->leaf = leaf;
+  }
+  return 0;
+}
+
+static void set_where(tls_io *t, const tdsc__tls_opts *o) {
+  const char *host = o->host && *o->host ? o->host : NULL;
+  const char *peer = o->peer && *o->peer ? o->peer : NULL;
+  if (host && peer && strncmp(peer, host, strlen(host)) != 0 &&
+      !(peer[0] == '[' && strncmp(peer + 1, host, strlen(host)) == 0))
+    snprintf(t->where, sizeof t->where, "%s at %s", host, peer);
+  else
+    snprintf(t->where, sizeof t->where, "%s",
+             peer   ? peer
+             : host ? host
+                    : "the server");
+}
+
+/* ---------------------------------------------------------------- errors */
+
+/* OpenSSL's reason text; system errors (a missing CAFile) have none of
+ * their own but carry errno. */
+static const char *reason_text(unsigned long e) {
+  if (!e)
+    return NULL;
+  if (ERR_SYSTEM_ERROR(e))
+    return strerror(ERR_GET_REASON(e));
+  return ERR_reason_error_string(e);
+}
+
+/* Hands the lower layer's error to the caller; returns its code. */
+static tdsc_errc surface_lower(tls_io *t, tdsc_error *err) {
+  tdsc_errc code = t->lower.code;
+  if (err)
+    tdsc__err_move(err, &t->lower);
+  else
+    tdsc__err_clear(&t->lower);
+  return code;
+}
+
+static bool is_protocol_mismatch(unsigned long e, bool strict) {
+  if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+    return false;
+  switch (ERR_GET_REASON(e)) {
+  case SSL_R_UNSUPPORTED_PROTOCOL:
+  case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+  case SSL_R_NO_PROTOCOLS_AVAILABLE:
+  case SSL_R_NO_SHARED_CIPHER:
+  case SSL_R_NO_CIPHERS_AVAILABLE:
+  case SSL_R_VERSION_TOO_LOW:
+  case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+  case SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY:
+    return true;
+  case SSL_R_WRONG_VERSION_NUMBER:
+    /* strict: a non-TLS answer is caught before OpenSSL sees it */
+    return !strict;
+  default:
+    return false;
+  }
+}
+
+static tdsc_errc verify_errc(long v) {
+  switch (v) {
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+  case X509_V_ERR_CERT_NOT_YET_VALID:
+    return TDSC_E_TLS_CERT_EXPIRED;
+  case X509_V_ERR_HOSTNAME_MISMATCH:
+  case X509_V_ERR_IP_ADDRESS_MISMATCH:
+    return TDSC_E_TLS_CERT_NAME_MISMATCH;
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+  case X509_V_ERR_CERT_UNTRUSTED:
+    return TDSC_E_TLS_CERT_UNTRUSTED;
+  default:
+    return TDSC_E_TLS_CERT_REJECTED;
+  }
+}
+
+static void set_openssl_provider(tdsc_error *err, unsigned long e, long v) {
+  const char *reason = reason_text(e);
+  char text[512];
+  if (v != X509_V_OK)
+    snprintf(text, sizeof text, "%s; verify: %s",
+             reason ? reason : "no OpenSSL error",
+             X509_verify_cert_error_string(v));
+  else
+    snprintf(text, sizeof text, "%s", reason ? reason : "no OpenSSL error");
+  tdsc__err_provider(err, TDSC_PROVIDER_OPENSSL, (long long)e, v, 0, text);
+}
+
+static tdsc_errc cert_error(tls_io *t, const tdsc__tls_opts *o, long v,
+                            unsigned long e, tdsc_error *err) {
+  tdsc_errc code = verify_errc(v);
+  X509 *leaf = t->leaf; /* set by verify_cb whenever verification failed */
+  X509 *bad = t->fail_cert ? t->fail_cert : leaf;
+  char subj[256] = "?", iss[256] = "?", cert[600];
+  if (leaf) {
+    name_text(X509_get_subject_name(leaf), subj, sizeof subj);
+    name_text(X509_get_issuer_name(leaf), iss, sizeof iss);
+  }
+  snprintf(cert, sizeof cert, "the certificate of %s (subject %s, issuer %s)",
+           t->where, subj, iss);
+  const char *checked = o->cert_host ? o->cert_host : o->host;
+  switch (v) {
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+  case X509_V_ERR_CERT_NOT_YET_VALID: {
+    bool expired = v == X509_V_ERR_CERT_HAS_EXPIRED;
+    char when[64], bsubj[256] = "?";
+    time_text(
+        bad ? (expired ? X509_get0_notAfter(bad) : X509_get0_notBefore(bad))
+            : NULL,
+        when, sizeof when);
+    if (bad && bad != leaf) {
+      name_text(X509_get_subject_name(bad), bsubj, sizeof bsubj);
+      tdsc__err_set(err, code, "%s: the issuing certificate %s %s %s", cert,
+                    bsubj, expired ? "expired on" : "is not valid before",
+                    when);
+    } else {
+      tdsc__err_set(err, code, "%s %s %s", cert,
+                    expired ? "expired on" : "is not valid before", when);
+    }
+    break;
+  }
+  case X509_V_ERR_HOSTNAME_MISMATCH:
+  case X509_V_ERR_IP_ADDRESS_MISMATCH: {
+    char names[512] = "?";
+    if (leaf)
+      san_text(leaf, names, sizeof names);
+    tdsc__err_set(err, code,
+                  "%s does not match the name checked, %s%s (it names %s)",
+                  cert, checked ? checked : "?",
+                  o->cert_host ? " (HostNameInCertificate)" : "", names);
+    break;
+  }
+  default:
+    if (code == TDSC_E_TLS_CERT_UNTRUSTED)
+      tdsc__err_set(err, code, "%s is not trusted: %s (trust store: %s%s)",
+                    cert, X509_verify_cert_error_string(v),
+                    o->cafile ? "CAFile=" : "the system CA store",
+                    o->cafile ? o->cafile : "");
+    else
+      tdsc__err_set(err, code, "%s was rejected: %s", cert,
+                    X509_verify_cert_error_string(v));
+    break;
+  }
+  set_openssl_provider(err, e, v);
+  return code;
+}
+
+/* Translates a failed SSL_connect into err. */
+static tdsc_errc handshake_error(tls_io *t, const tdsc__tls_opts *o,
+                                 tdsc_error *err) {
+  unsigned long e = ERR_peek_error();
+  long v = SSL_get_verify_result(t->ssl);
+  /* Our own verdict on a non-TLS answer comes first: OpenSSL only saw
+   * the BIO fail. */
+  if (t->lower.code == TDSC_E_TLS_STRICT_UNSUPPORTED ||
+      t->lower.code == TDSC_E_TLS_HANDSHAKE)
+    return surface_lower(t, err);
+  /* A certificate verdict is definitive even if the alert we sent after
+   * it could not be written. */
+  if (o->verify && v != X509_V_OK)
+    return cert_error(t, o, v, e, err);
+  if (e && is_protocol_mismatch(e, o->strict)) {
+    const char *reason = reason_text(e);
+    tdsc__err_set(err, TDSC_E_TLS_PROTOCOL_MISMATCH,
+                  "no TLS version or cipher in common with %s: %s (this "
+                  "client needs TLS 1.2 or later)",
+                  t->where, reason ? reason : "handshake failure");
+    set_openssl_provider(err, e, v);
+    return TDSC_E_TLS_PROTOCOL_MISMATCH;
+  }
+  /* The transport failed (timeout, reset, close): its own error. */
+  if (t->lower.code != TDSC_OK) {
+    tdsc_errc code = surface_lower(t, err);
+    tdsc__err_context(err, "TLS handshake with %s", t->where);
+    return code;
+  }
+  const char *reason = reason_text(e);
+  tdsc__err_set(err, TDSC_E_TLS_HANDSHAKE,
+                "the TLS handshake with %s failed: %s", t->where,
+                reason ? reason : "unknown reason");
+  set_openssl_provider(err, e, v);
+  return TDSC_E_TLS_HANDSHAKE;
+}
+
+/* ---------------------------------------------------------------- filter */
+
+/* Starts an operation: fresh lower-layer error and OpenSSL queue (the
+ * queue is per thread, and stale entries would end up in this report). */
+static void op_begin(tls_io *t, int64_t deadline) {
+  ERR_clear_error();
+  tdsc__err_clear(&t->lower);
+  t->deadline = deadline;
+}
+
+/* The error of a failed SSL_read_ex/SSL_write_ex after the handshake. */
+static tdsc_errc data_error(tls_io *t, int r, const char *what,
+                            tdsc_error *err) {
+  int se = SSL_get_error(t->ssl, r);
+  if (se == SSL_ERROR_ZERO_RETURN)
+    return tdsc__err_set(err, TDSC_E_CONN_CLOSED,
+                         "the server closed the connection (TLS close_notify "
+                         "from %s)",
+                         t->where);
+  if (t->lower.code != TDSC_OK)
+    return surface_lower(t, err);
+  unsigned long e = ERR_peek_error();
+  const char *reason = reason_text(e);
+  /* Corrupt or forged records: not a TDS error, but the stream is broken
+   * below TDS and the nearest code is a protocol violation. */
+  tdsc__err_set(err, TDSC_E_PROTOCOL, "TLS error %s %s: %s", what, t->where,
+                reason ? reason : "unknown reason");
+  set_openssl_provider(err, e, X509_V_OK);
+  return TDSC_E_PROTOCOL;
+}
+
+static tdsc_errc tls_read(tdsc__io *io, void *buf, size_t len, size_t *got,
+                          int64_t deadline, tdsc_error *err) {
+  tls_io *t = (tls_io *)io;
+  *got = 0;
+  if (len == 0)
+    return TDSC_OK;
+  for (;;) {
+    op_begin(t, deadline);
+    int r = SSL_read_ex(t->ssl, buf, len, got);
+    if (r == 1)
+      return TDSC_OK;
+    int se = SSL_get_error(t->ssl, r);
+    if (se == SSL_ERROR_WANT_READ && t->lower.code != TDSC_OK)
+      return surface_lower(t, err);
+    /* The BIO blocks, so WANT_* only follows a post-handshake message
+     * that produced no data: read again. */
+    if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE)
+      continue;
+    return data_error(t, r, "reading from", err);
+  }
+}
+
+static tdsc_errc tls_write(tdsc__io *io, const void *buf, size_t len,
+                           int64_t deadline, tdsc_error *err) {
+  tls_io *t = (tls_io *)io;
+  const uint8_t *p = buf;
+  while (len > 0) {
+    size_t n = 0;
+    op_begin(t, deadline);
+    int r = SSL_write_ex(t->ssl, p, len, &n);
+    if (r != 1) {
+      int se = SSL_get_error(t->ssl, r);
+      if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE)
+        continue;
+      return data_error(t, r, "writing to", err);
+    }
+    p += n;
+    len -= n;
+  }
+  return TDSC_OK;
+}
+
+static void tls_free(tls_io *t) {
+  SSL_free(t->ssl); /* and the BIO; no close_notify: callers drop TLS */
+  X509_free(t->fail_cert);
+  X509_free(t->leaf);
+  tdsc__err_clear(&t->lower);
+  free(t);
+}
+
+static void tls_destroy(tdsc__io *io) { tls_free((tls_io *)io); }
+
+static const tdsc__io_ops tls_ops = {"tls", tls_read, tls_write, tls_destroy};
+
+/* ---------------------------------------------------------------- start */
+
+static tdsc_errc setup_error(tdsc_error *err, tdsc_errc code, const char *what,
+                             const char *arg) {
+  unsigned long e = ERR_peek_error();
+  const char *reason = reason_text(e);
+  tdsc__err_set(err, code, "%s%s: %s", what, arg ? arg : "",
+                reason ? reason : "unknown reason");
+  tdsc__err_provider(err, TDSC_PROVIDER_OPENSSL, (long long)e, 0, 0, reason);
+  return code;
+}
+
+tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
+                          int64_t deadline, tdsc_error *err) {
+  ERR_clear_error();
+  if (!CRYPTO_THREAD_run_once(&bio_once, bio_method_init) || !bio_method)
+    return setup_error(err, TDSC_E_NO_MEMORY, "cannot set up the TLS BIO",
+                       NULL);
+  tdsc_errc rc = TDSC_OK;
+  tdsc__io *wrap = NULL;
+  SSL_CTX *ctx = NULL;
+  tls_io *t = calloc(1, sizeof *t);
+  if (!t)
+    return tdsc__err_oom(err);
+  set_where(t, opts);
+
+  /* One context per connection: no shared mutable state between threads,
+   * and the trust store follows this connection's CAFile=. */
+  ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) {
+    rc =
+        setup_error(err, TDSC_E_NO_MEMORY, "cannot create a TLS context", NULL);
+    goto fail;
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  /* report_only verifies as verify does, but OpenSSL only records the
+   * verdict (SSL_VERIFY_NONE): the doctor sees the certificate either way. */
+  bool verifying = opts->verify || opts->report_only;
+  if (verifying) {
+    if (opts->cafile) {
+      if (SSL_CTX_load_verify_locations(ctx, opts->cafile, NULL) != 1) {
+        rc = setup_error(
+            err, TDSC_E_BAD_OPTION_VALUE,
+            "cannot load the CA certificates of CAFile=", opts->cafile);
+        goto fail;
+      }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+      rc = setup_error(err, TDSC_E_TLS_HANDSHAKE,
+                       "cannot load the system CA store", NULL);
+      goto fail;
+    }
+    SSL_CTX_set_verify(ctx, opts->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
+                       verify_cb);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+  }
+
+  t->ssl = SSL_new(ctx);
+  if (!t->ssl) {
+    rc =
+        setup_error(err, TDSC_E_NO_MEMORY, "cannot create a TLS session", NULL);
+    goto fail;
+  }
+  SSL_set_app_data(t->ssl, t);
+
+  const char *check = opts->cert_host ? opts->cert_host : opts->host;
+  if (opts->verify && (!check || !*check)) {
+    /* a chain check alone would accept any certificate of that CA */
+    rc = tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
+                       "no host name to verify the server's certificate "
+                       "against");
+    goto fail;
+  }
+  if (verifying && check && *check) {
+    int ok;
+    if (is_ip_literal(check)) {
+      ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), check);
+    } else {
+      SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      ok = SSL_set1_host(t->ssl, check);
+    }
+    if (ok != 1) {
+      rc = setup_error(err, TDSC_E_BAD_OPTION_VALUE,
+                       "cannot check the certificate against ", check);
+      goto fail;
+    }
+  }
+  /* SNI names a host; RFC 6066 3 forbids IP literals there. */
+  if (opts->host && *opts->host && !is_ip_literal(opts->host) &&
+      SSL_set_tlsext_host_name(t->ssl, opts->host) != 1) {
+    rc = setup_error(err, TDSC_E_BAD_OPTION_VALUE,
+                     "cannot send the server name ", opts->host);
+    goto fail;
+  }
+  if (opts->strict) {
+    static const unsigned char alpn[] = "\x07tds/8.0";
+    if (SSL_set_alpn_protos(t->ssl, alpn, sizeof alpn - 1) != 0) {
+      rc =
+          setup_error(err, TDSC_E_NO_MEMORY, "cannot offer ALPN tds/8.0", NULL);
+      goto fail;
+    }
+  }
+
+  BIO *bio = BIO_new(bio_method);
+  if (!bio) {
+    rc = setup_error(err, TDSC_E_NO_MEMORY, "cannot create the TLS BIO", NULL);
+    goto fail;
+  }
+  BIO_set_data(bio, t);
+  SSL_set_bio(t->ssl, bio, bio);
+
+  t->base.ops = &tls_ops;
+  t->base.next = *top;
+  t->strict = opts->strict;
+  t->first_read = true;
+  if (opts->strict) {
+    t->below = *top;
+  } else {
+    wrap = tdsc__prelogin_wrap_new(*top);
+    if (!wrap) {
+      rc = tdsc__err_oom(err);
+      goto fail;
+    }
+    t->below = wrap;
+  }
+
+  op_begin(t, deadline);
+  int r = SSL_connect(t->ssl);
+  if (r != 1) {
+    rc = handshake_error(t, opts, err);
+    goto fail;
+  }
+  /* After the handshake TLS records go raw over the transport
+   * (MS-TDS 3.2.5.2); the wrap filter frees only itself. */
+  if (wrap)
+    wrap->ops->destroy(wrap);
+  t->below = *top;
+  if (!opts->report_only) { /* kept for tdsc__tls_verdict's message */
+    X509_free(t->fail_cert); /* only for messages of a failed handshake */
+    X509_free(t->leaf);
+    t->fail_cert = t->leaf = NULL;
+  }
+  SSL_CTX_free(ctx); /* the SSL object keeps its own reference */
+  *top = &t->base;
+  return TDSC_OK;
+
+fail:
+  if (wrap)
+    wrap->ops->destroy(wrap);
+  tls_free(t);
+  SSL_CTX_free(ctx);
+  ERR_clear_error();
+  return rc;
+}
+
+void tdsc__tls_pop(tdsc__io **top) {
+  tdsc__io *io = *top;
+  if (!io || io->ops != &tls_ops)
+    return;
+  *top = io->next;
+  io->ops->destroy(io);
+}
+
+const char *tdsc__tls_version(const tdsc__io *io) {
+  if (!io || io->ops != &tls_ops)
+    return "";
+  return SSL_get_version(((const tls_io *)io)->ssl);
+}
+
+/* ---------------------------------------------------------------- report */
+
+static void cert_info(X509 *c, tdsc__tls_cert_info *ci) {
+  name_text(X509_get_subject_name(c), ci->subject, sizeof ci->subject);
+  name_text(X509_get_issuer_name(c), ci->issuer, sizeof ci->issuer);
+  time_text(X509_get0_notBefore(c), ci->not_before, sizeof ci->not_before);
+  time_text(X509_get0_notAfter(c), ci->not_after, sizeof ci->not_after);
+  san_text(c, ci->sans, sizeof ci->sans);
+}
+
+tdsc_errc tdsc__tls_peer_info(const tdsc__io *io, tdsc__tls_info *out) {
+  memset(out, 0, sizeof *out);
+  if (!io || io->ops != &tls_ops)
+    return TDSC_E_INVALID_ARGUMENT;
+  const tls_io *t = (const tls_io *)io;
+  snprintf(out->version, sizeof out->version, "%s", SSL_get_version(t->ssl));
+  snprintf(out->cipher, sizeof out->cipher, "%s",
+           SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl)));
+  const unsigned char *alpn = NULL;
+  unsigned alpnlen = 0;
+  SSL_get0_alpn_selected(t->ssl, &alpn, &alpnlen);
+  if (alpn)
+    snprintf(out->alpn, sizeof out->alpn, "%.*s", (int)alpnlen,
+             (const char *)alpn);
+  out->verify_result = SSL_get_verify_result(t->ssl);
+  snprintf(out->verify_text, sizeof out->verify_text, "%s",
+           X509_verify_cert_error_string(out->verify_result));
+  /* the chain as sent (a client's chain includes the leaf) */
+  STACK_OF(X509) *chain = SSL_get_peer_cert_chain(t->ssl);
+  for (int i = 0; chain && i < sk_X509_num(chain) &&
+                  out->ncerts < TDSC__TLS_MAX_CERTS;
+       i++)
+    cert_info(sk_X509_value(chain, i), &out->certs[out->ncerts++]);
+  return TDSC_OK;
+}
+
+tdsc_errc tdsc__tls_verdict(const tdsc__io *io, const tdsc__tls_opts *opts,
+                            tdsc_error *err) {
+  if (!io || io->ops != &tls_ops)
+    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT, "not a TLS filter");
+  tls_io *t = (tls_io *)io;
+  long v = SSL_get_verify_result(t->ssl);
+  if (v == X509_V_OK)
+    return TDSC_OK;
+  return cert_error(t, opts, v, 0, err);
+}

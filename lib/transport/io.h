@@ -1,0 +1,158 @@
+/* The I/O filter interface: a stack of byte streams, each knowing only the
+ * one below (curl's connection filters).  Transports (tcp.c, pipe_*.c,
+ * shm_*.c) sit at the bottom; TLS and the PRELOGIN wrapping of the TLS
+ * handshake stack on top (lib/tls).  Nothing here knows TDS messages. */
+#ifndef TDSC_IO_H
+#define TDSC_IO_H
+
+#include "error.h"
+#include "transport/sock.h" /* sockaddr_storage, socklen_t, tdsc__sock */
+
+typedef struct tdsc__io tdsc__io;
+
+typedef struct tdsc__io_ops {
+  const char *name; /* "tcp", "tls", "prelogin-wrap" */
+  /* Reads between 1 and len bytes into buf, waiting at most until deadline
+   * (clock.h). An orderly close by the peer is TDSC_E_CONN_CLOSED; a
+   * timeout TDSC_E_READ_TIMEOUT. */
+  tdsc_errc (*read)(tdsc__io *io, void *buf, size_t len, size_t *got,
+                    int64_t deadline, tdsc_error *err);
+  /* Writes all len bytes, or fails. */
+  tdsc_errc (*write)(tdsc__io *io, const void *buf, size_t len,
+                     int64_t deadline, tdsc_error *err);
+  /* Frees this filter only (not `next`), closing what it owns. */
+  void (*destroy)(tdsc__io *io);
+} tdsc__io_ops;
+
+/* A waker lets another thread interrupt a blocked read (tdsc_conn_cancel):
+ * while the bottom transport holds one (tdsc__io_set_wake), a read that has
+ * to wait for data also waits for the waker, and once it is fired returns
+ * TDSC_E_CANCELLED having consumed nothing (filters above pass that on and
+ * stay resumable).  Writes are never interrupted.  wake_posix.c,
+ * wake_win32.c. */
+typedef struct tdsc__waker tdsc__waker;
+
+struct tdsc__io {
+  const tdsc__io_ops *ops;
+  tdsc__io *next; /* the filter below, or NULL at the bottom */
+  const tdsc__waker *wake; /* bottom transport only; NULL: reads only wait
+                              for data and the deadline */
+};
+
+/* NULL when out of memory or file descriptors. */
+tdsc__waker *tdsc__waker_new(void);
+void tdsc__waker_free(tdsc__waker *w);
+/* From any thread (and from a signal handler): interrupts the read in
+ * progress, or the next one that would wait, until cleared. */
+void tdsc__waker_fire(tdsc__waker *w);
+void tdsc__waker_clear(tdsc__waker *w);
+/* What a POSIX transport polls besides its own descriptor (readable while
+ * fired); -1 for NULL. */
+int tdsc__waker_fd(const tdsc__waker *w);
+/* Gives the bottom of the stack under top the waker w (or NULL). */
+void tdsc__io_set_wake(tdsc__io *top, const tdsc__waker *w);
+
+/* Reads exactly len bytes. */
+tdsc_errc tdsc__io_read_full(tdsc__io *io, void *buf, size_t len,
+                             int64_t deadline, tdsc_error *err);
+/* A resolved address (resolve.c). */
+#define TDSC__NUMERIC_HOST_LEN 80 /* "ffff:...:ffff%interface" and more */
+#define TDSC__ADDR_TEXT_LEN (TDSC__NUMERIC_HOST_LEN + 12) /* [host]:port */
+typedef struct tdsc__addr {
+  struct sockaddr_storage sa;
+  socklen_t salen;
+  int family;
+  char text[TDSC__ADDR_TEXT_LEN]; /* "127.0.0.1:1433", "[::1]:1433" */
+} tdsc__addr;
+
+/* Resolves host:port for socktype (SOCK_STREAM, SOCK_DGRAM) into a
+ * malloc'ed array, families interleaved (RFC 8305 4); "localhost" is ::1
+ * and 127.0.0.1 without a resolver (RFC 6761 6.3).  purpose completes the
+ * messages ("port 1433").  Codes: HOST_NOT_FOUND (provider GETADDRINFO),
+ * SOCKET, NO_MEMORY.  getaddrinfo is not bounded by a deadline (see the
+ * comment in resolve.c). */
+tdsc_errc tdsc__resolve(const char *host, uint16_t port, int socktype,
+                        const char *purpose, tdsc__addr **out, size_t *n,
+                        tdsc_error *err);
+bool tdsc__is_localhost(const char *host);
+/* Whether host is an IPv4 or IPv6 address literal. */
+bool tdsc__is_ip_literal(const char *host);
+/* The names DNS gives host, for its SPN (session/spn.c): in canon the
+ * canonical name of forward DNS (AI_CANONNAME; "" when DNS has none), and
+ * when rev is not NULL, in rev the reverse DNS name of its first address
+ * ("" when it has none).  Returns 0, or non-zero when forward DNS failed,
+ * with getaddrinfo's reason in why. */
+int tdsc__dns_canon(const char *host, char *canon, size_t canonlen, char *rev,
+                    size_t revlen, char *why, size_t whylen);
+void tdsc__format_addr(const struct sockaddr *sa, socklen_t salen, char *out,
+                       size_t outlen);
+
+/* Reads (1..len bytes) and writes (all) on a non-blocking stream socket
+ * until the deadline, with the codes of io_ops (io.c): the loops every
+ * socket transport shares.  peer names the other end in messages; a read
+ * also returns TDSC_E_CANCELLED when wake_fd (-1: none) becomes readable
+ * while it waits. */
+tdsc_errc tdsc__fd_read(tdsc__sock fd, int wake_fd, const char *peer,
+                        void *buf, size_t len, size_t *got, int64_t deadline,
+                        tdsc_error *err);
+tdsc_errc tdsc__fd_write(tdsc__sock fd, const char *peer, const void *buf,
+                         size_t len, int64_t deadline, tdsc_error *err);
+/* Destroys the whole stack from top down. */
+void tdsc__io_destroy_all(tdsc__io *top);
+
+/* TCP (tcp.c): resolves host, connects to its addresses (IPv6 and IPv4,
+ * staggered in parallel as in RFC 8305) until one answers or the deadline
+ * passes. Codes: HOST_NOT_FOUND, CONN_REFUSED, CONN_TIMEOUT,
+ * NET_UNREACHABLE, SOCKET; messages name host and port. On success, addr
+ * (if not NULL, size addrlen) receives the address connected to, as
+ * "127.0.0.1:1433" or "[::1]:1433". */
+tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
+                            tdsc__io **out, char *addr, size_t addrlen,
+                            tdsc_error *err);
+
+/* Named pipe, POSIX (pipe_posix.c): on POSIX a named-pipe target is an
+ * AF_UNIX stream socket carrying TDS packets as they are (DESIGN,
+ * "Transports and targets"; doc/local-endpoints.md).  Connects to path
+ * before the deadline.  Codes: PIPE_NOT_FOUND (no such file, nothing
+ * listening on it, not a socket, or not permitted: the message says
+ * which), PIPE_BUSY (the server's listen queue stayed full until the
+ * deadline), BAD_OPTION_VALUE (empty path, or longer than a socket address
+ * holds), SOCKET.  Reads and writes fail as tcp.c's: READ_TIMEOUT,
+ * CONN_CLOSED, CONN_RESET. */
+tdsc_errc tdsc__pipe_connect(const char *path, int64_t deadline,
+                             tdsc__io **out, tdsc_error *err);
+
+/* Maps a SQL Server pipe name of the local host to its POSIX socket path:
+ * `\\.\pipe\MSSQL$INST\sql\query` -> `<dir>/pipe/MSSQL$INST/sql/query`
+ * (dir NULL: "/run/tdsclient").  The host part must be ".", "(local)",
+ * "localhost" or this machine's name (short or full, any case).  Codes:
+ * PIPE_NOT_FOUND for another host's pipe (not reachable over AF_UNIX),
+ * BAD_OPTION_VALUE for a name that is not `\\host\pipe\name`, that has
+ * empty, "." or ".." parts or a '/', or whose path does not fit outlen or
+ * a socket address. */
+tdsc_errc tdsc__pipe_path_for(const char *win_pipe, const char *dir,
+                              char *out, size_t outlen, tdsc_error *err);
+
+/* Shared memory (shm_posix.c, protocol in doc/shm-protocol.md): connects to
+ * the rendezvous socket at path and maps the rings the server hands over.
+ * Codes: SHM_NOT_FOUND (no such path, or nobody listens), PROTOCOL (not
+ * this protocol or version), READ_TIMEOUT, SOCKET, SYSTEM. */
+tdsc_errc tdsc__shm_connect(const char *rendezvous_path, int64_t deadline,
+                            tdsc__io **out, tdsc_error *err);
+
+/* Windows (pipe_win32.c, shm_win32.c): a pipe target is the Win32 named
+ * pipe itself, in message mode, any host; tdsc__pipe_path_for checks the
+ * name's form and returns it unchanged (dir unused).  Shared memory is
+ * the pipe \\.\pipe\SQLLocal\<INSTANCE>, as SQL Server offers it, opened
+ * by tdsc__shm_connect with that name.  Codes as above, PIPE_BUSY after
+ * waiting (WaitNamedPipe) for a free instance of the pipe until the
+ * deadline. */
+
+/* The local server's shared-memory endpoint for instance ("" or NULL: the
+ * default, MSSQLSERVER), for tdsc__shm_connect: the rendezvous socket
+ * <dir>/<INSTANCE>.shm on POSIX (dir NULL: "/run/tdsclient";
+ * doc/local-endpoints.md), \\.\pipe\SQLLocal\<INSTANCE> on Windows. */
+void tdsc__shm_path_for(const char *dir, const char *instance, char *out,
+                        size_t outlen);
+
+#endif

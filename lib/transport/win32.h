@@ -1,0 +1,23 @@
+/* What the Windows transports (pipe_win32.c, shm_win32.c, wake_win32.c)
+ * share and io.h does not say: they wait on handles, not only sockets.
+ * Windows builds only. */
+#ifndef TDSC_TRANSPORT_WIN32_H
+#define TDSC_TRANSPORT_WIN32_H
+
+#include "transport/io.h" /* includes winsock2.h before windows.h */
+
+#include <windows.h>
+
+/* The waker's event (a manual-reset event, signalled while fired), for
+ * transports that wait with WaitForMultipleObjects; NULL for NULL. */
+HANDLE tdsc__waker_handle(const tdsc__waker *w);
+
+/* Opens the named pipe name (UTF-8, \\host\pipe\...) in message read mode
+ * for overlapped I/O, waiting for a free instance until the deadline.
+ * kind: "np", or "shm" for the SQLLocal pipe, whose absence is then
+ * SHM_NOT_FOUND rather than PIPE_NOT_FOUND. */
+tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
+                                int64_t deadline, tdsc__io **out,
+                                tdsc_error *err);
+
+#endif

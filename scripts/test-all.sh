@@ -1,0 +1,112 @@
+#!/bin/sh
+# Builds tdsclient and runs every test: the README's test command, and
+# exactly what CI runs (.ci/run).  Steps:
+#   1. Debian packages (scripts/deps.sh)
+#   2. -Werror build and `make check` (unit, integration, peers, CLI)
+#   3. the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   4. the C tests under valgrind (memcheck, leaks)
+#   5. `make distcheck` (the tarball builds and passes out of tree)
+#   6. install, and a pkg-config consumer builds and runs against it
+#   7. the Windows build (mingw-w64, -Werror) and its tests under Wine
+#      against the Linux test server and realm (tests/windows/run-wine.sh)
+# Prints a final "N passed, N failed" line; exits non-zero on any failure.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=${TDSC_TEST_DIR:-$top/_build}
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+failures=
+
+step() { echo; echo "=== $*"; }
+result() { # name, status
+  if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "=== ok: $1"
+  else failed=$((failed + 1)); failures="$failures
+  - $1"; echo "=== FAILED: $1"; fi
+}
+# Adds the automake harness's counts of one build dir to ours.
+count_tests() {
+  for log in "$1"/test-suite.log; do
+    [ -f "$log" ] || continue
+    p=$(sed -n 's/^# PASS: *//p' "$log" | head -1)
+    f=$(sed -n 's/^# FAIL: *//p' "$log" | head -1)
+    e=$(sed -n 's/^# ERROR: *//p' "$log" | head -1)
+    echo "    ($1: ${p:-0} test programs passed, ${f:-0} failed, ${e:-0} errors)"
+  done
+}
+
+step "Debian packages"
+sh "$top/scripts/deps.sh"; result "packages" $?
+
+step "autoreconf"
+(cd "$top" && autoreconf -fi) > "$out.autoreconf.log" 2>&1 || { cat "$out.autoreconf.log"; }
+result "autoreconf" $?
+mkdir -p "$out"
+
+build() { # dir, configure flags...
+  d=$1; shift
+  rm -rf "$d" && mkdir -p "$d" &&
+    (cd "$d" && "$top/configure" -q --enable-werror "$@" && make -s -j"$jobs")
+}
+
+step "build with -Werror"
+build "$out/plain"; s=$?; result "build" $s
+if [ $s = 0 ]; then
+  step "make check"
+  (cd "$out/plain" && make -s -j"$jobs" check); s=$?
+  [ $s = 0 ] || cat "$out/plain/test-suite.log"
+  count_tests "$out/plain"; result "make check" $s
+fi
+
+step "AddressSanitizer + UndefinedBehaviorSanitizer"
+build "$out/asan" --enable-sanitizers --disable-shared; s=$?; result "sanitizer build" $s
+if [ $s = 0 ]; then
+  # verify_asan_link_order=0: the clock-skew tests preload libfaketime.
+  (cd "$out/asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0 \
+     LSAN_OPTIONS=suppressions=$top/build-aux/lsan.supp:print_suppressions=0 \
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make -s -j"$jobs" check); s=$?
+  [ $s = 0 ] || cat "$out/asan/test-suite.log"
+  count_tests "$out/asan"; result "make check under ASan/UBSan" $s
+fi
+
+step "valgrind"
+if [ -d "$out/plain" ] && command -v valgrind >/dev/null; then
+  vg="valgrind --suppressions=$top/build-aux/valgrind.supp --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no"
+  (cd "$out/plain" && rm -f test-suite.log &&
+   CK_FORK=no make -s check TESTS="tests/unit/check_base tests/unit/check_proto tests/unit/check_values tests/unit/check_session tests/unit/check_net tests/unit/check_auth tests/integration/check_connect tests/integration/check_query tests/integration/check_kerberos tests/integration/check_policy tests/integration/check_transports tests/unit/check_ntlm tests/unit/check_transport tests/unit/check_shm tests/unit/check_rpc tests/integration/check_rpc tests/integration/check_txn tests/integration/check_cancel tests/integration/check_stream" \
+     LOG_COMPILER="$top/build-aux/vg-run" VALGRIND="$vg" ); s=$?
+  [ $s = 0 ] || cat "$out/plain/test-suite.log"
+  result "C tests under valgrind" $s
+fi
+
+step "make distcheck"
+(cd "$out/plain" && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$out/distcheck.log" 2>&1); s=$?
+[ $s = 0 ] || tail -60 "$out/distcheck.log"
+result "make distcheck" $s
+
+step "install and build a pkg-config consumer"
+inst="$out/inst"
+rm -rf "$inst"
+(cd "$out/plain" && make -s install prefix="$inst" >/dev/null) &&
+  PKG_CONFIG_PATH="$inst/lib/pkgconfig" \
+  PKG_CONFIG="pkg-config --define-variable=prefix=$inst" \
+    make -s -C "$top/examples/pkgconfig" O="$out/consumer" clean all &&
+  LD_LIBRARY_PATH="$inst/lib" "$out/consumer/consumer"
+result "pkg-config consumer" $?
+
+step "Windows: mingw-w64 build"
+sh "$top/scripts/deps-windows.sh"; s=$?; result "Windows packages" $s
+if [ $s = 0 ]; then
+  build "$out/win" --host=x86_64-w64-mingw32; s=$?
+  result "Windows build" $s
+  if [ $s = 0 ] && [ -d "$out/plain" ]; then
+    step "Windows: tests under Wine"
+    sh "$top/tests/windows/run-wine.sh" "$out/win" "$out/plain"
+    result "Windows tests under Wine" $?
+  fi
+fi
+
+echo
+echo "=== summary: $passed steps passed, $failed failed$failures"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

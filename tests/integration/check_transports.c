@@ -1,0 +1,279 @@
+/* Transports, for real: the test server listens on TCP, a named pipe (an
+ * AF_UNIX socket on POSIX), shared memory, and answers SQL Browser on a UDP
+ * port of the test's choosing.  Each transport carries the connect-query
+ * path with TLS and every mechanism; a local target tries shared memory,
+ * then the pipe, then TCP, and the trail says so; each resolution and
+ * connection failure has its code. */
+#include "harness.h"
+
+#include <tdsclient.h>
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static th_realm realm;
+static th_server srv;
+static int port, browser;
+static char dir[600], shm[700], pipepath[700], keytab[700];
+
+/* The server's local endpoints live in dir as the library expects them
+ * (LocalDir=dir): dir/MSSQLSERVER.shm and dir/pipe/sql/query. */
+static void serve(bool with_shm, bool with_pipe, const char *extra1,
+                  const char *extra2) {
+  char portstr[16], bport[16], users[700], map1[128];
+  ck_assert(th_realm_create(&realm));
+  port = th_free_port();
+  browser = th_free_port(); /* a UDP port free as a TCP one: good enough */
+  snprintf(portstr, sizeof portstr, "%d", port);
+  snprintf(bport, sizeof bport, "%d", browser);
+  snprintf(dir, sizeof dir, "%s/local", realm.dir);
+  snprintf(shm, sizeof shm, "%s/MSSQLSERVER.shm", dir);
+  snprintf(pipepath, sizeof pipepath, "%s/pipe/sql/query", dir);
+  snprintf(keytab, sizeof keytab, "%s/server.keytab", realm.dir);
+  snprintf(users, sizeof users, "%s/ntlm.users", realm.dir);
+  snprintf(map1, sizeof map1, "alice@%s=TDSC\\alice", realm.realm);
+  mkdir(dir, 0700);
+  char pdir[700];
+  snprintf(pdir, sizeof pdir, "%s/pipe", dir);
+  mkdir(pdir, 0700);
+  snprintf(pdir, sizeof pdir, "%s/pipe/sql", dir);
+  mkdir(pdir, 0700);
+  FILE *f = fopen(users, "w");
+  fputs("TDSC:alice:alice-nt-pw\n", f);
+  fclose(f);
+  /* the SPNs SQL Server registers: by port for TCP, by host for the local
+   * transports of the default instance */
+  char spn_tcp[128], spn_local[128];
+  snprintf(spn_tcp, sizeof spn_tcp, "MSSQLSvc/localhost:%d", port);
+  snprintf(spn_local, sizeof spn_local, "MSSQLSvc/localhost");
+  ck_assert(th_realm_cmd(&realm, "addprinc", "alice", "--password",
+                         "alice-pw", (const char *)NULL));
+  ck_assert(th_realm_cmd(&realm, "addprinc", spn_tcp, "--randkey",
+                         (const char *)NULL));
+  ck_assert(th_realm_cmd(&realm, "addprinc", spn_local, "--randkey",
+                         (const char *)NULL));
+  ck_assert(th_realm_cmd(&realm, "ktadd", keytab, spn_tcp, spn_local,
+                         (const char *)NULL));
+  ck_assert(th_realm_cmd(&realm, "kinit", "alice", "--password", "alice-pw",
+                         (const char *)NULL));
+  ck_assert_msg(th_server_start(&srv, "--port", portstr, "--ssrp-port", bport,
+                                "--keytab", keytab, "--ntlm-users", users,
+                                "--map", map1, "--map",
+                                "TDSC\\alice=TDSC\\alice",
+                                with_shm ? "--shm" : "--server-name",
+                                with_shm ? shm : "TDSCTEST",
+                                with_pipe ? "--pipe" : "--server-name",
+                                with_pipe ? pipepath : "TDSCTEST", extra1,
+                                extra2, (const char *)NULL),
+                "the test server did not start");
+}
+
+static void teardown(void) {
+  th_server_stop(&srv);
+  th_realm_destroy(&realm);
+}
+
+static tdsc_errc connect_to(const char *server, const char *extra,
+                            tdsc_conn **out) {
+  char cs[3000];
+  snprintf(cs, sizeof cs,
+           "Server=%s;LocalDir=%s;BrowserPort=%d;CAFile=%s;"
+           "HostNameInCertificate=localhost;LoginTimeout=10;%s",
+           server, dir, browser, th_cert("ca.pem"), extra);
+  *out = tdsc_conn_new();
+  return tdsc_conn_connect(*out, cs);
+}
+
+static void expect_ok(tdsc_conn *c, tdsc_errc rc) {
+  ck_assert_msg(rc == TDSC_OK, "%s", tdsc_error_report(tdsc_conn_error(c)));
+}
+
+static void expect_query_as(tdsc_conn *c, const char *login) {
+  tdsc_result *r;
+  const char *t;
+  ck_assert_int_eq(tdsc_conn_execute(c, "SELECT SUSER_NAME() AS who", &r),
+                   TDSC_OK);
+  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_RESULT);
+  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
+  ck_assert_int_eq(tdsc_result_get_text(r, 0, &t, NULL), TDSC_OK);
+  ck_assert_str_eq(t, login);
+  tdsc_result_free(r);
+}
+
+static const char *via(const tdsc_conn *c) {
+  size_t n = tdsc_conn_attempt_count(c);
+  return tdsc_attempt_transport(tdsc_conn_attempt_at(c, n - 1));
+}
+
+/* ---------------------------------------------------------------- carry */
+
+/* Every transport carries SQL login, Kerberos and NTLM, under TLS. */
+START_TEST(each_transport_carries_every_mechanism_under_tls) {
+  static const char *const names[] = {"shm", "np", "tcp"};
+  static const struct {
+    const char *extra, *login;
+  } mechs[] = {
+      {"Authentication=sql;UID=sa;PWD=Secret-123", "sa"},
+      {"Authentication=kerberos", "TDSC\\alice"},
+      {"Authentication=ntlm;NTLMUser=TDSC\\alice;NTLMPassword=alice-nt-pw",
+       "TDSC\\alice"},
+  };
+  serve(true, true, NULL, NULL);
+  char np[800], tcp[64];
+  snprintf(np, sizeof np, "np:%s", pipepath);
+  snprintf(tcp, sizeof tcp, "tcp:localhost,%d", port);
+  for (size_t i = 0; i < 3; i++) {
+    const char *server = i == 0 ? "shm:" : i == 1 ? np : tcp;
+    for (size_t m = 0; m < 3; m++) {
+      tdsc_conn *c;
+      tdsc_errc rc = connect_to(server, mechs[m].extra, &c);
+      ck_assert_msg(rc == TDSC_OK, "%s with %s: %s", names[i],
+                    mechs[m].extra, tdsc_error_report(tdsc_conn_error(c)));
+      ck_assert_str_eq(via(c), names[i]);
+      ck_assert_str_eq(tdsc_conn_encryption(c), "tds7");
+      expect_query_as(c, mechs[m].login);
+      tdsc_conn_free(c);
+    }
+  }
+  teardown();
+}
+END_TEST
+
+START_TEST(a_local_server_is_reached_by_shared_memory_first) {
+  tdsc_conn *c;
+  serve(true, true, NULL, NULL);
+  /* no port given: the plan is shm, np, tcp:1433; shm answers */
+  expect_ok(c, connect_to("(local)", "UID=sa;PWD=Secret-123", &c));
+  ck_assert_uint_eq(tdsc_conn_attempt_count(c), 1);
+  ck_assert_str_eq(via(c), "shm");
+  tdsc_conn_free(c);
+  teardown();
+}
+END_TEST
+
+START_TEST(without_shared_memory_the_pipe_is_next_and_the_trail_says_so) {
+  tdsc_conn *c;
+  serve(false, true, NULL, NULL);
+  expect_ok(c, connect_to("(local)", "UID=sa;PWD=Secret-123", &c));
+  ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
+  const tdsc_attempt *a0 = tdsc_conn_attempt_at(c, 0);
+  ck_assert_str_eq(tdsc_attempt_transport(a0), "shm");
+  ck_assert_int_eq(tdsc_error_code(tdsc_attempt_error(a0)),
+                   TDSC_E_SHM_NOT_FOUND);
+  ck_assert_str_eq(via(c), "np");
+  tdsc_conn_free(c);
+  teardown();
+}
+END_TEST
+
+START_TEST(transport_pins_the_order) {
+  tdsc_conn *c;
+  char extra[200];
+  serve(true, true, NULL, NULL);
+  /* the pipe before shared memory, and no TCP at all */
+  snprintf(extra, sizeof extra, "Transport=np,shm;UID=sa;PWD=Secret-123");
+  expect_ok(c, connect_to("(local)", extra, &c));
+  ck_assert_str_eq(via(c), "np");
+  tdsc_conn_free(c);
+  teardown();
+}
+END_TEST
+
+START_TEST(a_named_instance_is_found_through_sql_browser) {
+  tdsc_conn *c;
+  serve(false, false, "--instance", "TDSCINST");
+  expect_ok(c, connect_to("tcp:localhost\\TDSCINST", "UID=sa;PWD=Secret-123",
+                          &c));
+  char want[32];
+  snprintf(want, sizeof want, ":%d", port);
+  ck_assert_ptr_nonnull(
+      strstr(tdsc_attempt_address(tdsc_conn_attempt_at(c, 0)), want));
+  tdsc_conn_free(c);
+  teardown();
+}
+END_TEST
+
+/* A pipe or shared memory is the local host's: the certificate is checked
+ * against that name without HostNameInCertificate= (this failed with
+ * "no host name to verify" before). */
+START_TEST(local_transports_verify_the_certificate_as_the_local_host) {
+  serve(true, true, NULL, NULL);
+  static const char *const prefix[] = {"np:", "shm:"};
+  for (size_t i = 0; i < 2; i++) {
+    char cs[3000];
+    snprintf(cs, sizeof cs,
+             "Server=%s%s;LocalDir=%s;CAFile=%s;LoginTimeout=10;UID=sa;"
+             "PWD=Secret-123",
+             prefix[i], i == 0 ? pipepath : "", dir, th_cert("ca.pem"));
+    tdsc_conn *c = tdsc_conn_new();
+    expect_ok(c, tdsc_conn_connect(c, cs));
+    ck_assert_str_eq(tdsc_conn_encryption(c), "tds7");
+    tdsc_conn_free(c);
+  }
+  teardown();
+}
+END_TEST
+
+/* ---------------------------------------------------------------- broken */
+
+START_TEST(each_resolution_failure_has_its_code) {
+  tdsc_conn *c;
+  serve(false, false, "--instance", "TDSCINST");
+  /* the browser knows no such instance */
+  tdsc_errc rc = connect_to("tcp:localhost\\NOSUCH", "UID=sa;PWD=x", &c);
+  ck_assert_msg(rc == TDSC_E_INSTANCE_NOT_FOUND, "%s",
+                tdsc_error_report(tdsc_conn_error(c)));
+  ck_assert_ptr_nonnull(
+      strstr(tdsc_error_message(tdsc_conn_error(c)), "NOSUCH"));
+  tdsc_conn_free(c);
+  /* nobody answers SQL Browser */
+  char extra[64];
+  snprintf(extra, sizeof extra, "UID=sa;PWD=x;BrowserPort=%d",
+           th_free_port());
+  char cs[2000];
+  c = tdsc_conn_new();
+  snprintf(cs, sizeof cs,
+           "Server=tcp:localhost\\TDSCINST;CAFile=%s;LoginTimeout=2;%s",
+           th_cert("ca.pem"), extra);
+  rc = tdsc_conn_connect(c, cs);
+  ck_assert_msg(rc == TDSC_E_BROWSER_UNREACHABLE, "%s",
+                tdsc_error_report(tdsc_conn_error(c)));
+  tdsc_conn_free(c);
+  /* no pipe there */
+  rc = connect_to("np:/nonexistent/tdsc.sock", "UID=sa;PWD=x", &c);
+  ck_assert_int_eq(rc, TDSC_E_PIPE_NOT_FOUND);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(tdsc_conn_error(c)),
+                               "/nonexistent/tdsc.sock"));
+  tdsc_conn_free(c);
+  /* no shared memory there */
+  rc = connect_to("shm:", "UID=sa;PWD=x", &c);
+  ck_assert_int_eq(rc, TDSC_E_SHM_NOT_FOUND);
+  tdsc_conn_free(c);
+  teardown();
+}
+END_TEST
+
+static Suite *transports_suite(void) {
+  Suite *s = suite_create("transports");
+  TCase *tc = tcase_create("transports");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, each_transport_carries_every_mechanism_under_tls);
+  tcase_add_test(tc, a_local_server_is_reached_by_shared_memory_first);
+  tcase_add_test(tc,
+                 without_shared_memory_the_pipe_is_next_and_the_trail_says_so);
+  tcase_add_test(tc, transport_pins_the_order);
+  tcase_add_test(tc, a_named_instance_is_found_through_sql_browser);
+  tcase_add_test(tc, local_transports_verify_the_certificate_as_the_local_host);
+  tcase_add_test(tc, each_resolution_failure_has_its_code);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  th_require_realm();
+  return th_run_suite(transports_suite());
+}

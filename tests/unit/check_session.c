@@ -1,0 +1,416 @@
+/* Unit tests of the session layer's parsers: the connection string and its
+ * option table (options.c), and Server= targets (target.c). */
+#include "config.h"
+
+#include "session/session.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static tdsc__options o;
+static tdsc_error err;
+
+static tdsc_errc parse(const char *s) {
+  tdsc__options_clear(&o);
+  tdsc__err_clear(&err);
+  return tdsc__options_parse(&o, s, &err);
+}
+
+START_TEST(keywords_and_aliases_are_case_insensitive) {
+  ck_assert_int_eq(parse("server=tcp:h,1;USER ID=u;password=p;initial "
+                         "catalog=db;Data  Source=x"),
+                   TDSC_E_UNKNOWN_KEYWORD); /* "Data  Source": two blanks */
+  ck_assert_int_eq(parse("server=tcp:h,1;USER ID=u;password=p;Initial "
+                         "Catalog=db; App = my app ;"),
+                   TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_SERVER), "tcp:h,1");
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_UID), "u");
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "p");
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_DATABASE), "db");
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_APP), "my app");
+  ck_assert(o.given[TDSC__OPT_APP]);
+}
+END_TEST
+
+START_TEST(defaults_apply_and_are_typed) {
+  unsetenv("TDSC_SERVER");
+  ck_assert_int_eq(parse(""), TDSC_OK);
+  ck_assert_ptr_null(tdsc__opt(&o, TDSC__OPT_SERVER));
+  ck_assert_int_eq(o.encrypt, TDSC__ENC_MANDATORY);
+  ck_assert(!o.trust_cert);
+  ck_assert_int_eq(o.login_timeout, 15);
+  ck_assert_int_eq(o.query_timeout, 0);
+  ck_assert_int_eq(o.packet_size, 4096);
+  /* no UID: integrated security, Kerberos then NTLM; a UID: SQL login; a
+   * UID DOMAIN\user: NTLM */
+  ck_assert_uint_eq(o.nmechs, 2);
+  ck_assert_int_eq(o.mechs[0], TDSC__MECH_KERBEROS);
+  ck_assert_int_eq(o.mechs[1], TDSC__MECH_NTLM);
+  ck_assert_int_eq(o.canon, TDSC__CANON_FORWARD);
+  ck_assert(o.spnego);
+  ck_assert_int_eq(parse("UID=a"), TDSC_OK);
+  ck_assert_uint_eq(o.nmechs, 1);
+  ck_assert_int_eq(o.mechs[0], TDSC__MECH_SQL);
+  ck_assert_int_eq(parse("UID=TDSC\\alice;PWD=x"), TDSC_OK);
+  ck_assert_uint_eq(o.nmechs, 1);
+  ck_assert_int_eq(o.mechs[0], TDSC__MECH_NTLM);
+  setenv("TDSC_SERVER", "tcp:fromenv,1", 1);
+  ck_assert_int_eq(parse("UID=a"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_SERVER), "tcp:fromenv,1");
+  ck_assert(!o.given[TDSC__OPT_SERVER]);
+  ck_assert_int_eq(parse("Server=tcp:given,1"), TDSC_OK); /* string wins */
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_SERVER), "tcp:given,1");
+  unsetenv("TDSC_SERVER");
+}
+END_TEST
+
+START_TEST(encrypt_accepts_the_odbc_18_values) {
+  static const struct {
+    const char *v;
+    tdsc__encrypt e;
+  } cases[] = {{"off", TDSC__ENC_OFF},          {"no", TDSC__ENC_OPTIONAL},
+               {"false", TDSC__ENC_OPTIONAL},   {"Optional", TDSC__ENC_OPTIONAL},
+               {"yes", TDSC__ENC_MANDATORY},    {"true", TDSC__ENC_MANDATORY},
+               {"MANDATORY", TDSC__ENC_MANDATORY}, {"strict", TDSC__ENC_STRICT}};
+  char s[64];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(s, sizeof s, "Encrypt=%s", cases[i].v);
+    ck_assert_int_eq(parse(s), TDSC_OK);
+    ck_assert_msg(o.encrypt == cases[i].e, "%s", cases[i].v);
+  }
+  ck_assert_int_eq(parse("Encrypt=sometimes"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "sometimes"));
+}
+END_TEST
+
+START_TEST(braced_values_keep_semicolons_and_braces) {
+  ck_assert_int_eq(parse("PWD={a;b}}c=d};UID={ x }"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "a;b}c=d");
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_UID), " x ");
+  ck_assert_int_eq(parse("PWD={open"), TDSC_E_BAD_CONNSTR);
+  ck_assert_int_eq(parse("PWD={a}b;"), TDSC_E_BAD_CONNSTR);
+  ck_assert_int_eq(parse("justaword"), TDSC_E_BAD_CONNSTR);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "justaword"));
+}
+END_TEST
+
+START_TEST(a_keyword_given_twice_is_refused) {
+  ck_assert_int_eq(parse("UID=a;User ID=b"), TDSC_E_BAD_CONNSTR);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "UID"));
+}
+END_TEST
+
+START_TEST(numbers_are_range_checked) {
+  ck_assert_int_eq(parse("LoginTimeout=-1"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("LoginTimeout=99999999999999999999"),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("PacketSize=511"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("PacketSize=32768"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("PacketSize=32767;Connect Timeout=0"), TDSC_OK);
+  ck_assert_int_eq(o.packet_size, 32767);
+  ck_assert_int_eq(o.login_timeout, 0);
+  ck_assert_int_eq(parse("TrustServerCertificate=perhaps"),
+                   TDSC_E_BAD_OPTION_VALUE);
+}
+END_TEST
+
+START_TEST(the_spn_follows_the_canonicalization_rule) {
+  char spn[300], how[600];
+  ck_assert_int_eq(parse("SPNHostCanonicalization=none"), TDSC_OK);
+  tdsc__spn_for(&o, "db", 1433, "", spn, sizeof spn, how, sizeof how);
+  ck_assert_str_eq(spn, "MSSQLSvc/db:1433");
+  ck_assert_ptr_nonnull(strstr(how, "as given"));
+  ck_assert_int_eq(parse(""), TDSC_OK); /* forward DNS */
+  tdsc__spn_for(&o, "localhost", 2000, "", spn, sizeof spn, how, sizeof how);
+  ck_assert_str_eq(spn, "MSSQLSvc/localhost:2000");
+  ck_assert_ptr_nonnull(strstr(how, "forward DNS"));
+  tdsc__spn_for(&o, "no-such-host.invalid", 1, "", spn, sizeof spn, how,
+                sizeof how);
+  ck_assert_str_eq(spn, "MSSQLSvc/no-such-host.invalid:1");
+  ck_assert_ptr_nonnull(strstr(how, "forward DNS failed"));
+  tdsc__spn_for(&o, "127.0.0.1", 1433, "", spn, sizeof spn, how, sizeof how);
+  ck_assert_str_eq(spn, "MSSQLSvc/127.0.0.1:1433");
+  ck_assert_ptr_nonnull(strstr(how, "IP address"));
+  ck_assert_int_eq(parse("ServerSPN=MSSQLSvc/real.example:1433@EX.TEST"),
+                   TDSC_OK);
+  tdsc__spn_for(&o, "alias", 1433, "", spn, sizeof spn, how, sizeof how);
+  ck_assert_str_eq(spn, "MSSQLSvc/real.example:1433@EX.TEST");
+  ck_assert_str_eq(how, "given by ServerSPN=");
+  /* over pipes and shared memory: no port, the instance if named */
+  ck_assert_int_eq(parse("SPNHostCanonicalization=none"), TDSC_OK);
+  tdsc__spn_for(&o, "db", 0, "", spn, sizeof spn, how, sizeof how);
+  ck_assert_str_eq(spn, "MSSQLSvc/db");
+  tdsc__spn_for(&o, "db", 0, "INST", spn, sizeof spn, how, sizeof how);
+  ck_assert_str_eq(spn, "MSSQLSvc/db:INST");
+}
+END_TEST
+
+START_TEST(a_secret_is_never_quoted_in_an_error) {
+  /* PWD takes any text; make one fail through a neighbour instead, and
+   * check the message of a malformed secret itself. */
+  ck_assert_int_eq(parse("PWD={hunter2"), TDSC_E_BAD_CONNSTR);
+  ck_assert_ptr_null(strstr(tdsc_error_message(&err), "hunter2"));
+  ck_assert_int_eq(parse("PWD=hunter2;Nope=1"), TDSC_E_UNKNOWN_KEYWORD);
+  ck_assert_ptr_null(strstr(tdsc_error_message(&err), "hunter2"));
+}
+END_TEST
+
+START_TEST(authentication_is_an_ordered_list_of_known_mechanisms) {
+  ck_assert_int_eq(parse("Authentication=SQL"), TDSC_OK);
+  ck_assert_uint_eq(o.nmechs, 1);
+  ck_assert_int_eq(parse("Authentication=ntlm,sql,kerberos"), TDSC_OK);
+  ck_assert_uint_eq(o.nmechs, 3);
+  ck_assert_int_eq(o.mechs[0], TDSC__MECH_NTLM);
+  ck_assert_int_eq(parse("Authentication= kerberos , sql"), TDSC_OK);
+  ck_assert_uint_eq(o.nmechs, 2);
+  ck_assert_int_eq(o.mechs[0], TDSC__MECH_KERBEROS);
+  ck_assert_int_eq(o.mechs[1], TDSC__MECH_SQL);
+  ck_assert_int_eq(parse("SPNHostCanonicalization=forward-reverse;"
+                         "SPNEGO=no"),
+                   TDSC_OK);
+  ck_assert_int_eq(o.canon, TDSC__CANON_REVERSE);
+  ck_assert(!o.spnego);
+  ck_assert_int_eq(parse("SPNHostCanonicalization=dns"),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err),
+                               "none, forward, forward-reverse"));
+  ck_assert_int_eq(parse("Authentication=sql,sql"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("Authentication=magic"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "magic"));
+  ck_assert_int_eq(parse("Authentication=,"), TDSC_E_BAD_OPTION_VALUE);
+}
+END_TEST
+
+START_TEST(the_public_option_table_is_the_parsers) {
+  size_t n = 0;
+  for (; tdsc_option_at(n); n++) {
+    const tdsc_option_info *i = tdsc_option_at(n);
+    ck_assert_ptr_nonnull(i->keyword);
+    ck_assert_ptr_nonnull(i->doc);
+    char s[128];
+    snprintf(s, sizeof s, "%s=%s", i->keyword,
+             i->default_value ? i->default_value : "x");
+    ck_assert_msg(parse(s) != TDSC_E_UNKNOWN_KEYWORD, "%s", s);
+  }
+  ck_assert_uint_eq(n, TDSC__OPT_COUNT);
+  ck_assert(tdsc_option_at(TDSC__OPT_PWD)->secret);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- targets */
+
+START_TEST(targets_follow_sql_servers_syntax) {
+  static const struct {
+    const char *in;
+    tdsc__proto proto;
+    const char *host, *instance;
+    int port;
+  } ok[] = {
+      {"tcp:db.example.com,1433", TDSC__PROTO_TCP, "db.example.com", "", 1433},
+      {"db", TDSC__PROTO_AUTO, "db", "", 0},
+      {"db,2000", TDSC__PROTO_AUTO, "db", "", 2000},
+      {"db\\SQLEXPRESS", TDSC__PROTO_AUTO, "db", "SQLEXPRESS", 0},
+      {"tcp:db\\INST,1500", TDSC__PROTO_TCP, "db", "INST", 1500},
+      {"(local)", TDSC__PROTO_AUTO, "localhost", "", 0},
+      {".", TDSC__PROTO_AUTO, "localhost", "", 0},
+      {".\\SQLEXPRESS", TDSC__PROTO_AUTO, "localhost", "SQLEXPRESS", 0},
+      {"[::1],1433", TDSC__PROTO_AUTO, "::1", "", 1433},
+      {"tcp:[fe80::1],1", TDSC__PROTO_TCP, "fe80::1", "", 1},
+      {"lpc:", TDSC__PROTO_SHM, "localhost", "", 0},
+      {"shm:.\\INST", TDSC__PROTO_SHM, "localhost", "INST", 0},
+      {"TCP: db ,5", TDSC__PROTO_TCP, "db", "", 5},
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    tdsc__target t;
+    tdsc_errc rc = tdsc__target_parse(ok[i].in, &t, &err);
+    ck_assert_msg(rc == TDSC_OK, "%s: %s", ok[i].in, tdsc_error_message(&err));
+    ck_assert_msg(t.proto == ok[i].proto, "%s: proto", ok[i].in);
+    ck_assert_str_eq(t.host, ok[i].host);
+    ck_assert_str_eq(t.instance, ok[i].instance);
+    ck_assert_int_eq(t.port, ok[i].port);
+  }
+  tdsc__target t;
+  ck_assert_int_eq(tdsc__target_parse("np:\\\\host\\pipe\\sql\\query", &t,
+                                      &err),
+                   TDSC_OK);
+  ck_assert_int_eq(t.proto, TDSC__PROTO_NP);
+  ck_assert_str_eq(t.pipe, "\\\\host\\pipe\\sql\\query");
+}
+END_TEST
+
+START_TEST(bad_targets_name_what_is_wrong) {
+  static const struct {
+    const char *in, *named;
+  } bad[] = {{"", "missing"},           {"db,0", "'0'"},
+             {"db,65536", "65536"},      {"db,12x", "12x"},
+             {"db,", "''"},              {"[::1", "'['"},
+             {"db\\", "instance"},       {"tcp:,1433", "empty"},
+             {"np:", "pipe"},            {"[::1]x", "'x'"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    tdsc__target t;
+    tdsc__err_clear(&err);
+    ck_assert_int_eq(tdsc__target_parse(bad[i].in, &t, &err),
+                     TDSC_E_BAD_OPTION_VALUE);
+    ck_assert_msg(strstr(tdsc_error_message(&err), bad[i].named),
+                  "'%s': message '%s' lacks '%s'", bad[i].in,
+                  tdsc_error_message(&err), bad[i].named);
+  }
+  char longhost[400];
+  memset(longhost, 'a', sizeof longhost - 1);
+  longhost[sizeof longhost - 1] = 0;
+  tdsc__target t;
+  ck_assert_int_eq(tdsc__target_parse(longhost, &t, &err),
+                   TDSC_E_BAD_OPTION_VALUE);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- plans */
+
+static size_t plan(const char *connstr, const char *server,
+                   tdsc__endpoint *eps) {
+  tdsc__target t;
+  size_t n = 0;
+  ck_assert_int_eq(parse(connstr), TDSC_OK);
+  ck_assert_int_eq(tdsc__target_parse(server, &t, &err), TDSC_OK);
+  tdsc_errc rc = tdsc__endpoints_plan(&o, &t, eps, &n, &err);
+  ck_assert_msg(rc == TDSC_OK, "%s: %s", server, tdsc_error_message(&err));
+  return n;
+}
+
+START_TEST(a_local_server_is_tried_by_shm_then_pipe_then_tcp) {
+  tdsc__endpoint e[TDSC__MAX_ENDPOINTS];
+  ck_assert_uint_eq(plan("LocalDir=/run/x", "(local)", e), 3);
+  ck_assert_int_eq(e[0].kind, TDSC__EP_SHM);
+  ck_assert_str_eq(e[0].path, "/run/x/MSSQLSERVER.shm");
+  ck_assert_int_eq(e[1].kind, TDSC__EP_PIPE);
+  ck_assert_str_eq(e[1].path, "/run/x/pipe/sql/query");
+  ck_assert_int_eq(e[2].kind, TDSC__EP_TCP);
+  ck_assert_int_eq(e[2].port, 1433);
+  /* a named instance: its own socket names, and SQL Browser for TCP */
+  ck_assert_uint_eq(plan("LocalDir=/run/x", ".\\SQLEXPRESS", e), 3);
+  ck_assert_str_eq(e[0].path, "/run/x/SQLEXPRESS.shm");
+  ck_assert_str_eq(e[1].path, "/run/x/pipe/MSSQL$SQLEXPRESS/sql/query");
+  ck_assert_int_eq(e[2].port, 0);
+  ck_assert_str_eq(e[2].instance, "SQLEXPRESS");
+}
+END_TEST
+
+START_TEST(a_remote_server_or_a_port_means_tcp) {
+  tdsc__endpoint e[TDSC__MAX_ENDPOINTS];
+  ck_assert_uint_eq(plan("", "db.example.com", e), 1);
+  ck_assert_int_eq(e[0].kind, TDSC__EP_TCP);
+  ck_assert_uint_eq(plan("", "localhost,1500", e), 1);
+  ck_assert_int_eq(e[0].port, 1500);
+  ck_assert_uint_eq(plan("", "db.example.com\\INST", e), 1);
+  ck_assert_int_eq(e[0].port, 0); /* SQL Browser will say */
+}
+END_TEST
+
+START_TEST(a_prefix_pins_the_transport) {
+  tdsc__endpoint e[TDSC__MAX_ENDPOINTS];
+  ck_assert_uint_eq(plan("LocalDir=/d", "shm:", e), 1);
+  ck_assert_int_eq(e[0].kind, TDSC__EP_SHM);
+  ck_assert_uint_eq(plan("LocalDir=/d", "np:/tmp/s.sock", e), 1);
+  ck_assert_str_eq(e[0].path, "/tmp/s.sock");
+  ck_assert_uint_eq(plan("LocalDir=/d", "np:\\\\.\\pipe\\MSSQL$I\\sql\\query",
+                         e),
+                    1);
+  ck_assert_str_eq(e[0].path, "/d/pipe/MSSQL$I/sql/query");
+  ck_assert_uint_eq(plan("", "tcp:localhost", e), 1);
+  ck_assert_int_eq(e[0].kind, TDSC__EP_TCP);
+}
+END_TEST
+
+START_TEST(transport_reorders_and_narrows) {
+  tdsc__endpoint e[TDSC__MAX_ENDPOINTS];
+  ck_assert_uint_eq(plan("Transport=tcp,shm", "localhost", e), 2);
+  ck_assert_int_eq(e[0].kind, TDSC__EP_TCP);
+  ck_assert_int_eq(e[1].kind, TDSC__EP_SHM);
+  tdsc__target t;
+  size_t n;
+  ck_assert_int_eq(parse("Transport=shm"), TDSC_OK);
+  ck_assert_int_eq(tdsc__target_parse("db.example.com", &t, &err), TDSC_OK);
+  ck_assert_int_eq(tdsc__endpoints_plan(&o, &t, e, &n, &err),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "remote"));
+  ck_assert_int_eq(parse("Transport=carrier-pigeon"), TDSC_OK);
+  ck_assert_int_eq(tdsc__target_parse("localhost", &t, &err), TDSC_OK);
+  ck_assert_int_eq(tdsc__endpoints_plan(&o, &t, e, &n, &err),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "carrier-pigeon"));
+  /* another host's pipe needs SMB */
+  ck_assert_int_eq(parse(""), TDSC_OK);
+  ck_assert_int_eq(
+      tdsc__target_parse("np:\\\\far.example\\pipe\\sql\\query", &t, &err),
+      TDSC_OK);
+  ck_assert_int_eq(tdsc__endpoints_plan(&o, &t, e, &n, &err),
+                   TDSC_E_PIPE_NOT_FOUND);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "far.example"));
+}
+END_TEST
+
+/* A LocalDir too long for a socket address fails the plans that hold a
+ * local endpoint, by name, and leaves tcp: alone (the CI checkout that
+ * found it had a long path). */
+START_TEST(a_long_local_dir_spoils_only_local_plans) {
+  tdsc__endpoint e[TDSC__MAX_ENDPOINTS];
+  char cs[300], dir[200];
+  memset(dir, 'd', sizeof dir - 1);
+  dir[0] = '/';
+  dir[sizeof dir - 1] = 0;
+  snprintf(cs, sizeof cs, "LocalDir=%s", dir);
+  ck_assert_uint_eq(plan(cs, "tcp:localhost\\INST", e), 1);
+  ck_assert_int_eq(e[0].kind, TDSC__EP_TCP);
+  ck_assert_uint_eq(plan(cs, "tcp:localhost", e), 1);
+  tdsc__target t;
+  size_t n;
+  ck_assert_int_eq(parse(cs), TDSC_OK);
+  ck_assert_int_eq(tdsc__target_parse("(local)", &t, &err), TDSC_OK);
+  ck_assert_int_eq(tdsc__endpoints_plan(&o, &t, e, &n, &err),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "too long"));
+}
+END_TEST
+
+static void teardown(void) {
+  tdsc__options_clear(&o);
+  tdsc__err_clear(&err);
+}
+
+static Suite *session_suite(void) {
+  Suite *s = suite_create("session");
+  TCase *opt = tcase_create("options");
+  tcase_add_checked_fixture(opt, NULL, teardown);
+  tcase_add_test(opt, keywords_and_aliases_are_case_insensitive);
+  tcase_add_test(opt, defaults_apply_and_are_typed);
+  tcase_add_test(opt, encrypt_accepts_the_odbc_18_values);
+  tcase_add_test(opt, braced_values_keep_semicolons_and_braces);
+  tcase_add_test(opt, a_keyword_given_twice_is_refused);
+  tcase_add_test(opt, numbers_are_range_checked);
+  tcase_add_test(opt, a_secret_is_never_quoted_in_an_error);
+  tcase_add_test(opt, authentication_is_an_ordered_list_of_known_mechanisms);
+  tcase_add_test(opt, the_public_option_table_is_the_parsers);
+  tcase_add_test(opt, the_spn_follows_the_canonicalization_rule);
+  suite_add_tcase(s, opt);
+  TCase *tgt = tcase_create("target");
+  tcase_add_checked_fixture(tgt, NULL, teardown);
+  tcase_add_test(tgt, targets_follow_sql_servers_syntax);
+  tcase_add_test(tgt, bad_targets_name_what_is_wrong);
+  tcase_add_test(tgt, a_local_server_is_tried_by_shm_then_pipe_then_tcp);
+  tcase_add_test(tgt, a_remote_server_or_a_port_means_tcp);
+  tcase_add_test(tgt, a_prefix_pins_the_transport);
+  tcase_add_test(tgt, transport_reorders_and_narrows);
+  tcase_add_test(tgt, a_long_local_dir_spoils_only_local_plans);
+  suite_add_tcase(s, tgt);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(session_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,319 @@
+#!/bin/sh
+# The Windows build under Wine, against the Linux test server and a
+# throwaway Kerberos realm: tools/tdsc.exe over Winsock TCP with SChannel
+# TLS, SSPI Kerberos and NTLM, a named pipe and lpc: (the SQLLocal pipe)
+# between two Windows processes (tests/windows/pipe_bridge.exe relays them
+# to the server's TCP port), and, for each broken world, the same error
+# code from the Windows tdsc.exe as from the Linux tools/tdsc.
+#
+#   tests/windows/run-wine.sh WIN_BUILDDIR LINUX_BUILDDIR
+#
+# WIN_BUILDDIR: a build configured with --host=x86_64-w64-mingw32 and made
+# (tools/tdsc.exe, the DLL, tests/windows/pipe_bridge.exe); LINUX_BUILDDIR:
+# a Linux build (tools/tdsc).  Packages: scripts/deps.sh and
+# scripts/deps-windows.sh.  Needs no display and no standard input.
+# Prints a line per check and "N passed, N failed"; exits 1 on any
+# failure, 77 when Wine or a build is missing.  Every process it starts
+# (Wine's, the server, the KDC) is stopped on exit, failure or not.
+set -u
+src=$(cd "$(dirname "$0")/../.." && pwd)
+win=${1:-${TDSC_WIN_BUILDDIR:-}}
+lin=${2:-${TDSC_BUILDDIR:-}}
+PYTHON3=${PYTHON3:-/usr/bin/python3}
+WINE=${WINE:-wine}
+started=$(date +%s)
+
+skip() { echo "SKIP: $*"; exit 77; }
+[ -n "$win" ] && [ -n "$lin" ] || skip "usage: $0 WIN_BUILDDIR LINUX_BUILDDIR"
+command -v "$WINE" >/dev/null 2>&1 || skip "no $WINE (scripts/deps-windows.sh)"
+for f in "$win/tools/.libs/tdsc.exe" "$win/tools/tdsc.exe"; do
+	[ -f "$f" ] && { exe=$f; break; }
+done
+[ -n "${exe:-}" ] || skip "no tdsc.exe in $win/tools"
+dll=
+for f in "$win"/lib/.libs/libtdsclient-*.dll; do [ -f "$f" ] && dll=$f; done
+# libtool keeps the real programs in .libs (beside the DLL they load)
+prog() { # NAME: tests/windows/NAME.exe
+	if [ -f "$win/tests/windows/.libs/$1.exe" ]; then
+		echo "$win/tests/windows/.libs/$1.exe"
+	else
+		echo "$win/tests/windows/$1.exe"
+	fi
+}
+bridge=$(prog pipe_bridge)
+canceller=$(prog cancel)
+[ -n "$dll" ] && [ -f "$bridge" ] && [ -f "$canceller" ] ||
+	skip "no DLL, pipe_bridge.exe or cancel.exe in $win"
+ltdsc=$lin/tools/tdsc
+[ -x "$ltdsc" ] || skip "no $ltdsc"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tdsc-wine.XXXXXX") || exit 1
+realm=$tmp/realm
+server_pid=
+export WINEPREFIX="$tmp/wine" WINEDEBUG=-all
+# no Mono or Gecko installers, no menu entries; no display at all
+export WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d"
+unset DISPLAY WAYLAND_DISPLAY
+
+# shellcheck disable=SC2317  # invoked through trap
+cleanup() {
+	[ -d "$WINEPREFIX" ] && timeout 30 wineserver -k >/dev/null 2>&1
+	if [ -n "$server_pid" ]; then
+		kill "$server_pid" 2>/dev/null
+		wait "$server_pid" 2>/dev/null
+	fi
+	[ -d "$realm" ] && "$PYTHON3" "$src/tests/realm/realm.py" destroy "$realm" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+
+passed=0
+failed=0
+check() { # description, status (0 = pass)
+	if [ "$2" = 0 ]; then
+		echo "ok: $1"
+		passed=$((passed + 1))
+	else
+		echo "FAIL: $1"
+		failed=$((failed + 1))
+	fi
+}
+die() { echo "FAIL: $*"; failed=$((failed + 1)); echo "$passed passed, $failed failed"; exit 1; }
+realm_py() { "$PYTHON3" "$src/tests/realm/realm.py" "$@" >/dev/null; }
+# A Windows path for a file here (Wine maps Z: to /).
+winpath() { printf 'Z:%s' "$1" | tr / '\\'; }
+
+# ------------------------------------------------------------ the worlds
+
+certs=${TDSC_TEST_CERTS:-}
+if [ -z "$certs" ] || [ ! -f "$certs/ca.pem" ]; then
+	certs=$tmp/certs
+	timeout 60 "$PYTHON3" "$src/tests/tls/mkcerts.py" "$certs" >/dev/null ||
+		die "test certificates (tests/tls/mkcerts.py)"
+fi
+
+# The realm: alice with a TGT, the server's SPN in its keytab; the server:
+# SQL login sa, alice by Kerberos and NTLM (TDSC\alice), TLS.
+realm_py create "$realm" --max-life 900 || die "Kerberos realm (tests/realm)"
+set -a
+# shellcheck source=/dev/null
+. "$realm/env"
+set +a
+port=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+spn="MSSQLSvc/localhost:$port"
+realm_py addprinc "$realm" alice --password alice-pw &&
+	realm_py addprinc "$realm" "$spn" --randkey &&
+	realm_py ktadd "$realm" "$realm/server.keytab" "$spn" &&
+	realm_py kinit "$realm" alice --password alice-pw ||
+	die "realm principals"
+printf 'TDSC:alice:alice-nt-pw\n' >"$realm/ntlm.users"
+
+timeout 900 "$PYTHON3" "$src/tests/server/tdsserver.py" \
+	--host 127.0.0.1 --port "$port" --db "$tmp/test.sqlite" \
+	--init "$src/tests/server/sample.sql" --user sa:Secret-123 \
+	--cert "$certs/server.pem" --key "$certs/server.key" \
+	--keytab "$realm/server.keytab" --ntlm-users "$realm/ntlm.users" \
+	--map "alice@$TDSC_REALM=TDSC\\alice" --map 'TDSC\alice=TDSC\alice' \
+	--log "$tmp/server.log" >"$tmp/ready" 2>"$tmp/server.err" </dev/null &
+server_pid=$!
+i=0
+until grep -q '^READY ' "$tmp/ready" 2>/dev/null; do
+	i=$((i + 1))
+	{ [ $i -gt 150 ] || ! kill -0 "$server_pid" 2>/dev/null; } &&
+		{ cat "$tmp/server.err"; die "test server (tests/server)"; }
+	sleep 0.1
+done
+
+# Wine: a fresh prefix (its first start is the slow part), one wineserver
+# kept for the whole run.
+t0=$(date +%s)
+timeout 300 wineboot -i </dev/null >"$tmp/wineboot.log" 2>&1 ||
+	{ cat "$tmp/wineboot.log"; die "wineboot -i"; }
+timeout 60 wineserver -p </dev/null >/dev/null 2>&1
+check "a Wine prefix, in $(($(date +%s) - t0)) s" 0
+bin=$tmp/bin
+mkdir -p "$bin" && cp "$exe" "$dll" "$bridge" "$canceller" "$bin/" ||
+	die "copy the Windows build"
+
+# ------------------------------------------------------------ helpers
+
+export TDSC_PASSWORD=Secret-123
+ca="CAFile=$(winpath "$certs/ca.pem")"
+lca="CAFile=$certs/ca.pem"
+
+# wtdsc NAME CS [SQL [FLAG]] / ltdsc NAME CS [SQL [FLAG]]: runs the
+# Windows (under Wine) or Linux tdsc; output in $tmp/NAME.{w,l}.{out,err}
+# (CR LF made LF), exit status in $wrc / $lrc.
+# shellcheck disable=SC2086  # FLAG: none, or one word
+wtdsc() {
+	timeout 120 "$WINE" "$bin/tdsc.exe" ${4:-} -c "$2" -Q "${3:-SELECT 1}" \
+		</dev/null >"$tmp/$1.w.out" 2>"$tmp/$1.w.err"
+	wrc=$?
+	sed -i 's/\r$//' "$tmp/$1.w.out" "$tmp/$1.w.err"
+}
+# shellcheck disable=SC2086
+ltdsc() {
+	timeout 120 "$ltdsc" ${4:-} -c "$2" -Q "${3:-SELECT 1}" </dev/null \
+		>"$tmp/$1.l.out" 2>"$tmp/$1.l.err"
+	lrc=$?
+}
+code_of() { sed -n 's/^error: \(TDSC_E_[A-Z0-9_]*\).*/\1/p' "$1" | head -1; }
+show() { # the Windows error, indented, after a failed check
+	sed 's/^/    /' "$tmp/$1.w.err" | head -6
+}
+
+# same NAME SQL WCS LCS: both succeed and print the same thing.
+same() {
+	wtdsc "$1" "$3" "$2"
+	ltdsc "$1" "$4" "$2"
+	[ $wrc = 0 ] && [ $lrc = 0 ] && cmp -s "$tmp/$1.w.out" "$tmp/$1.l.out"
+	r=$?
+	check "$1: tdsc.exe prints what tools/tdsc prints" $r
+	[ $r = 0 ] || { show "$1"; diff "$tmp/$1.l.out" "$tmp/$1.w.out" | head -5; }
+}
+
+# parity NAME CODE WCS LCS [KNOWN]: both fail with CODE.  KNOWN names a
+# documented limitation of Wine: then a mismatch is reported (xfail), not
+# counted as a failure, and a match is an ordinary pass.
+parity() {
+	wtdsc "$1" "$3"
+	ltdsc "$1" "$4"
+	wc=$(code_of "$tmp/$1.w.err")
+	lc=$(code_of "$tmp/$1.l.err")
+	if [ "$wc" = "TDSC_E_$2" ] && [ "$lc" = "TDSC_E_$2" ] && [ $wrc = $lrc ]; then
+		check "$1: Windows and Linux both say $2 (exit $wrc)" 0
+	elif [ -n "${5:-}" ] && [ "$lc" = "TDSC_E_$2" ]; then
+		echo "xfail: $1: Linux says $2, Windows ${wc:-nothing} ($5)"
+	else
+		check "$1: Windows and Linux both say $2 (Windows: ${wc:-none}, exit $wrc; Linux: ${lc:-none}, exit $lrc)" 1
+		show "$1"
+	fi
+	! grep -q 'Secret-123\|alice-pw\|alice-nt-pw' "$tmp/$1.w.out" "$tmp/$1.w.err" ||
+		check "$1: no secret printed by tdsc.exe" 1
+}
+
+# ------------------------------------------------------------ TCP (Winsock)
+
+tcp="Server=tcp:localhost,$port"
+same sql-login-tls "SELECT id, name FROM people ORDER BY id" \
+	"$tcp;UID=sa;$ca" "$tcp;UID=sa;$lca"
+# CSV: the aligned table's widths depend on the C library's locale
+# (msvcrt has no UTF-8 one), the values do not.
+wtdsc typed "$tcp;UID=sa;$ca" "SELECT * FROM typed ORDER BY id" --csv
+ltdsc typed "$tcp;UID=sa;$lca" "SELECT * FROM typed ORDER BY id" --csv
+[ $wrc = 0 ] && cmp -s "$tmp/typed.w.out" "$tmp/typed.l.out"
+check "typed-table: every type reads the same on Windows (--csv)" $?
+same strict-tds8 "SELECT name FROM people WHERE id = 1" \
+	"$tcp;UID=sa;$ca;Encrypt=strict" "$tcp;UID=sa;$lca;Encrypt=strict"
+same kerberos-sspi "SELECT SUSER_NAME()" \
+	"$tcp;$ca;Authentication=kerberos" "$tcp;$lca;Authentication=kerberos"
+ntlm='Authentication=ntlm;NTLMUser=TDSC\alice;NTLMPassword=alice-nt-pw'
+same ntlm-sspi "SELECT SUSER_NAME()" "$tcp;$ca;$ntlm" "$tcp;$lca;$ntlm"
+
+# cancel.exe: tdsc_conn_cancel from another thread stops WAITFOR (the
+# waker's socket in the Winsock wait); over the pipe further down.
+cancel() { # NAME CS
+	timeout 60 "$WINE" "$bin/cancel.exe" "$2" </dev/null >"$tmp/$1.out" 2>&1
+	r=$?
+	check "$1: $(tr -d '\r' <"$tmp/$1.out" | head -1)" $r
+}
+cancel cancel-tcp "$tcp;UID=sa;PWD=Secret-123;$ca"
+
+# ------------------------------------------------------------ broken worlds
+
+parity refused CONN_REFUSED "Server=tcp:127.0.0.1,1;UID=sa;$ca" \
+	"Server=tcp:127.0.0.1,1;UID=sa;$lca"
+parity host-not-found HOST_NOT_FOUND \
+	"Server=tcp:no-such-host.invalid,1433;UID=sa;$ca" \
+	"Server=tcp:no-such-host.invalid,1433;UID=sa;$lca"
+TDSC_PASSWORD=wrong-pw
+parity bad-password LOGIN_FAILED "$tcp;UID=sa;$ca" "$tcp;UID=sa;$lca"
+TDSC_PASSWORD=Secret-123
+parity unknown-keyword UNKNOWN_KEYWORD "$tcp;Colour=blue" "$tcp;Colour=blue"
+parity cert-untrusted TLS_CERT_UNTRUSTED \
+	"$tcp;UID=sa;CAFile=$(winpath "$certs/otherca.pem")" \
+	"$tcp;UID=sa;CAFile=$certs/otherca.pem"
+parity cert-name-mismatch TLS_CERT_NAME_MISMATCH \
+	"$tcp;UID=sa;$ca;HostNameInCertificate=wrong.example" \
+	"$tcp;UID=sa;$lca;HostNameInCertificate=wrong.example"
+parity ntlm-bad-password NTLM_LOGON_DENIED \
+	"$tcp;$ca;Authentication=ntlm;NTLMUser=TDSC\\alice;NTLMPassword=wrong" \
+	"$tcp;$lca;Authentication=ntlm;NTLMUser=TDSC\\alice;NTLMPassword=wrong"
+wine_krb="Wine's Kerberos SSP reports krb5's failures as SEC_E_INTERNAL_ERROR"
+parity spn-unknown KRB_SPN_UNKNOWN \
+	"$tcp;$ca;Authentication=kerberos;ServerSPN=MSSQLSvc/nosuch.localhost:1" \
+	"$tcp;$lca;Authentication=kerberos;ServerSPN=MSSQLSvc/nosuch.localhost:1" \
+	"$wine_krb"
+# Off the domain: a TGT but no KDC to ask for the service ticket.
+realm_py kinit "$realm" alice --password alice-pw --ccache "FILE:$realm/tgt-only"
+realm_py stop "$realm"
+KRB5CCNAME=FILE:$realm/tgt-only
+parity kdc-unreachable KRB_KDC_UNREACHABLE "$tcp;$ca;Authentication=kerberos" \
+	"$tcp;$lca;Authentication=kerberos" "$wine_krb"
+KRB5CCNAME=FILE:$realm/ccache
+realm_py start "$realm"
+
+# ------------------------------------------------------------ pipes
+
+# The bridge serves SQL Server's default pipe and the SQLLocal pipe
+# (lpc:), a second one a pipe busy for 1.5 s, a third one busy for ever.
+"$WINE" "$bin/pipe_bridge.exe" "$port" '\\.\pipe\sql\query' \
+	'\\.\pipe\SQLLocal\MSSQLSERVER' </dev/null >"$tmp/bridge.out" 2>"$tmp/bridge.err" &
+"$WINE" "$bin/pipe_bridge.exe" "$port" --busy-ms 600000 '\\.\pipe\stuck\query' \
+	</dev/null >"$tmp/stuck.out" 2>>"$tmp/bridge.err" &
+i=0
+until grep -q READY "$tmp/bridge.out" && grep -q READY "$tmp/stuck.out"; do
+	i=$((i + 1))
+	[ $i -gt 300 ] && { cat "$tmp/bridge.err"; die "pipe_bridge.exe did not start"; }
+	sleep 0.1
+done
+# The server's certificate names localhost; a pipe target has no host name
+# to check it against.
+pca="$ca;HostNameInCertificate=localhost"
+same np-sql-query "SELECT id, name FROM people ORDER BY id" \
+	"Server=np:\\\\.\\pipe\\sql\\query;UID=sa;$pca" "$tcp;UID=sa;$lca"
+same lpc "SELECT id, name FROM people ORDER BY id" "Server=lpc:;UID=sa;$pca" \
+	"$tcp;UID=sa;$lca"
+# Ten sessions in a row: a read that leaves part of a message in the pipe
+# once stalled one session in three under Wine (pipe_win32.c, READ_BUF).
+n=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	wtdsc lpc-$i "Server=lpc:;UID=sa;$pca;LoginTimeout=5" "SELECT $i"
+	[ $wrc = 0 ] && n=$((n + 1))
+done
+[ $n = 10 ]
+check "lpc-ten: ten sessions in a row over the SQLLocal pipe ($n of 10)" $?
+cancel cancel-lpc "Server=lpc:;UID=sa;PWD=Secret-123;$pca"
+wtdsc local-auto "Server=.;UID=sa;$pca" "SELECT 1"
+[ $wrc = 0 ]
+check "local-auto: Server=. connects (shared memory first)" $?
+ms() { echo $(($(date +%s%N) / 1000000)); }
+"$WINE" "$bin/pipe_bridge.exe" "$port" --busy-ms 1500 '\\.\pipe\busy\query' \
+	</dev/null >"$tmp/busy.out" 2>>"$tmp/bridge.err" &
+i=0
+until grep -q READY "$tmp/busy.out"; do
+	i=$((i + 1))
+	[ $i -gt 300 ] && die "pipe_bridge.exe --busy-ms did not start"
+	sleep 0.05
+done
+t0=$(ms)
+wtdsc pipe-busy-then-free "Server=np:\\\\.\\pipe\\busy\\query;UID=sa;$pca;LoginTimeout=20"
+t=$(($(ms) - t0))
+[ $wrc = 0 ] && [ $t -ge 1000 ]
+check "pipe-busy-then-free: waits for the busy pipe, then connects (after $t ms)" $?
+[ $wrc = 0 ] || show pipe-busy-then-free
+t0=$(ms)
+wtdsc pipe-busy "Server=np:\\\\.\\pipe\\stuck\\query;UID=sa;$pca;LoginTimeout=2"
+t=$(($(ms) - t0))
+[ "$(code_of "$tmp/pipe-busy.w.err")" = TDSC_E_PIPE_BUSY ] && [ $t -ge 1900 ] && [ $t -le 10000 ]
+check "pipe-busy: PIPE_BUSY once LoginTimeout=2 is over (after $t ms)" $?
+parity pipe-not-found PIPE_NOT_FOUND "Server=np:\\\\.\\pipe\\nosuch;UID=sa;$pca" \
+	"Server=np:$tmp/nosuch.sock;UID=sa;$lca"
+mkdir -p "$tmp/empty"
+parity shm-not-found SHM_NOT_FOUND "Server=lpc:.\\NOSUCH;UID=sa;$pca" \
+	"Server=lpc:.\\NOSUCH;UID=sa;$lca;LocalDir=$tmp/empty"
+
+echo "wine run: $(($(date +%s) - started)) s"
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
