@@ -11,6 +11,9 @@
 #      against the Linux test server and realm (tests/windows/run-wine.sh)
 # Prints a final "N passed, N failed" line; exits non-zero on any failure.
 set -u
+# CI gives no stdin; with fd 0 closed, make's jobserver pipe and then
+# libtool trip over it.  Nothing here reads standard input.
+exec </dev/null
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${TDSC_TEST_DIR:-$top/_build}
 jobs=$(nproc 2>/dev/null || echo 2)
