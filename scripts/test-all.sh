@@ -21,11 +21,13 @@ passed=0
 failed=0
 failures=
 
-step() { echo; echo "=== $*"; }
+started=$(date +%s)
+step() { echo; echo "=== $*"; step_start=$(date +%s); }
 result() { # name, status
-  if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "=== ok: $1"
+  t="($(( $(date +%s) - step_start )) s)"
+  if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "=== ok: $1 $t"
   else failed=$((failed + 1)); failures="$failures
-  - $1"; echo "=== FAILED: $1"; fi
+  - $1"; echo "=== FAILED: $1 $t"; fi
 }
 # Adds the automake harness's counts of one build dir to ours.
 count_tests() {
@@ -35,6 +37,10 @@ count_tests() {
     f=$(sed -n 's/^# FAIL: *//p' "$log" | head -1)
     e=$(sed -n 's/^# ERROR: *//p' "$log" | head -1)
     echo "    ($1: ${p:-0} test programs passed, ${f:-0} failed, ${e:-0} errors)"
+    # the failing programs by name, repeated in the summary at the end
+    bad=$(sed -n 's/^\(FAIL\|ERROR\): \(.*\)/\2/p' "$log" | sort -u | tr '\n' ' ')
+    [ -z "$bad" ] || failures="$failures
+  - in $1: $bad"
   done
 }
 
@@ -77,9 +83,9 @@ if [ -d "$out/plain" ] && command -v valgrind >/dev/null; then
   vg="valgrind --suppressions=$top/build-aux/valgrind.supp --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no"
   (cd "$out/plain" && rm -f test-suite.log &&
    CK_FORK=no make -s check TESTS="tests/unit/check_base tests/unit/check_proto tests/unit/check_values tests/unit/check_session tests/unit/check_net tests/unit/check_auth tests/integration/check_connect tests/integration/check_query tests/integration/check_kerberos tests/integration/check_policy tests/integration/check_transports tests/unit/check_ntlm tests/unit/check_transport tests/unit/check_shm tests/unit/check_rpc tests/integration/check_rpc tests/integration/check_txn tests/integration/check_cancel tests/integration/check_stream" \
-     LOG_COMPILER="$top/build-aux/vg-run" VALGRIND="$vg" ); s=$?
+     LOG_COMPILER="$top/build-aux/bounded 900 $top/build-aux/vg-run" VALGRIND="$vg" ); s=$?
   [ $s = 0 ] || cat "$out/plain/test-suite.log"
-  result "C tests under valgrind" $s
+  count_tests "$out/plain"; result "C tests under valgrind" $s
 fi
 
 step "make distcheck"
@@ -110,6 +116,6 @@ if [ $s = 0 ]; then
 fi
 
 echo
-echo "=== summary: $passed steps passed, $failed failed$failures"
+echo "=== summary: $passed steps passed, $failed failed in $(( $(date +%s) - started )) s$failures"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -19,7 +19,7 @@ start_server
 cs="Server=tcp:localhost,$port;UID=sa;CAFile=$certs/ca.pem"
 export TDSC_PASSWORD=Secret-123
 
-timeout 60 "$tdsc" -c "$cs" --csv -q -Q "SELECT * FROM typed ORDER BY id" > "$tmp/typed.csv" 2> "$tmp/err"
+timeout -k 10 60 "$tdsc" -c "$cs" --csv -q -Q "SELECT * FROM typed ORDER BY id" > "$tmp/typed.csv" 2> "$tmp/err"
 check "tdsc --csv exits 0 on the typed table" $?
 "$PYTHON3" - "$tmp/typed.csv" "$src/tests/peers/typed_table.expected" <<'PY'
 import csv, hashlib, struct, sys
@@ -51,27 +51,27 @@ sys.exit(1 if bad else 0)
 PY
 check "tdsc prints every typed value as FreeTDS and pytds read it" $?
 
-timeout 60 "$tdsc" -c "$cs" -Q "SELECT id, name FROM people ORDER BY id" > "$tmp/table" 2>"$tmp/err"
+timeout -k 10 60 "$tdsc" -c "$cs" -Q "SELECT id, name FROM people ORDER BY id" > "$tmp/table" 2>"$tmp/err"
 check "tdsc prints an aligned table" $?
 head -2 "$tmp/table" | grep -q '^id | name' ; check "the header names the columns" $?
 sed -n 2p "$tmp/table" | grep -q '^---*-+-' ; check "a rule separates the header" $?
 grep -q '(.* rows*)' "$tmp/err" ; check "the row count goes to stderr" $?
 
-timeout 60 "$tdsc" -c "$cs" -Q "SELECT * FROM no_such_table" > /dev/null 2>"$tmp/err"
+timeout -k 10 60 "$tdsc" -c "$cs" -Q "SELECT * FROM no_such_table" > /dev/null 2>"$tmp/err"
 [ $? = 1 ]; check "a server error exits 1" $?
 grep -q 'TDSC_E_SERVER_ERROR' "$tmp/err" && grep -q '208' "$tmp/err" && grep -q '^hint: ' "$tmp/err"
 check "a server error prints code, number and hint" $?
 
-timeout 60 "$tdsc" -c "Server=tcp:127.0.0.1,1;UID=sa" -Q "SELECT 1" > /dev/null 2>"$tmp/err"
+timeout -k 10 60 "$tdsc" -c "Server=tcp:127.0.0.1,1;UID=sa" -Q "SELECT 1" > /dev/null 2>"$tmp/err"
 [ $? = 2 ]; check "a failed connect exits 2" $?
 grep -q 'TDSC_E_CONN_REFUSED' "$tmp/err" && grep -q '^attempt 1: tcp' "$tmp/err"
 check "a failed connect prints the code and the trail" $?
 
-TDSC_PASSWORD=wrong timeout 60 "$tdsc" -c "$cs" -Q "SELECT 1" > /dev/null 2>"$tmp/err"
+TDSC_PASSWORD=wrong timeout -k 10 60 "$tdsc" -c "$cs" -Q "SELECT 1" > /dev/null 2>"$tmp/err"
 grep -q 'TDSC_E_LOGIN_FAILED' "$tmp/err" && ! grep -q 'wrong' "$tmp/err"
 check "a refused login is named, and the password is never printed" $?
 
-timeout 60 "$tdsc" -c "Server=x;Colour=blue" -Q "SELECT 1" > /dev/null 2>"$tmp/err"
+timeout -k 10 60 "$tdsc" -c "Server=x;Colour=blue" -Q "SELECT 1" > /dev/null 2>"$tmp/err"
 [ $? = 64 ] && grep -q "UNKNOWN_KEYWORD" "$tmp/err" && grep -q "Colour" "$tmp/err"
 check "an unknown keyword is a usage error naming it (exit 64)" $?
 

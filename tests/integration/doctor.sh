@@ -59,9 +59,9 @@ serve() { # [--cert NAME] [server args...]
 doctor() {
 	name=$1
 	cs="Server=tcp:${host:-localhost},$kport;CAFile=$certs/ca.pem;UID=sa;PWD=Secret-123;NTLMUser=TDSC\\alice;NTLMPassword=alice-nt-pw;${2:-}"
-	timeout 120 "$doctor" --json -t 5 -c "$cs" >"$tmp/out.json" 2>"$tmp/err"
+	timeout -k 10 120 "$doctor" --json -t 5 -c "$cs" >"$tmp/out.json" 2>"$tmp/err"
 	rc=$?
-	timeout 120 "$doctor" -t 5 -c "$cs" >"$tmp/out.txt" 2>>"$tmp/err"
+	timeout -k 10 120 "$doctor" -t 5 -c "$cs" >"$tmp/out.txt" 2>>"$tmp/err"
 	"$REAL_PYTHON3" -m json.tool "$tmp/out.json" >/dev/null 2>&1
 	check "$name: --json is valid JSON" $?
 	! grep -q 'Secret-123\|alice-pw\|alice-nt-pw' "$tmp/out.json" "$tmp/out.txt"

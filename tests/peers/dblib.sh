@@ -26,7 +26,7 @@ export FREETDSCONF
 
 fail=0
 run() { # run LABEL ENCRYPTION
-	if timeout 60 "$PROG" 127.0.0.1 "$port" dbluser 'Db!pass1' \
+	if timeout -k 10 60 "$PROG" 127.0.0.1 "$port" dbluser 'Db!pass1' \
 		"$SRCDIR/tests/peers/typed_table.expected" "$2"; then
 		echo "ok   $1"
 	else

@@ -38,7 +38,7 @@ client() {
 	u=$1
 	pw=$2
 	shift 2
-	timeout 60 "$PYTHON3" "$SRCDIR/tests/peers/ntlm_client.py" \
+	timeout -k 10 60 "$PYTHON3" "$SRCDIR/tests/peers/ntlm_client.py" \
 		--port "$port" --domain TDSC --user "$u" --password "$pw" \
 		--ntlm-auth "$NTLM_AUTH" --query 'SELECT SUSER_NAME()' "$@" \
 		>"$tmp/out" 2>&1
@@ -109,7 +109,7 @@ expect_log "log: unknown user named (EACCES)" 'minor 13 (NTLM: EACCES'
 # pytds' NtlmAuth sends NTLMv1 (24-byte responses): gss-ntlmssp 1.2.0 would
 # take it with any password, so the server refuses it even when right.
 if "$PYTHON3" -c 'import pytds.login, ntlm_auth' 2>/dev/null; then
-	timeout 60 "$PYTHON3" - "$port" >"$tmp/out" 2>&1 <<'EOF'
+	timeout -k 10 60 "$PYTHON3" - "$port" >"$tmp/out" 2>&1 <<'EOF'
 import sys, pytds
 from pytds.login import NtlmAuth
 try:

@@ -41,7 +41,7 @@ EOF
 
 # run_tsql PASSWORD : runs the script on stdin, output in $tmp/out
 run_tsql() {
-	FREETDSCONF=$tmp/freetds.conf LC_ALL=C.UTF-8 timeout 60 \
+	FREETDSCONF=$tmp/freetds.conf LC_ALL=C.UTF-8 timeout -k 10 60 \
 		"$TSQL" -S t -U tsqluser -P "$1" -D tdsc_test >"$tmp/out" 2>&1
 }
 

@@ -82,7 +82,7 @@ EOF
 # output in $tmp/out
 run_tsql() {
 	KRB5CCNAME=FILE:$tmp/$1 FREETDSCONF=$tmp/freetds.conf LC_ALL=C.UTF-8 \
-		timeout 60 "$TSQL" -S k -D tdsc_test >"$tmp/out" 2>&1
+		timeout -k 10 60 "$TSQL" -S k -D tdsc_test >"$tmp/out" 2>&1
 }
 expect() { # expect WHAT PATTERN
 	if grep -q -- "$2" "$tmp/out"; then

@@ -57,7 +57,7 @@ unset DISPLAY WAYLAND_DISPLAY
 
 # shellcheck disable=SC2317  # invoked through trap
 cleanup() {
-	[ -d "$WINEPREFIX" ] && timeout 30 wineserver -k >/dev/null 2>&1
+	[ -d "$WINEPREFIX" ] && timeout -k 10 30 wineserver -k >/dev/null 2>&1
 	if [ -n "$server_pid" ]; then
 		kill "$server_pid" 2>/dev/null
 		wait "$server_pid" 2>/dev/null
@@ -89,7 +89,7 @@ winpath() { printf 'Z:%s' "$1" | tr / '\\'; }
 certs=${TDSC_TEST_CERTS:-}
 if [ -z "$certs" ] || [ ! -f "$certs/ca.pem" ]; then
 	certs=$tmp/certs
-	timeout 60 "$PYTHON3" "$src/tests/tls/mkcerts.py" "$certs" >/dev/null ||
+	timeout -k 10 60 "$PYTHON3" "$src/tests/tls/mkcerts.py" "$certs" >/dev/null ||
 		die "test certificates (tests/tls/mkcerts.py)"
 fi
 
@@ -109,7 +109,7 @@ realm_py addprinc "$realm" alice --password alice-pw &&
 	die "realm principals"
 printf 'TDSC:alice:alice-nt-pw\n' >"$realm/ntlm.users"
 
-timeout 900 "$PYTHON3" "$src/tests/server/tdsserver.py" \
+timeout -k 10 900 "$PYTHON3" "$src/tests/server/tdsserver.py" \
 	--host 127.0.0.1 --port "$port" --db "$tmp/test.sqlite" \
 	--init "$src/tests/server/sample.sql" --user sa:Secret-123 \
 	--cert "$certs/server.pem" --key "$certs/server.key" \
@@ -128,9 +128,9 @@ done
 # Wine: a fresh prefix (its first start is the slow part), one wineserver
 # kept for the whole run.
 t0=$(date +%s)
-timeout 300 wineboot -i </dev/null >"$tmp/wineboot.log" 2>&1 ||
+timeout -k 10 300 wineboot -i </dev/null >"$tmp/wineboot.log" 2>&1 ||
 	{ cat "$tmp/wineboot.log"; die "wineboot -i"; }
-timeout 60 wineserver -p </dev/null >/dev/null 2>&1
+timeout -k 10 60 wineserver -p </dev/null >/dev/null 2>&1
 check "a Wine prefix, in $(($(date +%s) - t0)) s" 0
 bin=$tmp/bin
 mkdir -p "$bin" && cp "$exe" "$dll" "$bridge" "$canceller" "$bin/" ||
@@ -147,14 +147,14 @@ lca="CAFile=$certs/ca.pem"
 # (CR LF made LF), exit status in $wrc / $lrc.
 # shellcheck disable=SC2086  # FLAG: none, or one word
 wtdsc() {
-	timeout 120 "$WINE" "$bin/tdsc.exe" ${4:-} -c "$2" -Q "${3:-SELECT 1}" \
+	timeout -k 10 120 "$WINE" "$bin/tdsc.exe" ${4:-} -c "$2" -Q "${3:-SELECT 1}" \
 		</dev/null >"$tmp/$1.w.out" 2>"$tmp/$1.w.err"
 	wrc=$?
 	sed -i 's/\r$//' "$tmp/$1.w.out" "$tmp/$1.w.err"
 }
 # shellcheck disable=SC2086
 ltdsc() {
-	timeout 120 "$ltdsc" ${4:-} -c "$2" -Q "${3:-SELECT 1}" </dev/null \
+	timeout -k 10 120 "$ltdsc" ${4:-} -c "$2" -Q "${3:-SELECT 1}" </dev/null \
 		>"$tmp/$1.l.out" 2>"$tmp/$1.l.err"
 	lrc=$?
 }
@@ -214,7 +214,7 @@ same ntlm-sspi "SELECT SUSER_NAME()" "$tcp;$ca;$ntlm" "$tcp;$lca;$ntlm"
 # cancel.exe: tdsc_conn_cancel from another thread stops WAITFOR (the
 # waker's socket in the Winsock wait); over the pipe further down.
 cancel() { # NAME CS
-	timeout 60 "$WINE" "$bin/cancel.exe" "$2" </dev/null >"$tmp/$1.out" 2>&1
+	timeout -k 10 60 "$WINE" "$bin/cancel.exe" "$2" </dev/null >"$tmp/$1.out" 2>&1
 	r=$?
 	check "$1: $(tr -d '\r' <"$tmp/$1.out" | head -1)" $r
 }
