@@ -11,9 +11,15 @@ export port=
 # shellcheck disable=SC2317  # invoked through trap
 stop_server() {
 	if [ -n "$server_pid" ]; then
+		# bounded: the server leaves within 5 s of SIGTERM or prints its
+		# threads' stacks and exits; timeout -k kills it 10 s after.
 		kill "$server_pid" 2>/dev/null
 		wait "$server_pid" 2>/dev/null
 		server_pid=
+		if grep -q '^Timeout (' "$tmp/server.err" 2>/dev/null; then
+			echo "warning: the test server stalled on its way out:"
+			sed 's/^/    /' "$tmp/server.err"
+		fi
 	fi
 }
 # shellcheck disable=SC2317  # invoked through trap
@@ -27,7 +33,7 @@ trap 'exit 1' HUP INT TERM
 certs=${TDSC_TEST_CERTS:-}
 if [ -z "$certs" ] || [ ! -f "$certs/ca.pem" ]; then
 	certs=$tmp/certs
-	timeout 60 "$PYTHON3" "$SRCDIR/tests/tls/mkcerts.py" "$certs" || exit 1
+	timeout -k 10 60 "$PYTHON3" "$SRCDIR/tests/tls/mkcerts.py" "$certs" || exit 1
 fi
 
 # start_server [--cert NAME] SERVER-ARGS... : starts the server with the
@@ -39,7 +45,7 @@ start_server() {
 		shift 2
 	fi
 	rm -f "$tmp/ready" "$tmp/test.sqlite"
-	timeout 300 "$PYTHON3" "$SRCDIR/tests/server/tdsserver.py" \
+	timeout -k 10 300 "$PYTHON3" "$SRCDIR/tests/server/tdsserver.py" \
 		--host 127.0.0.1 --port 0 --db "$tmp/test.sqlite" \
 		--init "$SRCDIR/tests/server/sample.sql" --user "$SERVER_USER" \
 		--cert "$certs/$cert.pem" --key "$certs/$cert.key" \

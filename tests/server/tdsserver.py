@@ -25,6 +25,7 @@ import array
 import ctypes
 import datetime
 import decimal
+import faulthandler
 import fcntl
 import itertools
 import mmap
@@ -2940,6 +2941,10 @@ def main(argv=None):
 
     def on_signal(signum, frame):
         stop.set()
+        # Whoever stops us waits for us: should the shutdown stall (a
+        # session thread holding a lock the interpreter's exit needs),
+        # print every thread's stack to the error log and leave anyway.
+        faulthandler.dump_traceback_later(5, exit=True, file=sys.stderr)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
