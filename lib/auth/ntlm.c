@@ -819,21 +819,6 @@ static tdsc__auth_status raw_step(ntlm_state *s, const uint8_t *in,
   return TDSC__AUTH_DONE;
 }
 
-static const char *neg_state_name(tdsc__neg_state st) {
-  switch (st) {
-  case TDSC__NEG_ACCEPT_COMPLETED:
-    return "accept-completed";
-  case TDSC__NEG_ACCEPT_INCOMPLETE:
-    return "accept-incomplete";
-  case TDSC__NEG_REJECT:
-    return "reject";
-  case TDSC__NEG_REQUEST_MIC:
-    return "request-mic";
-  default:
-    return "absent";
-  }
-}
-
 /* SPNEGO around NTLMSSP (RFC 4178, MS-SPNG): NegTokenInit offering
  * NTLMSSP alone with NEGOTIATE as its optimistic token; the CHALLENGE in
  * the server's NegTokenResp; AUTHENTICATE and our mechListMIC (always:
@@ -895,7 +880,7 @@ static tdsc__auth_status spnego_step(ntlm_state *s, const uint8_t *in,
       tdsc__err_set(err, TDSC_E_NTLM_REFUSED,
                     "the server's SPNEGO reply (negState %s) carries no NTLM "
                     "CHALLENGE for %s",
-                    neg_state_name(r.state), s->identity);
+                    tdsc__spnego_state_name(r.state), s->identity);
       return fail(s);
     }
     tdsc__buf tok;
@@ -950,7 +935,7 @@ static tdsc__auth_status spnego_step(ntlm_state *s, const uint8_t *in,
     tdsc__err_set(err, TDSC_E_PROTOCOL,
                   "the server keeps SPNEGO open (negState %s) after the NTLM "
                   "AUTHENTICATE and mechListMIC of %s",
-                  neg_state_name(r.state), s->identity);
+                  tdsc__spnego_state_name(r.state), s->identity);
     return fail(s);
   }
   s->ph = PH_FINISHED;

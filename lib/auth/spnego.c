@@ -115,6 +115,21 @@ bool tdsc__spnego_init_token(const tdsc__oid *mechs, size_t n,
   return !out->oom;
 }
 
+const char *tdsc__spnego_state_name(tdsc__neg_state st) {
+  switch (st) {
+  case TDSC__NEG_ACCEPT_COMPLETED:
+    return "accept-completed";
+  case TDSC__NEG_ACCEPT_INCOMPLETE:
+    return "accept-incomplete";
+  case TDSC__NEG_REJECT:
+    return "reject";
+  case TDSC__NEG_REQUEST_MIC:
+    return "request-mic";
+  default:
+    return "absent";
+  }
+}
+
 bool tdsc__spnego_resp_token(tdsc__neg_state st, const tdsc__oid *mech,
                              const uint8_t *tok, size_t toklen,
                              const uint8_t *mic, size_t miclen,

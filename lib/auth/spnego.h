@@ -32,6 +32,10 @@ typedef enum tdsc__neg_state {
   TDSC__NEG_ABSENT = -1
 } tdsc__neg_state;
 
+/* The negState's name as RFC 4178 spells it ("accept-completed", ...;
+ * "absent" for ABSENT and for values the RFC does not define). */
+const char *tdsc__spnego_state_name(tdsc__neg_state st);
+
 /* Appends the DER of MechTypeList (SEQUENCE OF OID) for mechs[0..n): the
  * exact bytes the mechListMIC covers (RFC 4178 5). */
 void tdsc__spnego_mech_list(const tdsc__oid *mechs, size_t n,

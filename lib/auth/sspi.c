@@ -1091,21 +1091,6 @@ out:
   return st;
 }
 
-static const char *neg_state_name(tdsc__neg_state st) {
-  switch (st) {
-  case TDSC__NEG_ACCEPT_COMPLETED:
-    return "accept-completed";
-  case TDSC__NEG_ACCEPT_INCOMPLETE:
-    return "accept-incomplete";
-  case TDSC__NEG_REJECT:
-    return "reject";
-  case TDSC__NEG_REQUEST_MIC:
-    return "request-mic";
-  default:
-    return "absent";
-  }
-}
-
 /* SPNEGO around NTLMSSP, as ntlm.c's spnego_step: NTLMSSP alone with
  * NEGOTIATE optimistically; the CHALLENGE in the server's NegTokenResp;
  * AUTHENTICATE and our mechListMIC (always, MS-SPNG 3.1.5.1); DONE then,
@@ -1167,7 +1152,7 @@ static tdsc__auth_status ntlm_spnego_step(sspi_state *s, const uint8_t *in,
       tdsc__err_set(err, TDSC_E_NTLM_REFUSED,
                     "the server's SPNEGO reply (negState %s) carries no NTLM "
                     "CHALLENGE for %s",
-                    neg_state_name(r.state), who(s));
+                    tdsc__spnego_state_name(r.state), who(s));
       return failed(s);
     }
     tdsc__buf tok, mic;
@@ -1225,7 +1210,7 @@ static tdsc__auth_status ntlm_spnego_step(sspi_state *s, const uint8_t *in,
     tdsc__err_set(err, TDSC_E_PROTOCOL,
                   "the server keeps SPNEGO open (negState %s) after the NTLM "
                   "AUTHENTICATE and mechListMIC of %s",
-                  neg_state_name(r.state), who(s));
+                  tdsc__spnego_state_name(r.state), who(s));
     return failed(s);
   }
   s->ph = ST_FINISHED;

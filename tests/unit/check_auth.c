@@ -149,6 +149,10 @@ START_TEST(spnego_reject_parses) {
   ck_assert_ptr_null(r.token);
   ck_assert_ptr_null(r.mic);
   ck_assert_ptr_null(r.mech);
+  ck_assert_str_eq(tdsc__spnego_state_name(r.state), "reject");
+  ck_assert_str_eq(tdsc__spnego_state_name(TDSC__NEG_ACCEPT_INCOMPLETE),
+                   "accept-incomplete");
+  ck_assert_str_eq(tdsc__spnego_state_name((tdsc__neg_state)7), "absent");
   free(in);
 }
 END_TEST
