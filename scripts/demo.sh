@@ -57,7 +57,16 @@ chmod 600 "$tmp/agent.cred" "$tmp/agent.keytab"
   --map "backup@$TDSC_REALM=TDSC\\backup" --map 'TDSC\backup=TDSC\backup' \
   --shm "$localdir/MSSQLSERVER.shm" --log "$tmp/server.log" >"$tmp/ready" &
 pid=$!
-while ! grep -q READY "$tmp/ready" 2>/dev/null; do sleep 0.1; done
+i=0
+while ! grep -q READY "$tmp/ready" 2>/dev/null; do
+  i=$((i + 1))
+  if [ $i -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
+    echo "the test server did not start:" >&2
+    tail -n 20 "$tmp/server.log" >&2 2>/dev/null
+    exit 1
+  fi
+  sleep 0.1
+done
 echo "realm $TDSC_REALM (KDC on port $TDSC_KDC_PORT); server localhost,$port, SPN $spn"
 printf '%s\n' "the agent's account: backup@$TDSC_REALM (keytab), TDSC\\backup (NTLM credential file)"
 

@@ -39,6 +39,44 @@ work="$tmp/work"
 mkdir -p "$work"
 work_empty() { [ -z "$(ls -A "$work")" ]; }
 
+# start_agent ARGS... : the agent in serve mode; sets agent_pid and aport
+# (empty if it did not come to listen).  serve.out is removed first: the
+# shell truncates it only in the child, and a grep of the previous agent's
+# line would race ahead.
+start_agent() {
+	rm -f "$tmp/serve.out"
+	"$agent" serve "$@" >"$tmp/serve.out" 2>"$tmp/serve.err" &
+	agent_pid=$!
+	i=0
+	while ! grep -q '^listening on ' "$tmp/serve.out" 2>/dev/null && [ $i -lt 300 ]; do
+		kill -0 "$agent_pid" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	aport=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/serve.out" 2>/dev/null)
+	[ -n "$aport" ] || { echo "the agent did not come to listen:"; cat "$tmp/serve.err"; }
+}
+# wait_agent : returns the agent's exit status; one still running 60 s on
+# (its client never came) is killed and 124 returned.
+wait_agent() {
+	i=0
+	while kill -0 "$agent_pid" 2>/dev/null && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$agent_pid" 2>/dev/null; then
+		echo "the agent still runs 60 s after its clients: killed"
+		kill "$agent_pid"
+		wait "$agent_pid"
+		st=124
+	else
+		wait "$agent_pid"
+		st=$?
+	fi
+	agent_pid=
+	return $st
+}
+
 # The world: the service account "backup" has a keytab of its own
 # (Kerberos) and an NTLM password in a credential file; both map to the
 # login TDSC\backup.  No ticket cache: the agent runs unattended.
@@ -127,20 +165,14 @@ rc=$?
 check "kerberos_only_off_the_domain_is_a_connect_failure (exit $rc)" $?
 
 # agent mode: two clients in a row, then the agent exits
-"$agent" serve -c "$cs" -d tdsc_test --listen 127.0.0.1:0 --count 2 \
-	--workdir "$work" >"$tmp/serve.out" 2>"$tmp/serve.err" &
-agent_pid=$!
-i=0
-while ! grep -q '^listening on ' "$tmp/serve.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-aport=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/serve.out")
+start_agent -c "$cs" -d tdsc_test --listen 127.0.0.1:0 --count 2 --workdir "$work"
 "$fetch" "127.0.0.1:$aport" "$tmp/c1.zip" >/dev/null && work_empty &&
 	"$fetch" "127.0.0.1:$aport" "$tmp/c2.zip" >/dev/null && work_empty
 check "serve_answers_two_clients_in_a_row" $?
 zip_matches "$tmp/c1.zip" && zip_matches "$tmp/c2.zip"
 check "both clients' archives restore to the server's rows" $?
-wait "$agent_pid"
+wait_agent
 rc=$?
-agent_pid=
 check "the agent exits 0 after --count 2 (exit $rc)" "$rc"
 
 # ------------------------------------------------ each step's failure
@@ -166,16 +198,10 @@ step_fails checkdb_failure_is_step_1 11 "step 1 (checkdb) failed:" -o "$tmp/f.zi
 has "$tmp/f.err" "server error 8939" && has "$tmp/f.out" "1 consistency errors"
 check "the CHECKDB failure names the server's error 8939" $?
 # agent mode: the client hears the step in the ERR line
-"$agent" serve -c "$scs" -d tdsc_test --listen 127.0.0.1:0 --count 1 \
-	--workdir "$work" >"$tmp/serve.out" 2>"$tmp/serve.err" &
-agent_pid=$!
-i=0
-while ! grep -q '^listening on ' "$tmp/serve.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-aport=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/serve.out")
+start_agent -c "$scs" -d tdsc_test --listen 127.0.0.1:0 --count 1 --workdir "$work"
 "$fetch" "127.0.0.1:$aport" "$tmp/f.zip" 2>"$tmp/fetch.err"
 rc=$?
-wait "$agent_pid"
-agent_pid=
+wait_agent
 [ "$rc" = 11 ] && has "$tmp/fetch.err" "1 checkdb SERVER_ERROR" &&
 	[ ! -e "$tmp/f.zip" ] && work_empty
 check "a client of a failing agent gets the step in the ERR line (exit $rc)" $?
