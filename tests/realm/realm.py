@@ -200,15 +200,31 @@ def group_alive(pgid):
     return False
 
 
+def start_time(pid):
+    """The start time of process pid (ticks since boot), None if gone."""
+    try:
+        with open(f'/proc/{pid}/stat', encoding='ascii', errors='replace') as f:
+            return int(f.read().rpartition(')')[2].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def kill_group(d, which):
     """Kill the process group recorded in DIR/WHICH.pgid; wait for it.
-    Returns whether there was one."""
+    Returns whether there was one.  The file holds the group's id and its
+    leader's start time: a leader that died long ago may have left its id
+    to an unrelated process (pids recycle), whose group is not ours."""
     path = pidfile(d, which)
     try:
         with open(path, encoding='ascii') as f:
-            pgid = int(f.read().strip())
-    except (FileNotFoundError, ValueError):
+            fields = f.read().split()
+        pgid, started = int(fields[0]), int(fields[1])
+    except (FileNotFoundError, ValueError, IndexError):
         return False
+    now = start_time(pgid)
+    if now is not None and started and now != started:
+        os.unlink(path)  # the id is someone else's now
+        return True
     try:
         os.killpg(pgid, signal.SIGTERM)
         end = time.monotonic() + 3
@@ -236,7 +252,7 @@ def spawn(d, which, argv, env):
                          start_new_session=True, close_fds=True)
     log.close()
     with open(pidfile(d, which), 'w', encoding='ascii') as f:
-        f.write(f'{p.pid}\n')
+        f.write(f'{p.pid} {start_time(p.pid) or 0}\n')
     return p
 
 
