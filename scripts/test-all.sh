@@ -91,6 +91,9 @@ fi
 step "make distcheck"
 (cd "$out/plain" && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$out/distcheck.log" 2>&1); s=$?
 [ $s = 0 ] || tail -60 "$out/distcheck.log"
+bad=$(sed -n 's/^\(FAIL\|ERROR\): \(.*\)/\2/p' "$out/distcheck.log" | sort -u | tr '\n' ' ')
+[ -z "$bad" ] || failures="$failures
+  - in make distcheck: $bad"
 result "make distcheck" $s
 
 step "install and build a pkg-config consumer"
