@@ -22,6 +22,18 @@ failed=0
 failures=
 
 started=$(date +%s)
+# The whole run stays within TDSC_TEST_BUDGET seconds (CI allows 90 min):
+# each long step gets what is left, so that a hang anywhere still ends
+# in the summary below rather than in CI's own timeout.
+budget=${TDSC_TEST_BUDGET:-4800}
+in_time() { # in_time CMD... : CMD, bounded by what is left of the budget
+  l=$(( budget - ($(date +%s) - started) ))
+  if [ "$l" -lt 60 ]; then
+    echo "=== out of time (TDSC_TEST_BUDGET=$budget s): $1 not run"
+    return 124
+  fi
+  timeout -k 30 "$l" "$@"
+}
 step() { echo; echo "=== $*"; step_start=$(date +%s); }
 result() { # name, status
   t="($(( $(date +%s) - step_start )) s)"
@@ -62,7 +74,7 @@ step "build with -Werror"
 build "$out/plain"; s=$?; result "build" $s
 if [ $s = 0 ]; then
   step "make check"
-  (cd "$out/plain" && make -s -j"$jobs" check); s=$?
+  (cd "$out/plain" && in_time make -s -j"$jobs" check); s=$?
   [ $s = 0 ] || cat "$out/plain/test-suite.log"
   count_tests "$out/plain"; result "make check" $s
 fi
@@ -73,7 +85,7 @@ if [ $s = 0 ]; then
   # verify_asan_link_order=0: the clock-skew tests preload libfaketime.
   (cd "$out/asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0 \
      LSAN_OPTIONS=suppressions=$top/build-aux/lsan.supp:print_suppressions=0 \
-     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make -s -j"$jobs" check); s=$?
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 in_time make -s -j"$jobs" check); s=$?
   [ $s = 0 ] || cat "$out/asan/test-suite.log"
   count_tests "$out/asan"; result "make check under ASan/UBSan" $s
 fi
@@ -82,14 +94,14 @@ step "valgrind"
 if [ -d "$out/plain" ] && command -v valgrind >/dev/null; then
   vg="valgrind --suppressions=$top/build-aux/valgrind.supp --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no"
   (cd "$out/plain" && rm -f test-suite.log &&
-   CK_FORK=no make -s check TESTS="tests/unit/check_base tests/unit/check_proto tests/unit/check_values tests/unit/check_session tests/unit/check_net tests/unit/check_auth tests/integration/check_connect tests/integration/check_query tests/integration/check_kerberos tests/integration/check_policy tests/integration/check_transports tests/unit/check_ntlm tests/unit/check_transport tests/unit/check_shm tests/unit/check_rpc tests/integration/check_rpc tests/integration/check_txn tests/integration/check_cancel tests/integration/check_stream" \
+   CK_FORK=no in_time make -s check TESTS="tests/unit/check_base tests/unit/check_proto tests/unit/check_values tests/unit/check_session tests/unit/check_net tests/unit/check_auth tests/integration/check_connect tests/integration/check_query tests/integration/check_kerberos tests/integration/check_policy tests/integration/check_transports tests/unit/check_ntlm tests/unit/check_transport tests/unit/check_shm tests/unit/check_rpc tests/integration/check_rpc tests/integration/check_txn tests/integration/check_cancel tests/integration/check_stream" \
      LOG_COMPILER="$top/build-aux/bounded 900 $top/build-aux/vg-run" VALGRIND="$vg" ); s=$?
   [ $s = 0 ] || cat "$out/plain/test-suite.log"
   count_tests "$out/plain"; result "C tests under valgrind" $s
 fi
 
 step "make distcheck"
-(cd "$out/plain" && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$out/distcheck.log" 2>&1); s=$?
+(cd "$out/plain" && in_time make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$out/distcheck.log" 2>&1); s=$?
 [ $s = 0 ] || tail -60 "$out/distcheck.log"
 bad=$(sed -n 's/^\(FAIL\|ERROR\): \(.*\)/\2/p' "$out/distcheck.log" | sort -u | tr '\n' ' ')
 [ -z "$bad" ] || failures="$failures
@@ -113,7 +125,7 @@ if [ $s = 0 ]; then
   result "Windows build" $s
   if [ $s = 0 ] && [ -d "$out/plain" ]; then
     step "Windows: tests under Wine"
-    sh "$top/tests/windows/run-wine.sh" "$out/win" "$out/plain"
+    in_time sh "$top/tests/windows/run-wine.sh" "$out/win" "$out/plain"
     result "Windows tests under Wine" $?
   fi
 fi
