@@ -2938,13 +2938,15 @@ def main(argv=None):
         args.host, port, args.encryption, args.strict, args.misbehave))
 
     stop = threading.Event()
+    signalled = []
 
     def on_signal(signum, frame):
-        stop.set()
-        # Whoever stops us waits for us: should the shutdown stall (a
-        # session thread holding a lock the interpreter's exit needs),
-        # print every thread's stack to the error log and leave anyway.
-        faulthandler.dump_traceback_later(5, exit=True, file=sys.stderr)
+        # Nothing here may take a lock: a second signal can run this
+        # handler again inside the first (timeout(1) sends SIGTERM to its
+        # child and then to its group), and Event.set() takes a lock that
+        # the interrupted call holds -- the server then waits for itself
+        # for ever.  The main loop below sets `stop` for the threads.
+        signalled.append(signum)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
@@ -2958,13 +2960,13 @@ def main(argv=None):
     sys.stdout.flush()
 
     n = 0
-    while not stop.is_set():
+    while not signalled:
         try:
             sock, addr = lsock.accept()
         except socket.timeout:
             continue
         except OSError:
-            if stop.is_set():
+            if signalled:
                 break
             raise
         sock.settimeout(None)
@@ -2973,6 +2975,11 @@ def main(argv=None):
         log('connection %d from %s' % (spid, addr[:2]))
         s = Session(cfg, sock, addr, spid)
         threading.Thread(target=s.run, name='spid%d' % spid, daemon=True).start()
+    # Whoever stopped us waits for us: should the way out stall (a session
+    # thread holding a lock the interpreter's exit needs), print every
+    # thread's stack to the error log and leave anyway.
+    faulthandler.dump_traceback_later(5, exit=True, file=sys.stderr)
+    stop.set()
     lsock.close()
     if shm:
         shm.close()
