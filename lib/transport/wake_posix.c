@@ -44,11 +44,14 @@ void tdsc__waker_free(tdsc__waker *w) {
 }
 
 void tdsc__waker_fire(tdsc__waker *w) {
-  /* A full pipe is already fired: EAGAIN is as good as success. */
+  /* A full pipe is already fired: EAGAIN is as good as success.  errno is
+   * kept: a signal handler may have interrupted code about to read it. */
+  int saved = errno;
   ssize_t n;
   do
     n = write(w->fd[1], "!", 1);
   while (n < 0 && errno == EINTR);
+  errno = saved;
 }
 
 void tdsc__waker_clear(tdsc__waker *w) {

@@ -1127,8 +1127,38 @@ static Suite *transport_suite(void) {
   return su;
 }
 
+/* tdsc_conn_cancel may run in a signal handler (tdsc's Ctrl-C): firing the
+ * waker must leave errno as the interrupted code had it, also when the
+ * pipe is full and write fails with EAGAIN. */
+START_TEST(firing_the_waker_keeps_errno) {
+  tdsc__waker *w = tdsc__waker_new();
+  ck_assert_ptr_nonnull(w);
+  struct pollfd p = {tdsc__waker_fd(w), POLLIN, 0};
+  ck_assert_int_eq(poll(&p, 1, 0), 0);
+  for (int i = 0; i < 70000; i++) /* past a 64 KiB pipe */
+    tdsc__waker_fire(w);
+  errno = EINTR;
+  tdsc__waker_fire(w);
+  ck_assert_int_eq(errno, EINTR);
+  ck_assert_int_eq(poll(&p, 1, 0), 1);
+  tdsc__waker_clear(w);
+  p.revents = 0;
+  ck_assert_int_eq(poll(&p, 1, 0), 0);
+  tdsc__waker_free(w);
+}
+END_TEST
+
+static Suite *waker_suite(void) {
+  Suite *su = suite_create("waker");
+  TCase *tc = tcase_create("posix");
+  tcase_add_test(tc, firing_the_waker_keeps_errno);
+  suite_add_tcase(su, tc);
+  return su;
+}
+
 int main(void) {
   SRunner *sr = srunner_create(transport_suite());
+  srunner_add_suite(sr, waker_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
