@@ -183,30 +183,31 @@ def pidfile(d, which):
     return os.path.join(d, f'{which}.pgid')
 
 
+def proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name (state first,
+    pgrp third, start time 20th), or None when the process is gone."""
+    try:
+        with open(f'/proc/{pid}/stat', encoding='ascii', errors='replace') as f:
+            return f.read().rpartition(')')[2].split()
+    except OSError:
+        return None
+
+
 def group_alive(pgid):
     """Whether a live (not zombie) process is in group pgid.  killpg(pgid, 0)
     is not enough: our children are reparented to init, and a container's
     init may leave them as zombies for a long while."""
     for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat', encoding='ascii', errors='replace') as f:
-                fields = f.read().rpartition(')')[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] not in 'ZX':
+        fields = proc_stat(entry) if entry.isdigit() else None
+        if fields and int(fields[2]) == pgid and fields[0] not in 'ZX':
             return True
     return False
 
 
 def start_time(pid):
     """The start time of process pid (ticks since boot), None if gone."""
-    try:
-        with open(f'/proc/{pid}/stat', encoding='ascii', errors='replace') as f:
-            return int(f.read().rpartition(')')[2].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
+    fields = proc_stat(pid)
+    return int(fields[19]) if fields else None
 
 
 def kill_group(d, which):
