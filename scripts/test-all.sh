@@ -41,6 +41,12 @@ result() { # name, status
   else failed=$((failed + 1)); failures="$failures
   - $1"; echo "=== FAILED: $1 $t"; fi
 }
+# Names the programs a harness log says failed in the summary at the end.
+note_failures() { # label, log
+  bad=$(sed -n 's/^\(FAIL\|ERROR\): \(.*\)/\2/p' "$2" | sort -u | tr '\n' ' ')
+  [ -z "$bad" ] || failures="$failures
+  - in $1: $bad"
+}
 # Adds the automake harness's counts of one build dir to ours.
 count_tests() {
   for log in "$1"/test-suite.log; do
@@ -49,10 +55,7 @@ count_tests() {
     f=$(sed -n 's/^# FAIL: *//p' "$log" | head -1)
     e=$(sed -n 's/^# ERROR: *//p' "$log" | head -1)
     echo "    ($1: ${p:-0} test programs passed, ${f:-0} failed, ${e:-0} errors)"
-    # the failing programs by name, repeated in the summary at the end
-    bad=$(sed -n 's/^\(FAIL\|ERROR\): \(.*\)/\2/p' "$log" | sort -u | tr '\n' ' ')
-    [ -z "$bad" ] || failures="$failures
-  - in $1: $bad"
+    note_failures "$1" "$log"
   done
 }
 
@@ -103,9 +106,7 @@ fi
 step "make distcheck"
 (cd "$out/plain" && in_time make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$out/distcheck.log" 2>&1); s=$?
 [ $s = 0 ] || tail -60 "$out/distcheck.log"
-bad=$(sed -n 's/^\(FAIL\|ERROR\): \(.*\)/\2/p' "$out/distcheck.log" | sort -u | tr '\n' ' ')
-[ -z "$bad" ] || failures="$failures
-  - in make distcheck: $bad"
+note_failures "make distcheck" "$out/distcheck.log"
 result "make distcheck" $s
 
 step "install and build a pkg-config consumer"
