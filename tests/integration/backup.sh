@@ -47,12 +47,7 @@ start_agent() {
 	rm -f "$tmp/serve.out"
 	"$agent" serve "$@" >"$tmp/serve.out" 2>"$tmp/serve.err" &
 	agent_pid=$!
-	i=0
-	while ! grep -q '^listening on ' "$tmp/serve.out" 2>/dev/null && [ $i -lt 300 ]; do
-		kill -0 "$agent_pid" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_line "$tmp/serve.out" '^listening on ' "$agent_pid"
 	aport=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/serve.out" 2>/dev/null)
 	[ -n "$aport" ] || { echo "the agent did not come to listen:"; cat "$tmp/serve.err"; }
 }

@@ -36,6 +36,17 @@ if [ -z "$certs" ] || [ ! -f "$certs/ca.pem" ]; then
 	timeout -k 10 60 "$PYTHON3" "$SRCDIR/tests/tls/mkcerts.py" "$certs" || exit 1
 fi
 
+# wait_line FILE PATTERN PID : waits, up to 30 s and while PID lives, for a
+# line of FILE that matches the grep PATTERN; 1 when it does not come.
+wait_line() {
+	i=0
+	until grep -q "$2" "$1" 2>/dev/null; do
+		{ kill -0 "$3" 2>/dev/null && [ $i -lt 300 ]; } || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
 # start_server [--cert NAME] SERVER-ARGS... : starts the server with the
 # sample database and the certificate NAME.pem (default: server); sets $port.
 start_server() {
@@ -51,16 +62,10 @@ start_server() {
 		--cert "$certs/$cert.pem" --key "$certs/$cert.key" \
 		--log "$tmp/server.log" "$@" >"$tmp/ready" 2>>"$tmp/server.err" &
 	server_pid=$!
-	i=0
-	while [ $i -lt 150 ]; do
-		if grep -q '^READY ' "$tmp/ready" 2>/dev/null; then
-			port=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$tmp/ready")
-			return 0
-		fi
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
+	if wait_line "$tmp/ready" '^READY ' "$server_pid"; then
+		port=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$tmp/ready")
+		return 0
+	fi
 	echo "server did not start:"
 	cat "$tmp/server.err"
 	exit 1
