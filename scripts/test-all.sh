@@ -6,7 +6,8 @@
 #   3. the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. the C tests under valgrind (memcheck, leaks)
 #   5. `make distcheck` (the tarball builds and passes out of tree)
-#   6. install, and a pkg-config consumer builds and runs against it
+#   6. install, and a pkg-config consumer builds and runs against it,
+#      linked to the shared library and to the static one
 #   7. the Windows build (mingw-w64, -Werror) and its tests under Wine
 #      against the Linux test server and realm (tests/windows/run-wine.sh)
 # Prints a final "N passed, N failed" line; exits non-zero on any failure.
@@ -116,8 +117,9 @@ rm -rf "$inst"
   PKG_CONFIG_PATH="$inst/lib/pkgconfig" \
   PKG_CONFIG="pkg-config --define-variable=prefix=$inst" \
     make -s -C "$top/examples/pkgconfig" O="$out/consumer" clean all &&
-  LD_LIBRARY_PATH="$inst/lib" "$out/consumer/consumer"
-result "pkg-config consumer" $?
+  LD_LIBRARY_PATH="$inst/lib" "$out/consumer/consumer" &&
+  "$out/consumer/consumer-static"
+result "pkg-config consumer (shared and static)" $?
 
 step "Windows: mingw-w64 build"
 sh "$top/scripts/deps-windows.sh"; s=$?; result "Windows packages" $s
