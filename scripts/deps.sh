@@ -7,7 +7,8 @@ pkgs="autoconf automake libtool pkg-config make gcc libc6-dev libssl-dev
 check openssl python3 python3-tds python3-cryptography python3-openssl
 freetds-bin freetds-dev valgrind shellcheck libkrb5-dev krb5-kdc
 krb5-admin-server krb5-user python3-gssapi faketime
-gss-ntlmssp winbind python3-ntlm-auth libzip-dev"
+gss-ntlmssp winbind python3-ntlm-auth libzip-dev
+dpkg-dev debhelper lintian"
 # Other lists (scripts/deps-windows.sh) come as arguments.
 [ $# -gt 0 ] && pkgs=$*
 missing=

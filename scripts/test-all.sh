@@ -6,9 +6,10 @@
 #   3. the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. the C tests under valgrind (memcheck, leaks)
 #   5. `make distcheck` (the tarball builds and passes out of tree)
-#   6. install, and a pkg-config consumer builds and runs against it,
+#   6. the Debian packages, built from the tarball (tests/debian/packages.sh)
+#   7. install, and a pkg-config consumer builds and runs against it,
 #      linked to the shared library and to the static one
-#   7. the Windows build (mingw-w64, -Werror) and its tests under Wine
+#   8. the Windows build (mingw-w64, -Werror) and its tests under Wine
 #      against the Linux test server and realm (tests/windows/run-wine.sh)
 # Prints a final "N passed, N failed" line; exits non-zero on any failure.
 set -u
@@ -109,6 +110,11 @@ step "make distcheck"
 [ $s = 0 ] || tail -60 "$out/distcheck.log"
 note_failures "make distcheck" "$out/distcheck.log"
 result "make distcheck" $s
+
+step "Debian packages: build from the tarball and check"
+(cd "$out/plain" && rm -f tdsclient-*.tar.gz && make -s dist >/dev/null 2>&1) &&
+  in_time sh "$top/tests/debian/packages.sh" "$(ls "$out"/plain/tdsclient-*.tar.gz)" "$out/deb"
+result "Debian packages" $?
 
 step "install and build a pkg-config consumer"
 inst="$out/inst"
