@@ -30,6 +30,7 @@ echo "ok - dpkg-buildpackage -b -us -uc"
 
 lib=$(ls "$out"/libtdsclient0_*.deb) dev=$(ls "$out"/libtdsclient-dev_*.deb)
 tools=$(ls "$out"/tdsclient-tools_*.deb)
+# shellcheck disable=SC2317  # called through check
 # (the listing is read whole before grep decides: grep -q closing the pipe
 # early would kill dpkg-deb's tar)
 contents() { dpkg-deb -c "$1" | awk '{print $6}' | sed 's,^\./,/,'; }
