@@ -61,3 +61,9 @@ void tdsc__spn_for(const tdsc__options *o, const char *host, uint16_t port,
     snprintf(spn, spnlen, "MSSQLSvc/%s", name);
   snprintf(how, howlen, "from '%s' by %s%s", host, method, note);
 }
+
+void tdsc__endpoint_spn(const tdsc__options *o, const tdsc__endpoint *ep,
+                        char *spn, size_t spnlen, char *how, size_t howlen) {
+  tdsc__spn_for(o, ep->host, ep->kind == TDSC__EP_TCP ? ep->port : 0,
+                ep->instance, spn, spnlen, how, howlen);
+}
