@@ -47,6 +47,10 @@ world() {
 	printf 'TDSC:alice:alice-nt-pw\n' >"$realm/ntlm.users"
 	rm -rf "$ldir"
 	mkdir -p "$ldir/pipe/sql"
+	unset OPENSSL_CONF
+	# what base_cs puts in the connection string; a broken world changes it
+	SQL_UID=sa SQL_PWD=Secret-123 NTLM_USR='TDSC\alice' NTLM_PWD=alice-nt-pw
+	CA=$certs/ca.pem BPORT=$bport LDIR=$ldir LT=5
 }
 
 # serve [--cert NAME] [server args...]: the server on every transport.
@@ -73,12 +77,18 @@ server_for() {
 # base_cs POLICY: the connection string's common part (where the local
 # endpoints are, the CA) with Authentication=POLICY and the credentials of
 # the mechanisms it lists: UID/PWD only for sql (a UID also names the
-# Kerberos principal), NTLMUser for ntlm, the ccache for kerberos.
+# Kerberos principal), NTLMUser for ntlm, the ccache for kerberos.  Values
+# braced: a password may hold ';'.
 base_cs() {
-	cs="LocalDir=$ldir;BrowserPort=$bport;CAFile=$certs/ca.pem;LoginTimeout=5;Authentication=$1"
-	case $1 in *sql*) cs="$cs;UID=sa;PWD=Secret-123" ;; esac
-	case $1 in *ntlm*) cs="$cs;NTLMUser=TDSC\\alice;NTLMPassword=alice-nt-pw" ;; esac
-	printf "%s\n" "$cs"
+	cs="LocalDir={$LDIR};BrowserPort=$BPORT;CAFile={$CA};LoginTimeout=$LT;Authentication=$1"
+	case $1 in *sql*)
+		[ -n "$SQL_UID" ] && cs="$cs;UID={$SQL_UID}"
+		[ -n "$SQL_PWD" ] && cs="$cs;PWD={$SQL_PWD}" ;;
+	esac
+	case $1 in *ntlm*)
+		[ -n "$NTLM_USR" ] && cs="$cs;NTLMUser={$NTLM_USR};NTLMPassword={$NTLM_PWD}" ;;
+	esac
+	printf '%s\n' "$cs"
 }
 
 # The secrets of the world and of the broken worlds: never in any output.
