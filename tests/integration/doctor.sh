@@ -156,6 +156,32 @@ exit_is 0
 expect transport ok "" "np"
 expect names ok "" "$spn_local ("
 
+# ---------------------------------------------------------------- secrets
+# Every secret option at once (PWD, NTLMPassword, KrbPassword; -P and
+# TDSC_PASSWORD are PWD): the doctor logs in with each and prints none.
+doctor "every secret given" "Server=shm:;$(base_cs kerberos,ntlm,sql);KrbPrincipal=alice;KrbPassword={alice-pw}"
+exit_is 0
+clean kerberos,ntlm,sql
+name="password by -P"
+timeout -k 10 120 "$doctor" -t 5 -S "tcp:localhost,$kport" -U sa -P Secret-123 \
+	-c "$(base_cs sql | sed 's/;UID=.*//')" >"$tmp/out.txt" 2>&1
+rc=$?
+exit_is 0
+! grep -q "$SECRETS" "$tmp/out.txt"
+check "$name: no secret printed" $?
+name="password in TDSC_PASSWORD"
+TDSC_PASSWORD=Secret-123 timeout -k 10 120 "$doctor" --json -t 5 -U sa \
+	-c "Server=np:$ldir/pipe/sql/query;$(base_cs sql | sed 's/;UID=.*//')" \
+	>"$tmp/out.json" 2>&1
+rc=$?
+exit_is 0
+! grep -q "$SECRETS" "$tmp/out.json"
+check "$name: no secret printed" $?
+# wrong ones, which the failure messages are about
+doctor "every secret wrong" "Server=tcp:localhost,$kport;LocalDir=$ldir;CAFile=$certs/ca.pem;Authentication=kerberos,ntlm,sql;UID=sa;PWD={Wrong-Pass-9};NTLMUser=TDSC\\alice;NTLMPassword={Wrong-Pass-9};KrbPrincipal=alice;KrbPassword={Wrong-Pass-9}"
+exit_is 2
+expect connect fail
+
 # ---------------------------------------------------------------- policy
 # Authentication=sql: Kerberos is not the policy's, so not the doctor's,
 # whatever state Kerberos is in (KDC stopped, no configuration at all).

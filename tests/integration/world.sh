@@ -47,8 +47,15 @@ world() {
 	printf 'TDSC:alice:alice-nt-pw\n' >"$realm/ntlm.users"
 	rm -rf "$ldir"
 	mkdir -p "$ldir/pipe/sql"
+	reset_world
+}
+
+# reset_world: the server stopped, the environment and base_cs's variables
+# as world left them (a broken world changes them), the realm untouched.
+reset_world() {
+	stop_server
 	unset OPENSSL_CONF
-	# what base_cs puts in the connection string; a broken world changes it
+	set -a; . "$realm/env"; set +a
 	SQL_UID=sa SQL_PWD=Secret-123 NTLM_USR='TDSC\alice' NTLM_PWD=alice-nt-pw
 	CA=$certs/ca.pem BPORT=$bport LDIR=$ldir LT=5
 }
