@@ -98,6 +98,7 @@ kdc-stopped-local|kdc_stopped|auto|kerberos||KRB_KDC_UNREACHABLE|kdc service-tic
 kdc-silent|kdc_silent|tcp|kerberos||KRB_KDC_UNREACHABLE|kdc auth-kerberos
 spn-unknown|spn_deleted|tcp|kerberos||KRB_SPN_UNKNOWN|service-ticket auth-kerberos
 spn-from-ip|healthy|tcp:127.0.0.1,$kport|kerberos|SPNHostCanonicalization=none|KRB_SPN_UNKNOWN|names service-ticket
+spn-from-ip-forward|healthy|tcp:127.0.0.1,$kport|kerberos||KRB_SPN_UNKNOWN|names service-ticket
 spn-given-wrong|healthy|shm|kerberos|ServerSPN=MSSQLSvc/nowhere.example|KRB_SPN_UNKNOWN|service-ticket
 no-ticket|no_ccache|tcp|kerberos||KRB_NO_CREDENTIALS|credentials auth-kerberos
 no-ticket-np|no_ccache|np|kerberos||KRB_NO_CREDENTIALS|credentials auth-kerberos
