@@ -12,7 +12,6 @@
 #include "clock.h"
 #include "sys.h"
 #include "tls/tls.h"
-#include "transport/ssrp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,9 +376,8 @@ static tdsc_errc mech_init(tdsc_conn *c, attempt *a, int64_t deadline) {
     return TDSC_OK;
   }
   char how[600], host[256] = "";
-  tdsc__spn_for(&c->opts, a->ep.host,
-                a->ep.kind == TDSC__EP_TCP ? a->ep.port : 0, a->ep.instance,
-                a->spn, sizeof a->spn, how, sizeof how);
+  tdsc__endpoint_spn(&c->opts, &a->ep, a->spn, sizeof a->spn, how,
+                     sizeof how);
   snprintf(a->target, sizeof a->target, "%s (%s)", a->spn, how);
   a->ops = a->mech == TDSC__MECH_NTLM ? tdsc__mech_ntlm : tdsc__mech_kerberos;
   if (!a->ops)
@@ -427,45 +425,6 @@ static tdsc_errc mech_init(tdsc_conn *c, attempt *a, int64_t deadline) {
   return rc;
 }
 
-/* Opens the endpoint's transport; for an instance reached over TCP
- * without a port, SQL Browser tells the port first (MC-SQLR). */
-static tdsc_errc open_transport(tdsc_conn *c, attempt *a, int64_t deadline) {
-  tdsc__endpoint *ep = &a->ep;
-  switch (ep->kind) {
-  case TDSC__EP_SHM:
-    snprintf(c->address, sizeof c->address, "%s", ep->path);
-    return tdsc__shm_connect(ep->path, deadline, &c->io, &c->err);
-  case TDSC__EP_PIPE:
-    snprintf(c->address, sizeof c->address, "%s", ep->path);
-    return tdsc__pipe_connect(ep->path, deadline, &c->io, &c->err);
-  case TDSC__EP_TCP:
-    break;
-  }
-  return tdsc__tcp_connect(ep->host, ep->port, deadline, &c->io, c->address,
-                           sizeof c->address, &c->err);
-}
-
-static tdsc_errc resolve_port(tdsc_conn *c, attempt *a, int64_t deadline) {
-  tdsc__endpoint *ep = &a->ep;
-  if (ep->kind != TDSC__EP_TCP || ep->port)
-    return TDSC_OK;
-  tdsc__ssrp_info info;
-  snprintf(c->address, sizeof c->address, "%s\\%s (SQL Browser)", ep->host,
-           ep->instance);
-  tdsc_errc rc = tdsc__ssrp_resolve(ep->host, (uint16_t)c->opts.browser_port,
-                                    ep->instance, deadline, &info, &c->err);
-  if (rc != TDSC_OK)
-    return rc;
-  if (!info.tcp_port)
-    return tdsc__err_set(&c->err, TDSC_E_INSTANCE_NOT_FOUND,
-                         "SQL Browser at %s knows instance %s but it does "
-                         "not listen on TCP%s%s",
-                         info.address, ep->instance,
-                         info.pipe[0] ? "; its pipe is " : "", info.pipe);
-  ep->port = info.tcp_port;
-  return TDSC_OK;
-}
-
 /* One attempt: one mechanism over one endpoint. */
 static tdsc_errc attempt_one(tdsc_conn *c, const tdsc__target *t, attempt *a) {
   int64_t deadline = tdsc__deadline_in(c->opts.login_timeout * 1000);
@@ -480,11 +439,13 @@ static tdsc_errc attempt_one(tdsc_conn *c, const tdsc__target *t, attempt *a) {
   else
     snprintf(c->address, sizeof c->address, "%s", a->ep.path);
   a->tls_used = c->opts.encrypt == TDSC__ENC_STRICT ? "strict" : "-";
-  if ((rc = resolve_port(c, a, deadline)) != TDSC_OK)
+  if ((rc = tdsc__endpoint_resolve(&c->opts, &a->ep, deadline, c->address,
+                                   sizeof c->address, &c->err)) != TDSC_OK)
     goto out;
   if ((rc = mech_init(c, a, deadline)) != TDSC_OK)
     goto out;
-  if ((rc = open_transport(c, a, deadline)) != TDSC_OK)
+  if ((rc = tdsc__endpoint_open(&a->ep, deadline, &c->io, c->address,
+                                sizeof c->address, &c->err)) != TDSC_OK)
     goto out;
   if (c->opts.encrypt == TDSC__ENC_STRICT &&
       (rc = start_tls(c, tls_host, true, deadline)) != TDSC_OK) {
@@ -545,21 +506,6 @@ static bool curable(tdsc_errc rc) {
   }
 }
 
-/* Failures that say this transport does not reach the server, so that
- * the next transport of the plan is worth a try. */
-static bool unreachable(tdsc_errc rc) {
-  switch (rc) {
-  case TDSC_E_SHM_NOT_FOUND:
-  case TDSC_E_PIPE_NOT_FOUND:
-  case TDSC_E_PIPE_BUSY:
-  case TDSC_E_CONN_REFUSED:
-  case TDSC_E_BROWSER_UNREACHABLE:
-    return true;
-  default:
-    return false;
-  }
-}
-
 /* Failures that only say a mechanism had nothing to try with. */
 static bool skipped(tdsc_errc rc) {
   return rc == TDSC_E_KRB_NO_CREDENTIALS || rc == TDSC_E_NTLM_NO_CREDENTIALS;
@@ -609,8 +555,8 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
         return TDSC_OK;
       }
       tdsc__conn_drop(c);
-      if (!unreachable(rc) || e + 1 == neps) {
-        from = unreachable(rc) ? from : e;
+      if (!tdsc__endpoint_unreachable(rc) || e + 1 == neps) {
+        from = tdsc__endpoint_unreachable(rc) ? from : e;
         break;
       }
     }
@@ -643,3 +589,7 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
   }
   return rc;
 }
+
+/* For tdsc-doctor: whether the policy passes a mechanism that failed so
+ * over as one with nothing to try (its report says skip, not fail). */
+bool tdsc__mech_passed_over(tdsc_errc rc) { return skipped(rc); }

@@ -449,3 +449,41 @@ out:
 const tdsc_option_info *tdsc_option_at(size_t i) {
   return i < TDSC__OPT_COUNT ? &tdsc__optdefs[i].info : NULL;
 }
+
+const char *tdsc__mech_name(tdsc__mech m) {
+  switch (m) {
+  case TDSC__MECH_KERBEROS: return "kerberos";
+  case TDSC__MECH_NTLM: return "ntlm";
+  case TDSC__MECH_SQL: break;
+  }
+  return "sql";
+}
+
+/* Key={value}; with '}' doubled: read_value's quoting, so that any value
+ * reads back as it was. */
+static void put_pair(tdsc__buf *b, const char *key, const char *value) {
+  tdsc__buf_put(b, key, strlen(key));
+  tdsc__buf_put(b, "={", 2);
+  for (const char *p = value; *p; p++) {
+    tdsc__buf_put_u8(b, (uint8_t)*p);
+    if (*p == '}')
+      tdsc__buf_put_u8(b, '}');
+  }
+  tdsc__buf_put(b, "};", 2);
+}
+
+char *tdsc__options_connstr(const tdsc__options *o, tdsc__opt_id id,
+                            const char *value) {
+  tdsc__buf b;
+  tdsc__buf_init(&b);
+  for (size_t i = 0; i < TDSC__OPT_COUNT; i++)
+    if (o->given[i] && i != id)
+      put_pair(&b, tdsc__optdefs[i].info.keyword, o->value[i]);
+  if (value)
+    put_pair(&b, tdsc__optdefs[id].info.keyword, value);
+  char *s = tdsc__buf_cstr(&b);
+  char *out = s ? tdsc__strdup(s) : NULL;
+  tdsc__buf_wipe(&b); /* it may hold PWD= */
+  tdsc__buf_free(&b);
+  return out;
+}

@@ -105,6 +105,14 @@ tdsc_errc tdsc__options_parse(tdsc__options *opts, const char *connstr,
 void tdsc__options_clear(tdsc__options *opts);
 /* The value of an option, or NULL when neither given nor defaulted. */
 const char *tdsc__opt(const tdsc__options *opts, tdsc__opt_id id);
+/* "kerberos", "ntlm", "sql": the names of Authentication= and the trail. */
+const char *tdsc__mech_name(tdsc__mech m);
+/* The options given in the string (not defaults nor environment) as a
+ * connection string that parses back to them, with option id set to value
+ * (left out when value is NULL).  malloc'd, the caller wipes (it holds
+ * secrets) and frees it; NULL when out of memory. */
+char *tdsc__options_connstr(const tdsc__options *opts, tdsc__opt_id id,
+                            const char *value);
 
 /* A parsed Server= target (SQL Server's syntax: [proto:]host[\instance][,port]). */
 typedef enum tdsc__proto {
@@ -154,5 +162,22 @@ tdsc_errc tdsc__endpoints_plan(const tdsc__options *o, const tdsc__target *t,
 /* True for a name of this machine (localhost, loopback, its host name). */
 bool tdsc__host_is_local(const char *host);
 const char *tdsc__ep_name(tdsc__ep_kind k); /* "shm", "np", "tcp" */
+
+struct tdsc__io;
+/* For an instance reached over TCP without a port, asks SQL Browser for
+ * it (MC-SQLR) and sets ep->port; otherwise nothing.  address (capacity
+ * cap) says what was asked, for messages.  Errors: the SSRP codes,
+ * TDSC_E_INSTANCE_NOT_FOUND. */
+tdsc_errc tdsc__endpoint_resolve(const tdsc__options *o, tdsc__endpoint *ep,
+                                 int64_t deadline, char *address, size_t cap,
+                                 tdsc_error *err);
+/* Opens ep's transport (port resolved) into *io; address receives the
+ * socket path or the address connected to.  Errors: the transport's. */
+tdsc_errc tdsc__endpoint_open(const tdsc__endpoint *ep, int64_t deadline,
+                              struct tdsc__io **io, char *address, size_t cap,
+                              tdsc_error *err);
+/* True for a failure that says this endpoint does not reach the server,
+ * so that the next one of the plan is worth a try. */
+bool tdsc__endpoint_unreachable(tdsc_errc rc);
 
 #endif

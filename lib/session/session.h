@@ -174,9 +174,17 @@ tdsc_errc tdsc__wire_send_part(tdsc_conn *c, uint8_t type, tdsc__buf *b,
 void tdsc__spn_for(const tdsc__options *o, const char *host, uint16_t port,
                    const char *instance, char *spn, size_t spnlen, char *how,
                    size_t howlen);
+/* The SPN a connect through ep asks for (tdsc__spn_for with the TCP port,
+ * or none over pipes and shared memory): connect.c's and tdsc-doctor's. */
+void tdsc__endpoint_spn(const tdsc__options *o, const tdsc__endpoint *ep,
+                        char *spn, size_t spnlen, char *how, size_t howlen);
 
 /* ---- connect.c */
 tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr);
+/* True when the policy passes over a mechanism that failed with rc as one
+ * without credentials (the next is tried, the cause is reported from
+ * another attempt). */
+bool tdsc__mech_passed_over(tdsc_errc rc);
 
 /* ---- stream.c: the current row column by column */
 tdsc_errc tdsc__row_alloc(tdsc_result *r, size_t ncols); /* sets c->err */

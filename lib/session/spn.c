@@ -29,6 +29,13 @@ void tdsc__spn_for(const tdsc__options *o, const char *host, uint16_t port,
   snprintf(name, sizeof name, "%s", host);
   const char *method = "the host name as given (SPNHostCanonicalization=none)";
   char note[NAME_MAX_LEN + 96] = "";
+  if (o->canon != TDSC__CANON_NONE && tdsc__is_ip_literal(host))
+    /* what was in force, not "none": an address has no name to look up */
+    method = o->canon == TDSC__CANON_REVERSE
+                 ? "nothing (SPNHostCanonicalization=forward-reverse "
+                   "leaves an IP address as given)"
+                 : "nothing (SPNHostCanonicalization=forward leaves an IP "
+                   "address as given)";
   if (o->canon != TDSC__CANON_NONE && !tdsc__is_ip_literal(host)) {
     char canon[NAME_MAX_LEN], rev[NAME_MAX_LEN], why[160];
     bool reverse = o->canon == TDSC__CANON_REVERSE;
@@ -60,4 +67,10 @@ void tdsc__spn_for(const tdsc__options *o, const char *host, uint16_t port,
   else
     snprintf(spn, spnlen, "MSSQLSvc/%s", name);
   snprintf(how, howlen, "from '%s' by %s%s", host, method, note);
+}
+
+void tdsc__endpoint_spn(const tdsc__options *o, const tdsc__endpoint *ep,
+                        char *spn, size_t spnlen, char *how, size_t howlen) {
+  tdsc__spn_for(o, ep->host, ep->kind == TDSC__EP_TCP ? ep->port : 0,
+                ep->instance, spn, spnlen, how, howlen);
 }

@@ -7,6 +7,7 @@
 #include "session/options.h"
 #include "sys.h"
 #include "transport/io.h"
+#include "transport/ssrp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,4 +241,60 @@ tdsc_errc tdsc__endpoints_plan(const tdsc__options *o, const tdsc__target *t,
                          local ? "it allows shm, np, tcp"
                                : "a remote server is reached over tcp only");
   return TDSC_OK;
+}
+
+/* ---------------------------------------------------------------- reach */
+
+/* connect.c walks the plan with these, and tdsc-doctor's transport check
+ * too, so that both reach the server the same way. */
+
+tdsc_errc tdsc__endpoint_resolve(const tdsc__options *o, tdsc__endpoint *ep,
+                                 int64_t deadline, char *address, size_t cap,
+                                 tdsc_error *err) {
+  if (ep->kind != TDSC__EP_TCP || ep->port)
+    return TDSC_OK;
+  tdsc__ssrp_info info;
+  snprintf(address, cap, "%s\\%s (SQL Browser)", ep->host, ep->instance);
+  tdsc_errc rc = tdsc__ssrp_resolve(ep->host, (uint16_t)o->browser_port,
+                                    ep->instance, deadline, &info, err);
+  if (rc != TDSC_OK)
+    return rc;
+  if (!info.tcp_port)
+    return tdsc__err_set(err, TDSC_E_INSTANCE_NOT_FOUND,
+                         "SQL Browser at %s knows instance %s but it does "
+                         "not listen on TCP%s%s",
+                         info.address, ep->instance,
+                         info.pipe[0] ? "; its pipe is " : "", info.pipe);
+  ep->port = info.tcp_port;
+  return TDSC_OK;
+}
+
+tdsc_errc tdsc__endpoint_open(const tdsc__endpoint *ep, int64_t deadline,
+                              tdsc__io **io, char *address, size_t cap,
+                              tdsc_error *err) {
+  switch (ep->kind) {
+  case TDSC__EP_SHM:
+    snprintf(address, cap, "%s", ep->path);
+    return tdsc__shm_connect(ep->path, deadline, io, err);
+  case TDSC__EP_PIPE:
+    snprintf(address, cap, "%s", ep->path);
+    return tdsc__pipe_connect(ep->path, deadline, io, err);
+  case TDSC__EP_TCP:
+    break;
+  }
+  return tdsc__tcp_connect(ep->host, ep->port, deadline, io, address, cap,
+                           err);
+}
+
+bool tdsc__endpoint_unreachable(tdsc_errc rc) {
+  switch (rc) {
+  case TDSC_E_SHM_NOT_FOUND:
+  case TDSC_E_PIPE_NOT_FOUND:
+  case TDSC_E_PIPE_BUSY:
+  case TDSC_E_CONN_REFUSED:
+  case TDSC_E_BROWSER_UNREACHABLE:
+    return true;
+  default:
+    return false;
+  }
 }

@@ -133,6 +133,9 @@ START_TEST(the_spn_follows_the_canonicalization_rule) {
   tdsc__spn_for(&o, "127.0.0.1", 1433, "", spn, sizeof spn, how, sizeof how);
   ck_assert_str_eq(spn, "MSSQLSvc/127.0.0.1:1433");
   ck_assert_ptr_nonnull(strstr(how, "IP address"));
+  /* the rule in force is named, not "none" (forward is the default) */
+  ck_assert_msg(!strstr(how, "=none"), "%s", how);
+  ck_assert_ptr_nonnull(strstr(how, "SPNHostCanonicalization=forward"));
   ck_assert_int_eq(parse("ServerSPN=MSSQLSvc/real.example:1433@EX.TEST"),
                    TDSC_OK);
   tdsc__spn_for(&o, "alias", 1433, "", spn, sizeof spn, how, sizeof how);
@@ -379,6 +382,65 @@ static void teardown(void) {
   tdsc__err_clear(&err);
 }
 
+/* ---------------------------------------------------------------- shared
+ * The internal functions connect.c and tdsc-doctor share: the doctor walks
+ * the library's path only as long as they say what connect.c does. */
+
+START_TEST(the_options_as_a_string_read_back_as_given) {
+  ck_assert_int_eq(parse("Server=tcp:db,1;UID=u;PWD={p;w}}d};"
+                         "Authentication=sql;LoginTimeout=3"),
+                   TDSC_OK);
+  char *cs = tdsc__options_connstr(&o, TDSC__OPT_AUTHENTICATION, "ntlm");
+  ck_assert_ptr_nonnull(cs);
+  ck_assert_ptr_null(strstr(cs, "Encrypt")); /* defaults stay defaults */
+  ck_assert_int_eq(parse(cs), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "p;w}d");
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_SERVER), "tcp:db,1");
+  ck_assert_int_eq(o.login_timeout, 3);
+  ck_assert_uint_eq(o.nmechs, 1);
+  ck_assert_int_eq(o.mechs[0], TDSC__MECH_NTLM);
+  ck_assert_str_eq(tdsc__mech_name(o.mechs[0]), "ntlm");
+  free(cs);
+  /* NULL leaves the option out: the library's default applies again */
+  cs = tdsc__options_connstr(&o, TDSC__OPT_AUTHENTICATION, NULL);
+  ck_assert_int_eq(parse(cs), TDSC_OK);
+  ck_assert_int_eq(o.mechs[0], TDSC__MECH_SQL); /* UID without '\\' */
+  free(cs);
+}
+END_TEST
+
+START_TEST(an_endpoints_spn_is_its_transports) {
+  char spn[300], how[600];
+  tdsc__endpoint ep = {.kind = TDSC__EP_TCP, .host = "db", .port = 1500};
+  ck_assert_int_eq(parse("SPNHostCanonicalization=none"), TDSC_OK);
+  tdsc__endpoint_spn(&o, &ep, spn, sizeof spn, how, sizeof how);
+  ck_assert_str_eq(spn, "MSSQLSvc/db:1500");
+  ep.kind = TDSC__EP_SHM; /* shared memory and pipes: never the port */
+  tdsc__endpoint_spn(&o, &ep, spn, sizeof spn, how, sizeof how);
+  ck_assert_str_eq(spn, "MSSQLSvc/db");
+  ep.kind = TDSC__EP_PIPE;
+  snprintf(ep.instance, sizeof ep.instance, "INST");
+  tdsc__endpoint_spn(&o, &ep, spn, sizeof spn, how, sizeof how);
+  ck_assert_str_eq(spn, "MSSQLSvc/db:INST");
+}
+END_TEST
+
+START_TEST(only_an_unreachable_endpoint_moves_the_plan_on) {
+  static const tdsc_errc next[] = {
+      TDSC_E_SHM_NOT_FOUND, TDSC_E_PIPE_NOT_FOUND, TDSC_E_PIPE_BUSY,
+      TDSC_E_CONN_REFUSED, TDSC_E_BROWSER_UNREACHABLE};
+  static const tdsc_errc stop[] = {
+      TDSC_OK, TDSC_E_HOST_NOT_FOUND, TDSC_E_INSTANCE_NOT_FOUND,
+      TDSC_E_TLS_CERT_UNTRUSTED, TDSC_E_LOGIN_FAILED, TDSC_E_KRB_SPN_UNKNOWN};
+  for (size_t i = 0; i < sizeof next / sizeof *next; i++)
+    ck_assert_msg(tdsc__endpoint_unreachable(next[i]), "%s",
+                  tdsc_errc_name(next[i]));
+  for (size_t i = 0; i < sizeof stop / sizeof *stop; i++)
+    ck_assert_msg(!tdsc__endpoint_unreachable(stop[i]), "%s",
+                  tdsc_errc_name(stop[i]));
+}
+END_TEST
+
 static Suite *session_suite(void) {
   Suite *s = suite_create("session");
   TCase *opt = tcase_create("options");
@@ -404,6 +466,11 @@ static Suite *session_suite(void) {
   tcase_add_test(tgt, transport_reorders_and_narrows);
   tcase_add_test(tgt, a_long_local_dir_spoils_only_local_plans);
   suite_add_tcase(s, tgt);
+  TCase *shared = tcase_create("shared with tdsc-doctor");
+  tcase_add_test(shared, the_options_as_a_string_read_back_as_given);
+  tcase_add_test(shared, an_endpoints_spn_is_its_transports);
+  tcase_add_test(shared, only_an_unreachable_endpoint_moves_the_plan_on);
+  suite_add_tcase(s, shared);
   return s;
 }
 

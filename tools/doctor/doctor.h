@@ -1,14 +1,19 @@
 /* tdsc-doctor's shared pieces: the report model (checks with a status, facts
  * as key/value pairs, and for warn/fail the tdsclient error code), the
- * context every check reads (the parsed connection string, the target) and
- * the check groups, one file each: names.c (DNS, SPN candidates),
- * kerberos.c (KDC, credentials, service ticket, KDC clock; kerberos_none.c
- * without GSSAPI), network.c (TCP, PRELOGIN, TLS), login.c (mechanisms
- * through the public API, server clock). tdsc-doctor.c renders the report. */
+ * context every check reads (the parsed connection string, the target, the
+ * library's plan of endpoints) and the check groups, one file each:
+ * network.c (the transport a connect would use, PRELOGIN, TLS over it),
+ * names.c (DNS, the SPN of that endpoint), kerberos.c (KDC, credentials,
+ * service ticket, KDC clock; kerberos_none.c without GSSAPI), login.c (the
+ * library's own connect, each mechanism of the policy, server clock).
+ * Everything the library decides (target, transport order, SPN, policy,
+ * the code of a failure) comes from the library's internal functions, never
+ * from a copy here.  tdsc-doctor.c renders the report. */
 #ifndef TDSC_DOCTOR_H
 #define TDSC_DOCTOR_H
 
 #include "session/options.h"
+#include "transport/io.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,15 +40,16 @@ typedef struct doc_check {
 } doc_check;
 
 enum {
+  DOC_TRANSPORT,
   DOC_NAMES,
   DOC_KDC,
   DOC_CREDS,
   DOC_TICKET,
   DOC_CLOCK,
-  DOC_TCP,
   DOC_TLS_OFFER,
   DOC_TLS,
   DOC_TLS_STRICT,
+  DOC_CONNECT,
   DOC_AUTH_KERBEROS,
   DOC_AUTH_NTLM,
   DOC_AUTH_SQL,
@@ -51,14 +57,18 @@ enum {
 };
 
 #define DOC_SPN_LEN 600
-#define DOC_MAX_CANDS 3
+#define DOC_MAX_CANDS 4
 
 /* What every check reads, and what earlier checks leave for later ones. */
 typedef struct doc_ctx {
   tdsc__options opts;
+  const char *connstr; /* as given: what the library connects with */
   tdsc__target target;
-  uint16_t port;  /* target.port or 1433 */
-  int timeout_ms; /* for each network step */
+  tdsc__endpoint plan[TDSC__MAX_ENDPOINTS]; /* tdsc__endpoints_plan's */
+  size_t nplan;
+  tdsc__endpoint ep; /* the endpoint a connect uses (port resolved) */
+  bool ep_reached;   /* it accepted a connection */
+  int timeout_ms;    /* for each network step */
   doc_check checks[DOC_NCHECKS];
   /* names.c */
   char spn[DOC_SPN_LEN]; /* the SPN the library will use */
@@ -69,13 +79,15 @@ typedef struct doc_ctx {
   bool kdc_answers;         /* false: the ticket check need not wait */
   bool have_kdc_offset;
   long long kdc_offset_s;   /* KDC clock - local clock */
-  /* network.c */
-  bool tcp_ok;
   /* login.c */
   bool have_server_offset;
   long long server_offset_s;
   char working[64]; /* "kerberos, sql" */
+  tdsc_errc verdict; /* the library's connect: TDSC_OK or its code */
 } doc_ctx;
+
+/* Whether the connection string's Authentication= policy lists m. */
+bool doc_policy_has(const doc_ctx *d, tdsc__mech m);
 
 /* ---- report building (tdsc-doctor.c) */
 void doc_fact_add(doc_check *c, const char *key, const char *fmt, ...)
@@ -87,11 +99,12 @@ void doc_set(doc_check *c, doc_status st, tdsc_errc code, const char *fmt, ...)
 void doc_set_error(doc_check *c, doc_status st, const tdsc_error *e);
 void doc_check_clear(doc_check *c);
 
-/* ---- the check groups, in report order */
+/* ---- the check groups, in the order they run */
+void doc_transport(doc_ctx *d);                     /* network.c: the plan */
 void doc_names(doc_ctx *d);                         /* names.c */
 void doc_kerberos(doc_ctx *d);                      /* kdc, creds, ticket */
-void doc_network(doc_ctx *d);                       /* tcp, tls-* */
-void doc_logins(doc_ctx *d);                        /* auth-*, server clock */
+void doc_tls(doc_ctx *d);                           /* network.c: tls-* */
+void doc_logins(doc_ctx *d);                        /* connect, auth-* */
 void doc_clock(doc_ctx *d);                         /* login.c: the verdict */
 void doc_logins_end(doc_ctx *d);                    /* closes what is open */
 

@@ -4,9 +4,12 @@
  * connect to each, then a real AS exchange for a probe principal), a
  * service ticket for each SPN candidate (a TGS exchange from a private
  * MEMORY ccache, so nothing cached answers for the KDC) and the KDC's clock
- * as that fresh ticket's start time shows it.  Failures get the codes the
- * library gives (lib/auth/gssapi.c, tdsc__krb_classify).  Every exchange
- * with a KDC runs in a child process bounded by the doctor's timeout. */
+ * as that fresh ticket's start time shows it.  Only when the connection
+ * string's policy lists kerberos.  Every failure's code is the library's
+ * classification of the krb5 status (tdsc__krb_classify), a finding
+ * without one (no TGT in the cache, an expired TGT) through the status
+ * krb5 itself gives for it.  Every exchange with a KDC runs in a child
+ * process bounded by the doctor's timeout. */
 #include "config.h"
 
 #include "auth/krb5_diag.h"
@@ -104,7 +107,8 @@ static void creds_ccache(doc_ctx *d, krb5_context k, cl_info *cl) {
     krb_text(k, e, text, sizeof text);
     snprintf(msg, sizeof msg, "no Kerberos credentials in the cache %s (%s)",
              cl->ccname, text);
-    set_krb_fail(c, DOC_FAIL, TDSC_E_KRB_NO_CREDENTIALS, e, text, msg);
+    set_krb_fail(c, DOC_FAIL, tdsc__krb_classify(0, e, TDSC__KRB_ACQUIRE), e,
+                 text, msg);
     goto done;
   }
   if (krb5_unparse_name(k, p, &pname) == 0) {
@@ -142,8 +146,9 @@ static void creds_ccache(doc_ctx *d, krb5_context k, cl_info *cl) {
     krb5_cc_end_seq_get(k, cc, &cur);
   }
   doc_fact_add(c, "service tickets cached", "%zu", nserv);
-  if (!tgt) {
-    doc_set(c, DOC_FAIL, TDSC_E_KRB_NO_CREDENTIALS,
+  if (!tgt) { /* what krb5_cc_retrieve_cred says of it */
+    doc_set(c, DOC_FAIL,
+            tdsc__krb_classify(0, KRB5_CC_NOTFOUND, TDSC__KRB_ACQUIRE),
             "the cache %s holds no ticket-granting ticket (krbtgt/%s@%s) "
             "for %s",
             cl->ccname, cl->realm, cl->realm, cl->principal);
@@ -159,19 +164,23 @@ static void creds_ccache(doc_ctx *d, krb5_context k, cl_info *cl) {
                end > now ? "in" : "expired", end > now ? span : "");
   if (renew)
     time_text(renew, ts, sizeof ts), doc_fact_add(c, "renewable until", "%s", ts);
+  /* the statuses the KDC gives for such a TGT */
+  tdsc_errc expired = tdsc__krb_classify(0, KRB5KRB_AP_ERR_TKT_EXPIRED,
+                                         TDSC__KRB_INIT);
   if (now >= end) {
-    doc_set(c, DOC_FAIL, TDSC_E_KRB_TICKET_EXPIRED,
+    doc_set(c, DOC_FAIL, expired,
             "the ticket-granting ticket of %s in %s expired at %s, %s ago",
             cl->principal, cl->ccname, ts, span);
   } else if (now < start) {
     char st[64];
     time_text(start, st, sizeof st);
-    doc_set(c, DOC_FAIL, TDSC_E_KRB_TICKET_EXPIRED,
+    doc_set(c, DOC_FAIL,
+            tdsc__krb_classify(0, KRB5KRB_AP_ERR_TKT_NYV, TDSC__KRB_INIT),
             "the ticket-granting ticket of %s in %s is not valid before %s "
             "(postdated, or this machine's clock is behind)",
             cl->principal, cl->ccname, st);
   } else if (end - now < EXPIRING_SOON_S) {
-    doc_set(c, DOC_WARN, TDSC_E_KRB_TICKET_EXPIRED,
+    doc_set(c, DOC_WARN, expired,
             "the ticket-granting ticket of %s expires in %s (at %s)",
             cl->principal, span, ts);
   } else {
@@ -205,7 +214,8 @@ static void creds_keytab(doc_ctx *d, krb5_context k, cl_info *cl) {
     krb_text(k, e, text, sizeof text);
     snprintf(msg, sizeof msg, "cannot read the client keytab %s (%s)",
              cl->keytab, text);
-    set_krb_fail(c, DOC_FAIL, TDSC_E_KRB_NO_CREDENTIALS, e, text, msg);
+    set_krb_fail(c, DOC_FAIL, tdsc__krb_classify(0, e, TDSC__KRB_ACQUIRE), e,
+                 text, msg);
     goto done;
   }
   while (krb5_kt_next_entry(k, kt, &ent, &cur) == 0) {
@@ -227,13 +237,15 @@ static void creds_keytab(doc_ctx *d, krb5_context k, cl_info *cl) {
   }
   krb5_kt_end_seq_get(k, kt, &cur);
   doc_fact_add(c, "entries", "%s", n ? entries : "(none)");
+  /* what krb5_get_init_creds_keytab says of a keytab without the key */
+  tdsc_errc nokey = tdsc__krb_classify(0, KRB5_KT_NOTFOUND, TDSC__KRB_ACQUIRE);
   if (n == 0) {
-    doc_set(c, DOC_FAIL, TDSC_E_KRB_NO_CREDENTIALS,
+    doc_set(c, DOC_FAIL, nokey,
             "the client keytab %s holds no keys", cl->keytab);
     goto done;
   }
   if (want && !has_want) {
-    doc_set(c, DOC_FAIL, TDSC_E_KRB_NO_CREDENTIALS,
+    doc_set(c, DOC_FAIL, nokey,
             "the client keytab %s holds no key for KrbPrincipal=%s",
             cl->keytab, want);
     goto done;
@@ -385,7 +397,8 @@ static bool kdc_answered(int32_t code) {
 static void kdc_check(doc_ctx *d, krb5_context k, const cl_info *cl) {
   doc_check *c = &d->checks[DOC_KDC];
   if (!cl->realm[0]) {
-    doc_set(c, DOC_FAIL, TDSC_E_KRB_REALM_UNKNOWN,
+    doc_set(c, DOC_FAIL,
+            tdsc__krb_classify(0, KRB5_CONFIG_NODEFREALM, TDSC__KRB_ACQUIRE),
             "no realm: the Kerberos configuration (%s) names no "
             "default_realm and no principal gives one",
             getenv("KRB5_CONFIG") ? getenv("KRB5_CONFIG") : "/etc/krb5.conf");
@@ -431,7 +444,9 @@ static void kdc_check(doc_ctx *d, krb5_context k, const cl_info *cl) {
   krb_try out = {.code = -1};
   if (!doc_bounded(as_probe, &in, &out, sizeof out, d->timeout_ms)) {
     doc_fact_add(c, "as exchange", "no answer within %d ms", d->timeout_ms);
-    doc_set(c, DOC_FAIL, TDSC_E_KRB_KDC_UNREACHABLE,
+    /* what krb5 says when it gives up on a silent KDC */
+    doc_set(c, DOC_FAIL,
+            tdsc__krb_classify(0, KRB5_KDC_UNREACH, TDSC__KRB_ACQUIRE),
             "no KDC of %s answered an AS request within %d ms%s", cl->realm,
             d->timeout_ms, nanswer ? " (a KDC accepts TCP connections but "
                                      "does not answer)" : "");
@@ -449,7 +464,8 @@ static void kdc_check(doc_ctx *d, krb5_context k, const cl_info *cl) {
   }
   d->kdc_answers = true;
   if (nlisted && nanswer < nlisted)
-    doc_set(c, DOC_WARN, TDSC_E_KRB_KDC_UNREACHABLE,
+    doc_set(c, DOC_WARN,
+            tdsc__krb_classify(0, KRB5_KDC_UNREACH, TDSC__KRB_ACQUIRE),
             "the realm %s answers, but not every KDC it lists: %s", cl->realm,
             refused);
   else
@@ -588,7 +604,8 @@ static void ticket_check(doc_ctx *d, const cl_info *cl) {
     if (strcmp(d->cands[i], d->spn) == 0)
       chosen = i;
   if (!doc_bounded(tgs_try, &in, out, sizeof *out, d->timeout_ms)) {
-    doc_set(c, DOC_FAIL, TDSC_E_KRB_KDC_UNREACHABLE,
+    doc_set(c, DOC_FAIL,
+            tdsc__krb_classify(0, KRB5_KDC_UNREACH, TDSC__KRB_INIT),
             "no KDC of %s answered within %d ms: no ticket for %s",
             cl->realm, d->timeout_ms, d->spn);
     free(out);
@@ -643,13 +660,22 @@ static void ticket_check(doc_ctx *d, const cl_info *cl) {
 }
 
 void doc_kerberos(doc_ctx *d) {
+  if (!doc_policy_has(d, TDSC__MECH_KERBEROS)) {
+    for (int i = DOC_KDC; i <= DOC_TICKET; i++)
+      doc_set(&d->checks[i], DOC_SKIP, TDSC_OK,
+              "the policy (Authentication=) does not list kerberos");
+    return;
+  }
   krb5_context k;
   krb5_error_code e = krb5_init_context(&k);
   if (e) {
+    const char *cfg = getenv("KRB5_CONFIG");
     for (int i = DOC_KDC; i <= DOC_TICKET; i++)
-      doc_set(&d->checks[i], DOC_FAIL, TDSC_E_KRB_FAILED,
-              "cannot read the Kerberos configuration (krb5 error %ld)",
-              (long)e);
+      doc_set(&d->checks[i], DOC_FAIL,
+              tdsc__krb_classify(0, e, TDSC__KRB_ACQUIRE),
+              "cannot read the Kerberos configuration %s%s (krb5 error %ld)",
+              cfg ? cfg : "/etc/krb5.conf",
+              cfg ? " (KRB5_CONFIG)" : " (the default)", (long)e);
     return;
   }
   cl_info cl;

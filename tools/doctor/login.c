@@ -1,12 +1,18 @@
-/* Check 8 and the server half of 5, through the PUBLIC API only: a connect
- * per mechanism (Authentication=kerberos, then sql when UID and PWD are
- * given) reporting the structured result (code, message, hint, provider
- * status, trail); then, on the first connection that logged in, SELECT
- * SYSUTCDATETIME() for the server's clock.  The clock check combines that
- * with the KDC offset kerberos.c measured. */
+/* The library's own connect and the mechanisms of its policy, through
+ * the PUBLIC API: first a connect with the connection string exactly as
+ * given (its code is the doctor's verdict, so library and doctor always
+ * name the same cause), whose trail says what became of each mechanism the
+ * policy lists; a mechanism the chain did not reach because an earlier one
+ * logged in is then probed alone (Authentication=<it>, nothing else
+ * changed); one it did not reach because the policy stopped the chain is
+ * not tried at all.  A mechanism the policy does not list is never tried.
+ * Then, on the connection that logged in, SELECT SYSUTCDATETIME() for the
+ * server's clock; the clock check combines it with the KDC offset
+ * kerberos.c measured. */
 #include "config.h"
 
 #include "doctor/doctor.h"
+#include "session/session.h"
 
 #include <tdsclient.h>
 
@@ -20,76 +26,22 @@
 
 static tdsc_conn *open_conn; /* the first that logged in, for the clock */
 
-typedef struct sbuf {
-  char *s;
-  size_t len, cap;
-  bool oom;
-} sbuf;
+static const struct {
+  tdsc__mech mech;
+  int check;
+} mech_checks[] = {{TDSC__MECH_KERBEROS, DOC_AUTH_KERBEROS},
+                   {TDSC__MECH_NTLM, DOC_AUTH_NTLM},
+                   {TDSC__MECH_SQL, DOC_AUTH_SQL}};
 
-static void sb_add(sbuf *b, const char *p, size_t n) {
-  if (b->oom)
-    return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = (b->cap ? b->cap * 2 : 256) + n;
-    char *s = realloc(b->s, cap);
-    if (!s) {
-      b->oom = true;
-      return;
-    }
-    b->s = s;
-    b->cap = cap;
-  }
-  memcpy(b->s + b->len, p, n);
-  b->len += n;
-  b->s[b->len] = '\0';
-}
-
-/* Key={value}; with '}' doubled, the connection string's quoting. */
-static void sb_kv(sbuf *b, const char *key, const char *value) {
-  sb_add(b, key, strlen(key));
-  sb_add(b, "={", 2);
-  for (const char *p = value; *p; p++) {
-    sb_add(b, p, 1);
-    if (*p == '}')
-      sb_add(b, "}", 1);
-  }
-  sb_add(b, "};", 2);
-}
-
-/* A UID of the form DOMAIN\user is NTLM's account, not a SQL login
- * (the library's convention, after FreeTDS). */
-static bool uid_is_windows(const doc_ctx *d) {
-  const char *uid = tdsc__opt(&d->opts, TDSC__OPT_UID);
-  return uid && strchr(uid, '\\');
-}
-
-/* The user's options (those given, not defaulted) with the mechanism
- * list replaced; UID/PWD go only to the mechanism they belong to. */
-static char *connstr_for(const doc_ctx *d, const char *mech) {
-  sbuf b = {0};
-  bool uid_for_mech = strcmp(mech, "kerberos") != 0 &&
-                      (strcmp(mech, "ntlm") == 0) == uid_is_windows(d);
-  for (size_t i = 0; i < TDSC__OPT_COUNT; i++) {
-    if (!d->opts.given[i] || i == TDSC__OPT_AUTHENTICATION)
-      continue;
-    if (!uid_for_mech && (i == TDSC__OPT_UID || i == TDSC__OPT_PWD))
-      continue;
-    sb_kv(&b, tdsc__optdefs[i].info.keyword, d->opts.value[i]);
-  }
-  sb_kv(&b, "Authentication", mech);
-  if (b.oom) {
-    free(b.s);
-    return NULL;
-  }
-  return b.s;
-}
-
-static void trail_facts(doc_check *c, const tdsc_error *e) {
-  for (size_t i = 0; i < tdsc_error_trail_count(e); i++) {
-    const tdsc_attempt *a = tdsc_error_trail_at(e, i);
+static void trail_facts(doc_check *c, const tdsc_conn *conn,
+                        const char *only) {
+  for (size_t i = 0, n = 0; i < tdsc_conn_attempt_count(conn); i++) {
+    const tdsc_attempt *a = tdsc_conn_attempt_at(conn, i);
     const tdsc_error *ae = tdsc_attempt_error(a);
+    if (only && strcmp(tdsc_attempt_mechanism(a), only) != 0)
+      continue;
     char key[32];
-    snprintf(key, sizeof key, "attempt %zu", i + 1);
+    snprintf(key, sizeof key, "attempt %zu", ++n);
     doc_fact_add(c, key, "%s %s tls=%s %s %s: %s",
                  tdsc_attempt_transport(a), tdsc_attempt_address(a),
                  tdsc_attempt_tls(a), tdsc_attempt_mechanism(a),
@@ -104,8 +56,62 @@ static void add_working(doc_ctx *d, const char *mech) {
            mech);
 }
 
-static void try_mech(doc_ctx *d, doc_check *c, const char *mech) {
-  char *cs = connstr_for(d, mech);
+static void logged_in_facts(doc_check *c, tdsc_conn *conn, long long took) {
+  doc_fact_add(c, "result", "logged in (%lld ms)", took);
+  doc_fact_add(c, "server", "%s %s", tdsc_conn_server_name(conn),
+               tdsc_conn_server_version(conn));
+  doc_fact_add(c, "encryption", "%s%s%s", tdsc_conn_encryption(conn),
+               *tdsc_conn_tls_version(conn) ? ", " : "",
+               tdsc_conn_tls_version(conn));
+}
+
+static void keep_or_free(tdsc_conn *conn) {
+  if (!open_conn)
+    open_conn = conn;
+  else
+    tdsc_conn_free(conn);
+}
+
+/* The connect a program would make: the string as given. */
+static tdsc_conn *connect_check(doc_ctx *d) {
+  doc_check *c = &d->checks[DOC_CONNECT];
+  char policy[64] = "";
+  for (size_t i = 0; i < d->opts.nmechs; i++)
+    snprintf(policy + strlen(policy), sizeof policy - strlen(policy), "%s%s",
+             i ? "," : "", tdsc__mech_name(d->opts.mechs[i]));
+  doc_fact_add(c, "Authentication", "%s%s", policy,
+               d->opts.given[TDSC__OPT_AUTHENTICATION] ? ""
+                                                       : " (the default)");
+  tdsc_conn *conn = tdsc_conn_new();
+  if (!conn) {
+    d->verdict = TDSC_E_NO_MEMORY;
+    doc_set(c, DOC_FAIL, TDSC_E_NO_MEMORY, "out of memory");
+    return NULL;
+  }
+  long long t0 = doc_now_ms();
+  d->verdict = tdsc_conn_connect(conn, d->connstr);
+  long long took = doc_now_ms() - t0;
+  if (d->verdict == TDSC_OK) {
+    logged_in_facts(c, conn, took);
+    trail_facts(c, conn, NULL);
+    doc_set(c, DOC_OK, TDSC_OK, NULL);
+    return conn;
+  }
+  const tdsc_error *e = tdsc_conn_error(conn);
+  doc_fact_add(c, "result", "%s after %lld ms", tdsc_errc_name(d->verdict),
+               took);
+  doc_fact_add(c, "category", "%s",
+               tdsc_category_name(tdsc_error_category(e)));
+  trail_facts(c, conn, NULL);
+  doc_set_error(c, DOC_FAIL, e);
+  return conn;
+}
+
+/* A mechanism alone, for one the chain did not need: the user's options
+ * with Authentication= replaced (tdsc__options_connstr). */
+static void probe_alone(doc_ctx *d, doc_check *c, tdsc__mech m) {
+  char *cs = tdsc__options_connstr(&d->opts, TDSC__OPT_AUTHENTICATION,
+                                   tdsc__mech_name(m));
   tdsc_conn *conn = tdsc_conn_new();
   if (!cs || !conn) {
     doc_set(c, DOC_FAIL, TDSC_E_NO_MEMORY, "out of memory");
@@ -116,52 +122,77 @@ static void try_mech(doc_ctx *d, doc_check *c, const char *mech) {
   long long t0 = doc_now_ms();
   tdsc_errc rc = tdsc_conn_connect(conn, cs);
   long long took = doc_now_ms() - t0;
-  free(cs); /* may hold PWD= / KrbPassword=: gone before anything prints */
-  if (rc != TDSC_OK) {
-    const tdsc_error *e = tdsc_conn_error(conn);
-    doc_fact_add(c, "result", "%s after %lld ms", tdsc_errc_name(rc), took);
-    doc_fact_add(c, "category", "%s",
-                 tdsc_category_name(tdsc_error_category(e)));
-    trail_facts(c, e);
-    doc_set_error(c, DOC_FAIL, e);
-    tdsc_conn_free(conn);
+  memset(cs, 0, strlen(cs)); /* PWD=, KrbPassword=: gone before printing */
+  free(cs);
+  doc_fact_add(c, "probe", "alone (Authentication=%s): the library logged "
+               "in with an earlier mechanism of the list", tdsc__mech_name(m));
+  if (rc == TDSC_OK) {
+    logged_in_facts(c, conn, took);
+    add_working(d, tdsc__mech_name(m));
+    doc_set(c, DOC_OK, TDSC_OK, NULL);
+    keep_or_free(conn);
     return;
   }
-  doc_fact_add(c, "result", "logged in (%lld ms)", took);
-  doc_fact_add(c, "server", "%s %s", tdsc_conn_server_name(conn),
-               tdsc_conn_server_version(conn));
-  doc_fact_add(c, "encryption", "%s%s%s", tdsc_conn_encryption(conn),
-               *tdsc_conn_tls_version(conn) ? ", " : "",
-               tdsc_conn_tls_version(conn));
-  add_working(d, mech);
-  doc_set(c, DOC_OK, TDSC_OK, NULL);
-  if (!open_conn)
-    open_conn = conn;
-  else
-    tdsc_conn_free(conn);
+  const tdsc_error *e = tdsc_conn_error(conn);
+  doc_fact_add(c, "result", "%s after %lld ms", tdsc_errc_name(rc), took);
+  trail_facts(c, conn, NULL);
+  /* the connection works all the same: a warning, or a skip for a
+   * mechanism with nothing to try with */
+  doc_set_error(c, tdsc__mech_passed_over(rc) ? DOC_SKIP : DOC_WARN, e);
+  tdsc_conn_free(conn);
+}
+
+/* What the connect's trail says of mechanism m (its last attempt). */
+static void from_trail(doc_ctx *d, doc_check *c, const tdsc_conn *conn,
+                       const tdsc_attempt *last, tdsc__mech m) {
+  trail_facts(c, conn, tdsc__mech_name(m));
+  const tdsc_error *e = tdsc_attempt_error(last);
+  if (!e) {
+    add_working(d, tdsc__mech_name(m));
+    doc_set(c, DOC_OK, TDSC_OK, NULL);
+    return;
+  }
+  tdsc_errc rc = tdsc_error_code(e);
+  doc_status st = d->verdict == TDSC_OK ? DOC_WARN : DOC_FAIL;
+  if (tdsc__mech_passed_over(rc) && rc != d->verdict)
+    st = DOC_SKIP; /* passed over, and not the cause the library names */
+  doc_set_error(c, st, e);
 }
 
 void doc_logins(doc_ctx *d) {
-  doc_check *k = &d->checks[DOC_AUTH_KERBEROS], *s = &d->checks[DOC_AUTH_SQL];
-#ifdef TDSC_HAVE_GSSAPI
-  try_mech(d, k, "kerberos");
-#else
-  doc_set(k, DOC_SKIP, TDSC_OK,
-          "tdsclient was built without GSSAPI: no Kerberos");
-#endif
-  doc_check *n = &d->checks[DOC_AUTH_NTLM];
-  if (tdsc__opt(&d->opts, TDSC__OPT_NTLM_USER) ||
-      tdsc__opt(&d->opts, TDSC__OPT_NTLM_CREDFILE) || uid_is_windows(d))
-    try_mech(d, n, "ntlm");
-  else
-    doc_set(n, DOC_SKIP, TDSC_OK,
-            "no NTLM account given (NTLMUser=, NTLMCredFile=, or "
-            "UID=DOMAIN\\user)");
-  if (tdsc__opt(&d->opts, TDSC__OPT_UID) &&
-      tdsc__opt(&d->opts, TDSC__OPT_PWD) && !uid_is_windows(d))
-    try_mech(d, s, "sql");
-  else
-    doc_set(s, DOC_SKIP, TDSC_OK, "no SQL login given (UID= and PWD=)");
+  tdsc_conn *conn = connect_check(d);
+  if (d->verdict == TDSC_OK)
+    open_conn = conn; /* the clock check's; freed by doc_logins_end */
+  for (size_t k = 0; k < sizeof mech_checks / sizeof mech_checks[0]; k++) {
+    tdsc__mech m = mech_checks[k].mech;
+    doc_check *c = &d->checks[mech_checks[k].check];
+    if (!doc_policy_has(d, m)) {
+      doc_set(c, DOC_SKIP, TDSC_OK,
+              "the policy (Authentication=) does not list %s: the library "
+              "never tries it",
+              tdsc__mech_name(m));
+      continue;
+    }
+    if (!conn)
+      continue;
+    const tdsc_attempt *last = NULL;
+    for (size_t i = 0; i < tdsc_conn_attempt_count(conn); i++) {
+      const tdsc_attempt *a = tdsc_conn_attempt_at(conn, i);
+      if (strcmp(tdsc_attempt_mechanism(a), tdsc__mech_name(m)) == 0)
+        last = a;
+    }
+    if (last)
+      from_trail(d, c, conn, last, m);
+    else if (d->verdict == TDSC_OK)
+      probe_alone(d, c, m);
+    else
+      doc_set(c, DOC_SKIP, TDSC_OK,
+              "not tried: the library's chain stopped at %s before it, and "
+              "the doctor keeps to the policy",
+              tdsc_errc_name(d->verdict));
+  }
+  if (d->verdict != TDSC_OK)
+    tdsc_conn_free(conn);
 }
 
 /* The server's UTC clock minus ours, in seconds, through the open

@@ -1,21 +1,21 @@
-/* Check 1, name resolution: forward DNS (every address, the canonical
- * name), reverse DNS of each address, the SPN candidates these names imply
- * and the one the library will use (lib/session/spn.c, tdsc__spn_for, under
- * SPNHostCanonicalization=).  The Kerberos checks try the candidates. */
+/* Name resolution and SPN: forward DNS of the endpoint's host (every
+ * address, the canonical name), reverse DNS of each address, and the SPN
+ * a connect through that endpoint asks for (tdsc__endpoint_spn: the TCP
+ * port, or none over pipes and shared memory; ServerSPN=;
+ * SPNHostCanonicalization=).  The candidates the Kerberos checks also try
+ * are the library's own derivation under each canonicalisation, so an SPN
+ * registered under another form of the name is found and named. */
 #include "config.h"
 
 #include "doctor/doctor.h"
 #include "session/session.h"
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
-static void add_cand(doc_ctx *d, const char *host) {
-  char spn[DOC_SPN_LEN];
-  snprintf(spn, sizeof spn, "MSSQLSvc/%s:%u", host, (unsigned)d->port);
+static void add_cand(doc_ctx *d, const char *spn) {
   for (size_t i = 0; i < d->ncands; i++)
     if (strcmp(d->cands[i], spn) == 0)
       return;
@@ -38,86 +38,95 @@ static void append(char *buf, size_t cap, const char *a, const char *b,
   buf[len] = '\0';
 }
 
-static bool is_ip(const char *h) {
-  unsigned char b[sizeof(struct in6_addr)];
-  return inet_pton(AF_INET, h, b) == 1 || inet_pton(AF_INET6, h, b) == 1;
-}
-
-void doc_names(doc_ctx *d) {
-  doc_check *c = &d->checks[DOC_NAMES];
-  const char *host = d->target.host;
-  doc_fact_add(c, "host", "%s", host);
-  doc_fact_add(c, "port", "%u", (unsigned)d->port);
-  add_cand(d, host);
-
+/* The forward and reverse DNS facts; false when the host does not resolve
+ * (gai_strerror's text in why). */
+static bool dns_facts(doc_check *c, const char *host, char *why,
+                      size_t whylen) {
   struct addrinfo hints = {.ai_flags = AI_CANONNAME,
                            .ai_socktype = SOCK_STREAM};
   struct addrinfo *res = NULL;
   int rc = getaddrinfo(host, NULL, &hints, &res);
-  bool resolved = rc == 0 && res;
-  char first_rev[NI_MAXHOST] = "";
-  if (resolved) {
-    char addrs[1024] = "", revs[2048] = "";
-    size_t n = 0;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-      char a[NI_MAXHOST], r[NI_MAXHOST];
-      if (getnameinfo(ai->ai_addr, ai->ai_addrlen, a, sizeof a, NULL, 0,
-                      NI_NUMERICHOST) != 0)
-        continue;
-      if (strstr(addrs, a)) /* one line per address, not per family */
-        continue;
-      append(addrs, sizeof addrs, n ? ", " : "", a, NULL);
-      if (getnameinfo(ai->ai_addr, ai->ai_addrlen, r, sizeof r, NULL, 0,
-                      NI_NAMEREQD) != 0)
-        snprintf(r, sizeof r, "(no name)");
-      else if (!first_rev[0])
-        snprintf(first_rev, sizeof first_rev, "%s", r);
-      append(revs, sizeof revs, n ? ", " : "", a, " -> ");
-      append(revs, sizeof revs, r, NULL, NULL);
-      n++;
-    }
-    doc_fact_add(c, "addresses", "%s", addrs);
-    const char *canon = res->ai_canonname && *res->ai_canonname
-                            ? res->ai_canonname
-                            : host;
-    doc_fact_add(c, "canonical name", "%s", canon);
-    doc_fact_add(c, "reverse", "%s", revs);
-    if (!is_ip(canon))
-      add_cand(d, canon);
-    if (first_rev[0])
-      add_cand(d, first_rev);
-    freeaddrinfo(res);
+  if (rc != 0 || !res) {
+    snprintf(why, whylen, "%s", gai_strerror(rc));
+    return false;
+  }
+  char addrs[1024] = "", revs[2048] = "";
+  size_t n = 0;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    char a[NI_MAXHOST], r[NI_MAXHOST];
+    if (getnameinfo(ai->ai_addr, ai->ai_addrlen, a, sizeof a, NULL, 0,
+                    NI_NUMERICHOST) != 0)
+      continue;
+    if (strstr(addrs, a)) /* one line per address, not per family */
+      continue;
+    append(addrs, sizeof addrs, n ? ", " : "", a, NULL);
+    if (getnameinfo(ai->ai_addr, ai->ai_addrlen, r, sizeof r, NULL, 0,
+                    NI_NAMEREQD) != 0)
+      snprintf(r, sizeof r, "(no name)");
+    append(revs, sizeof revs, n ? ", " : "", a, " -> ");
+    append(revs, sizeof revs, r, NULL, NULL);
+    n++;
+  }
+  doc_fact_add(c, "addresses", "%s", addrs);
+  doc_fact_add(c, "canonical name", "%s",
+               res->ai_canonname && *res->ai_canonname ? res->ai_canonname
+                                                       : host);
+  doc_fact_add(c, "reverse", "%s", revs);
+  freeaddrinfo(res);
+  return true;
+}
+
+void doc_names(doc_ctx *d) {
+  doc_check *c = &d->checks[DOC_NAMES];
+  const tdsc__endpoint *ep = &d->ep;
+  bool integrated = doc_policy_has(d, TDSC__MECH_KERBEROS) ||
+                    doc_policy_has(d, TDSC__MECH_NTLM);
+  char why[256] = "";
+  doc_fact_add(c, "host", "%s (%s endpoint)", ep->host,
+               tdsc__ep_name(ep->kind));
+  bool resolved = dns_facts(c, ep->host, why, sizeof why);
+
+  /* The library's SPN, then the same derivation under the other
+   * canonicalisations: the names an administrator may have registered. */
+  tdsc__endpoint_spn(&d->opts, ep, d->spn, sizeof d->spn, d->spn_how,
+                     sizeof d->spn_how);
+  add_cand(d, d->spn);
+  tdsc__options alt = d->opts; /* shallow: only read, never cleared */
+  alt.value[TDSC__OPT_SERVER_SPN] = NULL;
+  static const tdsc__canon canons[] = {TDSC__CANON_NONE, TDSC__CANON_FORWARD,
+                                       TDSC__CANON_REVERSE};
+  for (size_t i = 0; i < sizeof canons / sizeof canons[0]; i++) {
+    char spn[DOC_SPN_LEN], how[1024];
+    alt.canon = canons[i];
+    tdsc__endpoint_spn(&alt, ep, spn, sizeof spn, how, sizeof how);
+    add_cand(d, spn);
+  }
+  if (integrated) {
+    char all[DOC_MAX_CANDS * (DOC_SPN_LEN + 2)] = "";
+    for (size_t i = 0; i < d->ncands; i++)
+      append(all, sizeof all, i ? ", " : "", d->cands[i], NULL);
+    doc_fact_add(c, "SPNHostCanonicalization", "%s",
+                 tdsc__opt(&d->opts, TDSC__OPT_SPN_CANON));
+    doc_fact_add(c, "spn used", "%s (%s)", d->spn, d->spn_how);
+    doc_fact_add(c, "spn candidates", "%s", all);
   }
 
-  tdsc__spn_for(&d->opts, host, d->port, "", d->spn, sizeof d->spn, d->spn_how,
-                sizeof d->spn_how);
-  /* the library's choice is a candidate too (ServerSPN=, or reverse DNS) */
-  bool listed = false;
-  for (size_t i = 0; i < d->ncands; i++)
-    listed = listed || strcmp(d->cands[i], d->spn) == 0;
-  if (!listed && d->ncands < DOC_MAX_CANDS)
-    snprintf(d->cands[d->ncands++], DOC_SPN_LEN, "%s", d->spn);
-  char all[DOC_MAX_CANDS * (DOC_SPN_LEN + 2)] = "";
-  for (size_t i = 0; i < d->ncands; i++)
-    append(all, sizeof all, i ? ", " : "", d->cands[i], NULL);
-  doc_fact_add(c, "spn candidates", "%s", all);
-  const char *canon_opt = tdsc__opt(&d->opts, TDSC__OPT_SPN_CANON);
-  doc_fact_add(c, "SPNHostCanonicalization", "%s",
-               canon_opt ? canon_opt : "forward");
-  doc_fact_add(c, "spn used", "%s (%s)", d->spn, d->spn_how);
-
-  if (!resolved) {
-    doc_set(c, DOC_FAIL, TDSC_E_HOST_NOT_FOUND,
-            "'%s' does not resolve: %s", host, gai_strerror(rc));
+  if (!resolved && ep->kind == TDSC__EP_TCP) {
+    doc_set(c, DOC_FAIL, TDSC_E_HOST_NOT_FOUND, "'%s' does not resolve: %s",
+            ep->host, why);
     return;
   }
-  const char *name = strchr(d->spn, '/');
+  if (!resolved)
+    doc_fact_add(c, "note", "'%s' does not resolve (%s); the %s endpoint "
+                 "needs no DNS", ep->host, why, tdsc__ep_name(ep->kind));
+  /* the host part of MSSQLSvc/host[:port] */
+  const char *slash = strchr(d->spn, '/');
   char h[NI_MAXHOST];
-  snprintf(h, sizeof h, "%s", name ? name + 1 : d->spn);
-  char *colon = strrchr(h, ':');
+  snprintf(h, sizeof h, "%s", slash ? slash + 1 : d->spn);
+  char *colon = h[0] == '[' ? NULL : strrchr(h, ':');
   if (colon)
     *colon = '\0';
-  if (is_ip(h)) {
+  if (doc_policy_has(d, TDSC__MECH_KERBEROS) && tdsc__is_ip_literal(h)) {
     doc_set(c, DOC_WARN, TDSC_E_KRB_SPN_UNKNOWN,
             "the SPN the library will use, %s, is built from an IP address, "
             "for which no SPN is normally registered: connect by host name "

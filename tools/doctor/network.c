@@ -1,10 +1,15 @@
-/* Checks 6 and 7, through the library's own layers (lib/transport, lib/tls,
- * lib/proto) so the codes and messages are the ones a connect gives: TCP
- * reachability; the PRELOGIN answer (encryption offer, server version); a
- * TDS 7.x TLS handshake (inside PRELOGIN packets) and a TDS 8.0 strict one
- * (TLS first, ALPN tds/8.0), each reporting protocol, cipher, the
- * certificate chain and the verification verdict.  The handshakes run with
- * verification in report-only mode (tls.h): the doctor must see the
+/* The transport and TLS checks, through the library's own layers
+ * (lib/session's plan, lib/transport, lib/tls, lib/proto) so the codes and
+ * messages are the ones a connect gives.  The transport check walks the
+ * library's plan of endpoints (tdsc__endpoints_plan: shared memory, named
+ * pipe, TCP for a local target; Transport=) exactly as a connect does
+ * (tdsc__endpoint_resolve, tdsc__endpoint_open, and on to the next while
+ * tdsc__endpoint_unreachable): the endpoint it reaches is the one every
+ * later check uses.  Over it: the PRELOGIN answer (encryption offer, server
+ * version); a TDS 7.x TLS handshake (inside PRELOGIN packets) and a TDS 8.0
+ * strict one (TLS first, ALPN tds/8.0), each reporting protocol, cipher,
+ * the certificate chain and the verification verdict.  The handshakes run
+ * with verification in report-only mode (tls.h): the doctor must see the
  * certificate that verification would refuse. */
 #include "config.h"
 
@@ -28,11 +33,11 @@ static const char *enc_name(uint8_t e) {
   return "an undefined value";
 }
 
-static tdsc_errc tcp(doc_ctx *d, tdsc__io **io, char *addr, size_t cap,
-                     tdsc_error *err) {
-  return tdsc__tcp_connect(d->target.host, d->port,
-                           tdsc__deadline_in(d->timeout_ms), io, addr, cap,
-                           err);
+/* A new connection to the endpoint the transport check reached. */
+static tdsc_errc reach(doc_ctx *d, tdsc__io **io, char *addr, size_t cap,
+                       tdsc_error *err) {
+  return tdsc__endpoint_open(&d->ep, tdsc__deadline_in(d->timeout_ms), io,
+                             addr, cap, err);
 }
 
 /* One PRELOGIN request and its answer (MS-TDS 2.2.6.5), in clear. */
@@ -90,7 +95,7 @@ done:
 static void tls_opts(doc_ctx *d, tdsc__tls_opts *o, bool strict,
                      const char *addr) {
   memset(o, 0, sizeof *o);
-  o->host = d->target.host;
+  o->host = d->ep.host; /* a pipe's or shared memory's: the local host */
   o->cert_host = tdsc__opt(&d->opts, TDSC__OPT_HOST_IN_CERT);
   o->cafile = tdsc__opt(&d->opts, TDSC__OPT_CAFILE);
   o->verify = false;
@@ -141,22 +146,56 @@ static void tls_report(doc_ctx *d, doc_check *c, tdsc__io *io,
   tdsc__err_clear(&err);
 }
 
-static void check_tcp(doc_ctx *d) {
-  doc_check *c = &d->checks[DOC_TCP];
-  tdsc__io *io = NULL;
+static const char *ep_text(const tdsc__endpoint *ep, char *buf, size_t cap) {
+  if (ep->kind != TDSC__EP_TCP)
+    snprintf(buf, cap, "%s %s", tdsc__ep_name(ep->kind), ep->path);
+  else if (ep->port)
+    snprintf(buf, cap, "tcp %s,%u", ep->host, (unsigned)ep->port);
+  else
+    snprintf(buf, cap, "tcp %s\\%s (port from SQL Browser)", ep->host,
+             ep->instance);
+  return buf;
+}
+
+void doc_transport(doc_ctx *d) {
+  doc_check *c = &d->checks[DOC_TRANSPORT];
   tdsc_error err = {0};
-  char addr[128] = "";
-  long long t0 = doc_now_ms();
-  doc_fact_add(c, "target", "%s,%u", d->target.host, (unsigned)d->port);
-  if (tcp(d, &io, addr, sizeof addr, &err) != TDSC_OK) {
-    doc_set_error(c, DOC_FAIL, &err);
-  } else {
-    doc_fact_add(c, "connected to", "%s (%lld ms)", addr,
-                 doc_now_ms() - t0);
-    d->tcp_ok = true;
-    doc_set(c, DOC_OK, TDSC_OK, NULL);
+  char plan[1400] = "", buf[600];
+  for (size_t i = 0; i < d->nplan; i++)
+    snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%s%s",
+             i ? ", then " : "", ep_text(&d->plan[i], buf, sizeof buf));
+  doc_fact_add(c, "plan", "%s", plan);
+  const char *tr = tdsc__opt(&d->opts, TDSC__OPT_TRANSPORT);
+  doc_fact_add(c, "Transport", "%s", tr ? tr : "(not set: the default order)");
+  for (size_t i = 0; i < d->nplan; i++) {
+    tdsc__io *io = NULL;
+    char addr[700] = "", key[32];
+    long long t0 = doc_now_ms();
+    int64_t deadline = tdsc__deadline_in(d->timeout_ms);
+    d->ep = d->plan[i];
+    tdsc__err_clear(&err);
+    tdsc_errc rc = tdsc__endpoint_resolve(&d->opts, &d->ep, deadline, addr,
+                                          sizeof addr, &err);
+    if (rc == TDSC_OK)
+      rc = tdsc__endpoint_open(&d->ep, deadline, &io, addr, sizeof addr, &err);
+    tdsc__io_destroy_all(io);
+    snprintf(key, sizeof key, "attempt %zu", i + 1);
+    if (rc == TDSC_OK) {
+      doc_fact_add(c, key, "%s: connected to %s (%lld ms)",
+                   ep_text(&d->ep, buf, sizeof buf), addr, doc_now_ms() - t0);
+      doc_fact_add(c, "used", "%s", tdsc__ep_name(d->ep.kind));
+      d->ep_reached = true;
+      doc_set(c, DOC_OK, TDSC_OK, NULL);
+      break;
+    }
+    doc_fact_add(c, key, "%s: %s", ep_text(&d->ep, buf, sizeof buf),
+                 tdsc_errc_name(rc));
+    /* as the library: on to the next endpoint only while unreachable */
+    if (!tdsc__endpoint_unreachable(rc) || i + 1 == d->nplan) {
+      doc_set_error(c, DOC_FAIL, &err);
+      break;
+    }
   }
-  tdsc__io_destroy_all(io);
   tdsc__err_clear(&err);
 }
 
@@ -166,8 +205,8 @@ static void check_tls7(doc_ctx *d) {
   doc_check *offer = &d->checks[DOC_TLS_OFFER], *c = &d->checks[DOC_TLS];
   tdsc__io *io = NULL;
   tdsc_error err = {0};
-  char addr[128] = "";
-  if (tcp(d, &io, addr, sizeof addr, &err) != TDSC_OK) {
+  char addr[700] = "";
+  if (reach(d, &io, addr, sizeof addr, &err) != TDSC_OK) {
     doc_set_error(offer, DOC_FAIL, &err);
     doc_set(c, DOC_SKIP, TDSC_OK, "no PRELOGIN answer");
     goto done;
@@ -227,8 +266,8 @@ static void check_strict(doc_ctx *d) {
   doc_check *c = &d->checks[DOC_TLS_STRICT];
   tdsc__io *io = NULL;
   tdsc_error err = {0};
-  char addr[128] = "";
-  if (tcp(d, &io, addr, sizeof addr, &err) != TDSC_OK) {
+  char addr[700] = "";
+  if (reach(d, &io, addr, sizeof addr, &err) != TDSC_OK) {
     doc_set_error(c, DOC_FAIL, &err);
     goto done;
   }
@@ -251,12 +290,12 @@ done:
   tdsc__err_clear(&err);
 }
 
-void doc_network(doc_ctx *d) {
-  check_tcp(d);
-  if (!d->tcp_ok) {
+void doc_tls(doc_ctx *d) {
+  if (!d->ep_reached) {
     for (int i = DOC_TLS_OFFER; i <= DOC_TLS_STRICT; i++)
       doc_set(&d->checks[i], DOC_SKIP, TDSC_OK,
-              "the server does not accept TCP connections");
+              "no endpoint of the plan accepts connections (see the "
+              "transport check)");
     return;
   }
   check_tls7(d);
