@@ -313,9 +313,11 @@ def rewrite(sql, params=None, table_decl=None):
     Rewritten, or raises ExprError."""
     low = sql.lower()
     if not any(w in low for w in ('replicate', 'convert', 'cast',
-                                  'datalength', 'hashbytes')):
+                                  'datalength', 'hashbytes', '/', '%')) \
+            and not (params and '@' in low):
         return Rewritten(sql)
     toks = tokenize(sql)
+    ddl = bool(toks) and toks[0].low in ('create', 'alter')
     res = Rewritten(sql)
     edits = []                  # (start, end, replacement text)
     counter = [0]
@@ -343,9 +345,38 @@ def rewrite(sql, params=None, table_decl=None):
         if not has_alias:
             edits.append((toks[j - 1].end, toks[j - 1].end, ' AS ""'))
 
+    def src_kind(a, b):
+        """The type of toks[a:b] when it is one literal or parameter."""
+        if b - a == 1:
+            if toks[a].kind == 'str' and toks[a].text[0] in 'Nn':
+                return 'nvarchar'
+            p = (params or {}).get(toks[a].low)
+            if p is not None and p.col.kind in CHAR_KINDS:
+                return p.col.kind
+        return 'varchar'
+
     i = 0
     while i < len(toks):
         t = toks[i]
+        if t.text in ('/', '%') and t.kind == 'op' and not ddl:
+            # x / y -> x / tdsc_nz(y): SQL Server's 8134 instead of NULL
+            end = _operand_end(toks, i + 1)
+            if end is not None:
+                edits.append((toks[i + 1].start, toks[i + 1].start,
+                              'tdsc_nz('))
+                edits.append((toks[end].end, toks[end].end, ')'))
+            i += 1
+            continue
+        if (t.kind == 'ident' and t.text.startswith('@') and
+                not t.text.startswith('@@') and params and
+                t.low in params and
+                not getattr(params[t.low].col, 'variant', False)):
+            # SELECT @p: the parameter's declared type, no column name
+            pc = params[t.low].col
+            item_override(i, i + 1, S.Column('', pc.kind, True, pc.size,
+                                             pc.prec, pc.scale))
+            i += 1
+            continue
         if t.kind != 'ident' or not _is(toks, i + 1, '('):
             i += 1
             continue
@@ -437,9 +468,17 @@ def rewrite(sql, params=None, table_decl=None):
                             if toks[n].text == ',' and \
                                     toks[n].depth == toks[i + 1].depth + 1:
                                 k = n
-                        edits.append((t.start, toks[j].end, 'CAST('))
-                        edits.append((toks[k].start, toks[end].end,
-                                      ' AS %s)' % typ))
+                        if typ == 'INTEGER':
+                            # SQL Server's 245 / 8115 instead of 0
+                            edits.append((t.start, toks[j].end, 'tdsc_int('))
+                            edits.append((toks[k].start, toks[end].end,
+                                          ", '%s', '%s')" % (
+                                              toks[i + 2].low,
+                                              src_kind(j + 1, k))))
+                        else:
+                            edits.append((t.start, toks[j].end, 'CAST('))
+                            edits.append((toks[k].start, toks[end].end,
+                                          ' AS %s)' % typ))
                 i += 1
                 continue
             if name == 'cast':
@@ -450,7 +489,14 @@ def rewrite(sql, params=None, table_decl=None):
                     if toks[n].low == 'as' and \
                             toks[n].depth == toks[i + 1].depth + 1:
                         typ, k = _parse_general_type(toks, n + 1)
-                        if typ == 'BLOB' and k == end:
+                        if typ == 'INTEGER' and k == end:
+                            edits.append((t.start, toks[i + 1].end,
+                                          'tdsc_int('))
+                            edits.append((toks[n].start, toks[end].end,
+                                          ", '%s', '%s')" % (
+                                              toks[n + 1].low,
+                                              src_kind(i + 2, n))))
+                        elif typ == 'BLOB' and k == end:
                             edits.append((toks[n + 1].start,
                                           toks[end - 1].end, typ))
                         break
@@ -468,6 +514,28 @@ def rewrite(sql, params=None, table_decl=None):
     out.append(sql[pos:])
     res.sql = ''.join(out)
     return res
+
+
+def _operand_end(toks, i):
+    """Index of the last token of the operand that starts at toks[i] (an
+    optional sign, then a literal, a name, a.b, f(...) or (...))."""
+    if i < len(toks) and toks[i].text in ('+', '-', '~'):
+        i += 1
+    if i >= len(toks):
+        return None
+    t = toks[i]
+    if t.text == '(':
+        return _matching(toks, i)
+    if t.kind in ('ident', 'qident'):
+        while _is(toks, i + 1, '.') and i + 2 < len(toks) and \
+                toks[i + 2].kind in ('ident', 'qident'):
+            i += 2
+        if _is(toks, i + 1, '('):
+            return _matching(toks, i + 1)
+        return i
+    if t.kind in ('num', 'str', 'hex'):
+        return i
+    return None
 
 
 def _matching(toks, i):
@@ -536,6 +604,7 @@ def _setup(raw):
         'vint': f('sqlite3_value_int64', ctypes.c_int64, vp),
         'vdouble': f('sqlite3_value_double', ctypes.c_double, vp),
         'rint': f('sqlite3_result_int64', None, vp, ctypes.c_int64),
+        'rdouble': f('sqlite3_result_double', None, vp, ctypes.c_double),
         'rnull': f('sqlite3_result_null', None, vp),
         'rblob': f('sqlite3_result_blob64', None, vp, ctypes.c_char_p,
                    ctypes.c_uint64, vp),
@@ -623,10 +692,122 @@ def _fn_len(lib, ctx, args):
     if isinstance(v, bytes):
         lib['rint'](ctx, len(v))
         return
-    lib['rint'](ctx, len(str(v).rstrip(' ')))
+    # UTF-16 code units, as SQL Server counts in a collation without
+    # supplementary-character support (a character beyond U+FFFF is 2)
+    lib['rint'](ctx, len(str(v).rstrip(' ').encode('utf-16-le')) // 2)
 
 
-_FUNCS = (('datalength', 1, _fn_datalength), ('datalength', 2, _fn_datalength),
+# ------------------------------------------- SQL Server's runtime errors
+# SQLite is lenient where SQL Server raises an error a client must handle
+# (1/0 is NULL, CAST('abc' AS int) is 0, a varchar(3) column takes 'abcd').
+# These functions, put in by rewrite() and by the session's temporary
+# triggers (tds_checks.py), raise SQL Server's error instead; the message
+# travels through SQLite as 'tdsc-error:NUMBER:CLASS:STATE:text' and the
+# session turns it into an ERROR token (Session.sql_error).  SQLite aborts
+# the statement and undoes its changes, as SQL Server does for these
+# statement-level errors.
+
+ERR_PREFIX = 'tdsc-error:'
+
+
+class TsqlError(Exception):
+    def __init__(self, number, cls, state, text):
+        super().__init__('%s%d:%d:%d:%s' % (ERR_PREFIX, number, cls, state,
+                                            text))
+
+
+def parse_error(msg):
+    """(number, class, state, text) from a tdsc-error message, else None."""
+    if not msg.startswith(ERR_PREFIX):
+        return None
+    num, cls, state, text = msg[len(ERR_PREFIX):].split(':', 3)
+    return int(num), int(cls), int(state), text
+
+
+INT_RANGES = {'tinyint': (0, 255), 'smallint': (-32768, 32767),
+              'int': (-2 ** 31, 2 ** 31 - 1), 'bigint': (-2 ** 63, 2 ** 63 - 1),
+              'bit': (None, None)}
+_INT_TEXT = re.compile(r'^\s*[+-]?\d+\s*$')
+
+
+def _value_text(v):
+    return v if isinstance(v, str) else repr(v)
+
+
+def to_int(v, typ, src='varchar'):
+    """CAST / CONVERT of v to an integer type, or SQL Server's error."""
+    if v is None:
+        return None
+    lo, hi = INT_RANGES[typ]
+    if isinstance(v, bytes):
+        v = int.from_bytes(v[-8:], 'big', signed=len(v) >= 8)
+    elif isinstance(v, str):
+        if not _INT_TEXT.match(v):
+            raise TsqlError(245, 16, 1, "Conversion failed when converting "
+                            "the %s value '%s' to data type %s."
+                            % (src, v, typ))
+        n = int(v)
+        if typ == 'bit':
+            return 1 if n else 0
+        if not lo <= n <= hi:
+            raise TsqlError(248, 16, 1, "The conversion of the %s value "
+                            "'%s' overflowed %s %s column."
+                            % (src, v.strip(), 'an' if typ == 'int' else 'a',
+                               typ))
+        return n
+    if typ == 'bit':
+        return 1 if v else 0
+    n = int(v)                  # float: toward zero, as SQL Server
+    if not lo <= n <= hi:
+        if isinstance(v, float):
+            raise TsqlError(8115, 16, 2, 'Arithmetic overflow error '
+                            'converting float to data type %s.' % typ)
+        if typ in ('tinyint', 'smallint'):
+            raise TsqlError(220, 16, 2, 'Arithmetic overflow error for data '
+                            'type %s, value = %d.' % (typ, n))
+        raise TsqlError(8115, 16, 2, 'Arithmetic overflow error converting '
+                        'expression to data type %s.' % typ)
+    return n
+
+
+def _fn_int(lib, ctx, args):
+    v = to_int(args[0], str(args[1]), *(args[2:] or ['varchar']))
+    if v is None:
+        lib['rnull'](ctx)
+    else:
+        lib['rint'](ctx, v)
+
+
+def _fn_nz(lib, ctx, args):
+    """The divisor of / and %: SQL Server raises 8134 for zero."""
+    v = args[0]
+    if v is not None and not isinstance(v, (str, bytes)) and v == 0:
+        raise TsqlError(8134, 16, 1, 'Divide by zero error encountered.')
+    _result(lib, ctx, v)
+
+
+def _fn_raise(lib, ctx, args):
+    """tdsc_raise(number, class, state, text): for the triggers."""
+    raise TsqlError(int(args[0]), int(args[1]), int(args[2]), str(args[3]))
+
+
+def _result(lib, ctx, v):
+    if v is None:
+        lib['rnull'](ctx)
+    elif isinstance(v, int):
+        lib['rint'](ctx, v)
+    elif isinstance(v, float):
+        lib['rdouble'](ctx, v)
+    elif isinstance(v, bytes):
+        lib['rblob'](ctx, v, len(v), SQLITE_TRANSIENT)
+    else:
+        b = str(v).encode('utf-8')
+        lib['rtext'](ctx, b, len(b), SQLITE_TRANSIENT)
+
+
+_FUNCS = (('tdsc_int', 2, _fn_int), ('tdsc_int', 3, _fn_int),
+          ('tdsc_nz', 1, _fn_nz), ('tdsc_raise', 4, _fn_raise),
+          ('datalength', 1, _fn_datalength), ('datalength', 2, _fn_datalength),
           ('hashbytes', 2, _fn_hashbytes), ('hashbytes', 3, _fn_hashbytes),
           ('replicate', 2, _fn_replicate), ('len', 1, _fn_len))
 

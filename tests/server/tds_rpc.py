@@ -20,7 +20,7 @@ TOK_DONEPROC = 0xFE
 TOK_DONEINPROC = 0xFF
 
 PROC_IDS = {10: 'sp_executesql', 11: 'sp_prepare', 12: 'sp_execute',
-            15: 'sp_unprepare'}
+            13: 'sp_prepexec', 15: 'sp_unprepare'}
 
 EPOCH = datetime.date(1, 1, 1)
 EPOCH_1900 = datetime.date(1900, 1, 1)
@@ -325,11 +325,15 @@ def run_sql(sess, text, params):
                     'SELECT ' + S.translate(rw.sql, sess.consts()), bind)
             except S.tds_expr.ExprError as e:
                 sess.w.token(sess.err(*e.args, line=line) + S.tok_done(
-                    S.DONE_ERROR | S.DONE_MORE))
+                    S.DONE_ERROR | S.DONE_MORE, 0, 0, TOK_DONEINPROC))
                 error = True
                 continue
             except S.SQLiteError as e:
-                sess.w.token(sess.sql_error(str(e), line, S.DONE_MORE))
+                sess.done_tok = TOK_DONEINPROC
+                try:
+                    sess.w.token(sess.sql_error(str(e), line, S.DONE_MORE))
+                finally:
+                    sess.done_tok = S.TOK_DONE
                 error = True
                 continue
             name = m.group(1).lower()
@@ -338,8 +342,12 @@ def run_sql(sess, text, params):
                 pobjs[name].value, pobjs[name].raw = values[name], None
             sess.w.token(S.tok_done(S.DONE_MORE, 0, 0, TOK_DONEINPROC))
             continue
-        res = sess.statement(body, line, S.DONE_MORE, params=bind,
-                             ptypes=types, rpc_params=pobjs)
+        sess.done_tok = TOK_DONEINPROC
+        try:
+            res = sess.statement(body, line, S.DONE_MORE, params=bind,
+                                 ptypes=types, rpc_params=pobjs)
+        finally:
+            sess.done_tok = S.TOK_DONE
         error = error or bool(res and DONE_ERROR_IN(res))
         sess.w.token(res)
     return b'', values, error
@@ -416,6 +424,16 @@ def handle(sess, payload):
             sess.next_handle += 1
             sess.prepared[h] = (params[2].value, params[1].value)
             return tail(0, params, {params[0].name.lower(): h})
+        if low == 'sp_prepexec':
+            # sp_prepare and sp_execute in one (ODBC and JDBC send it):
+            # @handle OUTPUT, @params, @stmt, then the values
+            h = sess.next_handle
+            sess.next_handle += 1
+            sess.prepared[h] = (params[2].value, params[1].value)
+            body, values, err = run_sql(sess, params[2].value or '',
+                                        params[3:])
+            values[params[0].name.lower()] = h
+            return body + tail(0, params, values, err)
         if low == 'sp_execute':
             h = params[0].value if params else None
             if h not in sess.prepared:

@@ -152,12 +152,16 @@ class Response:
     What reaches the client stays a valid token stream (clients such as
     FreeTDS and pytds read tokens until the acknowledgement): cancel() sends
     the rest of the unit that is partly sent, drops the units not begun,
-    and ends the message with DONE(DONE_ATTN) (MS-TDS 2.2.7.6; the client
-    discards everything before it, 3.2.5.7).  The last 13 bytes (the final
-    DONE of a complete answer) are held back until finish(), so that a
-    final DONE without DONE_MORE never precedes the acknowledgement: if the
-    attention is seen when the answer is complete, that DONE gets DONE_MORE
-    and the acknowledgement follows it."""
+    and ends the cancelled answer as a message of its own (a final
+    DONE(DONE_ERROR) where the answer stopped short); the acknowledgement,
+    DONE(DONE_ATTN), follows as a second message (MS-TDS 2.2.7.6; the
+    client discards everything before it, 3.2.5.7).  SQL Server does so,
+    and tedious waits for the end of the answer's message before it reads
+    the acknowledgement.  When nothing of the answer was sent, the
+    acknowledgement is the only message.  The last 13 bytes (the final DONE
+    of a complete answer) are held back until finish(), so that an answer
+    seen complete when the attention comes is sent whole, then the
+    acknowledgement."""
 
     HOLD = 13            # a DONE token
     BATCH = 65536        # bytes gathered before packets are sent
@@ -269,15 +273,16 @@ class Response:
             return
         keep = (self.marks[0] if self.marks else self.total) - self.sent
         kept_end = self.sent + keep
+        whole = complete and keep == self.total - self.sent
         del self.buf[keep:]
-        if (complete and keep == self.total - self.sent and keep >= 13 and
-                self.buf[-13] in (S.TOK_DONE, 0xFE, 0xFF)):
-            st = struct.unpack_from('<H', self.buf, len(self.buf) - 12)[0]
-            struct.pack_into('<H', self.buf, len(self.buf) - 12,
-                             st | S.DONE_MORE)
         for off, toks in self.sticky:
             if off >= kept_end:
                 self.buf += toks
+        if self.sent or self.buf:
+            # the answer's message ends first, at a token boundary
+            if not whole:
+                self.buf += S.tok_done(S.DONE_ERROR)
+            self._send(len(self.buf), True)
         self.buf += S.tok_done(S.DONE_ATTN)
         S.log('connection %d: attention acknowledged (%d bytes of the '
               'answer sent)' % (self.sess.spid, kept_end))

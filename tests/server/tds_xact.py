@@ -240,15 +240,15 @@ def statement(sess, body, line, more):
                         word = body.split(None, 1)[0]
                         return (sess.err(102, 15, "Incorrect syntax near "
                                          "'%s'." % word, line=line) +
-                                S.tok_done(S.DONE_ERROR | more))
+                                sess.done(S.DONE_ERROR | more))
                     env, err = save(sess, _name(m))
     except S.SQLiteError as e:
         return sess.sql_error(str(e), line, more)
     if env:
         sess.w.token(env, sticky=True)
     if err:
-        return _at_line(err, line) + S.tok_done(S.DONE_ERROR | more)
-    return S.tok_done(more)
+        return _at_line(err, line) + sess.done(S.DONE_ERROR | more)
+    return sess.done(more)
 
 
 def _at_line(err, line):

@@ -17,7 +17,8 @@ when --keytab or --ntlm-users is given; NTLM also needs gss-ntlmssp.
 Its modules, same folder: tds_stream.py (answers streamed packet by packet,
 attention, PLP chunks, WAITFOR), tds_expr.py (large values, DATALENGTH,
 HASHBYTES, CONVERT, SQLite functions), tds_xact.py (transactions, TM
-requests, the descriptor check), tds_rpc.py (RPC requests).
+requests, the descriptor check), tds_rpc.py (RPC requests), tds_checks.py
+(SQL Server's checks on stored values, as temporary triggers).
 """
 
 import argparse
@@ -45,6 +46,7 @@ import uuid
 
 # the server's own modules (same folder): streaming answers and attention,
 # T-SQL expressions, transactions; each gets S = this module in main()
+import tds_checks
 import tds_expr
 import tds_stream
 import tds_xact
@@ -167,6 +169,8 @@ class SQLiteLib:
         self.raw = lib
         # parameters of RPC requests (tds_rpc.py)
         f('sqlite3_bind_parameter_index', ip, vp, cp)
+        f('sqlite3_bind_parameter_count', ip, vp)
+        f('sqlite3_bind_parameter_name', cp, vp, ip)
         f('sqlite3_bind_int64', ip, vp, ip, ctypes.c_int64)
         f('sqlite3_bind_double', ip, vp, ip, ctypes.c_double)
         f('sqlite3_bind_text', ip, vp, ip, cp, ip, vp)
@@ -247,10 +251,17 @@ class SQLiteDB:
         (SQLite's own syntax); names the statement lacks are ignored."""
         lib = self.lib
         transient = ctypes.c_void_p(-1)   # SQLITE_TRANSIENT: SQLite copies
-        for name, v in params.items():
-            i = lib.bind_parameter_index(stmt, name.encode())
-            if not i:
+        # T-SQL names are case-insensitive (@P1 in the text, @p1 bound);
+        # SQLite's are not: match them by lower-case name
+        lower = {k.lower(): v for k, v in params.items()}
+        for i in range(1, lib.bind_parameter_count(stmt) + 1):
+            pn = lib.bind_parameter_name(stmt, i)
+            if pn is None:
                 continue
+            name = pn.decode('utf-8', 'replace')
+            if name.lower() not in lower:
+                continue
+            v = lower[name.lower()]
             if v is None:
                 continue                  # unbound parameters are NULL
             if isinstance(v, bool) or isinstance(v, int):
@@ -1037,7 +1048,9 @@ class TDSConn:
         # an offset, so that a 1 GiB upload is not copied per packet)
         self.buf = bytearray()
         self.rpos = 0
-        self.spid = spid
+        # SPID in the packet headers: 0 until the login (SQL Server's
+        # PRELOGIN answer and TLS handshake packets carry 0), then spid
+        self.spid = 0
         self.packet_size = 4096
         self.pkt_id = 1
 
@@ -1146,7 +1159,9 @@ class TDSConn:
             out.append(struct.pack('>BBHHBB', typ, ST_EOM if last else 0,
                                    len(ch) + 8, self.spid, self.pkt_id, 0))
             out.append(ch)
-            self.pkt_id = (self.pkt_id + 1) & 0xFF
+            # PacketID counts the packets of one message, from 1, as SQL
+            # Server does (MS-TDS 2.2.3.1.5): the next message starts again
+            self.pkt_id = 1 if last else (self.pkt_id + 1) & 0xFF
         return b''.join(out)
 
     def send_message(self, typ, data, size=None):
@@ -1177,6 +1192,10 @@ class Session:
         self.database = cfg.database
         self.user = None
         self.w = None           # the running request's tds_stream.Response
+        # the token that ends a statement: DONE in a batch, DONEINPROC in a
+        # procedure or sp_executesql (set by tds_rpc while it runs them)
+        self.done_tok = TOK_DONE
+        self.verb = 'insert'    # first word of the running statement
 
     # -------------------------------------------------------------- helpers
     def err(self, number, cls, text, state=1, line=1):
@@ -1186,6 +1205,10 @@ class Session:
     def info(self, number, text, state=1, cls=0, line=1):
         return tok_msg(TOK_INFO, number, state, cls, text, self.cfg.server_name,
                        '', line)
+
+    def done(self, status, curcmd=0, count=0):
+        """The DONE (or DONEINPROC, see done_tok) ending a statement."""
+        return tok_done(status, curcmd, count, self.done_tok)
 
     def reply(self, data):
         self.c.send_message(PKT_REPLY, data)
@@ -1356,6 +1379,7 @@ class Session:
     # -------------------------------------------------------------- LOGIN7
     def do_login(self, p):
         cfg = self.cfg
+        self.c.spid = self.spid
         if len(p) < 94:
             raise Closed('LOGIN7 too short')
         (length, tdsver, pktsize, progver, pid, connid, of1, of2, tf, of3,
@@ -1644,13 +1668,13 @@ class Session:
                 return (self.err(911, 16, "Database '%s' does not exist. Make "
                                  "sure that the name is entered correctly."
                                  % m.group(1), line=line) +
-                        tok_done(DONE_ERROR | more))
+                        self.done(DONE_ERROR | more))
             old, self.database = self.database, name
             return (tok_envchange(1, name, old) +
                     self.info(5701, "Changed database context to '%s'." % name,
-                              1, line=line) + tok_done(more))
+                              1, line=line) + self.done(more))
         if re.match(r'set\s', low):
-            return tok_done(more)
+            return self.done(more)
         m = re.match(r"waitfor\s+delay\s+n?'([^']*)'\s*$", body, re.I)
         if m:
             secs = parse_delay(m.group(1))
@@ -1658,10 +1682,10 @@ class Session:
                 return (self.err(148, 15, "Incorrect time syntax in time "
                                  "string '%s' used with WAITFOR." %
                                  m.group(1), line=line) +
-                        tok_done(DONE_ERROR | more))
+                        self.done(DONE_ERROR | more))
             log('connection %d WAITFOR DELAY %.3f s' % (self.spid, secs))
             tds_stream.waitfor(self.w, secs)
-            return tok_done(more)
+            return self.done(more)
         m = re.match(r'if\s+@@trancount\s*(>=|<=|<>|!=|=|>|<)\s*(\d+)\s+(.+)$',
                      body, re.I | re.S)
         if m:
@@ -1670,7 +1694,7 @@ class Session:
             true = {'>=': n >= k, '<=': n <= k, '<>': n != k, '!=': n != k,
                     '=': n == k, '>': n > k, '<': n < k}[op]
             if not true:
-                return tok_done(more)
+                return self.done(more)
             return self._statement(m.group(3), line, more, params, ptypes,
                                    rpc_params)
         res = tds_xact.statement(self, body, line, more)
@@ -1679,7 +1703,7 @@ class Session:
         m = re.match(r"print\s+n?'((?:[^']|'')*)'\s*$", body, re.I | re.S)
         if m:
             return (self.info(0, unquote_sql(m.group(1)), 1, 0, line) +
-                    tok_done(more))
+                    self.done(more))
         m = re.match(r'raiserror\s*\(\s*n?\'((?:[^\']|\'\')*)\'\s*,\s*(-?\d+)'
                      r'\s*,\s*(\d+)\s*\)', body, re.I | re.S)
         if m:
@@ -1687,23 +1711,23 @@ class Session:
             msg = unquote_sql(m.group(1))
             if sev > 10:
                 return (self.err(50000, sev, msg, state, line) +
-                        tok_done(DONE_ERROR | more))
-            return self.info(50000, msg, state, sev, line) + tok_done(more)
+                        self.done(DONE_ERROR | more))
+            return self.info(50000, msg, state, sev, line) + self.done(more)
         if re.match(r'(dbcc|backup|restore)\s', low):
             return self.maintenance(body, line, more)
         if re.match(r'select\s+@@version\s*$', low):
             col = Column('', 'nvarchar', True, 8000)
             return (colmetadata([col]) + encode_row([col], [self.version()]) +
-                    tok_done(DONE_COUNT | more, 0xC1, 1))
+                    self.done(DONE_COUNT | more, 0xC1, 1))
         if re.match(r'select\s+@@spid\s*$', low):
             col = Column('', 'int', True, 2)
             return (colmetadata([col]) + encode_row([col], [self.spid]) +
-                    tok_done(DONE_COUNT | more, 0xC1, 1))
+                    self.done(DONE_COUNT | more, 0xC1, 1))
         if re.match(r'select\s+@@trancount\s*$', low):
             col = Column('', 'int', True, 4)
             return (colmetadata([col]) +
                     encode_row([col], [tds_xact.state(self).trancount]) +
-                    tok_done(DONE_COUNT | more, 0xC1, 1))
+                    self.done(DONE_COUNT | more, 0xC1, 1))
         m = re.match(r'print\s+(.*)$', body, re.I | re.S)
         if m:
             try:
@@ -1712,15 +1736,17 @@ class Session:
             except SQLiteError as e:
                 return self.sql_error(str(e), line, more)
             return (self.info(0, '' if val is None else as_str(val), 1, 0, line)
-                    + tok_done(more))
+                    + self.done(more))
         try:
             rw = tds_expr.rewrite(body, rpc_params, self.table_decl)
         except tds_expr.ExprError as e:
             num, cls, text = e.args
             return (self.err(num, cls, text, line=line) +
-                    tok_done(DONE_ERROR | more))
+                    self.done(DONE_ERROR | more))
         binds = dict(params or {})
         binds.update(rw.binds)
+        self.verb = low.split(None, 1)[0] if low else ''
+        tds_checks.ensure(self, rw.sql)
         try:
             cols, rows, changes, is_query = self.db.execute(
                 translate(rw.sql, self.consts()), binds)
@@ -1756,16 +1782,33 @@ class Session:
                 tds_stream.write_rows(self.w, tcols, rows)
             except ConvError as e:
                 return (self.err(245, 16, str(e), line=line) +
-                        tok_done(DONE_ERROR | more))
-            return tok_done(DONE_COUNT | more, 0xC1, len(rows))
+                        self.done(DONE_ERROR | more))
+            return self.done(DONE_COUNT | more, 0xC1, len(rows))
         if first in ('insert', 'update', 'delete', 'replace', 'merge'):
             cmd = {'insert': 0xC3, 'delete': 0xC4, 'update': 0xC5}.get(first, 0xC3)
-            return tok_done(DONE_COUNT | more, cmd, changes)
-        return tok_done(more)
+            return self.done(DONE_COUNT | more, cmd, changes)
+        return self.done(more)
 
     def sql_error(self, msg, line, more):
+        cls, state = 16, 1
+        known = tds_expr.parse_error(msg)
+        if known:
+            num, cls, state, text = known
+            return self.err(num, cls, text, state, line) + \
+                self.done(DONE_ERROR | more)
+        c = re.match(r'(NOT NULL|UNIQUE) constraint failed: (.*)$', msg,
+                     re.S)
         m = re.match(r'near "(.*)": syntax error', msg, re.S)
-        if m:
+        if c and c.group(1) == 'NOT NULL':
+            # SQL Server's 515 (class 16, state 2)
+            tbl, _, col = c.group(2).partition('.')
+            num, state = 515, 2
+            text = ("Cannot insert the value NULL into column '%s', table "
+                    "'%s.dbo.%s'; column does not allow nulls. %s fails."
+                    % (col, self.database, tbl, self.verb.upper()))
+        elif c:
+            num, cls, text = self.unique_violation(c.group(2))
+        elif m:
             num, text = 102, "Incorrect syntax near '%s'." % m.group(1)
         elif msg.startswith('incomplete input'):
             num, text = 102, 'Incorrect syntax near the end of the batch.'
@@ -1775,7 +1818,42 @@ class Session:
             num, text = 207, "Invalid column name '%s'." % msg[len('no such column: '):]
         else:
             num, text = 50000, msg
-        return self.err(num, 16, text, 1, line) + tok_done(DONE_ERROR | more)
+        return self.err(num, cls, text, state, line) + \
+            self.done(DONE_ERROR | more)
+
+    def unique_violation(self, what):
+        """SQL Server's error for SQLite's 'UNIQUE constraint failed: t.a,
+        t.b': 2627 (class 14) for a PRIMARY KEY or UNIQUE constraint, 2601
+        for a unique index.  The duplicate value is not named (SQLite does
+        not say which it was; SQL Server 2014 and later append it)."""
+        cols = [c.strip().partition('.') for c in what.split(',')]
+        tbl = cols[0][0]
+        names = [c[2] for c in cols]
+        kind, index = 'u', None
+        try:
+            _, idx, _, _ = self.db.execute('PRAGMA index_list("%s")'
+                                           % tbl.replace('"', '""'))
+            for r in idx:         # seq, name, unique, origin, partial
+                if not r[2]:
+                    continue
+                _, ic, _, _ = self.db.execute('PRAGMA index_info("%s")'
+                                              % r[1].replace('"', '""'))
+                if [c[2] for c in ic] == names:
+                    kind, index = r[3], r[1]
+                    break
+            if index is None:     # INTEGER PRIMARY KEY: no index
+                kind = 'pk'
+        except SQLiteError:
+            pass
+        if kind == 'c':
+            return 2601, 14, ("Cannot insert duplicate key row in object "
+                              "'dbo.%s' with unique index '%s'." % (tbl, index))
+        label = 'PRIMARY KEY' if kind == 'pk' else 'UNIQUE KEY'
+        name = '%s__%s__%s' % ('PK' if kind == 'pk' else 'UQ', tbl[:8],
+                               '_'.join(names)[:16])
+        return 2627, 14, ("Violation of %s constraint '%s'. Cannot insert "
+                          "duplicate key in object 'dbo.%s'." %
+                          (label, name, tbl))
 
     def table_decl(self, table, column):
         """A table column's declared type (for DATALENGTH / HASHBYTES of
@@ -1835,7 +1913,7 @@ class Session:
             return self.restore_verifyonly(unquote_sql(m.group(1)), line, more)
         return (self.err(102, 15, "Incorrect syntax near '%s'." %
                          body.split(None, 2)[:2][-1], line=line) +
-                tok_done(DONE_ERROR | more))
+                self.done(DONE_ERROR | more))
 
     def maint_db(self, arg):
         """The database a DBCC / BACKUP names ('' and 0: the current one)."""
@@ -1849,7 +1927,7 @@ class Session:
         if what:
             out += self.err(3013, 16, '%s is terminating abnormally.' % what,
                             line=line)
-        return out + tok_done(DONE_ERROR | more)
+        return out + self.done(DONE_ERROR | more)
 
     def dbcc_checkdb(self, arg, line, more):
         db = self.maint_db(arg)
@@ -1859,7 +1937,7 @@ class Session:
                              "before a statement tried to use it. Verify if "
                              "the database exists by querying the "
                              "sys.databases catalog view." % arg, line=line) +
-                    tok_done(DONE_ERROR | more))
+                    self.done(DONE_ERROR | more))
         out = [self.info(2536, "DBCC results for '%s'." % db, line=line)]
         try:
             _, rows, _, _ = self.db.execute('PRAGMA integrity_check')
@@ -1903,7 +1981,7 @@ class Session:
                              'administrator.', line=line))
         log('connection %d DBCC CHECKDB(%s): %d problem(s)' % (
             self.spid, db, len(problems)))
-        out.append(tok_done((DONE_ERROR if problems else 0) | more))
+        out.append(self.done((DONE_ERROR if problems else 0) | more))
         return b''.join(out)
 
     def dbcc_shrinkfile(self, arg, line, more):
@@ -1917,14 +1995,14 @@ class Session:
                              "database '%s' in sys.database_files. The file "
                              "either does not exist, or was dropped." %
                              (arg, db), line=line) +
-                    tok_done(DONE_ERROR | more))
+                    self.done(DONE_ERROR | more))
         if self.cfg.misbehave == 'shrink-fails':
             return (self.err(3023, 16, 'Backup, file manipulation operations '
                              '(such as ALTER DATABASE ADD FILE) and encryption '
                              'changes on a database must be serialized. '
                              'Reissue the statement after the current backup '
                              'or file manipulation operation is completed.',
-                             line=line) + tok_done(DONE_ERROR | more))
+                             line=line) + self.done(DONE_ERROR | more))
         try:
             if fid == 1:
                 self.db.execute('VACUUM')
@@ -1953,11 +2031,11 @@ class Session:
         return (colmetadata(cols) +
                 encode_row(cols, [5, fid, cur, 1 if fid == 1 else cur, used,
                                   used]) +
-                tok_done(DONE_COUNT | DONE_MORE, 0xC1, 1) +
+                self.done(DONE_COUNT | DONE_MORE, 0xC1, 1) +
                 self.info(2528, 'DBCC execution completed. If DBCC printed '
                           'error messages, contact your system administrator.',
                           line=line) +
-                tok_done(more, 0xC1))
+                self.done(more, 0xC1))
 
     def device_error(self, path, errno_, what, line, more):
         reason = {2: 'The system cannot find the file specified.',
@@ -1967,7 +2045,7 @@ class Session:
                          "system error %d(%s)." % (path, errno_, reason),
                          line=line) +
                 self.err(3013, 16, '%s is terminating abnormally.' % what,
-                         line=line) + tok_done(DONE_ERROR | more))
+                         line=line) + self.done(DONE_ERROR | more))
 
     def backup(self, arg, path, options, line, more):
         db = self.maint_db(arg)
@@ -2017,7 +2095,7 @@ class Session:
                 self.err(3203, 16, 'Read on "%s" failed: %d(%s)' % (
                     self.cfg.db, num, text), line=line) +
                 self.err(3013, 16, 'BACKUP DATABASE is terminating abnormally.',
-                         line=line) + tok_done(DONE_ERROR | more))
+                         line=line) + self.done(DONE_ERROR | more))
         finally:
             for c in (dst, src):
                 if c is not None:
@@ -2036,7 +2114,7 @@ class Session:
                                   n, secs, psize / secs / 1048576), line=line))
         log('connection %d BACKUP DATABASE %s to %s: %d bytes' % (
             self.spid, db, path, psize))
-        return b''.join(mine) + tok_done(more)
+        return b''.join(mine) + self.done(more)
 
     def restore_verifyonly(self, path, line, more):
         what = 'VERIFY DATABASE'
@@ -2055,14 +2133,14 @@ class Session:
                              "incorrectly formed. SQL Server cannot process "
                              "this media family." % path, line=line) +
                     self.err(3013, 16, '%s is terminating abnormally.' % what,
-                             line=line) + tok_done(DONE_ERROR | more))
+                             line=line) + self.done(DONE_ERROR | more))
         if res != ['ok']:
             return (self.err(3189, 16, 'Damage to the backup set was detected.',
                              line=line) +
                     self.err(3013, 16, '%s is terminating abnormally.' % what,
-                             line=line) + tok_done(DONE_ERROR | more))
+                             line=line) + self.done(DONE_ERROR | more))
         return (self.info(3262, 'The backup set on file 1 is valid.',
-                          line=line) + tok_done(more))
+                          line=line) + self.done(more))
 
 
 MSG_18452 = ('Login failed. The login is from an untrusted domain and cannot '
