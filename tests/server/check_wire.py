@@ -201,6 +201,12 @@ def main():
               'sp_executesql: each statement ends with DONEINPROC (0xFF), '
               'the call with RETURNSTATUS and DONEPROC: %s' % (
                   ' '.join('%02x' % t if t != '?' else t for t in toks)))
+        c.send(0x01, batch('SELECT 1 AS a'))
+        _, data = c.message()
+        check(done_status(data) == (0xFD, 0x10),
+              'SET NOCOUNT ON inside sp_executesql ended with it: %r'
+              % (done_status(data),))
+
         # sp_prepexec (ProcID 13), as ODBC sends it (the shared vectors'
         # RPC capture): the rows, DONEINPROC, RETURNSTATUS, the handle as
         # an unnamed RETURNVALUE, DONEPROC; then sp_execute (12) with it
@@ -240,6 +246,24 @@ def main():
         _, data = c.message()
         check(tokens(data) == [0xFD, 0xAB, 0xFD],
               'in a batch the statements end with DONE: %r' % tokens(data))
+
+        # SET NOCOUNT ON: DONE tokens without DONE_COUNT (no row counts),
+        # for the session, until SET NOCOUNT OFF
+        c.send(0x01, batch('SET NOCOUNT OFF; SELECT 1 AS a'))
+        _, data = c.message()
+        check(done_status(data) == (0xFD, 0x10),
+              'NOCOUNT OFF: the SELECT ends with DONE_COUNT: %r'
+              % (done_status(data),))
+        c.send(0x01, batch('SET NOCOUNT ON; SELECT 1 AS a'))
+        _, data = c.message()
+        check(done_status(data) == (0xFD, 0x00),
+              'NOCOUNT ON: DONE without DONE_COUNT: %r' % (done_status(data),))
+        c.send(0x01, batch('SELECT 2 AS b'))
+        _, data = c.message()
+        check(done_status(data) == (0xFD, 0x00),
+              'NOCOUNT stays on for the session: %r' % (done_status(data),))
+        c.send(0x01, batch('SET NOCOUNT OFF'))
+        c.message()
 
         # attention while a large answer streams
         c.send(0x01, batch("WITH n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "

@@ -313,6 +313,17 @@ def run_sql(sess, text, params):
     pobjs = {p.name.lower(): p for p in named}
     error = False
     stmts = S.split_statements(text)
+    # SET NOCOUNT inside lasts until the procedure returns, as in SQL Server
+    saved_nocount = sess.nocount
+    try:
+        error = _run_statements(sess, stmts, values, types, pobjs)
+    finally:
+        sess.nocount = saved_nocount
+    return b'', values, error
+
+
+def _run_statements(sess, stmts, values, types, pobjs):
+    error = False
     for stmt, line in stmts:
         body = S.strip_comments(stmt).strip()
         bind = dict((k, sql_value(v)) for k, v in values.items())
@@ -350,7 +361,7 @@ def run_sql(sess, text, params):
             sess.done_tok = S.TOK_DONE
         error = error or bool(res and DONE_ERROR_IN(res))
         sess.w.token(res)
-    return b'', values, error
+    return error
 
 
 def DONE_ERROR_IN(tokens):

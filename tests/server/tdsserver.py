@@ -1196,6 +1196,7 @@ class Session:
         # procedure or sp_executesql (set by tds_rpc while it runs them)
         self.done_tok = TOK_DONE
         self.verb = 'insert'    # first word of the running statement
+        self.nocount = False    # SET NOCOUNT ON: no DONE_COUNT
 
     # -------------------------------------------------------------- helpers
     def err(self, number, cls, text, state=1, line=1):
@@ -1207,7 +1208,10 @@ class Session:
                        '', line)
 
     def done(self, status, curcmd=0, count=0):
-        """The DONE (or DONEINPROC, see done_tok) ending a statement."""
+        """The DONE (or DONEINPROC, see done_tok) ending a statement;
+        under SET NOCOUNT ON without DONE_COUNT, as SQL Server sends it."""
+        if self.nocount:
+            status &= ~DONE_COUNT
         return tok_done(status, curcmd, count, self.done_tok)
 
     def reply(self, data):
@@ -1674,6 +1678,9 @@ class Session:
                     self.info(5701, "Changed database context to '%s'." % name,
                               1, line=line) + self.done(more))
         if re.match(r'set\s', low):
+            m = re.match(r'set\s+nocount\s+(on|off)\s*$', low)
+            if m:
+                self.nocount = m.group(1) == 'on'
             return self.done(more)
         m = re.match(r"waitfor\s+delay\s+n?'([^']*)'\s*$", body, re.I)
         if m:
