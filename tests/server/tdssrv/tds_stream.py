@@ -4,15 +4,18 @@ the client sends an attention (MS-TDS 2.2.1.7, 3.3.5.9), PLP values sent in
 chunks (2.2.5.2.3), large values of a given size generated on the fly, and
 WAITFOR DELAY.
 
-Imported by tdsserver.py (same folder), which sets S to itself.  Standard
-library only."""
+Part of the tdssrv package (see __init__.py).  Standard library only."""
 
 import collections
 import hashlib
 import struct
 import time
 
-S = None   # the tdsserver module
+from . import coltypes
+from .log import log
+from .wire import (DONE_ATTN, DONE_ERROR, PKT_REPLY, TOK_NBCROW, TOK_ROW,
+                   tok_done)
+
 
 PLP_NULL = 0xFFFFFFFFFFFFFFFF
 PLP_UNKNOWN = 0xFFFFFFFFFFFFFFFE
@@ -129,11 +132,11 @@ class BigValue:
 
     def column(self, name):
         if self.size < 0:
-            return S.Column(name, self.kind if self.kind in (
+            return coltypes.Column(name, self.kind if self.kind in (
                 'varbinary', 'varchar', 'nvarchar') else
                 {'binary': 'varbinary', 'char': 'varchar',
                  'nchar': 'nvarchar'}[self.kind], True, -1)
-        return S.Column(name, self.kind, True, max(1, self.size))
+        return coltypes.Column(name, self.kind, True, max(1, self.size))
 
 
 # ---------------------------------------------------------------- response
@@ -184,7 +187,7 @@ class Response:
         without blocking, if not seen yet)."""
         if not self.attn and not self.done and self.c.attention_pending():
             self.attn = True
-            S.log('connection %d: attention received' % self.sess.spid)
+            log('connection %d: attention received' % self.sess.spid)
         return self.attn
 
     def check(self):
@@ -231,7 +234,7 @@ class Response:
         self.poll()
 
     def _send(self, n, eom):
-        self.c.tr.sendall(self.c.packets(S.PKT_REPLY, memoryview(self.buf)[:n],
+        self.c.tr.sendall(self.c.packets(PKT_REPLY, memoryview(self.buf)[:n],
                                          eom))
         del self.buf[:n]
         self.sent += n
@@ -267,7 +270,7 @@ class Response:
         if self.silent:
             # --misbehave ignore-attention: the request stops and nothing
             # more is sent, not even the end of the message
-            S.log('connection %d: attention ignored (misbehave)' %
+            log('connection %d: attention ignored (misbehave)' %
                   self.sess.spid)
             self.buf.clear()
             return
@@ -281,10 +284,10 @@ class Response:
         if self.sent or self.buf:
             # the answer's message ends first, at a token boundary
             if not whole:
-                self.buf += S.tok_done(S.DONE_ERROR)
+                self.buf += tok_done(DONE_ERROR)
             self._send(len(self.buf), True)
-        self.buf += S.tok_done(S.DONE_ATTN)
-        S.log('connection %d: attention acknowledged (%d bytes of the '
+        self.buf += tok_done(DONE_ATTN)
+        log('connection %d: attention acknowledged (%d bytes of the '
               'answer sent)' % (self.sess.spid, kept_end))
         self._send(len(self.buf), True)
 
@@ -343,7 +346,7 @@ def write_rows(w, cols, rows):
     for row in rows:
         parts = [_part(c, v) for c, v in zip(cols, row)]
         nulls = [v is None for v in row]
-        tok = bytes([S.TOK_ROW])
+        tok = bytes([TOK_ROW])
         if any(nulls):
             bitmap = bytearray((len(cols) + 7) // 8)
             for i, isnull in enumerate(nulls):
@@ -351,10 +354,10 @@ def write_rows(w, cols, rows):
                     bitmap[i // 8] |= 1 << (i % 8)
             # NBCROW when not longer than ROW (as encode_row decides)
             if len(bitmap) <= sum(len(p) for p, n in zip(parts, nulls) if n):
-                tok = bytes([S.TOK_NBCROW]) + bytes(bitmap)
+                tok = bytes([TOK_NBCROW]) + bytes(bitmap)
                 parts = [p for p, n in zip(parts, nulls) if not n]
         encoded.append((tok, parts))
-    w.token(S.colmetadata(cols))
+    w.token(coltypes.colmetadata(cols))
     for tok, parts in encoded:
         if all(isinstance(p, (bytes, bytearray)) for p in parts):
             w.token(tok + b''.join(parts))

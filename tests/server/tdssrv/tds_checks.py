@@ -6,7 +6,7 @@ column's integer type (220 for tinyint and smallint, 8115 for int).
 Each session's SQLite connection gets TEMP triggers (its own, never written
 to the database file, so other SQLite users of the file are not affected)
 on a table before its first INSERT or UPDATE, made again when the schema
-changed.  They call tdsc_raise() (tds_expr), which aborts the statement
+changed.  They call tdsc_raise() (sqlfuncs), which aborts the statement
 with SQL Server's message; SQLite then undoes the statement's changes, as
 SQL Server does.  Standard library only."""
 
