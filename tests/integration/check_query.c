@@ -334,6 +334,55 @@ START_TEST(a_failed_statement_is_a_structured_error_and_the_batch_goes_on) {
 }
 END_TEST
 
+/* SQL Server's errors where SQLite would be lenient (issue 13): each
+ * failed statement is a server error with SQL Server's number, class and
+ * state, its effect is undone, and the batch goes on. */
+static void expect_server_error(tdsc_result *r, int number, int cls, int state,
+                                const char *text) {
+  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_ERROR);
+  const tdsc_error *e = tdsc_conn_error(conn);
+  ck_assert_int_eq(tdsc_error_code(e), TDSC_E_SERVER_ERROR);
+  const tdsc_message *m = tdsc_error_server_message(e);
+  ck_assert_ptr_nonnull(m);
+  ck_assert_int_eq(tdsc_message_number(m), number);
+  ck_assert_int_eq(tdsc_message_class(m), cls);
+  ck_assert_int_eq(tdsc_message_state(m), state);
+  ck_assert_ptr_nonnull(strstr(tdsc_message_text(m), text));
+}
+
+START_TEST(sql_server_errors_come_where_sqlite_would_be_lenient) {
+  up(NULL);
+  tdsc_result *r = run(
+      "CREATE TABLE cq_strict (id int PRIMARY KEY, name varchar(3) NOT NULL);\n"
+      "INSERT INTO cq_strict VALUES (1, 'a');\n"
+      "INSERT INTO cq_strict VALUES (1, 'b');\n"
+      "INSERT INTO cq_strict VALUES (2, 'long');\n"
+      "INSERT INTO cq_strict VALUES (3, NULL);\n"
+      "SELECT 1/0;\n"
+      "SELECT CAST('x' AS int);\n"
+      "SELECT COUNT(*) FROM cq_strict;\n"
+      "DROP TABLE cq_strict");
+  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_RESULT); /* 1 row */
+  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_END);
+  ck_assert_int_eq(tdsc_result_rows_affected(r), 1);
+  expect_server_error(r, 2627, 14, 1, "Violation of PRIMARY KEY constraint");
+  ck_assert_int_eq(tdsc_message_line(tdsc_error_server_message(
+                       tdsc_conn_error(conn))),
+                   3);
+  expect_server_error(r, 2628, 16, 1,
+                      "String or binary data would be truncated");
+  expect_server_error(r, 515, 16, 2, "Cannot insert the value NULL");
+  expect_server_error(r, 8134, 16, 1, "Divide by zero error encountered.");
+  expect_server_error(r, 245, 16, 1, "Conversion failed");
+  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_RESULT);
+  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
+  ck_assert_str_eq(text(r, 0), "1");
+  tdsc_result_free(r);
+  ck_assert(tdsc_conn_is_connected(conn));
+  down();
+}
+END_TEST
+
 typedef struct {
   int n;
   char last[256];
@@ -506,6 +555,7 @@ static Suite *query_suite(void) {
   tcase_add_test(batch, a_batch_yields_each_statements_result_in_order);
   tcase_add_test(batch,
                  a_failed_statement_is_a_structured_error_and_the_batch_goes_on);
+  tcase_add_test(batch, sql_server_errors_come_where_sqlite_would_be_lenient);
   tcase_add_test(batch, print_and_database_changes_reach_the_message_handler);
   tcase_add_test(batch, version_and_set_statements_work);
   tcase_add_test(batch, one_request_at_a_time);

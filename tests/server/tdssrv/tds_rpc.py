@@ -3,8 +3,8 @@
 sp_prepare / sp_execute / sp_unprepare, and a few built-in test
 procedures; answers with RETURNSTATUS, RETURNVALUE and DONEPROC.
 
-Imported by tdsserver.py (same folder); `handle(session, payload)` is the
-entry point.  Standard library only."""
+Part of the tdssrv package; `handle(session, payload)` is the entry
+point.  Standard library only."""
 
 import datetime
 import decimal
@@ -12,7 +12,15 @@ import re
 import struct
 import uuid
 
-S = None   # the tdsserver module, set by it before the first call
+from . import tds_expr
+from .coltypes import (Column, ConvError, TICKS_PER_DAY, TICKS_PER_SEC,
+                       colmetadata, dec_len, encode_row, time_len)
+from .log import log
+from .sqldb import SQLiteError
+from .translate import split_statements, strip_comments, translate
+from .wire import (DONE_COUNT, DONE_ERROR, DONE_MORE, TOK_DONE, TOK_ERROR,
+                   b_varchar, skip_all_headers, tok_done)
+
 
 TOK_RETURNSTATUS = 0x79
 TOK_RETURNVALUE = 0xAC
@@ -20,7 +28,7 @@ TOK_DONEPROC = 0xFE
 TOK_DONEINPROC = 0xFF
 
 PROC_IDS = {10: 'sp_executesql', 11: 'sp_prepare', 12: 'sp_execute',
-            15: 'sp_unprepare'}
+            13: 'sp_prepexec', 15: 'sp_unprepare'}
 
 EPOCH = datetime.date(1, 1, 1)
 EPOCH_1900 = datetime.date(1900, 1, 1)
@@ -82,9 +90,9 @@ class Reader:
 
 
 def fmt_time(ticks, scale=7):
-    h, rem = divmod(ticks, 3600 * S.TICKS_PER_SEC)
-    m, rem = divmod(rem, 60 * S.TICKS_PER_SEC)
-    s, frac = divmod(rem, S.TICKS_PER_SEC)
+    h, rem = divmod(ticks, 3600 * TICKS_PER_SEC)
+    m, rem = divmod(rem, 60 * TICKS_PER_SEC)
+    s, frac = divmod(rem, TICKS_PER_SEC)
     t = '%02d:%02d:%02d' % (h, m, s)
     if scale:
         t += '.' + ('%07d' % frac)[:scale]
@@ -95,7 +103,7 @@ def read_typeinfo(r):
     """TYPE_INFO -> (Column, decoder kind)."""
     start = r.o
     t = r.u8()
-    C = S.Column
+    C = Column
     if t == 0x68:
         r.u8()
         col = C('', 'bit', True, 1)
@@ -109,7 +117,7 @@ def read_typeinfo(r):
         r.u8()
         p, s = r.u8(), r.u8()
         col = C('', 'decimal' if t == 0x6A else 'numeric', True,
-                S.dec_len(p), p, s)
+                dec_len(p), p, s)
     elif t in (0xA7, 0xAF, 0xE7, 0xEF):
         n = r.u16()
         r.take(5)
@@ -217,15 +225,15 @@ def read_value(r, col, p=None):
         return (EPOCH + datetime.timedelta(days=int.from_bytes(b, 'little'))
                 ).isoformat()
     if k in ('time', 'datetime2', 'datetimeoffset'):
-        tl = S.time_len(col.scale)
+        tl = time_len(col.scale)
         ticks = int.from_bytes(b[:tl], 'little') * 10 ** (7 - col.scale)
         if k == 'time':
             return fmt_time(ticks, col.scale)
         days = int.from_bytes(b[tl:tl + 3], 'little')
         if k == 'datetimeoffset':
             off = struct.unpack('<h', b[tl + 3:tl + 5])[0]
-            total = days * S.TICKS_PER_DAY + ticks + off * 60 * S.TICKS_PER_SEC
-            days, ticks = divmod(total, S.TICKS_PER_DAY)
+            total = days * TICKS_PER_DAY + ticks + off * 60 * TICKS_PER_SEC
+            days, ticks = divmod(total, TICKS_PER_DAY)
         d = (EPOCH + datetime.timedelta(days=days)).isoformat()
         s = d + ' ' + fmt_time(ticks, col.scale)
         if k == 'datetimeoffset':
@@ -248,7 +256,7 @@ def read_value(r, col, p=None):
 
 def parse_request(payload):
     """Returns (procedure name, [Param]); raises BadRequest."""
-    r = Reader(payload, S.skip_all_headers(payload))
+    r = Reader(payload, skip_all_headers(payload))
     n = r.u16()
     if n == 0xFFFF:
         pid = r.u16()
@@ -277,7 +285,7 @@ def retval(ordinal, p, value):
     else:
         data = p.col.encode(value)
     return (bytes([TOK_RETURNVALUE]) + struct.pack('<H', ordinal) +
-            S.b_varchar(p.name) + b'\x01' + struct.pack('<IH', 0, 0x0009) +
+            b_varchar(p.name) + b'\x01' + struct.pack('<IH', 0, 0x0009) +
             p.ti + data)
 
 
@@ -287,7 +295,7 @@ def tail(status, params, values, error=False):
     for i, p in enumerate(params):
         if p.output:
             out.append(retval(i, p, values.get(p.name.lower(), p.value)))
-    out.append(S.tok_done(S.DONE_ERROR if error else 0, 0, 0, TOK_DONEPROC))
+    out.append(tok_done(DONE_ERROR if error else 0, 0, 0, TOK_DONEPROC))
     return b''.join(out)
 
 
@@ -312,41 +320,60 @@ def run_sql(sess, text, params):
     types = {p.name.lower(): p.col for p in named}
     pobjs = {p.name.lower(): p for p in named}
     error = False
-    stmts = S.split_statements(text)
+    stmts = split_statements(text)
+    # SET NOCOUNT inside lasts until the procedure returns, as in SQL Server
+    saved_nocount = sess.nocount
+    try:
+        error = _run_statements(sess, stmts, values, types, pobjs)
+    finally:
+        sess.nocount = saved_nocount
+    return b'', values, error
+
+
+def _run_statements(sess, stmts, values, types, pobjs):
+    error = False
     for stmt, line in stmts:
-        body = S.strip_comments(stmt).strip()
+        body = strip_comments(stmt).strip()
         bind = dict((k, sql_value(v)) for k, v in values.items())
         m = _SET_RE.match(body)
         if m:
             try:
-                rw = S.tds_expr.rewrite(m.group(2), pobjs)
+                rw = tds_expr.rewrite(m.group(2), pobjs)
                 bind.update(rw.binds)
                 _, rows, _, _ = sess.db.execute(
-                    'SELECT ' + S.translate(rw.sql, sess.consts()), bind)
-            except S.tds_expr.ExprError as e:
-                sess.w.token(sess.err(*e.args, line=line) + S.tok_done(
-                    S.DONE_ERROR | S.DONE_MORE))
+                    'SELECT ' + translate(rw.sql, sess.consts()), bind)
+            except tds_expr.ExprError as e:
+                sess.w.token(sess.err(*e.args, line=line) + tok_done(
+                    DONE_ERROR | DONE_MORE, 0, 0, TOK_DONEINPROC))
                 error = True
                 continue
-            except S.SQLiteError as e:
-                sess.w.token(sess.sql_error(str(e), line, S.DONE_MORE))
+            except SQLiteError as e:
+                sess.done_tok = TOK_DONEINPROC
+                try:
+                    sess.w.token(sess.sql_error(str(e), line, DONE_MORE))
+                finally:
+                    sess.done_tok = TOK_DONE
                 error = True
                 continue
             name = m.group(1).lower()
             values[name] = rows[0][0] if rows else None
             if name in pobjs:
                 pobjs[name].value, pobjs[name].raw = values[name], None
-            sess.w.token(S.tok_done(S.DONE_MORE, 0, 0, TOK_DONEINPROC))
+            sess.w.token(tok_done(DONE_MORE, 0, 0, TOK_DONEINPROC))
             continue
-        res = sess.statement(body, line, S.DONE_MORE, params=bind,
-                             ptypes=types, rpc_params=pobjs)
+        sess.done_tok = TOK_DONEINPROC
+        try:
+            res = sess.statement(body, line, DONE_MORE, params=bind,
+                                 ptypes=types, rpc_params=pobjs)
+        finally:
+            sess.done_tok = TOK_DONE
         error = error or bool(res and DONE_ERROR_IN(res))
         sess.w.token(res)
-    return b'', values, error
+    return error
 
 
 def DONE_ERROR_IN(tokens):
-    return tokens[:1] == bytes([S.TOK_ERROR])
+    return tokens[:1] == bytes([TOK_ERROR])
 
 
 # Built-in procedures: name -> (parameter names, function(sess, args))
@@ -354,10 +381,10 @@ def DONE_ERROR_IN(tokens):
 
 def proc_add(sess, a):
     x, y = a.get('@a'), a.get('@b')
-    cols = [S.Column('a', 'int', True, 4), S.Column('b', 'int', True, 4)]
-    rows = S.colmetadata(cols) + S.encode_row(cols, [x, y])
+    cols = [Column('a', 'int', True, 4), Column('b', 'int', True, 4)]
+    rows = colmetadata(cols) + encode_row(cols, [x, y])
     s = None if x is None or y is None else x + y
-    return (rows + S.tok_done(S.DONE_COUNT | S.DONE_MORE, 0xC1, 1,
+    return (rows + tok_done(DONE_COUNT | DONE_MORE, 0xC1, 1,
                               TOK_DONEINPROC), 0, {'@sum': s})
 
 
@@ -367,7 +394,7 @@ def proc_status(sess, a):
 
 def proc_fail(sess, a):
     return (sess.err(50000, 16, 'tdsc_fail was called') +
-            S.tok_done(S.DONE_ERROR | S.DONE_MORE, 0, 0, TOK_DONEINPROC),
+            tok_done(DONE_ERROR | DONE_MORE, 0, 0, TOK_DONEINPROC),
             -6, {})
 
 
@@ -383,13 +410,13 @@ def proc_echo(sess, params):
     parameter comes back unchanged."""
     cols = []
     for i, p in enumerate(params):
-        c = S.Column(p.name[1:] if p.name else 'p%d' % (i + 1), p.col.kind,
+        c = Column(p.name[1:] if p.name else 'p%d' % (i + 1), p.col.kind,
                      True, p.col.size, p.col.prec, p.col.scale)
         cols.append(c)
     if not cols:
         return b''
-    return (S.colmetadata(cols) + S.encode_row(cols, [p.value for p in params])
-            + S.tok_done(S.DONE_COUNT | S.DONE_MORE, 0xC1, 1, TOK_DONEINPROC))
+    return (colmetadata(cols) + encode_row(cols, [p.value for p in params])
+            + tok_done(DONE_COUNT | DONE_MORE, 0xC1, 1, TOK_DONEINPROC))
 
 
 def handle(sess, payload):
@@ -397,8 +424,8 @@ def handle(sess, payload):
         proc, params = parse_request(payload)
     except BadRequest as e:
         return (sess.err(8009, 16, 'The incoming RPC request is incorrect: %s'
-                         % e) + S.tok_done(S.DONE_ERROR, 0, 0, TOK_DONEPROC))
-    S.log('connection %d rpc %s with %d parameter(s)' % (
+                         % e) + tok_done(DONE_ERROR, 0, 0, TOK_DONEPROC))
+    log('connection %d rpc %s with %d parameter(s)' % (
         sess.spid, proc, len(params)))
     low = proc.lower().split('.')[-1].strip('[]')
     if not hasattr(sess, 'prepared'):
@@ -416,12 +443,22 @@ def handle(sess, payload):
             sess.next_handle += 1
             sess.prepared[h] = (params[2].value, params[1].value)
             return tail(0, params, {params[0].name.lower(): h})
+        if low == 'sp_prepexec':
+            # sp_prepare and sp_execute in one (ODBC and JDBC send it):
+            # @handle OUTPUT, @params, @stmt, then the values
+            h = sess.next_handle
+            sess.next_handle += 1
+            sess.prepared[h] = (params[2].value, params[1].value)
+            body, values, err = run_sql(sess, params[2].value or '',
+                                        params[3:])
+            values[params[0].name.lower()] = h
+            return body + tail(0, params, values, err)
         if low == 'sp_execute':
             h = params[0].value if params else None
             if h not in sess.prepared:
                 return (sess.err(8179, 16, 'Could not find prepared statement '
                                  'with handle %s.' % h) +
-                        S.tok_done(S.DONE_ERROR, 0, 0, TOK_DONEPROC))
+                        tok_done(DONE_ERROR, 0, 0, TOK_DONEPROC))
             body, values, err = run_sql(sess, sess.prepared[h][0], params[1:])
             return body + tail(0, params, values, err)
         if low == 'sp_unprepare':
@@ -439,10 +476,10 @@ def handle(sess, payload):
             body, status, outs = fn(sess, args)
             return body + tail(status, params, outs,
                                DONE_ERROR_IN(body))
-    except (IndexError, BadRequest, S.ConvError) as e:
+    except (IndexError, BadRequest, ConvError) as e:
         import traceback
-        S.log('rpc %s failed: %s' % (proc, traceback.format_exc()))
+        log('rpc %s failed: %s' % (proc, traceback.format_exc()))
         return (sess.err(8144, 16, 'Procedure or function %s: %s' % (proc, e))
-                + S.tok_done(S.DONE_ERROR, 0, 0, TOK_DONEPROC))
+                + tok_done(DONE_ERROR, 0, 0, TOK_DONEPROC))
     return (sess.err(2812, 16, "Could not find stored procedure '%s'." % proc)
-            + S.tok_done(S.DONE_ERROR, 0, 0, TOK_DONEPROC))
+            + tok_done(DONE_ERROR, 0, 0, TOK_DONEPROC))

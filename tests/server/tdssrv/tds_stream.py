@@ -4,15 +4,18 @@ the client sends an attention (MS-TDS 2.2.1.7, 3.3.5.9), PLP values sent in
 chunks (2.2.5.2.3), large values of a given size generated on the fly, and
 WAITFOR DELAY.
 
-Imported by tdsserver.py (same folder), which sets S to itself.  Standard
-library only."""
+Part of the tdssrv package (see __init__.py).  Standard library only."""
 
 import collections
 import hashlib
 import struct
 import time
 
-S = None   # the tdsserver module
+from . import coltypes
+from .log import log
+from .wire import (DONE_ATTN, DONE_ERROR, PKT_REPLY, TOK_NBCROW, TOK_ROW,
+                   tok_done)
+
 
 PLP_NULL = 0xFFFFFFFFFFFFFFFF
 PLP_UNKNOWN = 0xFFFFFFFFFFFFFFFE
@@ -129,11 +132,11 @@ class BigValue:
 
     def column(self, name):
         if self.size < 0:
-            return S.Column(name, self.kind if self.kind in (
+            return coltypes.Column(name, self.kind if self.kind in (
                 'varbinary', 'varchar', 'nvarchar') else
                 {'binary': 'varbinary', 'char': 'varchar',
                  'nchar': 'nvarchar'}[self.kind], True, -1)
-        return S.Column(name, self.kind, True, max(1, self.size))
+        return coltypes.Column(name, self.kind, True, max(1, self.size))
 
 
 # ---------------------------------------------------------------- response
@@ -152,12 +155,16 @@ class Response:
     What reaches the client stays a valid token stream (clients such as
     FreeTDS and pytds read tokens until the acknowledgement): cancel() sends
     the rest of the unit that is partly sent, drops the units not begun,
-    and ends the message with DONE(DONE_ATTN) (MS-TDS 2.2.7.6; the client
-    discards everything before it, 3.2.5.7).  The last 13 bytes (the final
-    DONE of a complete answer) are held back until finish(), so that a
-    final DONE without DONE_MORE never precedes the acknowledgement: if the
-    attention is seen when the answer is complete, that DONE gets DONE_MORE
-    and the acknowledgement follows it."""
+    and ends the cancelled answer as a message of its own (a final
+    DONE(DONE_ERROR) where the answer stopped short); the acknowledgement,
+    DONE(DONE_ATTN), follows as a second message (MS-TDS 2.2.7.6; the
+    client discards everything before it, 3.2.5.7).  SQL Server does so,
+    and tedious waits for the end of the answer's message before it reads
+    the acknowledgement.  When nothing of the answer was sent, the
+    acknowledgement is the only message.  The last 13 bytes (the final DONE
+    of a complete answer) are held back until finish(), so that an answer
+    seen complete when the attention comes is sent whole, then the
+    acknowledgement."""
 
     HOLD = 13            # a DONE token
     BATCH = 65536        # bytes gathered before packets are sent
@@ -180,7 +187,7 @@ class Response:
         without blocking, if not seen yet)."""
         if not self.attn and not self.done and self.c.attention_pending():
             self.attn = True
-            S.log('connection %d: attention received' % self.sess.spid)
+            log('connection %d: attention received' % self.sess.spid)
         return self.attn
 
     def check(self):
@@ -227,7 +234,7 @@ class Response:
         self.poll()
 
     def _send(self, n, eom):
-        self.c.tr.sendall(self.c.packets(S.PKT_REPLY, memoryview(self.buf)[:n],
+        self.c.tr.sendall(self.c.packets(PKT_REPLY, memoryview(self.buf)[:n],
                                          eom))
         del self.buf[:n]
         self.sent += n
@@ -263,23 +270,24 @@ class Response:
         if self.silent:
             # --misbehave ignore-attention: the request stops and nothing
             # more is sent, not even the end of the message
-            S.log('connection %d: attention ignored (misbehave)' %
+            log('connection %d: attention ignored (misbehave)' %
                   self.sess.spid)
             self.buf.clear()
             return
         keep = (self.marks[0] if self.marks else self.total) - self.sent
         kept_end = self.sent + keep
+        whole = complete and keep == self.total - self.sent
         del self.buf[keep:]
-        if (complete and keep == self.total - self.sent and keep >= 13 and
-                self.buf[-13] in (S.TOK_DONE, 0xFE, 0xFF)):
-            st = struct.unpack_from('<H', self.buf, len(self.buf) - 12)[0]
-            struct.pack_into('<H', self.buf, len(self.buf) - 12,
-                             st | S.DONE_MORE)
         for off, toks in self.sticky:
             if off >= kept_end:
                 self.buf += toks
-        self.buf += S.tok_done(S.DONE_ATTN)
-        S.log('connection %d: attention acknowledged (%d bytes of the '
+        if self.sent or self.buf:
+            # the answer's message ends first, at a token boundary
+            if not whole:
+                self.buf += tok_done(DONE_ERROR)
+            self._send(len(self.buf), True)
+        self.buf += tok_done(DONE_ATTN)
+        log('connection %d: attention acknowledged (%d bytes of the '
               'answer sent)' % (self.sess.spid, kept_end))
         self._send(len(self.buf), True)
 
@@ -338,7 +346,7 @@ def write_rows(w, cols, rows):
     for row in rows:
         parts = [_part(c, v) for c, v in zip(cols, row)]
         nulls = [v is None for v in row]
-        tok = bytes([S.TOK_ROW])
+        tok = bytes([TOK_ROW])
         if any(nulls):
             bitmap = bytearray((len(cols) + 7) // 8)
             for i, isnull in enumerate(nulls):
@@ -346,10 +354,10 @@ def write_rows(w, cols, rows):
                     bitmap[i // 8] |= 1 << (i % 8)
             # NBCROW when not longer than ROW (as encode_row decides)
             if len(bitmap) <= sum(len(p) for p, n in zip(parts, nulls) if n):
-                tok = bytes([S.TOK_NBCROW]) + bytes(bitmap)
+                tok = bytes([TOK_NBCROW]) + bytes(bitmap)
                 parts = [p for p, n in zip(parts, nulls) if not n]
         encoded.append((tok, parts))
-    w.token(S.colmetadata(cols))
+    w.token(coltypes.colmetadata(cols))
     for tok, parts in encoded:
         if all(isinstance(p, (bytes, bytearray)) for p in parts):
             w.token(tok + b''.join(parts))

@@ -7,13 +7,17 @@ its transaction maps to SQLite's BEGIN / COMMIT / ROLLBACK / SAVEPOINT /
 ROLLBACK TO, so data really is rolled back and stays invisible to other
 sessions until committed.
 
-Imported by tdsserver.py, which sets S to itself.  Standard library only."""
+Part of the tdssrv package (see __init__.py).  Standard library only."""
 
 import itertools
 import re
 import struct
 
-S = None   # the tdsserver module
+from .log import log
+from .sqldb import SQLiteError, sqlite_autocommit
+from .wire import (DONE_ERROR, DONE_FINAL, TOK_DONE, skip_all_headers,
+                   tok_done, tok_envchange)
+
 
 # Descriptors: distinct, nonzero, and using all 8 bytes, so that a client
 # that keeps fewer bytes or echoes a stale one is caught.
@@ -91,7 +95,7 @@ def state(sess):
 def parse_all_headers(p):
     """ALL_HEADERS (2.2.5.3): (offset of what follows, transaction
     descriptor or None if the request has no descriptor header)."""
-    off = S.skip_all_headers(p)
+    off = skip_all_headers(p)
     if not off:
         return 0, None
     desc = None
@@ -115,15 +119,15 @@ def check_descriptor(sess, payload, done_tok=None):
     expected = state(sess).desc
     if (desc or 0) == expected:
         return off, None
-    S.log('connection %d: request descriptor %s, expected 0x%016x: 3989' % (
+    log('connection %d: request descriptor %s, expected 0x%016x: 3989' % (
         sess.spid, 'none' if desc is None else '0x%016x' % desc, expected))
     return off, (sess.err(3989, 16, MSG_3989) +
-                 S.tok_done(S.DONE_ERROR, 0, 0, done_tok or S.TOK_DONE))
+                 tok_done(DONE_ERROR, 0, 0, done_tok or TOK_DONE))
 
 
 # ------------------------------------------------------------ operations
 # Each returns (tokens that must reach the client even on cancel: the
-# ENVCHANGEs, error tokens or None); SQLite failures raise S.SQLiteError.
+# ENVCHANGEs, error tokens or None); SQLite failures raise SQLiteError.
 
 def begin(sess, name='', isolation=0):
     st = state(sess)
@@ -134,9 +138,9 @@ def begin(sess, name='', isolation=0):
         st.name = name
         st.savepoints = []
         st.isolation = isolation
-        S.log('connection %d: BEGIN TRANSACTION %r descriptor 0x%016x' % (
+        log('connection %d: BEGIN TRANSACTION %r descriptor 0x%016x' % (
             sess.spid, name, st.desc))
-        return S.tok_envchange(ENV_BEGIN, st.desc_bytes, b''), None
+        return tok_envchange(ENV_BEGIN, st.desc_bytes, b''), None
     st.trancount += 1            # nested: only @@TRANCOUNT changes
     return b'', None
 
@@ -148,8 +152,8 @@ def _end(sess, sql, env):
     old = st.desc_bytes
     sess.db.execute(sql)
     st.__init__()
-    S.log('connection %d: %s' % (sess.spid, sql))
-    return S.tok_envchange(env, b'', old)
+    log('connection %d: %s' % (sess.spid, sql))
+    return tok_envchange(env, b'', old)
 
 
 def commit(sess, whole=False):
@@ -172,7 +176,7 @@ def rollback(sess, name=''):
             i = len(st.savepoints) - 1 - st.savepoints[::-1].index(name)
             sess.db.execute('ROLLBACK TO ' + _quote(name))
             del st.savepoints[i + 1:]
-            S.log('connection %d: ROLLBACK TO %r' % (sess.spid, name))
+            log('connection %d: ROLLBACK TO %r' % (sess.spid, name))
             return b'', None
         return b'', sess.err(6401, 16, MSG_6401 % name)
     return _end(sess, 'ROLLBACK', ENV_ROLLBACK), None
@@ -192,11 +196,11 @@ def after_statement(sess):
     IOERR, BUSY during COMMIT...): tell the client, as SQL Server does when
     it rolls a transaction back."""
     st = state(sess)
-    if st.trancount and S.sqlite_autocommit(sess.db):
+    if st.trancount and sqlite_autocommit(sess.db):
         old = st.desc_bytes
         st.__init__()
-        S.log('connection %d: SQLite ended the transaction' % sess.spid)
-        return S.tok_envchange(ENV_ROLLBACK, b'', old)
+        log('connection %d: SQLite ended the transaction' % sess.spid)
+        return tok_envchange(ENV_ROLLBACK, b'', old)
     return b''
 
 
@@ -204,11 +208,11 @@ def close(sess):
     """The connection is closing: an open transaction is rolled back."""
     st = getattr(sess, 'xact', None)
     if st is not None and st.trancount and sess.db:
-        S.log('connection %d: closing with @@TRANCOUNT %d: rolled back' % (
+        log('connection %d: closing with @@TRANCOUNT %d: rolled back' % (
             sess.spid, st.trancount))
         try:
             sess.db.execute('ROLLBACK')
-        except S.SQLiteError:
+        except SQLiteError:
             pass
         st.__init__()
 
@@ -240,15 +244,15 @@ def statement(sess, body, line, more):
                         word = body.split(None, 1)[0]
                         return (sess.err(102, 15, "Incorrect syntax near "
                                          "'%s'." % word, line=line) +
-                                S.tok_done(S.DONE_ERROR | more))
+                                sess.done(DONE_ERROR | more))
                     env, err = save(sess, _name(m))
-    except S.SQLiteError as e:
+    except SQLiteError as e:
         return sess.sql_error(str(e), line, more)
     if env:
         sess.w.token(env, sticky=True)
     if err:
-        return _at_line(err, line) + S.tok_done(S.DONE_ERROR | more)
-    return S.tok_done(more)
+        return _at_line(err, line) + sess.done(DONE_ERROR | more)
+    return sess.done(more)
 
 
 def _at_line(err, line):
@@ -322,13 +326,13 @@ def tm_request(sess, payload, off):
             errs.append(sess.err(50000, 16, 'Transaction manager request '
                                  'type %s is not supported by this server.'
                                  % req))
-    except S.SQLiteError as e:
+    except SQLiteError as e:
         sess.w.token(env, sticky=True)
         sess.w.token(sess.sql_error(str(e), 1, 0))
         return
-    S.log('connection %d TM request %s: trancount %d' % (
+    log('connection %d TM request %s: trancount %d' % (
         sess.spid, req, state(sess).trancount))
     sess.w.token(env, sticky=True)
     errs = [e for e in errs if e]
     sess.w.token(b''.join(errs) +
-                 S.tok_done(S.DONE_ERROR if errs else S.DONE_FINAL))
+                 tok_done(DONE_ERROR if errs else DONE_FINAL))

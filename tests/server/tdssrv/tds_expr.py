@@ -7,19 +7,18 @@ statement: large values written as T-SQL builds them,
 (generated on the fly when they are a column of a SELECT, so values beyond
 SQLite's 1e9-byte limit, up to 1 GiB and more, work), DATALENGTH() and
 HASHBYTES() over them and over RPC parameters (computed here), and
-CONVERT(type, expr) in general (as SQLite's CAST).  SQLite functions
-datalength(), hashbytes(), replicate() and len() cover columns.
+CONVERT(type, expr) in general (as SQLite's CAST); the SQLite functions
+that cover columns are in sqlfuncs.py.
 
-Imported by tdsserver.py, which sets S to itself.  Standard library only."""
+Part of the tdssrv package (see __init__.py).  Standard library only."""
 
-import ctypes
 import hashlib
 import re
-import threading
 
-from tds_stream import BigValue
+from .coltypes import Column
+from .sqlfuncs import HASH_ALGS
+from .tds_stream import BigValue
 
-S = None   # the tdsserver module
 
 _TOKEN_RE = re.compile(r"""
    (?P<ws>\s+)
@@ -32,8 +31,6 @@ _TOKEN_RE = re.compile(r"""
   |(?P<op>.)
 """, re.S | re.X)
 
-HASH_ALGS = {'md2': None, 'md4': 'md4', 'md5': 'md5', 'sha': 'sha1',
-             'sha1': 'sha1', 'sha2_256': 'sha256', 'sha2_512': 'sha512'}
 CHAR_KINDS = ('char', 'varchar', 'nchar', 'nvarchar')
 TYPES = ('varbinary', 'binary', 'varchar', 'char', 'nvarchar', 'nchar')
 # words after a select-list item that end it (no alias)
@@ -313,9 +310,11 @@ def rewrite(sql, params=None, table_decl=None):
     Rewritten, or raises ExprError."""
     low = sql.lower()
     if not any(w in low for w in ('replicate', 'convert', 'cast',
-                                  'datalength', 'hashbytes')):
+                                  'datalength', 'hashbytes', '/', '%')) \
+            and not (params and '@' in low):
         return Rewritten(sql)
     toks = tokenize(sql)
+    ddl = bool(toks) and toks[0].low in ('create', 'alter')
     res = Rewritten(sql)
     edits = []                  # (start, end, replacement text)
     counter = [0]
@@ -343,9 +342,38 @@ def rewrite(sql, params=None, table_decl=None):
         if not has_alias:
             edits.append((toks[j - 1].end, toks[j - 1].end, ' AS ""'))
 
+    def src_kind(a, b):
+        """The type of toks[a:b] when it is one literal or parameter."""
+        if b - a == 1:
+            if toks[a].kind == 'str' and toks[a].text[0] in 'Nn':
+                return 'nvarchar'
+            p = (params or {}).get(toks[a].low)
+            if p is not None and p.col.kind in CHAR_KINDS:
+                return p.col.kind
+        return 'varchar'
+
     i = 0
     while i < len(toks):
         t = toks[i]
+        if t.text in ('/', '%') and t.kind == 'op' and not ddl:
+            # x / y -> x / tdsc_nz(y): SQL Server's 8134 instead of NULL
+            end = _operand_end(toks, i + 1)
+            if end is not None:
+                edits.append((toks[i + 1].start, toks[i + 1].start,
+                              'tdsc_nz('))
+                edits.append((toks[end].end, toks[end].end, ')'))
+            i += 1
+            continue
+        if (t.kind == 'ident' and t.text.startswith('@') and
+                not t.text.startswith('@@') and params and
+                t.low in params and
+                not getattr(params[t.low].col, 'variant', False)):
+            # SELECT @p: the parameter's declared type, no column name
+            pc = params[t.low].col
+            item_override(i, i + 1, Column('', pc.kind, True, pc.size,
+                                             pc.prec, pc.scale))
+            i += 1
+            continue
         if t.kind != 'ident' or not _is(toks, i + 1, '('):
             i += 1
             continue
@@ -379,7 +407,7 @@ def rewrite(sql, params=None, table_decl=None):
                         val, big = v.total, v.is_max
                     else:
                         val, big = param_datalength(arg), arg.col.size < 0
-                    col = S.Column('', 'int', True, 8 if big else 4)
+                    col = Column('', 'int', True, 8 if big else 4)
                 else:
                     if v is not None:
                         val = v.digest(alg)
@@ -387,7 +415,7 @@ def rewrite(sql, params=None, table_decl=None):
                         b = param_bytes(arg)
                         val = None if b is None else \
                             hashlib.new(alg, b).digest()
-                    col = S.Column('', 'varbinary', True, 8000)
+                    col = Column('', 'varbinary', True, 8000)
                 edits.append((t.start, toks[k].end, bind(val)))
                 item_override(i, k + 1, col)
                 i = k + 1
@@ -401,7 +429,7 @@ def rewrite(sql, params=None, table_decl=None):
                     edits.append((toks[j].end, toks[j].end,
                                   ", '%s'" % kind.replace("'", "")))
                 if name == 'hashbytes':
-                    item_override(i, j + 2, S.Column('', 'varbinary', True,
+                    item_override(i, j + 2, Column('', 'varbinary', True,
                                                      8000))
             i += 1
             continue
@@ -437,9 +465,17 @@ def rewrite(sql, params=None, table_decl=None):
                             if toks[n].text == ',' and \
                                     toks[n].depth == toks[i + 1].depth + 1:
                                 k = n
-                        edits.append((t.start, toks[j].end, 'CAST('))
-                        edits.append((toks[k].start, toks[end].end,
-                                      ' AS %s)' % typ))
+                        if typ == 'INTEGER':
+                            # SQL Server's 245 / 8115 instead of 0
+                            edits.append((t.start, toks[j].end, 'tdsc_int('))
+                            edits.append((toks[k].start, toks[end].end,
+                                          ", '%s', '%s')" % (
+                                              toks[i + 2].low,
+                                              src_kind(j + 1, k))))
+                        else:
+                            edits.append((t.start, toks[j].end, 'CAST('))
+                            edits.append((toks[k].start, toks[end].end,
+                                          ' AS %s)' % typ))
                 i += 1
                 continue
             if name == 'cast':
@@ -450,7 +486,14 @@ def rewrite(sql, params=None, table_decl=None):
                     if toks[n].low == 'as' and \
                             toks[n].depth == toks[i + 1].depth + 1:
                         typ, k = _parse_general_type(toks, n + 1)
-                        if typ == 'BLOB' and k == end:
+                        if typ == 'INTEGER' and k == end:
+                            edits.append((t.start, toks[i + 1].end,
+                                          'tdsc_int('))
+                            edits.append((toks[n].start, toks[end].end,
+                                          ", '%s', '%s')" % (
+                                              toks[n + 1].low,
+                                              src_kind(i + 2, n))))
+                        elif typ == 'BLOB' and k == end:
                             edits.append((toks[n + 1].start,
                                           toks[end - 1].end, typ))
                         break
@@ -468,6 +511,28 @@ def rewrite(sql, params=None, table_decl=None):
     out.append(sql[pos:])
     res.sql = ''.join(out)
     return res
+
+
+def _operand_end(toks, i):
+    """Index of the last token of the operand that starts at toks[i] (an
+    optional sign, then a literal, a name, a.b, f(...) or (...))."""
+    if i < len(toks) and toks[i].text in ('+', '-', '~'):
+        i += 1
+    if i >= len(toks):
+        return None
+    t = toks[i]
+    if t.text == '(':
+        return _matching(toks, i)
+    if t.kind in ('ident', 'qident'):
+        while _is(toks, i + 1, '.') and i + 2 < len(toks) and \
+                toks[i + 2].kind in ('ident', 'qident'):
+            i += 2
+        if _is(toks, i + 1, '('):
+            return _matching(toks, i + 1)
+        return i
+    if t.kind in ('num', 'str', 'hex'):
+        return i
+    return None
 
 
 def _matching(toks, i):
@@ -500,157 +565,3 @@ def _parse_general_type(toks, i):
     if base in ('float', 'real'):
         return 'REAL', j
     return None, i
-
-
-# ---------------------------------------------------- SQLite functions
-
-SQLITE_UTF8 = 1
-SQLITE_DETERMINISTIC = 0x800
-SQLITE_TRANSIENT = ctypes.c_void_p(-1)
-
-_lib = None
-_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int,
-                         ctypes.POINTER(ctypes.c_void_p))
-_callbacks = []
-_callbacks_lock = threading.Lock()
-
-
-def _setup(raw):
-    global _lib
-    if _lib is not None:
-        return _lib
-    vp, ip = ctypes.c_void_p, ctypes.c_int
-
-    def f(name, res, *args):
-        fn = getattr(raw, name)
-        fn.restype = res
-        fn.argtypes = list(args)
-        return fn
-    _lib = {
-        'create': f('sqlite3_create_function_v2', ip, vp, ctypes.c_char_p,
-                    ip, ip, vp, _FUNC, vp, vp, vp),
-        'vtype': f('sqlite3_value_type', ip, vp),
-        'vblob': f('sqlite3_value_blob', vp, vp),
-        'vtext': f('sqlite3_value_text', vp, vp),
-        'vbytes': f('sqlite3_value_bytes', ip, vp),
-        'vint': f('sqlite3_value_int64', ctypes.c_int64, vp),
-        'vdouble': f('sqlite3_value_double', ctypes.c_double, vp),
-        'rint': f('sqlite3_result_int64', None, vp, ctypes.c_int64),
-        'rnull': f('sqlite3_result_null', None, vp),
-        'rblob': f('sqlite3_result_blob64', None, vp, ctypes.c_char_p,
-                   ctypes.c_uint64, vp),
-        'rtext': f('sqlite3_result_text', None, vp, ctypes.c_char_p, ip, vp),
-        'rerror': f('sqlite3_result_error', None, vp, ctypes.c_char_p, ip),
-    }
-    return _lib
-
-
-def _arg(lib, argv, i):
-    v = argv[i]
-    t = lib['vtype'](v)
-    if t == S.SQLITE_NULL:
-        return None
-    if t == S.SQLITE_INTEGER:
-        return lib['vint'](v)
-    if t == S.SQLITE_FLOAT:
-        return lib['vdouble'](v)
-    if t == S.SQLITE_BLOB:
-        n = lib['vbytes'](v)
-        p = lib['vblob'](v)
-        return ctypes.string_at(p, n) if n else b''
-    p = lib['vtext'](v)
-    n = lib['vbytes'](v)
-    return ctypes.string_at(p, n).decode('utf-8', 'replace')
-
-
-def _tsql_bytes(v, kind=None):
-    """A SQLite value's bytes as SQL Server would hold it: text as UTF-16LE
-    (nvarchar) unless the column is declared (var)char/text."""
-    if isinstance(v, bytes):
-        return v
-    if isinstance(v, str):
-        if kind in ('varchar', 'char', 'text'):
-            return v.encode('cp1252', 'replace')
-        return v.encode('utf-16-le')
-    return None
-
-
-def _fn_datalength(lib, ctx, args):
-    v = args[0]
-    kind = args[1] if len(args) > 1 else None
-    if v is None:
-        lib['rnull'](ctx)
-    elif isinstance(v, (bytes, str)):
-        lib['rint'](ctx, len(_tsql_bytes(v, kind)))
-    else:
-        lib['rint'](ctx, 8)
-
-
-def _fn_hashbytes(lib, ctx, args):
-    alg = HASH_ALGS.get(str(args[0]).lower())
-    v = args[1]
-    kind = args[2] if len(args) > 2 else None
-    if alg is None:
-        lib['rerror'](ctx, b'hashbytes: unknown algorithm', -1)
-        return
-    if v is None:
-        lib['rnull'](ctx)
-        return
-    if not isinstance(v, (bytes, str)):
-        v = str(v)
-    d = hashlib.new(alg, _tsql_bytes(v, kind)).digest()
-    lib['rblob'](ctx, d, len(d), SQLITE_TRANSIENT)
-
-
-def _fn_replicate(lib, ctx, args):
-    v, n = args
-    if v is None or n is None or int(n) < 0:
-        lib['rnull'](ctx)
-        return
-    r = v * int(n)
-    if isinstance(r, bytes):
-        lib['rblob'](ctx, r, len(r), SQLITE_TRANSIENT)
-    else:
-        b = str(r).encode('utf-8')
-        lib['rtext'](ctx, b, len(b), SQLITE_TRANSIENT)
-
-
-def _fn_len(lib, ctx, args):
-    v = args[0]
-    if v is None:
-        lib['rnull'](ctx)
-        return
-    if isinstance(v, bytes):
-        lib['rint'](ctx, len(v))
-        return
-    lib['rint'](ctx, len(str(v).rstrip(' ')))
-
-
-_FUNCS = (('datalength', 1, _fn_datalength), ('datalength', 2, _fn_datalength),
-          ('hashbytes', 2, _fn_hashbytes), ('hashbytes', 3, _fn_hashbytes),
-          ('replicate', 2, _fn_replicate), ('len', 1, _fn_len))
-
-
-def _make_callbacks(lib):
-    cbs = []
-    for name, nargs, fn in _FUNCS:
-        def call(ctx, argc, argv, fn=fn):
-            try:
-                fn(lib, ctx, [_arg(lib, argv, i) for i in range(argc)])
-            except Exception as e:          # noqa: BLE001 -- to SQLite
-                msg = str(e).encode('utf-8', 'replace')
-                lib['rerror'](ctx, msg, len(msg))
-        cbs.append((name, nargs, _FUNC(call)))
-    return cbs
-
-
-def register_functions(raw_lib, db):
-    """Adds the T-SQL functions to one SQLite connection (db handle)."""
-    lib = _setup(raw_lib)
-    with _callbacks_lock:
-        if not _callbacks:              # once: ctypes callbacks stay alive
-            _callbacks.extend(_make_callbacks(lib))
-    for name, nargs, cb in _callbacks:
-        lib['create'](db, name.encode(), nargs,
-                      SQLITE_UTF8 | SQLITE_DETERMINISTIC, None, cb, None,
-                      None, None)
