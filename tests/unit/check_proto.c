@@ -12,6 +12,7 @@
 #include <string.h>
 
 Suite *tdsc_test_tokens_suite(void);
+Suite *tdsc_test_captures_suite(void);
 Suite *tdsc_test_typeinfo_suite(void);
 
 static uint8_t *vec(const char *name, size_t *n) {
@@ -635,6 +636,7 @@ int main(void) {
   srunner_add_suite(sr, sqlbatch_suite());
   srunner_add_suite(sr, tdsc_test_typeinfo_suite());
   srunner_add_suite(sr, tdsc_test_tokens_suite());
+  srunner_add_suite(sr, tdsc_test_captures_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

@@ -231,6 +231,17 @@ static char *trace_fed(const uint8_t *in, size_t n, bool jump, size_t *calls) {
   return (char *)b.data; /* the caller frees it */
 }
 
+/* For check_captures.c: the trace of a whole stream, and of the same
+ * stream fed byte by byte (jump: as far as each NEED_MORE asks). */
+char *tdsc_test_token_trace(const uint8_t *in, size_t n);
+char *tdsc_test_token_trace_fed(const uint8_t *in, size_t n, bool jump);
+char *tdsc_test_token_trace(const uint8_t *in, size_t n) {
+  return trace_all(in, n);
+}
+char *tdsc_test_token_trace_fed(const uint8_t *in, size_t n, bool jump) {
+  return trace_fed(in, n, jump, NULL);
+}
+
 static char *vector_trace(const char *name) {
   size_t n;
   uint8_t *v = tdsc_test_vector(name, &n);
