@@ -94,7 +94,9 @@ END_TEST
 /* The login replies of 2019 and 2022: SESSIONSTATE-capable FEATUREEXTACK
  * (0x0B, data classification 0x09 v1, UTF-8 0x0A, session recovery 0x01
  * with its initial state), LOGINACK TDS 7.4 whose program name ends in two
- * NULs (not shown: the parser stops at the first). */
+ * NULs (not shown: the parser stops at the first).  The trace shows the
+ * version's four bytes: 16.0.2.88 is 16.0.600 (build 0x0258), 15.0.16.140
+ * is 15.0.4236, as their PRELOGIN replies say. */
 static const char sessionrecovery_ack[] =
     "01:000900608114ffe7ffff00020207010401000504ffffffff0601000701020808"
     "00000000000000000904ffffffff";
