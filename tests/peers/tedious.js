@@ -5,7 +5,7 @@
 // on any failure.
 //
 // Usage: node tedious.js MODE PORT CAFILE
-//   MODE plain     server --encryption off: no TLS at all
+//   MODE plain     server --encryption not_sup: no TLS at all
 //        tls       server --encryption req: TLS, certificate checked
 //        strict    server --strict: TDS 8.0 (TLS first)
 //        untrusted server with a self-signed certificate: must be refused

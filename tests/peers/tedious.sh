@@ -47,7 +47,7 @@ run() { # run MODE : the checks of tedious.js against the server on $port
 		fail=1
 }
 
-start_server --encryption off
+start_server --encryption not_sup
 run plain
 stop_server
 start_server --encryption req
