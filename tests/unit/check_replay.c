@@ -131,10 +131,15 @@ static void peer_start(peer *pr) {
   ck_assert_int_eq(pthread_create(&pr->th, NULL, peer_main, pr), 0);
 }
 
-static void peer_finish(peer *pr) {
+/* Waits for the peer to see the client hang up; then its requests can be
+ * read. */
+static void peer_join(peer *pr) {
   pthread_join(pr->th, NULL);
   close(pr->lfd);
   ck_assert_msg(!pr->failure[0], "peer: %s", pr->failure);
+}
+
+static void peer_free(peer *pr) {
   for (size_t i = 0; i < pr->nreplies; i++)
     free(pr->replies[i]);
   for (size_t i = 0; i < pr->nreqs; i++)
@@ -142,6 +147,11 @@ static void peer_finish(peer *pr) {
 }
 
 /* One message of type 4 (tabular result) around payload, SPID 0. */
+static void peer_finish(peer *pr) {
+  peer_join(pr);
+  peer_free(pr);
+}
+
 static uint8_t *message(const uint8_t *payload, size_t n, size_t *len) {
   uint8_t *m = malloc(n + 8);
   ck_assert_ptr_nonnull(m);
@@ -251,15 +261,9 @@ static void login_with(const char *server_fmt, const char *want) {
   tdsc_conn *c = connect_to(&pr, server_fmt);
   ck_assert_str_eq(tdsc_conn_server_name(c), "test");
   tdsc_conn_free(c);
-  pthread_join(pr.th, NULL);
+  peer_join(&pr);
   assert_servername(&pr, want);
-  pr.th = pthread_self(); /* joined */
-  close(pr.lfd);
-  ck_assert_msg(!pr.failure[0], "peer: %s", pr.failure);
-  for (size_t i = 0; i < pr.nreplies; i++)
-    free(pr.replies[i]);
-  for (size_t i = 0; i < pr.nreqs; i++)
-    free(pr.req[i]);
+  peer_free(&pr);
 }
 
 START_TEST(login7_servername_is_the_host_without_the_port) {
