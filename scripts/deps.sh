@@ -9,6 +9,12 @@ freetds-bin freetds-dev valgrind shellcheck libkrb5-dev krb5-kdc
 krb5-admin-server krb5-user python3-gssapi faketime
 gss-ntlmssp winbind python3-ntlm-auth libzip-dev
 dpkg-dev debhelper lintian"
+# tshark reads captures of the test sessions; tedious runs on Node and
+# installs with npm.  A machine may bring its own Node (with npm), which
+# Debian's packages would conflict with: those only where none is.
+pkgs="$pkgs tshark"
+command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 # Other lists (scripts/deps-windows.sh) come as arguments.
 [ $# -gt 0 ] && pkgs=$*
 missing=

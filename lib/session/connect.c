@@ -25,6 +25,7 @@ typedef enum { TLS_NONE, TLS_LOGIN_ONLY, TLS_FULL } tls_plan;
 typedef struct attempt {
   tdsc__endpoint ep; /* how the server is reached (port resolved) */
   tdsc__mech mech;
+  const char *server_name;   /* LOGIN7 ServerName: the target as named */
   const tdsc__mech_ops *ops; /* NULL for SQL login */
   void *state;
   const char *tls_used;
@@ -178,7 +179,7 @@ static tdsc_errc send_login(tdsc_conn *c, const attempt *a,
       .username = sql ? tdsc__opt(&c->opts, TDSC__OPT_UID) : NULL,
       .password = sql ? tdsc__opt(&c->opts, TDSC__OPT_PWD) : NULL,
       .appname = tdsc__opt(&c->opts, TDSC__OPT_APP),
-      .servername = c->address,
+      .servername = a->server_name,
       .library = "tdsclient",
       .language = tdsc__opt(&c->opts, TDSC__OPT_LANGUAGE),
       .database = tdsc__opt(&c->opts, TDSC__OPT_DATABASE),
@@ -537,7 +538,7 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
     /* Each transport in turn, while the server cannot be reached; once one
      * reaches it, the next mechanisms start there. */
     for (size_t e = from; e < neps; e++) {
-      attempt a = {.ep = eps[e], .mech = c->opts.mechs[i]};
+      attempt a = {.ep = eps[e], .mech = c->opts.mechs[i], .server_name = t.name};
       c->packet_size = TDSC__PKT_DEFAULT;
       rc = attempt_one(c, &t, &a);
       if (a.ops && a.state)

@@ -128,6 +128,10 @@ typedef struct tdsc__target {
   char instance[128]; /* "" for the default instance */
   uint16_t port;      /* 0 = not given */
   char pipe[512];     /* np: path */
+  /* The server as the user named it, for LOGIN7's ServerName (MS-TDS
+   * 2.2.6.4): host[\instance] without the prefix or the port (other
+   * drivers send it so, and Azure's gateway reads it); the path for np:. */
+  char name[512];
 } tdsc__target;
 
 /* Errors: TDSC_E_BAD_OPTION_VALUE naming the part that is wrong. */

@@ -49,6 +49,7 @@ tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
     if (!copy(t->pipe, sizeof t->pipe, s, strlen(s)) || !*s)
       return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
                            "Server=np: needs a pipe path");
+    snprintf(t->name, sizeof t->name, "%s", t->pipe);
     return TDSC_OK;
   }
 
@@ -94,6 +95,9 @@ tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
   if (!hlen && t->proto != TDSC__PROTO_SHM)
     return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
                          "Server=: the host name is empty");
+  /* fits: host (< 256) + '\\' + instance (< 128) < sizeof name */
+  snprintf(t->name, sizeof t->name, "%.*s%s%s", (int)hlen, host,
+           t->instance[0] ? "\\" : "", t->instance);
   if ((hlen == 1 && *host == '.') ||
       (hlen == 7 && !strncasecmp(host, "(local)", 7)) || !hlen) {
     host = "localhost";

@@ -968,7 +968,7 @@ int main(int argc, char **argv) {
   if (src && *src)
     snprintf(rp, sizeof rp, "%s/tests/realm/realm.py", src);
   else
-    snprintf(rp, sizeof rp, "%s/../realm/realm.py", TDSC_VECTORS_DIR);
+    snprintf(rp, sizeof rp, "%s/tests/realm/realm.py", TDSC_TEST_SRCDIR);
   realm_py = rp;
 #else
   (void)argc;

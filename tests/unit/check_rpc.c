@@ -45,6 +45,7 @@ static void decl_is(const tdsc__param *p, const char *want) {
 }
 
 START_TEST(rpc_reproduces_the_mstds_example_request) {
+  TDSC_NEED_VECTORS();
   /* 2.2.6.6 example: procedure "foo3", one unnamed parameter with
    * fDefaultValue and a NULL smallint (INTN of length 2), in one packet */
   size_t n;

@@ -210,20 +210,24 @@ START_TEST(targets_follow_sql_servers_syntax) {
     tdsc__proto proto;
     const char *host, *instance;
     int port;
+    const char *name; /* LOGIN7's ServerName: as written, no port */
   } ok[] = {
-      {"tcp:db.example.com,1433", TDSC__PROTO_TCP, "db.example.com", "", 1433},
-      {"db", TDSC__PROTO_AUTO, "db", "", 0},
-      {"db,2000", TDSC__PROTO_AUTO, "db", "", 2000},
-      {"db\\SQLEXPRESS", TDSC__PROTO_AUTO, "db", "SQLEXPRESS", 0},
-      {"tcp:db\\INST,1500", TDSC__PROTO_TCP, "db", "INST", 1500},
-      {"(local)", TDSC__PROTO_AUTO, "localhost", "", 0},
-      {".", TDSC__PROTO_AUTO, "localhost", "", 0},
-      {".\\SQLEXPRESS", TDSC__PROTO_AUTO, "localhost", "SQLEXPRESS", 0},
-      {"[::1],1433", TDSC__PROTO_AUTO, "::1", "", 1433},
-      {"tcp:[fe80::1],1", TDSC__PROTO_TCP, "fe80::1", "", 1},
-      {"lpc:", TDSC__PROTO_SHM, "localhost", "", 0},
-      {"shm:.\\INST", TDSC__PROTO_SHM, "localhost", "INST", 0},
-      {"TCP: db ,5", TDSC__PROTO_TCP, "db", "", 5},
+      {"tcp:db.example.com,1433", TDSC__PROTO_TCP, "db.example.com", "", 1433,
+       "db.example.com"},
+      {"db", TDSC__PROTO_AUTO, "db", "", 0, "db"},
+      {"db,2000", TDSC__PROTO_AUTO, "db", "", 2000, "db"},
+      {"db\\SQLEXPRESS", TDSC__PROTO_AUTO, "db", "SQLEXPRESS", 0,
+       "db\\SQLEXPRESS"},
+      {"tcp:db\\INST,1500", TDSC__PROTO_TCP, "db", "INST", 1500, "db\\INST"},
+      {"(local)", TDSC__PROTO_AUTO, "localhost", "", 0, "(local)"},
+      {".", TDSC__PROTO_AUTO, "localhost", "", 0, "."},
+      {".\\SQLEXPRESS", TDSC__PROTO_AUTO, "localhost", "SQLEXPRESS", 0,
+       ".\\SQLEXPRESS"},
+      {"[::1],1433", TDSC__PROTO_AUTO, "::1", "", 1433, "::1"},
+      {"tcp:[fe80::1],1", TDSC__PROTO_TCP, "fe80::1", "", 1, "fe80::1"},
+      {"lpc:", TDSC__PROTO_SHM, "localhost", "", 0, ""},
+      {"shm:.\\INST", TDSC__PROTO_SHM, "localhost", "INST", 0, ".\\INST"},
+      {"TCP: db ,5", TDSC__PROTO_TCP, "db", "", 5, "db"},
   };
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     tdsc__target t;
@@ -233,6 +237,7 @@ START_TEST(targets_follow_sql_servers_syntax) {
     ck_assert_str_eq(t.host, ok[i].host);
     ck_assert_str_eq(t.instance, ok[i].instance);
     ck_assert_int_eq(t.port, ok[i].port);
+    ck_assert_str_eq(t.name, ok[i].name);
   }
   tdsc__target t;
   ck_assert_int_eq(tdsc__target_parse("np:\\\\host\\pipe\\sql\\query", &t,
@@ -240,6 +245,7 @@ START_TEST(targets_follow_sql_servers_syntax) {
                    TDSC_OK);
   ck_assert_int_eq(t.proto, TDSC__PROTO_NP);
   ck_assert_str_eq(t.pipe, "\\\\host\\pipe\\sql\\query");
+  ck_assert_str_eq(t.name, t.pipe);
 }
 END_TEST
 

@@ -1,7 +1,7 @@
 /* Unit tests of the token-stream parser (lib/proto/tokens.c) and TYPE_INFO
- * (typeinfo.c): the server responses of tests/vectors event by event, every
- * vector fed one byte at a time, hand-built tokens of every data type, and
- * hostile input.  Events are rendered to text ("traces") so that two ways
+ * (typeinfo.c): the server responses of the vectors (vectors.h) event by
+ * event, every vector fed one byte at a time, hand-built tokens of every
+ * data type, and hostile input.  Events are rendered to text ("traces") so that two ways
  * of feeding the same bytes can be compared whole.  main() is in
  * check_proto.c. */
 #include "config.h"
@@ -231,6 +231,17 @@ static char *trace_fed(const uint8_t *in, size_t n, bool jump, size_t *calls) {
   return (char *)b.data; /* the caller frees it */
 }
 
+/* For check_captures.c: the trace of a whole stream, and of the same
+ * stream fed byte by byte (jump: as far as each NEED_MORE asks). */
+char *tdsc_test_token_trace(const uint8_t *in, size_t n);
+char *tdsc_test_token_trace_fed(const uint8_t *in, size_t n, bool jump);
+char *tdsc_test_token_trace(const uint8_t *in, size_t n) {
+  return trace_all(in, n);
+}
+char *tdsc_test_token_trace_fed(const uint8_t *in, size_t n, bool jump) {
+  return trace_fed(in, n, jump, NULL);
+}
+
 static char *vector_trace(const char *name) {
   size_t n;
   uint8_t *v = tdsc_test_vector(name, &n);
@@ -263,6 +274,7 @@ static size_t count_lines(const char *t) {
 /* ------------------------------------------------------------ vectors */
 
 START_TEST(tokens_spec_login_response_every_event) {
+  TDSC_NEED_VECTORS();
   char *t = vector_trace("mstds_v39_04-login-response.hex");
   const char *const want[] = {
       "ENVCHANGE 1 new=master old=master\n",
@@ -283,6 +295,7 @@ START_TEST(tokens_spec_login_response_every_event) {
 END_TEST
 
 START_TEST(tokens_real_login_response_every_event) {
+  TDSC_NEED_VECTORS();
   char *t = vector_trace("pytds_login_resp.hex");
   const char *const want[] = {
       "ENVCHANGE 1 new=SubmissionPortal old=master\n",
@@ -303,6 +316,7 @@ START_TEST(tokens_real_login_response_every_event) {
 END_TEST
 
 START_TEST(tokens_spec_batch_response) {
+  TDSC_NEED_VECTORS();
   char *t = vector_trace("mstds_v39_07-sql-batch-server-response.hex");
   const char *const want[] = {
       "COLMETADATA 1 [a7 t=13 k=2 fl=0 ml=3 p=0 s=0 ut=0 f=0020 bar "
@@ -315,6 +329,7 @@ START_TEST(tokens_spec_batch_response) {
 END_TEST
 
 START_TEST(tokens_spec_rpc_response) {
+  TDSC_NEED_VECTORS();
   char *t = vector_trace("mstds_v39_09-rpc-server-response.hex");
   const char *const want[] = {"DONE ff st=0011 cmd=00c1 rows=1\n",
                               "RETURNSTATUS 0\n",
@@ -326,6 +341,7 @@ START_TEST(tokens_spec_rpc_response) {
 END_TEST
 
 START_TEST(tokens_spec_sparse_column_select) {
+  TDSC_NEED_VECTORS();
   char *t = vector_trace("mstds_v39_15-sparse-column-select.hex");
   const char *const want[] = {
       "COLMETADATA 2 [26 t=4 k=1 fl=0 ml=4 p=0 s=0 ut=0 f=0009 id]"
@@ -344,6 +360,7 @@ START_TEST(tokens_spec_sparse_column_select) {
 END_TEST
 
 START_TEST(tokens_spec_featureextack_with_its_stray_byte) {
+  TDSC_NEED_VECTORS();
   /* README: this vector has one byte more than its header says, a stray
    * 0x00 where a token must start: an unknown token, named with its
    * offset. Without it the rest parses. */
@@ -381,6 +398,7 @@ START_TEST(tokens_spec_featureextack_with_its_stray_byte) {
 END_TEST
 
 START_TEST(tokens_spec_azure_featureextack) {
+  TDSC_NEED_VECTORS();
   char *t = vector_trace("mstds_v39_21-featureextack-azuresqlsupport.hex");
   const char *const want[] = {
       "DONE ff st=0011 cmd=00c1 rows=1\n",
@@ -399,6 +417,7 @@ START_TEST(tokens_spec_azure_featureextack) {
 END_TEST
 
 START_TEST(tokens_spec_fedauth_login_response) {
+  TDSC_NEED_VECTORS();
   char *t = vector_trace("mstds_v39_05-login-response-federated-auth.hex");
   const char *const want[] = {"LOGINACK if=1 tds=74000004",
                               "FEATUREEXTACK 02:c908464e", "DONE fd", NULL};
@@ -409,6 +428,7 @@ START_TEST(tokens_spec_fedauth_login_response) {
 END_TEST
 
 START_TEST(tokens_spec_sessionstate_is_skipped) {
+  TDSC_NEED_VECTORS();
   char *t = vector_trace("mstds_v39_18-table-response-sessionstate.hex");
   const char *const want[] = {"DONE fd st=0001 cmd=00be", "SKIPPED e4\n",
                               "DONE fd st=0000", NULL};
@@ -419,6 +439,7 @@ START_TEST(tokens_spec_sessionstate_is_skipped) {
 END_TEST
 
 START_TEST(tokens_real_use_db_begin_transaction) {
+  TDSC_NEED_VECTORS();
   char *t = vector_trace("pytds_use_db_resp.hex");
   const char *const want[] = {
       "ENVCHANGE 8 new=(null) old=(null) nv=010000005a000000 ov=\n",
@@ -443,6 +464,7 @@ static const char *const multi_token_vectors[] = {
 };
 
 START_TEST(tokens_vector_fed_byte_by_byte_matches_whole) {
+  TDSC_NEED_VECTORS();
   const char *name = multi_token_vectors[_i];
   size_t n;
   uint8_t *v = tdsc_test_vector(name, &n);
@@ -851,6 +873,7 @@ static void mutate_and_parse(const uint8_t *in, size_t n, int rounds,
 }
 
 START_TEST(tokens_mutated_streams_never_crash) {
+  TDSC_NEED_VECTORS();
   /* A cheap fuzz pass over real responses and every data type: the parser
    * must return, whatever the bytes (the valgrind/ASan runs of the suite
    * check the memory side). */
@@ -1172,6 +1195,7 @@ START_TEST(tokens_lazy_rows_rebuild_every_type_case) {
 END_TEST
 
 START_TEST(tokens_lazy_rows_of_the_real_vectors) {
+  TDSC_NEED_VECTORS();
   /* The sparse-column select has an xml column (PLP) and NBCROWs; the
    * other vectors have no large columns and must not change at all. */
   const char *name = multi_token_vectors[_i];

@@ -74,6 +74,7 @@ static tdsc_errc parse_text(const char *text, const char *want,
 /* ---------------------------------------------------------------- request */
 
 START_TEST(ssrp_request_matches_mcsqlr_4_2_bytes) {
+  TDSC_NEED_VECTORS();
   size_t vn;
   uint8_t *v = vec("mcsqlr_4.2_clnt_ucast_inst_request.hex", &vn);
   uint8_t req[TDSC__SSRP_REQ_MAX];
@@ -89,6 +90,7 @@ END_TEST
 /* ESF sent the name without the NUL and real servers answered; we send
  * the NUL (MC-SQLR 2.2.3, mcsqlr_4.2), so ours is ESF's plus one 0x00. */
 START_TEST(ssrp_request_is_esf_bytes_plus_the_nul) {
+  TDSC_NEED_VECTORS();
   size_t vn;
   uint8_t *v = vec("esf_ssrp_clnt_ucast_inst_request_MSSQLSERVER.hex", &vn);
   uint8_t req[TDSC__SSRP_REQ_MAX];
@@ -125,6 +127,7 @@ END_TEST
 /* ---------------------------------------------------------------- vectors */
 
 START_TEST(ssrp_parses_mcsqlr_4_1_three_instances) {
+  TDSC_NEED_VECTORS();
   size_t n;
   uint8_t *p = vec("mcsqlr_4.1_svr_resp.hex", &n);
   tdsc__ssrp_info i;
@@ -155,6 +158,7 @@ START_TEST(ssrp_parses_mcsqlr_4_1_three_instances) {
 END_TEST
 
 START_TEST(ssrp_parses_mcsqlr_4_2_instance_reply) {
+  TDSC_NEED_VECTORS();
   size_t n;
   uint8_t *p = vec("mcsqlr_4.2_svr_resp.hex", &n);
   tdsc__ssrp_info i;
@@ -168,6 +172,7 @@ START_TEST(ssrp_parses_mcsqlr_4_2_instance_reply) {
 END_TEST
 
 START_TEST(ssrp_parses_real_sql2008_and_sql2012_replies) {
+  TDSC_NEED_VECTORS();
   size_t n;
   tdsc__ssrp_info i;
   tdsc_error err = {0};
@@ -189,6 +194,7 @@ START_TEST(ssrp_parses_real_sql2008_and_sql2012_replies) {
 END_TEST
 
 START_TEST(ssrp_parses_jtds_sql2000_two_instances) {
+  TDSC_NEED_VECTORS();
   size_t n;
   tdsc__ssrp_info i;
   tdsc_error err = {0};
@@ -205,6 +211,7 @@ START_TEST(ssrp_parses_jtds_sql2000_two_instances) {
 END_TEST
 
 START_TEST(ssrp_dac_reply_is_malformed_for_an_instance_request) {
+  TDSC_NEED_VECTORS();
   size_t n;
   tdsc__ssrp_info i;
   tdsc_error err = {0};
@@ -235,6 +242,7 @@ static bool same_info(const tdsc__ssrp_info *a, const tdsc__ssrp_info *b) {
 }
 
 START_TEST(ssrp_truncation_at_every_offset_is_malformed) {
+  TDSC_NEED_VECTORS();
   for (size_t v = 0; v < sizeof all_vectors / sizeof all_vectors[0]; v++) {
     size_t n;
     uint8_t *p = vec(all_vectors[v], &n);
@@ -258,6 +266,7 @@ END_TEST
 /* Truncated with RESP_SIZE made to agree: malformed, or (cut right after
  * a whole instance) a shorter list that finds the same or nothing. */
 START_TEST(ssrp_truncation_with_matching_size_never_misreads) {
+  TDSC_NEED_VECTORS();
   for (size_t v = 0; v < sizeof all_vectors / sizeof all_vectors[0]; v++) {
     size_t n;
     uint8_t *p = vec(all_vectors[v], &n);
@@ -284,6 +293,7 @@ START_TEST(ssrp_truncation_with_matching_size_never_misreads) {
 END_TEST
 
 START_TEST(ssrp_size_field_lying_is_malformed) {
+  TDSC_NEED_VECTORS();
   for (size_t v = 0; v < sizeof all_vectors / sizeof all_vectors[0]; v++) {
     size_t n;
     uint8_t *p = vec(all_vectors[v], &n);
@@ -411,6 +421,7 @@ END_TEST
 /* Every byte of every vector replaced by each of a few troublemakers:
  * a defined code, never a crash or an overread. */
 START_TEST(ssrp_byte_substitutions_never_crash) {
+  TDSC_NEED_VECTORS();
   static const uint8_t subst[] = {';', '\0', 'x', 0xff, '0'};
   for (size_t v = 0; v < sizeof all_vectors / sizeof all_vectors[0]; v++) {
     size_t n;

@@ -1,14 +1,32 @@
-/* Loads the hex test vectors of tests/vectors (vectors.h). */
+/* Loads the hex test vectors of the vectors folder (vectors.h). */
 #include "vectors.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #ifndef TDSC_VECTORS_DIR
-#define TDSC_VECTORS_DIR "tests/vectors"
+#define TDSC_VECTORS_DIR "../shared/vectors"
 #endif
+
+const char *tdsc_test_vectors_dir(void) {
+  static int said;
+  const char *dir = getenv("TDSC_VECTORS");
+  struct stat st;
+  if (!dir || !*dir)
+    dir = TDSC_VECTORS_DIR;
+  if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+    return dir;
+  if (!said++)
+    fprintf(stderr,
+            "vectors: folder %s absent: the tests that replay real SQL "
+            "Server bytes are skipped (set TDSC_VECTORS to the folder, or "
+            "configure TDSC_VECTORS=...)\n",
+            dir);
+  return NULL;
+}
 
 uint8_t *tdsc_test_hex(const char *hex, size_t *len) {
   size_t n = strlen(hex);
@@ -48,7 +66,10 @@ uint8_t *tdsc_test_hex(const char *hex, size_t *len) {
 
 uint8_t *tdsc_test_vector(const char *name, size_t *len) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/%s", TDSC_VECTORS_DIR, name);
+  const char *dir = tdsc_test_vectors_dir();
+  if (!dir)
+    return NULL;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
   FILE *f = fopen(path, "r");
   if (!f) {
     fprintf(stderr, "vector %s: cannot open\n", path);
@@ -63,4 +84,31 @@ uint8_t *tdsc_test_vector(const char *name, size_t *len) {
   if (!out)
     fprintf(stderr, "vector %s: malformed\n", path);
   return out;
+}
+
+uint8_t *tdsc_test_vector_payload(const char *name, size_t *len,
+                                  size_t *npackets) {
+  size_t n, o = 0, k = 0, i = 0;
+  uint8_t *v = tdsc_test_vector(name, &n);
+  if (!v)
+    return NULL;
+  /* In place: each packet's payload moves down over the headers. */
+  while (i < n) {
+    size_t plen = i + 8 <= n ? (size_t)(v[i + 2] << 8 | v[i + 3]) : 0;
+    bool eom = i + 8 <= n && (v[i + 1] & 0x01);
+    if (plen < 8 || i + plen > n || eom != (i + plen == n)) {
+      fprintf(stderr, "vector %s: packet %zu at %zu is malformed\n", name,
+              k + 1, i);
+      free(v);
+      return NULL;
+    }
+    memmove(v + o, v + i + 8, plen - 8);
+    o += plen - 8;
+    i += plen;
+    k++;
+  }
+  *len = o;
+  if (npackets)
+    *npackets = k;
+  return v;
 }
