@@ -1,0 +1,207 @@
+/* Facts for gssapi.c's messages (krb5_facts.h), read through MIT krb5's
+ * own API, so that what a message says is what the library does: the
+ * configuration files it reads (krb5_get_default_config_files), the keytab
+ * it would take keys from, the realm it maps a host to. */
+#include "config.h"
+
+#include "auth/krb5_facts.h"
+#include "buf.h"
+#include "error.h"
+
+#include <krb5.h>
+#include <profile.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Exported by libkrb5 (krb5_3_MIT) but declared only in MIT's private
+ * k5-int.h: the files krb5_init_context reads, KRB5_CONFIG's or the
+ * compiled-in default list. */
+krb5_error_code krb5_get_default_config_files(char ***filenames);
+void krb5_free_config_files(char **filenames);
+
+char *tdsc__krb5_config_desc(void) {
+  const char *env = getenv("KRB5_CONFIG");
+  if (env && *env)
+    return tdsc__strdup_printf("KRB5_CONFIG=%s", env);
+  char **files = NULL;
+  char *res = NULL;
+  if (krb5_get_default_config_files(&files) == 0 && files) {
+    tdsc__buf b;
+    tdsc__buf_init(&b);
+    for (size_t i = 0; files[i]; i++) {
+      if (i)
+        tdsc__buf_put_str(&b, ":");
+      tdsc__buf_put_str(&b, files[i]);
+    }
+    res = tdsc__strdup_printf("the default configuration %s",
+                              tdsc__buf_cstr(&b) ? tdsc__buf_cstr(&b) : "");
+    tdsc__buf_free(&b);
+    krb5_free_config_files(files);
+  }
+  return res ? res : tdsc__strdup("the default configuration");
+}
+
+char *tdsc__krb5_config_problem(void) {
+  char **files = NULL;
+  char *desc = tdsc__krb5_config_desc();
+  char *res = NULL;
+  tdsc__buf why;
+  tdsc__buf_init(&why);
+  if (krb5_get_default_config_files(&files) != 0 || !files)
+    goto out;
+  /* MIT skips files that do not exist; with none left it runs on built-in
+   * defaults and fails later with "no default realm". */
+  bool readable = false;
+  for (size_t i = 0; files[i]; i++) {
+    if (access(files[i], R_OK) == 0) {
+      readable = true;
+      continue;
+    }
+    tdsc__buf_put_str(&why, why.len ? "; " : "");
+    tdsc__buf_put_str(&why, files[i]);
+    tdsc__buf_put_str(&why, errno == ENOENT ? " does not exist"
+                                            : " cannot be read: ");
+    if (errno != ENOENT)
+      tdsc__buf_put_str(&why, strerror(errno));
+  }
+  krb5_free_config_files(files);
+  if (!readable) {
+    res = tdsc__strdup_printf("the Kerberos configuration (%s) cannot be "
+                              "used: %s",
+                              desc ? desc : "?", tdsc__buf_cstr(&why));
+    goto out;
+  }
+  krb5_context kc = NULL;
+  krb5_error_code rc = krb5_init_context(&kc);
+  if (rc != 0) {
+    res = tdsc__strdup_printf("the Kerberos configuration (%s) does not "
+                              "parse: %s",
+                              desc ? desc : "?", error_message(rc));
+  } else {
+    krb5_free_context(kc);
+  }
+out:
+  tdsc__buf_free(&why);
+  free(desc);
+  return res;
+}
+
+char *tdsc__krb5_keytab_problem(const char *kt, const char *want) {
+  const char *path = strncmp(kt, "FILE:", 5) == 0 ? kt + 5 : kt;
+  if (strchr(kt, ':') == NULL || path != kt) {
+    if (access(path, F_OK) != 0)
+      return tdsc__strdup_printf("the client keytab %s does not exist", path);
+    if (access(path, R_OK) != 0)
+      return tdsc__strdup_printf("the client keytab %s cannot be read: %s",
+                                 path, strerror(errno));
+  }
+  krb5_context kc = NULL;
+  krb5_keytab k = NULL;
+  krb5_kt_cursor cur;
+  krb5_keytab_entry e;
+  krb5_principal wp = NULL;
+  char *res = NULL;
+  bool found = false;
+  size_t n = 0;
+  tdsc__buf held;
+  tdsc__buf_init(&held);
+  if (krb5_init_context(&kc) != 0)
+    goto out;
+  if (want && krb5_parse_name(kc, want, &wp) != 0)
+    wp = NULL;
+  krb5_error_code rc = krb5_kt_resolve(kc, kt, &k);
+  if (rc == 0)
+    rc = krb5_kt_start_seq_get(kc, k, &cur);
+  if (rc != 0) {
+    res = tdsc__strdup_printf("the client keytab %s cannot be read: %s", kt,
+                              error_message(rc));
+    goto out;
+  }
+  while (krb5_kt_next_entry(kc, k, &e, &cur) == 0) {
+    char *name = NULL;
+    if (!wp || krb5_principal_compare(kc, e.principal, wp))
+      found = true;
+    if (krb5_unparse_name(kc, e.principal, &name) == 0) {
+      if (!strstr(tdsc__buf_cstr(&held) ? tdsc__buf_cstr(&held) : "", name) &&
+          n++ < 4) {
+        tdsc__buf_put_str(&held, held.len ? ", " : "");
+        tdsc__buf_put_str(&held, name);
+      }
+      krb5_free_unparsed_name(kc, name);
+    }
+    krb5_free_keytab_entry_contents(kc, &e);
+  }
+  krb5_kt_end_seq_get(kc, k, &cur);
+  if (!held.len)
+    res = tdsc__strdup_printf("the client keytab %s holds no keys", kt);
+  else if (!found)
+    res = tdsc__strdup_printf("the client keytab %s holds no key for %s (it "
+                              "holds %s)",
+                              kt, want, tdsc__buf_cstr(&held));
+out:
+  tdsc__buf_free(&held);
+  if (wp)
+    krb5_free_principal(kc, wp);
+  if (k)
+    krb5_kt_close(kc, k);
+  if (kc)
+    krb5_free_context(kc);
+  return res;
+}
+
+char *tdsc__krb5_service_realm(const char *spn) {
+  const char *at = strrchr(spn, '@');
+  if (at && at[1])
+    return tdsc__strdup(at + 1);
+  const char *slash = strchr(spn, '/');
+  if (!slash)
+    return NULL;
+  char *host = tdsc__strdup(slash + 1);
+  if (!host)
+    return NULL;
+  host[strcspn(host, ":@")] = '\0';
+  krb5_context kc = NULL;
+  char **realms = NULL, *res = NULL;
+  if (krb5_init_context(&kc) == 0) {
+    /* [domain_realm] first, then the fallback MIT uses (the domain's
+     * upper-cased tail, or the default realm). */
+    if (krb5_get_host_realm(kc, host, &realms) == 0 && realms && realms[0] &&
+        *realms[0])
+      res = tdsc__strdup(realms[0]);
+    if (realms)
+      krb5_free_host_realm(kc, realms);
+    realms = NULL;
+    if (!res && krb5_get_fallback_host_realm(kc, &(krb5_data){
+                                                    .data = host,
+                                                    .length = strlen(host)},
+                                             &realms) == 0 &&
+        realms && realms[0] && *realms[0])
+      res = tdsc__strdup(realms[0]);
+    if (realms)
+      krb5_free_host_realm(kc, realms);
+    krb5_free_context(kc);
+  }
+  free(host);
+  return res;
+}
+
+char *tdsc__krb5_enctypes(void) {
+  krb5_context kc = NULL;
+  profile_t prof = NULL;
+  char *val = NULL, *res = NULL;
+  if (krb5_init_context(&kc) != 0)
+    return NULL;
+  if (krb5_get_profile(kc, &prof) == 0) {
+    if (profile_get_string(prof, "libdefaults", "permitted_enctypes", NULL,
+                           NULL, &val) == 0 &&
+        val)
+      res = tdsc__strdup(val);
+    profile_release_string(val);
+    profile_release(prof);
+  }
+  krb5_free_context(kc);
+  return res ? res : tdsc__strdup("the library's defaults");
+}
