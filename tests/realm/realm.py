@@ -27,6 +27,10 @@ Usage (exit 0 on success; a message on stderr and non-zero otherwise):
   realm.py addprinc DIR NAME (--password PW | --randkey)
   realm.py cpw DIR NAME (--password PW | --randkey)   new keys, kvno + 1
   realm.py delprinc DIR NAME
+  realm.py modprinc DIR NAME OPTION...
+      kadmin's modprinc, e.g. `-expire yesterday` (account expired),
+      `-pwexpire yesterday` (password expired), `-allow_tix` (disabled),
+      `+requires_preauth`; options go to kadmin as given (no quoting).
   realm.py ktadd DIR KEYTAB NAME... [--norandkey]
       Export keys to KEYTAB.  Without --norandkey, kadmin gives the
       principals new random keys first (kvno + 1; a password principal's
@@ -450,6 +454,11 @@ def cmd_delprinc(a):
     kadmin(a.dir, f'delprinc -force {kq(principal(a.dir, a.name))}')
 
 
+def cmd_modprinc(a):
+    opts = ' '.join(kq(o) for o in a.options)
+    kadmin(a.dir, f'modprinc {opts} {kq(principal(a.dir, a.name))}')
+
+
 def cmd_ktadd(a):
     names = ' '.join(kq(principal(a.dir, n)) for n in a.names)
     opt = ' -norandkey' if a.norandkey else ''
@@ -527,6 +536,12 @@ def main():
     p.add_argument('dir')
     p.add_argument('name')
     p.set_defaults(fn=cmd_delprinc)
+
+    p = sub.add_parser('modprinc')
+    p.add_argument('dir')
+    p.add_argument('name')
+    p.add_argument('options', nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_modprinc)
 
     p = sub.add_parser('ktadd')
     p.add_argument('dir')
