@@ -17,7 +17,7 @@
 #include <profile.h>
 #endif
 #ifdef _WIN32
-#include <winerror.h>
+#include <windows.h> /* winerror.h needs its types */
 #endif
 
 /* Error table bases (com_err: a table's name hashed into the high bits). */
@@ -372,6 +372,7 @@ tdsc_errc tdsc__krb_classify(uint32_t major, int32_t code,
   S(SEC_I_COMPLETE_NEEDED, 0x00090313, OK, OK)                                \
   S(SEC_I_COMPLETE_AND_CONTINUE, 0x00090314, OK, OK)                          \
   S(SEC_I_LOCAL_LOGON, 0x00090315, OK, OK)                                    \
+  S(SEC_I_GENERIC_EXTENSION_RECEIVED, 0x00090316, OK, OK)                     \
   S(SEC_E_BAD_PKGID, 0x80090316, KRB_FAILED, NTLM_FAILED)                     \
   S(SEC_E_CONTEXT_EXPIRED, 0x80090317, KRB_TICKET_EXPIRED, NTLM_FAILED)       \
   /* a context that ended: the server closed the exchange */                  \
