@@ -600,10 +600,10 @@ static tdsc_errc read_credfile(sspi_state *s, const char *path,
     tdsc__buf_free(&all);
     if (oom)
       return tdsc__err_oom(err);
-    return tdsc__err_errno(err, TDSC_E_NTLM_NO_CREDENTIALS, (int)werr,
+    return tdsc__err_errno(err, TDSC_E_NTLM_CREDFILE_UNUSABLE, (int)werr,
                            "cannot read the NTLM credential file %s", path);
   }
-  tdsc_errc rc = TDSC_E_NTLM_NO_CREDENTIALS;
+  tdsc_errc rc = TDSC_E_NTLM_CREDFILE_UNUSABLE;
   bool found = false, malformed = false;
   unsigned lineno = 0;
   char *p = (char *)all.data;
@@ -622,7 +622,7 @@ static tdsc_errc read_credfile(sspi_state *s, const char *path,
       char *colon = strchr(q, ':');
       if (!colon || colon == q) {
         malformed = true;
-        tdsc__err_set(err, TDSC_E_NTLM_NO_CREDENTIALS,
+        tdsc__err_set(err, TDSC_E_NTLM_CREDFILE_UNUSABLE,
                       "line %u of the NTLM credential file %s is not "
                       "DOMAIN\\user:password",
                       lineno, path);
@@ -646,7 +646,7 @@ static tdsc_errc read_credfile(sspi_state *s, const char *path,
   tdsc__buf_wipe(&all);
   tdsc__buf_free(&all);
   if (!found && !malformed)
-    tdsc__err_set(err, TDSC_E_NTLM_NO_CREDENTIALS,
+    tdsc__err_set(err, TDSC_E_NTLM_CREDFILE_UNUSABLE,
                   want ? "the NTLM credential file %s has no entry for %s"
                        : "the NTLM credential file %s has no entry%s",
                   path, want ? want : "");
