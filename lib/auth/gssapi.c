@@ -392,6 +392,7 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
   char *realm = failure_realm(s, phase);
   const char *rn = realm ? realm : "(no default realm)";
   char *kdcs = NULL, *held = NULL, *svc_realm = NULL, *cfg = NULL;
+  int trust = -1; /* a cross-realm TGT to the service's realm: 1 held */
   const char *doing = phase == TDSC__KRB_ACQUIRE
                           ? "getting initial credentials"
                           : "getting a ticket";
@@ -426,6 +427,9 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
      * would lead to the service's realm, as for an unknown SPN. */
     svc_realm = tdsc__krb5_service_realm(s->spn);
     if (svc_realm && strcmp(svc_realm, realm_of(s->client)) != 0)
+      trust = tdsc__krb5_has_cross_tgt(s->res.cred, realm_of(s->client),
+                                       svc_realm);
+    if (trust == 0)
       ec = TDSC_E_KRB_NO_TRUST_PATH;
   }
   switch (ec) {
@@ -441,13 +445,13 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
     tdsc__err_set(err, ec,
                   "the KDC of realm %s has no service principal %s (asked by "
                   "%s): %s",
-                  rn, s->spn, who(s), t);
+                  trust == 1 ? svc_realm : rn, s->spn, who(s), t);
     break;
   case TDSC_E_KRB_NO_TRUST_PATH:
     tdsc__err_set(err, ec,
                   "realm %s of client %s has no trust path to realm %s of "
                   "service %s: the KDC of %s has no cross-realm principal "
-                  "krbtgt/%s@%s (nor the service itself): %s",
+                  "krbtgt/%s@%s: %s",
                   realm_of(s->client), s->client, svc_realm, s->spn,
                   realm_of(s->client), svc_realm, realm_of(s->client), t);
     break;

@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "error.h"
 
+#include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
 #include <profile.h>
 
@@ -204,4 +205,37 @@ char *tdsc__krb5_enctypes(void) {
   }
   krb5_free_context(kc);
   return res ? res : tdsc__strdup("the library's defaults");
+}
+
+int tdsc__krb5_has_cross_tgt(gss_cred_id_t cred, const char *client_realm,
+                             const char *svc_realm) {
+  krb5_context kc = NULL;
+  krb5_ccache cc = NULL;
+  krb5_creds mcreds, creds;
+  OM_uint32 minor;
+  int res = -1;
+  if (cred == GSS_C_NO_CREDENTIAL || krb5_init_context(&kc) != 0)
+    return -1;
+  memset(&mcreds, 0, sizeof mcreds);
+  memset(&creds, 0, sizeof creds);
+  if (krb5_cc_new_unique(kc, "MEMORY", NULL, &cc) != 0)
+    goto out;
+  /* A copy of what the credential holds: its TGT and every ticket MIT got
+   * on the way, the cross-realm krbtgt among them when a KDC issued it. */
+  if (GSS_ERROR(gss_krb5_copy_ccache(&minor, cred, cc)))
+    goto out;
+  if (krb5_build_principal(kc, &mcreds.server, (unsigned)strlen(client_realm),
+                           client_realm, "krbtgt", svc_realm, NULL) != 0)
+    goto out;
+  res = krb5_cc_retrieve_cred(kc, cc, KRB5_TC_MATCH_SRV_NAMEONLY, &mcreds,
+                              &creds) == 0;
+  if (res)
+    krb5_free_cred_contents(kc, &creds);
+out:
+  if (mcreds.server)
+    krb5_free_principal(kc, mcreds.server);
+  if (cc)
+    krb5_cc_destroy(kc, cc);
+  krb5_free_context(kc);
+  return res;
 }

@@ -7,6 +7,7 @@
 #ifndef TDSC_KRB5_FACTS_H
 #define TDSC_KRB5_FACTS_H
 
+#include <gssapi/gssapi.h>
 #include <stdbool.h>
 
 /* "KRB5_CONFIG=/a/krb5.conf" or "the default configuration /etc/krb5.conf"
@@ -29,5 +30,10 @@ char *tdsc__krb5_service_realm(const char *spn);
 /* The client's permitted_enctypes, "aes256-cts aes128-cts" or "the
  * library's defaults". */
 char *tdsc__krb5_enctypes(void);
+
+/* Whether cred holds the cross-realm TGT krbtgt/svc_realm@client_realm
+ * (a KDC issued it: there is a trust path): 1 yes, 0 no, -1 unknown. */
+int tdsc__krb5_has_cross_tgt(gss_cred_id_t cred, const char *client_realm,
+                             const char *svc_realm);
 
 #endif
