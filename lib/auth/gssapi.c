@@ -342,6 +342,7 @@ typedef struct krb_state {
   char *asked;      /* the principal asked for (KrbPrincipal=, UID=) */
   char *ccache;     /* the ccache credentials came from, NULL: default */
   char *keytab;     /* KrbKeytab=, or NULL */
+  bool with_password; /* KrbPassword= */
   int64_t took_ms;  /* how long the failed call took */
   tdsc__buf mech_list; /* DER of the mechTypes we sent (the MIC covers it) */
 } krb_state;
@@ -406,6 +407,19 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
     held = ccache_principal(s->ccache);
     if (held && strcmp(held, s->asked) != 0)
       ec = TDSC_E_KRB_WRONG_PRINCIPAL;
+  }
+  if (phase == TDSC__KRB_ACQUIRE && !s->keytab &&
+      (ec == TDSC_E_KRB_NO_CREDENTIALS || ec == TDSC_E_KRB_CCACHE_UNUSABLE) &&
+      !s->with_password) {
+    /* MIT passes over a cache it cannot read as if it were absent */
+    char *why = tdsc__krb5_ccache_problem(s->ccache);
+    if (why) {
+      ec = TDSC_E_KRB_CCACHE_UNUSABLE;
+      tdsc__err_set(err, ec, "%s (getting credentials for %s): %s", why,
+                    s->spn, t);
+      free(why);
+      goto done;
+    }
   }
   if (ec == TDSC_E_KRB_WRONG_PRINCIPAL && !held)
     held = ccache_principal(s->ccache);
@@ -735,6 +749,7 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   s->spn = tdsc__strdup(p->spn);
   s->ccache = tdsc__strdup(p->ccache);
   s->keytab = tdsc__strdup(p->keytab);
+  s->with_password = p->password != NULL;
   if (p->keytab && !s->keytab)
     return tdsc__err_oom(err);
   if (p->principal && !realm_of(p->principal)) {

@@ -239,3 +239,29 @@ out:
   krb5_free_context(kc);
   return res;
 }
+
+char *tdsc__krb5_ccache_problem(const char *name) {
+  krb5_context kc = NULL;
+  krb5_ccache cc = NULL;
+  krb5_principal pr = NULL;
+  char *res = NULL;
+  if (krb5_init_context(&kc) != 0)
+    return NULL;
+  krb5_error_code rc =
+      name ? krb5_cc_resolve(kc, name, &cc) : krb5_cc_default(kc, &cc);
+  if (rc == 0)
+    rc = krb5_cc_get_principal(kc, cc, &pr);
+  /* No cache at all is "no credentials"; anything else is the cache's. */
+  if (rc != 0 && rc != KRB5_FCC_NOFILE && rc != KRB5_CC_NOTFOUND &&
+      rc != ENOENT)
+    res = tdsc__strdup_printf("the ticket cache %s cannot be read: %s",
+                              cc ? krb5_cc_get_name(kc, cc)
+                                 : name ? name : "(default)",
+                              error_message(rc));
+  if (pr)
+    krb5_free_principal(kc, pr);
+  if (cc)
+    krb5_cc_close(kc, cc);
+  krb5_free_context(kc);
+  return res;
+}

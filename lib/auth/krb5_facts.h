@@ -31,6 +31,10 @@ char *tdsc__krb5_service_realm(const char *spn);
  * library's defaults". */
 char *tdsc__krb5_enctypes(void);
 
+/* Why the ticket cache name (NULL: the default) cannot be read, naming it;
+ * NULL when it can, or when there is none (that is "no credentials"). */
+char *tdsc__krb5_ccache_problem(const char *name);
+
 /* Whether cred holds the cross-realm TGT krbtgt/svc_realm@client_realm
  * (a KDC issued it: there is a trust path): 1 yes, 0 no, -1 unknown. */
 int tdsc__krb5_has_cross_tgt(gss_cred_id_t cred, const char *client_realm,
