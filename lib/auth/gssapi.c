@@ -447,14 +447,20 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
       ec = TDSC_E_KRB_NO_TRUST_PATH;
   }
   switch (ec) {
-  case TDSC_E_KRB_KDC_UNREACHABLE:
+  case TDSC_E_KRB_KDC_UNREACHABLE: {
+    /* krb5 says the same for a stopped KDC and a silent one: a probe of
+     * the KDCs tells which (a stopped one refuses at once). */
     kdcs = kdc_list(realm);
+    char *probe = kdcs ? tdsc__krb5_kdc_probe(kdcs, 300) : NULL;
     tdsc__err_set(err, ec,
-                  "no KDC of realm %s (%s) could be reached while %s for %s "
-                  "as %s (gave up after %lld ms): %s",
-                  rn, kdcs ? kdcs : "no kdc in krb5.conf; DNS", doing, s->spn,
-                  who(s), (long long)s->took_ms, t);
+                  "no KDC of realm %s could be reached while %s for %s as "
+                  "%s (krb5 gave up after %lld ms; %s): %s",
+                  rn, doing, s->spn, who(s), (long long)s->took_ms,
+                  probe ? probe : kdcs ? kdcs : "no kdc in krb5.conf; DNS",
+                  t);
+    free(probe);
     break;
+  }
   case TDSC_E_KRB_SPN_UNKNOWN:
     tdsc__err_set(err, ec,
                   "the KDC of realm %s has no service principal %s (asked by "

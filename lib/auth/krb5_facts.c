@@ -13,6 +13,11 @@
 #include <profile.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -263,5 +268,70 @@ char *tdsc__krb5_ccache_problem(const char *name) {
   if (cc)
     krb5_cc_close(kc, cc);
   krb5_free_context(kc);
+  return res;
+}
+
+/* One TCP connect to host:port within ms: what happened, in words. */
+static const char *probe_one(const char *host, const char *port, int ms) {
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+  const char *res = "cannot be resolved";
+  if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai)
+    return res;
+  int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+  res = "could not be probed";
+  if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0) {
+    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    int err = rc == 0 ? 0 : errno;
+    if (rc != 0 && err == EINPROGRESS) {
+      struct pollfd p = {.fd = fd, .events = POLLOUT};
+      socklen_t len = sizeof err;
+      if (poll(&p, 1, ms) <= 0)
+        err = ETIMEDOUT;
+      else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    }
+    res = err == 0 ? "accepts TCP connections but did not answer"
+          : err == ECONNREFUSED ? "refused the connection (nothing listens)"
+          : err == ETIMEDOUT    ? "did not answer a TCP connection"
+                                : "is unreachable";
+  }
+  if (fd >= 0)
+    close(fd);
+  freeaddrinfo(ai);
+  return res;
+}
+
+char *tdsc__krb5_kdc_probe(const char *kdcs, int ms) {
+  tdsc__buf b;
+  tdsc__buf_init(&b);
+  char *list = tdsc__strdup(kdcs), *save = NULL;
+  for (char *k = list ? strtok_r(list, ", ", &save) : NULL; k;
+       k = strtok_r(NULL, ", ", &save)) {
+    /* krb5.conf's "host", "host:port", "[v6]:port"; MIT's default is 88 */
+    char host[256], port[16] = "88";
+    const char *h = k, *colon = strrchr(k, ':');
+    size_t hl = colon ? (size_t)(colon - k) : strlen(k);
+    if (*h == '[') {
+      const char *close_br = strchr(h, ']');
+      if (!close_br)
+        continue;
+      h++;
+      hl = (size_t)(close_br - h);
+      colon = close_br[1] == ':' ? close_br + 1 : NULL;
+    }
+    if (hl == 0 || hl >= sizeof host || strchr(h, '/'))
+      continue; /* a URL (MS-KKDCP) or nonsense: not probed */
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    if (colon)
+      snprintf(port, sizeof port, "%s", colon + 1);
+    tdsc__buf_put_str(&b, b.len ? "; " : "");
+    tdsc__buf_put_str(&b, k);
+    tdsc__buf_put_str(&b, " ");
+    tdsc__buf_put_str(&b, probe_one(host, port, ms));
+  }
+  free(list);
+  char *res = b.len ? tdsc__strdup(tdsc__buf_cstr(&b)) : NULL;
+  tdsc__buf_free(&b);
   return res;
 }

@@ -31,6 +31,11 @@ char *tdsc__krb5_service_realm(const char *spn);
  * library's defaults". */
 char *tdsc__krb5_enctypes(void);
 
+/* What each KDC of kdcs ("host:port, host" as krb5.conf lists them)
+ * does with a TCP connection now, within ms: "127.0.0.1:88 refused the
+ * connection (nothing listens)"; NULL when none can be probed. */
+char *tdsc__krb5_kdc_probe(const char *kdcs, int ms);
+
 /* Why the ticket cache name (NULL: the default) cannot be read, naming it;
  * NULL when it can, or when there is none (that is "no credentials"). */
 char *tdsc__krb5_ccache_problem(const char *name);
