@@ -577,6 +577,20 @@ static char *cred_name(sspi_state *s) {
   return NULL;
 }
 
+/* Whether two account names ("user@REALM", "DOMAIN\\user", "user") name
+ * the same user: the user parts, without regard to case (Windows'), and
+ * the realms when both give one. */
+static bool same_account(const char *a, const char *b) {
+  const char *ua = strchr(a, '\\') ? strchr(a, '\\') + 1 : a;
+  const char *ub = strchr(b, '\\') ? strchr(b, '\\') + 1 : b;
+  size_t la = strcspn(ua, "@"), lb = strcspn(ub, "@");
+  if (la != lb || _strnicmp(ua, ub, la) != 0)
+    return false;
+  const char *ra = ua[la] ? ua + la + 1 : NULL;
+  const char *rb = ub[lb] ? ub + lb + 1 : NULL;
+  return !ra || !rb || _stricmp(ra, rb) == 0;
+}
+
 static const char *realm_of(const char *principal) {
   const char *at = principal ? strrchr(principal, '@') : NULL;
   return at && at[1] ? at + 1 : NULL;
@@ -773,6 +787,20 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   if (ec)
     return ec;
   job_unref(j);
+  if (p->principal && !p->password) {
+    /* The logon session's tickets are its user's, whatever principal was
+     * named: the principal asked for is the one used, or this fails. */
+    char *held = cred_name(s);
+    if (held && !same_account(held, p->principal)) {
+      ec = tdsc__err_set(err, TDSC_E_KRB_WRONG_PRINCIPAL,
+                         "the logon session holds the credentials of %s, "
+                         "not of %s as asked",
+                         held, p->principal);
+      free(held);
+      return ec;
+    }
+    free(held);
+  }
   if (!*s->client) {
     char *id = cred_name(s);
     if (id) {
