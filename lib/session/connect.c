@@ -633,6 +633,7 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
    * credentials, the first one's (credentials for the preferred
    * mechanism: kinit rather than NTLMUser=). */
   tdsc_error first = {0}, first_skip = {0};
+  size_t first_at = 0, first_skip_at = 0; /* their mechanisms' indexes */
   bool stopped = false;
   size_t i, from = 0; /* the first endpoint worth trying */
   for (i = 0; i < c->opts.nmechs; i++) {
@@ -664,8 +665,11 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
       }
     }
     tdsc_error *keep = skipped(rc) ? &first_skip : &first;
-    if (keep->code == TDSC_OK && !tdsc__err_copy(keep, &c->err))
-      return tdsc__err_oom(&c->err);
+    if (keep->code == TDSC_OK) {
+      if (!tdsc__err_copy(keep, &c->err))
+        return tdsc__err_oom(&c->err);
+      *(skipped(rc) ? &first_skip_at : &first_at) = i;
+    }
     if (!curable(rc)) {
       stopped = true;
       break;
@@ -676,7 +680,8 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
   tdsc_error *head = stopped                  ? NULL
                      : first.code != TDSC_OK ? &first
                                              : &first_skip;
-  if (head && head->code != TDSC_OK && head->code != c->err.code) {
+  if (head && head->code != TDSC_OK &&
+      (head == &first ? first_at : first_skip_at) != i) {
     /* the whole trail, with the headline failure's code and words */
     tdsc__err_take_trail(head, &c->err);
     tdsc__err_move(&c->err, head);
