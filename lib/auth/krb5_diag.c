@@ -29,6 +29,7 @@
 
 #define E(x) TDSC_E_##x
 
+/* clang-format off */
 /* R: same code in every phase; P: (AS exchange, TGS/AP); F: KRB_FAILED on
  * purpose, with the reason as a comment; G: a range of KRB_FAILED. */
 #define KRB5_ROWS(R, P, F, G)                                                 \
@@ -286,13 +287,15 @@
   R(KG_NO_CTYPES, K5G_(13), KRB_ENCTYPE_UNSUPPORTED)                          \
   G(KG_LUCID_VERSION, K5G_(14), K5G_(16)) /* API internals */
 
+/* clang-format on */
+
 #define ROW_R(name, v, c) {v, v, #name, E(c), E(c)},
 #define ROW_P(name, v, a, l) {v, v, #name, E(a), E(l)},
 #define ROW_F(name, v) {v, v, #name, E(KRB_FAILED), E(KRB_FAILED)},
 #define ROW_G(name, lo, hi) {lo, hi, #name, E(KRB_FAILED), E(KRB_FAILED)},
 
-const tdsc__krb_row tdsc__krb_table[] = {
-    KRB5_ROWS(ROW_R, ROW_P, ROW_F, ROW_G) KG_ROWS(ROW_R, ROW_G)};
+const tdsc__krb_row tdsc__krb_table[] = {KRB5_ROWS(ROW_R, ROW_P, ROW_F, ROW_G)
+                                             KG_ROWS(ROW_R, ROW_G)};
 const size_t tdsc__krb_table_len =
     sizeof tdsc__krb_table / sizeof tdsc__krb_table[0];
 
@@ -313,7 +316,7 @@ const tdsc__krb_row *tdsc__krb_row_of(long code) {
 }
 
 /* GSSAPI routine errors (RFC 2744 3.9.1), by number for the same reason. */
-#define GSS_ROUTINE(major) ((major) & 0x00FF0000u)
+#define GSS_ROUTINE(major) ((major)&0x00FF0000u)
 #define GSS_NO_CRED (7u << 16)
 #define GSS_CREDENTIALS_EXPIRED (11u << 16)
 #define GSS_BAD_NAME (2u << 16)
@@ -339,6 +342,7 @@ tdsc_errc tdsc__krb_classify(uint32_t major, int32_t code,
 
 /* ------------------------------------------------------------------ SSPI */
 
+/* clang-format off */
 /* S(name, value, Kerberos/Negotiate code, NTLM code).  The statuses of
  * winerror.h's SEC_E_* and SEC_I_* that the Kerberos, Negotiate and NTLM
  * packages return (TLS's, SChannel's, are lib/tls's), and the NTSTATUS
@@ -468,6 +472,8 @@ tdsc_errc tdsc__krb_classify(uint32_t major, int32_t code,
   S(STATUS_DOWNGRADE_DETECTED, 0xC0000388, KRB_MUTUAL_AUTH_FAILED,            \
     NTLM_FAILED)                                                              \
   S(STATUS_NTLM_BLOCKED, 0xC0000418, KRB_FAILED, NTLM_REFUSED)
+
+/* clang-format on */
 
 #define ROW_S(name, v, k, n) {(uint32_t)(v), #name, E(k), E(n)},
 const tdsc__sspi_row tdsc__sspi_table[] = {SSPI_ROWS(ROW_S)

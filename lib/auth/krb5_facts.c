@@ -17,9 +17,9 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
-#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Exported by libkrb5 (krb5_3_MIT) but declared only in MIT's private
@@ -180,10 +180,10 @@ char *tdsc__krb5_service_realm(const char *spn) {
     if (realms)
       krb5_free_host_realm(kc, realms);
     realms = NULL;
-    if (!res && krb5_get_fallback_host_realm(kc, &(krb5_data){
-                                                    .data = host,
-                                                    .length = strlen(host)},
-                                             &realms) == 0 &&
+    if (!res &&
+        krb5_get_fallback_host_realm(
+            kc, &(krb5_data){.data = host, .length = strlen(host)}, &realms) ==
+            0 &&
         realms && realms[0] && *realms[0])
       res = tdsc__strdup(realms[0]);
     if (realms)
@@ -260,8 +260,9 @@ char *tdsc__krb5_ccache_problem(const char *name) {
   if (rc != 0 && rc != KRB5_FCC_NOFILE && rc != KRB5_CC_NOTFOUND &&
       rc != ENOENT)
     res = tdsc__strdup_printf("the ticket cache %s cannot be read: %s",
-                              cc ? krb5_cc_get_name(kc, cc)
-                                 : name ? name : "(default)",
+                              cc     ? krb5_cc_get_name(kc, cc)
+                              : name ? name
+                                     : "(default)",
                               error_message(rc));
   if (pr)
     krb5_free_principal(kc, pr);
@@ -290,7 +291,7 @@ static const char *probe_one(const char *host, const char *port, int ms) {
       else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         err = errno;
     }
-    res = err == 0 ? "accepts TCP connections but did not answer"
+    res = err == 0              ? "accepts TCP connections but did not answer"
           : err == ECONNREFUSED ? "refused the connection (nothing listens)"
           : err == ETIMEDOUT    ? "did not answer a TCP connection"
                                 : "is unreachable";
