@@ -169,6 +169,52 @@
   X(KRB_FAILED,           510, KERBEROS,                                    \
     "Kerberos failed; the provider status holds GSSAPI's major and minor "    \
     "codes and the krb5 error.")                                              \
+  X(KRB_CLIENT_REVOKED,   511, KERBEROS,                                    \
+    "The KDC refuses the client account itself: it is expired, disabled or "  \
+    "locked out (or not yet valid). An administrator must re-enable it "      \
+    "(kadmin modprinc, or the domain's account settings); another "           \
+    "mechanism is not tried for an identity the KDC judged.")                 \
+  X(KRB_PASSWORD_EXPIRED, 512, KERBEROS,                                    \
+    "The client's password has expired: change it (kpasswd, or a Windows "   \
+    "logon), then get a new ticket (kinit) or export a new keytab.")         \
+  X(KRB_NO_TRUST_PATH,    513, KERBEROS,                                    \
+    "The client's realm has no trust path to the service's realm: the "       \
+    "cross-realm krbtgt the message names is missing. Create the trust, "     \
+    "log in as a principal of the service's realm, or fix [domain_realm] "    \
+    "if the service is in the client's realm.")                              \
+  X(KRB_ENCTYPE_UNSUPPORTED, 514, KERBEROS,                                 \
+    "Client, KDC and service key share no encryption type: allow AES "        \
+    "(aes256-cts, aes128-cts) in krb5.conf's permitted_enctypes, on the "     \
+    "accounts (msDS-SupportedEncryptionTypes) and in the keytabs.")          \
+  X(KRB_CONFIG_INVALID,   515, KERBEROS,                                    \
+    "The Kerberos configuration cannot be used: the file the message names "  \
+    "(from KRB5_CONFIG or the default) is missing, unreadable or has a "      \
+    "syntax error there; fix it or point KRB5_CONFIG at a valid krb5.conf.")  \
+  X(KRB_KEYTAB_UNUSABLE,  516, KERBEROS,                                    \
+    "The client keytab the message names is missing, unreadable, or holds "   \
+    "no key for the principal: check the path and permissions of "           \
+    "KrbKeytab= (or KRB5_CLIENT_KTNAME), and export the principal's keys "    \
+    "into it (kadmin ktadd, ktpass).")                                        \
+  X(KRB_WRONG_PRINCIPAL,  517, KERBEROS,                                    \
+    "The ticket cache holds another principal than the one asked for (UID=, " \
+    "KrbPrincipal=): run kinit as that principal (or point KrbCCache= at "    \
+    "its cache), or ask for the principal the cache holds.")                 \
+  X(KRB_CCACHE_UNUSABLE,  518, KERBEROS,                                    \
+    "The ticket cache cannot be read (corrupt, wrong owner or permissions, "  \
+    "unknown type or unreachable cache daemon): check KRB5CCNAME or "         \
+    "KrbCCache=, then kdestroy and kinit again.")                            \
+  X(KRB_SERVICE_REFUSED,  519, KERBEROS,                                    \
+    "The KDC will not issue tickets for the service principal: its account "  \
+    "is expired, disabled or may not act as a service; fix the SQL Server "   \
+    "service account at the KDC.")                                            \
+  X(KRB_POLICY_REFUSED,   520, KERBEROS,                                    \
+    "The KDC's policy refuses the request (a ticket option, or a "            \
+    "pre-authentication this client cannot do, such as a smart card or "      \
+    "OTP): the message gives the KDC's words; ask its administrator.")       \
+  X(KRB_AP_REJECTED,      521, KERBEROS,                                    \
+    "The server rejected the Kerberos authenticator (a replay, an address "   \
+    "or sequence mismatch): retry; if it persists, check the server's "       \
+    "clock and replay cache, and look for a proxy that replays traffic.")     \
                                                                               \
   X(NTLM_NO_CREDENTIALS,  600, NTLM,                                        \
     "No NTLM credentials were given: set NTLMUser= and NTLMPassword= (or "    \
@@ -183,6 +229,14 @@
   X(NTLM_FAILED,          603, NTLM,                                        \
     "NTLM failed: the server's challenge was malformed or asked for what "    \
     "this client does not do (the message says what).")                      \
+  X(NTLM_CREDFILE_UNUSABLE, 604, NTLM,                                      \
+    "The NTLM credential file the message names is missing, unreadable, "     \
+    "malformed (line given) or has no entry for the user: fix NTLMCredFile= " \
+    "or the file (lines DOMAIN\\user:password).")                            \
+  X(NTLM_ACCOUNT_RESTRICTED, 605, NTLM,                                       \
+    "The domain refuses the NTLM account itself: it is disabled, expired, "   \
+    "locked out, or its password expired or must change; an administrator "   \
+    "must fix the account (or change the password).")                        \
                                                                               \
   X(LOGIN_FAILED,         700, SQL_LOGIN,                                     \
     "SQL Server rejected the login (18456). The real reason (bad password, "  \

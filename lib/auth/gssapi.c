@@ -26,6 +26,7 @@
 
 #include "auth/auth.h"
 #include "auth/krb5_diag.h"
+#include "auth/krb5_facts.h"
 #include "auth/spnego.h"
 #include "clock.h"
 
@@ -61,61 +62,6 @@ static void wipe(void *p, size_t n) {
 }
 
 /* ------------------------------------------------------------ diagnosis */
-
-tdsc_errc tdsc__krb_classify(uint32_t major, int32_t code,
-                             tdsc__krb_phase phase) {
-  switch ((long)code) {
-  case KRB5_KDC_UNREACH:
-  case KRB5_REALM_CANT_RESOLVE:
-    return TDSC_E_KRB_KDC_UNREACHABLE;
-  case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN:
-    return TDSC_E_KRB_SPN_UNKNOWN;
-  case KRB5_CC_NOTFOUND:
-  case KRB5_FCC_NOFILE:
-  case KRB5_CC_NOSUPP:
-  case KRB5_CC_BADNAME:
-  case KRB5_CC_END:
-  case KRB5_KT_NOTFOUND:
-  case KRB5_KT_END:
-  case KRB5_KT_NOWRITE:
-  case KRB5_KT_UNKNOWN_TYPE:
-    return TDSC_E_KRB_NO_CREDENTIALS;
-  case KRB5KRB_AP_ERR_TKT_EXPIRED:
-  case KRB5KDC_ERR_TGT_REVOKED:
-    return TDSC_E_KRB_TICKET_EXPIRED;
-  case KRB5KRB_AP_ERR_SKEW:
-  case KRB5KRB_AP_ERR_TKT_NYV:
-  case KRB5_KDCREP_SKEW:
-    return TDSC_E_KRB_CLOCK_SKEW;
-  case KRB5KRB_AP_ERR_BADKEYVER:
-  case KRB5KRB_AP_ERR_MODIFIED:
-  case KRB5KRB_AP_ERR_NOKEY:
-    return TDSC_E_KRB_SERVICE_KEY_MISMATCH;
-  case KRB5KRB_AP_ERR_BAD_INTEGRITY:
-    /* At the KDC: the reply is sealed with a key derived from a wrong
-     * password; at the server: its key is not the one the KDC used. */
-    return phase == TDSC__KRB_ACQUIRE ? TDSC_E_KRB_PREAUTH_FAILED
-                                      : TDSC_E_KRB_SERVICE_KEY_MISMATCH;
-  case KRB5_REALM_UNKNOWN:
-  case KRB5_CONFIG_NODEFREALM:
-    return TDSC_E_KRB_REALM_UNKNOWN;
-  case KRB5KDC_ERR_PREAUTH_FAILED:
-  case KRB5_PREAUTH_FAILED:
-    return TDSC_E_KRB_PREAUTH_FAILED;
-  case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
-    return TDSC_E_KRB_CLIENT_UNKNOWN;
-  default:
-    break;
-  }
-  switch (GSS_ROUTINE_ERROR(major)) {
-  case GSS_S_NO_CRED:
-    return TDSC_E_KRB_NO_CREDENTIALS;
-  case GSS_S_CREDENTIALS_EXPIRED:
-    return TDSC_E_KRB_TICKET_EXPIRED;
-  default:
-    return TDSC_E_KRB_FAILED;
-  }
-}
 
 /* gss_display_status of one code, every message of it (RFC 2744 5.11). */
 static void display_status(tdsc__buf *b, OM_uint32 code, int type) {
@@ -393,6 +339,11 @@ typedef struct krb_state {
   char *client;     /* identity ("" until known) */
   char *cred_desc;  /* "ccache FILE:/tmp/x", for messages */
   char *spn_realm;  /* from "@REALM" in the SPN, or NULL */
+  char *asked;      /* the principal asked for (KrbPrincipal=, UID=) */
+  char *ccache;     /* the ccache credentials came from, NULL: default */
+  char *keytab;     /* KrbKeytab=, or NULL */
+  bool with_password; /* KrbPassword= */
+  int64_t took_ms;  /* how long the failed call took */
   tdsc__buf mech_list; /* DER of the mechTypes we sent (the MIC covers it) */
 } krb_state;
 
@@ -412,6 +363,8 @@ static char *failure_realm(const krb_state *s, tdsc__krb_phase phase) {
 static const char *who(const krb_state *s) {
   return s->client && *s->client ? s->client : "the default principal";
 }
+
+static char *ccache_principal(const char *name);
 
 /* Fills err from a failed GSSAPI call; returns the KRB_* code. */
 static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
@@ -439,28 +392,157 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
     t = "";
   char *realm = failure_realm(s, phase);
   const char *rn = realm ? realm : "(no default realm)";
-  char *kdcs = NULL;
+  char *kdcs = NULL, *held = NULL, *svc_realm = NULL, *cfg = NULL;
+  int trust = -1; /* a cross-realm TGT to the service's realm: 1 held */
   const char *doing = phase == TDSC__KRB_ACQUIRE
                           ? "getting initial credentials"
                           : "getting a ticket";
+  /* Facts the krb5 code alone does not tell. */
+  if (phase == TDSC__KRB_ACQUIRE && s->keytab &&
+      (ec == TDSC_E_KRB_NO_CREDENTIALS || ec == TDSC_E_KRB_KEYTAB_UNUSABLE ||
+       ec == TDSC_E_KRB_WRONG_PRINCIPAL))
+    ec = TDSC_E_KRB_KEYTAB_UNUSABLE; /* MIT says "no ccache found" */
+  else if (phase == TDSC__KRB_ACQUIRE && s->asked &&
+           ec == TDSC_E_KRB_NO_CREDENTIALS) {
+    held = ccache_principal(s->ccache);
+    if (held && strcmp(held, s->asked) != 0)
+      ec = TDSC_E_KRB_WRONG_PRINCIPAL;
+  }
+  if (phase == TDSC__KRB_ACQUIRE && !s->keytab &&
+      (ec == TDSC_E_KRB_NO_CREDENTIALS || ec == TDSC_E_KRB_CCACHE_UNUSABLE) &&
+      !s->with_password) {
+    /* MIT passes over a cache it cannot read as if it were absent */
+    char *why = tdsc__krb5_ccache_problem(s->ccache);
+    if (why) {
+      ec = TDSC_E_KRB_CCACHE_UNUSABLE;
+      tdsc__err_set(err, ec, "%s (getting credentials for %s): %s", why,
+                    s->spn, t);
+      free(why);
+      goto done;
+    }
+  }
+  if (ec == TDSC_E_KRB_WRONG_PRINCIPAL && !held)
+    held = ccache_principal(s->ccache);
+  if (ec == TDSC_E_KRB_REALM_UNKNOWN || ec == TDSC_E_KRB_CONFIG_INVALID ||
+      ec == TDSC_E_KRB_KDC_UNREACHABLE) {
+    /* Without a readable krb5.conf MIT runs on built-in defaults and fails
+     * later, for want of a realm or a KDC: the file is the cause. */
+    char *why = tdsc__krb5_config_problem();
+    if (why) {
+      ec = TDSC_E_KRB_CONFIG_INVALID;
+      tdsc__err_set(err, ec, "%s (while %s; SPN %s)", why, doing, s->spn);
+      free(why);
+      goto done;
+    }
+  }
+  if (ec == TDSC_E_KRB_SPN_UNKNOWN && phase != TDSC__KRB_ACQUIRE &&
+      realm_of(s->client)) {
+    /* The client's KDC answers "unknown" for the cross-realm krbtgt that
+     * would lead to the service's realm, as for an unknown SPN. */
+    svc_realm = tdsc__krb5_service_realm(s->spn);
+    if (svc_realm && strcmp(svc_realm, realm_of(s->client)) != 0)
+      trust = tdsc__krb5_has_cross_tgt(s->res.cred, realm_of(s->client),
+                                       svc_realm);
+    if (trust == 0)
+      ec = TDSC_E_KRB_NO_TRUST_PATH;
+  }
   switch (ec) {
-  case TDSC_E_KRB_KDC_UNREACHABLE:
+  case TDSC_E_KRB_KDC_UNREACHABLE: {
+    /* krb5 says the same for a stopped KDC and a silent one: a probe of
+     * the KDCs tells which (a stopped one refuses at once). */
     kdcs = kdc_list(realm);
+    char *probe = kdcs ? tdsc__krb5_kdc_probe(kdcs, 300) : NULL;
     tdsc__err_set(err, ec,
-                  "the KDC for realm %s (%s) did not answer while %s for %s "
-                  "as %s: %s",
-                  rn, kdcs ? kdcs : "no kdc in krb5.conf; DNS", doing, s->spn,
-                  who(s), t);
+                  "no KDC of realm %s could be reached while %s for %s as "
+                  "%s (krb5 gave up after %lld ms; %s): %s",
+                  rn, doing, s->spn, who(s), (long long)s->took_ms,
+                  probe ? probe : kdcs ? kdcs : "no kdc in krb5.conf; DNS",
+                  t);
+    free(probe);
     break;
+  }
   case TDSC_E_KRB_SPN_UNKNOWN:
     tdsc__err_set(err, ec,
                   "the KDC of realm %s has no service principal %s (asked by "
                   "%s): %s",
-                  rn, s->spn, who(s), t);
+                  trust == 1 ? svc_realm : rn, s->spn, who(s), t);
+    break;
+  case TDSC_E_KRB_NO_TRUST_PATH:
+    tdsc__err_set(err, ec,
+                  "realm %s of client %s has no trust path to realm %s of "
+                  "service %s: the KDC of %s has no cross-realm principal "
+                  "krbtgt/%s@%s: %s",
+                  realm_of(s->client), s->client, svc_realm, s->spn,
+                  realm_of(s->client), svc_realm, realm_of(s->client), t);
     break;
   case TDSC_E_KRB_NO_CREDENTIALS:
     tdsc__err_set(err, ec, "no Kerberos credentials for %s in %s: %s",
                   who(s), s->cred_desc, t);
+    break;
+  case TDSC_E_KRB_WRONG_PRINCIPAL:
+    tdsc__err_set(err, ec,
+                  "%s holds the credentials of %s, not of %s as asked: %s",
+                  s->cred_desc, held ? held : "another principal",
+                  s->asked ? s->asked : who(s), t);
+    break;
+  case TDSC_E_KRB_KEYTAB_UNUSABLE: {
+    char *why = tdsc__krb5_keytab_problem(s->keytab ? s->keytab : "",
+                                          s->asked);
+    if (why)
+      tdsc__err_set(err, ec, "%s (getting initial credentials for %s)", why,
+                    s->asked ? s->asked : "its principal");
+    else
+      tdsc__err_set(err, ec, "the client keytab %s cannot be used for %s: %s",
+                    s->keytab, s->asked ? s->asked : "its principal", t);
+    free(why);
+    break;
+  }
+  case TDSC_E_KRB_CCACHE_UNUSABLE:
+    tdsc__err_set(err, ec, "the ticket cache (%s) cannot be used for %s: %s",
+                  s->cred_desc, who(s), t);
+    break;
+  case TDSC_E_KRB_CLIENT_REVOKED:
+    tdsc__err_set(err, ec,
+                  "the KDC of realm %s refuses the account of %s (expired, "
+                  "disabled, locked out or not yet valid): %s",
+                  rn, who(s), t);
+    break;
+  case TDSC_E_KRB_PASSWORD_EXPIRED:
+    tdsc__err_set(err, ec,
+                  "the password of %s has expired (KDC of realm %s): %s",
+                  who(s), rn, t);
+    break;
+  case TDSC_E_KRB_ENCTYPE_UNSUPPORTED: {
+    char *et = tdsc__krb5_enctypes();
+    tdsc__err_set(err, ec,
+                  "%s and the KDC of realm %s share no encryption type "
+                  "while %s for %s (this client allows %s): %s",
+                  phase == TDSC__KRB_ACQUIRE ? "the client's keys"
+                                             : "the service key",
+                  rn, doing, phase == TDSC__KRB_ACQUIRE ? who(s) : s->spn,
+                  et ? et : "?", t);
+    free(et);
+    break;
+  }
+  case TDSC_E_KRB_SERVICE_REFUSED:
+    tdsc__err_set(err, ec,
+                  "the KDC of realm %s will not issue a ticket for the "
+                  "service %s (asked by %s): %s",
+                  rn, s->spn, who(s), t);
+    break;
+  case TDSC_E_KRB_POLICY_REFUSED:
+    tdsc__err_set(err, ec,
+                  "the KDC of realm %s refused by policy while %s for %s as "
+                  "%s: %s",
+                  rn, doing, s->spn, who(s), t);
+    break;
+  case TDSC_E_KRB_AP_REJECTED:
+    tdsc__err_set(err, ec,
+                  "the server behind %s rejected the authenticator of %s: %s",
+                  s->spn, who(s), t);
+    break;
+  case TDSC_E_BAD_OPTION_VALUE:
+    tdsc__err_set(err, ec, "a Kerberos name does not parse: %s", t);
     break;
   case TDSC_E_KRB_TICKET_EXPIRED:
     tdsc__err_set(err, ec,
@@ -482,11 +564,17 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
                   "KDC's), client %s: %s",
                   rn, s->spn, who(s), t);
     break;
+  case TDSC_E_KRB_CONFIG_INVALID:
+    cfg = tdsc__krb5_config_desc();
+    tdsc__err_set(err, ec, "the Kerberos configuration (%s) cannot be used: %s",
+                  cfg ? cfg : "?", t);
+    break;
   case TDSC_E_KRB_REALM_UNKNOWN:
+    cfg = tdsc__krb5_config_desc();
     tdsc__err_set(err, ec,
-                  "the Kerberos configuration does not know the realm of %s "
-                  "(or of %s): %s",
-                  who(s), s->spn, t);
+                  "the Kerberos configuration (%s) does not know the realm "
+                  "of %s (or of %s): %s",
+                  cfg ? cfg : "?", who(s), s->spn, t);
     break;
   case TDSC_E_KRB_PREAUTH_FAILED:
     tdsc__err_set(err, ec,
@@ -508,8 +596,12 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
                   t);
     break;
   }
+done:
   tdsc__err_provider(err, TDSC_PROVIDER_GSSAPI, major, minor, code, full);
   free(kdcs);
+  free(held);
+  free(svc_realm);
+  free(cfg);
   free(realm);
   tdsc__buf_free(&text);
   tdsc__buf_free(&mech);
@@ -549,6 +641,7 @@ static tdsc_errc krb_run(krb_state *s, krb_job *j, tdsc__krb_phase phase,
   s->res = j->res;
   j->res = res_none;
   if (GSS_ERROR(j->major)) {
+    s->took_ms = tdsc__now_ms() - started;
     tdsc_errc ec = krb_fail(s, err, j->major, j->minor, phase);
     OM_uint32 minor;
     gss_release_buffer(&minor, &j->out);
@@ -660,6 +753,11 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
                          "KrbPassword= needs KrbPrincipal= (whose password "
                          "it is)");
   s->spn = tdsc__strdup(p->spn);
+  s->ccache = tdsc__strdup(p->ccache);
+  s->keytab = tdsc__strdup(p->keytab);
+  s->with_password = p->password != NULL;
+  if (p->keytab && !s->keytab)
+    return tdsc__err_oom(err);
   if (p->principal && !realm_of(p->principal)) {
     /* as krb5_parse_name will read it: in the default realm */
     char *r = default_realm();
@@ -688,7 +786,9 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
     s->cred_desc = tdsc__strdup_printf("the default ccache%s%s",
                                        env ? " " : "", env ? env : "");
   }
-  if (!s->spn || !s->client || !s->cred_desc ||
+  s->asked = p->principal ? tdsc__strdup(s->client) : NULL;
+  if (!s->spn || !s->client || !s->cred_desc || (p->principal && !s->asked) ||
+      (p->ccache && !s->ccache) ||
       (realm_of(p->spn) && !s->spn_realm))
     return tdsc__err_oom(err);
 
@@ -962,6 +1062,9 @@ static void krb_free(void *state) {
   free(s->client);
   free(s->cred_desc);
   free(s->spn_realm);
+  free(s->asked);
+  free(s->ccache);
+  free(s->keytab);
   free(s);
 }
 

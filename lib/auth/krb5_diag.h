@@ -1,11 +1,16 @@
-/* Internals of gssapi.c exposed for its unit tests: the diagnosis table
- * (GSSAPI major status + krb5 error code -> tdsc error code) and the count
- * of KDC worker threads still running (see gssapi.c, "Deadlines"). */
+/* The Kerberos diagnosis tables, shared by gssapi.c (MIT krb5 error codes)
+ * and sspi.c (SECURITY_STATUS and NTSTATUS values), and by tdsc-doctor:
+ * provider status -> tdsc error code.  One table per provider, every code
+ * of the provider's error space has a row (krb5_diag.c); codes that stay
+ * KRB_FAILED are rows too, each with the reason.  Also: the count of KDC
+ * worker threads still running (gssapi.c, "Deadlines"). */
 #ifndef TDSC_KRB5_DIAG_H
 #define TDSC_KRB5_DIAG_H
 
 #include "error.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* When the failure happened: decides what BAD_INTEGRITY means (a wrong
@@ -16,10 +21,39 @@ typedef enum tdsc__krb_phase {
   TDSC__KRB_ACCEPT   /* processing the server's token (AP-REP/KRB-ERROR) */
 } tdsc__krb_phase;
 
+/* One row of the krb5 table: codes lo..hi (a range only for the magic
+ * numbers of kv5m and the unused placeholders), MIT's name, and the code
+ * while acquiring credentials (AS exchange) and after (TGS, AP). */
+typedef struct tdsc__krb_row {
+  long lo, hi;
+  const char *name;
+  tdsc_errc as, later;
+} tdsc__krb_row;
+
+extern const tdsc__krb_row tdsc__krb_table[];
+extern const size_t tdsc__krb_table_len;
+
+/* The row of a krb5 error code, or NULL when no table has it. */
+const tdsc__krb_row *tdsc__krb_row_of(long code);
+
 /* Maps GSSAPI's major status and the krb5 mechanism's minor status (a
- * krb5_error_code) to a KRB_* code; TDSC_E_KRB_FAILED when unknown. */
+ * krb5_error_code) to a tdsc code; TDSC_E_KRB_FAILED when unknown. */
 tdsc_errc tdsc__krb_classify(uint32_t major, int32_t krb5_code,
                              tdsc__krb_phase phase);
+
+/* One row of the SSPI table: a SECURITY_STATUS (or an NTSTATUS some
+ * packages return) and its code for Kerberos (or Negotiate) and NTLM. */
+typedef struct tdsc__sspi_row {
+  uint32_t status;
+  const char *name;
+  tdsc_errc krb, ntlm;
+} tdsc__sspi_row;
+
+extern const tdsc__sspi_row tdsc__sspi_table[];
+extern const size_t tdsc__sspi_table_len;
+
+/* The code for an SSPI status; KRB_FAILED / NTLM_FAILED when unknown. */
+tdsc_errc tdsc__sspi_classify(uint32_t status, bool ntlm);
 
 /* Worker threads of abandoned or running GSSAPI calls still alive. */
 unsigned tdsc__krb_workers_active(void);

@@ -274,12 +274,12 @@ static tdsc_errc read_credfile(ntlm_state *s, const char *path,
                                const char *want, tdsc_error *err) {
   FILE *f = fopen(path, "r");
   if (!f)
-    return tdsc__err_errno(err, TDSC_E_NTLM_NO_CREDENTIALS, errno,
+    return tdsc__err_errno(err, TDSC_E_NTLM_CREDFILE_UNUSABLE, errno,
                            "cannot read the NTLM credential file %s", path);
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
-  tdsc_errc rc = TDSC_E_NTLM_NO_CREDENTIALS;
+  tdsc_errc rc = TDSC_E_NTLM_CREDFILE_UNUSABLE;
   unsigned lineno = 0;
   bool found = false, malformed = false;
   while ((n = getline(&line, &cap, f)) >= 0) {
@@ -294,7 +294,7 @@ static tdsc_errc read_credfile(ntlm_state *s, const char *path,
     const char *colon = strchr(p, ':');
     if (!colon || colon == p) {
       malformed = true;
-      tdsc__err_set(err, TDSC_E_NTLM_NO_CREDENTIALS,
+      tdsc__err_set(err, TDSC_E_NTLM_CREDFILE_UNUSABLE,
                     "line %u of the NTLM credential file %s is not "
                     "DOMAIN\\user:password",
                     lineno, path);
@@ -317,7 +317,7 @@ static tdsc_errc read_credfile(ntlm_state *s, const char *path,
   }
   fclose(f);
   if (!found && !malformed)
-    tdsc__err_set(err, TDSC_E_NTLM_NO_CREDENTIALS,
+    tdsc__err_set(err, TDSC_E_NTLM_CREDFILE_UNUSABLE,
                   want ? "the NTLM credential file %s has no entry for %s"
                        : "the NTLM credential file %s has no entry%s",
                   path, want ? want : "");

@@ -23,7 +23,8 @@
  * and buffers it uses and releases them when the call finally returns.
  *
  * Errors: SECURITY_STATUS -> the codes gssapi.c and ntlm.c give for the
- * same situation (classify_krb, classify_ntlm); the raw status is kept as
+ * same situation (krb5_diag.c's SSPI table, shared with the unit tests and
+ * the doctor); the raw status is kept as
  * provider TDSC_PROVIDER_SSPI, [0] = the SECURITY_STATUS (signed, as the
  * SEC_E_* constants are).  Wine's kerberos.dll reports every krb5 failure
  * as SEC_E_INTERNAL_ERROR (and a failed password logon as
@@ -35,6 +36,7 @@
 #include "config.h"
 
 #include "auth/auth.h"
+#include "auth/krb5_diag.h"
 #include "auth/spnego.h"
 #include "clock.h"
 #include "sec_win32.h"
@@ -83,53 +85,6 @@ typedef enum phase {
   PH_INIT,    /* the first InitializeSecurityContextW (TGS exchange) */
   PH_ACCEPT   /* a server token given to InitializeSecurityContextW */
 } phase;
-
-/* Kerberos: the codes gssapi.c's tdsc__krb_classify gives for the krb5
- * errors Windows folds into these statuses. */
-static tdsc_errc classify_krb(SECURITY_STATUS st, phase ph) {
-  switch (st) {
-  case SEC_E_NO_AUTHENTICATING_AUTHORITY: /* no KDC / DC for the realm */
-    return TDSC_E_KRB_KDC_UNREACHABLE;
-  case SEC_E_TARGET_UNKNOWN: /* KDC_ERR_S_PRINCIPAL_UNKNOWN */
-    return TDSC_E_KRB_SPN_UNKNOWN;
-  case SEC_E_NO_CREDENTIALS:
-  case SEC_E_UNKNOWN_CREDENTIALS:
-    return TDSC_E_KRB_NO_CREDENTIALS;
-  case SEC_E_CONTEXT_EXPIRED: /* Wine: GSS_S_CREDENTIALS_EXPIRED */
-    return TDSC_E_KRB_TICKET_EXPIRED;
-  case SEC_E_TIME_SKEW: /* KRB_AP_ERR_SKEW, KDC_ERR_SKEW */
-    return TDSC_E_KRB_CLOCK_SKEW;
-  case SEC_E_WRONG_PRINCIPAL: /* KRB_AP_ERR_MODIFIED: the service key */
-    return TDSC_E_KRB_SERVICE_KEY_MISMATCH;
-  case SEC_E_LOGON_DENIED: /* KDC_ERR_PREAUTH_FAILED: the password */
-    return TDSC_E_KRB_PREAUTH_FAILED;
-  case SEC_E_MUTUAL_AUTH_FAILED:
-    return TDSC_E_KRB_MUTUAL_AUTH_FAILED;
-  case SEC_E_INSUFFICIENT_MEMORY:
-    return TDSC_E_NO_MEMORY;
-  default:
-    (void)ph;
-    return TDSC_E_KRB_FAILED;
-  }
-}
-
-/* NTLM: the client side can only lack credentials or be forbidden NTLM;
- * wrong passwords show in the server's answer (ntlm.c, connect.c). */
-static tdsc_errc classify_ntlm(SECURITY_STATUS st) {
-  switch (st) {
-  case SEC_E_NO_CREDENTIALS:
-  case SEC_E_UNKNOWN_CREDENTIALS:
-    return TDSC_E_NTLM_NO_CREDENTIALS;
-  case SEC_E_LOGON_DENIED:
-    return TDSC_E_NTLM_LOGON_DENIED;
-  case STATUS_NTLM_BLOCKED: /* outgoing NTLM restricted by policy */
-    return TDSC_E_NTLM_REFUSED;
-  case SEC_E_INSUFFICIENT_MEMORY:
-    return TDSC_E_NO_MEMORY;
-  default:
-    return TDSC_E_NTLM_FAILED;
-  }
-}
 
 /* ---------------------------------------------------------------- jobs */
 
@@ -366,7 +321,7 @@ static tdsc_errc sspi_fail(sspi_state *s, tdsc_error *err, SECURITY_STATUS st,
                                        : "processing the server's token";
   tdsc_errc ec;
   if (s->kind == MECH_NTLM) {
-    ec = classify_ntlm(st);
+    ec = tdsc__sspi_classify((uint32_t)st, true);
     switch (ec) {
     case TDSC_E_NTLM_NO_CREDENTIALS:
       tdsc__err_set(err, ec, "no NTLM credentials for %s in %s: %s", who(s),
@@ -374,6 +329,11 @@ static tdsc_errc sspi_fail(sspi_state *s, tdsc_error *err, SECURITY_STATUS st,
       break;
     case TDSC_E_NTLM_LOGON_DENIED:
       tdsc__err_set(err, ec, "the NTLM logon of %s (%s) was denied: %s", who(s),
+                    s->cred_desc, text);
+      break;
+    case TDSC_E_NTLM_ACCOUNT_RESTRICTED:
+      tdsc__err_set(err, ec,
+                    "the domain refuses the NTLM account %s (%s): %s", who(s),
                     s->cred_desc, text);
       break;
     case TDSC_E_NTLM_REFUSED:
@@ -397,7 +357,8 @@ static tdsc_errc sspi_fail(sspi_state *s, tdsc_error *err, SECURITY_STATUS st,
     tdsc__err_provider(err, TDSC_PROVIDER_SSPI, (long long)st, 0, 0, text);
     return ec;
   }
-  ec = classify_krb(st, ph);
+  ec = tdsc__sspi_classify((uint32_t)st, false);
+  (void)ph;
   switch (ec) {
   case TDSC_E_KRB_KDC_UNREACHABLE:
     tdsc__err_set(err, ec,
@@ -445,6 +406,56 @@ static tdsc_errc sspi_fail(sspi_state *s, tdsc_error *err, SECURITY_STATUS st,
                   "the server did not prove its identity as %s (Kerberos "
                   "mutual authentication): %s",
                   spn, text);
+    break;
+  case TDSC_E_KRB_CLIENT_REVOKED:
+    tdsc__err_set(err, ec,
+                  "the domain (realm %s) refuses the account of %s (disabled, "
+                  "expired, locked out or outside its logon hours): %s",
+                  realm, who(s), text);
+    break;
+  case TDSC_E_KRB_PASSWORD_EXPIRED:
+    tdsc__err_set(err, ec, "the password of %s has expired (realm %s): %s",
+                  who(s), realm, text);
+    break;
+  case TDSC_E_KRB_CLIENT_UNKNOWN:
+    tdsc__err_set(err, ec, "the domain (realm %s) does not know %s: %s",
+                  realm, who(s), text);
+    break;
+  case TDSC_E_KRB_REALM_UNKNOWN:
+    tdsc__err_set(err, ec, "no domain (realm) %s is known for %s: %s", realm,
+                  who(s), text);
+    break;
+  case TDSC_E_KRB_NO_TRUST_PATH:
+    tdsc__err_set(err, ec,
+                  "the KDC of %s found no trust path (cross-realm krbtgt) to "
+                  "the realm of %s while %s as %s: %s",
+                  realm, spn, doing, who(s), text);
+    break;
+  case TDSC_E_KRB_ENCTYPE_UNSUPPORTED:
+    tdsc__err_set(err, ec,
+                  "no encryption type is common to this machine, the KDC of "
+                  "%s and the keys of %s while %s for %s: %s",
+                  realm, ph == PH_ACQUIRE ? who(s) : spn, doing, spn, text);
+    break;
+  case TDSC_E_KRB_POLICY_REFUSED:
+    tdsc__err_set(err, ec,
+                  "the KDC of %s refused by policy while %s for %s as %s: %s",
+                  realm, doing, spn, who(s), text);
+    break;
+  case TDSC_E_KRB_AP_REJECTED:
+    tdsc__err_set(err, ec,
+                  "the server behind %s rejected the authenticator of %s: %s",
+                  spn, who(s), text);
+    break;
+  case TDSC_E_PROTOCOL:
+    tdsc__err_set(err, ec,
+                  "the server's Kerberos token for %s is malformed (SSPI, "
+                  "while %s): %s",
+                  spn, doing, text);
+    break;
+  case TDSC_E_BAD_OPTION_VALUE:
+    tdsc__err_set(err, ec, "SSPI does not accept the name %s or %s: %s",
+                  who(s), spn, text);
     break;
   case TDSC_E_NO_MEMORY:
     tdsc__err_set(err, ec, "out of memory in SSPI (Kerberos): %s", text);
@@ -566,6 +577,20 @@ static char *cred_name(sspi_state *s) {
   return NULL;
 }
 
+/* Whether two account names ("user@REALM", "DOMAIN\\user", "user") name
+ * the same user: the user parts, without regard to case (Windows'), and
+ * the realms when both give one. */
+static bool same_account(const char *a, const char *b) {
+  const char *ua = strchr(a, '\\') ? strchr(a, '\\') + 1 : a;
+  const char *ub = strchr(b, '\\') ? strchr(b, '\\') + 1 : b;
+  size_t la = strcspn(ua, "@"), lb = strcspn(ub, "@");
+  if (la != lb || _strnicmp(ua, ub, la) != 0)
+    return false;
+  const char *ra = ua[la] ? ua + la + 1 : NULL;
+  const char *rb = ub[lb] ? ub + lb + 1 : NULL;
+  return !ra || !rb || _stricmp(ra, rb) == 0;
+}
+
 static const char *realm_of(const char *principal) {
   const char *at = principal ? strrchr(principal, '@') : NULL;
   return at && at[1] ? at + 1 : NULL;
@@ -589,10 +614,10 @@ static tdsc_errc read_credfile(sspi_state *s, const char *path,
     tdsc__buf_free(&all);
     if (oom)
       return tdsc__err_oom(err);
-    return tdsc__err_errno(err, TDSC_E_NTLM_NO_CREDENTIALS, (int)werr,
+    return tdsc__err_errno(err, TDSC_E_NTLM_CREDFILE_UNUSABLE, (int)werr,
                            "cannot read the NTLM credential file %s", path);
   }
-  tdsc_errc rc = TDSC_E_NTLM_NO_CREDENTIALS;
+  tdsc_errc rc = TDSC_E_NTLM_CREDFILE_UNUSABLE;
   bool found = false, malformed = false;
   unsigned lineno = 0;
   char *p = (char *)all.data;
@@ -611,7 +636,7 @@ static tdsc_errc read_credfile(sspi_state *s, const char *path,
       char *colon = strchr(q, ':');
       if (!colon || colon == q) {
         malformed = true;
-        tdsc__err_set(err, TDSC_E_NTLM_NO_CREDENTIALS,
+        tdsc__err_set(err, TDSC_E_NTLM_CREDFILE_UNUSABLE,
                       "line %u of the NTLM credential file %s is not "
                       "DOMAIN\\user:password",
                       lineno, path);
@@ -635,7 +660,7 @@ static tdsc_errc read_credfile(sspi_state *s, const char *path,
   tdsc__buf_wipe(&all);
   tdsc__buf_free(&all);
   if (!found && !malformed)
-    tdsc__err_set(err, TDSC_E_NTLM_NO_CREDENTIALS,
+    tdsc__err_set(err, TDSC_E_NTLM_CREDFILE_UNUSABLE,
                   want ? "the NTLM credential file %s has no entry for %s"
                        : "the NTLM credential file %s has no entry%s",
                   path, want ? want : "");
@@ -762,6 +787,20 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   if (ec)
     return ec;
   job_unref(j);
+  if (p->principal && !p->password) {
+    /* The logon session's tickets are its user's, whatever principal was
+     * named: the principal asked for is the one used, or this fails. */
+    char *held = cred_name(s);
+    if (held && !same_account(held, p->principal)) {
+      ec = tdsc__err_set(err, TDSC_E_KRB_WRONG_PRINCIPAL,
+                         "the logon session holds the credentials of %s, "
+                         "not of %s as asked",
+                         held, p->principal);
+      free(held);
+      return ec;
+    }
+    free(held);
+  }
   if (!*s->client) {
     char *id = cred_name(s);
     if (id) {

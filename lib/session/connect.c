@@ -398,6 +398,16 @@ static tdsc_errc mech_init(tdsc_conn *c, attempt *a, int64_t deadline) {
     nuser = uid;
     npass = tdsc__opt(&c->opts, TDSC__OPT_PWD);
   }
+  /* Kerberos's principal: KrbPrincipal=, else UID= unless UID= names the
+   * SQL login (sql is listed) or an NTLM account (DOMAIN\user).  The
+   * principal asked for is the one used, or the attempt fails with its own
+   * code (gssapi.c): never silently whoever the ticket cache holds. */
+  const char *principal = tdsc__opt(&c->opts, TDSC__OPT_KRB_PRINCIPAL);
+  bool sql_listed = false;
+  for (size_t k = 0; k < c->opts.nmechs; k++)
+    sql_listed = sql_listed || c->opts.mechs[k] == TDSC__MECH_SQL;
+  if (!principal && uid && *uid && !strchr(uid, '\\') && !sql_listed)
+    principal = uid;
   const char *wsid = tdsc__opt(&c->opts, TDSC__OPT_WSID);
   if (!wsid && tdsc__hostname(host, sizeof host))
     wsid = host;
@@ -405,7 +415,7 @@ static tdsc_errc mech_init(tdsc_conn *c, attempt *a, int64_t deadline) {
       .spn = a->spn,
       .ccache = tdsc__opt(&c->opts, TDSC__OPT_KRB_CCACHE),
       .keytab = tdsc__opt(&c->opts, TDSC__OPT_KRB_KEYTAB),
-      .principal = tdsc__opt(&c->opts, TDSC__OPT_KRB_PRINCIPAL),
+      .principal = principal,
       .password = tdsc__opt(&c->opts, TDSC__OPT_KRB_PASSWORD),
       .ntlm_user = nuser,
       .ntlm_password = npass,
@@ -486,11 +496,35 @@ out:
   return rc;
 }
 
+/* Failures that are the KDC's or the server's judgment of the client's
+ * identity: the account refused, its password expired or wrong, the login
+ * refused.  Trying another mechanism after one would be guessing at
+ * another identity, so the chain stops there and says so. */
+static bool judged(tdsc_errc rc) {
+  switch (rc) {
+  case TDSC_E_KRB_CLIENT_REVOKED:
+  case TDSC_E_KRB_PASSWORD_EXPIRED:
+  case TDSC_E_KRB_PREAUTH_FAILED:
+  case TDSC_E_NTLM_LOGON_DENIED:
+  case TDSC_E_NTLM_ACCOUNT_RESTRICTED:
+  case TDSC_E_LOGIN_FAILED:
+  case TDSC_E_INTEGRATED_LOGIN_FAILED:
+  case TDSC_E_UNTRUSTED_DOMAIN:
+    return true;
+  default:
+    return false;
+  }
+}
+
 /* The fallback rule (DESIGN.md "Authentication policy"): move on to the
- * next mechanism only when this one failed before the server judged any
- * identity, for a reason another mechanism can cure.  Never after the server
- * refused an identity, nor after a failure that may be an attack (the server
- * not proving itself) or that the user must fix (wrong password, clocks). */
+ * next mechanism only when this one failed before anyone judged an
+ * identity, for a reason another mechanism can cure: this machine's
+ * Kerberos set-up (no KDC, no ticket, no usable krb5.conf, keytab or
+ * cache, a cache of another principal), the realms (unknown, no trust
+ * path), the service (SPN unknown or refused, no common enctype), missing
+ * NTLM credentials, or a server refusing NTLM.  Never after a judgment
+ * (judged), nor after a failure that may be an attack (the server not
+ * proving itself) or that the user must fix (clocks, KDC policy). */
 static bool curable(tdsc_errc rc) {
   switch (rc) {
   case TDSC_E_KRB_KDC_UNREACHABLE:
@@ -499,7 +533,15 @@ static bool curable(tdsc_errc rc) {
   case TDSC_E_KRB_TICKET_EXPIRED:
   case TDSC_E_KRB_REALM_UNKNOWN:
   case TDSC_E_KRB_CLIENT_UNKNOWN:
+  case TDSC_E_KRB_NO_TRUST_PATH:
+  case TDSC_E_KRB_ENCTYPE_UNSUPPORTED:
+  case TDSC_E_KRB_CONFIG_INVALID:
+  case TDSC_E_KRB_KEYTAB_UNUSABLE:
+  case TDSC_E_KRB_WRONG_PRINCIPAL:
+  case TDSC_E_KRB_CCACHE_UNUSABLE:
+  case TDSC_E_KRB_SERVICE_REFUSED:
   case TDSC_E_NTLM_NO_CREDENTIALS:
+  case TDSC_E_NTLM_CREDFILE_UNUSABLE:
   case TDSC_E_NTLM_REFUSED:
     return true;
   default:
@@ -530,9 +572,16 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
   tdsc__tokp_set_lazy(c->tokp, true); /* large values stream (stream.c) */
 
   tdsc__err_clear(&c->attempts);
-  /* The first real failure: when later mechanisms are only passed over for
-   * want of credentials, it, not "no credentials", is the cause to report. */
-  tdsc_error first = {0};
+  /* The headline (tdsclient(3), AUTHENTICATION): a failure that stopped
+   * the chain (a judgment, or one no other mechanism can cure) must be
+   * fixed whatever the mechanism, so it is the headline.  When every
+   * mechanism failed curably, the earliest real failure is (an obstacle on
+   * the path the user prefers), and when every mechanism only lacked
+   * credentials, the first one's (credentials for the preferred
+   * mechanism: kinit rather than NTLMUser=). */
+  tdsc_error first = {0}, first_skip = {0};
+  size_t first_at = 0, first_skip_at = 0; /* their mechanisms' indexes */
+  bool stopped = false;
   size_t i, from = 0; /* the first endpoint worth trying */
   for (i = 0; i < c->opts.nmechs; i++) {
     /* Each transport in turn, while the server cannot be reached; once one
@@ -553,6 +602,7 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
         return tdsc__err_oom(&c->err);
       if (rc == TDSC_OK) {
         tdsc__err_clear(&first);
+        tdsc__err_clear(&first_skip);
         return TDSC_OK;
       }
       tdsc__conn_drop(c);
@@ -561,32 +611,57 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
         break;
       }
     }
-    if (!skipped(rc) && first.code == TDSC_OK &&
-        !tdsc__err_copy(&first, &c->err))
-      return tdsc__err_oom(&c->err);
-    if (!curable(rc) || i + 1 == c->opts.nmechs)
+    tdsc_error *keep = skipped(rc) ? &first_skip : &first;
+    if (keep->code == TDSC_OK) {
+      if (!tdsc__err_copy(keep, &c->err))
+        return tdsc__err_oom(&c->err);
+      *(skipped(rc) ? &first_skip_at : &first_at) = i;
+    }
+    if (!curable(rc)) {
+      stopped = true;
+      break;
+    }
+    if (i + 1 == c->opts.nmechs)
       break;
   }
-  if (skipped(rc) && first.code != TDSC_OK) {
-    /* the whole trail, with the first real failure's code and words */
-    tdsc__err_take_trail(&first, &c->err);
-    tdsc__err_move(&c->err, &first);
+  tdsc_error *head = stopped                  ? NULL
+                     : first.code != TDSC_OK ? &first
+                                             : &first_skip;
+  if (head && head->code != TDSC_OK &&
+      (head == &first ? first_at : first_skip_at) != i) {
+    /* the whole trail, with the headline failure's code and words */
+    tdsc__err_take_trail(head, &c->err);
+    tdsc__err_move(&c->err, head);
     rc = c->err.code;
   }
   tdsc__err_clear(&first);
+  tdsc__err_clear(&first_skip);
   if (i + 1 < c->opts.nmechs) {
     /* Say why the rest of the list was not tried: the policy is visible. */
     char rest[64] = "";
     for (size_t k = i + 1; k < c->opts.nmechs; k++)
       snprintf(rest + strlen(rest), sizeof rest - strlen(rest), "%s%s",
                k > i + 1 ? ", " : "", mech_name(c->opts.mechs[k]));
-    tdsc__err_context(&c->err,
-                      "not falling back to %s: another mechanism cannot "
-                      "cure this failure",
-                      rest);
+    if (judged(rc))
+      tdsc__err_context(&c->err,
+                        "not falling back to %s: the %s judged this identity "
+                        "(another mechanism would only try another one)",
+                        rest,
+                        tdsc_errc_category(rc) == TDSC_CAT_KERBEROS ? "KDC"
+                                                                     : "server");
+    else
+      tdsc__err_context(&c->err,
+                        "not falling back to %s: another mechanism cannot "
+                        "cure this failure",
+                        rest);
   } else if (c->opts.nmechs > 1) {
     tdsc__err_context(&c->err, "every mechanism of Authentication= failed; "
-                               "the last");
+                               "%s",
+                      stopped ? "the last, which stopped the chain"
+                      : rc == TDSC_E_KRB_NO_CREDENTIALS ||
+                              rc == TDSC_E_NTLM_NO_CREDENTIALS
+                          ? "each lacked credentials; the first mechanism's"
+                          : "the first real failure");
   }
   return rc;
 }

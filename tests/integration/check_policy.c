@@ -297,9 +297,70 @@ START_TEST(nothing_outside_the_list_is_ever_tried) {
   tdsc_errc rc = connect_with("Authentication=kerberos,ntlm;UID=sa;"
                               "PWD=Secret-123",
                               &c);
-  const tdsc_error *e = expect(c, rc, TDSC_E_KRB_KDC_UNREACHABLE);
+  /* sql unlisted, UID= is the Kerberos principal asked for, which the
+   * cache (alice's) does not hold */
+  const tdsc_error *e = expect(c, rc, TDSC_E_KRB_WRONG_PRINCIPAL);
   for (size_t i = 0; i < tdsc_error_trail_count(e); i++)
     ck_assert_str_ne(mech_of(e, i), "sql");
+  tdsc_conn_free(c);
+  teardown();
+}
+END_TEST
+
+START_TEST(no_uid_and_no_ticket_headlines_kinit_not_ntlmuser) {
+  tdsc_conn *c;
+  world(NULL, NULL);
+  setenv("KRB5CCNAME", "FILE:/nonexistent/ccache", 1);
+  /* the default policy, kerberos then ntlm: both lack credentials; the
+   * fix is a ticket for the preferred mechanism */
+  tdsc_errc rc = connect_with("", &c);
+  const tdsc_error *e = expect(c, rc, TDSC_E_KRB_NO_CREDENTIALS);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_hint(e), "kinit"));
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 2);
+  ck_assert_int_eq(code_of(e, 1), TDSC_E_NTLM_NO_CREDENTIALS);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(e), "lacked credentials"));
+  tdsc_conn_free(c);
+  teardown();
+}
+END_TEST
+
+START_TEST(a_real_failure_headlines_over_missing_credentials) {
+  tdsc_conn *c;
+  char extra[800];
+  world(NULL, NULL);
+  setenv("KRB5CCNAME", "FILE:/nonexistent/ccache", 1);
+  /* Kerberos has no ticket; the NTLM file the user named is missing: the
+   * file is what to fix */
+  snprintf(extra, sizeof extra, "NTLMCredFile=%s/absent.cred", realm.dir);
+  tdsc_errc rc = connect_with(extra, &c);
+  const tdsc_error *e = expect(c, rc, TDSC_E_NTLM_CREDFILE_UNUSABLE);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(e), "absent.cred"));
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 2);
+  ck_assert_int_eq(code_of(e, 0), TDSC_E_KRB_NO_CREDENTIALS);
+  tdsc_conn_free(c);
+  teardown();
+}
+END_TEST
+
+START_TEST(a_revoked_kerberos_account_never_falls_back_to_ntlm) {
+  tdsc_conn *c;
+  char extra[800];
+  world(NULL, NULL);
+  ck_assert(th_realm_cmd(&realm, "addprinc", "carol", "--password",
+                         "carol-pw", (const char *)NULL));
+  ck_assert(th_realm_cmd(&realm, "modprinc", "carol", "-allow_tix",
+                         (const char *)NULL));
+  /* alice's NTLM account would log in */
+  snprintf(extra, sizeof extra,
+           "Authentication=kerberos,ntlm;KrbPrincipal=carol@%s;"
+           "KrbPassword=carol-pw;" ALICE_NTLM,
+           realm.realm);
+  tdsc_errc rc = connect_with(extra, &c);
+  const tdsc_error *e = expect(c, rc, TDSC_E_KRB_CLIENT_REVOKED);
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 1);
+  ck_assert_ptr_nonnull(
+      strstr(tdsc_error_message(e), "not falling back to ntlm: the KDC "
+                                    "judged this identity"));
   tdsc_conn_free(c);
   teardown();
 }
@@ -329,6 +390,9 @@ static Suite *policy_suite(void) {
   tcase_add_test(skip, a_mechanism_without_credentials_is_passed_over_and_said_so);
   tcase_add_test(skip, no_ticket_passes_kerberos_over_to_ntlm);
   tcase_add_test(skip, nothing_outside_the_list_is_ever_tried);
+  tcase_add_test(skip, no_uid_and_no_ticket_headlines_kinit_not_ntlmuser);
+  tcase_add_test(skip, a_real_failure_headlines_over_missing_credentials);
+  tcase_add_test(skip, a_revoked_kerberos_account_never_falls_back_to_ntlm);
   suite_add_tcase(s, skip);
   return s;
 }

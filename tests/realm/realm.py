@@ -24,10 +24,15 @@ Usage (exit 0 on success; a message on stderr and non-zero otherwise):
       with another free port (not with --kdc-port).  On failure nothing is
       left running and a DIR that create made is removed.
   realm.py env DIR                        print DIR/env
-  realm.py addprinc DIR NAME (--password PW | --randkey)
+  realm.py addprinc DIR NAME (--password PW | --randkey) [--enctypes E]
+      --enctypes limits its keys, e.g. aes256-cts:normal (kadmin's -e).
   realm.py cpw DIR NAME (--password PW | --randkey)   new keys, kvno + 1
   realm.py delprinc DIR NAME
-  realm.py ktadd DIR KEYTAB NAME... [--norandkey]
+  realm.py modprinc DIR NAME OPTION...
+      kadmin's modprinc, e.g. `-expire yesterday` (account expired),
+      `-pwexpire yesterday` (password expired), `-allow_tix` (disabled),
+      `+requires_preauth`; options go to kadmin as given (no quoting).
+  realm.py ktadd DIR KEYTAB NAME... [--norandkey] [--enctypes E]
       Export keys to KEYTAB.  Without --norandkey, kadmin gives the
       principals new random keys first (kvno + 1; a password principal's
       password stops working); --norandkey exports the current keys.
@@ -43,6 +48,9 @@ Usage (exit 0 on success; a message on stderr and non-zero otherwise):
   realm.py silent DIR     stop the KDC and put a listener on its port that
                           accepts TCP (and swallows UDP) but never answers
   realm.py destroy DIR    stop everything, remove DIR
+  realm.py addrealm DIR OTHERDIR
+      Make DIR's krb5.conf know the realm of OTHERDIR (its KDC), without
+      any trust between the two (no cross-realm krbtgt).
 
 Principal names without '@' are in the realm.  The tools are taken from
 PATH, then /usr/sbin and /usr/bin ($KRB5KDC overrides krb5kdc).
@@ -435,7 +443,8 @@ def cmd_env(a):
 
 
 def key_option(a):
-    return '-randkey' if a.randkey else f'-pw {kq(a.password)}'
+    e = f' -e {kq(a.enctypes)}' if getattr(a, 'enctypes', None) else ''
+    return ('-randkey' if a.randkey else f'-pw {kq(a.password)}') + e
 
 
 def cmd_addprinc(a):
@@ -450,9 +459,16 @@ def cmd_delprinc(a):
     kadmin(a.dir, f'delprinc -force {kq(principal(a.dir, a.name))}')
 
 
+def cmd_modprinc(a):
+    opts = ' '.join(kq(o) for o in a.options)
+    kadmin(a.dir, f'modprinc {opts} {kq(principal(a.dir, a.name))}')
+
+
 def cmd_ktadd(a):
     names = ' '.join(kq(principal(a.dir, n)) for n in a.names)
     opt = ' -norandkey' if a.norandkey else ''
+    if a.enctypes:
+        opt += f' -e {kq(a.enctypes)}'
     kadmin(a.dir, f'ktadd -k {kq(os.path.abspath(a.keytab))}{opt} {names}')
 
 
@@ -466,6 +482,19 @@ def cmd_kinit(a):
     argv.append(principal(d, a.name))
     # MIT kinit reads the password from stdin when it is not a terminal.
     run(argv, realm_env(d), stdin=a.password + '\n', what='kinit')
+
+
+def cmd_addrealm(a):
+    d, o = os.path.abspath(a.dir), os.path.abspath(a.other)
+    other = read_settings(o)
+    path = os.path.join(d, 'krb5.conf')
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    block = (f"\t{other['TDSC_REALM']} = {{\n"
+             f"\t\tkdc = 127.0.0.1:{other['TDSC_KDC_PORT']}\n\t}}\n")
+    text = text.replace('[realms]\n', '[realms]\n' + block, 1)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(text)
 
 
 def cmd_stop(a):
@@ -521,6 +550,7 @@ def main():
         g = p.add_mutually_exclusive_group(required=True)
         g.add_argument('--password')
         g.add_argument('--randkey', action='store_true')
+        p.add_argument('--enctypes')
         p.set_defaults(fn=fn)
 
     p = sub.add_parser('delprinc')
@@ -528,12 +558,24 @@ def main():
     p.add_argument('name')
     p.set_defaults(fn=cmd_delprinc)
 
+    p = sub.add_parser('modprinc')
+    p.add_argument('dir')
+    p.add_argument('name')
+    p.add_argument('options', nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_modprinc)
+
     p = sub.add_parser('ktadd')
     p.add_argument('dir')
     p.add_argument('keytab')
     p.add_argument('names', nargs='+')
     p.add_argument('--norandkey', action='store_true')
+    p.add_argument('--enctypes')
     p.set_defaults(fn=cmd_ktadd)
+
+    p = sub.add_parser('addrealm')
+    p.add_argument('dir')
+    p.add_argument('other')
+    p.set_defaults(fn=cmd_addrealm)
 
     p = sub.add_parser('kinit')
     p.add_argument('dir')

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "auth/auth.h"
+#include "auth/krb5_diag.h"
 #include "auth/spnego.h"
 #include "clock.h"
 #include "vectors.h"
@@ -17,6 +18,8 @@
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
+#include <profile.h>
+#include <et/com_err.h>
 #endif
 
 #include <check.h>
@@ -221,6 +224,88 @@ START_TEST(spnego_malformed_resp_says_what_is_wrong) {
 }
 END_TEST
 
+/* ------------------------------------------------------ SSPI statuses */
+
+/* SChannel's (TLS, certificates, smart cards): lib/tls's, not ours. */
+static bool schannel_status(uint32_t st) {
+  return (st >= 0x80090325u && st <= 0x80090328u) || st == 0x80090331u ||
+         st == 0x80090332u || st == 0x80090349u ||
+         (st >= 0x80090351u && st <= 0x8009035Bu && st != 0x80090356u &&
+          st != 0x80090357u) ||
+         st == 0x80090367u;
+}
+
+START_TEST(sspi_table_maps_every_status_for_both_packages) {
+  for (size_t i = 0; i < tdsc__sspi_table_len; i++) {
+    const tdsc__sspi_row *r = &tdsc__sspi_table[i];
+    for (size_t j = i + 1; j < tdsc__sspi_table_len; j++)
+      ck_assert_msg(tdsc__sspi_table[j].status != r->status, "%s twice",
+                    r->name);
+    ck_assert_int_eq(tdsc__sspi_classify(r->status, false), r->krb);
+    ck_assert_int_eq(tdsc__sspi_classify(r->status, true), r->ntlm);
+    if (!(r->status & 0x80000000u))
+      continue; /* success and information (SEC_I_*): the caller's */
+    ck_assert_msg(tdsc_errc_category(r->krb) == TDSC_CAT_KERBEROS ||
+                      r->krb == TDSC_E_PROTOCOL || r->krb == TDSC_E_NO_MEMORY ||
+                      r->krb == TDSC_E_BAD_OPTION_VALUE,
+                  "%s gives %s for Kerberos", r->name,
+                  tdsc_errc_name(r->krb));
+    ck_assert_msg(tdsc_errc_category(r->ntlm) == TDSC_CAT_NTLM ||
+                      r->ntlm == TDSC_E_PROTOCOL ||
+                      r->ntlm == TDSC_E_NO_MEMORY ||
+                      r->ntlm == TDSC_E_BAD_OPTION_VALUE,
+                  "%s gives %s for NTLM", r->name, tdsc_errc_name(r->ntlm));
+  }
+  /* the statuses users meet, pinned */
+  ck_assert_int_eq(tdsc__sspi_classify(0x80090324u, false),
+                   TDSC_E_KRB_CLOCK_SKEW); /* SEC_E_TIME_SKEW */
+  ck_assert_int_eq(tdsc__sspi_classify(0x80090311u, false),
+                   TDSC_E_KRB_KDC_UNREACHABLE);
+  ck_assert_int_eq(tdsc__sspi_classify(0x80090342u, false),
+                   TDSC_E_KRB_ENCTYPE_UNSUPPORTED); /* KDC_UNKNOWN_ETYPE */
+  ck_assert_int_eq(tdsc__sspi_classify(0xC0000072u, false),
+                   TDSC_E_KRB_CLIENT_REVOKED); /* STATUS_ACCOUNT_DISABLED */
+  ck_assert_int_eq(tdsc__sspi_classify(0xC0000072u, true),
+                   TDSC_E_NTLM_ACCOUNT_RESTRICTED);
+  ck_assert_int_eq(tdsc__sspi_classify(0xC0000071u, false),
+                   TDSC_E_KRB_PASSWORD_EXPIRED);
+  ck_assert_int_eq(tdsc__sspi_classify(0x8009030Cu, true),
+                   TDSC_E_NTLM_LOGON_DENIED);
+  ck_assert_int_eq(tdsc__sspi_classify(0xC0000418u, true),
+                   TDSC_E_NTLM_REFUSED); /* STATUS_NTLM_BLOCKED */
+  ck_assert_int_eq(tdsc__sspi_classify(0x8009FFFFu, false),
+                   TDSC_E_KRB_FAILED);
+  ck_assert_int_eq(tdsc__sspi_classify(0x8009FFFFu, true),
+                   TDSC_E_NTLM_FAILED);
+  /* every SEC_E_ / SEC_I_ status of the Windows headers has a row, but
+   * SChannel's (mingw-w64's winerror.h, which scripts/deps-windows.sh
+   * installs; without it, the Windows build's static assertions check the
+   * numbers) */
+  FILE *f = fopen("/usr/share/mingw-w64/include/winerror.h", "r");
+  if (!f)
+    return;
+  char line[512];
+  unsigned seen = 0;
+  while (fgets(line, sizeof line, f)) {
+    char name[128];
+    unsigned v;
+    if (sscanf(line, "#define SEC_%127s _HRESULT_TYPEDEF_(0x%x)", name, &v) !=
+        2)
+      continue;
+    seen++;
+    if (schannel_status(v))
+      continue;
+    bool found = false;
+    for (size_t i = 0; i < tdsc__sspi_table_len; i++)
+      found = found || tdsc__sspi_table[i].status == v;
+    ck_assert_msg(found, "SEC_%s (0x%08x) has no row in krb5_diag.c", name,
+                  v);
+  }
+  fclose(f);
+  ck_assert_uint_gt(seen, 80);
+}
+END_TEST
+
 #ifdef TDSC_HAVE_GSSAPI
 /* ---------------------------------------------------------- diagnosis */
 
@@ -274,6 +359,127 @@ START_TEST(diagnosis_table_maps_each_measured_failure) {
                    TDSC_E_KRB_CLIENT_UNKNOWN);
   ck_assert_int_eq(tdsc__krb_classify(F, 100001, TDSC__KRB_INIT),
                    TDSC_E_KRB_FAILED);
+}
+END_TEST
+
+/* MIT's error tables, as com_err knows them: base and the number of codes
+ * (krb5_err.et 256, k5e1_err.et 14, kv5m_err.et 61, prof_err.et 38; the
+ * GSS krb5 mechanism's gssapi_err_krb5.et 17, whose names MIT keeps
+ * private).  A table that grew in a newer MIT fails the walk below. */
+static const struct {
+  const char *table;
+  long base;
+  int count;
+} mit_tables[] = {
+    {"krb5", -1765328384L, 256}, {"k5e1", -1750600192L, 14},
+    {"kv5m", -1760647424L, 61},  {"prof", -1429577728L, 38},
+    {"k5g", 39756032L, 17},
+};
+
+START_TEST(diagnosis_table_has_a_row_for_every_mit_code) {
+  for (size_t t = 0; t < sizeof mit_tables / sizeof mit_tables[0]; t++) {
+    for (int i = 0; i < mit_tables[t].count; i++) {
+      long code = mit_tables[t].base + i;
+      const tdsc__krb_row *r = tdsc__krb_row_of(code);
+      ck_assert_msg(r, "%s code %d (%ld, \"%s\") has no row in krb5_diag.c",
+                    mit_tables[t].table, i, code,
+                    error_message((krb5_error_code)code));
+      /* what a code becomes is its row's, in every phase */
+      ck_assert_int_eq(tdsc__krb_classify(GSS_S_FAILURE, (int32_t)code,
+                                          TDSC__KRB_ACQUIRE),
+                       r->as == TDSC_E_KRB_FAILED ? TDSC_E_KRB_FAILED
+                                                  : r->as);
+      ck_assert_int_eq(tdsc__krb_classify(GSS_S_FAILURE, (int32_t)code,
+                                          TDSC__KRB_INIT),
+                       r->as == TDSC_E_KRB_FAILED ? TDSC_E_KRB_FAILED
+                                                  : r->later);
+    }
+    /* com_err agrees on where each table ends (k5g is registered only
+     * inside the GSS mechanism: not checked) */
+    if (strcmp(mit_tables[t].table, "k5g") != 0) {
+      long past = mit_tables[t].base + mit_tables[t].count;
+      ck_assert_msg(strstr(error_message((krb5_error_code)past), "Unknown"),
+                    "MIT's %s table has more codes than the walk: %s",
+                    mit_tables[t].table, error_message((krb5_error_code)past));
+      ck_assert_ptr_null(tdsc__krb_row_of(past));
+    }
+  }
+}
+END_TEST
+
+START_TEST(diagnosis_rows_are_disjoint_and_give_kerberos_codes) {
+  size_t failed = 0;
+  for (size_t i = 0; i < tdsc__krb_table_len; i++) {
+    const tdsc__krb_row *r = &tdsc__krb_table[i];
+    ck_assert_msg(r->lo <= r->hi, "%s: empty range", r->name);
+    for (size_t j = i + 1; j < tdsc__krb_table_len; j++)
+      ck_assert_msg(tdsc__krb_table[j].hi < r->lo ||
+                        tdsc__krb_table[j].lo > r->hi,
+                    "%s and %s overlap", r->name, tdsc__krb_table[j].name);
+    /* a row gives a code of the Kerberos family, or one of the three
+     * others a Kerberos failure may be: a bad option, memory */
+    tdsc_errc codes[2] = {r->as, r->later};
+    for (int k = 0; k < 2; k++)
+      ck_assert_msg(tdsc_errc_category(codes[k]) == TDSC_CAT_KERBEROS ||
+                        codes[k] == TDSC_E_BAD_OPTION_VALUE ||
+                        codes[k] == TDSC_E_NO_MEMORY,
+                    "%s gives %s", r->name, tdsc_errc_name(codes[k]));
+    /* a row either always stays KRB_FAILED (the commented list) or never */
+    ck_assert_msg((r->as == TDSC_E_KRB_FAILED) ==
+                      (r->later == TDSC_E_KRB_FAILED),
+                  "%s is KRB_FAILED in one phase only", r->name);
+    failed += r->as == TDSC_E_KRB_FAILED;
+  }
+  /* most of the space is specific: the KRB_FAILED rows are the explicit
+   * list of krb5_diag.c (protocol, library internals, PKINIT, unused) */
+  ck_assert_uint_lt(failed, tdsc__krb_table_len / 2);
+}
+END_TEST
+
+START_TEST(diagnosis_names_the_causes_users_meet) {
+  const OM_uint32 F = GSS_S_FAILURE;
+  const struct {
+    long code;
+    tdsc__krb_phase ph;
+    tdsc_errc want;
+  } cases[] = {
+      {KRB5KDC_ERR_NAME_EXP, TDSC__KRB_ACQUIRE, TDSC_E_KRB_CLIENT_REVOKED},
+      {KRB5KDC_ERR_CLIENT_REVOKED, TDSC__KRB_ACQUIRE,
+       TDSC_E_KRB_CLIENT_REVOKED},
+      {KRB5KDC_ERR_KEY_EXP, TDSC__KRB_ACQUIRE, TDSC_E_KRB_PASSWORD_EXPIRED},
+      {KRB5KDC_ERR_ETYPE_NOSUPP, TDSC__KRB_INIT,
+       TDSC_E_KRB_ENCTYPE_UNSUPPORTED},
+      {KRB5_CONFIG_BADFORMAT, TDSC__KRB_ACQUIRE, TDSC_E_KRB_CONFIG_INVALID},
+      {PROF_RELATION_SYNTAX, TDSC__KRB_ACQUIRE, TDSC_E_KRB_CONFIG_INVALID},
+      {KRB5_KT_NOTFOUND, TDSC__KRB_ACQUIRE, TDSC_E_KRB_KEYTAB_UNUSABLE},
+      {KRB5_KT_NOTFOUND, TDSC__KRB_ACCEPT, TDSC_E_KRB_SERVICE_KEY_MISMATCH},
+      {39756032L /* KG_CCACHE_NOMATCH */, TDSC__KRB_ACQUIRE,
+       TDSC_E_KRB_WRONG_PRINCIPAL},
+      {KRB5_CC_FORMAT, TDSC__KRB_ACQUIRE, TDSC_E_KRB_CCACHE_UNUSABLE},
+      {KRB5_FCC_PERM, TDSC__KRB_ACQUIRE, TDSC_E_KRB_CCACHE_UNUSABLE},
+      {KRB5KDC_ERR_SERVICE_REVOKED, TDSC__KRB_INIT,
+       TDSC_E_KRB_SERVICE_REFUSED},
+      {KRB5KDC_ERR_POLICY, TDSC__KRB_INIT, TDSC_E_KRB_POLICY_REFUSED},
+      {KRB5KRB_AP_ERR_REPEAT, TDSC__KRB_ACCEPT, TDSC_E_KRB_AP_REJECTED},
+      {KRB5KDC_ERR_PATH_NOT_ACCEPTED, TDSC__KRB_INIT,
+       TDSC_E_KRB_NO_TRUST_PATH},
+      {KRB5_KDC_UNREACH, TDSC__KRB_INIT, TDSC_E_KRB_KDC_UNREACHABLE},
+      {KRB5_CC_NOTFOUND, TDSC__KRB_ACQUIRE, TDSC_E_KRB_NO_CREDENTIALS},
+      {KRB5KRB_AP_ERR_BAD_INTEGRITY, TDSC__KRB_ACQUIRE,
+       TDSC_E_KRB_PREAUTH_FAILED},
+      {KRB5KRB_AP_ERR_BAD_INTEGRITY, TDSC__KRB_ACCEPT,
+       TDSC_E_KRB_SERVICE_KEY_MISMATCH},
+      {KRB5KDC_ERR_BAD_PVNO, TDSC__KRB_INIT, TDSC_E_KRB_FAILED},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    ck_assert_msg(tdsc__krb_classify(F, (int32_t)cases[i].code,
+                                     cases[i].ph) == cases[i].want,
+                  "%s (phase %d) gave %s, want %s",
+                  error_message((krb5_error_code)cases[i].code),
+                  (int)cases[i].ph,
+                  tdsc_errc_name(tdsc__krb_classify(
+                      F, (int32_t)cases[i].code, cases[i].ph)),
+                  tdsc_errc_name(cases[i].want));
 }
 END_TEST
 
@@ -914,10 +1120,14 @@ static Suite *auth_suite(bool realm) {
   tcase_add_test(tc, spnego_reject_parses);
   tcase_add_test(tc, spnego_every_truncation_is_a_protocol_error);
   tcase_add_test(tc, spnego_malformed_resp_says_what_is_wrong);
+  tcase_add_test(tc, sspi_table_maps_every_status_for_both_packages);
   suite_add_tcase(s, tc);
 #ifdef TDSC_HAVE_GSSAPI
   tc = tcase_create("diagnosis");
   tcase_add_test(tc, diagnosis_table_maps_each_measured_failure);
+  tcase_add_test(tc, diagnosis_table_has_a_row_for_every_mit_code);
+  tcase_add_test(tc, diagnosis_rows_are_disjoint_and_give_kerberos_codes);
+  tcase_add_test(tc, diagnosis_names_the_causes_users_meet);
   suite_add_tcase(s, tc);
   if (!realm)
     return s;
