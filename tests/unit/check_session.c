@@ -133,6 +133,19 @@ START_TEST(the_spn_follows_the_canonicalization_rule) {
   tdsc__spn_for(&o, "127.0.0.1", 1433, "", spn, sizeof spn, how, sizeof how);
   ck_assert_str_eq(spn, "MSSQLSvc/127.0.0.1:1433");
   ck_assert_ptr_nonnull(strstr(how, "IP address"));
+  /* issue 11: the trail said "=none" although the default was in force */
+  ck_assert_msg(!strstr(how, "=none") &&
+                    strstr(how, "SPNHostCanonicalization=forward "),
+                "%s", how);
+  ck_assert_int_eq(parse("SPNHostCanonicalization=forward-reverse"), TDSC_OK);
+  tdsc__spn_for(&o, "::1", 1433, "", spn, sizeof spn, how, sizeof how);
+  ck_assert_str_eq(spn, "MSSQLSvc/::1:1433");
+  ck_assert_msg(strstr(how, "=forward-reverse") && !strstr(how, "=none"),
+                "%s", how);
+  ck_assert_int_eq(parse("SPNHostCanonicalization=none"), TDSC_OK);
+  tdsc__spn_for(&o, "127.0.0.1", 1433, "", spn, sizeof spn, how, sizeof how);
+  ck_assert_ptr_nonnull(strstr(how, "SPNHostCanonicalization=none"));
+  ck_assert_int_eq(parse(""), TDSC_OK);
   ck_assert_int_eq(parse("ServerSPN=MSSQLSvc/real.example:1433@EX.TEST"),
                    TDSC_OK);
   tdsc__spn_for(&o, "alias", 1433, "", spn, sizeof spn, how, sizeof how);
