@@ -14,7 +14,6 @@ Writes into OUTDIR (EC P-256 keys, PEM):
                                now+10y
   clientonly.pem clientonly.key  localhost names, signed by the CA, extended
                                key usage clientAuth only (not for servers)
-  weak.pem weak.key            localhost names, RSA 1024 key, signed by the CA
   revoked.pem revoked.key      localhost names, signed by the CA, revoked by
   ca-crl.pem                   the CA and its CRL (which lists revoked.pem)
 Idempotent: existing files are kept when all of them are present.
@@ -27,14 +26,14 @@ import sys
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 FILES = ['ca.pem', 'ca.key', 'server.pem', 'server.key', 'expired.pem',
          'expired.key', 'wrongname.pem', 'wrongname.key', 'selfsigned.pem',
          'selfsigned.key', 'otherca.pem', 'otherca.key', 'otherleaf.pem',
          'otherleaf.key', 'notyet.pem', 'notyet.key', 'clientonly.pem',
-         'clientonly.key', 'weak.pem', 'weak.key', 'revoked.pem',
+         'clientonly.key', 'revoked.pem',
          'revoked.key', 'ca-crl.pem']
 
 
@@ -72,9 +71,9 @@ def make_ca(cn, now):
     return cert, k
 
 
-def make_leaf(cn, sans, issuer_cert, issuer_key, start, end, k=None,
+def make_leaf(cn, sans, issuer_cert, issuer_key, start, end,
               eku=ExtendedKeyUsageOID.SERVER_AUTH):
-    k = k or key()
+    k = key()
     b = (x509.CertificateBuilder().subject_name(name(cn))
          .public_key(k.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(start).not_valid_after(end)
@@ -127,9 +126,6 @@ def main():
     c, k = make_leaf('localhost', local, ca, ca_k, now - day, now + 3650 * day,
                      eku=ExtendedKeyUsageOID.CLIENT_AUTH)
     write(outdir, 'clientonly', c, k)
-    c, k = make_leaf('localhost', local, ca, ca_k, now - day, now + 3650 * day,
-                     k=rsa.generate_private_key(65537, 1024))
-    write(outdir, 'weak', c, k)
     c, k = make_leaf('localhost', local, ca, ca_k, now - day, now + 3650 * day)
     write(outdir, 'revoked', c, k)
     crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
