@@ -93,7 +93,10 @@ TDSC_API tdsc_category tdsc_error_category(const tdsc_error *e);
 /* Human text naming the concrete objects (host, port, certificate subject,
  * server error number...). Never NULL. */
 TDSC_API const char *tdsc_error_message(const tdsc_error *e);
-/* The code's remediation hint. Never NULL. */
+/* The remediation hint: this failure's own where its facts decide the
+ * remedy (which side of a TLS version mismatch to change; whether a local
+ * transport is an option), else the code's (tdsc_errc_hint). Never NULL;
+ * lives as long as e. */
 TDSC_API const char *tdsc_error_hint(const tdsc_error *e);
 TDSC_API tdsc_provider tdsc_error_provider(const tdsc_error *e);
 /* Raw provider status number idx (0..2), as documented by tdsc_provider;

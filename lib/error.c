@@ -137,6 +137,7 @@ void tdsc__err_clear(tdsc_error *e) {
     return;
   free_text(e->message);
   free(e->provider_text);
+  free(e->hint);
   if (e->server_msg) {
     tdsc__msg_clear(e->server_msg);
     free(e->server_msg);
@@ -195,6 +196,21 @@ void tdsc__err_context(tdsc_error *e, const char *fmt, ...) {
     free(e->message);
     e->message = m;
   }
+  free(e->report);
+  e->report = NULL;
+}
+
+void tdsc__err_hint(tdsc_error *e, const char *fmt, ...) {
+  if (!e || e->code == TDSC_OK)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  char *h = vprintf_new(fmt, ap);
+  va_end(ap);
+  if (!h)
+    return; /* the code's own hint stands in */
+  free(e->hint);
+  e->hint = h;
   free(e->report);
   e->report = NULL;
 }
@@ -324,6 +340,8 @@ bool tdsc__err_copy(tdsc_error *dst, const tdsc_error *src) {
   if (src->provider_text &&
       !(dst->provider_text = tdsc__strdup(src->provider_text)))
     goto oom;
+  if (src->hint && !(dst->hint = tdsc__strdup(src->hint)))
+    goto oom;
   if (src->server_msg && !tdsc__err_server_msg(dst, src->server_msg))
     goto oom;
   dst->provider = src->provider; /* server_msg set SERVER; restore */
@@ -356,6 +374,8 @@ const char *tdsc_error_message(const tdsc_error *e) {
 }
 
 const char *tdsc_error_hint(const tdsc_error *e) {
+  if (e && e->hint)
+    return e->hint;
   return tdsc_errc_hint(tdsc_error_code(e));
 }
 

@@ -44,6 +44,7 @@ struct tdsc_error {
   tdsc_provider provider;
   long long status[3];
   char *provider_text;
+  char *hint; /* this failure's own hint, or NULL for the code's */
   tdsc_message *server_msg;
   tdsc_attempt *trail;
   size_t ntrail;
@@ -62,6 +63,12 @@ tdsc_errc tdsc__err_vset(tdsc_error *e, tdsc_errc code, const char *fmt,
 /* Prepends context to the message: "<context>: <old message>". */
 void tdsc__err_context(tdsc_error *e, const char *fmt, ...)
     TDSC__PRINTF(2, 3);
+/* Sets this failure's own hint (printf-style), for when the facts make
+ * the code's one-line hint wrong or vague (a TLS version mismatch in one
+ * direction or the other); tdsc_error_hint returns it. Call after
+ * tdsc__err_set: a new error drops it. On out-of-memory the code's hint
+ * stays. */
+void tdsc__err_hint(tdsc_error *e, const char *fmt, ...) TDSC__PRINTF(2, 3);
 /* Records the raw provider status (text may be NULL). */
 void tdsc__err_provider(tdsc_error *e, tdsc_provider p, long long s0,
                         long long s1, long long s2, const char *text);

@@ -132,6 +132,37 @@
   X(TLS_CERT_REJECTED,    407, TLS,                                           \
     "The server's certificate failed verification (see the provider "         \
     "status for OpenSSL's verify result): fix the certificate on the server.")\
+  X(TLS_CLIENT_VERSION_TOO_LOW, 408, TLS,                                     \
+    "The server requires a newer TLS version than this client allows (the "  \
+    "message names both): raise the client's maximum (MaxProtocol in its "    \
+    "OpenSSL configuration, OPENSSL_CONF), or let the server accept it.")    \
+  X(TLS_CIPHER_MISMATCH,  409, TLS,                                           \
+    "Client and server share a TLS version but no cipher suite (the message " \
+    "lists the client's): enable one of them on the server, or widen the "    \
+    "client's CipherString/Ciphersuites (OpenSSL configuration).")           \
+  X(TLS_CLIENT_CONFIG,    410, TLS,                                           \
+    "This client's own TLS settings leave nothing to offer (no version in "   \
+    "its range, or no cipher): correct MinProtocol, MaxProtocol, "             \
+    "CipherString or Ciphersuites in the OpenSSL configuration it names.")   \
+  X(TLS_CERT_REVOKED,     411, TLS,                                           \
+    "The CA revoked the server's certificate (its CRL in CAFile lists it): "  \
+    "install a new certificate on the server.")                               \
+  X(TLS_CERT_WRONG_PURPOSE, 412, TLS,                                         \
+    "The server's certificate is not for TLS servers (its key usage or "      \
+    "extended key usage lacks serverAuth): reissue it for server "            \
+    "authentication.")                                                        \
+  X(TLS_CERT_WEAK,        413, TLS,                                           \
+    "The certificate's key or signature is weaker than this client's "        \
+    "security level allows: reissue it (RSA 2048 or more, SHA-256), or lower "\
+    "the level in the client's OpenSSL configuration (not advised).")        \
+  X(TLS_REVOCATION_UNKNOWN, 414, TLS,                                         \
+    "Revocation could not be checked (CAFile holds CRLs, so each "            \
+    "certificate is checked): add a current CRL of the issuing CA to "        \
+    "CAFile, or remove the CRLs to turn the check off.")                      \
+  X(TLS_CLIENT_CERT_REQUIRED, 415, TLS,                                       \
+    "The server (or a TLS proxy before it) demands a client certificate, "    \
+    "which tdsclient does not send: turn client-certificate authentication "  \
+    "off there.")                                                             \
                                                                               \
   X(KRB_KDC_UNREACHABLE,  500, KERBEROS,                                    \
     "No KDC of the realm answered: this machine is off its domain (VPN?), "   \

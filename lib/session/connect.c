@@ -516,6 +516,25 @@ static bool judged(tdsc_errc rc) {
   }
 }
 
+/* A code's one-line hint may offer a remedy that the facts of this attempt
+ * rule out: KRB_KDC_UNREACHABLE's offers a local transport, which is no
+ * remedy when the attempt was already local, nor for a remote server
+ * (issue 11: every fact a message states is true). */
+static void fit_hint(tdsc_conn *c, const attempt *a, const tdsc__target *t) {
+  if (c->err.code != TDSC_E_KRB_KDC_UNREACHABLE)
+    return;
+  bool local_attempt = a->ep.kind != TDSC__EP_TCP;
+  if (!local_attempt && tdsc__host_is_local(t->host))
+    return; /* the code's hint holds: TCP to a server on this machine */
+  tdsc__err_hint(&c->err,
+                 "No KDC of the realm answered: this machine is off its "
+                 "domain (VPN?), the KDC is down, or krb5.conf names the "
+                 "wrong KDC. Reach the domain, or allow NTLM%s.",
+                 local_attempt ? " (this attempt was already local: the "
+                                 "transport does not avoid the KDC)"
+                               : "");
+}
+
 /* The fallback rule (DESIGN.md "Authentication policy"): move on to the
  * next mechanism only when this one failed before anyone judged an
  * identity, for a reason another mechanism can cure: this machine's
@@ -590,6 +609,8 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
       attempt a = {.ep = eps[e], .mech = c->opts.mechs[i], .server_name = t.name};
       c->packet_size = TDSC__PKT_DEFAULT;
       rc = attempt_one(c, &t, &a);
+      if (rc != TDSC_OK)
+        fit_hint(c, &a, &t);
       if (a.ops && a.state)
         a.ops->free_state(a.state);
       const char *via = tdsc__ep_name(a.ep.kind);

@@ -193,12 +193,35 @@ static bool parse_long(const char *v, long min, long max, long *out) {
   return true;
 }
 
-static tdsc_errc bad_value(const tdsc__optdef *d, const char *v,
-                           const char *expect, tdsc_error *err) {
+/* Text that follows a secret keyword in the string may be the rest of the
+ * secret (an unbraced ';' in a password splits it): errors about such text
+ * name the secret keyword and the offset, never the text. */
+static tdsc_errc hidden_text(tdsc_error *err, tdsc_errc code,
+                             const tdsc__optdef *secret, size_t at,
+                             const char *what) {
+  return tdsc__err_set(err, code,
+                       "%s at offset %zu of the connection string, after "
+                       "the secret %s= (the text is not shown: it may be "
+                       "part of that secret; a value holding ';' must be "
+                       "braced, %s={...})",
+                       what, at, secret->info.keyword, secret->info.keyword);
+}
+
+static tdsc_errc bad_value(const tdsc__options *o, const tdsc__optdef *d,
+                           const char *v, const char *expect,
+                           tdsc_error *err) {
   if (d->info.secret)
     return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
                          "invalid value for %s: expected %s", d->info.keyword,
                          expect);
+  if (o->after_secret[d->id]) {
+    char what[160];
+    snprintf(what, sizeof what, "invalid value for %s (expected %s)",
+             d->info.keyword, expect);
+    return hidden_text(err, TDSC_E_BAD_OPTION_VALUE,
+                       &tdsc__optdefs[o->after_secret[d->id] - 1],
+                       o->offset[d->id], what);
+  }
   return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
                        "invalid value '%s' for %s: expected %s", v,
                        d->info.keyword, expect);
@@ -221,6 +244,8 @@ static tdsc_errc parse_mechs(tdsc__options *o, const char *v,
       m = TDSC__MECH_KERBEROS;
     else if (n == 4 && !strncasecmp(p, "ntlm", 4))
       m = TDSC__MECH_NTLM;
+    else if (o->after_secret[d->id])
+      return bad_value(o, d, v, "kerberos, ntlm or sql", err);
     else
       return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
                            "Authentication lists '%.*s', which this version "
@@ -228,15 +253,18 @@ static tdsc_errc parse_mechs(tdsc__options *o, const char *v,
                            (int)n, p);
     for (size_t i = 0; i < o->nmechs; i++)
       if (o->mechs[i] == m)
-        return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                             "Authentication lists '%.*s' twice", (int)n, p);
+        return o->after_secret[d->id]
+                   ? bad_value(o, d, v, "each mechanism once", err)
+                   : tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                                   "Authentication lists '%.*s' twice",
+                                   (int)n, p);
     if (o->nmechs == sizeof o->mechs / sizeof o->mechs[0])
-      return bad_value(d, v, "at most 4 mechanisms", err);
+      return bad_value(o, d, v, "at most 4 mechanisms", err);
     o->mechs[o->nmechs++] = m;
     p += n;
   }
   if (!o->nmechs)
-    return bad_value(d, v, "a comma-separated list of mechanisms", err);
+    return bad_value(o, d, v, "a comma-separated list of mechanisms", err);
   return TDSC_OK;
 }
 
@@ -254,14 +282,14 @@ static tdsc_errc typecheck(tdsc__options *o, tdsc_error *err) {
       break;
     case TDSC__OPTK_BOOL:
       if (!parse_bool(v, &b))
-        return bad_value(d, v, "yes or no", err);
+        return bad_value(o, d, v, "yes or no", err);
       break;
     case TDSC__OPTK_INT:
       if (!parse_long(v, d->min, d->max, &n)) {
         char expect[64];
         snprintf(expect, sizeof expect, "an integer from %ld to %ld", d->min,
                  d->max);
-        return bad_value(d, v, expect, err);
+        return bad_value(o, d, v, expect, err);
       }
       break;
     case TDSC__OPTK_ENUM: {
@@ -282,7 +310,7 @@ static tdsc_errc typecheck(tdsc__options *o, tdsc_error *err) {
             expect[k++] = *a;
           }
         expect[k] = 0;
-        return bad_value(d, v, expect, err);
+        return bad_value(o, d, v, expect, err);
       }
       break;
     }
@@ -383,18 +411,23 @@ tdsc_errc tdsc__options_parse(tdsc__options *o, const char *s,
   memset(o, 0, sizeof *o);
   if (!s)
     s = "";
+  /* the last secret keyword met: what follows it is never quoted */
+  const tdsc__optdef *secret = NULL;
   for (const char *p = s; *p;) {
     while (*p == ' ' || *p == '\t' || *p == ';')
       p++;
     if (!*p)
       break;
     const char *key = p;
+    size_t at = (size_t)(p - s);
     size_t klen = strcspn(p, "=;");
     if (p[klen] != '=') {
-      rc = tdsc__err_set(err, TDSC_E_BAD_CONNSTR,
-                         "'%.*s' has no '=value' (write key=value pairs "
-                         "separated by ';')",
-                         (int)klen, key);
+      rc = secret ? hidden_text(err, TDSC_E_BAD_CONNSTR, secret, at,
+                                "text without '=value'")
+                  : tdsc__err_set(err, TDSC_E_BAD_CONNSTR,
+                                  "'%.*s' has no '=value' (write key=value "
+                                  "pairs separated by ';')",
+                                  (int)klen, key);
       goto out;
     }
     p += klen + 1;
@@ -402,26 +435,40 @@ tdsc_errc tdsc__options_parse(tdsc__options *o, const char *s,
       klen--;
     const tdsc__optdef *d = find_def(key, klen);
     if (!d) {
-      rc = tdsc__err_set(err, TDSC_E_UNKNOWN_KEYWORD,
-                         "unknown keyword '%.*s' in the connection string",
-                         (int)klen, key);
+      rc = secret ? hidden_text(err, TDSC_E_UNKNOWN_KEYWORD, secret, at,
+                                "an unknown keyword")
+                  : tdsc__err_set(err, TDSC_E_UNKNOWN_KEYWORD,
+                                  "unknown keyword '%.*s' in the connection "
+                                  "string",
+                                  (int)klen, key);
       goto out;
     }
     if (o->given[d->id]) {
-      rc = tdsc__err_set(err, TDSC_E_BAD_CONNSTR,
-                         "%s is given twice (last as '%.*s')", d->info.keyword,
-                         (int)klen, key);
+      rc = secret ? hidden_text(err, TDSC_E_BAD_CONNSTR, secret, at,
+                                "a keyword given twice")
+                  : tdsc__err_set(err, TDSC_E_BAD_CONNSTR,
+                                  "%s is given twice (last as '%.*s')",
+                                  d->info.keyword, (int)klen, key);
       goto out;
     }
+    if (secret) {
+      o->after_secret[d->id] = (uint8_t)(secret->id + 1);
+      o->offset[d->id] = at;
+    }
     tdsc__buf_reset(&val);
-    if ((rc = read_value(&p, &val, key, klen, err)) != TDSC_OK)
+    if ((rc = read_value(&p, &val, key, klen, err)) != TDSC_OK) {
+      if (secret)
+        hidden_text(err, rc, secret, at, "a malformed braced value");
       goto out;
+    }
     char *v = tdsc__buf_cstr(&val);
     if (!v || !(o->value[d->id] = tdsc__strdup(v))) {
       rc = tdsc__err_oom(err);
       goto out;
     }
     o->given[d->id] = true;
+    if (d->info.secret)
+      secret = d;
   }
   for (size_t i = 0; i < TDSC__OPT_COUNT; i++) {
     const tdsc__optdef *d = &tdsc__optdefs[i];

@@ -81,6 +81,10 @@ typedef enum tdsc__canon {
 typedef struct tdsc__options {
   char *value[TDSC__OPT_COUNT]; /* as given (or default / environment) */
   bool given[TDSC__OPT_COUNT];  /* set by the string (not a default) */
+  /* given after a secret keyword (its id + 1, else 0), at this offset of
+   * the string: such text may be the secret's tail, never quoted */
+  uint8_t after_secret[TDSC__OPT_COUNT];
+  size_t offset[TDSC__OPT_COUNT];
   /* typed views, filled by the parser */
   tdsc__encrypt encrypt;
   bool trust_cert;
@@ -98,7 +102,8 @@ typedef struct tdsc__options {
 /* Parses an ODBC/ADO-style connection string into opts (cleared first).
  * Errors: TDSC_E_BAD_CONNSTR (syntax, duplicates), TDSC_E_UNKNOWN_KEYWORD,
  * TDSC_E_BAD_OPTION_VALUE, each naming the keyword; a secret value is never
- * quoted in a message. */
+ * quoted in a message, nor any text after a secret keyword (an unbraced ';'
+ * splits a secret): such errors name the secret keyword and the offset. */
 tdsc_errc tdsc__options_parse(tdsc__options *opts, const char *connstr,
                               tdsc_error *err);
 /* Frees the values (wiping secrets). */

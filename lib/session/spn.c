@@ -29,13 +29,14 @@ void tdsc__spn_for(const tdsc__options *o, const char *host, uint16_t port,
   snprintf(name, sizeof name, "%s", host);
   const char *method = "the host name as given (SPNHostCanonicalization=none)";
   char note[NAME_MAX_LEN + 96] = "";
+  /* The trail must name the rule in force: with the default (forward) an
+   * address is not looked up, which is not the same as none. */
   if (o->canon != TDSC__CANON_NONE && tdsc__is_ip_literal(host))
-    /* what was in force, not "none": an address has no name to look up */
     method = o->canon == TDSC__CANON_REVERSE
-                 ? "nothing (SPNHostCanonicalization=forward-reverse "
-                   "leaves an IP address as given)"
-                 : "nothing (SPNHostCanonicalization=forward leaves an IP "
-                   "address as given)";
+                 ? "the address as given (SPNHostCanonicalization="
+                   "forward-reverse does not look up an IP address)"
+                 : "the address as given (SPNHostCanonicalization=forward "
+                   "does not look up an IP address)";
   if (o->canon != TDSC__CANON_NONE && !tdsc__is_ip_literal(host)) {
     char canon[NAME_MAX_LEN], rev[NAME_MAX_LEN], why[160];
     bool reverse = o->canon == TDSC__CANON_REVERSE;

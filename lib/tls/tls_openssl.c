@@ -7,6 +7,9 @@
 #include "config.h"
 
 #include "tls/tls.h"
+#include "tls/tls_diag.h"
+
+#include "buf.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include <time.h>
 
 #include <openssl/bio.h>
+#include <openssl/conf.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -37,6 +41,10 @@ typedef struct tls_io {
   X509 *fail_cert;       /* first certificate that failed verification */
   X509 *leaf;            /* the server's certificate, as verification saw it */
   char where[WHERE_LEN]; /* "localhost at 127.0.0.1:1433", for messages */
+  /* seen during the handshake (msg_cb), for tdsc__tls_diag_mismatch */
+  int alert_received; /* the server's alert description, -1 none */
+  int server_version; /* of its ServerHello, 0 none */
+  char server_cipher[64];
 } tls_io;
 
 static const tdsc__io_ops tls_ops;
@@ -271,47 +279,6 @@ static tdsc_errc surface_lower(tls_io *t, tdsc_error *err) {
   return code;
 }
 
-static bool is_protocol_mismatch(unsigned long e, bool strict) {
-  if (ERR_GET_LIB(e) != ERR_LIB_SSL)
-    return false;
-  switch (ERR_GET_REASON(e)) {
-  case SSL_R_UNSUPPORTED_PROTOCOL:
-  case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
-  case SSL_R_NO_PROTOCOLS_AVAILABLE:
-  case SSL_R_NO_SHARED_CIPHER:
-  case SSL_R_NO_CIPHERS_AVAILABLE:
-  case SSL_R_VERSION_TOO_LOW:
-  case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
-  case SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY:
-    return true;
-  case SSL_R_WRONG_VERSION_NUMBER:
-    /* strict: a non-TLS answer is caught before OpenSSL sees it */
-    return !strict;
-  default:
-    return false;
-  }
-}
-
-static tdsc_errc verify_errc(long v) {
-  switch (v) {
-  case X509_V_ERR_CERT_HAS_EXPIRED:
-  case X509_V_ERR_CERT_NOT_YET_VALID:
-    return TDSC_E_TLS_CERT_EXPIRED;
-  case X509_V_ERR_HOSTNAME_MISMATCH:
-  case X509_V_ERR_IP_ADDRESS_MISMATCH:
-    return TDSC_E_TLS_CERT_NAME_MISMATCH;
-  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-  case X509_V_ERR_CERT_UNTRUSTED:
-    return TDSC_E_TLS_CERT_UNTRUSTED;
-  default:
-    return TDSC_E_TLS_CERT_REJECTED;
-  }
-}
-
 static void set_openssl_provider(tdsc_error *err, unsigned long e, long v) {
   const char *reason = reason_text(e);
   char text[512];
@@ -323,6 +290,131 @@ static void set_openssl_provider(tdsc_error *err, unsigned long e, long v) {
     snprintf(text, sizeof text, "%s", reason ? reason : "no OpenSSL error");
   tdsc__err_provider(err, TDSC_PROVIDER_OPENSSL, (long long)e, v, 0, text);
 }
+
+/* Reasons that say this client had nothing to offer: no handshake left. */
+static bool is_client_empty(unsigned long e) {
+  if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+    return false;
+  switch (ERR_GET_REASON(e)) {
+  case SSL_R_NO_PROTOCOLS_AVAILABLE:
+  case SSL_R_NO_CIPHERS_AVAILABLE:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Records the server's alert and its ServerHello's choice (version and
+ * cipher, RFC 8446 4.1.3; a TLS 1.3 choice is in supported_versions, 4.2.1)
+ * for the diagnosis of a failed handshake. */
+static void msg_cb(int write_p, int version, int content_type,
+                   const void *buf, size_t len, SSL *ssl, void *arg) {
+  (void)version;
+  (void)arg;
+  tls_io *t = SSL_get_app_data(ssl);
+  if (!t || write_p)
+    return;
+  tdsc__rd r;
+  tdsc__rd_init(&r, buf, len);
+  if (content_type == SSL3_RT_ALERT && len >= 2) {
+    tdsc__rd_u8(&r); /* level */
+    t->alert_received = tdsc__rd_u8(&r);
+    return;
+  }
+  if (content_type != SSL3_RT_HANDSHAKE || tdsc__rd_u8(&r) != 2)
+    return; /* not a ServerHello */
+  tdsc__rd_skip(&r, 3); /* length */
+  int ver = tdsc__rd_u16be(&r);
+  tdsc__rd_skip(&r, 32); /* random */
+  tdsc__rd_skip(&r, tdsc__rd_u8(&r)); /* legacy_session_id_echo */
+  const uint8_t *cs = tdsc__rd_take(&r, 2);
+  tdsc__rd_skip(&r, 1); /* compression */
+  if (!tdsc__rd_ok(&r))
+    return;
+  if (tdsc__rd_left(&r) >= 2) {
+    tdsc__rd ext;
+    size_t elen = tdsc__rd_u16be(&r);
+    const uint8_t *e = tdsc__rd_take(&r, elen);
+    tdsc__rd_init(&ext, e, e ? elen : 0);
+    while (tdsc__rd_ok(&ext) && tdsc__rd_left(&ext) >= 4) {
+      uint16_t type = tdsc__rd_u16be(&ext);
+      uint16_t n = tdsc__rd_u16be(&ext);
+      const uint8_t *d = tdsc__rd_take(&ext, n);
+      if (d && type == 43 && n == 2) /* supported_versions */
+        ver = (d[0] << 8) | d[1];
+    }
+  }
+  t->server_version = ver;
+  const SSL_CIPHER *c = SSL_CIPHER_find(ssl, cs);
+  snprintf(t->server_cipher, sizeof t->server_cipher, "%s",
+           c ? SSL_CIPHER_get_name(c) : "an unknown cipher suite");
+}
+
+/* "OPENSSL_CONF=/x/client.cnf" or the default file: where this client's
+ * TLS versions and ciphers come from. */
+static void conf_text(char *out, size_t cap) {
+  const char *env = getenv("OPENSSL_CONF");
+  if (env && *env) {
+    snprintf(out, cap, "OPENSSL_CONF=%s", env);
+    return;
+  }
+  char *def = CONF_get1_default_config_file();
+  snprintf(out, cap, "the OpenSSL configuration %s", def ? def : "(none)");
+  OPENSSL_free(def);
+}
+
+/* The cipher suites this client offers for its version range. */
+static void ciphers_text(SSL *ssl, char *out, size_t cap) {
+  STACK_OF(SSL_CIPHER) *sk = SSL_get1_supported_ciphers(ssl);
+  int n = sk ? sk_SSL_CIPHER_num(sk) : 0;
+  size_t used = 0;
+  out[0] = '\0';
+  int shown = 0;
+  for (int i = 0; i < n && shown < 6; i++, shown++) {
+    int k = snprintf(out + used, cap - used, "%s%s", i ? ", " : "",
+                     SSL_CIPHER_get_name(sk_SSL_CIPHER_value(sk, i)));
+    if (k < 0 || (size_t)k >= cap - used)
+      break;
+    used += (size_t)k;
+  }
+  if (!n)
+    snprintf(out, cap, "no usable cipher suite");
+  else if (n > shown)
+    snprintf(out + used, cap - used, " and %d more", n - shown);
+  used = strlen(out);
+  snprintf(out + used, cap - used, ", security level %d",
+           SSL_get_security_level(ssl));
+  sk_SSL_CIPHER_free(sk);
+}
+
+/* A handshake that failed on what each side offered: the facts, judged by
+ * tdsc__tls_diag_mismatch.  TDSC_OK when they show no mismatch. */
+static tdsc_errc mismatch_error(tls_io *t, unsigned long e, bool empty,
+                                tdsc_error *err) {
+  tdsc__tls_facts f = {
+      .client_min = (int)SSL_get_min_proto_version(t->ssl),
+      .client_max = (int)SSL_get_max_proto_version(t->ssl),
+      .highest = TLS1_3_VERSION,
+      .alert_received = t->alert_received,
+      .server_version = t->server_version,
+      .client_empty = empty,
+      .detail = reason_text(e),
+  };
+  if (!f.client_min)
+    f.client_min = TLS1_2_VERSION;
+  snprintf(f.server_cipher, sizeof f.server_cipher, "%s", t->server_cipher);
+  ciphers_text(t->ssl, f.ciphers, sizeof f.ciphers);
+  conf_text(f.conf, sizeof f.conf);
+  tdsc_errc code = tdsc__tls_diag_mismatch(&f, t->where, err);
+  if (code != TDSC_OK)
+    set_openssl_provider(err, e, X509_V_OK);
+  return code;
+}
+
+static tdsc_errc verify_errc(long v) {
+  return tdsc__tls_diag_find(TDSC__TLS_DIAG_VERIFY, v)->code;
+}
+
 
 static tdsc_errc cert_error(tls_io *t, const tdsc__tls_opts *o, long v,
                             unsigned long e, tdsc_error *err) {
@@ -368,16 +460,29 @@ static tdsc_errc cert_error(tls_io *t, const tdsc__tls_opts *o, long v,
                   o->cert_host ? " (HostNameInCertificate)" : "", names);
     break;
   }
-  default:
+  default: {
+    const tdsc__tls_diag_row *row = tdsc__tls_diag_find(TDSC__TLS_DIAG_VERIFY, v);
+    const char *what = row->what ? row->what : X509_verify_cert_error_string(v);
+    char bsubj[256] = "", about[300] = "";
+    /* a verdict on an issuer names it: the leaf may be fine */
+    if (bad && bad != leaf) {
+      name_text(X509_get_subject_name(bad), bsubj, sizeof bsubj);
+      snprintf(about, sizeof about, " (at the issuing certificate %s)", bsubj);
+    }
     if (code == TDSC_E_TLS_CERT_UNTRUSTED)
-      tdsc__err_set(err, code, "%s is not trusted: %s (trust store: %s%s)",
-                    cert, X509_verify_cert_error_string(v),
+      tdsc__err_set(err, code, "%s is not trusted: it %s%s (trust store: %s%s)",
+                    cert, what, about,
                     o->cafile ? "CAFile=" : "the system CA store",
                     o->cafile ? o->cafile : "");
+    else if (code == TDSC_E_TLS_CERT_REVOKED ||
+             code == TDSC_E_TLS_REVOCATION_UNKNOWN)
+      tdsc__err_set(err, code, "%s %s%s (CRLs from CAFile=%s)", cert, what,
+                    about, o->cafile ? o->cafile : "?");
     else
-      tdsc__err_set(err, code, "%s was rejected: %s", cert,
-                    X509_verify_cert_error_string(v));
+      tdsc__err_set(err, code, "%s was rejected: it %s%s (%s)", cert, what,
+                    about, row->name);
     break;
+  }
   }
   set_openssl_provider(err, e, v);
   return code;
@@ -397,18 +502,28 @@ static tdsc_errc handshake_error(tls_io *t, const tdsc__tls_opts *o,
    * it could not be written. */
   if (o->verify && v != X509_V_OK)
     return cert_error(t, o, v, e, err);
-  if (e && is_protocol_mismatch(e, o->strict)) {
-    const char *reason = reason_text(e);
-    tdsc__err_set(err, TDSC_E_TLS_PROTOCOL_MISMATCH,
-                  "no TLS version or cipher in common with %s: %s (this "
-                  "client needs TLS 1.2 or later)",
-                  t->where, reason ? reason : "handshake failure");
+  /* What each side offered decides a version or cipher mismatch. */
+  tdsc_errc code = mismatch_error(t, e, e && is_client_empty(e), err);
+  if (code != TDSC_OK)
+    return code;
+  if (t->alert_received >= 0) {
+    const tdsc__tls_diag_row *row =
+        tdsc__tls_diag_find(TDSC__TLS_DIAG_ALERT, t->alert_received);
+    tdsc__err_set(err, row->code,
+                  "%s ended the TLS handshake with alert %s (%d): it %s",
+                  t->where, row->name, t->alert_received,
+                  row->what ? row->what : "gave no reason");
+    if (row->code == TDSC_E_TLS_CERT_NAME_MISMATCH)
+      tdsc__err_hint(err, "Connect by a host name the server is set up for "
+                          "(it is sent in SNI); HostNameInCertificate= "
+                          "changes only what the certificate is checked "
+                          "against.");
     set_openssl_provider(err, e, v);
-    return TDSC_E_TLS_PROTOCOL_MISMATCH;
+    return row->code;
   }
   /* The transport failed (timeout, reset, close): its own error. */
   if (t->lower.code != TDSC_OK) {
-    tdsc_errc code = surface_lower(t, err);
+    code = surface_lower(t, err);
     tdsc__err_context(err, "TLS handshake with %s", t->where);
     return code;
   }
@@ -507,6 +622,14 @@ static const tdsc__io_ops tls_ops = {"tls", tls_read, tls_write, tls_destroy};
 
 /* ---------------------------------------------------------------- start */
 
+static bool store_has_crls(X509_STORE *store) {
+  STACK_OF(X509_OBJECT) *objs = store ? X509_STORE_get0_objects(store) : NULL;
+  for (int i = 0; objs && i < sk_X509_OBJECT_num(objs); i++)
+    if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objs, i)) == X509_LU_CRL)
+      return true;
+  return false;
+}
+
 static tdsc_errc setup_error(tdsc_error *err, tdsc_errc code, const char *what,
                              const char *arg) {
   unsigned long e = ERR_peek_error();
@@ -539,7 +662,12 @@ tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
         setup_error(err, TDSC_E_NO_MEMORY, "cannot create a TLS context", NULL);
     goto fail;
   }
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  /* TLS 1.2 at least (MS-TDS asks no less, and older versions are broken),
+   * but never below what the OpenSSL configuration (MinProtocol) already
+   * demands: raising is ours to do, lowering is not. */
+  long cfg_min = SSL_CTX_get_min_proto_version(ctx);
+  if (cfg_min == 0 || cfg_min < TLS1_2_VERSION)
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   /* report_only verifies as verify does, but OpenSSL only records the
    * verdict (SSL_VERIFY_NONE): the doctor sees the certificate either way. */
   bool verifying = opts->verify || opts->report_only;
@@ -551,6 +679,14 @@ tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
             "cannot load the CA certificates of CAFile=", opts->cafile);
         goto fail;
       }
+      /* CRLs in CAFile turn revocation checking on, for the whole chain:
+       * whoever put them there wants them used, and a chain the CRLs do
+       * not cover fails with TLS_REVOCATION_UNKNOWN rather than pass
+       * unchecked. */
+      if (store_has_crls(SSL_CTX_get_cert_store(ctx)))
+        X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx),
+                                    X509_V_FLAG_CRL_CHECK |
+                                        X509_V_FLAG_CRL_CHECK_ALL);
     } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
       rc = setup_error(err, TDSC_E_TLS_HANDSHAKE,
                        "cannot load the system CA store", NULL);
@@ -569,6 +705,8 @@ tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
     goto fail;
   }
   SSL_set_app_data(t->ssl, t);
+  t->alert_received = -1;
+  SSL_set_msg_callback(t->ssl, msg_cb);
 
   const char *check = opts->cert_host ? opts->cert_host : opts->host;
   if (opts->verify && (!check || !*check)) {

@@ -30,6 +30,7 @@
 #include "config.h"
 
 #include "tls/tls.h" /* first: winsock2.h before windows.h */
+#include "tls/tls_diag.h"
 
 #include "buf.h"
 #include "sec_win32.h"
@@ -240,24 +241,17 @@ static HCERTSTORE load_cafile(const char *path, tdsc_error *err) {
 
 /* ------------------------------------------------------- verification */
 
+/* The numbers of the diagnosis table (tls_diag.h) are the SDK's. */
+#define CHECK_ROW(name, v, c, what)                                            \
+  _Static_assert((unsigned long)(name) == v##UL, #name " in tls_diag.h");
+TDSC__TLS_SSPI_ROWS(CHECK_ROW)
+#undef CHECK_ROW
+
 static tdsc_errc policy_errc(HRESULT h) {
-  switch (h) {
-  case CERT_E_EXPIRED:
-  case CERT_E_VALIDITYPERIODNESTING:
-  case SEC_E_CERT_EXPIRED:
-    return TDSC_E_TLS_CERT_EXPIRED;
-  case CERT_E_CN_NO_MATCH:
-  case SEC_E_WRONG_PRINCIPAL:
-    return TDSC_E_TLS_CERT_NAME_MISMATCH;
-  case CERT_E_UNTRUSTEDROOT:
-  case CERT_E_UNTRUSTEDCA:
-  case CERT_E_UNTRUSTEDTESTROOT:
-  case CERT_E_CHAINING:
-  case SEC_E_UNTRUSTED_ROOT:
-    return TDSC_E_TLS_CERT_UNTRUSTED;
-  default:
-    return TDSC_E_TLS_CERT_REJECTED;
-  }
+  const tdsc__tls_diag_row *row =
+      tdsc__tls_diag_find(TDSC__TLS_DIAG_SSPI, (long)h);
+  /* a chain verdict the table does not know still fails the certificate */
+  return row->value == -1 ? TDSC_E_TLS_CERT_REJECTED : row->code;
 }
 
 /* The certificate error h (for chain, may be NULL) into err, with
@@ -615,33 +609,30 @@ static tdsc_errc handshake_error(tls_io *t, SECURITY_STATUS st,
                                  tdsc_error *err) {
   char text[400];
   tdsc__sec_status_text(st, text, sizeof text);
-  tdsc_errc code;
-  switch (st) {
-  case SEC_E_ALGORITHM_MISMATCH:
-  case SEC_E_UNSUPPORTED_FUNCTION:
-    code = TDSC_E_TLS_PROTOCOL_MISMATCH;
+  const tdsc__tls_diag_row *row =
+      tdsc__tls_diag_find(TDSC__TLS_DIAG_SSPI, (long)st);
+  tdsc_errc code = row->code;
+  switch (code) {
+  case TDSC_E_TLS_PROTOCOL_MISMATCH:
+  case TDSC_E_TLS_CIPHER_MISMATCH:
+    /* Schannel tells no more than this: its versions come from the
+     * machine's SCHANNEL registry settings */
     tdsc__err_set(err, code,
-                  "no TLS version or cipher in common with %s: %s (this "
-                  "client needs TLS 1.2 or later)",
-                  t->where, text);
+                  "%s with %s (%s): this client offers TLS 1.2 and later as "
+                  "the machine's Schannel settings allow",
+                  row->what, t->where, text);
     break;
-  case SEC_E_UNTRUSTED_ROOT:
-  case SEC_E_CERT_EXPIRED:
-  case SEC_E_WRONG_PRINCIPAL:
-  case SEC_E_CERT_UNKNOWN:
-    /* Schannel's own verdict (not asked for: we validate manually) */
-    code = policy_errc(st);
-    tdsc__err_set(err, code, "the certificate of %s was refused: %s", t->where,
-                  text);
-    break;
-  case SEC_E_INSUFFICIENT_MEMORY:
-    code = TDSC_E_NO_MEMORY;
+  case TDSC_E_NO_MEMORY:
     tdsc__err_set(err, code, "out of memory in Schannel: %s", text);
     break;
-  default:
-    code = TDSC_E_TLS_HANDSHAKE;
+  case TDSC_E_TLS_HANDSHAKE:
     tdsc__err_set(err, code, "the TLS handshake with %s failed: %s", t->where,
                   text);
+    break;
+  default:
+    /* Schannel's own verdict (not asked for: we validate manually) */
+    tdsc__err_set(err, code, "the certificate of %s was refused: it %s (%s)",
+                  t->where, row->what ? row->what : "failed", text);
     break;
   }
   set_provider(err, st, 0);

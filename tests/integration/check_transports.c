@@ -257,6 +257,45 @@ START_TEST(each_resolution_failure_has_its_code) {
 }
 END_TEST
 
+/* Issue 11: KRB_KDC_UNREACHABLE's hint offered "connect through a local
+ * transport" after an attempt that was already local (and for a remote
+ * server, which has none).  TCP to this machine keeps the offer. */
+START_TEST(the_kdc_hint_offers_a_local_transport_only_where_one_helps) {
+  tdsc_conn *c;
+  serve(true, true, NULL, NULL);
+  ck_assert(th_realm_cmd(&realm, "stop", (const char *)NULL));
+  /* 0.0.0.0 reaches this machine on Linux, yet names no local host: the
+   * library sees a remote server */
+  static const char *const servers[] = {"shm:", "np:", "tcp:localhost",
+                                        "tcp:0.0.0.0"};
+  for (size_t i = 0; i < 4; i++) {
+    char server[800];
+    if (i >= 2)
+      snprintf(server, sizeof server, "%s,%d", servers[i], port);
+    else
+      snprintf(server, sizeof server, "%s%s", servers[i],
+               i == 1 ? pipepath : "");
+    tdsc_errc rc = connect_to(server, "Authentication=kerberos", &c);
+    const tdsc_error *e = tdsc_conn_error(c);
+    ck_assert_msg(rc == TDSC_E_KRB_KDC_UNREACHABLE, "%s: %s", server,
+                  tdsc_error_report(e));
+    const char *hint = tdsc_error_hint(e);
+    ck_assert_msg(strstr(hint, "KDC") && strstr(hint, "NTLM"), "%s: %s",
+                  server, hint);
+    ck_assert_msg(!strstr(hint, "local transport") == (i != 2), "%s: %s",
+                  server, hint);
+    if (i < 2) /* says why the transport is no remedy */
+      ck_assert_msg(strstr(hint, "already local"), "%s: %s", server, hint);
+    /* the trail entry's error carries the same hint */
+    const tdsc_error *a0 =
+        tdsc_attempt_error(tdsc_error_trail_at(e, tdsc_error_trail_count(e) - 1));
+    ck_assert_str_eq(tdsc_error_hint(a0), hint);
+    tdsc_conn_free(c);
+  }
+  teardown();
+}
+END_TEST
+
 static Suite *transports_suite(void) {
   Suite *s = suite_create("transports");
   TCase *tc = tcase_create("transports");
@@ -269,6 +308,7 @@ static Suite *transports_suite(void) {
   tcase_add_test(tc, a_named_instance_is_found_through_sql_browser);
   tcase_add_test(tc, local_transports_verify_the_certificate_as_the_local_host);
   tcase_add_test(tc, each_resolution_failure_has_its_code);
+  tcase_add_test(tc, the_kdc_hint_offers_a_local_transport_only_where_one_helps);
   suite_add_tcase(s, tc);
   return s;
 }

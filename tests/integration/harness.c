@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 const char *th_server_faketime;
+const char *th_server_openssl_conf;
 
 long long th_now_ms(void) {
   struct timespec ts;
@@ -81,6 +82,8 @@ bool th_server_start(th_server *s, ...) {
   snprintf(key, sizeof key, "%s", th_cert("server.key"));
   const char *faketime = th_server_faketime;
   th_server_faketime = NULL;
+  const char *openssl_conf = th_server_openssl_conf;
+  th_server_openssl_conf = NULL;
   argv[argc++] = getenv("PYTHON3");
   argv[argc++] = script;
   const char *fixed[] = {"--host", "127.0.0.1", "--port", "0", "--db", db,
@@ -130,6 +133,8 @@ bool th_server_start(th_server *s, ...) {
       setenv("FAKETIME", faketime, 1);
       setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
     }
+    if (openssl_conf)
+      setenv("OPENSSL_CONF", openssl_conf, 1);
     dup2(fds[1], 1);
     int errfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (errfd >= 0)

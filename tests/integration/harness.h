@@ -36,6 +36,9 @@ const char *th_connstr(const th_server *s, const char *extra);
  * The library is preloaded into the server itself, so that it stays our
  * direct child (the faketime command would put itself in between). */
 extern const char *th_server_faketime;
+/* An OpenSSL configuration file for the next th_server_start only (its
+ * OPENSSL_CONF: MinProtocol, MaxProtocol, Ciphersuites...); reset by it. */
+extern const char *th_server_openssl_conf;
 #ifndef TH_LIBFAKETIME /* configure finds it; this is Debian's amd64 path */
 #define TH_LIBFAKETIME "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 #endif

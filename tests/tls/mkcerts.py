@@ -9,6 +9,13 @@ Writes into OUTDIR (EC P-256 keys, PEM):
   wrongname.pem wrongname.key  signed by the CA, only DNS:wrong.example
   selfsigned.pem selfsigned.key  localhost names, self-signed
   otherca.pem (otherca.key)    an unrelated CA
+  otherleaf.pem otherleaf.key  localhost names, signed by the unrelated CA
+  notyet.pem notyet.key        localhost names, signed by the CA, valid from
+                               now+10y
+  clientonly.pem clientonly.key  localhost names, signed by the CA, extended
+                               key usage clientAuth only (not for servers)
+  revoked.pem revoked.key      localhost names, signed by the CA, revoked by
+  ca-crl.pem                   the CA and its CRL (which lists revoked.pem)
 Idempotent: existing files are kept when all of them are present.
 """
 
@@ -24,7 +31,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 FILES = ['ca.pem', 'ca.key', 'server.pem', 'server.key', 'expired.pem',
          'expired.key', 'wrongname.pem', 'wrongname.key', 'selfsigned.pem',
-         'selfsigned.key', 'otherca.pem', 'otherca.key']
+         'selfsigned.key', 'otherca.pem', 'otherca.key', 'otherleaf.pem',
+         'otherleaf.key', 'notyet.pem', 'notyet.key', 'clientonly.pem',
+         'clientonly.key', 'revoked.pem',
+         'revoked.key', 'ca-crl.pem']
 
 
 def key():
@@ -61,13 +71,14 @@ def make_ca(cn, now):
     return cert, k
 
 
-def make_leaf(cn, sans, issuer_cert, issuer_key, start, end):
+def make_leaf(cn, sans, issuer_cert, issuer_key, start, end,
+              eku=ExtendedKeyUsageOID.SERVER_AUTH):
     k = key()
     b = (x509.CertificateBuilder().subject_name(name(cn))
          .public_key(k.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(start).not_valid_after(end)
          .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+         .add_extension(x509.ExtendedKeyUsage([eku]), False)
          .add_extension(x509.SubjectAlternativeName(sans), False))
     if issuer_cert is None:
         b = b.issuer_name(name(cn))
@@ -107,6 +118,25 @@ def main():
     write(outdir, 'selfsigned', c, k)
     other, other_k = make_ca('some other CA', now)
     write(outdir, 'otherca', other, other_k)
+    c, k = make_leaf('localhost', local, other, other_k, now - day, now + 3650 * day)
+    write(outdir, 'otherleaf', c, k)
+    c, k = make_leaf('localhost', local, ca, ca_k, now + 3650 * day,
+                     now + 7300 * day)
+    write(outdir, 'notyet', c, k)
+    c, k = make_leaf('localhost', local, ca, ca_k, now - day, now + 3650 * day,
+                     eku=ExtendedKeyUsageOID.CLIENT_AUTH)
+    write(outdir, 'clientonly', c, k)
+    c, k = make_leaf('localhost', local, ca, ca_k, now - day, now + 3650 * day)
+    write(outdir, 'revoked', c, k)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
+           .last_update(now - day).next_update(now + 3650 * day)
+           .add_revoked_certificate(
+               x509.RevokedCertificateBuilder().serial_number(c.serial_number)
+               .revocation_date(now - day).build())
+           .sign(ca_k, hashes.SHA256()))
+    with open(os.path.join(outdir, 'ca-crl.pem'), 'wb') as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+        f.write(crl.public_bytes(serialization.Encoding.PEM))
     return 0
 
 

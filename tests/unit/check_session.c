@@ -133,9 +133,19 @@ START_TEST(the_spn_follows_the_canonicalization_rule) {
   tdsc__spn_for(&o, "127.0.0.1", 1433, "", spn, sizeof spn, how, sizeof how);
   ck_assert_str_eq(spn, "MSSQLSvc/127.0.0.1:1433");
   ck_assert_ptr_nonnull(strstr(how, "IP address"));
-  /* the rule in force is named, not "none" (forward is the default) */
-  ck_assert_msg(!strstr(how, "=none"), "%s", how);
-  ck_assert_ptr_nonnull(strstr(how, "SPNHostCanonicalization=forward"));
+  /* issue 11: the trail said "=none" although the default was in force */
+  ck_assert_msg(!strstr(how, "=none") &&
+                    strstr(how, "SPNHostCanonicalization=forward "),
+                "%s", how);
+  ck_assert_int_eq(parse("SPNHostCanonicalization=forward-reverse"), TDSC_OK);
+  tdsc__spn_for(&o, "::1", 1433, "", spn, sizeof spn, how, sizeof how);
+  ck_assert_str_eq(spn, "MSSQLSvc/::1:1433");
+  ck_assert_msg(strstr(how, "=forward-reverse") && !strstr(how, "=none"),
+                "%s", how);
+  ck_assert_int_eq(parse("SPNHostCanonicalization=none"), TDSC_OK);
+  tdsc__spn_for(&o, "127.0.0.1", 1433, "", spn, sizeof spn, how, sizeof how);
+  ck_assert_ptr_nonnull(strstr(how, "SPNHostCanonicalization=none"));
+  ck_assert_int_eq(parse(""), TDSC_OK);
   ck_assert_int_eq(parse("ServerSPN=MSSQLSvc/real.example:1433@EX.TEST"),
                    TDSC_OK);
   tdsc__spn_for(&o, "alias", 1433, "", spn, sizeof spn, how, sizeof how);
@@ -157,6 +167,71 @@ START_TEST(a_secret_is_never_quoted_in_an_error) {
   ck_assert_ptr_null(strstr(tdsc_error_message(&err), "hunter2"));
   ck_assert_int_eq(parse("PWD=hunter2;Nope=1"), TDSC_E_UNKNOWN_KEYWORD);
   ck_assert_ptr_null(strstr(tdsc_error_message(&err), "hunter2"));
+}
+END_TEST
+
+/* Issue 11: an unbraced ';' splits a password, and its tail became the
+ * next "keyword" of the parse error ("'ret99' has no '=value'").  Every
+ * keyword and alias the option table marks secret, every error the parser
+ * can give after it: the text after the secret is never in the message,
+ * which names the secret keyword and the offset instead. */
+START_TEST(no_text_after_a_secret_keyword_is_ever_quoted) {
+  static const struct {
+    const char *tail; /* after "<secret>=abc;" */
+    tdsc_errc code;
+    const char *names; /* what the message must name */
+  } tails[] = {
+      {"ret99", TDSC_E_BAD_CONNSTR, "=value"},
+      {"ret99;UID=u", TDSC_E_BAD_CONNSTR, "=value"},
+      {"ret99=x", TDSC_E_UNKNOWN_KEYWORD, "unknown keyword"},
+      {"UID=u;UID=ret99", TDSC_E_BAD_CONNSTR, "twice"},
+      {"App={ret99", TDSC_E_BAD_CONNSTR, "braced"},
+      {"App={x}ret99", TDSC_E_BAD_CONNSTR, "braced"},
+      {"Encrypt=ret99", TDSC_E_BAD_OPTION_VALUE, "Encrypt"},
+      {"TrustServerCertificate=ret99", TDSC_E_BAD_OPTION_VALUE,
+       "TrustServerCertificate"},
+      {"LoginTimeout=ret99", TDSC_E_BAD_OPTION_VALUE, "LoginTimeout"},
+      {"Authentication=ret99", TDSC_E_BAD_OPTION_VALUE, "Authentication"},
+      {"Authentication=sql,sql,ret99", TDSC_E_BAD_OPTION_VALUE,
+       "Authentication"},
+  };
+  size_t nsecret = 0;
+  for (size_t i = 0; i < TDSC__OPT_COUNT; i++) {
+    const tdsc_option_info *info = &tdsc__optdefs[i].info;
+    if (!info->secret)
+      continue;
+    nsecret++;
+    /* the keyword, then each alias */
+    char names[256];
+    snprintf(names, sizeof names, "%s%s%s", info->keyword,
+             info->aliases ? "|" : "", info->aliases ? info->aliases : "");
+    for (char *save = NULL, *k = strtok_r(names, "|", &save); k;
+         k = strtok_r(NULL, "|", &save)) {
+      for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+        char cs[256], at[64];
+        snprintf(cs, sizeof cs, "Server=h;%s=abc;%s", k, tails[t].tail);
+        snprintf(at, sizeof at, "offset %zu", strlen("Server=h;") +
+                                                   strlen(k) + 5);
+        tdsc_errc rc = parse(cs);
+        const char *m = tdsc_error_message(&err);
+        ck_assert_msg(rc == tails[t].code, "%s: %s: %s", cs,
+                      tdsc_errc_name(rc), m);
+        ck_assert_msg(!strstr(m, "ret99") && !strstr(m, "abc"), "%s: %s",
+                      cs, m);
+        ck_assert_msg(strstr(m, info->keyword) && strstr(m, tails[t].names),
+                      "%s: %s", cs, m);
+        ck_assert_msg(strstr(m, "offset "), "%s: %s", cs, m);
+        if (t == 0)
+          ck_assert_msg(strstr(m, at), "%s: %s (want %s)", cs, m, at);
+      }
+    }
+  }
+  ck_assert_uint_ge(nsecret, 3); /* PWD, KrbPassword, NTLMPassword */
+  /* before any secret, the text is the best pointer to the mistake */
+  ck_assert_int_eq(parse("UID=abc;ret99"), TDSC_E_BAD_CONNSTR);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "'ret99'"));
+  ck_assert_int_eq(parse("Encrypt=ret99;PWD=x"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "'ret99'"));
 }
 END_TEST
 
@@ -196,6 +271,10 @@ START_TEST(the_public_option_table_is_the_parsers) {
     snprintf(s, sizeof s, "%s=%s", i->keyword,
              i->default_value ? i->default_value : "x");
     ck_assert_msg(parse(s) != TDSC_E_UNKNOWN_KEYWORD, "%s", s);
+    /* tests/integration/secrets.sh finds the secret keywords by these
+     * words in --help: they must follow the flag */
+    ck_assert_msg(!i->secret == !strstr(i->doc, "never printed"), "%s",
+                  i->keyword);
   }
   ck_assert_uint_eq(n, TDSC__OPT_COUNT);
   ck_assert(tdsc_option_at(TDSC__OPT_PWD)->secret);
@@ -458,6 +537,7 @@ static Suite *session_suite(void) {
   tcase_add_test(opt, a_keyword_given_twice_is_refused);
   tcase_add_test(opt, numbers_are_range_checked);
   tcase_add_test(opt, a_secret_is_never_quoted_in_an_error);
+  tcase_add_test(opt, no_text_after_a_secret_keyword_is_ever_quoted);
   tcase_add_test(opt, authentication_is_an_ordered_list_of_known_mechanisms);
   tcase_add_test(opt, the_public_option_table_is_the_parsers);
   tcase_add_test(opt, the_spn_follows_the_canonicalization_rule);

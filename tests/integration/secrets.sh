@@ -1,0 +1,55 @@
+#!/bin/sh
+# Issue 11: a password holding an unbraced ';' had its tail printed back by
+# the connection-string parser ("'ret99' has no '=value'"), through tdsc and
+# tdsc-doctor.  For every secret keyword and alias (the option table's
+# secret flag; --help marks them "never printed"), and each kind of parse
+# error after it, neither tool prints any text that follows the secret; the
+# message names the secret keyword and the offset.  No server is needed:
+# the string is rejected before any traffic.
+set -u
+build=${TDSC_BUILDDIR:-.}
+tdsc="$build/tools/tdsc"
+doctor="$build/tools/tdsc-doctor"
+[ -x "$tdsc" ] && [ -x "$doctor" ] || { echo "SKIP: tools not built"; exit 77; }
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check() { # description, status (0 = pass)
+	if [ "$2" = 0 ]; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi
+}
+
+# "  PWD   SQL login password (never printed) (also: Password)"
+"$tdsc" --help | grep 'never printed' >"$tmp/secret-lines"
+keywords=$(sed -e 's/^ *\([^ ]*\) .*/\1/' "$tmp/secret-lines"
+	sed -n -e 's/.*(also: \([^)]*\)).*/\1/p' "$tmp/secret-lines" | tr '|' '\n')
+n=$(echo "$keywords" | grep -c .)
+[ "$n" -ge 4 ]; check "--help marks at least PWD, Password, KrbPassword, NTLMPassword secret ($n)" $?
+for k in PWD Password KrbPassword NTLMPassword; do
+	echo "$keywords" | grep -qx "$k"; check "$k is a secret keyword" $?
+done
+
+for k in $keywords; do
+	for tail in 'ret99' 'ret99=1' 'UID=u;UID=ret99' 'App={ret99' \
+		'Encrypt=ret99' 'Authentication=ret99'; do
+		cs="Server=tcp:127.0.0.1,1;$k=abc;$tail"
+		for tool in tdsc doctor; do
+			if [ $tool = tdsc ]; then
+				timeout -k 5 30 "$tdsc" -c "$cs" -Q 'SELECT 1' >"$tmp/out" 2>&1
+			else
+				timeout -k 5 30 "$doctor" -t 2 -c "$cs" >"$tmp/out" 2>&1
+			fi
+			rc=$?
+			[ $rc = 64 ] && ! grep -q 'ret99\|abc' "$tmp/out" &&
+				grep -q "offset" "$tmp/out" && grep -q "$k=\\|secret" "$tmp/out"
+			check "$tool, $k=abc;$tail: exit 64, the tail never printed (rc $rc)" $?
+			[ $rc = 64 ] || cat "$tmp/out"
+		done
+	done
+done
+# the doctor's JSON report as well
+timeout -k 5 30 "$doctor" --json -c "Server=x;PWD=abc;ret99" >"$tmp/out" 2>&1
+! grep -q 'ret99\|abc' "$tmp/out"; check "tdsc-doctor --json never prints the tail" $?
+# before any secret, the offending text is quoted: it is the best pointer
+timeout -k 5 30 "$tdsc" -c "Server=x;ret99" -Q 'SELECT 1' >"$tmp/out" 2>&1
+grep -q "'ret99'" "$tmp/out"; check "text before any secret is quoted" $?
+exit $fail
