@@ -44,6 +44,8 @@ typedef enum tdsc__opt_id {
   TDSC__OPT_TRANSPORT,
   TDSC__OPT_LOCAL_DIR,
   TDSC__OPT_BROWSER_PORT,
+  TDSC__OPT_INTEGRATED,
+  TDSC__OPT_MARS,
   TDSC__OPT_COUNT
 } tdsc__opt_id;
 
