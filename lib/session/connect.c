@@ -662,5 +662,7 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
     tdsc__err_context(&c->err, "every mechanism of Authentication= failed; "
                                "the last");
   }
+  if (c->opts.note[0]) /* e.g. a password file ignored: maybe the cause */
+    tdsc__err_context(&c->err, "%s", c->opts.note);
   return rc;
 }

@@ -6,6 +6,8 @@
 
 #include "session/options.h"
 
+#include "session/conffile.h"
+
 #include "buf.h"
 
 #include <ctype.h>
@@ -155,6 +157,12 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
    {"MultipleActiveResultSets", "MARS_Connection|MARS Connection", "no", NULL,
     "accepted as no (one request at a time per connection); yes is "
     "refused",
+    false}},
+  {TDSC__OPT_SERVICE, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"Service", NULL, NULL, "TDSC_SERVICE",
+    "a [section] of the service file (TDSC_SERVICEFILE, "
+    "~/.tdsc_service.conf, /etc/tdsclient/service.conf) whose keywords "
+    "complete the string",
     false}},
 };
 /* clang-format on */
@@ -472,11 +480,8 @@ static tdsc_errc typecheck(tdsc__options *o, tdsc_error *err) {
 
 void tdsc__options_clear(tdsc__options *o) {
   for (size_t i = 0; i < TDSC__OPT_COUNT; i++) {
-    if (o->value[i] && tdsc__optdefs[i].info.secret) {
-      volatile char *p = o->value[i];
-      while (*p)
-        *p++ = 0;
-    }
+    if (o->value[i] && tdsc__optdefs[i].info.secret)
+      tdsc__wipe(o->value[i], strlen(o->value[i]));
     free(o->value[i]);
   }
   memset(o, 0, sizeof *o);
@@ -484,6 +489,79 @@ void tdsc__options_clear(tdsc__options *o) {
 
 const char *tdsc__opt(const tdsc__options *o, tdsc__opt_id id) {
   return o->value[id];
+}
+
+/* A pair of the service file: fills what the string did not give. */
+static tdsc_errc service_set(const char *key, const char *value, void *ud,
+                             tdsc_error *err) {
+  tdsc__options *o = ud;
+  const tdsc__optdef *d = find_def(key, strlen(key));
+  if (!d)
+    return unknown_keyword(key, strlen(key), err);
+  if (d->id == TDSC__OPT_SERVICE)
+    return tdsc__err_set(err, TDSC_E_BAD_CONNSTR,
+                         "a service section cannot name another Service=");
+  if (o->value[d->id])
+    return TDSC_OK; /* the string wins */
+  return (o->value[d->id] = tdsc__strdup(value)) ? TDSC_OK
+                                                 : tdsc__err_oom(err);
+}
+
+/* Server=<name>, a bare name, resolved through a freetds.conf section as
+ * FreeTDS's users expect: its host (the name itself when absent), port or
+ * instance, and its encryption when Encrypt= was not chosen. */
+static tdsc_errc freetds_server(tdsc__options *o, bool encrypt_chosen,
+                                tdsc_error *err) {
+  const char *name = o->value[TDSC__OPT_SERVER];
+  if (!name || !*name || strpbrk(name, ":,\\[/ "))
+    return TDSC_OK;
+  tdsc__conf_server fs;
+  tdsc_errc rc = tdsc__conf_freetds(name, &fs, err);
+  if (rc != TDSC_OK || !fs.found)
+    return rc;
+  const char *host = fs.host[0] ? fs.host : name;
+  char *target = fs.instance[0]
+                     ? tdsc__strdup_printf("%s\\%s%s%s", host, fs.instance,
+                                           fs.port[0] ? "," : "", fs.port)
+                     : tdsc__strdup_printf("tcp:%s%s%s", host,
+                                           fs.port[0] ? "," : "", fs.port);
+  if (!target)
+    return tdsc__err_oom(err);
+  free(o->value[TDSC__OPT_SERVER]);
+  o->value[TDSC__OPT_SERVER] = target;
+  static const char *const enc[][2] = {{"off", "off"},
+                                       {"request", "optional"},
+                                       {"require", "mandatory"},
+                                       {"strict", "strict"}};
+  for (size_t i = 0; !encrypt_chosen && fs.encryption[0] && i < 4; i++)
+    if (!strcasecmp(fs.encryption, enc[i][0])) {
+      free(o->value[TDSC__OPT_ENCRYPT]);
+      if (!(o->value[TDSC__OPT_ENCRYPT] = tdsc__strdup(enc[i][1])))
+        return tdsc__err_oom(err);
+    }
+  return TDSC_OK;
+}
+
+/* PWD= from the password file when neither the string, the service file
+ * nor TDSC_PASSWORD gave one, for a login named by UID=. */
+static tdsc_errc password_file(tdsc__options *o, tdsc_error *err) {
+  const char *uid = o->value[TDSC__OPT_UID];
+  const char *server = o->value[TDSC__OPT_SERVER];
+  if (o->value[TDSC__OPT_PWD] || !uid || !server)
+    return TDSC_OK;
+  tdsc__target t;
+  tdsc_error ignored = {0};
+  if (tdsc__target_parse(server, &t, &ignored) != TDSC_OK) {
+    tdsc__err_clear(&ignored);
+    return TDSC_OK; /* the connect reports the target */
+  }
+  char port[8] = "";
+  if (t.port)
+    snprintf(port, sizeof port, "%u", (unsigned)t.port);
+  return tdsc__conf_password(t.host, t.port ? port : NULL,
+                             o->value[TDSC__OPT_DATABASE], uid,
+                             &o->value[TDSC__OPT_PWD], o->note,
+                             sizeof o->note, err);
 }
 
 /* Reads one value at *p (braced or bare), leaving *p after it. */
@@ -589,6 +667,13 @@ tdsc_errc tdsc__options_parse(tdsc__options *o, const char *s,
     if (d->info.secret)
       secret = d;
   }
+  const char *service = o->value[TDSC__OPT_SERVICE];
+  if (!service)
+    service = getenv(tdsc__optdefs[TDSC__OPT_SERVICE].info.env);
+  if (service && *service &&
+      (rc = tdsc__conf_service(service, service_set, o, err)) != TDSC_OK)
+    goto out;
+  bool encrypt_chosen = o->value[TDSC__OPT_ENCRYPT] != NULL;
   for (size_t i = 0; i < TDSC__OPT_COUNT; i++) {
     const tdsc__optdef *d = &tdsc__optdefs[i];
     const char *fallback = NULL;
@@ -603,6 +688,9 @@ tdsc_errc tdsc__options_parse(tdsc__options *o, const char *s,
       goto out;
     }
   }
+  if ((rc = freetds_server(o, encrypt_chosen, err)) != TDSC_OK ||
+      (rc = password_file(o, err)) != TDSC_OK)
+    goto out;
   rc = typecheck(o, err);
 out:
   tdsc__buf_wipe(&val);
