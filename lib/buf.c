@@ -19,12 +19,19 @@ void tdsc__buf_reset(tdsc__buf *b) {
   b->oom = false;
 }
 
+void tdsc__wipe(void *p, size_t n) {
+#ifdef HAVE_EXPLICIT_BZERO
+  explicit_bzero(p, n);
+#else
+  volatile uint8_t *v = p;
+  while (n--)
+    *v++ = 0;
+#endif
+}
+
 void tdsc__buf_wipe(tdsc__buf *b) {
-  if (b->data) {
-    volatile uint8_t *p = b->data;
-    for (size_t i = 0; i < b->cap; i++)
-      p[i] = 0;
-  }
+  if (b->data)
+    tdsc__wipe(b->data, b->cap);
   tdsc__buf_reset(b);
 }
 

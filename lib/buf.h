@@ -23,6 +23,8 @@ void tdsc__buf_free(tdsc__buf *b);
 void tdsc__buf_reset(tdsc__buf *b);
 /* Wipes the contents with zeros before forgetting them (secrets). */
 void tdsc__buf_wipe(tdsc__buf *b);
+/* Zeroes n bytes at p in a way the compiler keeps (secrets). */
+void tdsc__wipe(void *p, size_t n);
 /* Makes room for n more bytes; false (and oom set) on failure. */
 bool tdsc__buf_reserve(tdsc__buf *b, size_t n);
 /* Appends n bytes, returns where they start (NULL on oom), contents

@@ -16,4 +16,10 @@ bool tdsc__hostname(char *buf, size_t len);
  * WSAGetLastError), which is what TDSC_PROVIDER_ERRNO carries there. */
 const char *tdsc__strerror(int code, char *buf, size_t len);
 
+/* Whether the open file fd is private to its owner (no access for group
+ * or others), *mode its permission bits, for a file holding passwords.
+ * Windows: true (its ACLs, not mode bits, decide; the user's profile is
+ * private by default). */
+bool tdsc__file_private(int fd, unsigned *mode);
+
 #endif

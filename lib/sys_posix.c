@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,4 +29,14 @@ bool tdsc__hostname(char *buf, size_t len) {
 const char *tdsc__strerror(int code, char *buf, size_t len) {
   snprintf(buf, len, "%s", strerror(code));
   return buf;
+}
+
+bool tdsc__file_private(int fd, unsigned *mode) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    *mode = 0;
+    return false;
+  }
+  *mode = (unsigned)(st.st_mode & 07777);
+  return (st.st_mode & 077) == 0;
 }

@@ -53,3 +53,9 @@ const char *tdsc__strerror(int code, char *buf, size_t len) {
     buf[--n] = '\0';
   return buf;
 }
+
+bool tdsc__file_private(int fd, unsigned *mode) {
+  (void)fd;
+  *mode = 0600;
+  return true;
+}

@@ -9,16 +9,6 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-void tdsc__wipe(void *p, size_t n) {
-#ifdef HAVE_EXPLICIT_BZERO
-  explicit_bzero(p, n);
-#else
-  volatile uint8_t *v = p;
-  while (n--)
-    *v++ = 0;
-#endif
-}
-
 /* ------------------------------------------------------------------ MD4 */
 
 static uint32_t rol(uint32_t x, unsigned s) {

@@ -47,8 +47,6 @@ bool tdsc__md5(const tdsc__iov *parts, size_t n, uint8_t out[16]);
 bool tdsc__hmac_md5(const uint8_t *key, size_t keylen, const tdsc__iov *parts,
                     size_t n, uint8_t out[16]);
 
-/* Zeroes n bytes in a way the compiler keeps. */
-void tdsc__wipe(void *p, size_t n);
 
 /* ------------------------------------------------- ntlm.c, for the tests */
 

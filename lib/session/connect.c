@@ -684,6 +684,8 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
                           ? "each lacked credentials; the first mechanism's"
                           : "the first real failure");
   }
+  if (c->opts.note[0]) /* e.g. a password file ignored: maybe the cause */
+    tdsc__err_context(&c->err, "%s", c->opts.note);
   return rc;
 }
 

@@ -6,10 +6,13 @@
 
 #include "session/options.h"
 
+#include "session/conffile.h"
+
 #include "buf.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +33,7 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
     "SQL login name",
     false}},
   {TDSC__OPT_PWD, TDSC__OPTK_STRING, NULL, 0, 0,
-   {"PWD", "Password", NULL, NULL,
+   {"PWD", "Password", NULL, "TDSC_PASSWORD",
     "SQL login password (never printed)",
     true}},
   {TDSC__OPT_ENCRYPT, TDSC__OPTK_ENUM, "off|optional|mandatory|strict|yes|no|true|false", 0, 0,
@@ -141,6 +144,26 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
    {"BrowserPort", NULL, "1434", NULL,
     "UDP port of SQL Browser, which resolves host\\instance",
     false}},
+  /* ODBC's, ADO.NET's and JDBC's names for "log in with integrated
+   * security": the integrated mechanisms of the policy (kerberos,ntlm), or
+   * a SQL login for no/false; Authentication= says the same more
+   * precisely, so giving both is an error. */
+  {TDSC__OPT_INTEGRATED, TDSC__OPTK_ENUM, "sspi|yes|no|true|false", 0, 0,
+   {"Integrated Security", "Trusted_Connection|IntegratedSecurity", NULL, NULL,
+    "sspi, yes or true: Authentication=kerberos,ntlm; no or false: "
+    "Authentication=sql",
+    false}},
+  {TDSC__OPT_MARS, TDSC__OPTK_BOOL, NULL, 0, 0,
+   {"MultipleActiveResultSets", "MARS_Connection|MARS Connection", "no", NULL,
+    "accepted as no (one request at a time per connection); yes is "
+    "refused",
+    false}},
+  {TDSC__OPT_SERVICE, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"Service", NULL, NULL, "TDSC_SERVICE",
+    "a [section] of the service file (TDSC_SERVICEFILE, "
+    "~/.tdsc_service.conf, /etc/tdsclient/service.conf) whose keywords "
+    "complete the string",
+    false}},
 };
 /* clang-format on */
 
@@ -169,6 +192,96 @@ static const tdsc__optdef *find_def(const char *key, size_t klen) {
     }
   }
   return NULL;
+}
+
+/* Keywords of other drivers' connection strings that have no meaning
+ * here, with what to do instead. */
+static const struct {
+  const char *keyword, *why;
+} foreign_keywords[] = {
+    {"Driver", "names an ODBC driver for a driver manager; tdsclient is "
+               "called directly: leave Driver= out"},
+    {"DSN", "names an ODBC data source; tdsclient reads no ODBC data "
+            "sources: give its Server=, Database= and other keywords in the "
+            "string"},
+    {"FileDSN", "names an ODBC data source file; tdsclient reads none: give "
+                "its keywords in the string"},
+    {"Provider", "names an OLE DB provider; tdsclient is called directly: "
+                 "leave Provider= out"},
+};
+
+/* Edit distance of two keywords, case-insensitive, with a swap of two
+ * neighbouring letters counted as one edit (the commonest typing slip:
+ * "Usre"); the optimal string alignment distance.  Keywords longer than
+ * the table are as good as unrelated. */
+static size_t distance(const char *a, size_t alen, const char *b,
+                       size_t blen) {
+  enum { CAP = 48 };
+  if (alen >= CAP || blen >= CAP)
+    return SIZE_MAX;
+  size_t d[CAP][CAP];
+  for (size_t i = 0; i <= alen; i++)
+    d[i][0] = i;
+  for (size_t j = 0; j <= blen; j++)
+    d[0][j] = j;
+  for (size_t i = 1; i <= alen; i++)
+    for (size_t j = 1; j <= blen; j++) {
+      int ai = tolower((unsigned char)a[i - 1]);
+      int bj = tolower((unsigned char)b[j - 1]);
+      size_t best = d[i - 1][j - 1] + (ai != bj);
+      if (d[i - 1][j] + 1 < best)
+        best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best)
+        best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
+          tolower((unsigned char)a[i - 2]) == bj && d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
+    }
+  return d[alen][blen];
+}
+
+/* The known keyword (not an alias: the name to write) closest to key,
+ * when it is close enough to be a misspelling; NULL otherwise. */
+static const char *closest_keyword(const char *key, size_t klen) {
+  const char *best = NULL;
+  size_t best_d = klen < 6 ? 1 : klen < 12 ? 2 : 3;
+  for (size_t i = 0; i < TDSC__OPT_COUNT; i++) {
+    const tdsc__optdef *d = &tdsc__optdefs[i];
+    const char *names = d->info.aliases;
+    size_t dist = distance(key, klen, d->info.keyword,
+                           strlen(d->info.keyword));
+    for (const char *a = names; a && *a;) {
+      size_t n = strcspn(a, "|");
+      size_t da = distance(key, klen, a, n);
+      dist = da < dist ? da : dist;
+      a += n + (a[n] == '|');
+    }
+    if (dist <= best_d && (!best || dist < best_d)) {
+      best = d->info.keyword;
+      best_d = dist;
+    }
+  }
+  return best;
+}
+
+static tdsc_errc unknown_keyword(const char *key, size_t klen,
+                                 tdsc_error *err) {
+  for (size_t i = 0; i < sizeof foreign_keywords / sizeof foreign_keywords[0];
+       i++)
+    if (name_eq(key, klen, foreign_keywords[i].keyword,
+                strlen(foreign_keywords[i].keyword)))
+      return tdsc__err_set(err, TDSC_E_UNKNOWN_KEYWORD, "%.*s= %s",
+                           (int)klen, key, foreign_keywords[i].why);
+  const char *near = closest_keyword(key, klen);
+  if (near)
+    return tdsc__err_set(err, TDSC_E_UNKNOWN_KEYWORD,
+                         "unknown keyword '%.*s' in the connection string: "
+                         "did you mean %s?",
+                         (int)klen, key, near);
+  return tdsc__err_set(err, TDSC_E_UNKNOWN_KEYWORD,
+                       "unknown keyword '%.*s' in the connection string",
+                       (int)klen, key);
 }
 
 static bool parse_bool(const char *v, bool *out) {
@@ -339,8 +452,25 @@ static tdsc_errc typecheck(tdsc__options *o, tdsc_error *err) {
                                              : TDSC__CANON_REVERSE;
   parse_bool(o->value[TDSC__OPT_SPNEGO], &o->spnego);
   parse_long(o->value[TDSC__OPT_BROWSER_PORT], 1, 65535, &o->browser_port);
+  bool mars = false;
+  parse_bool(o->value[TDSC__OPT_MARS], &mars);
+  if (mars)
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "MultipleActiveResultSets=yes is not supported: a "
+                         "connection runs one request at a time (read or "
+                         "free a result before the next request), so open "
+                         "a connection for each concurrent request");
   const char *mechs = o->value[TDSC__OPT_AUTHENTICATION];
   const char *uid = o->value[TDSC__OPT_UID];
+  const char *integrated = o->value[TDSC__OPT_INTEGRATED];
+  if (integrated && mechs)
+    return tdsc__err_set(err, TDSC_E_BAD_CONNSTR,
+                         "both Authentication= and %s= are given: keep "
+                         "Authentication= (the ordered list of mechanisms "
+                         "to try)",
+                         tdsc__optdefs[TDSC__OPT_INTEGRATED].info.keyword);
+  if (integrated) /* sspi, yes, true: the integrated mechanisms */
+    mechs = parse_bool(integrated, &yes) && !yes ? "sql" : "kerberos,ntlm";
   if (!mechs) /* integrated security unless a SQL login was given; a UID
                  of the form DOMAIN\user is a Windows account (FreeTDS's
                  convention): NTLM */
@@ -350,11 +480,8 @@ static tdsc_errc typecheck(tdsc__options *o, tdsc_error *err) {
 
 void tdsc__options_clear(tdsc__options *o) {
   for (size_t i = 0; i < TDSC__OPT_COUNT; i++) {
-    if (o->value[i] && tdsc__optdefs[i].info.secret) {
-      volatile char *p = o->value[i];
-      while (*p)
-        *p++ = 0;
-    }
+    if (o->value[i] && tdsc__optdefs[i].info.secret)
+      tdsc__wipe(o->value[i], strlen(o->value[i]));
     free(o->value[i]);
   }
   memset(o, 0, sizeof *o);
@@ -362,6 +489,79 @@ void tdsc__options_clear(tdsc__options *o) {
 
 const char *tdsc__opt(const tdsc__options *o, tdsc__opt_id id) {
   return o->value[id];
+}
+
+/* A pair of the service file: fills what the string did not give. */
+static tdsc_errc service_set(const char *key, const char *value, void *ud,
+                             tdsc_error *err) {
+  tdsc__options *o = ud;
+  const tdsc__optdef *d = find_def(key, strlen(key));
+  if (!d)
+    return unknown_keyword(key, strlen(key), err);
+  if (d->id == TDSC__OPT_SERVICE)
+    return tdsc__err_set(err, TDSC_E_BAD_CONNSTR,
+                         "a service section cannot name another Service=");
+  if (o->value[d->id])
+    return TDSC_OK; /* the string wins */
+  return (o->value[d->id] = tdsc__strdup(value)) ? TDSC_OK
+                                                 : tdsc__err_oom(err);
+}
+
+/* Server=<name>, a bare name, resolved through a freetds.conf section as
+ * FreeTDS's users expect: its host (the name itself when absent), port or
+ * instance, and its encryption when Encrypt= was not chosen. */
+static tdsc_errc freetds_server(tdsc__options *o, bool encrypt_chosen,
+                                tdsc_error *err) {
+  const char *name = o->value[TDSC__OPT_SERVER];
+  if (!name || !*name || strpbrk(name, ":,\\[/ "))
+    return TDSC_OK;
+  tdsc__conf_server fs;
+  tdsc_errc rc = tdsc__conf_freetds(name, &fs, err);
+  if (rc != TDSC_OK || !fs.found)
+    return rc;
+  const char *host = fs.host[0] ? fs.host : name;
+  char *target = fs.instance[0]
+                     ? tdsc__strdup_printf("%s\\%s%s%s", host, fs.instance,
+                                           fs.port[0] ? "," : "", fs.port)
+                     : tdsc__strdup_printf("tcp:%s%s%s", host,
+                                           fs.port[0] ? "," : "", fs.port);
+  if (!target)
+    return tdsc__err_oom(err);
+  free(o->value[TDSC__OPT_SERVER]);
+  o->value[TDSC__OPT_SERVER] = target;
+  static const char *const enc[][2] = {{"off", "off"},
+                                       {"request", "optional"},
+                                       {"require", "mandatory"},
+                                       {"strict", "strict"}};
+  for (size_t i = 0; !encrypt_chosen && fs.encryption[0] && i < 4; i++)
+    if (!strcasecmp(fs.encryption, enc[i][0])) {
+      free(o->value[TDSC__OPT_ENCRYPT]);
+      if (!(o->value[TDSC__OPT_ENCRYPT] = tdsc__strdup(enc[i][1])))
+        return tdsc__err_oom(err);
+    }
+  return TDSC_OK;
+}
+
+/* PWD= from the password file when neither the string, the service file
+ * nor TDSC_PASSWORD gave one, for a login named by UID=. */
+static tdsc_errc password_file(tdsc__options *o, tdsc_error *err) {
+  const char *uid = o->value[TDSC__OPT_UID];
+  const char *server = o->value[TDSC__OPT_SERVER];
+  if (o->value[TDSC__OPT_PWD] || !uid || !server)
+    return TDSC_OK;
+  tdsc__target t;
+  tdsc_error ignored = {0};
+  if (tdsc__target_parse(server, &t, &ignored) != TDSC_OK) {
+    tdsc__err_clear(&ignored);
+    return TDSC_OK; /* the connect reports the target */
+  }
+  char port[8] = "";
+  if (t.port)
+    snprintf(port, sizeof port, "%u", (unsigned)t.port);
+  return tdsc__conf_password(t.host, t.port ? port : NULL,
+                             o->value[TDSC__OPT_DATABASE], uid,
+                             &o->value[TDSC__OPT_PWD], o->note,
+                             sizeof o->note, err);
 }
 
 /* Reads one value at *p (braced or bare), leaving *p after it. */
@@ -437,10 +637,7 @@ tdsc_errc tdsc__options_parse(tdsc__options *o, const char *s,
     if (!d) {
       rc = secret ? hidden_text(err, TDSC_E_UNKNOWN_KEYWORD, secret, at,
                                 "an unknown keyword")
-                  : tdsc__err_set(err, TDSC_E_UNKNOWN_KEYWORD,
-                                  "unknown keyword '%.*s' in the connection "
-                                  "string",
-                                  (int)klen, key);
+                  : unknown_keyword(key, klen, err);
       goto out;
     }
     if (o->given[d->id]) {
@@ -470,6 +667,13 @@ tdsc_errc tdsc__options_parse(tdsc__options *o, const char *s,
     if (d->info.secret)
       secret = d;
   }
+  const char *service = o->value[TDSC__OPT_SERVICE];
+  if (!service)
+    service = getenv(tdsc__optdefs[TDSC__OPT_SERVICE].info.env);
+  if (service && *service &&
+      (rc = tdsc__conf_service(service, service_set, o, err)) != TDSC_OK)
+    goto out;
+  bool encrypt_chosen = o->value[TDSC__OPT_ENCRYPT] != NULL;
   for (size_t i = 0; i < TDSC__OPT_COUNT; i++) {
     const tdsc__optdef *d = &tdsc__optdefs[i];
     const char *fallback = NULL;
@@ -484,6 +688,9 @@ tdsc_errc tdsc__options_parse(tdsc__options *o, const char *s,
       goto out;
     }
   }
+  if ((rc = freetds_server(o, encrypt_chosen, err)) != TDSC_OK ||
+      (rc = password_file(o, err)) != TDSC_OK)
+    goto out;
   rc = typecheck(o, err);
 out:
   tdsc__buf_wipe(&val);

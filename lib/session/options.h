@@ -44,6 +44,9 @@ typedef enum tdsc__opt_id {
   TDSC__OPT_TRANSPORT,
   TDSC__OPT_LOCAL_DIR,
   TDSC__OPT_BROWSER_PORT,
+  TDSC__OPT_INTEGRATED,
+  TDSC__OPT_MARS,
+  TDSC__OPT_SERVICE,
   TDSC__OPT_COUNT
 } tdsc__opt_id;
 
@@ -85,6 +88,9 @@ typedef struct tdsc__options {
    * the string: such text may be the secret's tail, never quoted */
   uint8_t after_secret[TDSC__OPT_COUNT];
   size_t offset[TDSC__OPT_COUNT];
+  /* what the configuration files did that the user should hear of when
+   * the connect fails (a password file ignored), else "" */
+  char note[1200];
   /* typed views, filled by the parser */
   tdsc__encrypt encrypt;
   bool trust_cert;

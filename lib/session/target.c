@@ -65,6 +65,18 @@ tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
     s = end + 1;
   } else {
     hlen = strcspn(s, "\\,");
+    /* host:port is how URLs and JDBC write it; SQL Server's clients write
+     * host,port.  A name with one ':' and digits after it can only be
+     * that (an IPv6 address has more than one; bracket it to add a port). */
+    const char *colon = memchr(s, ':', hlen);
+    if (colon && !memchr(colon + 1, ':', hlen - (size_t)(colon + 1 - s)) &&
+        colon + 1 < s + hlen &&
+        strspn(colon + 1, "0123456789") == (size_t)(s + hlen - colon - 1))
+      return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                           "Server='%s': a port is given after ',' in SQL "
+                           "Server's syntax: write Server=%.*s,%.*s",
+                           host, (int)(colon - s), s,
+                           (int)(s + hlen - colon - 1), colon + 1);
     s += hlen;
   }
   if (*s == '\\') {

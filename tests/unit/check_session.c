@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static tdsc__options o;
 static tdsc_error err;
@@ -283,6 +284,208 @@ END_TEST
 
 /* ---------------------------------------------------------------- targets */
 
+/* ODBC, ADO.NET and JDBC users' connection strings (issue: their keywords
+ * were unknown, with no pointer to the equivalent). */
+START_TEST(integrated_security_selects_the_integrated_mechanisms) {
+  static const char *const yes[] = {"Integrated Security=SSPI",
+                                    "Integrated Security=true",
+                                    "integrated security=yes",
+                                    "Trusted_Connection=yes",
+                                    "Trusted_Connection=Yes;UID=alice"};
+  for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+    ck_assert_msg(parse(yes[i]) == TDSC_OK, "%s", yes[i]);
+    ck_assert_uint_eq(o.nmechs, 2);
+    ck_assert_int_eq(o.mechs[0], TDSC__MECH_KERBEROS);
+    ck_assert_int_eq(o.mechs[1], TDSC__MECH_NTLM);
+  }
+  ck_assert_int_eq(parse("Integrated Security=false;UID=sa"), TDSC_OK);
+  ck_assert_uint_eq(o.nmechs, 1);
+  ck_assert_int_eq(o.mechs[0], TDSC__MECH_SQL);
+  ck_assert_int_eq(parse("Trusted_Connection=maybe"),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("Integrated Security=SSPI;Authentication=sql"),
+                   TDSC_E_BAD_CONNSTR);
+  ck_assert_ptr_nonnull(strstr(err.message, "Authentication="));
+}
+END_TEST
+
+START_TEST(mars_false_is_accepted_true_refused) {
+  ck_assert_int_eq(parse("MultipleActiveResultSets=false"), TDSC_OK);
+  ck_assert_int_eq(parse("MultipleActiveResultSets=False;MARS_Connection=no"),
+                   TDSC_E_BAD_CONNSTR); /* the same keyword twice */
+  ck_assert_int_eq(parse("MultipleActiveResultSets=true"),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(err.message, "not supported"));
+  ck_assert_int_eq(parse("MARS_Connection=yes"), TDSC_E_BAD_OPTION_VALUE);
+}
+END_TEST
+
+START_TEST(foreign_keywords_say_what_to_do_instead) {
+  ck_assert_int_eq(parse("Driver={ODBC Driver 18 for SQL Server};Server=h"),
+                   TDSC_E_UNKNOWN_KEYWORD);
+  ck_assert_ptr_nonnull(strstr(err.message, "leave Driver= out"));
+  ck_assert_int_eq(parse("DSN=prod"), TDSC_E_UNKNOWN_KEYWORD);
+  ck_assert_ptr_nonnull(strstr(err.message, "data source"));
+  ck_assert_int_eq(parse("Provider=SQLNCLI11"), TDSC_E_UNKNOWN_KEYWORD);
+  ck_assert_ptr_nonnull(strstr(err.message, "Provider="));
+}
+END_TEST
+
+START_TEST(an_unknown_keyword_names_the_closest_known_one) {
+  ck_assert_int_eq(parse("Usre=sa"), TDSC_E_UNKNOWN_KEYWORD);
+  ck_assert_ptr_nonnull(strstr(err.message, "did you mean UID?"));
+  ck_assert_int_eq(parse("Databse=x"), TDSC_E_UNKNOWN_KEYWORD);
+  ck_assert_ptr_nonnull(strstr(err.message, "did you mean Database?"));
+  ck_assert_int_eq(parse("TrustServerCertficate=yes"),
+                   TDSC_E_UNKNOWN_KEYWORD);
+  ck_assert_ptr_nonnull(
+      strstr(err.message, "did you mean TrustServerCertificate?"));
+  /* nothing near: no guess */
+  ck_assert_int_eq(parse("Frobnicate=1"), TDSC_E_UNKNOWN_KEYWORD);
+  ck_assert_ptr_null(strstr(err.message, "did you mean"));
+}
+END_TEST
+
+START_TEST(the_library_reads_the_password_from_the_environment) {
+  setenv("TDSC_PASSWORD", "from-env", 1);
+  ck_assert_int_eq(parse("UID=sa"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "from-env");
+  ck_assert(!o.given[TDSC__OPT_PWD]);
+  ck_assert_int_eq(parse("UID=sa;PWD=given"), TDSC_OK); /* the string wins */
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "given");
+  setenv("TDSC_PASSWORD", "", 1); /* empty: as if unset */
+  ck_assert_int_eq(parse("UID=sa"), TDSC_OK);
+  ck_assert_ptr_null(tdsc__opt(&o, TDSC__OPT_PWD));
+  unsetenv("TDSC_PASSWORD");
+}
+END_TEST
+
+/* Configuration files (conffile.c): a scratch folder, files written per
+ * test, the variables pointing at them. */
+static char confdir[64];
+static const char *conf_write(const char *name, const char *text,
+                              int mode) {
+  static char path[128];
+  snprintf(path, sizeof path, "%s/%s", confdir, name);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(text, f);
+  fclose(f);
+  chmod(path, (mode_t)mode);
+  return path;
+}
+static void conf_setup(void) {
+  strcpy(confdir, "/tmp/tdsc-conf.XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(confdir));
+  setenv("HOME", confdir, 1); /* no ~/.freetds.conf etc. of the user */
+  unsetenv("TDSC_SERVICE");
+  unsetenv("TDSC_PASSWORD");
+}
+static void conf_teardown(void) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", confdir);
+  ck_assert_int_eq(system(cmd), 0);
+  unsetenv("TDSC_SERVICEFILE");
+  unsetenv("FREETDSCONF");
+  unsetenv("TDSC_PASSFILE");
+}
+
+START_TEST(a_service_section_completes_the_string) {
+  setenv("TDSC_SERVICEFILE",
+         conf_write("svc.conf",
+                    "# services\n[other]\nServer = tcp:elsewhere,1\n"
+                    "[prod]\nServer = tcp:db.example.com,1433\n"
+                    "Database = sales\n  UID = app \n\n[later]\nUID = no\n",
+                    0644),
+         1);
+  ck_assert_int_eq(parse("Service=prod;UID=me"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_SERVER), "tcp:db.example.com,1433");
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_DATABASE), "sales");
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_UID), "me"); /* the string wins */
+  setenv("TDSC_SERVICE", "prod", 1); /* or from the environment */
+  ck_assert_int_eq(parse(""), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_UID), "app");
+  unsetenv("TDSC_SERVICE");
+  ck_assert_int_eq(parse("Service=nosuch"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(err.message, "no [nosuch] section"));
+  setenv("TDSC_SERVICEFILE",
+         conf_write("bad.conf", "[s]\nServer = x\nUsre = y\n", 0644), 1);
+  ck_assert_int_eq(parse("Service=s"), TDSC_E_UNKNOWN_KEYWORD);
+  ck_assert_ptr_nonnull(strstr(err.message, "did you mean UID?"));
+  ck_assert_ptr_nonnull(strstr(err.message, "line 3"));
+  setenv("TDSC_SERVICEFILE", conf_write("bad2.conf", "[s]\nnonsense\n", 0644),
+         1);
+  ck_assert_int_eq(parse("Service=s"), TDSC_E_BAD_CONNSTR);
+  ck_assert_ptr_nonnull(strstr(err.message, "line 2"));
+  setenv("TDSC_SERVICEFILE", "/nonexistent/tdsc/svc.conf", 1);
+  ck_assert_int_eq(parse("Service=s"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent/tdsc/svc.conf"));
+}
+END_TEST
+
+START_TEST(a_freetds_conf_section_resolves_a_server_name) {
+  setenv("FREETDSCONF",
+         conf_write("freetds.conf",
+                    "[global]\n\ttds version = 7.4\n"
+                    "[orders]\n\thost = db1.example.com\n\tport = 1533\n"
+                    "\tencryption = require\n"
+                    "[named]\n\thost = db2\n\tinstance = SQLEXPRESS\n"
+                    "[bare]\n\tport = 2000\n\tencryption = off\n",
+                    0644),
+         1);
+  ck_assert_int_eq(parse("Server=orders"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_SERVER), "tcp:db1.example.com,1533");
+  ck_assert_int_eq(o.encrypt, TDSC__ENC_MANDATORY);
+  ck_assert_int_eq(parse("Server=NAMED"), TDSC_OK); /* case-insensitive */
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_SERVER), "db2\\SQLEXPRESS");
+  ck_assert_int_eq(parse("Server=bare"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_SERVER), "tcp:bare,2000");
+  ck_assert_int_eq(o.encrypt, TDSC__ENC_OFF);
+  /* Encrypt= chosen in the string is not overridden */
+  ck_assert_int_eq(parse("Server=bare;Encrypt=strict"), TDSC_OK);
+  ck_assert_int_eq(o.encrypt, TDSC__ENC_STRICT);
+  /* a name with no section, or a target in SQL Server's syntax: as is */
+  ck_assert_int_eq(parse("Server=unlisted"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_SERVER), "unlisted");
+  ck_assert_int_eq(parse("Server=orders,1433"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_SERVER), "orders,1433");
+  ck_assert_int_eq(parse("Server=global"), TDSC_OK); /* no host or port */
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_SERVER), "global");
+  setenv("FREETDSCONF", "/nonexistent/freetds.conf", 1);
+  ck_assert_int_eq(parse("Server=orders"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent/freetds.conf"));
+}
+END_TEST
+
+START_TEST(the_password_file_gives_the_matching_line_when_private) {
+  const char *pf = conf_write("pass",
+                              "# server:port:database:user:password\n"
+                              "db1:1433:*:alice:first:with:colons\n"
+                              "*:*:sales:bob:b\\:ob\n"
+                              "*:*:*:carol:third\n",
+                              0600);
+  setenv("TDSC_PASSFILE", pf, 1);
+  ck_assert_int_eq(parse("Server=tcp:db1,1433;UID=alice"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "first:with:colons");
+  ck_assert_int_eq(parse("Server=tcp:db1,1434;UID=alice"), TDSC_OK);
+  ck_assert_ptr_null(tdsc__opt(&o, TDSC__OPT_PWD)); /* other port */
+  ck_assert_int_eq(parse("Server=x;UID=bob;Database=sales"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "b:ob");
+  ck_assert_int_eq(parse("Server=x;UID=bob"), TDSC_OK);
+  ck_assert_ptr_null(tdsc__opt(&o, TDSC__OPT_PWD)); /* no database */
+  ck_assert_int_eq(parse("Server=x;UID=carol;PWD=given"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "given");
+  ck_assert_str_eq(o.note, "");
+  /* readable by others: ignored, and the note says why */
+  chmod(pf, 0644);
+  ck_assert_int_eq(parse("Server=x;UID=carol"), TDSC_OK);
+  ck_assert_ptr_null(tdsc__opt(&o, TDSC__OPT_PWD));
+  ck_assert_ptr_nonnull(strstr(o.note, "ignored"));
+  ck_assert_ptr_nonnull(strstr(o.note, "644"));
+  ck_assert_ptr_null(strstr(o.note, "third"));
+}
+END_TEST
+
 START_TEST(targets_follow_sql_servers_syntax) {
   static const struct {
     const char *in;
@@ -335,7 +538,10 @@ START_TEST(bad_targets_name_what_is_wrong) {
              {"db,65536", "65536"},      {"db,12x", "12x"},
              {"db,", "''"},              {"[::1", "'['"},
              {"db\\", "instance"},       {"tcp:,1433", "empty"},
-             {"np:", "pipe"},            {"[::1]x", "'x'"}};
+             {"np:", "pipe"},            {"[::1]x", "'x'"},
+             /* host:port, as URLs write it: say how SQL Server writes it */
+             {"127.0.0.1:36735", "Server=127.0.0.1,36735"},
+             {"tcp:db.example.com:1433", "Server=db.example.com,1433"}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     tdsc__target t;
     tdsc__err_clear(&err);
@@ -366,6 +572,18 @@ static size_t plan(const char *connstr, const char *server,
   ck_assert_msg(rc == TDSC_OK, "%s: %s", server, tdsc_error_message(&err));
   return n;
 }
+
+START_TEST(ipv6_and_colons_that_are_not_a_port_stay_hosts) {
+  static const char *const ok[] = {"::1", "fe80::1", "[::1],1433",
+                                   "host:name"};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    tdsc__target t;
+    tdsc__err_clear(&err);
+    ck_assert_msg(tdsc__target_parse(ok[i], &t, &err) == TDSC_OK, "%s: %s",
+                  ok[i], tdsc_error_message(&err));
+  }
+}
+END_TEST
 
 START_TEST(a_local_server_is_tried_by_shm_then_pipe_then_tcp) {
   tdsc__endpoint e[TDSC__MAX_ENDPOINTS];
@@ -541,11 +759,23 @@ static Suite *session_suite(void) {
   tcase_add_test(opt, authentication_is_an_ordered_list_of_known_mechanisms);
   tcase_add_test(opt, the_public_option_table_is_the_parsers);
   tcase_add_test(opt, the_spn_follows_the_canonicalization_rule);
+  tcase_add_test(opt, integrated_security_selects_the_integrated_mechanisms);
+  tcase_add_test(opt, mars_false_is_accepted_true_refused);
+  tcase_add_test(opt, foreign_keywords_say_what_to_do_instead);
+  tcase_add_test(opt, an_unknown_keyword_names_the_closest_known_one);
+  tcase_add_test(opt, the_library_reads_the_password_from_the_environment);
+  TCase *conf = tcase_create("configuration files");
+  tcase_add_checked_fixture(conf, conf_setup, conf_teardown);
+  tcase_add_test(conf, a_service_section_completes_the_string);
+  tcase_add_test(conf, a_freetds_conf_section_resolves_a_server_name);
+  tcase_add_test(conf, the_password_file_gives_the_matching_line_when_private);
   suite_add_tcase(s, opt);
+  suite_add_tcase(s, conf);
   TCase *tgt = tcase_create("target");
   tcase_add_checked_fixture(tgt, NULL, teardown);
   tcase_add_test(tgt, targets_follow_sql_servers_syntax);
   tcase_add_test(tgt, bad_targets_name_what_is_wrong);
+  tcase_add_test(tgt, ipv6_and_colons_that_are_not_a_port_stay_hosts);
   tcase_add_test(tgt, a_local_server_is_tried_by_shm_then_pipe_then_tcp);
   tcase_add_test(tgt, a_remote_server_or_a_port_means_tcp);
   tcase_add_test(tgt, a_prefix_pins_the_transport);
