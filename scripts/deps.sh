@@ -8,6 +8,8 @@ check openssl python3 python3-tds python3-cryptography python3-openssl
 freetds-bin freetds-dev valgrind shellcheck libkrb5-dev krb5-kdc
 krb5-admin-server krb5-user python3-gssapi faketime
 gss-ntlmssp winbind python3-ntlm-auth libzip-dev"
+# clang: libFuzzer for tests/fuzz (make fuzz)
+pkgs="$pkgs clang"
 # Other lists (scripts/deps-windows.sh) come as arguments.
 [ $# -gt 0 ] && pkgs=$*
 missing=
