@@ -89,9 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (;;) { /* every event the bytes so far hold */
       size_t used, need;
       tdsc__event ev;
+      /* in.data is NULL until a payload byte came (empty packets) */
+      const uint8_t *at = in.len ? in.data + pos : (const uint8_t *)"";
       tdsc__tok_status st =
-          tdsc__tokp_next(p, in.data + pos, in.len - pos, &used, &need, &ev,
-                          &err);
+          tdsc__tokp_next(p, at, in.len - pos, &used, &need, &ev, &err);
       if (st == TDSC__TOK_FAIL) {
         failed = true;
         break;

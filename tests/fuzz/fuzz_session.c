@@ -37,18 +37,37 @@
 
 enum { ST_QUERY = 0, ST_LOGIN = 1, ST_PRELOGIN = 2, ST_RPC = 3 };
 
-/* The server's side of one connection. */
+typedef struct {
+  uint8_t *data;
+  size_t len, cap;
+} tdsc__script_t;
+
+static void put(tdsc__script_t *b, const void *p, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t cap = (b->len + n) * 2;
+    uint8_t *d = realloc(b->data, cap);
+    FUZZ_CHECK(d);
+    b->data = d;
+    b->cap = cap;
+  }
+  if (n)
+    memcpy(b->data + b->len, p, n);
+  b->len += n;
+}
+
+/* The server: a thread that accepts one connection at a time and sends
+ * it the script prepared for it (every reply at once: the client reads
+ * each only after its request, so the whole exchange costs one thread
+ * switch, not one per message). */
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int lfd;
   char dir[64], path[80];
-  const uint8_t *reply;
-  size_t len;
-  uint8_t flags, size;
+  tdsc__script_t script; /* the next connection's, taken at accept */
   unsigned accepted, served;
 } srv = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1, "", "",
-         NULL, 0, 0, 0, 0, 0};
+         {NULL, 0, 0}, 0, 0};
 
 static bool wait_fd(int fd, short ev) {
   struct pollfd p = {fd, ev, 0};
@@ -70,60 +89,20 @@ static bool send_all(int fd, const uint8_t *p, size_t n) {
   return true;
 }
 
-static bool recv_all(int fd, uint8_t *p, size_t n) {
-  while (n) {
-    if (!wait_fd(fd, POLLIN))
-      return false;
-    ssize_t r = recv(fd, p, n, 0);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return false;
-    p += r;
-    n -= (size_t)r;
-  }
-  return true;
-}
-
-/* Reads one client message (packets up to EOM); its first packet's type,
- * or -1. */
-static int recv_message(int fd) {
-  int type = -1;
-  for (;;) {
-    uint8_t h[8], body[32768];
-    if (!recv_all(fd, h, 8))
-      return -1;
-    size_t len = (size_t)h[2] << 8 | h[3];
-    if (len < 8 || !recv_all(fd, body, len - 8))
-      return -1;
-    if (type < 0)
-      type = h[0];
-    if (h[1] & 1)
-      return type;
-  }
-}
-
-/* Sends payload as one message of packets with payload_max bytes each. */
-static bool send_message(int fd, uint8_t type, const uint8_t *p, size_t n,
-                         size_t payload_max) {
+/* Appends payload as one message of packets with payload_max bytes each
+ * (type REPLY, EOM on the last). */
+static void frame(tdsc__script_t *b, const uint8_t *p, size_t n,
+                  size_t payload_max) {
   uint8_t id = 1;
   do {
     size_t k = n < payload_max ? n : payload_max;
-    uint8_t h[8] = {type, k == n ? 1 : 0, (uint8_t)((k + 8) >> 8),
+    uint8_t h[8] = {0x04, k == n ? 1 : 0, (uint8_t)((k + 8) >> 8),
                     (uint8_t)(k + 8), 0, 51, id++, 0};
-    if (!send_all(fd, h, 8) || !send_all(fd, p, k))
-      return false;
+    put(b, h, 8);
+    put(b, p, k);
     p += k;
     n -= k;
   } while (n);
-  return true;
-}
-
-static bool send_input(int fd) {
-  if (srv.flags & 4)
-    return send_all(fd, srv.reply, srv.len);
-  return send_message(fd, 0x04, srv.reply, srv.len,
-                      ((size_t)srv.size + 1) * 16);
 }
 
 /* MS-TDS 2.2.6.5: VERSION 16.0.1000, ENCRYPTION NOT_SUP, THREADID 0, MARS
@@ -137,32 +116,26 @@ static const uint8_t prelogin_reply[] = {
  * "S" 16.0.1000, ENVCHANGE packet size 4096, DONE. */
 static const uint8_t login_reply[] = {
     0xe3, 0x08, 0x00, 0x07, 0x05, 0x09, 0x04, 0xd0, 0x00, 0x34, 0x00,
-    0xad, 0x0d, 0x00, 0x01, 0x74, 0x00, 0x00, 0x04, 0x01, 'S',  0x00,
+    0xad, 0x0c, 0x00, 0x01, 0x74, 0x00, 0x00, 0x04, 0x01, 'S',  0x00,
     0x10, 0x00, 0x03, 0xe8,
     0xe3, 0x13, 0x00, 0x04, 0x04, '4',  0x00, '0',  0x00, '9',  0x00,
     '6',  0x00, 0x04, '4',  0x00, '0',  0x00, '9',  0x00, '6',  0x00,
     0xfd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x00, 0x00};
 
-static void serve(int fd) {
-  int stage = srv.flags & 3;
-  if (recv_message(fd) != 0x12)
-    return;
-  if (stage == ST_PRELOGIN) {
-    send_input(fd);
-    return;
-  }
-  if (!send_message(fd, 0x04, prelogin_reply, sizeof prelogin_reply, 4096) ||
-      recv_message(fd) != 0x10)
-    return;
-  if (stage == ST_LOGIN) {
-    send_input(fd);
-    return;
-  }
-  if (!send_message(fd, 0x04, login_reply, sizeof login_reply, 4096) ||
-      recv_message(fd) < 0)
-    return;
-  send_input(fd);
+/* The script for one input: the scripted replies before the stage the
+ * input replaces, then the input (framed unless it has its headers). */
+static void build_script(tdsc__script_t *b, const uint8_t *data,
+                         size_t size) {
+  int stage = data[0] & 3;
+  if (stage != ST_PRELOGIN)
+    frame(b, prelogin_reply, sizeof prelogin_reply, 4096);
+  if (stage == ST_QUERY || stage == ST_RPC)
+    frame(b, login_reply, sizeof login_reply, 4096);
+  if (data[0] & 4)
+    put(b, data + 2, size - 2);
+  else
+    frame(b, data + 2, size - 2, ((size_t)data[1] + 1) * 16);
 }
 
 static void *server_main(void *arg) {
@@ -177,10 +150,14 @@ static void *server_main(void *arg) {
     }
     pthread_mutex_lock(&srv.mu);
     srv.accepted++;
+    tdsc__script_t sc = srv.script;
+    srv.script.data = NULL;
     pthread_mutex_unlock(&srv.mu);
-    serve(fd);
-    /* The end of the stream after the reply; then wait for the client to
-     * let go (an ATTENTION or a second request is read and dropped). */
+    if (sc.data)
+      send_all(fd, sc.data, sc.len);
+    free(sc.data);
+    /* The end of the stream after the replies; then wait for the client to
+     * let go (its requests and any ATTENTION are read and dropped). */
     shutdown(fd, SHUT_WR);
     uint8_t sink[4096];
     while (wait_fd(fd, POLLIN) && recv(fd, sink, sizeof sink, 0) > 0)
@@ -234,17 +211,31 @@ static void check_error(tdsc_conn *c) {
   FUZZ_CHECK(e && tdsc_error_code(e) != TDSC_OK);
   const char *m = tdsc_error_message(e);
   FUZZ_CHECK(m && *m);
+  if (getenv("FUZZ_VERBOSE")) /* what an input meets, for its author */
+    fprintf(stderr, "fuzz_session: %s: %s\n",
+            tdsc_errc_name(tdsc_error_code(e)), m);
   fuzz_touch(m, strlen(m));
   const char *rep = tdsc_error_report(e);
   if (rep)
     fuzz_touch(rep, strlen(rep));
 }
 
+/* FUZZ_SESSION_NO_IS_NULL=1 leaves tdsc_result_is_null out, to look
+ * past a crash there that is known and not fixed yet (issue 12: it
+ * reports a failed read on the connection the read had detached). */
+static bool call_is_null(void) {
+  static int v = -1;
+  if (v < 0)
+    v = !getenv("FUZZ_SESSION_NO_IS_NULL");
+  return v;
+}
+
 static void read_values(tdsc_result *r, int mode) {
   size_t n = tdsc_result_column_count(r);
   for (size_t i = 0; i < n; i++) {
     if (mode == 2) {
-      (void)tdsc_result_is_null(r, i);
+      if (call_is_null())
+        (void)tdsc_result_is_null(r, i);
       continue;
     }
     if (mode == 1) {
@@ -262,7 +253,8 @@ static void read_values(tdsc_result *r, int mode) {
     tdsc_decimal dec;
     tdsc_datetime dt;
     uint8_t guid[16];
-    (void)tdsc_result_is_null(r, i);
+    if (call_is_null())
+      (void)tdsc_result_is_null(r, i);
     (void)tdsc_result_get_int64(r, i, &i64);
     (void)tdsc_result_get_double(r, i, &d);
     if (tdsc_result_get_text(r, i, &text, &len) == TDSC_OK) {
@@ -332,26 +324,27 @@ static void message_handler(void *ud, const tdsc_message *m) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2)
     return 0;
+  tdsc__script_t sc = {NULL, 0, 0};
+  build_script(&sc, data, size);
   pthread_mutex_lock(&srv.mu);
   if (srv.lfd < 0)
     start_server();
-  srv.flags = data[0];
-  srv.size = data[1];
-  srv.reply = data + 2;
-  srv.len = size - 2;
+  srv.script = sc;
   unsigned before = srv.accepted;
   pthread_mutex_unlock(&srv.mu);
 
   char connstr[256];
   snprintf(connstr, sizeof connstr,
            "Server=np:%s;UID=sa;PWD=Secret1;Encrypt=off;"
-           "Authentication=sql;LoginTimeout=10",
+           "Authentication=sql;LoginTimeout=10;TrustServerCertificate=yes",
            srv.path);
   tdsc_conn *c = tdsc_conn_new();
   FUZZ_CHECK(c);
   tdsc_conn_set_message_handler(c, message_handler, NULL);
   if (tdsc_conn_connect(c, connstr) != TDSC_OK) {
     check_error(c);
+    /* the scripted replies log in */
+    FUZZ_CHECK((data[0] & 3) == ST_LOGIN || (data[0] & 3) == ST_PRELOGIN);
     goto done;
   }
   /* after a login reply that succeeds (ST_LOGIN), the request meets the

@@ -49,7 +49,9 @@ run_one() { # target path
     echo "fuzz: $name: ${execs:-?} executions in ${took:-$secs} s, ${cov:-cov: ?}: ok"
   else
     echo "fuzz: $name: FAILED (exit $s) after ${execs:-?} executions; log $log:"
-    grep -E 'ERROR|SUMMARY|invariant|Test unit written|^ *#[0-9]+ 0x' "$log" | head -30
+    # the finding, and the stack frames in our code
+    grep -E '^==.*ERROR|^SUMMARY|invariant broken|Test unit written|^ *#[0-9]+ 0x.* in .*/(lib|tests|include)/' "$log" |
+      grep -v 'libFuzzer: deadly signal' | head -25
   fi
   return "$s"
 }
