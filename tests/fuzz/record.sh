@@ -12,12 +12,16 @@ py=${PYTHON3:-/usr/bin/python3}
 tdsc=$build/tools/tdsc
 tmp=$(mktemp -d)
 pids=
+# shellcheck disable=SC2154  # p is the trap's own loop variable
 trap 'for p in $pids; do kill "$p" 2>/dev/null || :; done; rm -rf "$tmp"' EXIT
 
 wait_ready() { # file pid: the port of the READY line
 	i=0
 	until grep -q '^READY ' "$1" 2>/dev/null; do
-		kill -0 "$2" && [ $i -lt 300 ] || { echo "no READY in $1" >&2; exit 1; }
+		if ! kill -0 "$2" || [ $i -ge 300 ]; then
+			echo "no READY in $1" >&2
+			exit 1
+		fi
 		sleep 0.1; i=$((i + 1))
 	done
 	sed -n 's/^READY \([0-9]*\)$/\1/p' "$1"
@@ -42,7 +46,6 @@ echo 'TDSC:alice:Alice1' >"$tmp/ntlm.users"
 ssrp=$("$py" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 server a --ntlm-users "$tmp/ntlm.users" --map 'TDSC\alice=TDSC\alice' \
 	--ssrp-port "$ssrp" --instance FUZZ
-a=$port
 # c1: every column kind (values, NULLs); c2: several statements, an error, a count, large
 # values; c3, c4: NTLM raw and in SPNEGO (login replies with SSPI tokens)
 q a 'SELECT * FROM typed WHERE id IN (1, 2)'

@@ -32,10 +32,12 @@ run_one() { # target path
   work=tests/fuzz/work/$name
   log=tests/fuzz/logs/$name.log
   mkdir -p "$work"
+  # (paths without blanks: the build tree's and the source tree's)
   dirs="$work $here/corpus/$name"
   [ -d "tests/fuzz/vectors/$name" ] && dirs="$dirs tests/fuzz/vectors/$name"
   # -timeout: one input may take at most 20 s (a hang is a finding);
   # detect_leaks: a leak is a finding too.
+  # shellcheck disable=SC2086
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     nice -n 10 "$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
