@@ -3,8 +3,9 @@
  *
  * Input: one flags byte, then the token stream (packet payloads, no
  * headers).  Flags: bit 0 lazy rows (tdsc__tokp_set_lazy); bit 1 fed in
- * pieces (bits 2..7 + 1 bytes more each time the parser asks for more, as
- * the session's buffer grows packet by packet) rather than whole.
+ * pieces (bits 2..6 + 1 bytes more each time the parser asks for more, as
+ * the session's buffer grows packet by packet; with bit 7, at once what
+ * NEED_MORE asked for when that is more) rather than whole.
  *
  * Besides the sanitizers it checks the parser's contract (tokens.h): NEED_MORE
  * asks for more than it had, an event consumes no more than it was given,
@@ -151,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t *in = data + 1;
   size_t n = size - 1;
   bool pieces = flags & 2;
-  size_t step = (size_t)(flags >> 2) + 1;
+  size_t step = (size_t)((flags >> 2) & 0x1f) + 1;
   tdsc__tokp *p = tdsc__tokp_new();
   if (!p)
     return 0;
