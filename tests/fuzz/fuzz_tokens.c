@@ -108,7 +108,10 @@ static void describe(tdsc__tokp *p, const tdsc__event *ev,
     break;
   case TDSC__EV_LARGE_END: {
     FUZZ_CHECK(ev->u.large.index < ncols);
-    tdsc__value v = {false, held->data, held->len};
+    /* as the session holds it (stream.c): never a NULL pointer, also
+     * for an empty value */
+    tdsc__value v = {false, held->data ? held->data : (const uint8_t *)"",
+                     held->len};
     if (!held->oom)
       exercise(&cols[ev->u.large.index], &v);
     tdsc__buf_reset(held);
