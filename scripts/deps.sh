@@ -15,6 +15,8 @@ dpkg-dev debhelper lintian"
 pkgs="$pkgs tshark"
 command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
+# clang: libFuzzer for tests/fuzz (make fuzz)
+pkgs="$pkgs clang"
 # Other lists (scripts/deps-windows.sh) come as arguments.
 [ $# -gt 0 ] && pkgs=$*
 missing=

@@ -95,11 +95,60 @@ if [ $s = 0 ]; then
   count_tests "$out/asan"; result "make check under ASan/UBSan" $s
 fi
 
+# Fuzzing (tests/fuzz/README.md): each libFuzzer target for a short
+# bounded time (make fuzz: 25 s each) in a clang build with ASan/UBSan;
+# skipped, saying so, where clang has no libFuzzer.
+step "fuzzing (libFuzzer + ASan/UBSan, make fuzz)"
+if printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n);\nint LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' |
+   clang -fsanitize=fuzzer -x c - -o "$out.fuzzprobe" >/dev/null 2>&1; then
+  rm -f "$out.fuzzprobe"
+  rm -rf "$out/fuzz" && mkdir -p "$out/fuzz" &&
+    (cd "$out/fuzz" && CC=clang "$top/configure" -q --enable-werror --enable-fuzzing --disable-shared &&
+     in_time make -s -j"$jobs" fuzz); s=$?
+  result "make fuzz" $s
+else
+  echo "=== skipped: clang with libFuzzer (-fsanitize=fuzzer) not found (Debian: clang)"
+fi
+
+# The C test programs run under valgrind, one a line.
+vg_tests="
+tests/unit/check_base
+tests/unit/check_proto
+tests/unit/check_values
+tests/unit/check_session
+tests/unit/check_net
+tests/unit/check_auth
+tests/integration/check_connect
+tests/integration/check_query
+tests/integration/check_kerberos
+tests/integration/check_policy
+tests/integration/check_transports
+tests/unit/check_ntlm
+tests/unit/check_transport
+tests/unit/check_shm
+tests/unit/check_rpc
+tests/integration/check_rpc
+tests/integration/check_txn
+tests/integration/check_cancel
+tests/integration/check_stream
+tests/unit/check_replay
+tests/unit/check_tls_diag
+tests/integration/check_tls
+tests/fuzz/fuzz_tokens
+tests/fuzz/fuzz_prelogin
+tests/fuzz/fuzz_login
+tests/fuzz/fuzz_ntlm
+tests/fuzz/fuzz_spnego
+tests/fuzz/fuzz_ssrp
+tests/fuzz/fuzz_connstr
+tests/fuzz/fuzz_session
+"
 step "valgrind"
 if [ -d "$out/plain" ] && command -v valgrind >/dev/null; then
   vg="valgrind --suppressions=$top/build-aux/valgrind.supp --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no"
   (cd "$out/plain" && rm -f test-suite.log &&
-   CK_FORK=no in_time make -s check TESTS="tests/unit/check_base tests/unit/check_proto tests/unit/check_values tests/unit/check_session tests/unit/check_net tests/unit/check_auth tests/integration/check_connect tests/integration/check_query tests/integration/check_kerberos tests/integration/check_policy tests/integration/check_transports tests/unit/check_ntlm tests/unit/check_transport tests/unit/check_shm tests/unit/check_rpc tests/integration/check_rpc tests/integration/check_txn tests/integration/check_cancel tests/integration/check_stream tests/unit/check_replay tests/unit/check_tls_diag tests/integration/check_tls" \
+   # shellcheck disable=SC2086  # the list, one line
+   CK_FORK=no in_time make -s check TESTS="$(echo $vg_tests)" \
      LOG_COMPILER="$top/build-aux/bounded 900 $top/build-aux/vg-run" VALGRIND="$vg" ); s=$?
   [ $s = 0 ] || cat "$out/plain/test-suite.log"
   count_tests "$out/plain"; result "C tests under valgrind" $s
