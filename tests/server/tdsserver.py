@@ -48,6 +48,7 @@ import uuid
 import tds_expr
 import tds_stream
 import tds_xact
+import tds_liar  # HOOK(tds_liar): --lie MODE, the lying server
 
 # ------------------------------------------------------------------ constants
 
@@ -1221,6 +1222,8 @@ class Session:
 
     def serve(self):
         cfg = self.cfg
+        if cfg.lie:  # HOOK(tds_liar): a lying server serves instead
+            return tds_liar.serve(self)
         mis = cfg.misbehave
         first = self.sock.recv(1, socket.MSG_PEEK)
         if not first:
@@ -2857,6 +2860,7 @@ def main(argv=None):
                          'UDP PORT at --host, for --instance')
     ap.add_argument('--instance', default='MSSQLSERVER',
                     help='instance name the SQL Server Browser answers for')
+    tds_liar.add_arguments(ap)  # HOOK(tds_liar)
     args = ap.parse_args(argv)
 
     global _log_file, _sqlite
@@ -2875,6 +2879,7 @@ def main(argv=None):
     cfg.tds7_only = args.tds7_only
     cfg.server_name = args.server_name
     cfg.misbehave = args.misbehave
+    tds_liar.configure(cfg, args, sys.modules[__name__])  # HOOK(tds_liar)
     cfg.cert, cfg.key = args.cert, args.key or args.cert
     cfg.tls_min, cfg.tls_max = args.tls_min, args.tls_max
     cfg.users = {}
