@@ -277,6 +277,44 @@ START_TEST(diagnosis_table_maps_each_measured_failure) {
 }
 END_TEST
 
+/* The statuses the measured table above does not reach through a major
+ * status that would classify them anyway: each under GSS_S_FAILURE, so
+ * that only its own row names it (the KDC's clock skew, a missing ccache
+ * file, an empty ccache, a keytab without the principal, no default
+ * realm). */
+START_TEST(diagnosis_names_each_status_by_its_own_row) {
+  const OM_uint32 F = GSS_S_FAILURE;
+  static const struct {
+    int32_t code;
+    tdsc_errc want;
+  } rows[] = {
+      {KRB5_KDCREP_SKEW, TDSC_E_KRB_CLOCK_SKEW},
+      {KRB5_FCC_NOFILE, TDSC_E_KRB_NO_CREDENTIALS},
+      {KRB5_CC_NOTFOUND, TDSC_E_KRB_NO_CREDENTIALS},
+      {KRB5_CC_END, TDSC_E_KRB_NO_CREDENTIALS},
+      {KRB5_KT_NOTFOUND, TDSC_E_KRB_NO_CREDENTIALS},
+      {KRB5_CONFIG_NODEFREALM, TDSC_E_KRB_REALM_UNKNOWN},
+      {KRB5_PREAUTH_FAILED, TDSC_E_KRB_PREAUTH_FAILED},
+      {KRB5KDC_ERR_TGT_REVOKED, TDSC_E_KRB_TICKET_EXPIRED},
+      {KRB5KRB_AP_ERR_NOKEY, TDSC_E_KRB_SERVICE_KEY_MISMATCH},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    for (int ph = TDSC__KRB_ACQUIRE; ph <= TDSC__KRB_ACCEPT; ph++)
+      ck_assert_msg(tdsc__krb_classify(F, rows[i].code,
+                                       (tdsc__krb_phase)ph) == rows[i].want,
+                    "status %ld (phase %d) is %s, not %s",
+                    (long)rows[i].code, ph,
+                    tdsc_errc_name(tdsc__krb_classify(F, rows[i].code,
+                                                      (tdsc__krb_phase)ph)),
+                    tdsc_errc_name(rows[i].want));
+  /* clock skew is never "expired": the policy falls back after one of
+   * them only */
+  ck_assert_int_ne(tdsc__krb_classify(F, KRB5KRB_AP_ERR_SKEW,
+                                      TDSC__KRB_ACCEPT),
+                   TDSC_E_KRB_TICKET_EXPIRED);
+}
+END_TEST
+
 /* ------------------------------------------------------ the real realm */
 
 static char realm_dir[256];
@@ -918,6 +956,7 @@ static Suite *auth_suite(bool realm) {
 #ifdef TDSC_HAVE_GSSAPI
   tc = tcase_create("diagnosis");
   tcase_add_test(tc, diagnosis_table_maps_each_measured_failure);
+  tcase_add_test(tc, diagnosis_names_each_status_by_its_own_row);
   suite_add_tcase(s, tc);
   if (!realm)
     return s;

@@ -66,6 +66,23 @@ START_TEST(defaults_apply_and_are_typed) {
 }
 END_TEST
 
+/* An environment variable set but empty is as if unset: the default
+ * stands (an exported-but-empty TDSC_LOCAL_DIR must not make the local
+ * folder ""). */
+START_TEST(an_empty_environment_variable_keeps_the_default) {
+  setenv("TDSC_LOCAL_DIR", "", 1);
+  setenv("TDSC_SERVER", "", 1);
+  ck_assert_int_eq(parse("UID=a"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_LOCAL_DIR), "/run/tdsclient");
+  ck_assert_ptr_null(tdsc__opt(&o, TDSC__OPT_SERVER));
+  setenv("TDSC_LOCAL_DIR", "/tmp/x", 1);
+  ck_assert_int_eq(parse("UID=a"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_LOCAL_DIR), "/tmp/x");
+  unsetenv("TDSC_LOCAL_DIR");
+  unsetenv("TDSC_SERVER");
+}
+END_TEST
+
 START_TEST(encrypt_accepts_the_odbc_18_values) {
   static const struct {
     const char *v;
@@ -385,6 +402,7 @@ static Suite *session_suite(void) {
   tcase_add_checked_fixture(opt, NULL, teardown);
   tcase_add_test(opt, keywords_and_aliases_are_case_insensitive);
   tcase_add_test(opt, defaults_apply_and_are_typed);
+  tcase_add_test(opt, an_empty_environment_variable_keeps_the_default);
   tcase_add_test(opt, encrypt_accepts_the_odbc_18_values);
   tcase_add_test(opt, braced_values_keep_semicolons_and_braces);
   tcase_add_test(opt, a_keyword_given_twice_is_refused);
