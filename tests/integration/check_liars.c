@@ -414,6 +414,24 @@ START_TEST(a_context_without_mutual_authentication_is_refused) {
 END_TEST
 #endif
 
+/* Not a lie but a trap of the same kind: the server's clock ten minutes
+ * ahead.  Clock skew is the user's to fix; NTLM (or a password) next would
+ * hide it, so the policy stops at Kerberos. */
+START_TEST(clock_skew_never_falls_back) {
+  th_server_faketime = "+10m";
+  world(NULL);
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with("Authentication=kerberos,ntlm,sql;UID=sa;"
+                              "PWD=" SQL_PW ";NTLMUser=TDSC\\alice;"
+                              "NTLMPassword=" NTLM_PW,
+                              &c);
+  const tdsc_error *e = expect(c, rc, TDSC_E_KRB_CLOCK_SKEW);
+  expect_in_message(e, "not falling back to ntlm, sql");
+  ck_assert_int_eq(tdsc_error_trail_count(e), 1);
+  tdsc_conn_free(c);
+}
+END_TEST
+
 /* ---------------------------------------------------- version downgrade */
 
 /* An honest login whose LOGINACK says TDS 7.3, one below what we speak
@@ -472,6 +490,7 @@ int main(void) {
   tcase_add_loop_test(tc, a_loginack_downgrading_the_tds_version_is_refused, 0,
                       2);
   tcase_add_test(tc, optional_kerberos_against_a_server_without_tls_logs_in);
+  tcase_add_test(tc, clock_skew_never_falls_back);
   suite_add_tcase(s, tc);
   return th_run_suite(s);
 }
