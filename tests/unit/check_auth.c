@@ -218,6 +218,49 @@ START_TEST(spnego_malformed_resp_says_what_is_wrong) {
   expect_bad_resp("a1 07 3005 a1030600 00", "");
   expect_bad_resp("a1 04 3002 a100", "supportedMech missing");
   expect_bad_resp("", "missing");
+  expect_bad_resp("a1 06 3004 a1020600", "empty supportedMech");
+  expect_bad_resp("a1 07 3005 a0030a0104", "negState is not one of 0..3");
+}
+END_TEST
+
+/* DER lengths at every size where the form changes (127/128 short/long,
+ * 255/256 one/two bytes): tokens of every size up to 700 bytes, in
+ * NegTokenInit and NegTokenResp, parse back to themselves, and the
+ * outer length covers exactly the rest. */
+START_TEST(spnego_every_token_size_round_trips) {
+  static uint8_t tok[700];
+  for (size_t i = 0; i < sizeof tok; i++)
+    tok[i] = (uint8_t)(i * 7);
+  for (size_t len = 1; len <= sizeof tok; len++) {
+    tdsc__buf b;
+    tdsc_error e = {0};
+    tdsc__buf_init(&b);
+    ck_assert(tdsc__spnego_init_token(&tdsc__oid_krb5, 1, tok, len, &b));
+    tdsc__spnego_init in;
+    ck_assert_msg(tdsc__spnego_parse_init(b.data, b.len, &in, &e) == TDSC_OK,
+                  "init of %zu: %s", len, tdsc_error_message(&e));
+    ck_assert_uint_eq(in.toklen, len);
+    ck_assert_mem_eq(in.token, tok, len);
+    tdsc__buf_reset(&b);
+    ck_assert(tdsc__spnego_resp_token(TDSC__NEG_ACCEPT_INCOMPLETE,
+                                      &tdsc__oid_krb5, tok, len, tok, len / 3,
+                                      &b));
+    tdsc__spnego_resp r;
+    ck_assert_msg(tdsc__spnego_parse_resp(b.data, b.len, &r, &e) == TDSC_OK,
+                  "resp of %zu: %s", len, tdsc_error_message(&e));
+    ck_assert_uint_eq(r.toklen, len);
+    ck_assert_mem_eq(r.token, tok, len);
+    ck_assert_uint_eq(r.miclen, len / 3);
+    tdsc__err_clear(&e);
+    tdsc__buf_free(&b);
+  }
+  /* an OID is equal only to itself, not to a prefix of it */
+  ck_assert(tdsc__oid_eq(&tdsc__oid_krb5, tdsc__oid_krb5.der,
+                         tdsc__oid_krb5.len));
+  ck_assert(!tdsc__oid_eq(&tdsc__oid_krb5, tdsc__oid_krb5.der,
+                          tdsc__oid_krb5.len - 1));
+  ck_assert(!tdsc__oid_eq(&tdsc__oid_krb5, tdsc__oid_ms_krb5.der,
+                          tdsc__oid_ms_krb5.len));
 }
 END_TEST
 
@@ -952,6 +995,7 @@ static Suite *auth_suite(bool realm) {
   tcase_add_test(tc, spnego_reject_parses);
   tcase_add_test(tc, spnego_every_truncation_is_a_protocol_error);
   tcase_add_test(tc, spnego_malformed_resp_says_what_is_wrong);
+  tcase_add_test(tc, spnego_every_token_size_round_trips);
   suite_add_tcase(s, tc);
 #ifdef TDSC_HAVE_GSSAPI
   tc = tcase_create("diagnosis");
