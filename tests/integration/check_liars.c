@@ -192,6 +192,24 @@ static int messages_of(unsigned char type) {
   return count;
 }
 
+/* The ENCRYPTION value of the client's PRELOGIN (2.2.6.5), the first
+ * packet the server read in clear; -1 if absent. */
+static int client_asked_encryption(void) {
+  bytes raw = slurp("received.bin");
+  int v = -1;
+  if (raw.n > 8 && raw.p[0] == 0x12) {
+    const unsigned char *p = raw.p + 8;
+    size_t n = raw.n - 8;
+    for (size_t i = 0; i + 5 <= n && p[i] != 0xFF; i += 5) {
+      size_t off = (size_t)p[i + 1] << 8 | p[i + 2];
+      if (p[i] == 0x01 && off < n)
+        v = p[off];
+    }
+  }
+  free(raw.p);
+  return v;
+}
+
 #define PKT_LOGIN7 0x10
 #define PKT_SSPI 0x11
 
@@ -216,6 +234,7 @@ START_TEST(mandatory_against_a_server_refusing_tls_sends_no_login) {
                    mech_names[m]);
   ck_assert_int_eq(messages_of(PKT_LOGIN7), 0);
   ck_assert_int_eq(messages_of(PKT_SSPI), 0);
+  ck_assert_int_eq(client_asked_encryption(), 1); /* ENCRYPT_ON */
   expect_nothing_secret(mech_secret[m]);
   tdsc_conn_free(c);
 }
@@ -458,6 +477,7 @@ START_TEST(optional_kerberos_against_a_server_without_tls_logs_in) {
   tdsc_errc rc = connect_with("Encrypt=optional;Authentication=kerberos", &c);
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
   ck_assert_int_eq(messages_of(PKT_LOGIN7), 1);
+  ck_assert_int_eq(client_asked_encryption(), 0); /* ENCRYPT_OFF */
   tdsc_conn_free(c);
 }
 END_TEST
