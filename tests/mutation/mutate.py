@@ -166,8 +166,10 @@ def main(argv=None):
 
     mutants = parse_list(a.listfile)
     if a.only:
-        want = set(a.only.split(','))
-        mutants = [m for m in mutants if m.id in want]
+        # in the order given
+        want = a.only.split(',')
+        by_id = {m.id: m for m in mutants}
+        mutants = [by_id[i] for i in want if i in by_id]
     if a.file:
         mutants = [m for m in mutants if m.file == a.file]
     if a.show:
@@ -230,7 +232,8 @@ def main(argv=None):
         return 2
 
     # the mutants that unit tests judge first: their verdicts come fast
-    mutants.sort(key=lambda m: any('/integration/' in t for t in m.tests))
+    if not a.only:
+        mutants.sort(key=lambda m: any('/integration/' in t for t in m.tests))
     res = []
     for i, m in enumerate(mutants, 1):
         path = os.path.join(tree, m.file)
