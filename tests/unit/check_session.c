@@ -177,6 +177,10 @@ START_TEST(the_parser_holds_at_its_boundaries) {
   ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "a}");
   ck_assert_int_eq(parse("PWD={a}} b}"), TDSC_OK);
   ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "a} b");
+  /* text glued after a braced value is an error, even when it reads as
+   * the next pair */
+  ck_assert_int_eq(parse("PWD={a}UID=x"), TDSC_E_BAD_CONNSTR);
+  ck_assert_int_eq(parse("PWD={a}  ;UID=x"), TDSC_OK);
   ck_assert_int_eq(parse("PWD={a{b}"), TDSC_OK);
   ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "a{b");
   ck_assert_int_eq(parse("Encrpyt=strict"), TDSC_E_UNKNOWN_KEYWORD);
