@@ -240,6 +240,26 @@ START_TEST(mandatory_against_a_server_refusing_tls_sends_no_login) {
 }
 END_TEST
 
+/* No other mechanism cures a server without TLS: the policy stops at the
+ * first one (the next would meet the same refusal, and a weaker one must
+ * never be offered a chance to go in clear). */
+START_TEST(a_server_refusing_tls_is_not_cured_by_the_next_mechanism) {
+  world("enc-not-sup");
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with("Encrypt=mandatory;Authentication=kerberos,ntlm,"
+                              "sql;UID=sa;PWD=" SQL_PW ";NTLMUser=TDSC\\alice;"
+                              "NTLMPassword=" NTLM_PW,
+                              &c);
+  const tdsc_error *e = expect(c, rc, TDSC_E_TLS_ENCRYPTION_UNAVAILABLE);
+  expect_in_message(e, "not falling back to ntlm, sql");
+  ck_assert_int_eq(tdsc_error_trail_count(e), 1);
+  ck_assert_int_eq(messages_of(PKT_LOGIN7), 0);
+  expect_nothing_secret(SQL_PW);
+  expect_nothing_secret(NTLM_PW);
+  tdsc_conn_free(c);
+}
+END_TEST
+
 /* Encrypt=mandatory, the server answering ENCRYPT_OFF: the client
  * encrypts the whole session anyway; the liar, as its answer means,
  * encrypts only LOGIN7 and answers it in clear, which the client cannot
@@ -491,6 +511,7 @@ int main(void) {
   tcase_add_checked_fixture(tc, NULL, teardown);
   tcase_add_loop_test(tc, mandatory_against_a_server_refusing_tls_sends_no_login,
                       0, 3);
+  tcase_add_test(tc, a_server_refusing_tls_is_not_cured_by_the_next_mechanism);
   tcase_add_loop_test(tc, mandatory_against_a_server_saying_off_keeps_tls, 0,
                       3);
   tcase_add_loop_test(
