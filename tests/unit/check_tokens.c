@@ -783,6 +783,8 @@ START_TEST(tokens_info_with_a_two_byte_line_number) {
   free(in);
   expect_fail("ab 1500 12480000 01 0e 0200 6e006f00 01 7300 01 7000 010203",
               "3 bytes left for the line number");
+  expect_fail("ab 1700 12480000 01 0e 0200 6e006f00 01 7300 01 7000 0102030405",
+              "5 bytes left for the line number");
 }
 END_TEST
 
