@@ -512,6 +512,10 @@ START_TEST(credentials_come_from_options_or_file) {
   ck_assert_int_eq(init_rc(&p, &id, NULL), TDSC_OK);
   ck_assert_str_eq(id, "corp.example\\bob");
   free(id);
+  p.ntlm_user = "b@x@corp.example"; /* the domain follows the last '@' */
+  ck_assert_int_eq(init_rc(&p, &id, NULL), TDSC_OK);
+  ck_assert_str_eq(id, "corp.example\\b@x");
+  free(id);
 
   char *file = write_temp("# test accounts\n\n"
                           "CORP\\carol:pa:ss:word\r\n"
@@ -525,6 +529,10 @@ START_TEST(credentials_come_from_options_or_file) {
   ck_assert_int_eq(init_rc(&p, &id, NULL), TDSC_OK);
   ck_assert_str_eq(id, "CORP\\dave");
   free(id);
+  p.ntlm_user = "CORP\\car"; /* a prefix of carol is not carol */
+  ck_assert_int_eq(init_rc(&p, NULL, NULL), TDSC_E_NTLM_NO_CREDENTIALS);
+  p.ntlm_user = "CORP\\carolyn"; /* nor the reverse */
+  ck_assert_int_eq(init_rc(&p, NULL, NULL), TDSC_E_NTLM_NO_CREDENTIALS);
   p.ntlm_user = "CORP\\erin";
   ck_assert_int_eq(init_rc(&p, NULL, &msg), TDSC_E_NTLM_NO_CREDENTIALS);
   ck_assert_ptr_nonnull(strstr(msg, "CORP\\erin"));
