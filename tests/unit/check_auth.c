@@ -241,6 +241,11 @@ START_TEST(spnego_every_token_size_round_trips) {
                   "init of %zu: %s", len, tdsc_error_message(&e));
     ck_assert_uint_eq(in.toklen, len);
     ck_assert_mem_eq(in.token, tok, len);
+    /* DER: the outer length in its shortest form (X.690 10.1) */
+    size_t body = b.len - 2 - (b.data[1] & 0x80 ? b.data[1] & 0x7F : 0);
+    ck_assert_uint_eq(b.data[1], body < 0x80    ? body
+                                 : body < 0x100 ? 0x81u
+                                                : 0x82u);
     tdsc__buf_reset(&b);
     ck_assert(tdsc__spnego_resp_token(TDSC__NEG_ACCEPT_INCOMPLETE,
                                       &tdsc__oid_krb5, tok, len, tok, len / 3,

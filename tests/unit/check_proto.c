@@ -308,6 +308,12 @@ START_TEST(prelogin_encryption_values_are_kept_whole) {
     ck_assert(pl.has_encryption);
     ck_assert_uint_eq(pl.encryption, v);
   }
+  /* a zero length means absent, for ENCRYPTION too */
+  uint8_t empty[] = {0x01, 0, 6, 0, 0, 0xFF};
+  tdsc__prelogin pl;
+  ck_assert_int_eq(tdsc__prelogin_decode(empty, sizeof empty, &pl, NULL),
+                   TDSC_OK);
+  ck_assert(!pl.has_encryption);
 }
 END_TEST
 
