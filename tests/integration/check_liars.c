@@ -471,6 +471,25 @@ START_TEST(clock_skew_never_falls_back) {
 }
 END_TEST
 
+/* The other side of the rule: an SPN the KDC does not know is cured by the
+ * next mechanism (the server judged no identity). */
+START_TEST(an_unknown_spn_falls_back_to_ntlm) {
+  world(NULL);
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with("Authentication=kerberos,ntlm;"
+                              "ServerSPN=MSSQLSvc/nobody.tdsc.test:1;"
+                              "NTLMUser=TDSC\\alice;NTLMPassword=" NTLM_PW,
+                              &c);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
+  const tdsc_error *e = tdsc_attempt_error(tdsc_conn_attempt_at(c, 0));
+  ck_assert_ptr_nonnull(e);
+  ck_assert_int_eq(tdsc_error_code(e), TDSC_E_KRB_SPN_UNKNOWN);
+  ck_assert_str_eq(tdsc_attempt_mechanism(tdsc_conn_attempt_at(c, 1)), "ntlm");
+  tdsc_conn_free(c);
+}
+END_TEST
+
 /* ---------------------------------------------------- version downgrade */
 
 /* An honest login whose LOGINACK says TDS 7.3, one below what we speak
@@ -532,6 +551,7 @@ int main(void) {
                       2);
   tcase_add_test(tc, optional_kerberos_against_a_server_without_tls_logs_in);
   tcase_add_test(tc, clock_skew_never_falls_back);
+  tcase_add_test(tc, an_unknown_spn_falls_back_to_ntlm);
   suite_add_tcase(s, tc);
   return th_run_suite(s);
 }
