@@ -142,6 +142,7 @@ tests/fuzz/fuzz_spnego
 tests/fuzz/fuzz_ssrp
 tests/fuzz/fuzz_connstr
 tests/fuzz/fuzz_session
+tests/integration/check_liars
 "
 step "valgrind"
 if [ -d "$out/plain" ] && command -v valgrind >/dev/null; then

@@ -345,11 +345,26 @@ static tdsc_errc login(tdsc_conn *c, attempt *a, tdsc__buf *token,
                        "the server at %s ended its login response without a "
                        "LOGINACK token",
                        c->address);
+  } else if (a->ops && token->len) {
+    /* LOGINACK came with a token that asks for an answer (NTLM's
+     * CHALLENGE, SPNEGO's request-mic): the exchange was not over, and
+     * the answer is never sent. */
+    rc = tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                       "the server at %s sent LOGINACK before the %s "
+                       "exchange was over (our next token, %zu bytes, was "
+                       "never sent)",
+                       c->address, mech_name(a->mech), token->len);
   } else if (a->ops && !a->done) {
-    rc = tdsc__err_set(&c->err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
-                       "the server at %s accepted the login without proving "
-                       "its identity as %s (no final Kerberos token)",
-                       c->address, a->spn);
+    rc = a->mech == TDSC__MECH_KERBEROS
+             ? tdsc__err_set(&c->err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
+                             "the server at %s accepted the login without "
+                             "proving its identity as %s (no final Kerberos "
+                             "token)",
+                             c->address, a->spn)
+             : tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                             "the server at %s accepted the NTLM login of %s "
+                             "before the NTLM exchange was over",
+                             c->address, a->target);
   } else if (c->tds_version < TDSC__TDS74 && c->tds_version != TDSC__TDS80) {
     rc = tdsc__err_set(&c->err, TDSC_E_PROTOCOL_VERSION,
                        "the server at %s speaks TDS 0x%08x, older than 7.4 "

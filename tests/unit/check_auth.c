@@ -221,6 +221,54 @@ START_TEST(spnego_malformed_resp_says_what_is_wrong) {
   expect_bad_resp("a1 07 3005 a1030600 00", "");
   expect_bad_resp("a1 04 3002 a100", "supportedMech missing");
   expect_bad_resp("", "missing");
+  expect_bad_resp("a1 06 3004 a1020600", "empty supportedMech");
+  expect_bad_resp("a1 07 3005 a0030a0104", "negState is not one of 0..3");
+}
+END_TEST
+
+/* DER lengths at every size where the form changes (127/128 short/long,
+ * 255/256 one/two bytes): tokens of every size up to 700 bytes, in
+ * NegTokenInit and NegTokenResp, parse back to themselves, and the
+ * outer length covers exactly the rest. */
+START_TEST(spnego_every_token_size_round_trips) {
+  static uint8_t tok[700];
+  for (size_t i = 0; i < sizeof tok; i++)
+    tok[i] = (uint8_t)(i * 7);
+  for (size_t len = 1; len <= sizeof tok; len++) {
+    tdsc__buf b;
+    tdsc_error e = {0};
+    tdsc__buf_init(&b);
+    ck_assert(tdsc__spnego_init_token(&tdsc__oid_krb5, 1, tok, len, &b));
+    tdsc__spnego_init in;
+    ck_assert_msg(tdsc__spnego_parse_init(b.data, b.len, &in, &e) == TDSC_OK,
+                  "init of %zu: %s", len, tdsc_error_message(&e));
+    ck_assert_uint_eq(in.toklen, len);
+    ck_assert_mem_eq(in.token, tok, len);
+    /* DER: the outer length in its shortest form (X.690 10.1) */
+    size_t body = b.len - 2 - (b.data[1] & 0x80 ? b.data[1] & 0x7F : 0);
+    ck_assert_uint_eq(b.data[1], body < 0x80    ? body
+                                 : body < 0x100 ? 0x81u
+                                                : 0x82u);
+    tdsc__buf_reset(&b);
+    ck_assert(tdsc__spnego_resp_token(TDSC__NEG_ACCEPT_INCOMPLETE,
+                                      &tdsc__oid_krb5, tok, len, tok, len / 3,
+                                      &b));
+    tdsc__spnego_resp r;
+    ck_assert_msg(tdsc__spnego_parse_resp(b.data, b.len, &r, &e) == TDSC_OK,
+                  "resp of %zu: %s", len, tdsc_error_message(&e));
+    ck_assert_uint_eq(r.toklen, len);
+    ck_assert_mem_eq(r.token, tok, len);
+    ck_assert_uint_eq(r.miclen, len / 3);
+    tdsc__err_clear(&e);
+    tdsc__buf_free(&b);
+  }
+  /* an OID is equal only to itself, not to a prefix of it */
+  ck_assert(tdsc__oid_eq(&tdsc__oid_krb5, tdsc__oid_krb5.der,
+                         tdsc__oid_krb5.len));
+  ck_assert(!tdsc__oid_eq(&tdsc__oid_krb5, tdsc__oid_krb5.der,
+                          tdsc__oid_krb5.len - 1));
+  ck_assert(!tdsc__oid_eq(&tdsc__oid_krb5, tdsc__oid_ms_krb5.der,
+                          tdsc__oid_ms_krb5.len));
 }
 END_TEST
 
@@ -480,6 +528,41 @@ START_TEST(diagnosis_names_the_causes_users_meet) {
                   tdsc_errc_name(tdsc__krb_classify(
                       F, (int32_t)cases[i].code, cases[i].ph)),
                   tdsc_errc_name(cases[i].want));
+/* The statuses the measured table above does not reach through a major
+ * status that would classify them anyway: each under GSS_S_FAILURE, so
+ * that only its own row names it (the KDC's clock skew, a missing ccache
+ * file, an empty ccache, a keytab without the principal, no default
+ * realm). */
+START_TEST(diagnosis_names_each_status_by_its_own_row) {
+  const OM_uint32 F = GSS_S_FAILURE;
+  static const struct {
+    int32_t code;
+    tdsc_errc want;
+  } rows[] = {
+      {KRB5_KDCREP_SKEW, TDSC_E_KRB_CLOCK_SKEW},
+      {KRB5_FCC_NOFILE, TDSC_E_KRB_NO_CREDENTIALS},
+      {KRB5_CC_NOTFOUND, TDSC_E_KRB_NO_CREDENTIALS},
+      {KRB5_CC_END, TDSC_E_KRB_NO_CREDENTIALS},
+      {KRB5_KT_NOTFOUND, TDSC_E_KRB_NO_CREDENTIALS},
+      {KRB5_CONFIG_NODEFREALM, TDSC_E_KRB_REALM_UNKNOWN},
+      {KRB5_PREAUTH_FAILED, TDSC_E_KRB_PREAUTH_FAILED},
+      {KRB5KDC_ERR_TGT_REVOKED, TDSC_E_KRB_TICKET_EXPIRED},
+      {KRB5KRB_AP_ERR_NOKEY, TDSC_E_KRB_SERVICE_KEY_MISMATCH},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    for (int ph = TDSC__KRB_ACQUIRE; ph <= TDSC__KRB_ACCEPT; ph++)
+      ck_assert_msg(tdsc__krb_classify(F, rows[i].code,
+                                       (tdsc__krb_phase)ph) == rows[i].want,
+                    "status %ld (phase %d) is %s, not %s",
+                    (long)rows[i].code, ph,
+                    tdsc_errc_name(tdsc__krb_classify(F, rows[i].code,
+                                                      (tdsc__krb_phase)ph)),
+                    tdsc_errc_name(rows[i].want));
+  /* clock skew is never "expired": the policy falls back after one of
+   * them only */
+  ck_assert_int_ne(tdsc__krb_classify(F, KRB5KRB_AP_ERR_SKEW,
+                                      TDSC__KRB_ACCEPT),
+                   TDSC_E_KRB_TICKET_EXPIRED);
 }
 END_TEST
 
@@ -1121,6 +1204,7 @@ static Suite *auth_suite(bool realm) {
   tcase_add_test(tc, spnego_every_truncation_is_a_protocol_error);
   tcase_add_test(tc, spnego_malformed_resp_says_what_is_wrong);
   tcase_add_test(tc, sspi_table_maps_every_status_for_both_packages);
+  tcase_add_test(tc, spnego_every_token_size_round_trips);
   suite_add_tcase(s, tc);
 #ifdef TDSC_HAVE_GSSAPI
   tc = tcase_create("diagnosis");
@@ -1128,6 +1212,7 @@ static Suite *auth_suite(bool realm) {
   tcase_add_test(tc, diagnosis_table_has_a_row_for_every_mit_code);
   tcase_add_test(tc, diagnosis_rows_are_disjoint_and_give_kerberos_codes);
   tcase_add_test(tc, diagnosis_names_the_causes_users_meet);
+  tcase_add_test(tc, diagnosis_names_each_status_by_its_own_row);
   suite_add_tcase(s, tc);
   if (!realm)
     return s;

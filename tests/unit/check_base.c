@@ -24,6 +24,29 @@ START_TEST(every_code_has_a_name_a_hint_and_a_category) {
   ck_assert_str_eq(tdsc_errc_hint((tdsc_errc)12345), "");
   ck_assert_str_eq(tdsc_category_name(TDSC_CAT_SQL_LOGIN), "sql-login");
   ck_assert_str_eq(tdsc_category_name((tdsc_category)99), "unknown");
+  ck_assert_int_eq(tdsc_errc_category((tdsc_errc)12345), TDSC_CAT_NONE);
+}
+END_TEST
+
+/* Every category's name, each in its place, and "unknown" from the first
+ * value past the table (no read beyond it). */
+START_TEST(each_category_has_its_own_name) {
+  static const struct {
+    tdsc_category cat;
+    const char *name;
+  } want[] = {{TDSC_CAT_NONE, "none"},         {TDSC_CAT_USAGE, "usage"},
+              {TDSC_CAT_RESOURCE, "resource"}, {TDSC_CAT_TRANSPORT, "transport"},
+              {TDSC_CAT_TLS, "tls"},           {TDSC_CAT_KERBEROS, "kerberos"},
+              {TDSC_CAT_NTLM, "ntlm"},         {TDSC_CAT_SQL_LOGIN, "sql-login"},
+              {TDSC_CAT_SERVER, "server"},     {TDSC_CAT_PROTOCOL, "protocol"}};
+  int last = 0;
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    ck_assert_str_eq(tdsc_category_name(want[i].cat), want[i].name);
+    if ((int)want[i].cat > last)
+      last = (int)want[i].cat;
+  }
+  ck_assert_str_eq(tdsc_category_name((tdsc_category)(last + 1)), "unknown");
+  ck_assert_str_eq(tdsc_category_name((tdsc_category)-1), "unknown");
 }
 END_TEST
 
@@ -194,6 +217,7 @@ static Suite *base_suite(void) {
   Suite *s = suite_create("base");
   TCase *err = tcase_create("error");
   tcase_add_test(err, every_code_has_a_name_a_hint_and_a_category);
+  tcase_add_test(err, each_category_has_its_own_name);
   tcase_add_test(err, codes_are_stable);
   tcase_add_test(err, an_error_builds_up_context_and_keeps_its_provider);
   tcase_add_test(err, the_trail_survives_a_new_failure_and_a_copy);

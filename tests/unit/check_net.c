@@ -10,6 +10,9 @@
 #include "transport/io.h"
 
 #include <check.h>
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -208,6 +211,87 @@ START_TEST(tcp_closed_port_is_refused_naming_host_and_addresses) {
   ck_assert_int_eq(err.provider, TDSC_PROVIDER_ERRNO);
   ck_assert_int_eq(err.status[0], ECONNREFUSED);
   tdsc__err_clear(&err);
+}
+END_TEST
+
+/* The system as the library sees it, for one test: the name
+ * "two.tdsc.invalid" resolves to 127.0.0.1 and 127.0.0.2, and connect() to
+ * either can fail at once with a chosen errno (a missing route, a
+ * firewall's EACCES) -- fault injection at the system boundary; every other
+ * call is the real one.  The library is linked statically into this
+ * program, so its calls land here. */
+#define TWO_NAME "two.tdsc.invalid"
+static int fail_errno[2]; /* for 127.0.0.1, 127.0.0.2 */
+
+int connect(int fd, const struct sockaddr *sa, socklen_t len) {
+  static int (*real)(int, const struct sockaddr *, socklen_t);
+  if (sa && sa->sa_family == AF_INET) {
+    uint32_t ip = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+    int e = ip == 0x7F000001 ? fail_errno[0]
+            : ip == 0x7F000002 ? fail_errno[1]
+                               : 0;
+    if (e) {
+      errno = e;
+      return -1;
+    }
+  }
+  if (!real)
+    *(void **)&real = dlsym(RTLD_NEXT, "connect");
+  return real(fd, sa, len);
+}
+
+int getaddrinfo(const char *node, const char *service,
+                const struct addrinfo *hints, struct addrinfo **res) {
+  static int (*real)(const char *, const char *, const struct addrinfo *,
+                     struct addrinfo **);
+  if (!real)
+    *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+  if (!node || strcmp(node, TWO_NAME) != 0)
+    return real(node, service, hints, res);
+  struct addrinfo h = {.ai_family = AF_INET,
+                       .ai_socktype = SOCK_STREAM,
+                       .ai_flags = AI_NUMERICHOST};
+  struct addrinfo *first, *second;
+  int rc = real("127.0.0.1", service, &h, &first);
+  if (rc)
+    return rc;
+  if ((rc = real("127.0.0.2", service, &h, &second))) {
+    freeaddrinfo(first);
+    return rc;
+  }
+  struct addrinfo *last = first;
+  while (last->ai_next)
+    last = last->ai_next;
+  last->ai_next = second; /* glibc frees node by node */
+  *res = first;
+  return 0;
+}
+
+static void both_fail(int e1, int e2, tdsc_errc want, int want_errno) {
+  uint16_t port = closed_port();
+  tdsc_error err = {0};
+  tdsc__io *io = NULL;
+  fail_errno[0] = e1;
+  fail_errno[1] = e2;
+  tdsc_errc rc = tdsc__tcp_connect(TWO_NAME, port, tdsc__deadline_in(2000),
+                                   &io, NULL, 0, &err);
+  fail_errno[0] = fail_errno[1] = 0;
+  ck_assert_code(err, rc, want);
+  ck_assert_msg_has(err, "127.0.0.1");
+  ck_assert_msg_has(err, "127.0.0.2");
+  ck_assert_int_eq(err.status[0], want_errno);
+  tdsc__err_clear(&err);
+}
+
+/* When every address fails, the failure reported is the one that says
+ * most about the server, whichever address it came from: refused (the
+ * host is there) over unreachable, unreachable over a bare socket error. */
+START_TEST(tcp_several_failures_report_the_most_informative) {
+  both_fail(0, ENETUNREACH, TDSC_E_CONN_REFUSED, ECONNREFUSED);
+  both_fail(ENETUNREACH, 0, TDSC_E_CONN_REFUSED, ECONNREFUSED);
+  both_fail(EACCES, ENETUNREACH, TDSC_E_NET_UNREACHABLE, ENETUNREACH);
+  both_fail(ENETUNREACH, EACCES, TDSC_E_NET_UNREACHABLE, ENETUNREACH);
+  both_fail(EACCES, EACCES, TDSC_E_SOCKET, EACCES);
 }
 END_TEST
 
@@ -1156,6 +1240,7 @@ int main(void) {
   tcase_add_test(tc, tcp_ipv6_connects_and_exchanges_bytes);
   tcase_add_test(tc, tcp_localhost_reaches_ipv6_only_and_ipv4_only_listeners);
   tcase_add_test(tc, tcp_closed_port_is_refused_naming_host_and_addresses);
+  tcase_add_test(tc, tcp_several_failures_report_the_most_informative);
   tcase_add_test(tc, tcp_unknown_host_is_host_not_found);
   tcase_add_test(tc, tcp_silent_server_is_conn_timeout_near_deadline);
   tcase_add_test(tc, tcp_silent_peer_is_read_timeout);

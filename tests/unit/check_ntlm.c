@@ -127,6 +127,39 @@ START_TEST(nt_hash_and_ntowfv2_match_4_2) {
 }
 END_TEST
 
+/* NTOWFv2 upper-cases the user name (MS-NLMP 3.3.2): every ASCII letter,
+ * 'a' and 'z' included, and the Latin-1 and Cyrillic ends of our table;
+ * the division sign is not a letter (no "upper case" x). */
+START_TEST(ntowfv2_upper_cases_every_letter) {
+  uint8_t nth[16], lo[16], up[16];
+  memset(nth, 0x42, sizeof nth);
+  ck_assert(tdsc__ntlm_ntowfv2(nth, "abcdefghijklmnopqrstuvwxyz", "D", lo));
+  ck_assert(tdsc__ntlm_ntowfv2(nth, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "D", up));
+  ck_assert_mem_eq(lo, up, 16);
+  /* one letter at a time, so that each one is pinned */
+  for (char c = 'a'; c <= 'z'; c++) {
+    char l[2] = {c, 0}, u[2] = {(char)(c - 32), 0};
+    ck_assert(tdsc__ntlm_ntowfv2(nth, l, "D", lo));
+    ck_assert(tdsc__ntlm_ntowfv2(nth, u, "D", up));
+    ck_assert_msg(memcmp(lo, up, 16) == 0, "'%c' is not upper-cased", c);
+  }
+  /* U+00E0 a-grave, U+00FE thorn, U+044F ya, U+045F dzhe */
+  ck_assert(tdsc__ntlm_ntowfv2(nth, "\xc3\xa0\xc3\xbe\xd1\x8f\xd1\x9f", "D",
+                               lo));
+  ck_assert(tdsc__ntlm_ntowfv2(nth, "\xc3\x80\xc3\x9e\xd0\xaf\xd0\x8f", "D",
+                               up));
+  ck_assert_mem_eq(lo, up, 16);
+  /* U+00F7 division sign stays; U+00D7 multiplication sign is another */
+  ck_assert(tdsc__ntlm_ntowfv2(nth, "\xc3\xb7", "D", lo));
+  ck_assert(tdsc__ntlm_ntowfv2(nth, "\xc3\x97", "D", up));
+  ck_assert(memcmp(lo, up, 16) != 0);
+  /* digits and '_' have no case: "a1_" is "A1_" */
+  ck_assert(tdsc__ntlm_ntowfv2(nth, "a1_", "D", lo));
+  ck_assert(tdsc__ntlm_ntowfv2(nth, "A1_", "D", up));
+  ck_assert_mem_eq(lo, up, 16);
+}
+END_TEST
+
 static tdsc__auth_params spec_params(void) {
   tdsc__auth_params p;
   memset(&p, 0, sizeof p);
@@ -482,6 +515,10 @@ START_TEST(credentials_come_from_options_or_file) {
   ck_assert_int_eq(init_rc(&p, &id, NULL), TDSC_OK);
   ck_assert_str_eq(id, "corp.example\\bob");
   free(id);
+  p.ntlm_user = "b@x@corp.example"; /* the domain follows the last '@' */
+  ck_assert_int_eq(init_rc(&p, &id, NULL), TDSC_OK);
+  ck_assert_str_eq(id, "corp.example\\b@x");
+  free(id);
 
   char *file = write_temp("# test accounts\n\n"
                           "CORP\\carol:pa:ss:word\r\n"
@@ -495,6 +532,10 @@ START_TEST(credentials_come_from_options_or_file) {
   ck_assert_int_eq(init_rc(&p, &id, NULL), TDSC_OK);
   ck_assert_str_eq(id, "CORP\\dave");
   free(id);
+  p.ntlm_user = "CORP\\car"; /* a prefix of carol is not carol */
+  ck_assert_int_eq(init_rc(&p, NULL, NULL), TDSC_E_NTLM_NO_CREDENTIALS);
+  p.ntlm_user = "CORP\\carolyn"; /* nor the reverse */
+  ck_assert_int_eq(init_rc(&p, NULL, NULL), TDSC_E_NTLM_NO_CREDENTIALS);
   p.ntlm_user = "CORP\\erin";
   ck_assert_int_eq(init_rc(&p, NULL, &msg), TDSC_E_NTLM_CREDFILE_UNUSABLE);
   ck_assert_ptr_nonnull(strstr(msg, "CORP\\erin"));
@@ -831,6 +872,7 @@ static Suite *ntlm_suite(void) {
   suite_add_tcase(s, t);
   t = tcase_create("ms-nlmp");
   tcase_add_test(t, nt_hash_and_ntowfv2_match_4_2);
+  tcase_add_test(t, ntowfv2_upper_cases_every_letter);
   tcase_add_test(t, authenticate_matches_4_2_4_3_byte_for_byte);
   tcase_add_test(t, session_security_matches_4_2_4_4);
   tcase_add_test(t, real_server_challenge_parses);

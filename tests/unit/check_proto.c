@@ -261,6 +261,69 @@ START_TEST(prelogin_skips_unknown_options) {
 }
 END_TEST
 
+/* INSTOPT (2.2.6.5) at the boundary of our 128-byte instance buffer: a
+ * 127-character name and its NUL fit, 128 characters do not (a one-byte
+ * overflow if the bound slipped), both ways. */
+START_TEST(prelogin_instopt_at_the_buffer_boundary) {
+  tdsc__prelogin pl;
+  size_t cap = sizeof pl.instance;
+  uint8_t p[6 + 200];
+  for (size_t name = cap - 1; name <= cap; name++) {
+    size_t len = name + 1;
+    p[0] = 0x02, p[1] = 0, p[2] = 6, p[3] = 0, p[4] = (uint8_t)len;
+    p[5] = 0xFF;
+    memset(p + 6, 'I', name);
+    p[6 + name] = 0;
+    memset(&pl, 0x5A, sizeof pl);
+    tdsc_error err = {0};
+    tdsc_errc rc = tdsc__prelogin_decode(p, 6 + len, &pl, &err);
+    if (name < cap) {
+      ck_assert_int_eq(rc, TDSC_OK);
+      ck_assert_uint_eq(strlen(pl.instance), name);
+    } else {
+      ck_assert_int_eq(rc, TDSC_E_PROTOCOL);
+      ck_assert_ptr_nonnull(strstr(err.message, "INSTOPT longer than 127"));
+    }
+    tdsc__err_clear(&err);
+  }
+  tdsc__prelogin out = {0};
+  memset(out.instance, 'J', cap - 1);
+  out.has_instance = true;
+  tdsc__buf b;
+  tdsc__buf_init(&b);
+  ck_assert_int_eq(tdsc__prelogin_encode(&out, &b, NULL), TDSC_OK);
+  /* VERSION then INSTOPT: its length is the name and its NUL */
+  ck_assert_uint_eq(b.data[5], 0x02);
+  ck_assert_uint_eq((unsigned)(b.data[8] << 8 | b.data[9]), cap);
+  memset(out.instance, 'J', cap); /* no NUL left */
+  tdsc__buf_reset(&b);
+  tdsc_error err = {0};
+  ck_assert_int_eq(tdsc__prelogin_encode(&out, &b, &err),
+                   TDSC_E_BAD_OPTION_VALUE);
+  tdsc__err_clear(&err);
+  tdsc__buf_free(&b);
+}
+END_TEST
+
+/* ENCRYPTION's value is kept whole: NOT_SUP (2) and REQ (3) are not OFF
+ * and ON. */
+START_TEST(prelogin_encryption_values_are_kept_whole) {
+  for (uint8_t v = 0; v < 4; v++) {
+    uint8_t p[] = {0x01, 0, 6, 0, 1, 0xFF, v};
+    tdsc__prelogin pl;
+    ck_assert_int_eq(tdsc__prelogin_decode(p, sizeof p, &pl, NULL), TDSC_OK);
+    ck_assert(pl.has_encryption);
+    ck_assert_uint_eq(pl.encryption, v);
+  }
+  /* a zero length means absent, for ENCRYPTION too */
+  uint8_t empty[] = {0x01, 0, 6, 0, 0, 0xFF};
+  tdsc__prelogin pl;
+  ck_assert_int_eq(tdsc__prelogin_decode(empty, sizeof empty, &pl, NULL),
+                   TDSC_OK);
+  ck_assert(!pl.has_encryption);
+}
+END_TEST
+
 static Suite *prelogin_suite(void) {
   Suite *s = suite_create("prelogin");
   TCase *tc = tcase_create("vectors");
@@ -274,6 +337,8 @@ static Suite *prelogin_suite(void) {
   tcase_add_test(tc, prelogin_encode_with_instance_and_fedauth);
   tcase_add_test(tc, prelogin_rejects_malformed_tables);
   tcase_add_test(tc, prelogin_skips_unknown_options);
+  tcase_add_test(tc, prelogin_instopt_at_the_buffer_boundary);
+  tcase_add_test(tc, prelogin_encryption_values_are_kept_whole);
   tcase_add_test(tc, prelogin_server_instance_validity_byte);
   suite_add_tcase(s, tc);
   return s;
@@ -484,6 +549,133 @@ START_TEST(login7_long_sspi_uses_cbsspilong) {
 }
 END_TEST
 
+/* cbSSPI is a USHORT: 65535 itself does not fit, since 0xFFFF means "see
+ * cbSSPILong" (2.2.6.4); 65534 is the largest length that does. */
+static void sspi_of(size_t len, uint16_t want_short, uint32_t want_long) {
+  uint8_t *tok = malloc(len);
+  ck_assert_ptr_nonnull(tok);
+  memset(tok, 0x4E, len);
+  tdsc__login7 l = {0};
+  l.sspi = tok;
+  l.sspi_len = len;
+  tdsc__buf out;
+  tdsc__buf_init(&out);
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, NULL), TDSC_OK);
+  ck_assert_uint_eq(tdsc__le16(out.data + 80), want_short);
+  ck_assert_uint_eq(tdsc__le32(out.data + 90), want_long);
+  uint16_t ib = tdsc__le16(out.data + 78);
+  ck_assert_uint_eq(out.len, (size_t)ib + len);
+  tdsc__buf_free(&out);
+  free(tok);
+}
+
+START_TEST(login7_sspi_length_at_the_ushort_boundary) {
+  sspi_of(65534, 65534, 0);
+  sspi_of(65535, 0xFFFF, 65535);
+  sspi_of(65536, 0xFFFF, 65536);
+}
+END_TEST
+
+/* LOGIN7 "MUST NOT be longer than 128K-1 bytes": the largest SSPI token
+ * that keeps it at 131071 passes, one byte more does not, and a token
+ * over the limit by itself is named as such. */
+START_TEST(login7_total_length_at_the_128k_boundary) {
+  tdsc__login7 l = {0};
+  tdsc__buf out;
+  tdsc_error err = {0};
+  size_t probe = 100000;
+  uint8_t *tok = calloc(1, 131073);
+  ck_assert_ptr_nonnull(tok);
+  l.hostname = "h";
+  l.sspi = tok;
+  l.sspi_len = probe;
+  tdsc__buf_init(&out);
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, &err), TDSC_OK);
+  size_t fit = probe + (131071 - out.len);
+  tdsc__buf_reset(&out);
+  l.sspi_len = fit;
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, &err), TDSC_OK);
+  ck_assert_uint_eq(out.len, 131071);
+  ck_assert_uint_eq(tdsc__le32(out.data), 131071);
+  tdsc__buf_reset(&out);
+  l.sspi_len = fit + 1;
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, &err),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(err.message, "131072 bytes exceeds"));
+  tdsc__buf_reset(&out);
+  l.sspi_len = 131072;
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, &err),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(err.message, "SSPI token of 131072 bytes"));
+  tdsc__err_clear(&err);
+  tdsc__buf_free(&out);
+  free(tok);
+}
+END_TEST
+
+/* The password-change field (ibChangePassword, 2.2.6.4) is scrambled like
+ * the password, at its own place in the offset table, and bounded like it:
+ * 128 characters pass, 129 do not, and the error quotes nothing of it. */
+START_TEST(login7_new_password_is_scrambled_in_its_own_field) {
+  tdsc__login7 l = {0};
+  l.hostname = "h";
+  l.attach_db = "a.mdf";
+  l.change_password = "Nw!";
+  tdsc__buf out;
+  tdsc_error err = {0};
+  tdsc__buf_init(&out);
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, &err), TDSC_OK);
+  uint16_t ib = tdsc__le16(out.data + 86), cch = tdsc__le16(out.data + 88);
+  ck_assert_uint_eq(cch, 3);
+  /* 'N' 0x4E -> swap 0xE4 ^ 0xA5 = 0x41; 0x00 -> 0xA5; 'w' 0x77 -> 0xD2;
+   * '!' 0x21 -> 0x12 ^ 0xA5 = 0xB7 */
+  static const uint8_t want[6] = {0x41, 0xA5, 0xD2, 0xA5, 0xB7, 0xA5};
+  ck_assert_uint_le((size_t)ib + 6, out.len);
+  ck_assert_mem_eq(out.data + ib, want, 6);
+  /* AtchDBFile keeps its own entry */
+  ck_assert_uint_eq(tdsc__le16(out.data + 84), 5);
+  ck_assert_uint_ne(tdsc__le16(out.data + 82), ib);
+  char s[131];
+  memset(s, 'q', sizeof s);
+  s[128] = 0;
+  l.change_password = s;
+  tdsc__buf_reset(&out);
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, &err), TDSC_OK);
+  s[128] = 'q';
+  s[129] = 0;
+  tdsc__buf_reset(&out);
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, &err),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(err.message, "new password"));
+  ck_assert_ptr_null(strstr(err.message, "qqq"));
+  tdsc__err_clear(&err);
+  tdsc__buf_free(&out);
+}
+END_TEST
+
+/* Every name field holds 128 characters, not 129. */
+START_TEST(login7_names_at_the_128_character_boundary) {
+  char s[131];
+  memset(s, 'n', sizeof s);
+  tdsc__login7 l = {0};
+  tdsc__buf out;
+  tdsc_error err = {0};
+  tdsc__buf_init(&out);
+  s[128] = 0;
+  l.username = s;
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, &err), TDSC_OK);
+  ck_assert_uint_eq(tdsc__le16(out.data + 42), 128);
+  s[128] = 'n';
+  s[129] = 0;
+  tdsc__buf_reset(&out);
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, &err),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(err.message, "user name is 129 characters"));
+  tdsc__err_clear(&err);
+  tdsc__buf_free(&out);
+}
+END_TEST
+
 static Suite *login7_suite(void) {
   Suite *s = suite_create("login7");
   TCase *tc = tcase_create("encode");
@@ -492,6 +684,10 @@ static Suite *login7_suite(void) {
   tcase_add_test(tc, login7_utf8_feature_extension_layout);
   tcase_add_test(tc, login7_rejects_overlong_fields_by_name);
   tcase_add_test(tc, login7_long_sspi_uses_cbsspilong);
+  tcase_add_test(tc, login7_sspi_length_at_the_ushort_boundary);
+  tcase_add_test(tc, login7_total_length_at_the_128k_boundary);
+  tcase_add_test(tc, login7_new_password_is_scrambled_in_its_own_field);
+  tcase_add_test(tc, login7_names_at_the_128_character_boundary);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -67,6 +67,23 @@ START_TEST(defaults_apply_and_are_typed) {
 }
 END_TEST
 
+/* An environment variable set but empty is as if unset: the default
+ * stands (an exported-but-empty TDSC_LOCAL_DIR must not make the local
+ * folder ""). */
+START_TEST(an_empty_environment_variable_keeps_the_default) {
+  setenv("TDSC_LOCAL_DIR", "", 1);
+  setenv("TDSC_SERVER", "", 1);
+  ck_assert_int_eq(parse("UID=a"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_LOCAL_DIR), "/run/tdsclient");
+  ck_assert_ptr_null(tdsc__opt(&o, TDSC__OPT_SERVER));
+  setenv("TDSC_LOCAL_DIR", "/tmp/x", 1);
+  ck_assert_int_eq(parse("UID=a"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_LOCAL_DIR), "/tmp/x");
+  unsetenv("TDSC_LOCAL_DIR");
+  unsetenv("TDSC_SERVER");
+}
+END_TEST
+
 START_TEST(encrypt_accepts_the_odbc_18_values) {
   static const struct {
     const char *v;
@@ -114,6 +131,61 @@ START_TEST(numbers_are_range_checked) {
   ck_assert_int_eq(o.login_timeout, 0);
   ck_assert_int_eq(parse("TrustServerCertificate=perhaps"),
                    TDSC_E_BAD_OPTION_VALUE);
+}
+END_TEST
+
+/* Each rule of the parser at its boundary: the smallest and largest
+ * numbers and one past, every spelling of a boolean, enum values with one
+ * letter more or less, blanks around keys and values, a key without '='. */
+START_TEST(the_parser_holds_at_its_boundaries) {
+  ck_assert_int_eq(parse("PacketSize=512;LoginTimeout=65535"), TDSC_OK);
+  ck_assert_int_eq(o.packet_size, 512);
+  ck_assert_int_eq(o.login_timeout, 65535);
+  ck_assert_int_eq(parse("LoginTimeout=65536"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("LoginTimeout=30s"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("LoginTimeout="), TDSC_E_BAD_OPTION_VALUE);
+  static const char *const yes[] = {"yes", "true", "1", "on", "YES"};
+  static const char *const no[] = {"no", "false", "0", "off", "Off"};
+  char s[80];
+  for (size_t i = 0; i < 5; i++) {
+    snprintf(s, sizeof s, "TrustServerCertificate=%s", yes[i]);
+    ck_assert_int_eq(parse(s), TDSC_OK);
+    ck_assert_msg(o.trust_cert, "%s", s);
+    snprintf(s, sizeof s, "TrustServerCertificate=%s", no[i]);
+    ck_assert_int_eq(parse(s), TDSC_OK);
+    ck_assert_msg(!o.trust_cert, "%s", s);
+  }
+  ck_assert_int_eq(parse("Encrypt=strictly"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("Encrypt=stric"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("SPNHostCanonicalization=forward"), TDSC_OK);
+  ck_assert_int_eq(o.canon, TDSC__CANON_FORWARD);
+  ck_assert_int_eq(parse("SPNHostCanonicalization=none"), TDSC_OK);
+  ck_assert_int_eq(o.canon, TDSC__CANON_NONE);
+  ck_assert_int_eq(parse("Authentication=kerberoz"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("Authentication=ntln"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("Authentication=sq"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(parse("Authentication=ntlm"), TDSC_OK);
+  ck_assert_int_eq(o.mechs[0], TDSC__MECH_NTLM);
+  ck_assert_int_eq(parse("Authentication=kerberos"), TDSC_OK);
+  ck_assert_int_eq(o.mechs[0], TDSC__MECH_KERBEROS);
+  /* blanks: around a key, after a value, and inside braces kept */
+  ck_assert_int_eq(parse(" UID \t= a b \t; PWD={ p }  ;"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_UID), "a b");
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), " p ");
+  ck_assert_int_eq(parse("UID"), TDSC_E_BAD_CONNSTR);
+  ck_assert_int_eq(parse("UID;PWD=x"), TDSC_E_BAD_CONNSTR);
+  ck_assert_int_eq(parse("PWD={a}}}"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "a}");
+  ck_assert_int_eq(parse("PWD={a}} b}"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "a} b");
+  /* text glued after a braced value is an error, even when it reads as
+   * the next pair */
+  ck_assert_int_eq(parse("PWD={a}UID=x"), TDSC_E_BAD_CONNSTR);
+  ck_assert_int_eq(parse("PWD={a}  ;UID=x"), TDSC_OK);
+  ck_assert_int_eq(parse("PWD={a{b}"), TDSC_OK);
+  ck_assert_str_eq(tdsc__opt(&o, TDSC__OPT_PWD), "a{b");
+  ck_assert_int_eq(parse("Encrpyt=strict"), TDSC_E_UNKNOWN_KEYWORD);
+  ck_assert_int_eq(parse("Encrypt=strict;Encrypt=off"), TDSC_E_BAD_CONNSTR);
 }
 END_TEST
 
@@ -551,6 +623,32 @@ START_TEST(bad_targets_name_what_is_wrong) {
                   "'%s': message '%s' lacks '%s'", bad[i].in,
                   tdsc_error_message(&err), bad[i].named);
   }
+  /* ports 1 and 65535 are the ends; a sign or a blank is not a digit */
+  static const char *const port_ok[] = {"db,1", "db,65535"};
+  static const char *const port_bad[] = {"db,+5", "db, 5", "db,-1"};
+  for (size_t i = 0; i < 2; i++) {
+    tdsc__target t;
+    ck_assert_int_eq(tdsc__target_parse(port_ok[i], &t, &err), TDSC_OK);
+  }
+  for (size_t i = 0; i < 3; i++) {
+    tdsc__target t;
+    ck_assert_msg(tdsc__target_parse(port_bad[i], &t, &err) ==
+                      TDSC_E_BAD_OPTION_VALUE,
+                  "%s accepted", port_bad[i]);
+  }
+  /* a host name of 255 characters fits the buffer, 256 do not */
+  {
+    char h[300];
+    tdsc__target t;
+    memset(h, 'h', sizeof h);
+    h[255] = 0;
+    ck_assert_int_eq(tdsc__target_parse(h, &t, &err), TDSC_OK);
+    ck_assert_uint_eq(strlen(t.host), 255);
+    h[255] = 'h';
+    h[256] = 0;
+    ck_assert_int_eq(tdsc__target_parse(h, &t, &err),
+                     TDSC_E_BAD_OPTION_VALUE);
+  }
   char longhost[400];
   memset(longhost, 'a', sizeof longhost - 1);
   longhost[sizeof longhost - 1] = 0;
@@ -750,6 +848,8 @@ static Suite *session_suite(void) {
   tcase_add_checked_fixture(opt, NULL, teardown);
   tcase_add_test(opt, keywords_and_aliases_are_case_insensitive);
   tcase_add_test(opt, defaults_apply_and_are_typed);
+  tcase_add_test(opt, an_empty_environment_variable_keeps_the_default);
+  tcase_add_test(opt, the_parser_holds_at_its_boundaries);
   tcase_add_test(opt, encrypt_accepts_the_odbc_18_values);
   tcase_add_test(opt, braced_values_keep_semicolons_and_braces);
   tcase_add_test(opt, a_keyword_given_twice_is_refused);

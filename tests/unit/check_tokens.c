@@ -787,6 +787,29 @@ static void expect_fail(const char *hex, const char *needle) {
 
 #define META1(ti) "81 0100 00000000 0100 " ti " 01 6100"
 
+/* Before TDS 7.2, INFO and ERROR end with a 2-byte LineNumber (2.2.7.10):
+ * both bytes count; 3 bytes left is neither layout. */
+START_TEST(tokens_info_with_a_two_byte_line_number) {
+  size_t n;
+  uint8_t *in = tdsc_test_hex(
+      "ab 1400 12480000 01 0e 0200 6e006f00 01 7300 01 7000 3412"
+      "aa 1400 12480000 01 0e 0200 6e006f00 01 7300 01 7000 ffff",
+      &n);
+  char *t = trace_all(in, n);
+  const char *const want[] = {
+      "INFO 18450 st=1 cls=14 text=no srv=s proc=p line=4660\n",
+      "ERROR 18450 st=1 cls=14 text=no srv=s proc=p line=65535\n", NULL};
+  expect_lines(t, want);
+  ck_assert_uint_eq(count_lines(t), 2);
+  free(t);
+  free(in);
+  expect_fail("ab 1500 12480000 01 0e 0200 6e006f00 01 7300 01 7000 010203",
+              "3 bytes left for the line number");
+  expect_fail("ab 1700 12480000 01 0e 0200 6e006f00 01 7300 01 7000 0102030405",
+              "5 bytes left for the line number");
+}
+END_TEST
+
 START_TEST(tokens_reject_hostile_input) {
   expect_fail("01", "unknown token type");
   expect_fail("fd 0000 0000 0000000000000000 42", "token 0x42 at stream "
@@ -1699,6 +1722,7 @@ Suite *tdsc_test_tokens_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("hostile");
   tcase_add_test(tc, tokens_reject_hostile_input);
+  tcase_add_test(tc, tokens_info_with_a_two_byte_line_number);
   tcase_add_test(tc, tokens_every_truncation_of_a_mixed_stream_needs_more);
   tcase_add_test(tc, tokens_mutated_streams_never_crash);
   tcase_set_timeout(tc, 120);

@@ -10,6 +10,7 @@ import time
 from .acceptors import (MSG_18452, gss_acceptor_creds, gss_token_kind,
                         krb5_error_name, map_principal, mech_name,
                         ntlm_error_name, ntlm_offer, ntlm_v1_response)
+from . import liar
 from .log import log
 from .shm import ShmSock
 from .sqldb import SQLiteDB
@@ -26,6 +27,8 @@ class LoginMixin:
 
     def serve(self):
         cfg = self.cfg
+        if cfg.lie:  # --lie MODE: a lying server serves instead (liar.py)
+            return liar.serve(self)
         mis = cfg.misbehave
         first = self.sock.recv(1, socket.MSG_PEEK)
         if not first:

@@ -10,7 +10,7 @@ import ssl
 import sys
 import threading
 
-from . import tds_stream
+from . import liar, tds_stream
 from .acceptors import parse_map, setup_ntlm
 from .listeners import PipeListener, SSRPResponder, ShmListener
 from .log import log, set_log_file
@@ -107,6 +107,7 @@ def main(argv=None):
                          'UDP PORT at --host, for --instance')
     ap.add_argument('--instance', default='MSSQLSERVER',
                     help='instance name the SQL Server Browser answers for')
+    liar.add_arguments(ap)
     args = ap.parse_args(argv)
 
     tds_stream.plp_unknown_length = args.plp_unknown_length
@@ -122,6 +123,7 @@ def main(argv=None):
     cfg.tds7_only = args.tds7_only
     cfg.server_name = args.server_name
     cfg.misbehave = args.misbehave
+    liar.configure(cfg, args)  # after misbehave: tds-downgrade sets it
     cfg.cert, cfg.key = args.cert, args.key or args.cert
     cfg.tls_min, cfg.tls_max = args.tls_min, args.tls_max
     cfg.users = {}
