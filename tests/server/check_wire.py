@@ -10,8 +10,8 @@ bytes themselves are checked:
 - the PRELOGIN answer's header carries SPID 0, the login answer the SPID;
 - an attention while an answer streams: the answer ends as a message of
   its own, then DONE(DONE_ATTN) alone is the next message (tedious waits
-  for the first message's end); an attention before anything was sent
-  gets the acknowledgement alone;
+  for the first message's end); so too an attention before anything of
+  the answer was sent (its message is then one DONE(DONE_ERROR));
 - statements inside sp_executesql end with DONEINPROC, the call with
   DONEPROC, as SQL Server (and the captures in the shared vectors) send.
 
@@ -290,15 +290,19 @@ def main():
               'the answer stopped short of its 20 MB: %d bytes' % (
                   len(first[4]) + len(cut)))
 
-        # attention before anything of the answer was sent: the
-        # acknowledgement alone
+        # attention before anything of the answer was sent: the answer
+        # still ends as a message of its own (tedious reads it before it
+        # looks for the acknowledgement), then the acknowledgement
         c.send(0x01, batch("WAITFOR DELAY '00:00:05'"))
         time.sleep(0.3)
         c.send(0x06, b'')
         heads, data = c.message()
+        check(data == struct.pack('<BHHQ', 0xFD, 0x02, 0, 0),
+              'an attention during WAITFOR: the answer ends, '
+              'DONE(DONE_ERROR): %s' % data.hex())
+        heads, data = c.message()
         check(data == struct.pack('<BHHQ', 0xFD, 0x20, 0, 0),
-              'an attention during WAITFOR: DONE(DONE_ATTN) only: %s'
-              % data.hex())
+              'then DONE(DONE_ATTN) as the next message: %s' % data.hex())
         c.send(0x01, batch('SELECT 1'))
         heads, data = c.message()
         check(done_status(data) == (0xFD, 0x10),

@@ -75,9 +75,25 @@ class Column:
         self.prec = prec
         self.scale = scale
 
+    # SQL Server describes a NOT NULL column of a fixed-length type with the
+    # fixed type (INT4 0x38, no length byte; MS-TDS 2.2.5.4.1), a nullable
+    # one with the nullable type (INTN 0x26 and a length); clients see it.
+    FIXED = {('bit', 1): 0x32, ('int', 1): 0x30, ('int', 2): 0x34,
+             ('int', 4): 0x38, ('int', 8): 0x7F, ('float', 4): 0x3B,
+             ('float', 8): 0x3E, ('money', 4): 0x7A, ('money', 8): 0x3C,
+             ('datetime', 4): 0x3A, ('datetime', 8): 0x3D}
+
+    def fixed(self):
+        """The fixed type's byte, or None when the column is nullable."""
+        if self.nullable:
+            return None
+        return self.FIXED.get((self.kind, self.size))
+
     # -- metadata
     def typeinfo(self):
         k = self.kind
+        if self.fixed() is not None:
+            return bytes([self.fixed()])
         if k == 'bit':
             return bytes([0x68, 1])
         if k == 'int':
@@ -133,7 +149,15 @@ class Column:
 
     def encode(self, v):
         if v is None:
+            if self.fixed() is not None:  # only a broken NOT NULL gets here
+                raise ConvError('Cannot insert the value NULL into a NOT '
+                                'NULL column.')
             return self.null()
+        if self.fixed() is not None:  # the same bytes, no length prefix
+            return self.encode_n(v)[1:]
+        return self.encode_n(v)
+
+    def encode_n(self, v):
         k = self.kind
         try:
             if k == 'bit':

@@ -160,8 +160,8 @@ class Response:
     DONE(DONE_ATTN), follows as a second message (MS-TDS 2.2.7.6; the
     client discards everything before it, 3.2.5.7).  SQL Server does so,
     and tedious waits for the end of the answer's message before it reads
-    the acknowledgement.  When nothing of the answer was sent, the
-    acknowledgement is the only message.  The last 13 bytes (the final DONE
+    the acknowledgement, also when nothing of the answer was sent (its
+    message is then DONE(DONE_ERROR) alone).  The last 13 bytes (the final DONE
     of a complete answer) are held back until finish(), so that an answer
     seen complete when the attention comes is sent whole, then the
     acknowledgement."""
@@ -281,11 +281,13 @@ class Response:
         for off, toks in self.sticky:
             if off >= kept_end:
                 self.buf += toks
-        if self.sent or self.buf:
-            # the answer's message ends first, at a token boundary
-            if not whole:
-                self.buf += tok_done(DONE_ERROR)
-            self._send(len(self.buf), True)
+        # The answer's message ends first, at a token boundary, even when
+        # nothing of it was sent yet (a WAITFOR): SQL Server always ends the
+        # cancelled response as a message of its own, and clients (tedious)
+        # read that message before they look for the acknowledgement.
+        if not whole:
+            self.buf += tok_done(DONE_ERROR)
+        self._send(len(self.buf), True)
         self.buf += tok_done(DONE_ATTN)
         log('connection %d: attention acknowledged (%d bytes of the '
               'answer sent)' % (self.sess.spid, kept_end))
