@@ -528,6 +528,9 @@ START_TEST(diagnosis_names_the_causes_users_meet) {
                   tdsc_errc_name(tdsc__krb_classify(
                       F, (int32_t)cases[i].code, cases[i].ph)),
                   tdsc_errc_name(cases[i].want));
+}
+END_TEST
+
 /* The statuses the measured table above does not reach through a major
  * status that would classify them anyway: each under GSS_S_FAILURE, so
  * that only its own row names it (the KDC's clock skew, a missing ccache
