@@ -532,10 +532,11 @@ START_TEST(credentials_come_from_options_or_file) {
   ck_assert_int_eq(init_rc(&p, &id, NULL), TDSC_OK);
   ck_assert_str_eq(id, "CORP\\dave");
   free(id);
+  /* a user the file has no entry for: CREDFILE_UNUSABLE, which says so */
   p.ntlm_user = "CORP\\car"; /* a prefix of carol is not carol */
-  ck_assert_int_eq(init_rc(&p, NULL, NULL), TDSC_E_NTLM_NO_CREDENTIALS);
+  ck_assert_int_eq(init_rc(&p, NULL, NULL), TDSC_E_NTLM_CREDFILE_UNUSABLE);
   p.ntlm_user = "CORP\\carolyn"; /* nor the reverse */
-  ck_assert_int_eq(init_rc(&p, NULL, NULL), TDSC_E_NTLM_NO_CREDENTIALS);
+  ck_assert_int_eq(init_rc(&p, NULL, NULL), TDSC_E_NTLM_CREDFILE_UNUSABLE);
   p.ntlm_user = "CORP\\erin";
   ck_assert_int_eq(init_rc(&p, NULL, &msg), TDSC_E_NTLM_CREDFILE_UNUSABLE);
   ck_assert_ptr_nonnull(strstr(msg, "CORP\\erin"));
