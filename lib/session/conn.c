@@ -72,7 +72,10 @@ void tdsc__conn_drop(tdsc_conn *c) {
   tdsc__buf_free(&c->in);
   c->in_pos = 0;
   if (c->result) {
-    tdsc__result_detach(c->result);
+    /* the fatal error that dropped the connection, set before */
+    tdsc__result_detach(c->result, c->err.code != TDSC_OK
+                                       ? c->err.code
+                                       : TDSC_E_NOT_CONNECTED);
     c->result = NULL;
   }
 }
@@ -80,6 +83,10 @@ void tdsc__conn_drop(tdsc_conn *c) {
 void tdsc_conn_close(tdsc_conn *c) {
   if (!c)
     return;
+  if (c->result) { /* closed by the application, not by a failure */
+    tdsc__result_detach(c->result, TDSC_E_NOT_CONNECTED);
+    c->result = NULL;
+  }
   tdsc__conn_drop(c);
   forget_session(c);
   tdsc__options_clear(&c->opts);

@@ -92,6 +92,8 @@ typedef enum tdsc__rstate {
 struct tdsc_result {
   tdsc_conn *conn; /* NULL once the connection went away */
   tdsc__rstate state;
+  tdsc_errc lost;  /* the connection went away before the response was
+                      complete: every later call fails with this code */
   int64_t timeout_ms; /* the longest wait for the server per call, 0 =
                          none (the connection's or the statement's) */
   bool pending_error; /* an ERROR token came for the current statement */
@@ -191,7 +193,11 @@ tdsc_errc tdsc__row_value(tdsc_result *r, size_t col, const tdsc__value **v);
 tdsc_errc tdsc__row_is_null(tdsc_result *r, size_t col, bool *null);
 
 /* ---- result.c */
-void tdsc__result_detach(tdsc_result *r); /* the connection went away */
+/* The connection went away (why: the code that took it, e.g.
+ * TDSC_E_CONN_CLOSED); a response not read to its end is lost. */
+void tdsc__result_detach(tdsc_result *r, tdsc_errc why);
+/* The code a call on r fails with once r is detached (conn NULL). */
+tdsc_errc tdsc__result_gone(const tdsc_result *r);
 
 /* ---- exec.c: requests (tdsc_conn_execute, stmt.c) */
 /* Checks that c can take a request (open, no result open: TDSC_E_BUSY)
