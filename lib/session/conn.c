@@ -162,15 +162,21 @@ tdsc_errc tdsc__conn_envchange(tdsc_conn *c, const tdsc__event *ev) {
   case TDSC__ENV_LANGUAGE:
     return set_text(c, &c->language, ev->u.envchange.new_text);
   case TDSC__ENV_PACKETSIZE: {
+    /* decimal digits only (no sign, space or NUL: strtol would take
+     * " 512" and "+600", and stop at a NUL), 512..32767 */
     const char *t = ev->u.envchange.new_text;
-    char *end;
-    long n = t ? strtol(t, &end, 10) : 0;
-    if (!t || *end || n < TDSC__PKT_MIN || n > TDSC__PKT_MAX)
+    uint32_t n = 0;
+    bool ok = nv && nlen >= 2 && nlen <= 10 && nlen % 2 == 0;
+    for (size_t i = 0; ok && i < nlen; i += 2) {
+      ok = nv[i + 1] == 0 && nv[i] >= '0' && nv[i] <= '9';
+      n = n * 10 + (uint32_t)(nv[i] - '0');
+    }
+    if (!ok || n < TDSC__PKT_MIN || n > TDSC__PKT_MAX)
       return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
-                           "the server set the packet size to '%s', outside "
-                           "512..32767",
-                           t ? t : "");
-    c->packet_size = (uint32_t)n;
+                           "the server set the packet size to '%s' (%zu "
+                           "characters): not a decimal number in 512..32767",
+                           t ? t : "", nlen / 2);
+    c->packet_size = n;
     return TDSC_OK;
   }
   case TDSC__ENV_COLLATION:

@@ -44,6 +44,10 @@ struct tdsc_conn {
   size_t in_pos;
   bool in_eom;      /* the last packet of the response has been read */
   bool in_response; /* a response is being read */
+  bool in_final;    /* its final DONE came (DONE or DONEPROC without
+                       DONE_MORE, MS-TDS 2.2.7.6): nothing may follow */
+  bool in_partial_ok; /* the message may end without one (an SSPI round
+                         of the login, whose caller judges) */
   tdsc__tokp *tokp;
   int64_t deadline; /* of the response being read */
 
@@ -151,6 +155,10 @@ tdsc_errc tdsc__wire_recv_message(tdsc_conn *c, tdsc__buf *out,
                                   int64_t deadline);
 /* Starts reading a token-stream response. */
 void tdsc__wire_begin_response(tdsc_conn *c, int64_t deadline);
+/* A response is complete only with its final DONE at the end of the
+ * message, and nothing after it: tdsc__wire_next_event fails with
+ * TDSC_E_PROTOCOL otherwise, unless c->in_partial_ok (then the caller
+ * reads c->in_final). */
 /* Next token event of the response: TDSC_OK with *ev, or TDSC_OK with
  * *end = true when the response is complete.  TDSC_E_CANCELLED and
  * TDSC_E_QUERY_TIMEOUT (a cancellable response only) mean the request was
