@@ -97,7 +97,7 @@ step "valgrind"
 if [ -d "$out/plain" ] && command -v valgrind >/dev/null; then
   vg="valgrind --suppressions=$top/build-aux/valgrind.supp --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no"
   (cd "$out/plain" && rm -f test-suite.log &&
-   CK_FORK=no in_time make -s check TESTS="tests/unit/check_base tests/unit/check_proto tests/unit/check_values tests/unit/check_session tests/unit/check_net tests/unit/check_auth tests/integration/check_connect tests/integration/check_query tests/integration/check_kerberos tests/integration/check_policy tests/integration/check_transports tests/unit/check_ntlm tests/unit/check_transport tests/unit/check_shm tests/unit/check_rpc tests/integration/check_rpc tests/integration/check_txn tests/integration/check_cancel tests/integration/check_stream tests/integration/check_faults" \
+   CK_FORK=no in_time make -s check TESTS="tests/unit/check_base tests/unit/check_proto tests/unit/check_values tests/unit/check_session tests/unit/check_net tests/unit/check_auth tests/integration/check_connect tests/integration/check_query tests/integration/check_kerberos tests/integration/check_policy tests/integration/check_transports tests/unit/check_ntlm tests/unit/check_transport tests/unit/check_shm tests/unit/check_rpc tests/integration/check_rpc tests/integration/check_txn tests/integration/check_cancel tests/integration/check_stream tests/integration/check_faults tests/integration/check_torture" \
      LOG_COMPILER="$top/build-aux/bounded 900 $top/build-aux/vg-run" VALGRIND="$vg" ); s=$?
   [ $s = 0 ] || cat "$out/plain/test-suite.log"
   count_tests "$out/plain"; result "C tests under valgrind" $s

@@ -264,6 +264,8 @@ static tdsc_errc read_login_round(tdsc_conn *c, attempt *a, tdsc__buf *reply,
       free(c->server_name);
       c->server_name = tdsc__strdup(
           ev.u.loginack.prog_name ? ev.u.loginack.prog_name : "");
+      if (!c->server_name)
+        return tdsc__err_oom(&c->err);
       snprintf(c->server_version, sizeof c->server_version, "%u.%u.%u",
                ev.u.loginack.ver[0], ev.u.loginack.ver[1],
                (unsigned)(ev.u.loginack.ver[2] << 8 | ev.u.loginack.ver[3]));
