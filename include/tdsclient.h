@@ -355,8 +355,16 @@ TDSC_API bool tdsc_column_nullable(const tdsc_column *col);
  * large values (see tdsc_result_read) a getter may read from the network
  * up to its column, and fail as the next_row call would (a lost
  * connection, TDSC_E_QUERY_TIMEOUT, TDSC_E_CANCELLED); so may
- * tdsc_result_is_null, which then returns false. */
-TDSC_API bool tdsc_result_is_null(const tdsc_result *r, size_t col);
+ * tdsc_result_is_null.  Once the connection is lost, every call on the
+ * result fails (the steps with TDSC_STEP_ERROR), never as if the result
+ * had ended. */
+/* Sets *null to whether column col of the current row is NULL.  Returns
+ * TDSC_OK, or an error as the getters do (TDSC_E_NO_ROW,
+ * TDSC_E_COLUMN_RANGE, a lost connection, TDSC_E_NO_MEMORY, ...), *null
+ * being false then.  (In 0.1.0 it returned a bool and could not report
+ * an error.) */
+TDSC_API tdsc_errc tdsc_result_is_null(tdsc_result *r, size_t col,
+                                       bool *null);
 
 /* bit, tinyint, smallint, int, bigint; decimal/numeric with scale 0 that
  * fits in 64 bits. */

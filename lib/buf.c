@@ -58,7 +58,9 @@ bool tdsc__buf_reserve(tdsc__buf *b, size_t n) {
 }
 
 uint8_t *tdsc__buf_extend(tdsc__buf *b, size_t n) {
-  if (!tdsc__buf_reserve(b, n))
+  /* at least one byte: an empty buffer has no data yet, and NULL + 0 is
+   * undefined (an empty first packet of a reply extends by 0) */
+  if (!tdsc__buf_reserve(b, n ? n : 1))
     return NULL;
   uint8_t *p = b->data + b->len;
   b->len += n;

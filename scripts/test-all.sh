@@ -143,6 +143,8 @@ tests/fuzz/fuzz_ssrp
 tests/fuzz/fuzz_connstr
 tests/fuzz/fuzz_session
 tests/integration/check_liars
+tests/integration/check_faults
+tests/integration/check_torture
 "
 step "valgrind"
 if [ -d "$out/plain" ] && command -v valgrind >/dev/null; then

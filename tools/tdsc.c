@@ -26,6 +26,13 @@ static void on_interrupt(int sig) {
   signal(sig, SIG_DFL);
 }
 
+/* tdsc's own allocation failed: said the way the library says it. */
+static void no_memory(void) {
+  fputs("error TDSC_E_NO_MEMORY (resource): tdsc ran out of memory\n",
+        stderr);
+  exit(EXIT_CONNECT);
+}
+
 typedef struct strbuf {
   char *s;
   size_t len, cap;
@@ -37,10 +44,8 @@ static void sb_putn(strbuf *b, const char *s, size_t n) {
     while (cap < b->len + n + 1)
       cap *= 2;
     char *p = realloc(b->s, cap);
-    if (!p) {
-      fputs("tdsc: out of memory\n", stderr);
-      exit(EXIT_CONNECT);
-    }
+    if (!p)
+      no_memory();
     b->s = p;
     b->cap = cap;
   }
@@ -93,7 +98,18 @@ static void usage(FILE *f) {
 
 static void print_error(const tdsc_conn *c) {
   const tdsc_error *e = tdsc_conn_error(c);
-  fputs(e ? tdsc_error_report(e) : "error: (no details)\n", stderr);
+  if (!e) {
+    fputs("error: (no details)\n", stderr);
+    return;
+  }
+  const char *report = tdsc_error_report(e);
+  if (!strncmp(report, "error: ", 7)) {
+    fputs(report, stderr);
+    return;
+  }
+  /* the full report needs memory: out of it, the code and message */
+  fprintf(stderr, "error: TDSC_E_%s: %s\n",
+          tdsc_errc_name(tdsc_error_code(e)), tdsc_error_message(e));
 }
 
 static void on_message(void *quiet, const tdsc_message *m) {
@@ -166,6 +182,20 @@ static void pad(size_t n) {
     putchar(' ');
 }
 
+/* The text of a cell (null_text for NULL), or false after printing the
+ * error: a cell that cannot be read ends the result (its connection may
+ * be gone), it is never printed as a placeholder. */
+static bool cell_text(const tdsc_conn *c, tdsc_result *r, size_t i,
+                      const char *null_text, const char **t) {
+  bool null;
+  *t = null_text;
+  if (tdsc_result_is_null(r, i, &null) == TDSC_OK &&
+      (null || tdsc_result_get_text(r, i, t, NULL) == TDSC_OK))
+    return true;
+  print_error(c);
+  return false;
+}
+
 /* Prints one result set; returns false on a failed step. */
 static bool print_rows(tdsc_conn *c, tdsc_result *r, bool csv, bool quiet) {
   size_t nc = tdsc_result_column_count(r);
@@ -173,9 +203,9 @@ static bool print_rows(tdsc_conn *c, tdsc_result *r, bool csv, bool quiet) {
   size_t nrows = 0, cap = 0;
   size_t *width = calloc(nc ? nc : 1, sizeof *width);
   bool ok = true;
-  tdsc_step s;
+  tdsc_step s = TDSC_STEP_END;
   if (!width)
-    return false;
+    no_memory();
   for (size_t i = 0; i < nc; i++)
     width[i] = display_width(tdsc_column_name(tdsc_result_column(r, i)));
   if (csv) {
@@ -186,19 +216,19 @@ static bool print_rows(tdsc_conn *c, tdsc_result *r, bool csv, bool quiet) {
     }
     putchar('\n');
   }
-  while ((s = tdsc_result_next_row(r)) == TDSC_STEP_ROW) {
+  while (ok && (s = tdsc_result_next_row(r)) == TDSC_STEP_ROW) {
     if (csv) {
-      for (size_t i = 0; i < nc; i++) {
-        const char *t = "";
+      for (size_t i = 0; ok && i < nc; i++) {
+        const char *t;
+        ok = cell_text(c, r, i, "", &t);
+        if (!ok)
+          break;
         if (i)
           putchar(',');
-        if (!tdsc_result_is_null(r, i) &&
-            tdsc_result_get_text(r, i, &t, NULL) != TDSC_OK) {
-          print_error(c);
-          t = "?";
-        }
         print_csv_field(t);
       }
+      if (!ok)
+        break;
       putchar('\n');
       nrows++;
       continue;
@@ -206,32 +236,31 @@ static bool print_rows(tdsc_conn *c, tdsc_result *r, bool csv, bool quiet) {
     if ((nrows + 1) * nc > cap) {
       cap = cap ? cap * 2 : 64 * (nc ? nc : 1);
       char **p = realloc(cells, cap * sizeof *cells);
-      if (!p) {
-        fputs("tdsc: out of memory\n", stderr);
-        exit(EXIT_CONNECT);
-      }
+      if (!p)
+        no_memory();
       cells = p;
     }
-    for (size_t i = 0; i < nc; i++) {
-      const char *t = "NULL";
-      if (!tdsc_result_is_null(r, i) &&
-          tdsc_result_get_text(r, i, &t, NULL) != TDSC_OK) {
-        print_error(c);
-        t = "?";
-      }
+    size_t i;
+    for (i = 0; i < nc; i++) {
+      const char *t;
+      if (!(ok = cell_text(c, r, i, "NULL", &t)))
+        break;
       char *copy = strdup(t);
-      if (!copy) {
-        fputs("tdsc: out of memory\n", stderr);
-        exit(EXIT_CONNECT);
-      }
+      if (!copy)
+        no_memory();
       cells[nrows * nc + i] = copy;
       size_t w = display_width(copy);
       if (w > width[i])
         width[i] = w;
     }
+    if (!ok) { /* the row is not printed: free its cells */
+      while (i--)
+        free(cells[nrows * nc + i]);
+      break;
+    }
     nrows++;
   }
-  if (s == TDSC_STEP_ERROR) {
+  if (ok && s == TDSC_STEP_ERROR) {
     print_error(c);
     ok = false;
   }
@@ -372,11 +401,8 @@ int main(int argc, char **argv) {
   }
   int status = 0;
   tdsc_conn *c = sql ? tdsc_conn_new() : NULL;
-  if (!c) {
-    fputs("tdsc: out of memory\n", stderr);
-    status = EXIT_CONNECT;
-    goto out;
-  }
+  if (!c)
+    no_memory(); /* tdsc_conn_new fails on nothing else */
   if (tdsc_conn_connect(c, cs.s) != TDSC_OK) {
     print_error(c);
     status = tdsc_error_category(tdsc_conn_error(c)) == TDSC_CAT_USAGE
@@ -443,6 +469,8 @@ int main(int argc, char **argv) {
         break;
       }
       status = tdsc_conn_is_connected(c) ? EXIT_SQL : EXIT_CONNECT;
+      if (status == EXIT_CONNECT)
+        break; /* reported once: the rest of the batch is lost */
     }
   }
   tdsc_result_free(r);

@@ -251,17 +251,20 @@ static bool run_sql(job *j, step s, const char *sql) {
       break;
     }
     size_t ncol = tdsc_result_column_count(r);
-    while (ncol && (st = tdsc_result_next_row(r)) == TDSC_STEP_ROW) {
+    while (ok && ncol && (st = tdsc_result_next_row(r)) == TDSC_STEP_ROW) {
       printf("  row:");
-      for (size_t i = 0; i < ncol; i++) {
+      for (size_t i = 0; ok && i < ncol; i++) {
         const char *v = "NULL";
-        if (!tdsc_result_is_null(r, i))
-          tdsc_result_get_text(r, i, &v, NULL);
-        printf(" %s=%s", tdsc_column_name(tdsc_result_column(r, i)), v);
+        bool null;
+        if (tdsc_result_is_null(r, i, &null) != TDSC_OK ||
+            (!null && tdsc_result_get_text(r, i, &v, NULL) != TDSC_OK))
+          ok = fail_tdsc(j, s, tdsc_conn_error(j->conn));
+        else
+          printf(" %s=%s", tdsc_column_name(tdsc_result_column(r, i)), v);
       }
       printf("\n");
     }
-    if (ncol && st == TDSC_STEP_ERROR)
+    if (ok && ncol && st == TDSC_STEP_ERROR)
       ok = fail_tdsc(j, s, tdsc_conn_error(j->conn));
   }
   tdsc_result_free(r);

@@ -768,7 +768,6 @@ static res parse_envchange(tdsc__tokp *p, tdsc__cur *c, tdsc__event *ev,
   case TDSC__ENV_DATABASE:
   case TDSC__ENV_LANGUAGE:
   case TDSC__ENV_CHARSET:
-  case TDSC__ENV_PACKETSIZE:
   case TDSC__ENV_SORTLCID:
   case TDSC__ENV_SORTFLAGS:
   case TDSC__ENV_MIRRORPARTNER:
@@ -778,6 +777,21 @@ static res parse_envchange(tdsc__tokp *p, tdsc__cur *c, tdsc__event *ev,
     if (!o)
       ot = read_varchar(p, c, false, &o);
     break;
+  case TDSC__ENV_PACKETSIZE: {
+    /* B_VARCHAR decimal text ("4096"), also kept raw (new_val, UTF-16LE)
+     * so that the session judges every character, a NUL included */
+    tdsc__cur at = *c;
+    nt = read_varchar(p, c, false, &o);
+    if (!o && tdsc__cur_ok(c)) {
+      size_t n = (size_t)tdsc__cur_u8(&at) * 2;
+      if ((nv = arena_bytes(p, tdsc__cur_take(&at, n), n)) == NONE)
+        o = true;
+      nl = n;
+    }
+    if (!o)
+      ot = read_varchar(p, c, false, &o);
+    break;
+  }
   case TDSC__ENV_PROMOTETRAN: {
     /* L_VARBYTE new value, then a zero byte. */
     uint32_t l = tdsc__cur_u32(c);

@@ -72,7 +72,10 @@ void tdsc__conn_drop(tdsc_conn *c) {
   tdsc__buf_free(&c->in);
   c->in_pos = 0;
   if (c->result) {
-    tdsc__result_detach(c->result);
+    /* the fatal error that dropped the connection, set before */
+    tdsc__result_detach(c->result, c->err.code != TDSC_OK
+                                       ? c->err.code
+                                       : TDSC_E_NOT_CONNECTED);
     c->result = NULL;
   }
 }
@@ -80,6 +83,10 @@ void tdsc__conn_drop(tdsc_conn *c) {
 void tdsc_conn_close(tdsc_conn *c) {
   if (!c)
     return;
+  if (c->result) { /* closed by the application, not by a failure */
+    tdsc__result_detach(c->result, TDSC_E_NOT_CONNECTED);
+    c->result = NULL;
+  }
   tdsc__conn_drop(c);
   forget_session(c);
   tdsc__options_clear(&c->opts);
@@ -155,15 +162,21 @@ tdsc_errc tdsc__conn_envchange(tdsc_conn *c, const tdsc__event *ev) {
   case TDSC__ENV_LANGUAGE:
     return set_text(c, &c->language, ev->u.envchange.new_text);
   case TDSC__ENV_PACKETSIZE: {
+    /* decimal digits only (no sign, space or NUL: strtol would take
+     * " 512" and "+600", and stop at a NUL), 512..32767 */
     const char *t = ev->u.envchange.new_text;
-    char *end;
-    long n = t ? strtol(t, &end, 10) : 0;
-    if (!t || *end || n < TDSC__PKT_MIN || n > TDSC__PKT_MAX)
+    uint32_t n = 0;
+    bool ok = nv && nlen >= 2 && nlen <= 10 && nlen % 2 == 0;
+    for (size_t i = 0; ok && i < nlen; i += 2) {
+      ok = nv[i + 1] == 0 && nv[i] >= '0' && nv[i] <= '9';
+      n = n * 10 + (uint32_t)(nv[i] - '0');
+    }
+    if (!ok || n < TDSC__PKT_MIN || n > TDSC__PKT_MAX)
       return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
-                           "the server set the packet size to '%s', outside "
-                           "512..32767",
-                           t ? t : "");
-    c->packet_size = (uint32_t)n;
+                           "the server set the packet size to '%s' (%zu "
+                           "characters): not a decimal number in 512..32767",
+                           t ? t : "", nlen / 2);
+    c->packet_size = n;
     return TDSC_OK;
   }
   case TDSC__ENV_COLLATION:

@@ -241,12 +241,20 @@ static tdsc_errc read_login_round(tdsc_conn *c, attempt *a, tdsc__buf *reply,
                                   tdsc_message *first_error, bool *have_error,
                                   bool *ack, int64_t deadline) {
   tdsc_errc rc;
+  bool sspi = false;
   tdsc__wire_begin_response(c, deadline);
+  /* an SSPI round's reply holds only the SSPI token, no DONE */
+  c->in_partial_ok = true;
   for (;;) {
     tdsc__event ev;
     bool end;
     if ((rc = tdsc__wire_next_event(c, &ev, &end)) != TDSC_OK)
       return rc;
+    if (end && !c->in_final && (!sspi || *ack || *have_error))
+      return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                           "the server at %s ended its login response "
+                           "without the final DONE token",
+                           c->address);
     if (end)
       return TDSC_OK;
     switch (ev.kind) {
@@ -256,6 +264,8 @@ static tdsc_errc read_login_round(tdsc_conn *c, attempt *a, tdsc__buf *reply,
       free(c->server_name);
       c->server_name = tdsc__strdup(
           ev.u.loginack.prog_name ? ev.u.loginack.prog_name : "");
+      if (!c->server_name)
+        return tdsc__err_oom(&c->err);
       snprintf(c->server_version, sizeof c->server_version, "%u.%u.%u",
                ev.u.loginack.ver[0], ev.u.loginack.ver[1],
                (unsigned)(ev.u.loginack.ver[2] << 8 | ev.u.loginack.ver[3]));
@@ -282,6 +292,7 @@ static tdsc_errc read_login_round(tdsc_conn *c, attempt *a, tdsc__buf *reply,
       }
       break;
     case TDSC__EV_SSPI: {
+      sspi = true;
       /* A token after the mechanism is done (SPNEGO's accept-completed,
        * with a mechListMIC) is the mechanism's to judge. */
       if (!a->ops)
@@ -369,6 +380,14 @@ static tdsc_errc login(tdsc_conn *c, attempt *a, tdsc__buf *token,
     rc = tdsc__err_set(&c->err, TDSC_E_PROTOCOL_VERSION,
                        "the server at %s speaks TDS 0x%08x, older than 7.4 "
                        "(SQL Server 2012)",
+                       c->address, (unsigned)c->tds_version);
+  } else if (c->tds_version != TDSC__TDS74 && c->tds_version != TDSC__TDS80) {
+    /* a server answers with the version the client offered or an older
+     * one (MS-TDS 2.2.7.14): anything newer was never negotiated */
+    rc = tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                       "the server at %s acknowledged the login with TDS "
+                       "version 0x%08x, which this client did not offer "
+                       "(7.4 or 8.0)",
                        c->address, (unsigned)c->tds_version);
   }
 out:

@@ -257,6 +257,10 @@ tdsc_errc tdsc__result_pull(tdsc_result *r, tdsc__event *ev) {
   return rc;
 }
 
+tdsc_errc tdsc__result_gone(const tdsc_result *r) {
+  return r->lost ? r->lost : TDSC_E_NOT_CONNECTED;
+}
+
 static tdsc_step step_error(tdsc_conn *c) {
   tdsc__conn_fail(c);
   return TDSC_STEP_ERROR;
@@ -282,7 +286,8 @@ static void take_done(tdsc_result *r, const tdsc__event *ev) {
 
 tdsc_step tdsc_result_next_row(tdsc_result *r) {
   if (!begin_step(r))
-    return r && r->state == TDSC__R_END ? TDSC_STEP_END : TDSC_STEP_ERROR;
+    return r && r->state == TDSC__R_END && !r->lost ? TDSC_STEP_END
+                                                    : TDSC_STEP_ERROR;
   tdsc_conn *c = r->conn;
   r->has_row = false;
   if (r->state != TDSC__R_ROWS)
@@ -355,7 +360,8 @@ static tdsc_step present_output(tdsc_result *r) {
 
 tdsc_step tdsc_result_next_set(tdsc_result *r) {
   if (!begin_step(r))
-    return r && r->state == TDSC__R_END ? TDSC_STEP_END : TDSC_STEP_ERROR;
+    return r && r->state == TDSC__R_END && !r->lost ? TDSC_STEP_END
+                                                    : TDSC_STEP_ERROR;
   tdsc_conn *c = r->conn;
   /* Skip what is left of the current result. */
   while (r->state == TDSC__R_ROWS) {
@@ -424,8 +430,10 @@ tdsc_step tdsc_result_next_set(tdsc_result *r) {
   }
 }
 
-void tdsc__result_detach(tdsc_result *r) {
+void tdsc__result_detach(tdsc_result *r, tdsc_errc why) {
   r->conn = NULL;
+  if (r->state != TDSC__R_END && !r->lost)
+    r->lost = why;
   r->state = TDSC__R_END;
   r->has_row = false;
   r->values = NULL;

@@ -50,12 +50,15 @@ bool tdsc_column_nullable(const tdsc_column *col) {
   return col ? (col->ci->flags & 0x0001) != 0 : false;
 }
 
-/* Checks common to every getter; on success *v is the value. */
-static tdsc_errc value_at(tdsc_result *r, size_t col, const tdsc__value **v) {
+/* Checks common to every getter (and tdsc_result_is_null): the result
+ * still has its connection, a row is current, col is in range.  The
+ * connection is held in c before anything reads the stream: a failed read
+ * detaches r (r->conn becomes NULL) while c lives on. */
+static tdsc_errc row_col(tdsc_result *r, size_t col) {
   if (!r)
     return TDSC_E_INVALID_ARGUMENT;
   if (!r->conn)
-    return TDSC_E_NOT_CONNECTED;
+    return tdsc__result_gone(r);
   tdsc_conn *c = r->conn;
   tdsc__conn_begin(c);
   if (!r->has_row) {
@@ -69,6 +72,15 @@ static tdsc_errc value_at(tdsc_result *r, size_t col, const tdsc__value **v) {
                   col, r->ncols, r->ncols == 1 ? "" : "s");
     return tdsc__conn_fail(c);
   }
+  return TDSC_OK;
+}
+
+/* On success *v is the value of col, which is not NULL. */
+static tdsc_errc value_at(tdsc_result *r, size_t col, const tdsc__value **v) {
+  tdsc_errc rc = row_col(r, col);
+  if (rc != TDSC_OK)
+    return rc;
+  tdsc_conn *c = r->conn;
   if (tdsc__row_value(r, col, v) != TDSC_OK)
     return tdsc__conn_fail(c);
   if ((*v)->null) {
@@ -83,19 +95,22 @@ static tdsc_errc finish(tdsc_result *r, tdsc_errc rc) {
   return rc == TDSC_OK ? TDSC_OK : tdsc__conn_fail(r->conn);
 }
 
-bool tdsc_result_is_null(const tdsc_result *r, size_t col) {
-  if (!r || !r->conn || !r->has_row || col >= r->ncols)
-    return false;
-  /* A lazy row may have to read up to the column: the handle is the
-   * same, its position in the stream moves (see the header). */
-  tdsc_result *w = (tdsc_result *)r;
-  bool null = false;
-  tdsc__conn_begin(w->conn);
-  if (tdsc__row_is_null(w, col, &null) != TDSC_OK) {
-    tdsc__conn_fail(w->conn);
-    return false;
+tdsc_errc tdsc_result_is_null(tdsc_result *r, size_t col, bool *null) {
+  if (null)
+    *null = false;
+  if (!null)
+    return TDSC_E_INVALID_ARGUMENT;
+  tdsc_errc rc = row_col(r, col);
+  if (rc != TDSC_OK)
+    return rc;
+  /* A lazy row may have to read up to the column, and the read may fail
+   * and detach r: report on c, never through r->conn. */
+  tdsc_conn *c = r->conn;
+  if (tdsc__row_is_null(r, col, null) != TDSC_OK) {
+    *null = false;
+    return tdsc__conn_fail(c);
   }
-  return null;
+  return TDSC_OK;
 }
 
 tdsc_errc tdsc_result_get_int64(tdsc_result *r, size_t col, int64_t *out) {

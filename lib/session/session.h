@@ -44,6 +44,10 @@ struct tdsc_conn {
   size_t in_pos;
   bool in_eom;      /* the last packet of the response has been read */
   bool in_response; /* a response is being read */
+  bool in_final;    /* its final DONE came (DONE or DONEPROC without
+                       DONE_MORE, MS-TDS 2.2.7.6): nothing may follow */
+  bool in_partial_ok; /* the message may end without one (an SSPI round
+                         of the login, whose caller judges) */
   tdsc__tokp *tokp;
   int64_t deadline; /* of the response being read */
 
@@ -92,6 +96,8 @@ typedef enum tdsc__rstate {
 struct tdsc_result {
   tdsc_conn *conn; /* NULL once the connection went away */
   tdsc__rstate state;
+  tdsc_errc lost;  /* the connection went away before the response was
+                      complete: every later call fails with this code */
   int64_t timeout_ms; /* the longest wait for the server per call, 0 =
                          none (the connection's or the statement's) */
   bool pending_error; /* an ERROR token came for the current statement */
@@ -149,6 +155,10 @@ tdsc_errc tdsc__wire_recv_message(tdsc_conn *c, tdsc__buf *out,
                                   int64_t deadline);
 /* Starts reading a token-stream response. */
 void tdsc__wire_begin_response(tdsc_conn *c, int64_t deadline);
+/* A response is complete only with its final DONE at the end of the
+ * message, and nothing after it: tdsc__wire_next_event fails with
+ * TDSC_E_PROTOCOL otherwise, unless c->in_partial_ok (then the caller
+ * reads c->in_final). */
 /* Next token event of the response: TDSC_OK with *ev, or TDSC_OK with
  * *end = true when the response is complete.  TDSC_E_CANCELLED and
  * TDSC_E_QUERY_TIMEOUT (a cancellable response only) mean the request was
@@ -199,7 +209,11 @@ tdsc_errc tdsc__row_value(tdsc_result *r, size_t col, const tdsc__value **v);
 tdsc_errc tdsc__row_is_null(tdsc_result *r, size_t col, bool *null);
 
 /* ---- result.c */
-void tdsc__result_detach(tdsc_result *r); /* the connection went away */
+/* The connection went away (why: the code that took it, e.g.
+ * TDSC_E_CONN_CLOSED); a response not read to its end is lost. */
+void tdsc__result_detach(tdsc_result *r, tdsc_errc why);
+/* The code a call on r fails with once r is detached (conn NULL). */
+tdsc_errc tdsc__result_gone(const tdsc_result *r);
 
 /* ---- exec.c: requests (tdsc_conn_execute, stmt.c) */
 /* Checks that c can take a request (open, no result open: TDSC_E_BUSY)

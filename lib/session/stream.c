@@ -84,21 +84,24 @@ static tdsc_errc pull(tdsc_result *r, tdsc__event *ev) {
 }
 
 /* Reads the rest of the large value being streamed: appended to keep when
- * not NULL (up to TDSC__VALUE_MAX), dropped otherwise. */
+ * not NULL (up to TDSC__VALUE_MAX), dropped otherwise.  The value is read
+ * to its end whatever happens to keep (too large, out of memory), so the
+ * stream stays in step and the row's later columns stay readable. */
 static tdsc_errc finish_large(tdsc_result *r, tdsc__buf *keep) {
+  tdsc_conn *c = r->conn;
   size_t col = r->streaming;
   /* an announced length says at once what will not fit */
   uint64_t total = r->rc[col].total;
   bool too_large = keep && total != UINT64_MAX && total > TDSC__VALUE_MAX;
+  bool oom = false;
   for (;;) {
     if (r->pend_len) {
-      if (keep && !too_large) {
+      if (keep && !too_large && !oom) {
         if (keep->len + r->pend_len > TDSC__VALUE_MAX)
           too_large = true;
         else {
           tdsc__buf_put(keep, r->pend, r->pend_len);
-          if (keep->oom)
-            return tdsc__err_oom(&r->conn->err);
+          oom = keep->oom;
         }
       }
       r->pend_len = 0;
@@ -106,24 +109,37 @@ static tdsc_errc finish_large(tdsc_result *r, tdsc__buf *keep) {
     tdsc__event ev;
     tdsc_errc rc = pull(r, &ev);
     if (rc != TDSC_OK)
-      return rc;
+      return rc; /* r may be detached now: c holds the error */
     if (ev.kind == TDSC__EV_LARGE_END)
       break;
-    if (ev.kind != TDSC__EV_LARGE_DATA)
-      return tdsc__err_set(&r->conn->err, TDSC_E_PROTOCOL,
-                           "internal: event %d inside a large value",
-                           (int)ev.kind);
+    if (ev.kind != TDSC__EV_LARGE_DATA) {
+      rc = tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "internal: event %d inside a large value",
+                         (int)ev.kind);
+      tdsc__conn_drop(c);
+      return rc;
+    }
     r->pend = ev.u.large.data;
     r->pend_len = ev.u.large.len;
   }
   r->pend = NULL;
   r->next_col = col + 1;
+  if (oom) {
+    tdsc__buf_free(keep);
+    return tdsc__err_oom(&c->err);
+  }
   if (too_large)
     return tdsc__err_set(&r->conn->err, TDSC_E_VALUE_TOO_LARGE,
                          "column %zu ('%s') holds more than %zu bytes: read "
                          "it in pieces with tdsc_result_read",
                          col, col_name(r, col), (size_t)TDSC__VALUE_MAX);
   return TDSC_OK;
+}
+
+/* A column finish_large could not keep is gone for the getters, and the
+ * caller's error is the reason (VALUE_TOO_LARGE or NO_MEMORY). */
+static bool lost_value(tdsc_errc e) {
+  return e == TDSC_E_VALUE_TOO_LARGE || e == TDSC_E_NO_MEMORY;
 }
 
 /* Keeps the value of a finished column (keep holds its bytes). */
@@ -149,9 +165,11 @@ static tdsc_errc open_column(tdsc_result *r, size_t col) {
       /* passed over: untouched, it is kept; half read, it is gone */
       bool untouched = rc->delivered == 0;
       tdsc_errc e = finish_large(r, untouched ? &rc->buf : NULL);
-      if (e == TDSC_E_VALUE_TOO_LARGE) {
+      if (lost_value(e)) {
         tdsc__buf_reset(&rc->buf);
         rc->state = TDSC__COL_CONSUMED;
+        if (e == TDSC_E_NO_MEMORY)
+          return e; /* the stream is in step: the row goes on */
         continue; /* not the caller's column: no error */
       }
       if (e != TDSC_OK)
@@ -170,8 +188,14 @@ static tdsc_errc open_column(tdsc_result *r, size_t col) {
       const tdsc__value *v = &ev.u.column.value;
       if (!v->null && v->len) {
         tdsc__buf_put(&rc->buf, v->data, v->len);
-        if (rc->buf.oom)
+        if (rc->buf.oom) {
+          /* the event is consumed: the column is gone, the stream stays
+           * in step for the next ones */
+          tdsc__buf_free(&rc->buf);
+          rc->state = TDSC__COL_CONSUMED;
+          r->next_col = i + 1;
           return tdsc__err_oom(&c->err);
+        }
       }
       hold(r, i, v->null);
       r->next_col = i + 1;
@@ -223,7 +247,7 @@ tdsc_errc tdsc__row_value(tdsc_result *r, size_t col, const tdsc__value **v) {
       r->pend_len == 0) {
     e = finish_large(r, &rc->buf);
     if (e != TDSC_OK) {
-      if (e == TDSC_E_VALUE_TOO_LARGE)
+      if (lost_value(e))
         rc->state = TDSC__COL_CONSUMED;
       return e;
     }
@@ -265,7 +289,7 @@ tdsc_errc tdsc_result_read(tdsc_result *r, size_t col, void *buf, size_t len,
   if (!r || !got || (!buf && len))
     return TDSC_E_INVALID_ARGUMENT;
   if (!r->conn)
-    return TDSC_E_NOT_CONNECTED;
+    return tdsc__result_gone(r);
   tdsc_conn *c = r->conn;
   tdsc__conn_begin(c);
   if (!r->has_row)

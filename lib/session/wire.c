@@ -127,6 +127,8 @@ void tdsc__wire_begin_response(tdsc_conn *c, int64_t deadline) {
   c->in_pos = 0;
   c->in_eom = false;
   c->in_response = true;
+  c->in_final = false;
+  c->in_partial_ok = false;
   c->deadline = deadline;
   tdsc__tokp_reset(c->tokp);
 }
@@ -198,6 +200,7 @@ static tdsc_errc next_token(tdsc_conn *c, tdsc__event *ev, bool *end,
  * the connection usable, or a fatal error. */
 static tdsc_errc attention(tdsc_conn *c, tdsc_errc why) {
   int64_t waited = c->result ? c->result->timeout_ms : c->query_timeout_ms;
+  bool in_row = tdsc__tokp_in_row(c->tokp);
   int64_t dl = tdsc__deadline_in(c->cancel_timeout_ms);
   atomic_store(&c->cancel, false);
   tdsc__waker_clear(c->waker);
@@ -244,9 +247,10 @@ static tdsc_errc attention(tdsc_conn *c, tdsc_errc why) {
   if (why == TDSC_E_QUERY_TIMEOUT)
     return tdsc__err_set(&c->err, TDSC_E_QUERY_TIMEOUT,
                          "the server sent nothing for %lld ms (the query "
-                         "timeout), so the request was cancelled; the "
+                         "timeout)%s, so the request was cancelled; the "
                          "server acknowledged and the connection is open",
-                         (long long)waited);
+                         (long long)waited,
+                         in_row ? " while a row was still arriving" : "");
   return tdsc__err_set(&c->err, TDSC_E_CANCELLED,
                        "the request was cancelled (tdsc_conn_cancel); the "
                        "server acknowledged and the connection is open");
@@ -267,7 +271,39 @@ tdsc_errc tdsc__wire_next_event(tdsc_conn *c, tdsc__event *ev, bool *end) {
     return attention(c, TDSC_E_CANCELLED);
   if (rc == TDSC_E_READ_TIMEOUT && c->cancellable && clean)
     return attention(c, TDSC_E_QUERY_TIMEOUT);
-  if (rc == TDSC_OK && *end)
+  if (rc == TDSC_E_READ_TIMEOUT && c->cancellable) {
+    /* the server stopped in the middle of a packet: no attention can
+     * follow (the stream is out of step), and the transport's "no data"
+     * would hide that the response had begun */
+    int64_t waited = c->result ? c->result->timeout_ms : c->query_timeout_ms;
+    return tdsc__err_set(&c->err, TDSC_E_READ_TIMEOUT,
+                         "the server stopped in the middle of a packet of "
+                         "its response%s and sent nothing more for %lld ms "
+                         "(the query timeout); the connection is closed",
+                         tdsc__tokp_in_row(c->tokp)
+                             ? ", while a value of the current row was still "
+                               "arriving"
+                             : "",
+                         (long long)waited);
+  }
+  if (rc != TDSC_OK)
+    return rc;
+  if (*end) {
+    if (!c->in_final && !c->in_partial_ok)
+      return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                           "the server's response ended without its final "
+                           "DONE token (the last DONE said more follows, "
+                           "or none came): the response is incomplete");
     end_response(c);
-  return rc;
+    return TDSC_OK;
+  }
+  if (c->in_final)
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server sent a token (event %d) after the "
+                         "final DONE of its response",
+                         (int)ev->kind);
+  if (ev->kind == TDSC__EV_DONE && ev->u.done.token != TDSC__TOK_DONEINPROC &&
+      !(ev->u.done.status & TDSC__DONE_MORE))
+    c->in_final = true;
+  return TDSC_OK;
 }

@@ -30,8 +30,10 @@ static int batch(const char *sql, tdsc_errc want) {
     while (tdsc_result_next_row(r) == TDSC_STEP_ROW) {
       for (size_t i = 0; i < tdsc_result_column_count(r); i++) {
         const char *s;
-        if (!tdsc_result_is_null(r, i) &&
-            tdsc_result_get_text(r, i, &s, NULL) != TDSC_OK)
+        bool null;
+        if (tdsc_result_is_null(r, i, &null) != TDSC_OK)
+          die("is_null");
+        if (!null && tdsc_result_get_text(r, i, &s, NULL) != TDSC_OK)
           die("a value as text");
       }
       rows++;

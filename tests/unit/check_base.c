@@ -157,6 +157,19 @@ START_TEST(a_buffer_grows_and_writes_both_byte_orders) {
 }
 END_TEST
 
+/* An empty first packet extends an empty buffer by 0: no NULL + 0
+ * (undefined; clang's UBSan reports it), a pointer to write 0 bytes at. */
+START_TEST(extending_an_empty_buffer_by_nothing_gives_a_pointer) {
+  tdsc__buf b;
+  tdsc__buf_init(&b);
+  uint8_t *p = tdsc__buf_extend(&b, 0);
+  ck_assert_ptr_nonnull(p);
+  ck_assert_uint_eq(b.len, 0);
+  ck_assert(!b.oom);
+  tdsc__buf_free(&b);
+}
+END_TEST
+
 START_TEST(the_reader_fails_sticky_at_the_end) {
   static const uint8_t in[] = {1, 2, 3, 4, 5};
   tdsc__rd r;
@@ -226,6 +239,7 @@ static Suite *base_suite(void) {
   TCase *buf = tcase_create("buf");
   tcase_add_test(buf, a_buffer_grows_and_writes_both_byte_orders);
   tcase_add_test(buf, the_reader_fails_sticky_at_the_end);
+  tcase_add_test(buf, extending_an_empty_buffer_by_nothing_gives_a_pointer);
   suite_add_tcase(s, buf);
   TCase *utf = tcase_create("utf");
   tcase_add_test(utf, utf16_round_trips_including_surrogates);

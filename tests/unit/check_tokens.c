@@ -282,7 +282,7 @@ START_TEST(tokens_spec_login_response_every_event) {
       "srv= proc= line=0\n",
       "ENVCHANGE 7 new=(null) old=(null) nv=0904d00034 ov=\n",
       "ENVCHANGE 2 new=us_english old=\n",
-      "ENVCHANGE 4 new=4096 old=4096\n",
+      "ENVCHANGE 4 new=4096 old=4096 nv=3400300039003600\n",
       "INFO 5703 st=1 cls=0 text=Changed language setting to us_english. "
       "srv= proc= line=0\n",
       "LOGINACK if=1 tds=72090002 prog=Microsoft SQL Server ver=0.0.0.0\n",
@@ -306,7 +306,7 @@ START_TEST(tokens_real_login_response_every_event) {
       "INFO 5703 st=1 cls=0 text=Changed language setting to us_english. "
       "srv=MSSQLHV30 proc= line=1\n",
       "LOGINACK if=1 tds=730b0003 prog=Microsoft SQL Server ver=10.0.21.136\n",
-      "ENVCHANGE 4 new=4096 old=4096\n",
+      "ENVCHANGE 4 new=4096 old=4096 nv=3400300039003600\n",
       "DONE fd st=0000 cmd=0000 rows=0\n",
       NULL};
   expect_lines(t, want);
@@ -386,7 +386,7 @@ START_TEST(tokens_spec_featureextack_with_its_stray_byte) {
       "ENVCHANGE 1 new=master old=master\n",
       "ENVCHANGE 7 new=(null) old=(null) nv=0904d00034 ov=\n",
       "LOGINACK if=1 tds=74000004 prog=Microsoft SQL Server",
-      "ENVCHANGE 4 new=4096 old=4096\n",
+      "ENVCHANGE 4 new=4096 old=4096 nv=3400300039003600\n",
       "FEATUREEXTACK 01:000900608114ffe7ffff0002020701040100",
       "DONE fd st=0000",
       NULL};
