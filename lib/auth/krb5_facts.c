@@ -172,19 +172,13 @@ char *tdsc__krb5_service_realm(const char *spn) {
   krb5_context kc = NULL;
   char **realms = NULL, *res = NULL;
   if (krb5_init_context(&kc) == 0) {
-    /* [domain_realm] first, then the fallback MIT uses (the domain's
-     * upper-cased tail, or the default realm). */
+    /* Only a realm the configuration names ([domain_realm]): without one,
+     * MIT asks the client's own KDC (a referral), and its "unknown" then
+     * means an unknown SPN, not a missing trust; the fallback guess (the
+     * domain's upper-cased tail) would claim a trust path to a realm
+     * nobody named. */
     if (krb5_get_host_realm(kc, host, &realms) == 0 && realms && realms[0] &&
         *realms[0])
-      res = tdsc__strdup(realms[0]);
-    if (realms)
-      krb5_free_host_realm(kc, realms);
-    realms = NULL;
-    if (!res &&
-        krb5_get_fallback_host_realm(
-            kc, &(krb5_data){.data = host, .length = strlen(host)}, &realms) ==
-            0 &&
-        realms && realms[0] && *realms[0])
       res = tdsc__strdup(realms[0]);
     if (realms)
       krb5_free_host_realm(kc, realms);

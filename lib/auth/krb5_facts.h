@@ -24,7 +24,8 @@ char *tdsc__krb5_config_problem(void);
  * other principals (named).  NULL: it holds a key for want. */
 char *tdsc__krb5_keytab_problem(const char *kt, const char *want);
 
-/* The realm the host of SPN "service/host[:port][@REALM]" belongs to. */
+/* The realm the host of SPN "service/host[:port][@REALM]" belongs to, as
+ * the SPN or [domain_realm] names it; NULL when nothing names one. */
 char *tdsc__krb5_service_realm(const char *spn);
 
 /* The client's permitted_enctypes, "aes256-cts aes128-cts" or "the

@@ -116,7 +116,7 @@ START_TEST(sql2019_login_reply) {
       "INFO 5703 st=1 cls=0 text=Changed language setting to us_english. "
       "srv=muazzam-Latitude-E5470 proc= line=1",
       "LOGINACK if=1 tds=74000004 prog=Microsoft SQL Server ver=15.0.16.140",
-      "ENVCHANGE 4 new=4096 old=4096",
+      "ENVCHANGE 4 new=4096 old=4096 nv=3400300039003600",
       ack,
       "DONE fd st=0000 cmd=0000 rows=0",
       NULL};
@@ -139,7 +139,7 @@ START_TEST(sql2022_login_replies) {
       "INFO 5703 st=1 cls=0 text=Changed language setting to us_english. "
       "srv=sql1 proc= line=1",
       "LOGINACK if=1 tds=74000004 prog=Microsoft SQL Server ver=16.0.2.88",
-      "ENVCHANGE 4 new=4096 old=4096",
+      "ENVCHANGE 4 new=4096 old=4096 nv=3400300039003600",
       ack,
       "DONE fd st=0000 cmd=0000 rows=0",
       NULL};
