@@ -45,15 +45,6 @@ static const char *encrypt_name(tdsc__encrypt e) {
   return "?";
 }
 
-static const char *mech_name(tdsc__mech m) {
-  switch (m) {
-  case TDSC__MECH_KERBEROS: return "kerberos";
-  case TDSC__MECH_NTLM: return "ntlm";
-  case TDSC__MECH_SQL: break;
-  }
-  return "sql";
-}
-
 static const char *server_encrypt_name(uint8_t e) {
   switch (e) {
   case TDSC__ENCRYPT_OFF: return "ENCRYPT_OFF";
@@ -227,7 +218,7 @@ static tdsc_errc login_refused(tdsc_conn *c, const attempt *a,
   tdsc__err_set(&c->err, code,
                 "the server at %s refused the %s login of '%s' (error %d, "
                 "state %u, class %u): %s",
-                c->address, mech_name(a->mech), who ? who : "",
+                c->address, tdsc__mech_name(a->mech), who ? who : "",
                 (int)m->number, m->state, m->cls, m->text ? m->text : "");
   if (!tdsc__err_server_msg(&c->err, m))
     return tdsc__err_oom(&c->err);
@@ -364,7 +355,7 @@ static tdsc_errc login(tdsc_conn *c, attempt *a, tdsc__buf *token,
                        "the server at %s sent LOGINACK before the %s "
                        "exchange was over (our next token, %zu bytes, was "
                        "never sent)",
-                       c->address, mech_name(a->mech), token->len);
+                       c->address, tdsc__mech_name(a->mech), token->len);
   } else if (a->ops && !a->done) {
     rc = a->mech == TDSC__MECH_KERBEROS
              ? tdsc__err_set(&c->err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
@@ -649,11 +640,11 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
         a.ops->free_state(a.state);
       const char *via = tdsc__ep_name(a.ep.kind);
       if (!tdsc__err_trail_add(&c->attempts, via, c->address, a.tls_used,
-                               mech_name(a.mech), a.target,
+                               tdsc__mech_name(a.mech), a.target,
                                rc == TDSC_OK ? NULL : &c->err) ||
           (rc != TDSC_OK &&
            !tdsc__err_trail_add(&c->err, via, c->address, a.tls_used,
-                                mech_name(a.mech), a.target, &c->err)))
+                                tdsc__mech_name(a.mech), a.target, &c->err)))
         return tdsc__err_oom(&c->err);
       if (rc == TDSC_OK) {
         tdsc__err_clear(&first);
@@ -696,7 +687,7 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
     char rest[64] = "";
     for (size_t k = i + 1; k < c->opts.nmechs; k++)
       snprintf(rest + strlen(rest), sizeof rest - strlen(rest), "%s%s",
-               k > i + 1 ? ", " : "", mech_name(c->opts.mechs[k]));
+               k > i + 1 ? ", " : "", tdsc__mech_name(c->opts.mechs[k]));
     if (judged(rc))
       tdsc__err_context(&c->err,
                         "not falling back to %s: the %s judged this identity "
