@@ -276,6 +276,10 @@
   X(LOGIN_NO_DATABASE,    701, SQL_LOGIN,                                     \
     "The login cannot open the requested database (4060): check Database= "   \
     "and the login's access to it.")                                          \
+  X(LOGIN_NO_CREDENTIALS, 702, SQL_LOGIN,                                     \
+    "SQL login had no user name to log in with: give UID= and PWD= (or "      \
+    "TDSC_UID, a service file), or list only the integrated mechanisms "      \
+    "in Authentication=.")                                                    \
                                                                               \
   X(SERVER_ERROR,         800, SERVER,                                        \
     "The server reported an error: its number, state, class and line are in " \

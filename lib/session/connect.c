@@ -397,8 +397,8 @@ static tdsc_errc mech_init(tdsc_conn *c, attempt *a, int64_t deadline) {
     const char *uid = tdsc__opt(&c->opts, TDSC__OPT_UID);
     snprintf(a->target, sizeof a->target, "%s", uid ? uid : "");
     if (!uid)
-      return tdsc__err_set(&c->err, TDSC_E_BAD_OPTION_VALUE,
-                           "SQL login needs UID= (and PWD=)");
+      return tdsc__err_set(&c->err, TDSC_E_LOGIN_NO_CREDENTIALS,
+                           "SQL login needs UID= (and PWD=); none was given");
     return TDSC_OK;
   }
   char how[600], host[256] = "";
@@ -587,6 +587,7 @@ static bool curable(tdsc_errc rc) {
   case TDSC_E_NTLM_NO_CREDENTIALS:
   case TDSC_E_NTLM_CREDFILE_UNUSABLE:
   case TDSC_E_NTLM_REFUSED:
+  case TDSC_E_LOGIN_NO_CREDENTIALS:
     return true;
   default:
     return false;
@@ -595,7 +596,8 @@ static bool curable(tdsc_errc rc) {
 
 /* Failures that only say a mechanism had nothing to try with. */
 static bool skipped(tdsc_errc rc) {
-  return rc == TDSC_E_KRB_NO_CREDENTIALS || rc == TDSC_E_NTLM_NO_CREDENTIALS;
+  return rc == TDSC_E_KRB_NO_CREDENTIALS || rc == TDSC_E_NTLM_NO_CREDENTIALS ||
+         rc == TDSC_E_LOGIN_NO_CREDENTIALS;
 }
 
 tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
@@ -704,8 +706,7 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
     tdsc__err_context(&c->err, "every mechanism of Authentication= failed; "
                                "%s",
                       stopped ? "the last, which stopped the chain"
-                      : rc == TDSC_E_KRB_NO_CREDENTIALS ||
-                              rc == TDSC_E_NTLM_NO_CREDENTIALS
+                      : skipped(rc)
                           ? "each lacked credentials; the first mechanism's"
                           : "the first real failure");
   }

@@ -324,6 +324,34 @@ START_TEST(no_uid_and_no_ticket_headlines_kinit_not_ntlmuser) {
 }
 END_TEST
 
+/* SQL login with no user name lacks credentials as Kerberos without a
+ * ticket does: passed over, and the headline stays kinit (it used to stop
+ * the chain as a bad option). */
+START_TEST(sql_without_uid_is_passed_over_like_missing_credentials) {
+  tdsc_conn *c;
+  world(NULL, NULL);
+  setenv("KRB5CCNAME", "FILE:/nonexistent/ccache", 1);
+  tdsc_errc rc = connect_with("Authentication=kerberos,sql", &c);
+  const tdsc_error *e = expect(c, rc, TDSC_E_KRB_NO_CREDENTIALS);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_hint(e), "kinit"));
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 2);
+  ck_assert_int_eq(code_of(e, 1), TDSC_E_LOGIN_NO_CREDENTIALS);
+  tdsc_conn_free(c);
+  /* sql first: still passed over, Kerberos tried after it */
+  rc = connect_with("Authentication=sql,kerberos", &c);
+  e = expect(c, rc, TDSC_E_LOGIN_NO_CREDENTIALS);
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 2);
+  ck_assert_int_eq(code_of(e, 1), TDSC_E_KRB_NO_CREDENTIALS);
+  tdsc_conn_free(c);
+  /* alone: its own code and hint, naming UID= */
+  rc = connect_with("Authentication=sql", &c);
+  e = expect(c, rc, TDSC_E_LOGIN_NO_CREDENTIALS);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_hint(e), "UID="));
+  tdsc_conn_free(c);
+  teardown();
+}
+END_TEST
+
 START_TEST(a_real_failure_headlines_over_missing_credentials) {
   tdsc_conn *c;
   char extra[800];
@@ -391,6 +419,7 @@ static Suite *policy_suite(void) {
   tcase_add_test(skip, no_ticket_passes_kerberos_over_to_ntlm);
   tcase_add_test(skip, nothing_outside_the_list_is_ever_tried);
   tcase_add_test(skip, no_uid_and_no_ticket_headlines_kinit_not_ntlmuser);
+  tcase_add_test(skip, sql_without_uid_is_passed_over_like_missing_credentials);
   tcase_add_test(skip, a_real_failure_headlines_over_missing_credentials);
   tcase_add_test(skip, a_revoked_kerberos_account_never_falls_back_to_ntlm);
   suite_add_tcase(s, skip);
