@@ -114,7 +114,7 @@ untrusted-domain|no_integrated|tcp|kerberos||UNTRUSTED_DOMAIN|auth-kerberos
 sql-wrong-password|sql_wrong_password|tcp|sql||LOGIN_FAILED|auth-sql
 sql-wrong-password-shm|sql_wrong_password|shm|sql||LOGIN_FAILED|auth-sql
 sql-unknown-login|sql_unknown_login|np|sql||LOGIN_FAILED|auth-sql
-sql-no-uid|sql_no_uid|tcp|sql||BAD_OPTION_VALUE|auth-sql
+sql-no-uid|sql_no_uid|tcp|sql||LOGIN_NO_CREDENTIALS|auth-sql
 database-unknown|healthy|tcp|sql|Database=no_such_db|LOGIN_NO_DATABASE|auth-sql
 cert-self-signed|cert_selfsigned|tcp|sql||TLS_CERT_UNTRUSTED|tls auth-sql
 cert-other-ca|ca_other|tcp|sql||TLS_CERT_UNTRUSTED|tls
