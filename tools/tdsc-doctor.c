@@ -423,8 +423,7 @@ int main(int argc, char **argv) {
     free(flags);
     return EXIT_USAGE;
   }
-  if (!password)
-    password = getenv("TDSC_PASSWORD");
+  /* TDSC_PASSWORD: the library reads it itself, as every TDSC_ variable */
   if (password)
     add_kv(&flags, "PWD", password);
   char *all = NULL;
