@@ -110,11 +110,9 @@ else
   echo "=== skipped: clang with libFuzzer (-fsanitize=fuzzer) not found (Debian: clang)"
 fi
 
-# The C test programs run under valgrind, one a line.  Not check_torture:
-# under valgrind its allocation-failure injector (ld --wrap=malloc) counted
-# only five runs, so it proves nothing there; nor check_faults, whose
-# one-byte-packet replays would take most of the step's time.  The ASan
-# build runs both, with leak detection.
+# The C test programs run under valgrind, one a line.  check_torture fails
+# every fifth allocation there (every one under ASan); check_faults samples
+# its offsets (every 61st; every 7th under ASan, every one in make check).
 vg_tests="
 tests/unit/check_base
 tests/unit/check_proto
@@ -147,6 +145,8 @@ tests/fuzz/fuzz_ssrp
 tests/fuzz/fuzz_connstr
 tests/fuzz/fuzz_session
 tests/integration/check_liars
+tests/integration/check_torture
+tests/integration/check_faults
 "
 step "valgrind"
 if [ -d "$out/plain" ] && command -v valgrind >/dev/null; then
@@ -154,7 +154,7 @@ if [ -d "$out/plain" ] && command -v valgrind >/dev/null; then
   (cd "$out/plain" && rm -f test-suite.log &&
    # shellcheck disable=SC2086  # the list, one line
    CK_FORK=no in_time make -s check TESTS="$(echo $vg_tests)" \
-     LOG_COMPILER="$top/build-aux/bounded 900 $top/build-aux/vg-run" VALGRIND="$vg" ); s=$?
+     LOG_COMPILER="$top/build-aux/bounded 1800 $top/build-aux/vg-run" VALGRIND="$vg" ); s=$?
   [ $s = 0 ] || cat "$out/plain/test-suite.log"
   count_tests "$out/plain"; result "C tests under valgrind" $s
 fi
