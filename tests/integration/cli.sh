@@ -263,4 +263,8 @@ assert lines[-1] == {"type": "done", "set": 0, "rows": 5000, "rows_affected": 50
 PY
 check "--jsonl: one object per line, a row per line, the set's end" $?
 
+# ------------------------------------------------ on a terminal (a pty)
+timeout -k 10 120 "$PYTHON3" "$src/tests/integration/cli_pty.py" "$tdsc" "$port" "$certs/ca.pem"
+check "interactive mode, line editing, indicator, password prompt (cli_pty.py)" $?
+
 exit $fail

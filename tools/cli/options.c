@@ -328,7 +328,11 @@ bool opts_parse(opts *o, int argc, char **argv, int *status) {
       o->quiet = true;
       break;
     case OPT_VERSION:
+#ifdef HAVE_LIBEDIT
+      printf("tdsc (tdsclient) %s (line editing: libedit)\n", tdsc_version());
+#else
       printf("tdsc (tdsclient) %s\n", tdsc_version());
+#endif
       return false;
     case ':':
       if (optopt)

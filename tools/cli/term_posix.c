@@ -29,12 +29,14 @@ char *prompt_password(const char *user) {
   quiet = old;
   quiet.c_lflag &= ~(tcflag_t)ECHO;
   quiet.c_lflag |= ECHONL;
+  /* echo off before the prompt: a password typed as soon as the prompt
+   * shows is never echoed (and TCSADRAIN keeps what was typed ahead) */
+  tcsetattr(fd, TCSADRAIN, &quiet);
   (void)!write(fd, "Password: ", 10);
-  tcsetattr(fd, TCSAFLUSH, &quiet);
   sb_puts(&pw, "");
   while (read(fd, &ch, 1) == 1 && ch != '\n' && ch != '\r')
     sb_putc(&pw, ch);
-  tcsetattr(fd, TCSAFLUSH, &old);
+  tcsetattr(fd, TCSADRAIN, &old);
   close(fd);
   return pw.s;
 }
