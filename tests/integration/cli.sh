@@ -168,6 +168,9 @@ check "an undefined \$(variable) fails its batch (not sent), the next runs" $?
 printf 'SELECT 1 AS a\ngo\nSELECT 2 AS b\n  Go  \nSELECT 3 AS gone\n' | timeout -k 10 60 "$tdsc" -c "$cs" >"$tmp/out" 2>"$tmp/err"
 [ $? = 0 ] && [ "$(grep -c '^-$' "$tmp/out")" = 2 ] && grep -q gone "$tmp/out"
 check "standard input is a script: go / Go on their own line, the last batch at the end" $?
+printf '!! rm -f nothing\n:connect elsewhere\nSELECT 1 AS a\nGO\n' | timeout -k 10 60 "$tdsc" -c "$cs" >"$tmp/out" 2>"$tmp/err"
+[ $? = 1 ] && grep -q "(stdin):1: unknown command '!! rm" "$tmp/err" && grep -q "(stdin):2: unknown command ':connect" "$tmp/err" && grep -qx 1 "$tmp/out"
+check "!! and :connect are refused, naming the line, never sent as SQL" $?
 
 # ------------------------------------------------ sqlcmd's and tsql's flags
 timeout -k 10 60 "$tdsc" -S "tcp:localhost,$port" -U sa -C -d master -l 10 -N m -Q "SELECT 7 AS seven" >"$tmp/out" 2>"$tmp/err"

@@ -339,6 +339,8 @@ static bool is_command(const char *line) {
     line++;
   if (*line == ':' && isalpha((unsigned char)line[1]))
     return true;
+  if (!strncmp(line, "!!", 2))
+    return true; /* sqlcmd's shell escape: refused, never sent as SQL */
   for (size_t k = 0; k < 2; k++) {
     const char *w = k ? "quit" : "exit";
     if (!strncasecmp(line, w, 4)) {
