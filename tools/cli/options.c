@@ -73,6 +73,15 @@ static void usage(FILE *f) {
   }
 }
 
+/* strcasestr is a GNU extension (MinGW has none). */
+static const char *find_nocase(const char *hay, const char *needle) {
+  size_t n = strlen(needle);
+  for (; *hay; hay++)
+    if (!strncasecmp(hay, needle, n))
+      return hay;
+  return NULL;
+}
+
 static bool bad(int *status, const char *fmt, const char *arg) {
   fputs("tdsc: ", stderr);
   fprintf(stderr, fmt, arg);
@@ -186,7 +195,7 @@ bool opts_parse(opts *o, int argc, char **argv, int *status) {
       sb_puts(&o->cs, optarg);
       if (o->cs.len && o->cs.s[o->cs.len - 1] != ';')
         sb_puts(&o->cs, ";");
-      if (strcasestr(optarg, "pwd") || strcasestr(optarg, "password"))
+      if (find_nocase(optarg, "pwd") || find_nocase(optarg, "password"))
         cs_has_pwd = true;
       break;
     case 'S':
@@ -397,7 +406,7 @@ bool opts_parse(opts *o, int argc, char **argv, int *status) {
   if (!o->label) {
     const char *env = getenv("TDSC_SERVER");
     o->label = xstrdup(env ? env : "tdsc");
-    const char *s = strcasestr(o->cs.s, "server=");
+    const char *s = find_nocase(o->cs.s, "server=");
     if (s) {
       s += 7;
       if (*s == '{')

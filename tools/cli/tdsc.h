@@ -30,8 +30,14 @@ typedef struct strbuf {
 void sb_putn(strbuf *b, const char *s, size_t n);
 void sb_puts(strbuf *b, const char *s);
 void sb_putc(strbuf *b, char c);
-void sb_printf(strbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* MinGW's "printf" format is msvcrt's (no %zu); tdsc is built with its C99
+ * printf (lib/error.h says the same). */
+#ifdef __MINGW32__
+#define TDSC_TOOL_PRINTF __attribute__((format(gnu_printf, 2, 3)))
+#else
+#define TDSC_TOOL_PRINTF __attribute__((format(printf, 2, 3)))
+#endif
+void sb_printf(strbuf *b, const char *fmt, ...) TDSC_TOOL_PRINTF;
 /* Zeroes the bytes (it may have held a password) and frees them. */
 void sb_wipe(strbuf *b);
 /* Appends key={value} with '}' doubled, so any value survives. */
