@@ -171,6 +171,12 @@ check "standard input is a script: go / Go on their own line, the last batch at 
 printf '!! rm -f nothing\n:connect elsewhere\nSELECT 1 AS a\nGO\n' | timeout -k 10 60 "$tdsc" -c "$cs" >"$tmp/out" 2>"$tmp/err"
 [ $? = 1 ] && grep -q "(stdin):1: unknown command '!! rm" "$tmp/err" && grep -q "(stdin):2: unknown command ':connect" "$tmp/err" && grep -qx 1 "$tmp/out"
 check "!! and :connect are refused, naming the line, never sent as SQL" $?
+printf ':setvar Colour "dark blue"\n:listvar\nSELECT broken\n:reset\nSELECT N'"'"'$(Colour)'"'"' AS colour\nGO\n' | timeout -k 10 60 "$tdsc" -c "$cs" -e >"$tmp/out" 2>"$tmp/err"
+[ $? = 0 ] && grep -qx 'Colour = "dark blue"' "$tmp/out" && grep -qx 'dark blue' "$tmp/out" && grep -qx 'SELECT broken' "$tmp/out"
+check ":setvar with a quoted value, :listvar, :reset drops the batch, -e echoes" $?
+echo "SELECT 'from stdin' AS src" | timeout -k 10 60 "$tdsc" -c "$cs" -q "SELECT 'from -q' AS src" >"$tmp/out" 2>"$tmp/err"
+[ $? = 0 ] && [ "$(grep -n 'from' "$tmp/out" | tr '\n' ' ')" = "3:from -q 7:from stdin " ]
+check "-q runs its SQL, then reads standard input" $?
 
 # ------------------------------------------------ sqlcmd's and tsql's flags
 timeout -k 10 60 "$tdsc" -S "tcp:localhost,$port" -U sa -C -d master -l 10 -N m -Q "SELECT 7 AS seven" >"$tmp/out" 2>"$tmp/err"

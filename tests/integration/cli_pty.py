@@ -115,6 +115,15 @@ t.send("WAITFOR DELAY '00:00:02'\rGO\r")
 check("a statement that returns nothing yet shows the elapsed time",
       t.expect(r"\[waiting 1 s, Ctrl-C cancels\]") is not None)
 check("... and the prompt comes back after it", t.expect(r"1> ") is not None)
+t.send("WAITFOR DELAY '00:00:30'\rGO\r")
+t.expect(r"\[waiting 1 s")
+t.send("\x03")  # Ctrl-C: SIGINT from the terminal
+check("Ctrl-C at the prompt's query cancels it (TDSC_E_CANCELLED)",
+      t.expect(r"TDSC_E_CANCELLED", 15) is not None)
+t.expect(r"/master 1> ")
+t.send("SELECT 3 AS three\rGO\r")
+check("... and the prompt comes back, the session still usable",
+      t.expect(r"three\r?\n-+\r?\n3\b") is not None)
 t.send("SELECT 'x' AS\r:quit\r")
 check(":quit ends tdsc (exit 0) without sending the open batch",
       t.wait() == 0 and b"Incorrect syntax" not in t.buf)

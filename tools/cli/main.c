@@ -18,6 +18,8 @@ typedef struct run {
   output w;
   script *sc;
   int status;
+  bool interactive; /* a cancelled batch returns to the prompt */
+  bool cancelled;   /* the last batch was cancelled (Ctrl-C) */
 } run;
 
 /* Ctrl-C cancels the running query (an attention, the connection stays
@@ -56,7 +58,9 @@ static bool error_counts(const run *r) {
  * on (cancelled, connection lost). */
 static bool step_failed(run *r, bool *had_error) {
   if (tdsc_error_code(tdsc_conn_error(r->c)) == TDSC_E_CANCELLED) {
-    raise_status(r, EXIT_CANCELLED);
+    r->cancelled = true;
+    if (!r->interactive)
+      raise_status(r, EXIT_CANCELLED);
     return false;
   }
   if (!tdsc_conn_is_connected(r->c)) {
@@ -113,9 +117,11 @@ static bool run_once(run *r, const char *sql, bool *had_error) {
 static bool run_batch(void *ctx, const char *sql, unsigned times) {
   run *r = ctx;
   bool had_error = false;
+  r->cancelled = false;
   for (unsigned k = 0; k < times; k++)
     if (!run_once(r, sql, &had_error))
-      return false;
+      /* at the prompt, Ctrl-C ends the batch, not the session */
+      return r->cancelled && r->interactive && tdsc_conn_is_connected(r->c);
   /* -b and ":on error exit": the script ends after a failed batch */
   return !(had_error && script_exit_on_error(r->sc));
 }
@@ -147,8 +153,10 @@ static void run_sources(run *r) {
   } else if (o->iquery || !(o->ninputs || o->nsql_args)) {
     if (o->iquery)
       go = script_run_text(r->sc, o->iquery, "-q");
-    if (go && stdin_is_terminal())
+    if (go && stdin_is_terminal()) {
+      r->interactive = true;
       go = interactive_run(r->sc, o->label, r->c);
+    }
     else if (go)
       go = script_run_file(r->sc, "-");
   } else {
