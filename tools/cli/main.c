@@ -156,8 +156,7 @@ static void run_sources(run *r) {
     if (go && stdin_is_terminal()) {
       r->interactive = true;
       go = interactive_run(r->sc, o->label, r->c);
-    }
-    else if (go)
+    } else if (go)
       go = script_run_file(r->sc, "-");
   } else {
     for (size_t i = 0; go && i < o->ninputs; i++)

@@ -21,7 +21,8 @@ static void usage(FILE *f) {
       "error, :exit, :quit.\n\n"
       "Connection (added to the connection string after -c):\n"
       "  -c, --connect STRING   connection string (keywords below)\n"
-      "  -S, --server TARGET    Server=: [tcp:|np:|lpc:]host[\\instance][,port]\n"
+      "  -S, --server TARGET    Server=: "
+      "[tcp:|np:|lpc:]host[\\instance][,port]\n"
       "  -H HOST, -p PORT       tsql's host and port: Server=tcp:HOST,PORT\n"
       "  -U, --user NAME        UID= (no -P: TDSC_PASSWORD, SQLCMDPASSWORD, "
       "or a prompt)\n"
@@ -149,8 +150,7 @@ static const char *optional_value(int argc, char **argv,
 }
 
 bool opts_parse(opts *o, int argc, char **argv, int *status) {
-  enum { OPT_CSV = 256, OPT_JSON, OPT_JSONL, OPT_QUIET, OPT_VERSION,
-         OPT_NULL };
+  enum { OPT_CSV = 256, OPT_JSON, OPT_JSONL, OPT_QUIET, OPT_VERSION, OPT_NULL };
   static const struct option longopts[] = {
       {"connect", required_argument, NULL, 'c'},
       {"server", required_argument, NULL, 'S'},
@@ -169,8 +169,8 @@ bool opts_parse(opts *o, int argc, char **argv, int *status) {
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0}};
   static const char *const encrypt_words[] = {
-      "s", "m", "o", "strict", "mandatory", "optional", "true", "false",
-      "yes", "no", "disable", NULL};
+      "s",    "m",     "o",   "strict", "mandatory", "optional",
+      "true", "false", "yes", "no",     "disable",   NULL};
   static const char *const r_words[] = {"0", "1", NULL};
   strbuf *flags = &o->flags;
   const char *server = NULL, *host = NULL, *port = NULL, *user = NULL,
@@ -206,8 +206,10 @@ bool opts_parse(opts *o, int argc, char **argv, int *status) {
       break;
     case 'p':
       if (!to_int(optarg, 1, 65535, &v))
-        return bad(status, "-p '%s': tsql's port number expected (sqlcmd's "
-                   "-p statistics are not supported)", optarg);
+        return bad(status,
+                   "-p '%s': tsql's port number expected (sqlcmd's "
+                   "-p statistics are not supported)",
+                   optarg);
       port = optarg;
       break;
     case 'U':
@@ -288,8 +290,7 @@ bool opts_parse(opts *o, int argc, char **argv, int *status) {
       break;
     case 'V':
       if (!to_int(optarg, 1, 25, &v))
-        return bad(status, "-V '%s': a severity from 1 to 25 expected",
-                   optarg);
+        return bad(status, "-V '%s': a severity from 1 to 25 expected", optarg);
       o->severity = (int)v;
       break;
     case 'h':
@@ -365,13 +366,17 @@ bool opts_parse(opts *o, int argc, char **argv, int *status) {
     }
   }
   if (integrated && user)
-    return bad(status, "%s-E (integrated security) and -U (a SQL login) "
-               "exclude each other", "");
+    return bad(status,
+               "%s-E (integrated security) and -U (a SQL login) "
+               "exclude each other",
+               "");
   if (server && (host || port))
     return bad(status, "%s-S and tsql's -H/-p name the server twice", "");
   if (port && !host)
-    return bad(status, "%s-p (tsql's port) needs -H HOST (or give -S "
-               "host,port)", "");
+    return bad(status,
+               "%s-p (tsql's port) needs -H HOST (or give -S "
+               "host,port)",
+               "");
   if (o->query && o->iquery)
     return bad(status, "%s-Q and -q exclude each other", "");
   if (server) {
@@ -393,8 +398,8 @@ bool opts_parse(opts *o, int argc, char **argv, int *status) {
     password = getenv("SQLCMDPASSWORD");
   if (password)
     sb_add_kv(flags, "PWD", password);
-  o->want_password = user && !password && !cs_has_pwd &&
-                     !getenv("TDSC_PASSWORD");
+  o->want_password =
+      user && !password && !cs_has_pwd && !getenv("TDSC_PASSWORD");
   sb_puts(&o->cs, flags->s);
   for (int i = optind; i < argc; i++) {
     char **p = realloc(o->sql_args, (o->nsql_args + 1) * sizeof *p);

@@ -35,8 +35,8 @@ void print_error(output *w, const tdsc_conn *c) {
     return;
   }
   /* the full report needs memory: out of it, the code and message */
-  fprintf(stderr, "error: TDSC_E_%s: %s\n",
-          tdsc_errc_name(tdsc_error_code(e)), tdsc_error_message(e));
+  fprintf(stderr, "error: TDSC_E_%s: %s\n", tdsc_errc_name(tdsc_error_code(e)),
+          tdsc_error_message(e));
 }
 
 bool cell_text(output *w, const tdsc_conn *c, tdsc_result *r, size_t i,
@@ -126,8 +126,7 @@ static void add_cell(table *t, size_t i, const char *text) {
 }
 
 static void flush_line(table *t) {
-  emit_line(t->w->out, t->line.s ? t->line.s : "", t->line.len,
-            t->w->o->width);
+  emit_line(t->w->out, t->line.s ? t->line.s : "", t->line.len, t->w->o->width);
   t->line.len = 0;
   if (t->line.s)
     t->line.s[0] = 0;
@@ -169,11 +168,12 @@ static void table_row(table *t, tdsc_result *r, char **cells, bool owned,
 }
 
 static bool table_rows(output *w, tdsc_conn *c, tdsc_result *r) {
-  table t = {.w = w, .nc = tdsc_result_column_count(r),
+  table t = {.w = w,
+             .nc = tdsc_result_column_count(r),
              .sep = w->o->colsep ? w->o->colsep : " | "};
   const opts *o = w->o;
   size_t nc = t.nc;
-  char **held = NULL; /* the window's cells, nc per row */
+  char **held = NULL;  /* the window's cells, nc per row */
   char **cells = NULL; /* one row's, once streaming */
   size_t nheld = 0, nrows = 0;
   bool ok = true, streaming = false;
@@ -251,8 +251,8 @@ static bool table_rows(output *w, tdsc_conn *c, tdsc_result *r) {
 
 static void noop_finish(output *w) { fflush(w->out); }
 
-const output_ops output_table_ops = {table_rows, text_count, text_message,
-                                     NULL, noop_finish};
+const output_ops output_table_ops = {table_rows, text_count, text_message, NULL,
+                                     noop_finish};
 
 /* ------------------------------------------------------------------ CSV */
 
@@ -323,9 +323,10 @@ const output_ops output_csv_ops = {csv_rows, text_count, text_message, NULL,
                                    noop_finish};
 
 void output_init(output *w, const opts *o, FILE *out) {
-  static const output_ops *const by_fmt[] = {
-      [FMT_TABLE] = &output_table_ops, [FMT_CSV] = &output_csv_ops,
-      [FMT_JSON] = &output_json_ops, [FMT_JSONL] = &output_jsonl_ops};
+  static const output_ops *const by_fmt[] = {[FMT_TABLE] = &output_table_ops,
+                                             [FMT_CSV] = &output_csv_ops,
+                                             [FMT_JSON] = &output_json_ops,
+                                             [FMT_JSONL] = &output_jsonl_ops};
   *w = (output){.ops = by_fmt[o->fmt], .o = o, .out = out, .msg = stderr};
   /* sqlcmd writes messages and row counts into its -o file; -r sends
    * them to standard error; CSV and JSON keep their file clean */

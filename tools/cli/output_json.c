@@ -138,8 +138,8 @@ static void json_columns(strbuf *b, tdsc_result *r) {
     int32_t size = tdsc_column_max_size(col);
     sb_printf(b, ",\"max_size\":%ld", (long)size);
     if (tdsc_column_precision(col) || tdsc_column_scale(col))
-      sb_printf(b, ",\"precision\":%u,\"scale\":%u",
-                tdsc_column_precision(col), tdsc_column_scale(col));
+      sb_printf(b, ",\"precision\":%u,\"scale\":%u", tdsc_column_precision(col),
+                tdsc_column_scale(col));
     sb_putc(b, '}');
   }
   sb_putc(b, ']');
@@ -153,8 +153,8 @@ static bool json_rows(output *w, tdsc_conn *c, tdsc_result *r) {
   tdsc_step s;
 
   json_open(w, &b);
-  sb_printf(&b, "{\"type\":\"%s\",\"set\":%zu,", lines ? "columns" : "resultset",
-            set);
+  sb_printf(&b, "{\"type\":\"%s\",\"set\":%zu,",
+            lines ? "columns" : "resultset", set);
   json_columns(&b, r);
   sb_puts(&b, lines ? "}\n" : ",\"rows\":[");
   emit(w, &b);

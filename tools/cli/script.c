@@ -150,8 +150,8 @@ static bool is_go(const char *line, unsigned *count, bool *bad) {
   *bad = false;
   while (isspace((unsigned char)*p))
     p++;
-  if (strncasecmp(p, "go", 2) || (p[2] && !isspace((unsigned char)p[2]) &&
-                                  strncmp(p + 2, "--", 2)))
+  if (strncasecmp(p, "go", 2) ||
+      (p[2] && !isspace((unsigned char)p[2]) && strncmp(p + 2, "--", 2)))
     return false;
   p += 2;
   while (isspace((unsigned char)*p))
@@ -307,7 +307,8 @@ static bool command(script *s, const char *line, const char *where,
       }
       go = flush_batch(s, 1); /* :exit() runs the batch, then ends */
     } else if (*a) {
-      reader_error(s, where, lineno, "unexpected text after :%s", is_exit ? "exit" : "quit");
+      reader_error(s, where, lineno, "unexpected text after :%s",
+                   is_exit ? "exit" : "quit");
       go = !s->exit_on_error;
       goto out;
     }
@@ -398,7 +399,8 @@ const char *file_next(line_source *src, unsigned batch_line) {
     if (line.len && line.s[line.len - 1] == '\n')
       break;
   } while (fgets(chunk, sizeof chunk, f));
-  while (line.len && (line.s[line.len - 1] == '\n' || line.s[line.len - 1] == '\r'))
+  while (line.len &&
+         (line.s[line.len - 1] == '\n' || line.s[line.len - 1] == '\r'))
     line.s[--line.len] = 0;
   return line.s;
 }
@@ -410,8 +412,8 @@ static bool read_lines(script *s, line_source *src, const char *name) {
     lineno++;
     if (lineno == 1 && !strncmp(line, "\xEF\xBB\xBF", 3))
       line += 3; /* a UTF-8 byte order mark, as editors on Windows write */
-    else if (lineno == 1 && (!strncmp(line, "\xFF\xFE", 2) ||
-                             !strncmp(line, "\xFE\xFF", 2))) {
+    else if (lineno == 1 &&
+             (!strncmp(line, "\xFF\xFE", 2) || !strncmp(line, "\xFE\xFF", 2))) {
       reader_error(s, name, lineno,
                    "%s is UTF-16: convert it to UTF-8 (iconv -f UTF-16 -t "
                    "UTF-8)",

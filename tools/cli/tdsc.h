@@ -52,32 +52,32 @@ size_t display_width(const char *s);
 typedef enum out_format { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_JSONL } out_format;
 
 typedef struct opts {
-  strbuf cs;              /* the connection string (holds the password) */
-  char *label;            /* server as the prompt shows it */
-  const char *query;      /* -Q: run, then exit */
-  const char *iquery;     /* -q: run, then read the terminal */
-  char **inputs;          /* -i FILE..., in order */
+  strbuf cs;          /* the connection string (holds the password) */
+  char *label;        /* server as the prompt shows it */
+  const char *query;  /* -Q: run, then exit */
+  const char *iquery; /* -q: run, then read the terminal */
+  char **inputs;      /* -i FILE..., in order */
   size_t ninputs;
-  char **sql_args;        /* the SQL given as arguments */
+  char **sql_args; /* the SQL given as arguments */
   size_t nsql_args;
-  const char **vars;      /* -v name=value, in order */
+  const char **vars; /* -v name=value, in order */
   size_t nvars;
-  const char *outfile;    /* -o */
-  bool exit_on_error;     /* -b */
-  int severity;           /* -V: the least severity that is an error */
-  int headers;            /* -h: 0 once per result set, -1 never, N every N */
-  const char *colsep;     /* -s (NULL: " | ") */
-  bool trim;              /* -W */
-  int width;              /* -w, 0: no wrapping */
-  int redirect;           /* -r: -1 not given, 0 errors, 1 every message */
-  bool quiet;             /* --quiet */
-  bool no_vars;           /* -x: no $(name) substitution */
-  bool echo_input;        /* -e */
+  const char *outfile; /* -o */
+  bool exit_on_error;  /* -b */
+  int severity;        /* -V: the least severity that is an error */
+  int headers;         /* -h: 0 once per result set, -1 never, N every N */
+  const char *colsep;  /* -s (NULL: " | ") */
+  bool trim;           /* -W */
+  int width;           /* -w, 0: no wrapping */
+  int redirect;        /* -r: -1 not given, 0 errors, 1 every message */
+  bool quiet;          /* --quiet */
+  bool no_vars;        /* -x: no $(name) substitution */
+  bool echo_input;     /* -e */
   out_format fmt;
-  const char *null_text;  /* --null (CSV) */
-  bool want_password;     /* -U without a password anywhere: prompt */
-  strbuf flags;           /* the flags' keywords (parsing) */
-  char **args;            /* argv with -v lists expanded (parsing) */
+  const char *null_text; /* --null (CSV) */
+  bool want_password;    /* -U without a password anywhere: prompt */
+  strbuf flags;          /* the flags' keywords (parsing) */
+  char **args;           /* argv with -v lists expanded (parsing) */
 } opts;
 
 /* Parses argv into *o; on a usage error prints one line and returns false
@@ -91,9 +91,9 @@ typedef struct output_ops {
   /* Prints the current result set (columns > 0) to its end; false after a
    * failed step or cell, the error printed. */
   bool (*rows)(output *, tdsc_conn *, tdsc_result *);
-  void (*count)(output *, int64_t n);           /* a statement's row count */
+  void (*count)(output *, int64_t n); /* a statement's row count */
   void (*message)(output *, const tdsc_message *);
-  void (*error)(output *, const tdsc_error *);  /* besides the report */
+  void (*error)(output *, const tdsc_error *); /* besides the report */
   void (*finish)(output *);
 } output_ops;
 

@@ -10,8 +10,7 @@
 #include <wchar.h>
 
 void no_memory(void) {
-  fputs("error: TDSC_E_NO_MEMORY (resource): tdsc ran out of memory\n",
-        stderr);
+  fputs("error: TDSC_E_NO_MEMORY (resource): tdsc ran out of memory\n", stderr);
   exit(EXIT_CONNECT);
 }
 
