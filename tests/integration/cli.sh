@@ -162,6 +162,9 @@ check ":on error exit ends the script at a failed batch" $?
 timeout -k 10 60 "$tdsc" -c "$cs" -b -i "$sq/quit.sql" >"$tmp/out" 2>"$tmp/err"
 [ $? = 0 ] && grep -q first "$tmp/out" && ! grep -q never "$tmp/out"
 check ":exit ends the script without sending the open batch" $?
+printf "SELECT 1 AS a;\n:exit(SELECT (40 + 2) AS code)\nSELECT 'never' AS n\n" | timeout -k 10 60 "$tdsc" -c "$cs" >"$tmp/out" 2>"$tmp/err"
+[ $? = 42 ] && grep -qx 42 "$tmp/out" && grep -qx 1 "$tmp/out" && ! grep -q never "$tmp/out"
+check ":exit(query) sends the batch with the query; its value is the exit status" $?
 timeout -k 10 60 "$tdsc" -c "$cs" -i "$sq/undefined.sql" >"$tmp/out" 2>"$tmp/err"
 [ $? = 1 ] && grep -q "'NoSuchVariable' scripting variable not defined" "$tmp/err" && grep -q undefined.sql:1 "$tmp/err" && grep -q 'next batch' "$tmp/out"
 check "an undefined \$(variable) fails its batch (not sent), the next runs" $?

@@ -114,14 +114,20 @@ static bool run_once(run *r, const char *sql, bool *had_error) {
   return go;
 }
 
-static bool run_batch(void *ctx, const char *sql, unsigned times) {
+static bool run_batch(void *ctx, const char *sql, unsigned times,
+                      int *exit_value) {
   run *r = ctx;
   bool had_error = false;
   r->cancelled = false;
+  r->w.capture = exit_value != NULL;
+  r->w.captured = false;
   for (unsigned k = 0; k < times; k++)
     if (!run_once(r, sql, &had_error))
       /* at the prompt, Ctrl-C ends the batch, not the session */
       return r->cancelled && r->interactive && tdsc_conn_is_connected(r->c);
+  if (exit_value) /* :exit(query): the query's value, as sqlcmd does */
+    *exit_value = r->w.captured ? (int)r->w.value : -1;
+  r->w.capture = false;
   /* -b and ":on error exit": the script ends after a failed batch */
   return !(had_error && script_exit_on_error(r->sc));
 }
@@ -175,6 +181,9 @@ static void run_sources(run *r) {
   (void)go;
   if (script_failed(r->sc))
     raise_status(r, EXIT_SQL);
+  int asked;
+  if (script_quit(r->sc, &asked) && asked >= 0)
+    r->status = asked; /* :exit(query) names the status */
 }
 
 int main(int argc, char **argv) {

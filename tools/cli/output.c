@@ -15,6 +15,20 @@
  * window, whatever the row count (man/tdsc.1, OUTPUT). */
 #define TABLE_WINDOW 100
 
+void output_capture(output *w, tdsc_result *r) {
+  bool null;
+  const char *t;
+  if (!w->capture || tdsc_result_is_null(r, 0, &null) != TDSC_OK || null ||
+      tdsc_result_get_text(r, 0, &t, NULL) != TDSC_OK)
+    return;
+  char *end;
+  long long v = strtoll(t, &end, 10);
+  if (end != t) {
+    w->value = v;
+    w->captured = true;
+  }
+}
+
 void print_count(FILE *f, int64_t n) {
   fprintf(f, "(%lld row%s affected)\n", (long long)n, n == 1 ? "" : "s");
   fflush(f);
@@ -176,7 +190,7 @@ static bool table_rows(output *w, tdsc_conn *c, tdsc_result *r) {
   char **held = NULL;  /* the window's cells, nc per row */
   char **cells = NULL; /* one row's, once streaming */
   size_t nheld = 0, nrows = 0;
-  bool ok = true, streaming = false;
+  bool ok = true, streaming = false, first = true;
   tdsc_step s;
 
   t.width = calloc(nc ? nc : 1, sizeof *t.width);
@@ -194,6 +208,8 @@ static bool table_rows(output *w, tdsc_conn *c, tdsc_result *r) {
       table_header(&t, r);
   }
   while ((s = tdsc_result_next_row(r)) == TDSC_STEP_ROW) {
+    if (first && !(first = false))
+      output_capture(w, r);
     size_t i;
     char **row = streaming ? cells : &held[nheld * nc];
     for (i = 0; i < nc; i++) {
@@ -281,7 +297,7 @@ static bool csv_rows(output *w, tdsc_conn *c, tdsc_result *r) {
   size_t nc = tdsc_result_column_count(r);
   const char *sep = w->o->colsep ? w->o->colsep : ",";
   const char *null_text = w->o->null_text ? w->o->null_text : "";
-  bool ok = true;
+  bool ok = true, first = true;
   tdsc_step s;
   /* result sets are separated by an empty line */
   if (w->sets++)
@@ -296,6 +312,8 @@ static bool csv_rows(output *w, tdsc_conn *c, tdsc_result *r) {
     putc('\n', w->out);
   }
   while ((s = tdsc_result_next_row(r)) == TDSC_STEP_ROW) {
+    if (first && !(first = false))
+      output_capture(w, r);
     for (size_t i = 0; ok && i < nc; i++) {
       const char *t;
       bool null;

@@ -160,6 +160,8 @@ static bool json_rows(output *w, tdsc_conn *c, tdsc_result *r) {
   emit(w, &b);
   in_rows = true;
   while ((s = tdsc_result_next_row(r)) == TDSC_STEP_ROW) {
+    if (!nrows)
+      output_capture(w, r);
     if (lines)
       sb_printf(&b, "{\"type\":\"row\",\"set\":%zu,\"values\":[", set);
     else

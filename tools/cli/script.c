@@ -135,7 +135,7 @@ static bool flush_batch(script *s, unsigned count) {
   if (s->poisoned)
     go = !s->exit_on_error;
   else if (!blank && count)
-    go = s->run(s->ctx, s->batch.s, count);
+    go = s->run(s->ctx, s->batch.s, count, NULL);
   s->batch.len = 0;
   if (s->batch.s)
     s->batch.s[0] = 0;
@@ -296,16 +296,28 @@ static bool command(script *s, const char *line, const char *where,
       const char *q = a + 1;
       while (isspace((unsigned char)*q))
         q++;
-      if (*q != ')') {
-        /* the value of a query as the exit status: not done by tdsc */
-        reader_error(s, where, lineno,
-                     "%s:exit(query) is not supported: end the batch with "
-                     "GO, then :exit",
-                     "");
+      const char *close = strrchr(q, ')');
+      if (!close) {
+        reader_error(s, where, lineno, "%s:exit( without its ')'", "");
         go = false;
         goto out;
       }
-      go = flush_batch(s, 1); /* :exit() runs the batch, then ends */
+      if (close == q) {
+        go = flush_batch(s, 1); /* :exit() runs the batch, then ends */
+      } else {
+        /* :exit(query): the batch with the query; the first value of the
+         * last result set becomes the exit status (sqlcmd's rule) */
+        int value = -1;
+        sb_putn(&s->batch, q, (size_t)(close - q));
+        sb_putc(&s->batch, '\n');
+        if (!s->poisoned)
+          s->run(s->ctx, s->batch.s, 1, &value);
+        s->quit_status = value;
+        s->batch.len = 0;
+        s->batch.s[0] = 0;
+        s->batch_lines = 0;
+        s->poisoned = false;
+      }
     } else if (*a) {
       reader_error(s, where, lineno, "unexpected text after :%s",
                    is_exit ? "exit" : "quit");

@@ -100,10 +100,13 @@ typedef struct output_ops {
 struct output {
   const output_ops *ops;
   const opts *o;
-  FILE *out;   /* results */
-  FILE *msg;   /* row counts and server messages */
-  size_t sets; /* result sets printed so far */
-  bool begun;  /* JSON: the opening bracket is out */
+  FILE *out;    /* results */
+  FILE *msg;    /* row counts and server messages */
+  size_t sets;  /* result sets printed so far */
+  bool begun;   /* JSON: the opening bracket is out */
+  bool capture; /* :exit(query): keep the first value of each set */
+  bool captured;
+  long long value;
 };
 
 void output_init(output *w, const opts *o, FILE *out);
@@ -116,6 +119,9 @@ void print_error(output *w, const tdsc_conn *c);
  * gone), it is never printed as a placeholder. */
 bool cell_text(output *w, const tdsc_conn *c, tdsc_result *r, size_t i,
                const char *null_text, const char **t, bool *is_null);
+/* For :exit(query): the first column of a set's first row, as an integer
+ * (the formats call it on each set's first row). */
+void output_capture(output *w, tdsc_result *r);
 /* "(N rows affected)", as sqlcmd prints it. */
 void print_count(FILE *f, int64_t n);
 
@@ -123,7 +129,8 @@ void print_count(FILE *f, int64_t n);
 typedef struct script script;
 /* Runs one batch `times` times; returns false when the script must stop
  * (:on error exit / -b after an error, a lost connection, Ctrl-C). */
-typedef bool (*batch_fn)(void *ctx, const char *sql, unsigned times);
+typedef bool (*batch_fn)(void *ctx, const char *sql, unsigned times,
+                         int *exit_value);
 
 typedef struct line_source {
   /* The next line without its newline, or NULL at the end; *prompt_line is
