@@ -128,14 +128,16 @@ void print_count(FILE *f, int64_t n);
 /* ------------------------------------------------------------ script.c */
 typedef struct script script;
 /* Runs one batch `times` times; returns false when the script must stop
- * (:on error exit / -b after an error, a lost connection, Ctrl-C). */
+ * (:on error exit / -b after an error, a lost connection, Ctrl-C).  With
+ * exit_value (:exit(query)), sets it to the first value of the last result
+ * set, -1 when there is none. */
 typedef bool (*batch_fn)(void *ctx, const char *sql, unsigned times,
                          int *exit_value);
 
 typedef struct line_source {
-  /* The next line without its newline, or NULL at the end; *prompt_line is
-   * the line number within the batch (for a prompt). Owned by the source,
-   * valid until the next call. */
+  /* The next line without its newline, or NULL at the end; batch_line is
+   * the number the line will have in the batch (for a prompt). Owned by
+   * the source, valid until the next call. */
   const char *(*next)(struct line_source *, unsigned batch_line);
   void *state;
 } line_source;
