@@ -17,6 +17,8 @@ command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 # clang: libFuzzer for tests/fuzz (make fuzz)
 pkgs="$pkgs clang"
+# libedit: line editing in tdsc's interactive prompt (optional; BSD licence)
+pkgs="$pkgs libedit-dev"
 # Other lists (scripts/deps-windows.sh) come as arguments.
 [ $# -gt 0 ] && pkgs=$*
 missing=

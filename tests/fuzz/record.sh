@@ -38,7 +38,7 @@ server() { # name args...: starts a server and its proxy; sets $port
 	port=$(wait_ready "$tmp/$n.pready" $!)
 }
 q() { # name sql [extra connection string]
-	"$tdsc" -q -c "Server=tcp:127.0.0.1,$port;Encrypt=off;${3:-UID=sa;PWD=Secret1}" \
+	"$tdsc" --quiet -c "Server=tcp:127.0.0.1,$port;Encrypt=off;${3:-UID=sa;PWD=Secret1}" \
 		-Q "$2" >/dev/null 2>&1 || :
 }
 

@@ -100,7 +100,7 @@ static void expect_cli(const char *extra, tdsc_errc want) {
            strstr(extra, "Authentication=") ? "" : "Authentication=kerberos;",
            strstr(extra, "LoginTimeout=") ? "" : "LoginTimeout=10;", extra);
   ck_assert_ptr_null(strchr(cs, '\''));
-  snprintf(cmd, sizeof cmd, "'%s/tools/tdsc' -q -c '%s' -Q 'SELECT 1' 2>&1",
+  snprintf(cmd, sizeof cmd, "'%s/tools/tdsc' --quiet -c '%s' -Q 'SELECT 1' 2>&1",
            getenv("TDSC_BUILDDIR"), cs);
   FILE *f = popen(cmd, "r");
   ck_assert_ptr_nonnull(f);

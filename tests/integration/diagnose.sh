@@ -201,7 +201,7 @@ while IFS='|' read -r sname stage target policy extra want checks <&3; do
 	*) eval "server=\"$target\"" ;;
 	esac
 	cs="Server=$server;$(base_cs "$policy")${extra:+;$extra}"
-	timeout -k 10 120 "$tdsc" -q -c "$cs" -Q "SELECT 1" </dev/null \
+	timeout -k 10 120 "$tdsc" --quiet -c "$cs" -Q "SELECT 1" </dev/null \
 		>"$tmp/tdsc.out" 2>"$tmp/tdsc.err"
 	lib=$(code_of_tdsc "$tmp/tdsc.err")
 	timeout -k 10 120 "$doctor" --json -t 2 -c "$cs" </dev/null \

@@ -1,0 +1,1 @@
+SELECT id, label FROM $(Table) ORDER BY id

@@ -1,0 +1,4 @@
+SELECT '$(NoSuchVariable)' AS v
+GO
+SELECT 'next batch' AS v
+GO
