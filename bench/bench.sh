@@ -17,6 +17,10 @@ pkt=${BENCH_PKT:-4096}
 mib=${BENCH_MIB:-256}
 cgrows=${BENCH_CG_ROWS:-100000}
 B=bench
+# rows_bench is a libtool wrapper (shared libtdsclient): valgrind must run
+# the program itself
+LT="./libtool --mode=execute"
+[ -x ./libtool ] || LT=
 out=$(mktemp -d)
 trap 'kill $srv 2>/dev/null || true; rm -rf "$out"' EXIT INT TERM
 $B/fastsrv > "$out/port" &
@@ -37,7 +41,7 @@ if [ "$cgrows" -gt 0 ] && command -v valgrind >/dev/null 2>&1; then
   cg() { # cg LABEL PROGRAM ARGS...: prints Ir / rows of the collected part
     label=$1
     shift
-    valgrind --tool=callgrind --collect-atstart=no \
+    $LT valgrind --tool=callgrind --collect-atstart=no \
       --callgrind-out-file="$out/cg.out" "$@" > "$out/cg.txt" 2>/dev/null
     n=$(sed -n 's/^rows \([0-9]*\).*/\1/p' "$out/cg.txt")
     ir=$(sed -n 's/^summary: \([0-9]*\).*/\1/p' "$out/cg.out")

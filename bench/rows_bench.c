@@ -335,7 +335,8 @@ static double wall_now(void) {
 typedef struct sample {
   double cpu, wall;
   unsigned long n;   /* rows, round trips or bytes */
-  long rss_kib;      /* peak RSS growth (blob only) */
+  long rss_kib;      /* peak RSS growth during the run */
+  long peak_kib;     /* peak RSS of the process */
 } sample;
 
 /* Runs one workload once.  The connect is outside the measured part. */
@@ -396,6 +397,7 @@ static sample run_one(const char *client, const char *w) {
   s.wall = wall_now() - w0;
   getrusage(RUSAGE_SELF, &u1);
   s.rss_kib = u1.ru_maxrss - u0.ru_maxrss;
+  s.peak_kib = u1.ru_maxrss;
   return s;
 }
 
@@ -436,7 +438,7 @@ static double median(double *v, int n) {
 typedef struct pair {
   const char *w, *a, *b, *unit;
   double cpu[2][MAXR], wall[2][MAXR];
-  long rss[2];
+  long rss[2], peak[2];
   unsigned long n;
 } pair;
 
@@ -459,24 +461,26 @@ static void compare(int rounds) {
         p->wall[who][r] = s.wall;
         if (s.rss_kib > p->rss[who])
           p->rss[who] = s.rss_kib;
+        if (s.peak_kib > p->peak[who])
+          p->peak[who] = s.peak_kib;
         p->n = s.n;
       }
   printf("fastsrv on 127.0.0.1, %u-byte packets, %d rounds interleaved, "
          "medians\n",
          psize, rounds);
-  printf("%-8s %-6s %-6s %12s %12s %12s %12s %7s %7s %9s %9s\n", "workload",
+  printf("%-8s %-6s %-6s %9s %9s %10s %10s %7s %7s %9s %9s\n", "workload",
          "a", "b", "a cpu s", "b cpu s", "a/s", "b/s", "cpu a/b",
-         "rate a/b", "a RSS+KiB", "b RSS+KiB");
+         "rate a/b", "a peakKiB", "b peakKiB");
   for (size_t k = 0; k < np; k++) {
     pair *p = &pairs[k];
     double ca = median(p->cpu[0], rounds), cb = median(p->cpu[1], rounds);
     double wa = median(p->wall[0], rounds), wb = median(p->wall[1], rounds);
     double n = !strcmp(p->unit, "MB") ? p->n / 1e6 : (double)p->n;
     /* rates from wall time: what a user waits for; CPU ratio beside it */
-    printf("%-8s %-6s %-6s %12.3f %12.3f %12.0f %12.0f %7.2f %7.2f %9ld "
-           "%9ld  (%s/s, wall)\n",
+    printf("%-8s %-6s %-6s %9.3f %9.3f %10.0f %10.0f %7.2f %7.2f %9ld "
+           "%9ld  %s/s (wall); growth %ld/%ld KiB\n",
            p->w, p->a, p->b, ca, cb, n / wa, n / wb, ca / cb, wb / wa,
-           p->rss[0], p->rss[1], p->unit);
+           p->peak[0], p->peak[1], p->unit, p->rss[0], p->rss[1]);
   }
 }
 
@@ -503,8 +507,8 @@ int main(int argc, char **argv) {
     die("-r: 1 to 15 rounds");
   if (client) {
     sample s = run_one(client, w);
-    printf("rows %lu cpu %.3f wall %.3f rss+KiB %ld\n", s.n, s.cpu, s.wall,
-           s.rss_kib);
+    printf("rows %lu cpu %.3f wall %.3f rss+KiB %ld peakKiB %ld\n", s.n,
+           s.cpu, s.wall, s.rss_kib, s.peak_kib);
     return 0;
   }
   compare(rounds);
