@@ -53,6 +53,15 @@ struct tdsc_error {
 
 /* Frees what e holds and leaves it as TDSC_OK with no message. */
 void tdsc__err_clear(tdsc_error *e);
+/* True when e holds nothing (as tdsc__err_clear leaves it): every public
+ * call starts by clearing the error, and a check is cheaper than the
+ * frees and memset of a clear (issue 15's profile: 16% of a typed row). */
+static inline bool tdsc__err_is_clear(const tdsc_error *e) {
+  return e->code == TDSC_OK && !e->message && !e->provider_text &&
+         !e->hint && !e->server_msg && !e->trail && !e->ntrail &&
+         !e->report && e->provider == 0 && !e->status[0] && !e->status[1] &&
+         !e->status[2];
+}
 /* Sets code and message (printf-style), replacing what was there; keeps
  * nothing of the previous error. Returns code, so callers can write
  * `return tdsc__err_set(err, TDSC_E_X, "...")`. e may be NULL. */

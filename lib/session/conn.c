@@ -37,7 +37,8 @@ void tdsc_conn_set_query_timeout(tdsc_conn *c, uint32_t ms) {
 }
 
 void tdsc__conn_begin(tdsc_conn *c) {
-  tdsc__err_clear(&c->err);
+  if (!tdsc__err_is_clear(&c->err))
+    tdsc__err_clear(&c->err);
   c->has_err = false;
 }
 
