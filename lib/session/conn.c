@@ -72,6 +72,7 @@ void tdsc__conn_drop(tdsc_conn *c) {
   c->cancellable = false;
   tdsc__buf_free(&c->in);
   c->in_pos = 0;
+  tdsc__wire_rx_free(c);
   if (c->result) {
     /* the fatal error that dropped the connection, set before */
     tdsc__result_detach(c->result, c->err.code != TDSC_OK
