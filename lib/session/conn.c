@@ -36,12 +36,6 @@ void tdsc_conn_set_query_timeout(tdsc_conn *c, uint32_t ms) {
     c->query_timeout_ms = ms;
 }
 
-void tdsc__conn_begin(tdsc_conn *c) {
-  if (!tdsc__err_is_clear(&c->err))
-    tdsc__err_clear(&c->err);
-  c->has_err = false;
-}
-
 tdsc_errc tdsc__conn_fail(tdsc_conn *c) {
   c->has_err = true;
   if (c->err.code == TDSC_OK) /* a path that forgot to say why */

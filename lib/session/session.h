@@ -137,8 +137,13 @@ struct tdsc_result {
 };
 
 /* ---- conn.c */
-/* Clears the connection's error at the start of a call. */
-void tdsc__conn_begin(tdsc_conn *c);
+/* Clears the connection's error at the start of a call (inline: every
+ * getter starts with it; the clear itself only when something was set). */
+static inline void tdsc__conn_begin(tdsc_conn *c) {
+  if (!tdsc__err_is_clear(&c->err))
+    tdsc__err_clear(&c->err);
+  c->has_err = false;
+}
 /* Marks err (already filled) as the call's error and returns its code. */
 tdsc_errc tdsc__conn_fail(tdsc_conn *c);
 /* Drops the transport (after a fatal error) and frees response state. */
