@@ -105,10 +105,10 @@ static tdsc_errc rx_fill(tdsc_conn *c, int64_t deadline) {
 static tdsc_errc rx_packet(tdsc_conn *c, tdsc__pkt_hdr *h,
                            const uint8_t **payload, bool *have) {
   size_t avail = c->rx.len - c->rx_pos;
-  const uint8_t *p = c->rx.data + c->rx_pos;
   *have = false;
   if (avail < TDSC__PKT_HDR_LEN)
-    return TDSC_OK;
+    return TDSC_OK; /* (before any read rx.data is NULL: no arithmetic) */
+  const uint8_t *p = c->rx.data + c->rx_pos;
   tdsc_errc rc = tdsc__pkt_hdr_decode(p, TDSC__PKT_MAX, h, &c->err);
   if (rc != TDSC_OK)
     return rc;
