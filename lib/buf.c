@@ -143,16 +143,6 @@ char *tdsc__buf_cstr(tdsc__buf *b) {
   return (char *)b->data;
 }
 
-const uint8_t *tdsc__rd_take(tdsc__rd *r, size_t n) {
-  if (r->bad || n > r->len - r->pos) {
-    r->bad = true;
-    return NULL;
-  }
-  const uint8_t *p = r->p + r->pos;
-  r->pos += n;
-  return p;
-}
-
 bool tdsc__rd_skip(tdsc__rd *r, size_t n) { return tdsc__rd_take(r, n) != NULL; }
 
 uint8_t tdsc__rd_u8(tdsc__rd *r) {

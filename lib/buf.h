@@ -67,8 +67,17 @@ static inline size_t tdsc__rd_left(const tdsc__rd *r) {
 }
 static inline bool tdsc__rd_ok(const tdsc__rd *r) { return !r->bad; }
 /* Returns a pointer to the next n bytes and advances, or NULL (and marks
- * the reader bad) when fewer than n remain. */
-const uint8_t *tdsc__rd_take(tdsc__rd *r, size_t n);
+ * the reader bad) when fewer than n remain.  Inline: the token parser
+ * takes every value through it. */
+static inline const uint8_t *tdsc__rd_take(tdsc__rd *r, size_t n) {
+  if (r->bad || n > r->len - r->pos) {
+    r->bad = true;
+    return NULL;
+  }
+  const uint8_t *p = r->p + r->pos;
+  r->pos += n;
+  return p;
+}
 bool tdsc__rd_skip(tdsc__rd *r, size_t n);
 uint8_t tdsc__rd_u8(tdsc__rd *r);
 uint16_t tdsc__rd_u16le(tdsc__rd *r);

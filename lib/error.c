@@ -166,6 +166,7 @@ tdsc_errc tdsc__err_vset(tdsc_error *e, tdsc_errc code, const char *fmt,
   if (!e)
     return code;
   clear_keep_trail(e);
+  e->dirty = true;
   e->code = code;
   e->message = vprintf_new(fmt, ap);
   if (!e->message)
@@ -219,6 +220,7 @@ void tdsc__err_provider(tdsc_error *e, tdsc_provider p, long long s0,
                         long long s1, long long s2, const char *text) {
   if (!e)
     return;
+  e->dirty = true;
   e->provider = p;
   e->status[0] = s0;
   e->status[1] = s1;
@@ -243,6 +245,7 @@ tdsc_errc tdsc__err_oom(tdsc_error *e) {
   if (!e)
     return TDSC_E_NO_MEMORY;
   clear_keep_trail(e);
+  e->dirty = true;
   e->code = TDSC_E_NO_MEMORY;
   e->message = oom_text;
   return TDSC_E_NO_MEMORY;
@@ -259,6 +262,7 @@ bool tdsc__err_server_msg(tdsc_error *e, const tdsc_message *m) {
     free(e->server_msg);
   }
   e->server_msg = copy;
+  e->dirty = true;
   e->provider = TDSC_PROVIDER_SERVER;
   e->status[0] = m->number;
   e->status[1] = m->state;
@@ -281,6 +285,7 @@ bool tdsc__err_trail_add(tdsc_error *e, const char *transport,
     return false;
   }
   e->trail = t;
+  e->dirty = true;
   tdsc_attempt *a = &t[e->ntrail];
   memset(a, 0, sizeof *a);
   a->transport = tdsc__strdup(transport ? transport : "");
@@ -316,6 +321,7 @@ void tdsc__err_take_trail(tdsc_error *dst, tdsc_error *src) {
   free(dst->trail);
   dst->trail = src->trail;
   dst->ntrail = src->ntrail;
+  dst->dirty = true;
   src->trail = NULL;
   src->ntrail = 0;
   free(dst->report);
@@ -330,6 +336,7 @@ void tdsc__err_move(tdsc_error *dst, tdsc_error *src) {
 
 bool tdsc__err_copy(tdsc_error *dst, const tdsc_error *src) {
   tdsc__err_clear(dst);
+  dst->dirty = true;
   dst->code = src->code;
   dst->provider = src->provider;
   memcpy(dst->status, src->status, sizeof dst->status);

@@ -49,10 +49,18 @@ struct tdsc_error {
   tdsc_attempt *trail;
   size_t ntrail;
   char *report; /* built on demand by tdsc_error_report */
+  bool dirty;   /* something was set since the last tdsc__err_clear: every
+                   setter in error.c says so (the only writers) */
 };
 
 /* Frees what e holds and leaves it as TDSC_OK with no message. */
 void tdsc__err_clear(tdsc_error *e);
+/* True when e holds nothing (as tdsc__err_clear leaves it): every public
+ * call starts by clearing the error, and a check is cheaper than the
+ * frees and memset of a clear (issue 15's profile: 16% of a typed row). */
+static inline bool tdsc__err_is_clear(const tdsc_error *e) {
+  return !e->dirty && !e->report;
+}
 /* Sets code and message (printf-style), replacing what was there; keeps
  * nothing of the previous error. Returns code, so callers can write
  * `return tdsc__err_set(err, TDSC_E_X, "...")`. e may be NULL. */

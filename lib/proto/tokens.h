@@ -4,9 +4,12 @@
  * number of bytes it knows it needs, and consumes nothing.  No I/O.
  *
  * The parser keeps the current COLMETADATA (rows are decoded against it) and
- * owns the memory events point into (except TDSC__EV_LARGE_DATA, which
- * points into the caller's input): an event's pointers stay valid until the
- * next call to tdsc__tokp_next or tdsc__tokp_free.
+ * owns the memory events point into, except TDSC__EV_LARGE_DATA and the
+ * values of a whole ROW (all but PLP values, which are joined in the
+ * parser's memory), which point into the caller's input so that a row is
+ * decoded without copying: an event's pointers stay valid until the next
+ * call to tdsc__tokp_next or tdsc__tokp_free, and those into the input
+ * as long as the caller leaves the consumed bytes where they are.
  *
  * In lazy mode (tdsc__tokp_set_lazy) rows with large values arrive column
  * by column and large values in pieces, so that a value of any size passes

@@ -36,11 +36,6 @@ void tdsc_conn_set_query_timeout(tdsc_conn *c, uint32_t ms) {
     c->query_timeout_ms = ms;
 }
 
-void tdsc__conn_begin(tdsc_conn *c) {
-  tdsc__err_clear(&c->err);
-  c->has_err = false;
-}
-
 tdsc_errc tdsc__conn_fail(tdsc_conn *c) {
   c->has_err = true;
   if (c->err.code == TDSC_OK) /* a path that forgot to say why */
@@ -71,6 +66,7 @@ void tdsc__conn_drop(tdsc_conn *c) {
   c->cancellable = false;
   tdsc__buf_free(&c->in);
   c->in_pos = 0;
+  tdsc__wire_rx_free(c);
   if (c->result) {
     /* the fatal error that dropped the connection, set before */
     tdsc__result_detach(c->result, c->err.code != TDSC_OK

@@ -68,6 +68,12 @@ static tdsc_errc start_tls(tdsc_conn *c, const char *host, bool strict,
       .strict = strict,
       .peer = c->address,
   };
+  /* perf: bytes read ahead below the new filter would skip it */
+  if (tdsc__wire_rx_pending(c))
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server sent %zu bytes before the TLS "
+                         "handshake, after its PRELOGIN answer",
+                         tdsc__wire_rx_pending(c));
   tdsc_errc rc = tdsc__tls_start(&c->io, &o, deadline, &c->err);
   if (rc != TDSC_OK)
     return rc;

@@ -39,7 +39,10 @@ struct tdsc_conn {
   uint8_t packet_id;
   tdsc__buf out;
 
-  /* incoming response */
+  /* incoming: wire bytes read ahead (wire.c's input buffer), then the
+   * response's payload */
+  tdsc__buf rx;     /* packets as read, not taken yet from rx_pos */
+  size_t rx_pos;
   tdsc__buf in;     /* payload bytes not parsed yet start at in_pos */
   size_t in_pos;
   bool in_eom;      /* the last packet of the response has been read */
@@ -134,8 +137,13 @@ struct tdsc_result {
 };
 
 /* ---- conn.c */
-/* Clears the connection's error at the start of a call. */
-void tdsc__conn_begin(tdsc_conn *c);
+/* Clears the connection's error at the start of a call (inline: every
+ * getter starts with it; the clear itself only when something was set). */
+static inline void tdsc__conn_begin(tdsc_conn *c) {
+  if (!tdsc__err_is_clear(&c->err))
+    tdsc__err_clear(&c->err);
+  c->has_err = false;
+}
 /* Marks err (already filled) as the call's error and returns its code. */
 tdsc_errc tdsc__conn_fail(tdsc_conn *c);
 /* Drops the transport (after a fatal error) and frees response state. */
@@ -150,6 +158,11 @@ void tdsc__conn_message(tdsc_conn *c, const tdsc_message *m);
  * of the negotiated size. */
 tdsc_errc tdsc__wire_send(tdsc_conn *c, uint8_t type, const uint8_t *payload,
                           size_t len, int64_t deadline);
+/* Bytes read ahead from the transport and not taken yet: none may be
+ * there when the filter stack changes (TLS starts or is popped). */
+size_t tdsc__wire_rx_pending(const tdsc_conn *c);
+/* Forgets the input buffer (the transport is gone). */
+void tdsc__wire_rx_free(tdsc_conn *c);
 /* Reads a whole message (PRELOGIN response) into out. */
 tdsc_errc tdsc__wire_recv_message(tdsc_conn *c, tdsc__buf *out,
                                   int64_t deadline);

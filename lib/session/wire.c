@@ -64,48 +64,113 @@ tdsc_errc tdsc__wire_send_part(tdsc_conn *c, uint8_t type, tdsc__buf *b,
   return TDSC_OK;
 }
 
-/* Reads one packet and appends its payload to out.  With interruptible,
- * the wait for the header's first bytes also ends when the connection's
- * waker fires (TDSC_E_CANCELLED); *clean (optional) tells whether a
- * failure came before any byte of the packet, so the stream is still in
- * step and an attention can follow. */
-static tdsc_errc recv_packet(tdsc_conn *c, tdsc__buf *out, bool *eom,
-                             int64_t deadline, bool interruptible,
-                             bool *clean) {
-  uint8_t hb[TDSC__PKT_HDR_LEN];
-  size_t have = 0;
-  tdsc__pkt_hdr h;
-  if (clean)
-    *clean = true;
-  if (interruptible)
-    tdsc__io_set_wake(c->io, c->waker);
-  tdsc_errc rc = c->io->ops->read(c->io, hb, sizeof hb, &have, deadline,
+/* The connection's input buffer (doc/design.md, "The input buffer"):
+ * c->rx holds the bytes the transport gave (plaintext: TLS is a filter
+ * below), packet headers included, of which c->rx[rx_pos..) are not taken
+ * yet.  Two steps, kept apart so that a non-blocking API can drive them:
+ *   rx_fill    one read of what is available (never more than the free
+ *              room): the only step that waits, so the one that will
+ *              return "would block";
+ *   rx_packet  takes the next whole packet out of c->rx, or says that
+ *              more bytes are needed; never reads.
+ * One read brings a header and its payload together, and the packets
+ * after it (read-ahead).  The room is fixed (RX_CAP), so memory stays
+ * constant for values of any size; bytes left over at the end of a
+ * response stay for the next one. */
+#define RX_CAP (64 * 1024)
+
+static tdsc_errc rx_fill(tdsc_conn *c, int64_t deadline) {
+  if (c->rx_pos == c->rx.len) {
+    c->rx.len = c->rx_pos = 0;
+  } else if (RX_CAP - c->rx.len <= TDSC__PKT_MAX) {
+    /* keep room for a whole packet: move the partial one down */
+    tdsc__buf_consume(&c->rx, c->rx_pos);
+    c->rx_pos = 0;
+  }
+  if (c->rx.cap < RX_CAP && !tdsc__buf_reserve(&c->rx, RX_CAP - c->rx.len))
+    return tdsc__err_oom(&c->err);
+  size_t got = 0;
+  tdsc_errc rc = c->io->ops->read(c->io, c->rx.data + c->rx.len,
+                                  RX_CAP - c->rx.len, &got, deadline,
                                   &c->err);
-  if (interruptible)
-    tdsc__io_set_wake(c->io, NULL);
+  if (rc == TDSC_OK)
+    c->rx.len += got;
+  return rc;
+}
+
+/* The next whole packet in c->rx: *h and *payload (h->length - 8 bytes
+ * in c->rx, valid until the next rx_fill), consumed from c->rx; *have is
+ * false when c->rx holds no whole packet yet.  This is the one place a
+ * whole plaintext packet is received. */
+static tdsc_errc rx_packet(tdsc_conn *c, tdsc__pkt_hdr *h,
+                           const uint8_t **payload, bool *have) {
+  size_t avail = c->rx.len - c->rx_pos;
+  *have = false;
+  if (avail < TDSC__PKT_HDR_LEN)
+    return TDSC_OK; /* (before any read rx.data is NULL: no arithmetic) */
+  const uint8_t *p = c->rx.data + c->rx_pos;
+  tdsc_errc rc = tdsc__pkt_hdr_decode(p, TDSC__PKT_MAX, h, &c->err);
   if (rc != TDSC_OK)
     return rc;
-  if (clean)
-    *clean = false;
-  rc = tdsc__io_read_full(c->io, hb + have, sizeof hb - have, deadline,
-                          &c->err);
-  if (rc != TDSC_OK)
-    return rc;
-  rc = tdsc__pkt_hdr_decode(hb, TDSC__PKT_MAX, &h, &c->err);
-  if (rc != TDSC_OK)
-    return rc;
-  if (h.type != TDSC__PKT_REPLY)
+  if (h->type != TDSC__PKT_REPLY)
     return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
                          "the server answered with a packet of type 0x%02x "
                          "where a reply (0x04) belongs",
-                         h.type);
-  size_t n = h.length - TDSC__PKT_HDR_LEN;
-  uint8_t *p = tdsc__buf_extend(out, n);
-  if (!p)
-    return tdsc__err_oom(&c->err);
-  rc = tdsc__io_read_full(c->io, p, n, deadline, &c->err);
-  *eom = (h.status & TDSC__PKT_EOM) != 0;
-  return rc;
+                         h->type);
+  if (avail < h->length)
+    return TDSC_OK;
+  *payload = p + TDSC__PKT_HDR_LEN;
+  c->rx_pos += h->length;
+  *have = true;
+  return TDSC_OK;
+}
+
+size_t tdsc__wire_rx_pending(const tdsc_conn *c) {
+  return c->rx.len - c->rx_pos;
+}
+
+void tdsc__wire_rx_free(tdsc_conn *c) {
+  tdsc__buf_free(&c->rx);
+  c->rx_pos = 0;
+}
+
+/* Reads one packet and appends its payload to out.  With interruptible,
+ * a wait that starts with no byte of the packet in hand also ends when
+ * the connection's waker fires (TDSC_E_CANCELLED); *clean (optional)
+ * tells whether a failure came before any byte of the packet, so the
+ * stream is still in step and an attention can follow. */
+static tdsc_errc recv_packet(tdsc_conn *c, tdsc__buf *out, bool *eom,
+                             int64_t deadline, bool interruptible,
+                             bool *clean) {
+  if (clean)
+    *clean = true;
+  for (;;) {
+    tdsc__pkt_hdr h;
+    const uint8_t *payload;
+    bool have;
+    tdsc_errc rc = rx_packet(c, &h, &payload, &have);
+    if (clean && tdsc__wire_rx_pending(c))
+      *clean = false;
+    if (rc != TDSC_OK)
+      return rc;
+    if (have) {
+      size_t n = h.length - TDSC__PKT_HDR_LEN;
+      uint8_t *d = tdsc__buf_extend(out, n);
+      if (!d)
+        return tdsc__err_oom(&c->err);
+      memcpy(d, payload, n);
+      *eom = (h.status & TDSC__PKT_EOM) != 0;
+      return TDSC_OK;
+    }
+    bool wake = interruptible && !tdsc__wire_rx_pending(c);
+    if (wake)
+      tdsc__io_set_wake(c->io, c->waker);
+    rc = rx_fill(c, deadline);
+    if (wake)
+      tdsc__io_set_wake(c->io, NULL);
+    if (rc != TDSC_OK)
+      return rc;
+  }
 }
 tdsc_errc tdsc__wire_recv_message(tdsc_conn *c, tdsc__buf *out,
                                   int64_t deadline) {
