@@ -40,6 +40,7 @@ extern "C" {
 
 /* Feature macros: test for features at compile time. */
 #define TDSC_HAS_TLS_STRICT 1 /* Encrypt=strict (TDS 8.0) */
+#define TDSC_HAS_TRACE 1      /* tdsc_conn_set_trace, Trace=, TDSC_TRACE */
 
 /* Returns the library's version string, e.g. "0.1.0". Static storage. */
 TDSC_API const char *tdsc_version(void);
@@ -179,6 +180,19 @@ TDSC_API const tdsc_attempt *tdsc_conn_attempt_at(const tdsc_conn *c,
 typedef void (*tdsc_message_fn)(void *userdata, const tdsc_message *m);
 TDSC_API void tdsc_conn_set_message_handler(tdsc_conn *c, tdsc_message_fn fn,
                                             void *userdata);
+
+/* Protocol trace (tdsclient(3), TRACE): fn receives the decoded trace of
+ * every packet c sends and receives, after TLS (direction, time, type,
+ * PRELOGIN options, LOGIN7 fields, tokens, RPC parameters), one line per
+ * call, UTF-8, no trailing newline; the line lives only during the call.
+ * Passwords, NTLM and Kerberos/SPNEGO tokens and access tokens are never
+ * in it (only their length and kind).  Trace= and TDSC_TRACE write the
+ * same lines to a file; both may be on.  fn NULL turns the callback off.
+ * Takes effect at once, also on an open connection; the trace never
+ * changes what goes on the wire. */
+typedef void (*tdsc_trace_fn)(void *userdata, const char *line);
+TDSC_API void tdsc_conn_set_trace(tdsc_conn *c, tdsc_trace_fn fn,
+                                  void *userdata);
 
 /* Facts of the open session. Strings are "" when unknown. */
 TDSC_API const char *tdsc_conn_database(const tdsc_conn *c);
