@@ -23,16 +23,15 @@ void tdsc__tout_line(const tdsc__tout *o, const char *fmt, ...)
 
 /* Appends s[0..n) (UTF-8) to out as a double-quoted string, control
  * characters escaped, cut after max bytes with "..." */
-void tdsc__trace_quote(tdsc__buf *out, const uint8_t *s, size_t n,
-                       size_t max);
+void tdsc__trace_quote(tdsc__buf *out, const uint8_t *s, size_t n, size_t max);
 
 /* The packet type's name ("LOGIN7"), "?" when unknown. */
 const char *tdsc__trace_pkt_name(uint8_t type);
 
 /* Decodes a whole message of packet type `type` from the client (payload
  * without packet headers; truncated: the trace kept only its start). */
-void tdsc__trace_client_msg(const tdsc__tout *o, uint8_t type,
-                            const uint8_t *p, size_t n, bool truncated);
+void tdsc__trace_client_msg(const tdsc__tout *o, uint8_t type, const uint8_t *p,
+                            size_t n, bool truncated);
 /* The server's PRELOGIN answer. */
 void tdsc__trace_prelogin(const tdsc__tout *o, const char *who,
                           const uint8_t *p, size_t n);

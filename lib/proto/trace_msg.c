@@ -31,8 +31,7 @@ void tdsc__tout_line(const tdsc__tout *o, const char *fmt, ...) {
   o->emit(o->ud, line);
 }
 
-void tdsc__trace_quote(tdsc__buf *out, const uint8_t *s, size_t n,
-                       size_t max) {
+void tdsc__trace_quote(tdsc__buf *out, const uint8_t *s, size_t n, size_t max) {
   tdsc__buf_put_u8(out, '"');
   size_t i = 0;
   for (; i < n && i < max; i++) {
@@ -55,16 +54,26 @@ void tdsc__trace_quote(tdsc__buf *out, const uint8_t *s, size_t n,
 
 const char *tdsc__trace_pkt_name(uint8_t type) {
   switch (type) {
-  case TDSC__PKT_SQLBATCH: return "SQLBATCH";
-  case TDSC__PKT_RPC: return "RPC";
-  case TDSC__PKT_REPLY: return "REPLY";
-  case TDSC__PKT_ATTENTION: return "ATTENTION";
-  case TDSC__PKT_BULK: return "BULKLOAD";
-  case TDSC__PKT_FEDAUTH: return "FEDAUTH_TOKEN";
-  case TDSC__PKT_TRANSMGR: return "TRANSMGR";
-  case TDSC__PKT_LOGIN7: return "LOGIN7";
-  case TDSC__PKT_SSPI: return "SSPI";
-  case TDSC__PKT_PRELOGIN: return "PRELOGIN";
+  case TDSC__PKT_SQLBATCH:
+    return "SQLBATCH";
+  case TDSC__PKT_RPC:
+    return "RPC";
+  case TDSC__PKT_REPLY:
+    return "REPLY";
+  case TDSC__PKT_ATTENTION:
+    return "ATTENTION";
+  case TDSC__PKT_BULK:
+    return "BULKLOAD";
+  case TDSC__PKT_FEDAUTH:
+    return "FEDAUTH_TOKEN";
+  case TDSC__PKT_TRANSMGR:
+    return "TRANSMGR";
+  case TDSC__PKT_LOGIN7:
+    return "LOGIN7";
+  case TDSC__PKT_SSPI:
+    return "SSPI";
+  case TDSC__PKT_PRELOGIN:
+    return "PRELOGIN";
   }
   return "?";
 }
@@ -88,15 +97,14 @@ static const char *u16q(tdsc__buf *tmp, const uint8_t *p, size_t nbytes,
 
 /* ---- SSPI tokens: the mechanism, never the bytes */
 
-static const uint8_t OID_SPNEGO[] = {0x06, 0x06, 0x2b, 0x06, 0x01,
-                                     0x05, 0x05, 0x02};
+static const uint8_t OID_SPNEGO[] = {0x06, 0x06, 0x2b, 0x06,
+                                     0x01, 0x05, 0x05, 0x02};
 static const uint8_t OID_KRB5[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
                                    0xf7, 0x12, 0x01, 0x02, 0x02};
 static const uint8_t OID_NTLM[] = {0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04,
                                    0x01, 0x82, 0x37, 0x02, 0x02, 0x0a};
 
-static bool contains(const uint8_t *p, size_t n, const uint8_t *pat,
-                     size_t m) {
+static bool contains(const uint8_t *p, size_t n, const uint8_t *pat, size_t m) {
   for (size_t i = 0; m <= n && i <= n - m; i++)
     if (memcmp(p + i, pat, m) == 0)
       return true;
@@ -110,10 +118,14 @@ static const char *ntlm_type(const uint8_t *p, size_t n) {
     if (memcmp(p + i, sig, 8) != 0)
       continue;
     switch (tdsc__le32(p + i + 8)) {
-    case 1: return "NTLMSSP NEGOTIATE";
-    case 2: return "NTLMSSP CHALLENGE";
-    case 3: return "NTLMSSP AUTHENTICATE";
-    default: return "NTLMSSP (unknown message type)";
+    case 1:
+      return "NTLMSSP NEGOTIATE";
+    case 2:
+      return "NTLMSSP CHALLENGE";
+    case 3:
+      return "NTLMSSP AUTHENTICATE";
+    default:
+      return "NTLMSSP (unknown message type)";
     }
   }
   return NULL;
@@ -129,17 +141,17 @@ const char *tdsc__trace_sspi_kind(const uint8_t *p, size_t n, char *buf,
                 contains(p, n < 32 ? n : 32, OID_SPNEGO, sizeof OID_SPNEGO);
   if (spnego) {
     snprintf(tmp, sizeof tmp, "SPNEGO NegTokenInit (%s%s%s)",
-             krb ? "Kerberos" : "", krb && contains(p, n, OID_NTLM,
-                                                    sizeof OID_NTLM)
-                                        ? ", "
-                                        : "",
+             krb ? "Kerberos" : "",
+             krb && contains(p, n, OID_NTLM, sizeof OID_NTLM) ? ", " : "",
              contains(p, n, OID_NTLM, sizeof OID_NTLM) ? "NTLM" : "");
     if (ntlm && !krb)
       snprintf(tmp, sizeof tmp, "SPNEGO NegTokenInit carrying %s", ntlm);
     kind = tmp;
   } else if (n > 0 && p[0] == 0xa1) {
     snprintf(tmp, sizeof tmp, "SPNEGO NegTokenResp%s%s",
-             ntlm ? " carrying " : krb ? " (Kerberos)" : "",
+             ntlm  ? " carrying "
+             : krb ? " (Kerberos)"
+                   : "",
              ntlm ? ntlm : "");
     kind = tmp;
   } else if (ntlm) {
@@ -157,24 +169,36 @@ const char *tdsc__trace_sspi_kind(const uint8_t *p, size_t n, char *buf,
 
 static const char *pl_option(uint8_t t) {
   switch (t) {
-  case 0: return "VERSION";
-  case 1: return "ENCRYPTION";
-  case 2: return "INSTOPT";
-  case 3: return "THREADID";
-  case 4: return "MARS";
-  case 5: return "TRACEID";
-  case 6: return "FEDAUTHREQUIRED";
-  case 7: return "NONCEOPT";
+  case 0:
+    return "VERSION";
+  case 1:
+    return "ENCRYPTION";
+  case 2:
+    return "INSTOPT";
+  case 3:
+    return "THREADID";
+  case 4:
+    return "MARS";
+  case 5:
+    return "TRACEID";
+  case 6:
+    return "FEDAUTHREQUIRED";
+  case 7:
+    return "NONCEOPT";
   }
   return "unknown option";
 }
 
 static const char *encryption_name(uint8_t e) {
   switch (e & 0x0F) {
-  case TDSC__ENCRYPT_OFF: return "ENCRYPT_OFF";
-  case TDSC__ENCRYPT_ON: return "ENCRYPT_ON";
-  case TDSC__ENCRYPT_NOT_SUP: return "ENCRYPT_NOT_SUP";
-  case TDSC__ENCRYPT_REQ: return "ENCRYPT_REQ";
+  case TDSC__ENCRYPT_OFF:
+    return "ENCRYPT_OFF";
+  case TDSC__ENCRYPT_ON:
+    return "ENCRYPT_ON";
+  case TDSC__ENCRYPT_NOT_SUP:
+    return "ENCRYPT_NOT_SUP";
+  case TDSC__ENCRYPT_REQ:
+    return "ENCRYPT_REQ";
   }
   return "undefined";
 }
@@ -201,8 +225,8 @@ void tdsc__trace_prelogin(const tdsc__tout *o, const char *who,
       continue;
     }
     if (t == 0 && len >= 6)
-      tdsc__tout_line(o, "  %s VERSION %u.%u.%u sub-build %u", who, d[0],
-                      d[1], (d[2] << 8) | d[3], (d[4] << 8) | d[5]);
+      tdsc__tout_line(o, "  %s VERSION %u.%u.%u sub-build %u", who, d[0], d[1],
+                      (d[2] << 8) | d[3], (d[4] << 8) | d[5]);
     else if (t == 1 && len >= 1)
       tdsc__tout_line(o, "  %s ENCRYPTION 0x%02x %s%s", who, d[0],
                       encryption_name(d[0]),
@@ -229,13 +253,20 @@ void tdsc__trace_prelogin(const tdsc__tout *o, const char *who,
 
 static const char *feature_name(uint8_t id) {
   switch (id) {
-  case TDSC__FEAT_SESSIONRECOVERY: return "SESSIONRECOVERY";
-  case TDSC__FEAT_FEDAUTH: return "FEDAUTH";
-  case TDSC__FEAT_COLUMNENCRYPTION: return "COLUMNENCRYPTION";
-  case TDSC__FEAT_GLOBALTRANSACTIONS: return "GLOBALTRANSACTIONS";
-  case TDSC__FEAT_AZURESQLSUPPORT: return "AZURESQLSUPPORT";
-  case TDSC__FEAT_DATACLASSIFICATION: return "DATACLASSIFICATION";
-  case TDSC__FEAT_UTF8_SUPPORT: return "UTF8_SUPPORT";
+  case TDSC__FEAT_SESSIONRECOVERY:
+    return "SESSIONRECOVERY";
+  case TDSC__FEAT_FEDAUTH:
+    return "FEDAUTH";
+  case TDSC__FEAT_COLUMNENCRYPTION:
+    return "COLUMNENCRYPTION";
+  case TDSC__FEAT_GLOBALTRANSACTIONS:
+    return "GLOBALTRANSACTIONS";
+  case TDSC__FEAT_AZURESQLSUPPORT:
+    return "AZURESQLSUPPORT";
+  case TDSC__FEAT_DATACLASSIFICATION:
+    return "DATACLASSIFICATION";
+  case TDSC__FEAT_UTF8_SUPPORT:
+    return "UTF8_SUPPORT";
   }
   return "unknown feature";
 }
@@ -245,9 +276,9 @@ static const struct {
   const char *name;
   bool secret;
 } login_fields[] = {
-    {"HostName", false},  {"UserName", false},   {"Password", true},
-    {"AppName", false},   {"ServerName", false}, {"Extension", false},
-    {"CltIntName", false}, {"Language", false},  {"Database", false},
+    {"HostName", false},   {"UserName", false},   {"Password", true},
+    {"AppName", false},    {"ServerName", false}, {"Extension", false},
+    {"CltIntName", false}, {"Language", false},   {"Database", false},
 };
 
 static void trace_login7(const tdsc__tout *o, const uint8_t *p, size_t n) {
@@ -298,13 +329,14 @@ static void trace_login7(const tdsc__tout *o, const uint8_t *p, size_t n) {
     const uint8_t *d =
         tdsc__rd_skip(&v, off) ? tdsc__rd_take(&v, (size_t)cch * 2) : NULL;
     if (!d && cch)
-      tdsc__tout_line(o, "  LOGIN7 %s: offset %u, %u characters: outside "
-                         "the message",
+      tdsc__tout_line(o,
+                      "  LOGIN7 %s: offset %u, %u characters: outside "
+                      "the message",
                       login_fields[i].name, off, cch);
     else
-      tdsc__tout_line(o, "  LOGIN7 %s=%s", login_fields[i].name,
-                      u16q(&q, d ? d : (const uint8_t *)"", (size_t)cch * 2,
-                           256));
+      tdsc__tout_line(
+          o, "  LOGIN7 %s=%s", login_fields[i].name,
+          u16q(&q, d ? d : (const uint8_t *)"", (size_t)cch * 2, 256));
   }
   const uint8_t *cid = tdsc__rd_take(&r, 6);
   uint16_t sspi_off = tdsc__rd_u16le(&r), sspi_len = tdsc__rd_u16le(&r);
@@ -319,14 +351,13 @@ static void trace_login7(const tdsc__tout *o, const uint8_t *p, size_t n) {
     size_t slen = sspi_len == 0xFFFF ? sspi_long : sspi_len;
     tdsc__rd v;
     tdsc__rd_init(&v, p, n);
-    const uint8_t *d = tdsc__rd_skip(&v, sspi_off) ? tdsc__rd_take(&v, slen)
-                                                   : NULL;
+    const uint8_t *d =
+        tdsc__rd_skip(&v, sspi_off) ? tdsc__rd_take(&v, slen) : NULL;
     char kind[160];
     if (slen == 0)
       tdsc__tout_line(o, "  LOGIN7 SSPI=<none>");
     else if (!d)
-      tdsc__tout_line(o, "  LOGIN7 SSPI: %zu bytes outside the message",
-                      slen);
+      tdsc__tout_line(o, "  LOGIN7 SSPI: %zu bytes outside the message", slen);
     else
       tdsc__tout_line(o, "  LOGIN7 SSPI=<%s>",
                       tdsc__trace_sspi_kind(d, slen, kind, sizeof kind));
@@ -355,8 +386,9 @@ static void trace_login7(const tdsc__tout *o, const uint8_t *p, size_t n) {
                           feature_name(id), id, fl,
                           id == TDSC__FEAT_FEDAUTH ? ", redacted" : "");
         else
-          tdsc__tout_line(o, "  LOGIN7 FeatureExt %s (0x%02x), %u bytes, "
-                             "first 0x%02x",
+          tdsc__tout_line(o,
+                          "  LOGIN7 FeatureExt %s (0x%02x), %u bytes, "
+                          "first 0x%02x",
                           feature_name(id), id, fl, fd[0]);
       }
     }
@@ -391,21 +423,36 @@ static void trace_sqlbatch(const tdsc__tout *o, const uint8_t *p, size_t n,
 
 static const char *proc_name(uint16_t id) {
   switch (id) {
-  case 1: return "sp_cursor";
-  case 2: return "sp_cursoropen";
-  case 3: return "sp_cursorprepare";
-  case 4: return "sp_cursorexecute";
-  case 5: return "sp_cursorprepexec";
-  case 6: return "sp_cursorunprepare";
-  case 7: return "sp_cursorfetch";
-  case 8: return "sp_cursoroption";
-  case 9: return "sp_cursorclose";
-  case TDSC__PROC_EXECUTESQL: return "sp_executesql";
-  case TDSC__PROC_PREPARE: return "sp_prepare";
-  case TDSC__PROC_EXECUTE: return "sp_execute";
-  case 13: return "sp_prepexec";
-  case 14: return "sp_prepexecrpc";
-  case TDSC__PROC_UNPREPARE: return "sp_unprepare";
+  case 1:
+    return "sp_cursor";
+  case 2:
+    return "sp_cursoropen";
+  case 3:
+    return "sp_cursorprepare";
+  case 4:
+    return "sp_cursorexecute";
+  case 5:
+    return "sp_cursorprepexec";
+  case 6:
+    return "sp_cursorunprepare";
+  case 7:
+    return "sp_cursorfetch";
+  case 8:
+    return "sp_cursoroption";
+  case 9:
+    return "sp_cursorclose";
+  case TDSC__PROC_EXECUTESQL:
+    return "sp_executesql";
+  case TDSC__PROC_PREPARE:
+    return "sp_prepare";
+  case TDSC__PROC_EXECUTE:
+    return "sp_execute";
+  case 13:
+    return "sp_prepexec";
+  case 14:
+    return "sp_prepexecrpc";
+  case TDSC__PROC_UNPREPARE:
+    return "sp_unprepare";
   }
   return "?";
 }
@@ -506,8 +553,7 @@ static void trace_rpc(const tdsc__tout *o, const uint8_t *p, size_t n,
       tdsc__colinfo col;
       memset(&col, 0, sizeof col);
       tdsc_error err = {0};
-      if (!tdsc__cur_ok(&c) ||
-          tdsc__typeinfo_read(&c, &col, &err) != TDSC_OK ||
+      if (!tdsc__cur_ok(&c) || tdsc__typeinfo_read(&c, &col, &err) != TDSC_OK ||
           !tdsc__cur_ok(&c)) {
         tdsc__err_clear(&err);
         break;
@@ -539,12 +585,11 @@ static void trace_rpc(const tdsc__tout *o, const uint8_t *p, size_t n,
       char pn[300];
       snprintf(pn, sizeof pn, "%s",
                nlen ? u16q(&q, pname, (size_t)nlen * 2, 128) : "(unnamed)");
-      tdsc__tout_line(o, "  RPC param %zu %s %s(max %u, p%u s%u)%s%s = %s",
-                      i, pn, tdsc__typeinfo_name(col.wire_type), col.max_len,
-                      col.precision, col.scale,
-                      status & TDSC__PARAM_BYREF ? " OUTPUT" : "",
-                      status & TDSC__PARAM_DEFAULT ? " DEFAULT" : "",
-                      vs ? vs : "");
+      tdsc__tout_line(
+          o, "  RPC param %zu %s %s(max %u, p%u s%u)%s%s = %s", i, pn,
+          tdsc__typeinfo_name(col.wire_type), col.max_len, col.precision,
+          col.scale, status & TDSC__PARAM_BYREF ? " OUTPUT" : "",
+          status & TDSC__PARAM_DEFAULT ? " DEFAULT" : "", vs ? vs : "");
     }
     if (!tdsc__cur_ok(&c)) {
       tdsc__tout_line(o, "  RPC: %s",
@@ -570,8 +615,8 @@ static void trace_tm(const tdsc__tout *o, const uint8_t *p, size_t n) {
   tdsc__tout_line(o, "  TRANSMGR %s (type %u)", name, t);
 }
 
-void tdsc__trace_client_msg(const tdsc__tout *o, uint8_t type,
-                            const uint8_t *p, size_t n, bool truncated) {
+void tdsc__trace_client_msg(const tdsc__tout *o, uint8_t type, const uint8_t *p,
+                            size_t n, bool truncated) {
   char kind[160];
   switch (type) {
   case TDSC__PKT_PRELOGIN:

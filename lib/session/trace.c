@@ -119,8 +119,7 @@ tdsc_errc tdsc__trace_open(tdsc_conn *c) {
   if (!f) {
     int e = errno;
     tdsc__err_errno(&c->err, TDSC_E_TRACE_FILE, e,
-                    "cannot open the trace file '%s' (%s) for appending",
-                    path,
+                    "cannot open the trace file '%s' (%s) for appending", path,
                     c->opts.given[TDSC__OPT_TRACE] ? "Trace=" : "TDSC_TRACE");
     return TDSC_E_TRACE_FILE;
   }
@@ -190,26 +189,35 @@ void tdsc__trace_note(tdsc_conn *c, const char *fmt, ...) {
 
 static const char *env_name(uint8_t t) {
   static const char *const names[] = {
-      NULL,           "DATABASE",     "LANGUAGE",    "CHARSET",
-      "PACKETSIZE",   "SORTLCID",     "SORTFLAGS",   "COLLATION",
-      "BEGINTRAN",    "COMMITTRAN",   "ROLLBACKTRAN", "ENLISTDTC",
-      "DEFECTTRAN",   "MIRRORPARTNER", NULL,         "PROMOTETRAN",
-      "TRANMGRADDR",  "TRANENDED",    "RESETACK",    "USERINSTANCE",
+      NULL,          "DATABASE",      "LANGUAGE",     "CHARSET",
+      "PACKETSIZE",  "SORTLCID",      "SORTFLAGS",    "COLLATION",
+      "BEGINTRAN",   "COMMITTRAN",    "ROLLBACKTRAN", "ENLISTDTC",
+      "DEFECTTRAN",  "MIRRORPARTNER", NULL,           "PROMOTETRAN",
+      "TRANMGRADDR", "TRANENDED",     "RESETACK",     "USERINSTANCE",
       "ROUTING"};
   return t < sizeof names / sizeof *names && names[t] ? names[t] : "?";
 }
 
 static const char *token_name(uint8_t tok) {
   switch (tok) {
-  case TDSC__TOK_ALTMETADATA: return "ALTMETADATA";
-  case TDSC__TOK_ALTROW: return "ALTROW";
-  case TDSC__TOK_COLINFO: return "COLINFO";
-  case TDSC__TOK_DATACLASSIFICATION: return "DATACLASSIFICATION";
-  case TDSC__TOK_FEDAUTHINFO: return "FEDAUTHINFO";
-  case TDSC__TOK_OFFSET: return "OFFSET";
-  case TDSC__TOK_ORDER: return "ORDER";
-  case TDSC__TOK_SESSIONSTATE: return "SESSIONSTATE";
-  case TDSC__TOK_TABNAME: return "TABNAME";
+  case TDSC__TOK_ALTMETADATA:
+    return "ALTMETADATA";
+  case TDSC__TOK_ALTROW:
+    return "ALTROW";
+  case TDSC__TOK_COLINFO:
+    return "COLINFO";
+  case TDSC__TOK_DATACLASSIFICATION:
+    return "DATACLASSIFICATION";
+  case TDSC__TOK_FEDAUTHINFO:
+    return "FEDAUTHINFO";
+  case TDSC__TOK_OFFSET:
+    return "OFFSET";
+  case TDSC__TOK_ORDER:
+    return "ORDER";
+  case TDSC__TOK_SESSIONSTATE:
+    return "SESSIONSTATE";
+  case TDSC__TOK_TABNAME:
+    return "TABNAME";
   }
   return "token";
 }
@@ -246,9 +254,9 @@ static void trace_done(tdsc__trace *t, const tdsc__event *ev) {
   static const struct {
     uint16_t bit;
     const char *name;
-  } bits[] = {{TDSC__DONE_MORE, "MORE"},   {TDSC__DONE_ERROR, "ERROR"},
+  } bits[] = {{TDSC__DONE_MORE, "MORE"},     {TDSC__DONE_ERROR, "ERROR"},
               {TDSC__DONE_INXACT, "INXACT"}, {TDSC__DONE_COUNT, "COUNT"},
-              {TDSC__DONE_ATTN, "ATTN"},   {TDSC__DONE_SRVERROR, "SRVERROR"}};
+              {TDSC__DONE_ATTN, "ATTN"},     {TDSC__DONE_SRVERROR, "SRVERROR"}};
   char s[96] = "";
   for (size_t i = 0; i < sizeof bits / sizeof *bits; i++)
     if (ev->u.done.status & bits[i].bit) {
@@ -256,8 +264,7 @@ static void trace_done(tdsc__trace *t, const tdsc__event *ev) {
       strcat(s, bits[i].name);
     }
   uint8_t tok = ev->u.done.token;
-  tdsc__tout_line(&t->out_fn,
-                  "  %s status=0x%04x (%s) curcmd=%u rowcount=%llu",
+  tdsc__tout_line(&t->out_fn, "  %s status=0x%04x (%s) curcmd=%u rowcount=%llu",
                   tok == TDSC__TOK_DONEPROC     ? "DONEPROC"
                   : tok == TDSC__TOK_DONEINPROC ? "DONEINPROC"
                                                 : "DONE",
@@ -274,24 +281,22 @@ static void trace_event(tdsc__trace *t, const tdsc__event *ev) {
     flush_rows(t);
   switch (ev->kind) {
   case TDSC__EV_LOGINACK:
-    tdsc__tout_line(o,
-                    "  LOGINACK interface=%u TDSVersion=0x%08x "
-                    "ProgName=\"%s\" version %u.%u.%u",
-                    ev->u.loginack.interface, ev->u.loginack.tds_version,
-                    ev->u.loginack.prog_name ? ev->u.loginack.prog_name : "",
-                    ev->u.loginack.ver[0], ev->u.loginack.ver[1],
-                    (unsigned)(ev->u.loginack.ver[2] << 8 |
-                               ev->u.loginack.ver[3]));
+    tdsc__tout_line(
+        o,
+        "  LOGINACK interface=%u TDSVersion=0x%08x "
+        "ProgName=\"%s\" version %u.%u.%u",
+        ev->u.loginack.interface, ev->u.loginack.tds_version,
+        ev->u.loginack.prog_name ? ev->u.loginack.prog_name : "",
+        ev->u.loginack.ver[0], ev->u.loginack.ver[1],
+        (unsigned)(ev->u.loginack.ver[2] << 8 | ev->u.loginack.ver[3]));
     break;
   case TDSC__EV_ENVCHANGE: {
     uint8_t type = ev->u.envchange.type;
     if (type == TDSC__ENV_ROUTING) {
-      tdsc__tout_line(o, "  ENVCHANGE ROUTING protocol=%u port=%u server=\"%s\"",
-                      ev->u.envchange.routing.protocol,
-                      ev->u.envchange.routing.port,
-                      ev->u.envchange.routing.server
-                          ? ev->u.envchange.routing.server
-                          : "");
+      tdsc__tout_line(
+          o, "  ENVCHANGE ROUTING protocol=%u port=%u server=\"%s\"",
+          ev->u.envchange.routing.protocol, ev->u.envchange.routing.port,
+          ev->u.envchange.routing.server ? ev->u.envchange.routing.server : "");
     } else if (ev->u.envchange.new_text || ev->u.envchange.old_text) {
       const char *nt = ev->u.envchange.new_text, *ot = ev->u.envchange.old_text;
       tdsc__trace_quote(&b, (const uint8_t *)(nt ? nt : ""),
@@ -324,8 +329,8 @@ static void trace_event(tdsc__trace *t, const tdsc__event *ev) {
     tdsc__tout_line(o,
                     "  %s %d state %u class %u: %s (server \"%s\", "
                     "procedure \"%s\", line %d)",
-                    m->is_error ? "ERROR" : "INFO", m->number, m->state,
-                    m->cls, s ? s : "", m->server ? m->server : "",
+                    m->is_error ? "ERROR" : "INFO", m->number, m->state, m->cls,
+                    s ? s : "", m->server ? m->server : "",
                     m->procedure ? m->procedure : "", m->line);
     break;
   }
@@ -358,8 +363,8 @@ static void trace_event(tdsc__trace *t, const tdsc__event *ev) {
       put_value(&b, &cols[i], &ev->u.row.values[i]);
     }
     const char *s = tdsc__buf_cstr(&b);
-    tdsc__tout_line(o, "  %s %s", ev->token == TDSC__TOK_NBCROW ? "NBCROW"
-                                                               : "ROW",
+    tdsc__tout_line(o, "  %s %s",
+                    ev->token == TDSC__TOK_NBCROW ? "NBCROW" : "ROW",
                     s ? s : "");
     break;
   }
@@ -374,19 +379,17 @@ static void trace_event(tdsc__trace *t, const tdsc__event *ev) {
     break;
   case TDSC__EV_FEATUREEXTACK:
     for (size_t i = 0; i < ev->u.featureextack.n; i++)
-      tdsc__tout_line(o, "  FEATUREEXTACK feature 0x%02x, %u bytes%s",
-                      ev->u.featureextack.ids[i],
-                      ev->u.featureextack.lens[i],
-                      ev->u.featureextack.ids[i] == TDSC__FEAT_FEDAUTH
-                          ? ", redacted"
-                          : "");
+      tdsc__tout_line(
+          o, "  FEATUREEXTACK feature 0x%02x, %u bytes%s",
+          ev->u.featureextack.ids[i], ev->u.featureextack.lens[i],
+          ev->u.featureextack.ids[i] == TDSC__FEAT_FEDAUTH ? ", redacted" : "");
     if (ev->u.featureextack.n == 0)
       tdsc__tout_line(o, "  FEATUREEXTACK (no features)");
     break;
   case TDSC__EV_SSPI:
     tdsc__tout_line(o, "  SSPI <%s>",
-                    tdsc__trace_sspi_kind(ev->u.sspi.data, ev->u.sspi.len,
-                                          kind, sizeof kind));
+                    tdsc__trace_sspi_kind(ev->u.sspi.data, ev->u.sspi.len, kind,
+                                          sizeof kind));
     break;
   case TDSC__EV_RETURNVALUE: {
     const tdsc__colinfo *ci = ev->u.returnvalue.col;
@@ -478,8 +481,8 @@ static void pkt_line(tdsc__trace *t, int dir, const tdsc__pkt_hdr *h,
                   n + TDSC__PKT_HDR_LEN, h->status, st, h->spid);
 }
 
-static void sent(tdsc__trace *t, const tdsc__pkt_hdr *h,
-                 const uint8_t *payload, size_t n) {
+static void sent(tdsc__trace *t, const tdsc__pkt_hdr *h, const uint8_t *payload,
+                 size_t n) {
   if (!t->out_open) {
     t->out_open = true;
     t->out_type = h->type;

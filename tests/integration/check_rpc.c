@@ -186,6 +186,104 @@ START_TEST(executesql_round_trips_every_type_and_null) {
 }
 END_TEST
 
+/* ------------------------------------------- protocol trace (issue 19) */
+
+typedef struct {
+  char *text; /* every line, '\n'-terminated */
+  size_t len, calls;
+} trace_log;
+
+static void on_trace(void *ud, const char *line) {
+  trace_log *t = ud;
+  size_t n = strlen(line);
+  ck_assert_msg(!strchr(line, '\n'), "a trace line holds a newline: %s",
+                line);
+  t->text = realloc(t->text, t->len + n + 2);
+  ck_assert_ptr_nonnull(t->text);
+  memcpy(t->text + t->len, line, n);
+  t->len += n;
+  t->text[t->len++] = '\n';
+  t->text[t->len] = 0;
+  t->calls++;
+}
+
+#define HAS(t, s) ck_assert_msg(strstr((t)->text, s), "no '%s' in:\n%s", s, \
+                                (t)->text)
+
+/* Set on an open connection, the callback sees the RPC with its
+ * parameters decoded and the response's tokens; set to NULL, nothing
+ * more. */
+START_TEST(trace_callback_decodes_rpc_parameters_and_return_values) {
+  up();
+  trace_log t = {0};
+  tdsc_conn_set_trace(conn, on_trace, &t);
+  tdsc_stmt *s = tdsc_stmt_new_sql(conn, "SELECT @i, @dec, @s");
+  ck_assert_ptr_nonnull(s);
+  tdsc_decimal dec = {.precision = 10, .scale = 4, .negative = true,
+                      .magnitude = {0x4e, 0x61, 0xbc}}; /* -1234.5678 */
+  OK(tdsc_stmt_bind_int64(s, "@i", TDSC_TYPE_INT, 2147483647));
+  OK(tdsc_stmt_bind_decimal(s, "@dec", TDSC_TYPE_DECIMAL, &dec));
+  OK(tdsc_stmt_bind_text(s, "@s", TDSC_TYPE_NVARCHAR, "h\xc3\xa9llo", 6));
+  OK(tdsc_stmt_set_output(s, "@i"));
+  tdsc_result *r;
+  OK(tdsc_stmt_execute(s, &r));
+  while (tdsc_result_next_set(r) == TDSC_STEP_RESULT)
+    while (tdsc_result_next_row(r) == TDSC_STEP_ROW)
+      ;
+  tdsc_result_free(r);
+  tdsc_stmt_free(s);
+  ck_assert_ptr_nonnull(t.text);
+  HAS(&t, "tdsc_conn_set_trace");
+  HAS(&t, " > RPC (0x03) packet 1, ");
+  HAS(&t, "  RPC ProcID 10 (sp_executesql)");
+  HAS(&t, "\"SELECT @i, @dec, @s\"");
+  HAS(&t, "\"@i\" INTN(max 4, p0 s0) OUTPUT = \"2147483647\"");
+  HAS(&t, "\"@dec\" DECIMALN(max 9, p10 s4) = \"-1234.5678\"");
+  HAS(&t, "\"@s\" NVARCHAR");
+  HAS(&t, "= \"h\xc3\xa9llo\"");
+  HAS(&t, " < REPLY (0x04) packet 1, ");
+  HAS(&t, "  ROW [0]=\"2147483647\" [1]=\"-1234.5678\" [2]=\"h\xc3\xa9llo\"");
+  HAS(&t, "  RETURNVALUE ordinal ");
+  HAS(&t, "  RETURNSTATUS 0");
+  HAS(&t, "  DONEPROC status=");
+  size_t calls = t.calls;
+  tdsc_conn_set_trace(conn, NULL, NULL);
+  tdsc_result *r2;
+  OK(tdsc_conn_execute(conn, "SELECT 1", &r2));
+  tdsc_result_free(r2);
+  ck_assert_uint_eq(t.calls, calls);
+  free(t.text);
+  down();
+}
+END_TEST
+
+/* Set before the connect, the callback sees the login: the user name,
+ * never the password in any form; it stays across a reconnect. */
+START_TEST(trace_callback_sees_the_login_without_the_password) {
+  ck_assert_msg(th_server_start(&srv, (const char *)NULL),
+                "the test server did not start");
+  conn = tdsc_conn_new();
+  trace_log t = {0};
+  tdsc_conn_set_trace(conn, on_trace, &t);
+  for (int i = 0; i < 2; i++) {
+    tdsc_errc rc = tdsc_conn_connect(conn, th_connstr(&srv, ""));
+    ck_assert_msg(rc == TDSC_OK, "%s", rc ? report() : "");
+    tdsc_conn_close(conn);
+  }
+  HAS(&t, "  LOGIN7 UserName=\"sa\"");
+  HAS(&t, "  LOGIN7 Password=<redacted>");
+  HAS(&t, "  LOGINACK ");
+  ck_assert_msg(!strstr(t.text, "Secret-123"), "the password is traced");
+  /* twice: the callback outlived the first close */
+  char *second = strstr(t.text, "  LOGINACK ");
+  ck_assert_ptr_nonnull(strstr(second + 1, "  LOGINACK "));
+  free(t.text);
+  tdsc_conn_free(conn);
+  conn = NULL;
+  th_server_stop(&srv);
+}
+END_TEST
+
 START_TEST(executesql_set_assigns_an_output_parameter) {
   up();
   tdsc_stmt *s = tdsc_stmt_new_sql(conn, "SET @out = @a * 2");
@@ -489,6 +587,8 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, executesql_round_trips_every_type_and_null);
   tcase_add_test(tc, executesql_set_assigns_an_output_parameter);
+  tcase_add_test(tc, trace_callback_decodes_rpc_parameters_and_return_values);
+  tcase_add_test(tc, trace_callback_sees_the_login_without_the_password);
   tcase_add_test(tc, procedure_by_name_returns_rows_output_and_status);
   tcase_add_test(tc, procedure_by_position);
   tcase_add_test(tc, procedure_return_status);
