@@ -101,12 +101,11 @@ tdsc_errc tdsc_decimal_from_string(const char *s, tdsc_decimal *out) {
     return TDSC_E_INVALID_ARGUMENT;
   const char *why;
   return decimal_parse(s, strlen(s), false, out, &why) ? TDSC_OK
-                                                      : TDSC_E_CONVERSION;
+                                                       : TDSC_E_CONVERSION;
 }
 
-static tdsc_errc text_error(const tdsc__param *p, tdsc_type t,
-                            const char *form, const char *why,
-                            tdsc_error *err) {
+static tdsc_errc text_error(const tdsc__param *p, tdsc_type t, const char *form,
+                            const char *why, tdsc_error *err) {
   const char *name = p->name && *p->name ? p->name : "(positional)";
   tdsc__err_set(err, TDSC_E_CONVERSION,
                 "parameter %s: the text is not a %s (%s); write %s", name,
@@ -292,8 +291,10 @@ tdsc_errc tdsc__param_from_text(tdsc__param *p, tdsc_type t, const char *s,
   case TDSC_TYPE_UNIQUEIDENTIFIER: {
     uint8_t g[16];
     if (!guid_parse(s, n, g))
-      return text_error(p, t, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex, "
-                        "braces optional)", "not a GUID", err);
+      return text_error(p, t,
+                        "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex, "
+                        "braces optional)",
+                        "not a GUID", err);
     return tdsc__param_guid(p, g);
   }
   default:
@@ -320,5 +321,5 @@ tdsc_errc tdsc__double_to_decimal(double v, tdsc_decimal *out) {
       *c = '.';
   const char *why;
   return decimal_parse(buf, strlen(buf), true, out, &why) ? TDSC_OK
-                                                         : TDSC_E_CONVERSION;
+                                                          : TDSC_E_CONVERSION;
 }

@@ -186,6 +186,85 @@ START_TEST(executesql_round_trips_every_type_and_null) {
 }
 END_TEST
 
+/* ------------------------------------- parameters from text (issue 19) */
+
+/* Each type bound from its text comes back from the server as the same
+ * text (SELECT @x through sp_executesql), and a double as decimal and
+ * money comes back exact. */
+START_TEST(text_binds_round_trip_every_parsed_type) {
+  static const struct {
+    tdsc_type t;
+    const char *in, *want;
+  } v[] = {
+      {TDSC_TYPE_DECIMAL, "-1234.5678", "-1234.5678"},
+      /* the test server holds numerics in 64 bits: 38 digits are the
+       * unit tests' (check_rpc unit, decimal_from_string_edge_cases) */
+      {TDSC_TYPE_NUMERIC, "-12345678901234.5678", "-12345678901234.5678"},
+      {TDSC_TYPE_MONEY, "-922337203685477.5808", "-922337203685477.5808"},
+      {TDSC_TYPE_SMALLMONEY, "214748.3647", "214748.3647"},
+      {TDSC_TYPE_DATE, "2024-02-29", "2024-02-29"},
+      {TDSC_TYPE_TIME, "13:45:01.1234567", "13:45:01.1234567"},
+      {TDSC_TYPE_DATETIME2, "2024-02-29T13:45:01.1234567",
+       "2024-02-29 13:45:01.1234567"},
+      {TDSC_TYPE_DATETIMEOFFSET, "2024-02-29 13:45:01.1234567 +05:30",
+       "2024-02-29 13:45:01.1234567 +05:30"},
+      {TDSC_TYPE_DATETIME, "2024-02-29 13:45:01.123",
+       "2024-02-29 13:45:01.123"},
+      {TDSC_TYPE_SMALLDATETIME, "2024-02-29 13:45", "2024-02-29 13:45:00"},
+      {TDSC_TYPE_UNIQUEIDENTIFIER, "01234567-89ab-cdef-0123-456789abcdef",
+       "01234567-89AB-CDEF-0123-456789ABCDEF"},
+  };
+  up();
+  for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+    tdsc_stmt *s = tdsc_stmt_new_sql(conn, "SELECT @x");
+    ck_assert_ptr_nonnull(s);
+    OK(tdsc_stmt_bind_text(s, "@x", v[i].t, v[i].in, strlen(v[i].in)));
+    tdsc_result *r;
+    OK(tdsc_stmt_execute(s, &r));
+    ck_assert_msg(tdsc_result_next_set(r) == TDSC_STEP_RESULT, "%s: %s",
+                  tdsc_type_name(v[i].t), report());
+    ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
+    ck_assert_msg(strcmp(text(r, 0), v[i].want) == 0, "%s: got '%s', want '%s'",
+                  tdsc_type_name(v[i].t), text(r, 0), v[i].want);
+    tdsc_result_free(r);
+    tdsc_stmt_free(s);
+  }
+  static const struct {
+    tdsc_type t;
+    double d;
+    const char *want;
+  } dv[] = {{TDSC_TYPE_DECIMAL, 0.1, "0.1"},
+            {TDSC_TYPE_DECIMAL, -1234.5678, "-1234.5678"},
+            {TDSC_TYPE_MONEY, 19.99, "19.9900"},
+            {TDSC_TYPE_SMALLMONEY, 2.00005, "2.0001"}};
+  for (size_t i = 0; i < sizeof dv / sizeof *dv; i++) {
+    tdsc_stmt *s = tdsc_stmt_new_sql(conn, "SELECT @x");
+    OK(tdsc_stmt_bind_double(s, "@x", dv[i].t, dv[i].d));
+    tdsc_result *r;
+    OK(tdsc_stmt_execute(s, &r));
+    ck_assert_msg(tdsc_result_next_set(r) == TDSC_STEP_RESULT, "%s: %s",
+                  tdsc_type_name(dv[i].t), report());
+    ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
+    ck_assert_msg(strcmp(text(r, 0), dv[i].want) == 0,
+                  "double %.17g as %s: got '%s', want '%s'", dv[i].d,
+                  tdsc_type_name(dv[i].t), text(r, 0), dv[i].want);
+    tdsc_result_free(r);
+    tdsc_stmt_free(s);
+  }
+  /* a malformed text fails at bind time, naming the parameter and form */
+  tdsc_stmt *s = tdsc_stmt_new_sql(conn, "SELECT @x");
+  ck_assert_int_eq(tdsc_stmt_bind_text(s, "@x", TDSC_TYPE_DATE, "29/02/2024",
+                                       10),
+                   TDSC_E_CONVERSION);
+  const tdsc_error *e = tdsc_conn_error(conn);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(e), "@x"));
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(e), "YYYY-MM-DD"));
+  ck_assert_ptr_null(strstr(tdsc_error_hint(e), "getter"));
+  tdsc_stmt_free(s);
+  down();
+}
+END_TEST
+
 /* ------------------------------------------- protocol trace (issue 19) */
 
 typedef struct {
@@ -587,6 +666,7 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, executesql_round_trips_every_type_and_null);
   tcase_add_test(tc, executesql_set_assigns_an_output_parameter);
+  tcase_add_test(tc, text_binds_round_trip_every_parsed_type);
   tcase_add_test(tc, trace_callback_decodes_rpc_parameters_and_return_values);
   tcase_add_test(tc, trace_callback_sees_the_login_without_the_password);
   tcase_add_test(tc, procedure_by_name_returns_rows_output_and_status);
