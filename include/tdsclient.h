@@ -40,6 +40,7 @@ extern "C" {
 
 /* Feature macros: test for features at compile time. */
 #define TDSC_HAS_TLS_STRICT 1 /* Encrypt=strict (TDS 8.0) */
+#define TDSC_HAS_TRACE 1      /* tdsc_conn_set_trace, Trace=, TDSC_TRACE */
 
 /* Returns the library's version string, e.g. "0.1.0". Static storage. */
 TDSC_API const char *tdsc_version(void);
@@ -179,6 +180,19 @@ TDSC_API const tdsc_attempt *tdsc_conn_attempt_at(const tdsc_conn *c,
 typedef void (*tdsc_message_fn)(void *userdata, const tdsc_message *m);
 TDSC_API void tdsc_conn_set_message_handler(tdsc_conn *c, tdsc_message_fn fn,
                                             void *userdata);
+
+/* Protocol trace (tdsclient(3), TRACE): fn receives the decoded trace of
+ * every packet c sends and receives, after TLS (direction, time, type,
+ * PRELOGIN options, LOGIN7 fields, tokens, RPC parameters), one line per
+ * call, UTF-8, no trailing newline; the line lives only during the call.
+ * Passwords, NTLM and Kerberos/SPNEGO tokens and access tokens are never
+ * in it (only their length and kind).  Trace= and TDSC_TRACE write the
+ * same lines to a file; both may be on.  fn NULL turns the callback off.
+ * Takes effect at once, also on an open connection; the trace never
+ * changes what goes on the wire. */
+typedef void (*tdsc_trace_fn)(void *userdata, const char *line);
+TDSC_API void tdsc_conn_set_trace(tdsc_conn *c, tdsc_trace_fn fn,
+                                  void *userdata);
 
 /* Facts of the open session. Strings are "" when unknown. */
 TDSC_API const char *tdsc_conn_database(const tdsc_conn *c);
@@ -393,6 +407,12 @@ typedef struct tdsc_decimal {
   bool negative;
   uint8_t magnitude[16];
 } tdsc_decimal;
+/* Parses "[-+]digits[.digits]" (at least one digit, at most 38
+ * significant ones; no blanks, no exponent) into *out: precision = the
+ * digits (at least the scale, at least 1), scale = the digits after the
+ * point, exactly as written ("1.50" has scale 2).  TDSC_E_CONVERSION for
+ * anything else, TDSC_E_INVALID_ARGUMENT for NULL. */
+TDSC_API tdsc_errc tdsc_decimal_from_string(const char *s, tdsc_decimal *out);
 /* decimal, numeric, money, smallmoney, and the integer types. */
 TDSC_API tdsc_errc tdsc_result_get_decimal(tdsc_result *r, size_t col,
                                            tdsc_decimal *out);
@@ -467,6 +487,16 @@ TDSC_API void tdsc_stmt_free(tdsc_stmt *s);
  * varchar text is converted to the connection collation's code page (a
  * character it lacks is TDSC_E_CONVERSION: bind nvarchar). Values are
  * copied at bind time. */
+/* tdsc_stmt_bind_text also takes decimal, numeric, money, smallmoney
+ * ("-1234.5678"; money at most 4 decimals), date ("2024-02-29"), time
+ * ("13:45:01.1234567"), datetime2, datetime (3 fractional digits at most),
+ * smalldatetime (none), datetimeoffset ("2024-02-29 13:45:01 +05:30")
+ * and uniqueidentifier ("01234567-89ab-cdef-0123-456789abcdef"): the
+ * forms tdsc_result_get_text writes; a text that does not parse or would
+ * lose digits is TDSC_E_CONVERSION naming the form.  tdsc_stmt_bind_double
+ * also takes decimal, numeric (the double's shortest exact text: 0.1 is
+ * 0.1) and money, smallmoney (then rounded half away from zero to 4
+ * decimals). */
 TDSC_API tdsc_errc tdsc_stmt_bind_null(tdsc_stmt *s, const char *name,
                                        tdsc_type type);
 TDSC_API tdsc_errc tdsc_stmt_bind_int64(tdsc_stmt *s, const char *name,

@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 /* This machine's host name as the system gives it (gethostname on POSIX,
  * the DNS host name on Windows), into buf; false when it is unknown. */
@@ -21,5 +23,13 @@ const char *tdsc__strerror(int code, char *buf, size_t len);
  * Windows: true (its ACLs, not mode bits, decide; the user's profile is
  * private by default). */
 bool tdsc__file_private(int fd, unsigned *mode);
+
+/* Microseconds since 1970-01-01 UTC (the wall clock, for trace lines). */
+int64_t tdsc__wall_us(void);
+
+/* Opens path for appending, creating it private to its owner (0600 on
+ * POSIX: a protocol trace or a TLS key log is sensitive); NULL with errno
+ * set on failure.  The file is not inherited by child processes. */
+FILE *tdsc__fopen_append_private(const char *path);
 
 #endif

@@ -4,6 +4,8 @@
 #include "clock.h"
 #include "sys.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,4 +41,23 @@ bool tdsc__file_private(int fd, unsigned *mode) {
   }
   *mode = (unsigned)(st.st_mode & 07777);
   return (st.st_mode & 077) == 0;
+}
+
+int64_t tdsc__wall_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+FILE *tdsc__fopen_append_private(const char *path) {
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return NULL;
+  FILE *f = fdopen(fd, "a");
+  if (!f) {
+    int e = errno;
+    close(fd);
+    errno = e;
+  }
+  return f;
 }

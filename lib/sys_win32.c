@@ -59,3 +59,16 @@ bool tdsc__file_private(int fd, unsigned *mode) {
   *mode = 0600;
   return true;
 }
+
+int64_t tdsc__wall_us(void) {
+  FILETIME ft;
+  GetSystemTimeAsFileTime(&ft);
+  uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+  /* 100 ns units since 1601-01-01 */
+  return (int64_t)(t / 10) - INT64_C(11644473600000000);
+}
+
+FILE *tdsc__fopen_append_private(const char *path) {
+  /* the user's profile is private by default: ACLs decide (file_private) */
+  return fopen(path, "a");
+}

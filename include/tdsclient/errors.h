@@ -52,6 +52,9 @@
   X(VALUE_TOO_LARGE,      112, USAGE,                                         \
     "The value is too large to hold in memory: read it in pieces with "       \
     "tdsc_result_read.")                                                      \
+  X(TRACE_FILE,           113, USAGE,                                         \
+    "The protocol trace file (Trace=, TDSC_TRACE) cannot be opened for "      \
+    "appending: correct the path or its folder's permissions, or unset it.")  \
                                                                               \
   X(NO_MEMORY,            200, RESOURCE,                                      \
     "Out of memory: free memory or lower the packet size.")                   \
@@ -297,8 +300,9 @@
     "statement's timeout, or find what blocks the query on the server.")      \
                                                                               \
   X(PROTOCOL,             900, PROTOCOL,                                      \
-    "The server sent bytes that break the TDS protocol: capture the traffic " \
-    "and report it with the message.")                                        \
+    "The server sent bytes that break the TDS protocol: rerun with "          \
+    "TDSC_TRACE=<file> (a decoded trace, secrets redacted) and report it "    \
+    "with the message.")                                                      \
   X(PROTOCOL_VERSION,     901, PROTOCOL,                                      \
     "The server does not speak TDS 7.4: tdsclient needs SQL Server 2012 or "  \
     "later.")                                                                 \

@@ -50,10 +50,14 @@ static const char *pname(const tdsc__param *p) {
 
 static tdsc_errc conv(const tdsc__param *p, const char *what, tdsc_type t,
                       const char *why, tdsc_error *err) {
-  return tdsc__err_set(err, TDSC_E_CONVERSION,
-                       "parameter %s: cannot send %s as %s%s%s", pname(p),
-                       what, tdsc_type_name(t), why ? ": " : "",
-                       why ? why : "");
+  tdsc__err_set(err, TDSC_E_CONVERSION,
+                "parameter %s: cannot send %s as %s%s%s", pname(p), what,
+                tdsc_type_name(t), why ? ": " : "", why ? why : "");
+  /* the code's own hint speaks of getters: a bind needs its own */
+  tdsc__err_hint(err, "Bind with the function that fits the parameter's "
+                      "SQL type (tdsclient(3), Statements), or bind it as "
+                      "text in the type's text form.");
+  return TDSC_E_CONVERSION;
 }
 
 static void reset(tdsc__param *p, tdsc_type t) {
@@ -303,6 +307,18 @@ tdsc_errc tdsc__param_double(tdsc__param *p, tdsc_type t, double v,
                              tdsc_error *err) {
   reset(p, t);
   const char *what = "a double";
+  if (t == TDSC_TYPE_DECIMAL || t == TDSC_TYPE_NUMERIC ||
+      t == TDSC_TYPE_MONEY || t == TDSC_TYPE_SMALLMONEY) {
+    /* the double's shortest round-trip decimal text (0.1 is 0.1); money
+     * then rounds half away from zero to 4 places (tdsclient(3)) */
+    tdsc_decimal d;
+    if (tdsc__double_to_decimal(v, &d) != TDSC_OK)
+      return conv(p, what, t,
+                  isfinite(v) ? "beyond 38 decimal digits"
+                              : "SQL Server has no NaN or infinity",
+                  err);
+    return tdsc__param_decimal(p, t, &d, err);
+  }
   if (t != TDSC_TYPE_REAL && t != TDSC_TYPE_FLOAT)
     return conv(p, what, t, NULL, err);
   if (!isfinite(v))
@@ -515,8 +531,13 @@ tdsc_errc tdsc__param_text(tdsc__param *p, tdsc_type t, const char *utf8,
               t == TDSC_TYPE_NTEXT || t == TDSC_TYPE_XML;
   bool narrow = t == TDSC_TYPE_CHAR || t == TDSC_TYPE_VARCHAR ||
                 t == TDSC_TYPE_TEXT;
-  if (!wide && !narrow)
+  if (!wide && !narrow) {
+    bool handled;
+    tdsc_errc rc = tdsc__param_from_text(p, t, utf8, n, &handled, err);
+    if (handled)
+      return rc;
     return conv(p, "text", t, NULL, err);
+  }
   if (wide) {
     if (n && tdsc__utf8_to_utf16le(utf8, n, store) == (size_t)-1)
       return tdsc__err_oom(err);

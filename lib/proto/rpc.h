@@ -65,6 +65,16 @@ tdsc_errc tdsc__param_bytes(tdsc__param *p, tdsc_type t, const void *b,
 tdsc_errc tdsc__param_stream(tdsc__param *p, tdsc_type t,
                              const uint8_t coll[5], tdsc_error *err);
 
+/* rpc_text.c: the non-character types from their text form (decimal,
+ * numeric, money, smallmoney, the date and time types, uniqueidentifier):
+ * *handled false for other types (p untouched).  A malformed text is
+ * TDSC_E_CONVERSION naming p and the expected form. */
+tdsc_errc tdsc__param_from_text(tdsc__param *p, tdsc_type t, const char *s,
+                                size_t n, bool *handled, tdsc_error *err);
+/* The decimal a double reads as (its shortest round-trip text):
+ * TDSC_E_CONVERSION for NaN, infinities and values beyond 38 digits. */
+tdsc_errc tdsc__double_to_decimal(double v, tdsc_decimal *out);
+
 /* Starts an RPC payload: ALL_HEADERS (transaction descriptor), then
  * ProcID (proc_name NULL) or ProcName, then OptionFlags. */
 tdsc_errc tdsc__rpc_begin(tdsc__buf *out, const uint8_t txn[8],

@@ -86,6 +86,7 @@ void tdsc_conn_close(tdsc_conn *c) {
   tdsc__conn_drop(c);
   forget_session(c);
   tdsc__options_clear(&c->opts);
+  tdsc__trace_close(c);
 }
 
 void tdsc_conn_free(tdsc_conn *c) {
@@ -97,6 +98,7 @@ void tdsc_conn_free(tdsc_conn *c) {
   tdsc__tokp_free(c->tokp);
   tdsc__buf_free(&c->out);
   tdsc__waker_free(c->waker);
+  tdsc__trace_free(c);
   free(c);
 }
 
@@ -110,6 +112,7 @@ tdsc_errc tdsc_conn_connect(tdsc_conn *c, const char *connstr) {
     tdsc__conn_drop(c);
     forget_session(c);
     tdsc__options_clear(&c->opts);
+    tdsc__trace_close(c);
     return tdsc__conn_fail(c);
   }
   c->query_timeout_ms = (int64_t)c->opts.query_timeout * 1000;

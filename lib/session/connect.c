@@ -611,6 +611,8 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
   tdsc_errc rc = tdsc__options_parse(&c->opts, connstr, &c->err);
   if (rc != TDSC_OK)
     return rc;
+  if ((rc = tdsc__trace_open(c)) != TDSC_OK)
+    return rc;
   if ((rc = tdsc__target_parse(tdsc__opt(&c->opts, TDSC__OPT_SERVER), &t,
                                &c->err)) != TDSC_OK)
     return rc;

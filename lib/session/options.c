@@ -164,6 +164,12 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
     "~/.tdsc_service.conf, /etc/tdsclient/service.conf) whose keywords "
     "complete the string",
     false}},
+  /* The protocol trace (trace.c): opened at connect, appended to. */
+  {TDSC__OPT_TRACE, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"Trace", NULL, NULL, "TDSC_TRACE",
+    "file to append a decoded protocol trace to (created 0600; secrets "
+    "redacted)",
+    false}},
 };
 /* clang-format on */
 

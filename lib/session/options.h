@@ -47,6 +47,7 @@ typedef enum tdsc__opt_id {
   TDSC__OPT_INTEGRATED,
   TDSC__OPT_MARS,
   TDSC__OPT_SERVICE,
+  TDSC__OPT_TRACE,
   TDSC__OPT_COUNT
 } tdsc__opt_id;
 

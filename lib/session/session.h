@@ -65,6 +65,11 @@ struct tdsc_conn {
   tdsc_result *result; /* the open result, if any */
   tdsc_message_fn on_msg;
   void *on_msg_ud;
+
+  /* protocol trace (trace.c): NULL when off */
+  struct tdsc__trace *trace;
+  tdsc_trace_fn trace_fn; /* tdsc_conn_set_trace's, kept across connects */
+  void *trace_ud;
 };
 
 struct tdsc_column {
@@ -189,6 +194,25 @@ bool tdsc__wire_aborted(const tdsc_conn *c, tdsc_errc rc);
 tdsc_errc tdsc__wire_send_part(tdsc_conn *c, uint8_t type, tdsc__buf *b,
                                bool first, bool last, uint8_t last_status,
                                int64_t deadline);
+
+/* ---- trace.c: the protocol trace (Trace=, TDSC_TRACE, tdsc_conn_set_trace) */
+typedef struct tdsc__trace tdsc__trace;
+enum { TDSC__TRACE_SEND, TDSC__TRACE_RECV };
+/* The one hook for every whole packet sent or received, in plaintext
+ * (wire.c): its 8-byte header and its payload of n bytes (contiguous or
+ * not).  Call only when c->trace is set: `if (c->trace) ...`.  Never
+ * fails and never touches the session's state. */
+void tdsc__trace_packet(tdsc_conn *c, int dir, const uint8_t *hdr,
+                        const uint8_t *payload, size_t n);
+/* A "# ..." line in the trace (c->trace set): what is not a packet. */
+void tdsc__trace_note(tdsc_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* At connect, after the options: opens Trace= (TDSC_TRACE) for appending;
+ * TDSC_E_TRACE_FILE (errno kept) when it cannot be opened. */
+tdsc_errc tdsc__trace_open(tdsc_conn *c);
+/* At close: closes the file, keeps the callback. */
+void tdsc__trace_close(tdsc_conn *c);
+void tdsc__trace_free(tdsc_conn *c);
 
 /* ---- spn.c */
 /* The SPN for host (ServerSPN= wins), and how it was derived: port is

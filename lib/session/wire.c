@@ -9,6 +9,16 @@
 
 #include <string.h>
 
+/* Every whole packet the connection sends goes out here (after this, TLS
+ * may encrypt it): the one place the protocol trace sees them. */
+static tdsc_errc send_packet(tdsc_conn *c, const uint8_t *pkt, size_t len,
+                             int64_t deadline) {
+  if (c->trace)
+    tdsc__trace_packet(c, TDSC__TRACE_SEND, pkt, pkt + TDSC__PKT_HDR_LEN,
+                       len - TDSC__PKT_HDR_LEN);
+  return c->io->ops->write(c->io, pkt, len, deadline, &c->err);
+}
+
 tdsc_errc tdsc__wire_send(tdsc_conn *c, uint8_t type, const uint8_t *payload,
                           size_t len, int64_t deadline) {
   size_t max = c->packet_size - TDSC__PKT_HDR_LEN;
@@ -22,8 +32,7 @@ tdsc_errc tdsc__wire_send(tdsc_conn *c, uint8_t type, const uint8_t *payload,
                        .packet_id = ++c->packet_id};
     tdsc__pkt_hdr_encode(pkt, &h);
     memcpy(pkt + TDSC__PKT_HDR_LEN, payload, n);
-    tdsc_errc rc = c->io->ops->write(c->io, pkt, n + TDSC__PKT_HDR_LEN,
-                                     deadline, &c->err);
+    tdsc_errc rc = send_packet(c, pkt, n + TDSC__PKT_HDR_LEN, deadline);
     if (rc != TDSC_OK)
       return rc;
     payload += n;
@@ -52,8 +61,7 @@ tdsc_errc tdsc__wire_send_part(tdsc_conn *c, uint8_t type, tdsc__buf *b,
                        .packet_id = ++c->packet_id};
     tdsc__pkt_hdr_encode(pkt, &h);
     memcpy(pkt + TDSC__PKT_HDR_LEN, b->data + off, n);
-    tdsc_errc rc = c->io->ops->write(c->io, pkt, n + TDSC__PKT_HDR_LEN,
-                                     deadline, &c->err);
+    tdsc_errc rc = send_packet(c, pkt, n + TDSC__PKT_HDR_LEN, deadline);
     if (rc != TDSC_OK)
       return rc;
     off += n;
@@ -160,6 +168,10 @@ static tdsc_errc recv_packet(tdsc_conn *c, tdsc__buf *out, bool *eom,
         return tdsc__err_oom(&c->err);
       memcpy(d, payload, n);
       *eom = (h.status & TDSC__PKT_EOM) != 0;
+      /* the one place the protocol trace sees a whole packet received */
+      if (c->trace)
+        tdsc__trace_packet(c, TDSC__TRACE_RECV, payload - TDSC__PKT_HDR_LEN,
+                           payload, n);
       return TDSC_OK;
     }
     bool wake = interruptible && !tdsc__wire_rx_pending(c);
@@ -272,7 +284,7 @@ static tdsc_errc attention(tdsc_conn *c, tdsc_errc why) {
   tdsc__err_clear(&c->err);
   uint8_t pkt[TDSC__PKT_HDR_LEN];
   tdsc__attention_encode(pkt);
-  tdsc_errc rc = c->io->ops->write(c->io, pkt, sizeof pkt, dl, &c->err);
+  tdsc_errc rc = send_packet(c, pkt, sizeof pkt, dl);
   if (rc != TDSC_OK)
     return rc;
   for (bool acked = false;;) {

@@ -10,6 +10,7 @@
 #include "tls/tls_diag.h"
 
 #include "buf.h"
+#include "sys.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -640,6 +641,22 @@ static tdsc_errc setup_error(tdsc_error *err, tdsc_errc code, const char *what,
   return code;
 }
 
+/* SSLKEYLOGFILE (the NSS key log format Wireshark reads): each secret
+ * line OpenSSL hands over is appended to the file, created 0600, opened
+ * per line so that nothing stays open and a file that cannot be written
+ * changes nothing about the connection (tdsclient(3), TRACE). */
+static void keylog_cb(const SSL *ssl, const char *line) {
+  (void)ssl;
+  const char *path = getenv("SSLKEYLOGFILE");
+  if (!path || !*path)
+    return;
+  FILE *f = tdsc__fopen_append_private(path);
+  if (!f)
+    return;
+  fprintf(f, "%s\n", line);
+  fclose(f);
+}
+
 tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
                           int64_t deadline, tdsc_error *err) {
   ERR_clear_error();
@@ -665,6 +682,9 @@ tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
   /* TLS 1.2 at least (MS-TDS asks no less, and older versions are broken),
    * but never below what the OpenSSL configuration (MinProtocol) already
    * demands: raising is ours to do, lowering is not. */
+  const char *keylog = getenv("SSLKEYLOGFILE");
+  if (keylog && *keylog)
+    SSL_CTX_set_keylog_callback(ctx, keylog_cb);
   long cfg_min = SSL_CTX_get_min_proto_version(ctx);
   if (cfg_min == 0 || cfg_min < TLS1_2_VERSION)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);

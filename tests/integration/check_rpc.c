@@ -186,6 +186,183 @@ START_TEST(executesql_round_trips_every_type_and_null) {
 }
 END_TEST
 
+/* ------------------------------------- parameters from text (issue 19) */
+
+/* Each type bound from its text comes back from the server as the same
+ * text (SELECT @x through sp_executesql), and a double as decimal and
+ * money comes back exact. */
+START_TEST(text_binds_round_trip_every_parsed_type) {
+  static const struct {
+    tdsc_type t;
+    const char *in, *want;
+  } v[] = {
+      {TDSC_TYPE_DECIMAL, "-1234.5678", "-1234.5678"},
+      /* the test server holds numerics in 64 bits: 38 digits are the
+       * unit tests' (check_rpc unit, decimal_from_string_edge_cases) */
+      {TDSC_TYPE_NUMERIC, "-12345678901234.5678", "-12345678901234.5678"},
+      {TDSC_TYPE_MONEY, "-922337203685477.5808", "-922337203685477.5808"},
+      {TDSC_TYPE_SMALLMONEY, "214748.3647", "214748.3647"},
+      {TDSC_TYPE_DATE, "2024-02-29", "2024-02-29"},
+      {TDSC_TYPE_TIME, "13:45:01.1234567", "13:45:01.1234567"},
+      {TDSC_TYPE_DATETIME2, "2024-02-29T13:45:01.1234567",
+       "2024-02-29 13:45:01.1234567"},
+      {TDSC_TYPE_DATETIMEOFFSET, "2024-02-29 13:45:01.1234567 +05:30",
+       "2024-02-29 13:45:01.1234567 +05:30"},
+      {TDSC_TYPE_DATETIME, "2024-02-29 13:45:01.123",
+       "2024-02-29 13:45:01.123"},
+      {TDSC_TYPE_SMALLDATETIME, "2024-02-29 13:45", "2024-02-29 13:45:00"},
+      {TDSC_TYPE_UNIQUEIDENTIFIER, "01234567-89ab-cdef-0123-456789abcdef",
+       "01234567-89AB-CDEF-0123-456789ABCDEF"},
+  };
+  up();
+  for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+    tdsc_stmt *s = tdsc_stmt_new_sql(conn, "SELECT @x");
+    ck_assert_ptr_nonnull(s);
+    OK(tdsc_stmt_bind_text(s, "@x", v[i].t, v[i].in, strlen(v[i].in)));
+    tdsc_result *r;
+    OK(tdsc_stmt_execute(s, &r));
+    ck_assert_msg(tdsc_result_next_set(r) == TDSC_STEP_RESULT, "%s: %s",
+                  tdsc_type_name(v[i].t), report());
+    ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
+    ck_assert_msg(strcmp(text(r, 0), v[i].want) == 0, "%s: got '%s', want '%s'",
+                  tdsc_type_name(v[i].t), text(r, 0), v[i].want);
+    tdsc_result_free(r);
+    tdsc_stmt_free(s);
+  }
+  static const struct {
+    tdsc_type t;
+    double d;
+    const char *want;
+  } dv[] = {{TDSC_TYPE_DECIMAL, 0.1, "0.1"},
+            {TDSC_TYPE_DECIMAL, -1234.5678, "-1234.5678"},
+            {TDSC_TYPE_MONEY, 19.99, "19.9900"},
+            {TDSC_TYPE_SMALLMONEY, 2.00005, "2.0001"}};
+  for (size_t i = 0; i < sizeof dv / sizeof *dv; i++) {
+    tdsc_stmt *s = tdsc_stmt_new_sql(conn, "SELECT @x");
+    OK(tdsc_stmt_bind_double(s, "@x", dv[i].t, dv[i].d));
+    tdsc_result *r;
+    OK(tdsc_stmt_execute(s, &r));
+    ck_assert_msg(tdsc_result_next_set(r) == TDSC_STEP_RESULT, "%s: %s",
+                  tdsc_type_name(dv[i].t), report());
+    ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
+    ck_assert_msg(strcmp(text(r, 0), dv[i].want) == 0,
+                  "double %.17g as %s: got '%s', want '%s'", dv[i].d,
+                  tdsc_type_name(dv[i].t), text(r, 0), dv[i].want);
+    tdsc_result_free(r);
+    tdsc_stmt_free(s);
+  }
+  /* a malformed text fails at bind time, naming the parameter and form */
+  tdsc_stmt *s = tdsc_stmt_new_sql(conn, "SELECT @x");
+  ck_assert_int_eq(tdsc_stmt_bind_text(s, "@x", TDSC_TYPE_DATE, "29/02/2024",
+                                       10),
+                   TDSC_E_CONVERSION);
+  const tdsc_error *e = tdsc_conn_error(conn);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(e), "@x"));
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(e), "YYYY-MM-DD"));
+  ck_assert_ptr_null(strstr(tdsc_error_hint(e), "getter"));
+  tdsc_stmt_free(s);
+  down();
+}
+END_TEST
+
+/* ------------------------------------------- protocol trace (issue 19) */
+
+typedef struct {
+  char *text; /* every line, '\n'-terminated */
+  size_t len, calls;
+} trace_log;
+
+static void on_trace(void *ud, const char *line) {
+  trace_log *t = ud;
+  size_t n = strlen(line);
+  ck_assert_msg(!strchr(line, '\n'), "a trace line holds a newline: %s",
+                line);
+  t->text = realloc(t->text, t->len + n + 2);
+  ck_assert_ptr_nonnull(t->text);
+  memcpy(t->text + t->len, line, n);
+  t->len += n;
+  t->text[t->len++] = '\n';
+  t->text[t->len] = 0;
+  t->calls++;
+}
+
+#define HAS(t, s) ck_assert_msg(strstr((t)->text, s), "no '%s' in:\n%s", s, \
+                                (t)->text)
+
+/* Set on an open connection, the callback sees the RPC with its
+ * parameters decoded and the response's tokens; set to NULL, nothing
+ * more. */
+START_TEST(trace_callback_decodes_rpc_parameters_and_return_values) {
+  up();
+  trace_log t = {0};
+  tdsc_conn_set_trace(conn, on_trace, &t);
+  tdsc_stmt *s = tdsc_stmt_new_sql(conn, "SELECT @i, @dec, @s");
+  ck_assert_ptr_nonnull(s);
+  tdsc_decimal dec = {.precision = 10, .scale = 4, .negative = true,
+                      .magnitude = {0x4e, 0x61, 0xbc}}; /* -1234.5678 */
+  OK(tdsc_stmt_bind_int64(s, "@i", TDSC_TYPE_INT, 2147483647));
+  OK(tdsc_stmt_bind_decimal(s, "@dec", TDSC_TYPE_DECIMAL, &dec));
+  OK(tdsc_stmt_bind_text(s, "@s", TDSC_TYPE_NVARCHAR, "h\xc3\xa9llo", 6));
+  OK(tdsc_stmt_set_output(s, "@i"));
+  tdsc_result *r;
+  OK(tdsc_stmt_execute(s, &r));
+  while (tdsc_result_next_set(r) == TDSC_STEP_RESULT)
+    while (tdsc_result_next_row(r) == TDSC_STEP_ROW)
+      ;
+  tdsc_result_free(r);
+  tdsc_stmt_free(s);
+  ck_assert_ptr_nonnull(t.text);
+  HAS(&t, "tdsc_conn_set_trace");
+  HAS(&t, " > RPC (0x03) packet 1, ");
+  HAS(&t, "  RPC ProcID 10 (sp_executesql)");
+  HAS(&t, "\"SELECT @i, @dec, @s\"");
+  HAS(&t, "\"@i\" INTN(max 4, p0 s0) OUTPUT = \"2147483647\"");
+  HAS(&t, "\"@dec\" DECIMALN(max 9, p10 s4) = \"-1234.5678\"");
+  HAS(&t, "\"@s\" NVARCHAR");
+  HAS(&t, "= \"h\xc3\xa9llo\"");
+  HAS(&t, " < REPLY (0x04) packet 1, ");
+  HAS(&t, "  ROW [0]=\"2147483647\" [1]=\"-1234.5678\" [2]=\"h\xc3\xa9llo\"");
+  HAS(&t, "  RETURNVALUE ordinal ");
+  HAS(&t, "  RETURNSTATUS 0");
+  HAS(&t, "  DONEPROC status=");
+  size_t calls = t.calls;
+  tdsc_conn_set_trace(conn, NULL, NULL);
+  tdsc_result *r2;
+  OK(tdsc_conn_execute(conn, "SELECT 1", &r2));
+  tdsc_result_free(r2);
+  ck_assert_uint_eq(t.calls, calls);
+  free(t.text);
+  down();
+}
+END_TEST
+
+/* Set before the connect, the callback sees the login: the user name,
+ * never the password in any form; it stays across a reconnect. */
+START_TEST(trace_callback_sees_the_login_without_the_password) {
+  ck_assert_msg(th_server_start(&srv, (const char *)NULL),
+                "the test server did not start");
+  conn = tdsc_conn_new();
+  trace_log t = {0};
+  tdsc_conn_set_trace(conn, on_trace, &t);
+  for (int i = 0; i < 2; i++) {
+    tdsc_errc rc = tdsc_conn_connect(conn, th_connstr(&srv, ""));
+    ck_assert_msg(rc == TDSC_OK, "%s", rc ? report() : "");
+    tdsc_conn_close(conn);
+  }
+  HAS(&t, "  LOGIN7 UserName=\"sa\"");
+  HAS(&t, "  LOGIN7 Password=<redacted>");
+  HAS(&t, "  LOGINACK ");
+  ck_assert_msg(!strstr(t.text, "Secret-123"), "the password is traced");
+  /* twice: the callback outlived the first close */
+  char *second = strstr(t.text, "  LOGINACK ");
+  ck_assert_ptr_nonnull(strstr(second + 1, "  LOGINACK "));
+  free(t.text);
+  tdsc_conn_free(conn);
+  conn = NULL;
+  th_server_stop(&srv);
+}
+END_TEST
+
 START_TEST(executesql_set_assigns_an_output_parameter) {
   up();
   tdsc_stmt *s = tdsc_stmt_new_sql(conn, "SET @out = @a * 2");
@@ -489,6 +666,9 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, executesql_round_trips_every_type_and_null);
   tcase_add_test(tc, executesql_set_assigns_an_output_parameter);
+  tcase_add_test(tc, text_binds_round_trip_every_parsed_type);
+  tcase_add_test(tc, trace_callback_decodes_rpc_parameters_and_return_values);
+  tcase_add_test(tc, trace_callback_sees_the_login_without_the_password);
   tcase_add_test(tc, procedure_by_name_returns_rows_output_and_status);
   tcase_add_test(tc, procedure_by_position);
   tcase_add_test(tc, procedure_return_status);

@@ -14,6 +14,7 @@
 Suite *tdsc_test_tokens_suite(void);
 Suite *tdsc_test_captures_suite(void);
 Suite *tdsc_test_typeinfo_suite(void);
+Suite *tdsc_test_trace_suite(void);
 
 static uint8_t *vec(const char *name, size_t *n) {
   uint8_t *v = tdsc_test_vector(name, n);
@@ -833,6 +834,7 @@ int main(void) {
   srunner_add_suite(sr, tdsc_test_typeinfo_suite());
   srunner_add_suite(sr, tdsc_test_tokens_suite());
   srunner_add_suite(sr, tdsc_test_captures_suite());
+  srunner_add_suite(sr, tdsc_test_trace_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

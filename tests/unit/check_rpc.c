@@ -8,6 +8,7 @@
 #include "vectors.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +248,225 @@ START_TEST(rpc_refuses_what_the_type_cannot_hold) {
 }
 END_TEST
 
+/* ------------------------------------------ parameters from text (issue 19) */
+
+static tdsc_decimal dec_of(const char *s) {
+  tdsc_decimal d;
+  ck_assert_msg(tdsc_decimal_from_string(s, &d) == TDSC_OK, "'%s'", s);
+  return d;
+}
+
+static unsigned __int128 mag(const tdsc_decimal *d) {
+  unsigned __int128 m = 0;
+  for (int i = 15; i >= 0; i--)
+    m = m << 8 | d->magnitude[i];
+  return m;
+}
+
+START_TEST(decimal_from_string_edge_cases) {
+  tdsc_decimal d = dec_of("-1234.5678");
+  ck_assert(d.negative);
+  ck_assert_uint_eq(d.precision, 8);
+  ck_assert_uint_eq(d.scale, 4);
+  ck_assert(mag(&d) == 12345678);
+  d = dec_of("+0.50");
+  ck_assert(!d.negative);
+  ck_assert_uint_eq(d.scale, 2);
+  ck_assert_uint_eq(d.precision, 2);
+  ck_assert(mag(&d) == 50);
+  d = dec_of("-0");
+  ck_assert(!d.negative); /* no negative zero */
+  ck_assert_uint_eq(d.precision, 1);
+  d = dec_of("007");
+  ck_assert_uint_eq(d.precision, 1);
+  ck_assert(mag(&d) == 7);
+  d = dec_of(".5");
+  ck_assert_uint_eq(d.scale, 1);
+  /* 38 digits: the largest that fits; 39: overflow */
+  d = dec_of("99999999999999999999999999999999999999");
+  ck_assert_uint_eq(d.precision, 38);
+  ck_assert(mag(&d) + 1 == (unsigned __int128)10000000000000000000u *
+                               10000000000000000000u);
+  d = dec_of("0.00000000000000000000000000000000000001");
+  ck_assert_uint_eq(d.scale, 38);
+  ck_assert_uint_eq(d.precision, 38);
+  tdsc_decimal x;
+  const char *bad[] = {"999999999999999999999999999999999999999",
+                       "0.000000000000000000000000000000000000001",
+                       "", "-", ".", "1..2", "1.2.3", " 1", "1 ", "1e5",
+                       "0x10", "1,5", "12a", "--1", "+-1", "NaN", "inf"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    ck_assert_msg(tdsc_decimal_from_string(bad[i], &x) == TDSC_E_CONVERSION,
+                  "'%s' accepted", bad[i]);
+  ck_assert_int_eq(tdsc_decimal_from_string(NULL, &x), TDSC_E_INVALID_ARGUMENT);
+  ck_assert_int_eq(tdsc_decimal_from_string("1", NULL), TDSC_E_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* The text's parameter is byte for byte the typed value's. */
+static void same_param(const tdsc__param *a, const tdsc__param *b) {
+  ck_assert_uint_eq(a->wire_type, b->wire_type);
+  ck_assert_uint_eq(a->max_len, b->max_len);
+  ck_assert_uint_eq(a->precision, b->precision);
+  ck_assert_uint_eq(a->scale, b->scale);
+  ck_assert_uint_eq(a->len, b->len);
+  ck_assert_int_eq(memcmp(a->data, b->data, a->len), 0);
+}
+
+static void text_ok(tdsc_type t, const char *s, tdsc__param *out) {
+  tdsc__buf store;
+  tdsc__buf_init(&store);
+  tdsc_error err = {0};
+  memset(out, 0, sizeof *out);
+  out->name = "@p";
+  ck_assert_msg(tdsc__param_text(out, t, s, strlen(s), latin1, &store,
+                                 &err) == TDSC_OK,
+                "'%s' as %s: %s", s, tdsc_type_name(t), err.message);
+  tdsc__buf_free(&store);
+}
+
+static void text_bad(tdsc_type t, const char *s, const char *msg_part) {
+  tdsc__buf store;
+  tdsc__buf_init(&store);
+  tdsc_error err = {0};
+  tdsc__param p;
+  memset(&p, 0, sizeof p);
+  p.name = "@p";
+  ck_assert_msg(tdsc__param_text(&p, t, s, strlen(s), latin1, &store, &err) ==
+                    TDSC_E_CONVERSION,
+                "'%s' accepted as %s", s, tdsc_type_name(t));
+  ck_assert_msg(strstr(err.message, "@p") && strstr(err.message, msg_part),
+                "'%s' as %s: %s (want '%s')", s, tdsc_type_name(t),
+                err.message, msg_part);
+  ck_assert_ptr_null(strstr(tdsc_error_hint(&err), "getter"));
+  tdsc__err_clear(&err);
+  tdsc__buf_free(&store);
+}
+
+START_TEST(text_binds_as_the_typed_value) {
+  tdsc__param a, b;
+  memset(&b, 0, sizeof b);
+  tdsc_decimal d = dec_of("-1234.5678");
+  text_ok(TDSC_TYPE_DECIMAL, "-1234.5678", &a);
+  ck_assert_int_eq(tdsc__param_decimal(&b, TDSC_TYPE_DECIMAL, &d, NULL),
+                   TDSC_OK);
+  same_param(&a, &b);
+  text_ok(TDSC_TYPE_MONEY, "-922337203685477.5808", &a);
+  d = dec_of("-922337203685477.5808");
+  ck_assert_int_eq(tdsc__param_decimal(&b, TDSC_TYPE_MONEY, &d, NULL),
+                   TDSC_OK);
+  same_param(&a, &b);
+  text_ok(TDSC_TYPE_SMALLMONEY, "214748.3647", &a);
+  tdsc_datetime dt = {.year = 2024, .month = 2, .day = 29, .hour = 13,
+                      .minute = 45, .second = 1, .nanosecond = 123456700,
+                      .offset_minutes = 330};
+  static const struct {
+    tdsc_type t;
+    const char *s;
+  } dts[] = {{TDSC_TYPE_DATETIMEOFFSET, "2024-02-29 13:45:01.1234567 +05:30"},
+             {TDSC_TYPE_DATETIME2, "2024-02-29T13:45:01.1234567"},
+             {TDSC_TYPE_TIME, "13:45:01.1234567"}};
+  for (size_t i = 0; i < 3; i++) {
+    text_ok(dts[i].t, dts[i].s, &a);
+    ck_assert_int_eq(tdsc__param_datetime(&b, dts[i].t, &dt, NULL), TDSC_OK);
+    same_param(&a, &b);
+  }
+  dt.nanosecond = 123000000;
+  text_ok(TDSC_TYPE_DATETIME, "2024-02-29 13:45:01.123", &a);
+  ck_assert_int_eq(tdsc__param_datetime(&b, TDSC_TYPE_DATETIME, &dt, NULL),
+                   TDSC_OK);
+  same_param(&a, &b);
+  text_ok(TDSC_TYPE_DATE, "2024-02-29", &a);
+  ck_assert_int_eq(tdsc__param_datetime(&b, TDSC_TYPE_DATE, &dt, NULL),
+                   TDSC_OK);
+  same_param(&a, &b);
+  dt.second = 0, dt.nanosecond = 0;
+  text_ok(TDSC_TYPE_SMALLDATETIME, "2024-02-29 13:45", &a);
+  ck_assert_int_eq(
+      tdsc__param_datetime(&b, TDSC_TYPE_SMALLDATETIME, &dt, NULL), TDSC_OK);
+  same_param(&a, &b);
+  const uint8_t g[16] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+                         0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+  tdsc__param_guid(&b, g);
+  text_ok(TDSC_TYPE_UNIQUEIDENTIFIER, "01234567-89AB-cdef-0123-456789abcdef",
+          &a);
+  same_param(&a, &b);
+  text_ok(TDSC_TYPE_UNIQUEIDENTIFIER, "{01234567-89ab-cdef-0123-456789abcdef}",
+          &a);
+  same_param(&a, &b);
+}
+END_TEST
+
+START_TEST(malformed_text_names_the_parameter_and_the_form) {
+  text_bad(TDSC_TYPE_DECIMAL, "12,5", "[-]digits[.digits]");
+  text_bad(TDSC_TYPE_DECIMAL, "1e3", "[-]digits[.digits]");
+  text_bad(TDSC_TYPE_NUMERIC, "1234567890123456789012345678901234567890",
+           "more than 38 digits");
+  text_bad(TDSC_TYPE_MONEY, "1.23456", "more than 4 decimals");
+  text_bad(TDSC_TYPE_MONEY, "922337203685477.5808", "out of range");
+  text_bad(TDSC_TYPE_SMALLMONEY, "214748.3648", "out of range");
+  text_bad(TDSC_TYPE_DATE, "2024-02-30", "invalid date");
+  text_bad(TDSC_TYPE_DATE, "2024-2-3", "YYYY-MM-DD");
+  text_bad(TDSC_TYPE_DATE, "2024-02-29 ", "YYYY-MM-DD");
+  text_bad(TDSC_TYPE_TIME, "24:00:00", "invalid time");
+  text_bad(TDSC_TYPE_TIME, "13:45:01.12345678", "more fractional digits");
+  text_bad(TDSC_TYPE_DATETIME, "2024-02-29 13:45:01.1234",
+           "more fractional digits");
+  text_bad(TDSC_TYPE_SMALLDATETIME, "2024-02-29 13:45:01.5",
+           "fractional seconds");
+  text_bad(TDSC_TYPE_DATETIMEOFFSET, "2024-02-29 13:45:01", "no offset");
+  text_bad(TDSC_TYPE_DATETIMEOFFSET, "2024-02-29 13:45:01 +15:00",
+           "offset beyond");
+  text_bad(TDSC_TYPE_DATETIME2, "yesterday", "YYYY-MM-DD hh:mm:ss");
+  text_bad(TDSC_TYPE_UNIQUEIDENTIFIER, "01234567-89ab-cdef-0123-456789abcdeg",
+           "xxxxxxxx-xxxx");
+  text_bad(TDSC_TYPE_UNIQUEIDENTIFIER, "0123456789abcdef0123456789abcdef",
+           "xxxxxxxx-xxxx");
+  text_bad(TDSC_TYPE_INT, "12", "cannot send text as int");
+}
+END_TEST
+
+START_TEST(double_binds_as_decimal_and_money) {
+  tdsc__param a, b;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  tdsc_decimal d = dec_of("0.1");
+  ck_assert_int_eq(tdsc__param_double(&a, TDSC_TYPE_DECIMAL, 0.1, NULL),
+                   TDSC_OK);
+  ck_assert_int_eq(tdsc__param_decimal(&b, TDSC_TYPE_DECIMAL, &d, NULL),
+                   TDSC_OK);
+  same_param(&a, &b);
+  d = dec_of("-1234.5678");
+  ck_assert_int_eq(tdsc__param_double(&a, TDSC_TYPE_NUMERIC, -1234.5678,
+                                      NULL),
+                   TDSC_OK);
+  ck_assert_int_eq(tdsc__param_decimal(&b, TDSC_TYPE_NUMERIC, &d, NULL),
+                   TDSC_OK);
+  same_param(&a, &b);
+  d = dec_of("100000000000000000000"); /* 1e20: exponent form inside */
+  ck_assert_int_eq(tdsc__param_double(&a, TDSC_TYPE_DECIMAL, 1e20, NULL),
+                   TDSC_OK);
+  ck_assert_int_eq(tdsc__param_decimal(&b, TDSC_TYPE_DECIMAL, &d, NULL),
+                   TDSC_OK);
+  same_param(&a, &b);
+  /* money: rounded half away from zero to 4 decimals */
+  d = dec_of("2.0001");
+  ck_assert_int_eq(tdsc__param_double(&a, TDSC_TYPE_MONEY, 2.00005, NULL),
+                   TDSC_OK);
+  ck_assert_int_eq(tdsc__param_decimal(&b, TDSC_TYPE_MONEY, &d, NULL),
+                   TDSC_OK);
+  same_param(&a, &b);
+  tdsc_error err = {0};
+  ck_assert_int_eq(tdsc__param_double(&a, TDSC_TYPE_DECIMAL, 1e300, &err),
+                   TDSC_E_CONVERSION);
+  ck_assert_ptr_nonnull(strstr(err.message, "38 decimal digits"));
+  tdsc__err_clear(&err);
+  ck_assert_int_eq(tdsc__param_double(&a, TDSC_TYPE_MONEY, NAN, &err),
+                   TDSC_E_CONVERSION);
+  tdsc__err_clear(&err);
+}
+END_TEST
+
 START_TEST(rpc_streams_plp_chunks) {
   tdsc__param p = {.name = "@b"};
   ck_assert_int_eq(tdsc__param_stream(&p, TDSC_TYPE_VARBINARY, NULL, NULL), 0);
@@ -275,6 +495,10 @@ int main(void) {
   tcase_add_test(tc, rpc_encodes_dates_guids_and_text);
   tcase_add_test(tc, rpc_refuses_what_the_type_cannot_hold);
   tcase_add_test(tc, rpc_streams_plp_chunks);
+  tcase_add_test(tc, decimal_from_string_edge_cases);
+  tcase_add_test(tc, text_binds_as_the_typed_value);
+  tcase_add_test(tc, malformed_text_names_the_parameter_and_the_form);
+  tcase_add_test(tc, double_binds_as_decimal_and_money);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

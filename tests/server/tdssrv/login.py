@@ -2,6 +2,7 @@
 packets, TDS 8.0 first), LOGIN7, integrated logins (a mixin of
 Session)."""
 
+import os
 import socket
 import ssl
 import struct
@@ -297,6 +298,11 @@ class LoginMixin:
                     self.reply(self.err(18452, 14, MSG_18452)
                                + tok_done(DONE_ERROR))
                     return None
+                # [trace] tests/integration/trace.sh greps the client's
+                # protocol trace for the tokens' bytes: it names this file
+                if os.environ.get('TDSSRV_SSPI_DUMP'):
+                    with open(os.environ['TDSSRV_SSPI_DUMP'], 'a') as f:
+                        f.write(token.hex() + '\n')
                 res = accept_sec_context(token, creds, ctx)
                 ctx = res.context
                 log('connection %d SSPI round %d: in %d bytes%s, out %d bytes, '
