@@ -402,6 +402,43 @@ START_TEST(a_bad_spnego_mech_list_mic_is_a_mutual_auth_failure) {
 }
 END_TEST
 
+/* SPNEGO lies around a genuine Kerberos exchange, each ending in its own
+ * code and words, before any fallback: accept-incomplete with the AP-REP,
+ * then LOGINACK with no accept-completed after our mechListMIC (the
+ * exchange never ended); SPNEGO kept open after our MIC; accept-incomplete
+ * with no Kerberos token while our context is open; accept-completed
+ * choosing NTLMSSP, which we did not offer. */
+static const struct {
+  const char *lie;
+  tdsc_errc code;
+  const char *words;
+  int sspi; /* SSPI messages the client sends (its MIC, or none) */
+} spnego_lies[] = {
+    {"accept-incomplete", TDSC_E_KRB_MUTUAL_AUTH_FAILED,
+     "no final Kerberos token", 1},
+    {"keeps-open", TDSC_E_PROTOCOL, "keeps SPNEGO open after our mechListMIC",
+     1},
+    {"spnego-no-token", TDSC_E_PROTOCOL, "carries no Kerberos token", 0},
+    {"spnego-other-mech", TDSC_E_PROTOCOL, "mechanism we did not offer", 0},
+};
+
+START_TEST(spnego_lies_end_in_their_own_code) {
+  world(spnego_lies[_i].lie);
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with("Authentication=kerberos,ntlm;SPNEGO=yes;"
+                              "NTLMUser=TDSC\\alice;NTLMPassword=" NTLM_PW,
+                              &c);
+  const tdsc_error *e = expect(c, rc, spnego_lies[_i].code);
+  expect_in_message(e, spnego_lies[_i].words);
+  expect_in_message(e, "not falling back to ntlm");
+  ck_assert_int_eq(tdsc_error_trail_count(e), 1);
+  ck_assert_int_eq(messages_of(PKT_LOGIN7), 1);
+  ck_assert_int_eq(messages_of(PKT_SSPI), spnego_lies[_i].sspi);
+  expect_nothing_secret(NTLM_PW);
+  tdsc_conn_free(c);
+}
+END_TEST
+
 #ifdef TDSC_HAVE_GSSAPI
 /* A GSSAPI mechanism that completes without mutual authentication (MIT's
  * krb5 never does when asked, so the request loses the flag on its way
@@ -543,6 +580,8 @@ int main(void) {
   tcase_add_test(tc, kerberos_loginack_before_our_mic_is_refused);
   tcase_add_loop_test(tc, a_bad_spnego_mech_list_mic_is_a_mutual_auth_failure,
                       0, 2);
+  tcase_add_loop_test(tc, spnego_lies_end_in_their_own_code, 0,
+                      sizeof spnego_lies / sizeof spnego_lies[0]);
 #ifdef TDSC_HAVE_GSSAPI
   tcase_add_loop_test(tc, a_context_without_mutual_authentication_is_refused,
                       0, 2);
