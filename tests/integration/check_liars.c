@@ -432,6 +432,19 @@ START_TEST(kerberos_loginack_before_our_mic_is_refused) {
 }
 END_TEST
 
+/* An SSPI token in reply to a SQL login, with LOGINACK: no mechanism asked
+ * for it; the login is refused, not stepped through a mechanism. */
+START_TEST(an_sspi_token_to_a_sql_login_is_refused) {
+  world("early-loginack");
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with("Authentication=sql;UID=sa;PWD=" SQL_PW, &c);
+  const tdsc_error *e = expect(c, rc, TDSC_E_PROTOCOL);
+  expect_in_message(e, "SSPI token to a SQL login");
+  expect_nothing_secret(SQL_PW);
+  tdsc_conn_free(c);
+}
+END_TEST
+
 /* SPNEGO accept-completed with the real AP-REP but a mechListMIC that does
  * not verify: random bytes, or a genuine MIC over another mechanism list
  * (what the server would sign if the list had been altered on the way).
@@ -685,6 +698,7 @@ int main(void) {
                       0, 2);
   tcase_add_loop_test(tc, ntlm_loginack_with_the_challenge_is_refused, 0, 2);
   tcase_add_test(tc, kerberos_loginack_before_our_mic_is_refused);
+  tcase_add_test(tc, an_sspi_token_to_a_sql_login_is_refused);
 #ifdef TDSC_HAVE_GSSAPI
   tcase_add_loop_test(tc, a_context_without_mutual_authentication_is_refused,
                       0, 2);

@@ -26,7 +26,8 @@ Modes:
                   CHALLENGE: the server never proves itself.
   early-loginack  LOGINACK in the same reply as a token that needs an
                   answer: NTLM's CHALLENGE, or SPNEGO request-mic with
-                  the Kerberos AP-REP, before the exchange is over.
+                  the Kerberos AP-REP, before the exchange is over; to a
+                  SQL login, an SSPI token no mechanism asked for.
   mic-forged      SPNEGO accept-completed with the real AP-REP but a
                   mechListMIC of random bytes (RFC 4178 5).
   mic-mismatch    the same with a genuine MIC from the service key over
@@ -242,6 +243,12 @@ def lie_in_login(sess, login):
     o, n = struct.unpack_from('<HH', login, 78)
     sspi = bytes(login[o:o + n])
     if not of2 & 0x80:
+        if cfg.lie == 'early-loginack':
+            # a SQL login answered with an SSPI token (an NTLM CHALLENGE's
+            # first bytes) and LOGINACK: no mechanism is there to take it
+            accept_as_impostor(sess, b'NTLMSSP\x00\x02\x00\x00\x00' +
+                               bytes(40))
+            return True
         raise S.Closed('liar mode %s wants an integrated login' % cfg.lie)
     ntlm = sspi.startswith(b'NTLMSSP\x00') or S.ntlm_offer(sspi)
     if cfg.lie == 'no-final-token':
