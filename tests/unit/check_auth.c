@@ -407,6 +407,14 @@ START_TEST(diagnosis_table_maps_each_measured_failure) {
                    TDSC_E_KRB_CLIENT_UNKNOWN);
   ck_assert_int_eq(tdsc__krb_classify(F, 100001, TDSC__KRB_INIT),
                    TDSC_E_KRB_FAILED);
+  /* a minor status with no specific row leaves the word to the major */
+  ck_assert_int_eq(tdsc__krb_classify(GSS_S_NO_CRED, KRB5KDC_ERR_BAD_PVNO,
+                                      TDSC__KRB_ACQUIRE),
+                   TDSC_E_KRB_NO_CREDENTIALS);
+  ck_assert_int_eq(tdsc__krb_classify(GSS_S_BAD_NAME, 0, TDSC__KRB_INIT),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(tdsc__krb_classify(GSS_S_BAD_NAMETYPE, 0, TDSC__KRB_INIT),
+                   TDSC_E_BAD_OPTION_VALUE);
 }
 END_TEST
 

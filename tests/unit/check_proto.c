@@ -230,6 +230,10 @@ START_TEST(prelogin_rejects_malformed_tables) {
   prelogin_bad("0000060005ff0900000000", "VERSION");
   prelogin_bad("0200060002ff4142", "NUL");
   prelogin_bad("0300060002ff4142", "THREADID");
+  /* the one-byte options, one byte too long */
+  prelogin_bad("0100060002ff0000", "ENCRYPTION");
+  prelogin_bad("0400060002ff0000", "MARS");
+  prelogin_bad("0600060002ff0000", "FEDAUTHREQUIRED");
 }
 END_TEST
 
