@@ -1093,6 +1093,20 @@ START_TEST(tls_strict_against_hang_up_is_strict_unsupported) {
 }
 END_TEST
 
+/* Non-strict: a server that hangs up on the wrapped ClientHello is not
+ * "a server without TDS 8.0" (that verdict is strict's alone). */
+START_TEST(tls_tds7_hang_up_is_no_strict_verdict) {
+  srv s = {.mode = SRV_HANG_UP};
+  tdsc__tls_opts o = {.cafile = cert_path("ca.pem"), .verify = true};
+  tdsc_error err = {0};
+  tdsc_errc rc = handshake_fails(&s, &o, "localhost", &err);
+  ck_assert_int_ne(rc, TDSC_OK);
+  ck_assert_msg(rc != TDSC_E_TLS_STRICT_UNSUPPORTED, "%s",
+                tdsc_error_message(&err));
+  tdsc__err_clear(&err);
+}
+END_TEST
+
 /* Non-strict: a server that answers the wrapped ClientHello with a TDS
  * reply that carries no TLS record. */
 START_TEST(tls_tds7_non_tls_answer_is_handshake_error) {
@@ -1285,6 +1299,7 @@ int main(void) {
     tcase_add_test(tt, tls_server_limited_to_tls11_is_protocol_mismatch);
     tcase_add_test(tt, tls_strict_against_tds_answer_is_strict_unsupported);
     tcase_add_test(tt, tls_strict_against_hang_up_is_strict_unsupported);
+    tcase_add_test(tt, tls_tds7_hang_up_is_no_strict_verdict);
     tcase_add_test(tt, tls_tds7_non_tls_answer_is_handshake_error);
     tcase_add_test(tt, tls_silent_server_handshake_is_read_timeout);
     tcase_add_test(tt, tls_silent_peer_is_read_timeout);
