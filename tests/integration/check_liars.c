@@ -213,6 +213,37 @@ static int client_asked_encryption(void) {
 #define PKT_LOGIN7 0x10
 #define PKT_SSPI 0x11
 
+/* ------------------------------------------- secrets in freed memory */
+
+/* free() of this program watches the blocks it releases for a pattern (the
+ * password as LOGIN7 scrambles it): memory freed with a secret in it
+ * would let the next owner of the block read it.  Not under ASan (which
+ * owns free) nor valgrind (its slack bytes are undefined to memcheck). */
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TDSC_NO_FREE_WATCH 1
+#endif
+#endif
+#ifndef TDSC_NO_FREE_WATCH
+#include <malloc.h>
+#define TDSC_FREE_WATCH 1
+extern void __libc_free(void *);
+static const unsigned char *watch;
+static size_t watch_len;
+static int watch_hits;
+
+__attribute__((visibility("default"))) void free(void *p) {
+  if (p && watch) {
+    size_t n = malloc_usable_size(p);
+    if (n >= watch_len && memmem(p, n, watch, watch_len))
+      watch_hits++;
+  }
+  __libc_free(p);
+}
+#endif
+#endif
+
 /* ------------------------------------------------- encryption refused */
 
 /* Encrypt=mandatory, the server answering ENCRYPT_NOT_SUP though it has a
@@ -256,6 +287,25 @@ START_TEST(a_server_refusing_tls_is_not_cured_by_the_next_mechanism) {
   ck_assert_int_eq(messages_of(PKT_LOGIN7), 0);
   expect_nothing_secret(SQL_PW);
   expect_nothing_secret(NTLM_PW);
+  tdsc_conn_free(c);
+}
+END_TEST
+
+/* Encrypt=optional does not mean "in clear": a SQL password or an NTLM
+ * response needs TLS whatever Encrypt= says (only Encrypt=off allows it in
+ * clear), so against ENCRYPT_NOT_SUP these two end at PRELOGIN too. */
+START_TEST(optional_with_a_secret_against_a_server_refusing_tls_sends_none) {
+  int m = _i; /* sql, ntlm */
+  world("enc-not-sup");
+  tdsc_conn *c;
+  char cs[512];
+  snprintf(cs, sizeof cs, "Encrypt=optional;%s", mech_connstr[m]);
+  tdsc_errc rc = connect_with(cs, &c);
+  const tdsc_error *e = expect(c, rc, TDSC_E_TLS_ENCRYPTION_UNAVAILABLE);
+  expect_in_message(e, "ENCRYPT_NOT_SUP");
+  ck_assert_int_eq(messages_of(PKT_LOGIN7), 0);
+  ck_assert_int_eq(messages_of(PKT_SSPI), 0);
+  expect_nothing_secret(mech_secret[m]);
   tdsc_conn_free(c);
 }
 END_TEST
@@ -382,6 +432,19 @@ START_TEST(kerberos_loginack_before_our_mic_is_refused) {
 }
 END_TEST
 
+/* An SSPI token in reply to a SQL login, with LOGINACK: no mechanism asked
+ * for it; the login is refused, not stepped through a mechanism. */
+START_TEST(an_sspi_token_to_a_sql_login_is_refused) {
+  world("early-loginack");
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with("Authentication=sql;UID=sa;PWD=" SQL_PW, &c);
+  const tdsc_error *e = expect(c, rc, TDSC_E_PROTOCOL);
+  expect_in_message(e, "SSPI token to a SQL login");
+  expect_nothing_secret(SQL_PW);
+  tdsc_conn_free(c);
+}
+END_TEST
+
 /* SPNEGO accept-completed with the real AP-REP but a mechListMIC that does
  * not verify: random bytes, or a genuine MIC over another mechanism list
  * (what the server would sign if the list had been altered on the way).
@@ -397,6 +460,43 @@ START_TEST(a_bad_spnego_mech_list_mic_is_a_mutual_auth_failure) {
   expect_in_message(e, "not falling back to ntlm");
   ck_assert_int_eq(tdsc_error_trail_count(e), 1);
   ck_assert_int_eq(messages_of(PKT_LOGIN7), 1);
+  expect_nothing_secret(NTLM_PW);
+  tdsc_conn_free(c);
+}
+END_TEST
+
+/* SPNEGO lies around a genuine Kerberos exchange, each ending in its own
+ * code and words, before any fallback: accept-incomplete with the AP-REP,
+ * then LOGINACK with no accept-completed after our mechListMIC (the
+ * exchange never ended); SPNEGO kept open after our MIC; accept-incomplete
+ * with no Kerberos token while our context is open; accept-completed
+ * choosing NTLMSSP, which we did not offer. */
+static const struct {
+  const char *lie;
+  tdsc_errc code;
+  const char *words;
+  int sspi; /* SSPI messages the client sends (its MIC, or none) */
+} spnego_lies[] = {
+    {"accept-incomplete", TDSC_E_KRB_MUTUAL_AUTH_FAILED,
+     "no final Kerberos token", 1},
+    {"keeps-open", TDSC_E_PROTOCOL, "keeps SPNEGO open after our mechListMIC",
+     1},
+    {"spnego-no-token", TDSC_E_PROTOCOL, "carries no Kerberos token", 0},
+    {"spnego-other-mech", TDSC_E_PROTOCOL, "mechanism we did not offer", 0},
+};
+
+START_TEST(spnego_lies_end_in_their_own_code) {
+  world(spnego_lies[_i].lie);
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with("Authentication=kerberos,ntlm;SPNEGO=yes;"
+                              "NTLMUser=TDSC\\alice;NTLMPassword=" NTLM_PW,
+                              &c);
+  const tdsc_error *e = expect(c, rc, spnego_lies[_i].code);
+  expect_in_message(e, spnego_lies[_i].words);
+  expect_in_message(e, "not falling back to ntlm");
+  ck_assert_int_eq(tdsc_error_trail_count(e), 1);
+  ck_assert_int_eq(messages_of(PKT_LOGIN7), 1);
+  ck_assert_int_eq(messages_of(PKT_SSPI), spnego_lies[_i].sspi);
   expect_nothing_secret(NTLM_PW);
   tdsc_conn_free(c);
 }
@@ -490,6 +590,48 @@ START_TEST(an_unknown_spn_falls_back_to_ntlm) {
 }
 END_TEST
 
+/* ------------------------------------------------ no secret left behind */
+
+/* A SQL login in clear (Encrypt=off, the one case allowed) against the
+ * liar without TLS: after connect and free, no block freed on the way held
+ * the password as LOGIN7 scrambles it (the LOGIN7 buffers are wiped). */
+START_TEST(a_login_frees_no_block_holding_the_scrambled_password) {
+#ifdef TDSC_FREE_WATCH
+  const char *pre = getenv("LD_PRELOAD");
+  if (pre && strstr(pre, "vgpreload"))
+    return; /* valgrind: see free() above */
+  unsigned char u[64];
+  size_t n = utf16(SQL_PW, u, true);
+  /* the watch sees a block that holds it (called through a volatile
+   * pointer: the compiler would drop a malloc/free pair it can see) */
+  void (*volatile release)(void *) = free;
+  unsigned char *x = malloc(n + 8);
+  ck_assert_ptr_nonnull(x);
+  memcpy(x + 4, u, n);
+  watch_hits = 0;
+  watch = u;
+  watch_len = n;
+  release(x);
+  watch = NULL;
+  ck_assert_int_eq(watch_hits, 1);
+  world("enc-not-sup");
+  tdsc_conn *c;
+  watch_hits = 0;
+  watch = u;
+  tdsc_errc rc = connect_with("Encrypt=off;Authentication=sql;UID=sa;"
+                              "PWD=" SQL_PW,
+                              &c);
+  int rc_ok = rc == TDSC_OK;
+  tdsc_conn_free(c);
+  watch = NULL;
+  ck_assert_msg(rc_ok, "the clear SQL login failed: %s", tdsc_errc_name(rc));
+  ck_assert_int_eq(messages_of(PKT_LOGIN7), 1);
+  ck_assert_msg(watch_hits == 0,
+                "%d freed blocks held the scrambled password", watch_hits);
+#endif
+}
+END_TEST
+
 /* ---------------------------------------------------- version downgrade */
 
 /* An honest login whose LOGINACK says TDS 7.3, one below what we speak
@@ -521,13 +663,22 @@ START_TEST(optional_kerberos_against_a_server_without_tls_logs_in) {
 }
 END_TEST
 
-int main(void) {
-  th_require_realm();
-  Suite *s = suite_create("liars");
-  TCase *tc = tcase_create("liars");
+/* One case per kind of lie, so that a run (tests/mutation: CK_RUN_CASE)
+ * can pick the lies a change may touch; each case sets up its own realm. */
+static TCase *lie_case(Suite *s, const char *name) {
+  TCase *tc = tcase_create(name);
   tcase_set_timeout(tc, 60);
   tcase_add_unchecked_fixture(tc, realm_up, realm_down);
   tcase_add_checked_fixture(tc, NULL, teardown);
+  suite_add_tcase(s, tc);
+  return tc;
+}
+
+int main(void) {
+  th_require_realm();
+  Suite *s = suite_create("liars");
+  /* encryption refused or downgraded */
+  TCase *tc = lie_case(s, "tls");
   tcase_add_loop_test(tc, mandatory_against_a_server_refusing_tls_sends_no_login,
                       0, 3);
   tcase_add_test(tc, a_server_refusing_tls_is_not_cured_by_the_next_mechanism);
@@ -535,23 +686,37 @@ int main(void) {
                       3);
   tcase_add_loop_test(
       tc, strict_against_a_server_answering_in_clear_sends_nothing, 0, 6);
+  tcase_add_test(tc, optional_kerberos_against_a_server_without_tls_logs_in);
+  tcase_add_loop_test(
+      tc, optional_with_a_secret_against_a_server_refusing_tls_sends_none, 0,
+      2);
+  /* a server that never proves itself, or ends the exchange early */
+  tc = lie_case(s, "mutual");
   tcase_add_loop_test(
       tc, kerberos_login_accepted_without_a_final_token_is_refused, 0, 2);
   tcase_add_loop_test(tc, ntlm_login_accepted_before_any_challenge_is_refused,
                       0, 2);
   tcase_add_loop_test(tc, ntlm_loginack_with_the_challenge_is_refused, 0, 2);
   tcase_add_test(tc, kerberos_loginack_before_our_mic_is_refused);
-  tcase_add_loop_test(tc, a_bad_spnego_mech_list_mic_is_a_mutual_auth_failure,
-                      0, 2);
+  tcase_add_test(tc, an_sspi_token_to_a_sql_login_is_refused);
 #ifdef TDSC_HAVE_GSSAPI
   tcase_add_loop_test(tc, a_context_without_mutual_authentication_is_refused,
                       0, 2);
 #endif
+  /* SPNEGO's own lies */
+  tc = lie_case(s, "spnego");
+  tcase_add_loop_test(tc, a_bad_spnego_mech_list_mic_is_a_mutual_auth_failure,
+                      0, 2);
+  tcase_add_loop_test(tc, spnego_lies_end_in_their_own_code, 0,
+                      sizeof spnego_lies / sizeof spnego_lies[0]);
+  /* the protocol version, and the policy's rule after a trap */
+  tc = lie_case(s, "version");
   tcase_add_loop_test(tc, a_loginack_downgrading_the_tds_version_is_refused, 0,
                       2);
-  tcase_add_test(tc, optional_kerberos_against_a_server_without_tls_logs_in);
+  tc = lie_case(s, "secrets");
+  tcase_add_test(tc, a_login_frees_no_block_holding_the_scrambled_password);
+  tc = lie_case(s, "policy");
   tcase_add_test(tc, clock_skew_never_falls_back);
   tcase_add_test(tc, an_unknown_spn_falls_back_to_ntlm);
-  suite_add_tcase(s, tc);
   return th_run_suite(s);
 }

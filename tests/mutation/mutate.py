@@ -138,7 +138,8 @@ def copy_tree(src, dst):
                     continue
                 if (not os.path.exists(d) or
                         open(s, 'rb').read() != open(d, 'rb').read()):
-                    shutil.copy2(s, d)
+                    # a plain copy: its mtime is now, so make rebuilds
+                    shutil.copy(s, d)
         return
     shutil.copytree(src, dst, ignore=ignore, symlinks=True)
 

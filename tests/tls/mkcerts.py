@@ -16,6 +16,8 @@ Writes into OUTDIR (EC P-256 keys, PEM):
                                key usage clientAuth only (not for servers)
   revoked.pem revoked.key      localhost names, signed by the CA, revoked by
   ca-crl.pem                   the CA and its CRL (which lists revoked.pem)
+  partial.pem partial.key      signed by the CA, only DNS:db*.wrong.example
+                               (a partial wildcard, which must not match)
 Idempotent: existing files are kept when all of them are present.
 """
 
@@ -34,7 +36,7 @@ FILES = ['ca.pem', 'ca.key', 'server.pem', 'server.key', 'expired.pem',
          'selfsigned.key', 'otherca.pem', 'otherca.key', 'otherleaf.pem',
          'otherleaf.key', 'notyet.pem', 'notyet.key', 'clientonly.pem',
          'clientonly.key', 'revoked.pem',
-         'revoked.key', 'ca-crl.pem']
+         'revoked.key', 'ca-crl.pem', 'partial.pem', 'partial.key']
 
 
 def key():
@@ -114,6 +116,9 @@ def main():
     c, k = make_leaf('wrong.example', [x509.DNSName('wrong.example')], ca, ca_k,
                      now - day, now + 3650 * day)
     write(outdir, 'wrongname', c, k)
+    c, k = make_leaf('db1.wrong.example', [x509.DNSName('db*.wrong.example')],
+                     ca, ca_k, now - day, now + 3650 * day)
+    write(outdir, 'partial', c, k)
     c, k = make_leaf('localhost', local, None, None, now - day, now + 3650 * day)
     write(outdir, 'selfsigned', c, k)
     other, other_k = make_ca('some other CA', now)

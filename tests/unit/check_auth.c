@@ -407,6 +407,14 @@ START_TEST(diagnosis_table_maps_each_measured_failure) {
                    TDSC_E_KRB_CLIENT_UNKNOWN);
   ck_assert_int_eq(tdsc__krb_classify(F, 100001, TDSC__KRB_INIT),
                    TDSC_E_KRB_FAILED);
+  /* a minor status with no specific row leaves the word to the major */
+  ck_assert_int_eq(tdsc__krb_classify(GSS_S_NO_CRED, KRB5KDC_ERR_BAD_PVNO,
+                                      TDSC__KRB_ACQUIRE),
+                   TDSC_E_KRB_NO_CREDENTIALS);
+  ck_assert_int_eq(tdsc__krb_classify(GSS_S_BAD_NAME, 0, TDSC__KRB_INIT),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_int_eq(tdsc__krb_classify(GSS_S_BAD_NAMETYPE, 0, TDSC__KRB_INIT),
+                   TDSC_E_BAD_OPTION_VALUE);
 }
 END_TEST
 
@@ -741,6 +749,7 @@ typedef struct run {
   bool acceptor_complete;
   OM_uint32 acc_major, acc_minor;
   int64_t ms;
+  tdsc_errc again; /* the server's last token once more, after DONE */
 } run;
 
 static tdsc__auth_params params(bool spnego, int64_t timeout_ms) {
@@ -781,8 +790,19 @@ static void login(const tdsc__auth_params *p, run *r,
         else
           acc_step(&a, out.data, out.len, &srv);
       }
-      if (s == TDSC__AUTH_DONE)
+      if (s == TDSC__AUTH_DONE) {
+        /* a finished context takes no more tokens: the server's last one
+         * again must be a protocol error, not fed to the context */
+        if (in) {
+          tdsc_error e2 = {0};
+          tdsc__buf_reset(&out);
+          r->again = m->step(st, in, inlen, &out, &e2) == TDSC__AUTH_FAILED
+                         ? tdsc_error_code(&e2)
+                         : TDSC_OK;
+          tdsc__err_clear(&e2);
+        }
         break;
+      }
       ck_assert_msg(srv.len > 0, "acceptor failed without a token: %x/%d",
                     a.major, (int)a.minor);
       in = srv.data;
@@ -833,6 +853,7 @@ START_TEST(kerberos_raw_with_default_ccache_authenticates_mutually) {
   login(&p, &r, NULL);
   expect_ok(&r, "alice@TDSC.TEST");
   ck_assert_int_eq(r.rounds, 2); /* AP-REQ, then AP-REP verified */
+  ck_assert_int_eq(r.again, TDSC_E_PROTOCOL);
 }
 END_TEST
 

@@ -966,6 +966,24 @@ START_TEST(tls_expired_cert_names_its_end_date) {
 }
 END_TEST
 
+/* RFC 6125 6.4.3: a wildcard that is only part of a label (db*) is not
+ * honoured: db1.wrong.example does not match DNS:db*.wrong.example. */
+START_TEST(tls_partial_wildcard_never_matches) {
+  srv s = {.mode = SRV_STRICT,
+           .cert = cert_path("partial.pem"),
+           .key = cert_path("partial.key")};
+  tdsc__tls_opts o = {.cafile = cert_path("ca.pem"),
+                      .verify = true,
+                      .strict = true,
+                      .cert_host = "db1.wrong.example"};
+  tdsc_error err = {0};
+  tdsc_errc rc = handshake_fails(&s, &o, "localhost", &err);
+  ck_assert_code(err, rc, TDSC_E_TLS_CERT_NAME_MISMATCH);
+  ck_assert_msg_has(err, "db1.wrong.example");
+  tdsc__err_clear(&err);
+}
+END_TEST
+
 START_TEST(tls_wrong_name_is_mismatch_and_cert_host_fixes_it) {
   srv s = {.mode = SRV_STRICT,
            .cert = cert_path("wrongname.pem"),
@@ -1071,6 +1089,20 @@ START_TEST(tls_strict_against_hang_up_is_strict_unsupported) {
   tdsc_errc rc = handshake_fails(&s, &o, "localhost", &err);
   ck_assert_code(err, rc, TDSC_E_TLS_STRICT_UNSUPPORTED);
   ck_assert_msg_has(err, "closed");
+  tdsc__err_clear(&err);
+}
+END_TEST
+
+/* Non-strict: a server that hangs up on the wrapped ClientHello is not
+ * "a server without TDS 8.0" (that verdict is strict's alone). */
+START_TEST(tls_tds7_hang_up_is_no_strict_verdict) {
+  srv s = {.mode = SRV_HANG_UP};
+  tdsc__tls_opts o = {.cafile = cert_path("ca.pem"), .verify = true};
+  tdsc_error err = {0};
+  tdsc_errc rc = handshake_fails(&s, &o, "localhost", &err);
+  ck_assert_int_ne(rc, TDSC_OK);
+  ck_assert_msg(rc != TDSC_E_TLS_STRICT_UNSUPPORTED, "%s",
+                tdsc_error_message(&err));
   tdsc__err_clear(&err);
 }
 END_TEST
@@ -1261,11 +1293,13 @@ int main(void) {
     tcase_add_test(tt, tls_cert_from_another_ca_is_untrusted);
     tcase_add_test(tt, tls_expired_cert_names_its_end_date);
     tcase_add_test(tt, tls_wrong_name_is_mismatch_and_cert_host_fixes_it);
+    tcase_add_test(tt, tls_partial_wildcard_never_matches);
     tcase_add_test(tt, tls_ip_mismatch_is_name_mismatch);
     tcase_add_test(tt, tls_no_verify_accepts_self_signed);
     tcase_add_test(tt, tls_server_limited_to_tls11_is_protocol_mismatch);
     tcase_add_test(tt, tls_strict_against_tds_answer_is_strict_unsupported);
     tcase_add_test(tt, tls_strict_against_hang_up_is_strict_unsupported);
+    tcase_add_test(tt, tls_tds7_hang_up_is_no_strict_verdict);
     tcase_add_test(tt, tls_tds7_non_tls_answer_is_handshake_error);
     tcase_add_test(tt, tls_silent_server_handshake_is_read_timeout);
     tcase_add_test(tt, tls_silent_peer_is_read_timeout);

@@ -453,6 +453,82 @@ START_TEST(hostile_fields_fail_with_the_reason) {
 }
 END_TEST
 
+/* The edges of the CHALLENGE checks, each where one step further would
+ * be accepted or refused wrongly: the signature's last byte, a timestamp
+ * longer than 8 bytes, a TargetInfo with bytes after MsvAvEOL, an empty
+ * field whose offset is meaningless, and a pre-Vista CHALLENGE (payload
+ * at 48) that sets NEGOTIATE_VERSION without room for a version. */
+START_TEST(challenge_edges_are_judged_exactly) {
+  size_t n;
+  uint8_t *base = hex(spec_challenge, &n);
+  uint8_t *c = malloc(n);
+  memcpy(c, base, n);
+  c[7] = 1; /* "NTLMSSP" must end with its NUL (MS-NLMP 2.2.1.2) */
+  expect_failure(c, n, "signature");
+
+  /* a 12-byte MsvAvTimestamp: not 8, refused like a short one */
+  uint8_t *big = malloc(n + 16);
+  memcpy(big, base, n - 4); /* up to the EOL */
+  static const uint8_t ts[16] = {7, 0, 12, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  memcpy(big + n - 4, ts, 16);
+  memset(big + n + 12, 0, 4);
+  tdsc__buf bt = {big, n + 16, n + 16, false};
+  tdsc__buf_set_u16le(&bt, 40, 0x24 + 16);
+  tdsc__buf_set_u16le(&bt, 42, 0x24 + 16);
+  expect_failure(big, n + 16, "MsvAvTimestamp has 12 bytes");
+
+  /* bytes after MsvAvEOL inside TargetInfo: ignored, not carried back */
+  memcpy(big, base, n);
+  memset(big + n, 0xEE, 4);
+  tdsc__buf_set_u16le(&bt, 40, 0x24 + 4);
+  tdsc__buf_set_u16le(&bt, 42, 0x24 + 4);
+  tdsc__auth_params p = spec_params();
+  void *st = init_ok(&p);
+  tdsc__buf out;
+  tdsc__buf_init(&out);
+  tdsc_error err = {0};
+  tdsc__mech_ntlm->step(st, NULL, 0, &out, &err);
+  tdsc__buf_reset(&out);
+  ck_assert_int_eq(tdsc__mech_ntlm->step(st, big, n + 4, &out, &err),
+                   TDSC__AUTH_DONE);
+  ck_assert_uint_eq(tdsc__ntlm_info_of(st)->target_info_len, 0x24);
+  static const uint8_t junk[4] = {0xEE, 0xEE, 0xEE, 0xEE};
+  ck_assert_ptr_null(memmem(out.data, out.len, junk, 4));
+  tdsc__mech_ntlm->free_state(st);
+
+  /* an empty TargetName whose offset points nowhere: nothing to read */
+  memcpy(c, base, n);
+  tdsc__buf tmp = {c, n, n, false};
+  tdsc__buf_set_u16le(&tmp, 12, 0);
+  tdsc__buf_set_u16le(&tmp, 14, 0);
+  tdsc__buf_set_u32le(&tmp, 16, 0xfffffff0u);
+  ck_assert_int_eq(against(c, n, NULL), TDSC_OK);
+
+  /* pre-Vista: 48-byte header, TargetInfo = MsvAvEOL right after it, and
+   * NEGOTIATE_VERSION set: no version is read (there is no room) */
+  static const char old[] =
+      "4e544c4d53535000 02000000 0000000030000000 35828ae2 0123456789abcdef"
+      "0000000000000000 0400040030000000 00000000";
+  size_t on;
+  uint8_t *oc = hex(old, &on);
+  ck_assert_uint_eq(on, 52);
+  st = init_ok(&p);
+  tdsc__buf_reset(&out);
+  tdsc__mech_ntlm->step(st, NULL, 0, &out, &err);
+  tdsc__buf_reset(&out);
+  ck_assert_int_eq(tdsc__mech_ntlm->step(st, oc, on, &out, &err),
+                   TDSC__AUTH_DONE);
+  ck_assert(!tdsc__ntlm_info_of(st)->have_version);
+  tdsc__mech_ntlm->free_state(st);
+  free(oc);
+  tdsc__err_clear(&err);
+  tdsc__buf_free(&out);
+  free(big);
+  free(c);
+  free(base);
+}
+END_TEST
+
 START_TEST(random_corruption_never_crashes) {
   TDSC_NEED_VECTORS();
   size_t n;
@@ -744,7 +820,35 @@ static char *src_name(acceptor *a) {
 
 /* The whole exchange against gss-ntlmssp; returns the acceptor's major on
  * our AUTHENTICATE (and leaves a for inspection). */
-enum { INTACT, ALTER_FINAL_MIC, ALTER_OUR_MIC };
+enum {
+  INTACT,
+  ALTER_FINAL_MIC,
+  ALTER_OUR_MIC,
+  /* the acceptor's final NegTokenResp rebuilt around its genuine MIC: */
+  FINAL_SHORT_MIC,  /* 15 of its 16 bytes (the 16th just past the token) */
+  FINAL_OTHER_MECH, /* naming Kerberos, which we did not offer */
+  FINAL_INCOMPLETE  /* accept-incomplete: SPNEGO kept open */
+};
+
+/* The acceptor's final token rebuilt as `alter` says; returns the length
+ * to hand the client (b may hold one byte more). */
+static size_t rebuild_final(const tdsc__buf *reply, int alter, tdsc__buf *b) {
+  tdsc__spnego_resp r;
+  tdsc_error e = {0};
+  ck_assert_int_eq(tdsc__spnego_parse_resp(reply->data, reply->len, &r, &e),
+                   TDSC_OK);
+  ck_assert_uint_eq(r.miclen, 16);
+  size_t miclen = alter == FINAL_SHORT_MIC ? 15 : 16;
+  ck_assert(tdsc__spnego_resp_token(
+      alter == FINAL_INCOMPLETE ? TDSC__NEG_ACCEPT_INCOMPLETE
+                                : TDSC__NEG_ACCEPT_COMPLETED,
+      alter == FINAL_OTHER_MECH ? &tdsc__oid_krb5 : NULL, NULL, 0, r.mic,
+      miclen, b));
+  size_t len = b->len;
+  if (alter == FINAL_SHORT_MIC)
+    tdsc__buf_put(b, r.mic + 15, 1); /* what a 16-byte compare would read */
+  return len;
+}
 
 static OM_uint32 judge(acceptor *a, bool spnego, const char *password,
                        int alter, void **stp) {
@@ -786,12 +890,27 @@ static OM_uint32 judge(acceptor *a, bool spnego, const char *password,
     bool tamper = alter == ALTER_FINAL_MIC;
     if (tamper)
       reply.data[reply.len - 1] ^= 1; /* the mechListMIC ends the DER */
-    s = tdsc__mech_ntlm->step(st, reply.data, reply.len, &tok, &err);
-    if (tamper) {
+    if (alter >= FINAL_SHORT_MIC) {
+      tdsc__buf b;
+      tdsc__buf_init(&b);
+      size_t len = rebuild_final(&reply, alter, &b);
+      s = tdsc__mech_ntlm->step(st, b.data, len, &tok, &err);
+      tdsc__buf_free(&b);
+      ck_assert_int_eq(s, TDSC__AUTH_FAILED);
+      ck_assert_int_eq(err.code, alter == FINAL_SHORT_MIC ? TDSC_E_NTLM_FAILED
+                                                          : TDSC_E_PROTOCOL);
+      ck_assert_ptr_nonnull(strstr(err.message,
+                                   alter == FINAL_SHORT_MIC ? "15 bytes"
+                                   : alter == FINAL_OTHER_MECH
+                                       ? "did not offer"
+                                       : "keeps SPNEGO open"));
+    } else if (tamper) {
+      s = tdsc__mech_ntlm->step(st, reply.data, reply.len, &tok, &err);
       ck_assert_int_eq(s, TDSC__AUTH_FAILED);
       ck_assert_int_eq(err.code, TDSC_E_NTLM_FAILED);
       ck_assert_ptr_nonnull(strstr(err.message, "mechListMIC"));
     } else {
+      s = tdsc__mech_ntlm->step(st, reply.data, reply.len, &tok, &err);
       ck_assert_msg(s == TDSC__AUTH_DONE, "final SPNEGO token: %s",
                     err.message);
       ck_assert(tdsc__ntlm_info_of(st)->server_mic_verified);
@@ -862,6 +981,13 @@ START_TEST(altered_final_mech_list_mic_fails) {
 END_TEST
 START_TEST(gss_ntlmssp_refuses_wrong_password_spnego) { judge_wrong(true); }
 END_TEST
+/* The acceptor's verdict, reshaped: a MIC one byte short (never compared
+ * past its end), another mechanism chosen at the end, SPNEGO kept open
+ * after our AUTHENTICATE and MIC: each refused with its reason. */
+START_TEST(reshaped_final_spnego_token_fails) {
+  judge_right(true, FINAL_SHORT_MIC + _i);
+}
+END_TEST
 #endif
 
 static Suite *ntlm_suite(void) {
@@ -882,6 +1008,7 @@ static Suite *ntlm_suite(void) {
   tcase_set_timeout(t, 120);
   tcase_add_test(t, every_truncation_fails_cleanly);
   tcase_add_test(t, hostile_fields_fail_with_the_reason);
+  tcase_add_test(t, challenge_edges_are_judged_exactly);
   tcase_add_test(t, random_corruption_never_crashes);
   suite_add_tcase(s, t);
   t = tcase_create("mechanism");
@@ -896,6 +1023,7 @@ static Suite *ntlm_suite(void) {
   tcase_add_test(t, gss_ntlmssp_accepts_spnego);
   tcase_add_test(t, gss_ntlmssp_refuses_wrong_password_spnego);
   tcase_add_test(t, altered_final_mech_list_mic_fails);
+  tcase_add_loop_test(t, reshaped_final_spnego_token_fails, 0, 3);
   tcase_add_test(t, gss_ntlmssp_checks_our_mic);
   suite_add_tcase(s, t);
 #endif

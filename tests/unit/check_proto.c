@@ -225,12 +225,20 @@ static void prelogin_bad(const char *hex, const char *needle) {
 START_TEST(prelogin_rejects_malformed_tables) {
   prelogin_bad("", "terminator");
   prelogin_bad("000006000601", "terminator");
+  /* six entries and no terminator: a long table is still read to its end */
+  prelogin_bad("0000000000" "0000000000" "0000000000" "0000000000"
+               "0000000000" "0000000000",
+               "terminator");
   prelogin_bad("0000060006ff0900000000", "outside");   /* data cut */
   prelogin_bad("0000ff0006ff", "outside");             /* offset huge */
   prelogin_bad("0000020006ff090000000000", "outside"); /* inside table */
   prelogin_bad("0000060005ff0900000000", "VERSION");
   prelogin_bad("0200060002ff4142", "NUL");
   prelogin_bad("0300060002ff4142", "THREADID");
+  /* the one-byte options, one byte too long */
+  prelogin_bad("0100060002ff0000", "ENCRYPTION");
+  prelogin_bad("0400060002ff0000", "MARS");
+  prelogin_bad("0600060002ff0000", "FEDAUTHREQUIRED");
 }
 END_TEST
 

@@ -196,6 +196,9 @@ START_TEST(every_tls_alert_maps_to_a_tls_code) {
                    TDSC_E_TLS_CERT_NAME_MISMATCH);
   ck_assert_int_eq(tdsc__tls_diag_find(TDSC__TLS_DIAG_ALERT, 40)->code,
                    TDSC_E_TLS_CIPHER_MISMATCH);
+  /* protocol_version: the server supports none of our TLS versions */
+  ck_assert_int_eq(tdsc__tls_diag_find(TDSC__TLS_DIAG_ALERT, 70)->code,
+                   TDSC_E_TLS_PROTOCOL_MISMATCH);
   ck_assert_int_eq(tdsc__tls_diag_find(TDSC__TLS_DIAG_ALERT, 200)->code,
                    TDSC_E_TLS_HANDSHAKE);
   /* OpenSSL's numbers are the RFC's */

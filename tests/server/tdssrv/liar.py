@@ -26,12 +26,26 @@ Modes:
                   CHALLENGE: the server never proves itself.
   early-loginack  LOGINACK in the same reply as a token that needs an
                   answer: NTLM's CHALLENGE, or SPNEGO request-mic with
-                  the Kerberos AP-REP, before the exchange is over.
+                  the Kerberos AP-REP, before the exchange is over; to a
+                  SQL login, an SSPI token no mechanism asked for.
   mic-forged      SPNEGO accept-completed with the real AP-REP but a
                   mechListMIC of random bytes (RFC 4178 5).
   mic-mismatch    the same with a genuine MIC from the service key over
                   another mechanism list (NTLMSSP added: a downgrade).
   tds-downgrade   an honest login whose LOGINACK says TDS 7.3 (2.2.7.14).
+  accept-incomplete
+                  SPNEGO accept-incomplete with the real AP-REP; the
+                  client's mechListMIC is read, and LOGINACK follows with
+                  no final accept-completed: the exchange never ended.
+  keeps-open      the same, but every token of the client (its MIC) is
+                  answered accept-incomplete again, without a token.
+  spnego-no-token SPNEGO accept-incomplete with no responseToken at all
+                  (no AP-REP) while the client's context is open; any
+                  answer of the client gets LOGINACK.
+  spnego-other-mech
+                  SPNEGO accept-completed choosing NTLMSSP, a mechanism
+                  the client did not offer, around the real AP-REP, and
+                  LOGINACK with it.
 """
 
 import os
@@ -49,17 +63,21 @@ S = types.SimpleNamespace(
     ntlm_offer=acceptors.ntlm_offer,
     **{n: getattr(wire, n) for n in (
         'Closed', 'DONE_FINAL', 'ENCRYPT_NOT_SUP', 'ENCRYPT_OFF', 'PKT_LOGIN7',
-        'PKT_PRELOGIN', 'PKT_REPLY', 'TDS74', 'build_prelogin_response',
+        'PKT_PRELOGIN', 'PKT_REPLY', 'PKT_SSPI', 'TDS74', 'build_prelogin_response',
         'negotiate', 'parse_prelogin', 'tok_done', 'tok_envchange',
         'tok_loginack', 'tok_sspi')})
 
 MODES = ('enc-not-sup', 'enc-off', 'no-final-token', 'early-loginack',
-         'mic-forged', 'mic-mismatch', 'tds-downgrade')
+         'mic-forged', 'mic-mismatch', 'tds-downgrade', 'accept-incomplete',
+         'keeps-open', 'spnego-no-token', 'spnego-other-mech')
+# the modes that lie inside the SSPI exchange of a Kerberos SPNEGO login
+SPNEGO_LIES = ('mic-forged', 'mic-mismatch', 'accept-incomplete',
+               'keeps-open', 'spnego-no-token', 'spnego-other-mech')
 
 # DER (X.690) of the OIDs we deal in
 DER_OID_KRB5 = bytes.fromhex('06092a864886f712010202')
 DER_OID_NTLMSSP = bytes.fromhex('060a2b06010401823702020a')
-NEG_ACCEPT_COMPLETED, NEG_REQUEST_MIC = 0, 3
+NEG_ACCEPT_COMPLETED, NEG_ACCEPT_INCOMPLETE, NEG_REQUEST_MIC = 0, 1, 3
 
 
 def add_arguments(ap):
@@ -161,8 +179,10 @@ def spnego_mech_token(tok):
     return None
 
 
-def neg_token_resp(state, token=None, mic=None):
-    body = tlv(0xA0, tlv(0x0A, bytes([state]))) + tlv(0xA1, DER_OID_KRB5)
+def neg_token_resp(state, token=None, mic=None, mech=DER_OID_KRB5):
+    body = tlv(0xA0, tlv(0x0A, bytes([state])))
+    if mech:
+        body += tlv(0xA1, mech)
     if token:
         body += tlv(0xA2, tlv(0x04, token))
     if mic is not None:
@@ -223,6 +243,12 @@ def lie_in_login(sess, login):
     o, n = struct.unpack_from('<HH', login, 78)
     sspi = bytes(login[o:o + n])
     if not of2 & 0x80:
+        if cfg.lie == 'early-loginack':
+            # a SQL login answered with an SSPI token (an NTLM CHALLENGE's
+            # first bytes) and LOGINACK: no mechanism is there to take it
+            accept_as_impostor(sess, b'NTLMSSP\x00\x02\x00\x00\x00' +
+                               bytes(40))
+            return True
         raise S.Closed('liar mode %s wants an integrated login' % cfg.lie)
     ntlm = sspi.startswith(b'NTLMSSP\x00') or S.ntlm_offer(sspi)
     if cfg.lie == 'no-final-token':
@@ -242,11 +268,32 @@ def lie_in_login(sess, login):
         ap_rep, _ = krb5_accept(cfg, inner)
         accept_as_impostor(sess, neg_token_resp(NEG_REQUEST_MIC, ap_rep))
         return True
-    # mic-forged, mic-mismatch: Kerberos through SPNEGO
+    # the SPNEGO lies: Kerberos through SPNEGO
     inner = spnego_mech_token(sspi)
     if inner is None or ntlm:
         raise S.Closed('liar: %s needs Kerberos through SPNEGO' % cfg.lie)
     ap_rep, ctx = krb5_accept(cfg, inner)
+    if cfg.lie in ('accept-incomplete', 'keeps-open', 'spnego-no-token'):
+        first = neg_token_resp(NEG_ACCEPT_INCOMPLETE,
+                               None if cfg.lie == 'spnego-no-token'
+                               else ap_rep)
+        sess.reply(S.tok_sspi(first))
+        for _ in range(32):
+            typ, _tok = sess.c.read_message()   # the client's answer
+            if typ != S.PKT_SSPI:
+                raise S.Closed('liar: expected SSPI, got 0x%02x' % typ)
+            if cfg.lie != 'keeps-open':
+                break
+            sess.reply(S.tok_sspi(neg_token_resp(NEG_ACCEPT_INCOMPLETE,
+                                                 mech=None)))
+        else:
+            raise S.Closed('liar: the client kept answering')
+        accept_as_impostor(sess)
+        return True
+    if cfg.lie == 'spnego-other-mech':
+        accept_as_impostor(sess, neg_token_resp(
+            NEG_ACCEPT_COMPLETED, ap_rep, mech=DER_OID_NTLMSSP))
+        return True
     if cfg.lie == 'mic-forged':
         # an RFC 4121 MIC token's header (TOK_ID 04 04, acceptor subkey
         # flags, filler, sequence number) and a random checksum
@@ -308,8 +355,7 @@ def serve(sess):
         raise S.Closed('expected LOGIN7, got packet type 0x%02x' % typ)
     if mode == 'login':
         sess.c.tr = rec            # login-only: the rest in clear
-    if cfg.lie in ('no-final-token', 'early-loginack', 'mic-forged',
-                   'mic-mismatch'):
+    if cfg.lie in ('no-final-token', 'early-loginack') + SPNEGO_LIES:
         if not lie_in_login(sess, login):
             return
     elif not sess.do_login(bytes(login)):
