@@ -164,8 +164,7 @@ def spnego_mech_token(tok):
         tag, i, end = der_read(tok, 0)             # [APPLICATION 0]
         if tag != 0x60:
             return None
-        _, i, _ = der_read(tok, i)                 # thisMech OID
-        i = der_read(tok, i)[2]
+        i = der_read(tok, i)[2]                    # past thisMech's OID
         tag, i, end = der_read(tok, i)             # [0] negTokenInit
         tag, i, end = der_read(tok, i)             # SEQUENCE
         while i < end:
