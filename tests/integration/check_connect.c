@@ -502,7 +502,7 @@ END_TEST
 START_TEST(sql_login_without_uid_fails_before_any_traffic_with_a_trail) {
   tdsc_conn *c = tdsc_conn_new();
   tdsc_errc rc = tdsc_conn_connect(c, "Server=tcp:x,1;Authentication=sql");
-  const tdsc_error *e = expect_failure(c, rc, TDSC_E_BAD_OPTION_VALUE);
+  const tdsc_error *e = expect_failure(c, rc, TDSC_E_LOGIN_NO_CREDENTIALS);
   ck_assert_ptr_nonnull(strstr(tdsc_error_message(e), "UID"));
   ck_assert_uint_eq(tdsc_error_trail_count(e), 1);
   const tdsc_attempt *a = tdsc_error_trail_at(e, 0);
