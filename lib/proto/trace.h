@@ -19,7 +19,7 @@ typedef struct tdsc__tout {
 
 /* Formats one line (cut at about 2 KiB) and emits it. */
 void tdsc__tout_line(const tdsc__tout *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    TDSC__PRINTF(2, 3);
 
 /* Appends s[0..n) (UTF-8) to out as a double-quoted string, control
  * characters escaped, cut after max bytes with "..." */

@@ -206,7 +206,7 @@ void tdsc__trace_packet(tdsc_conn *c, int dir, const uint8_t *hdr,
                         const uint8_t *payload, size_t n);
 /* A "# ..." line in the trace (c->trace set): what is not a packet. */
 void tdsc__trace_note(tdsc_conn *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    TDSC__PRINTF(2, 3);
 /* At connect, after the options: opens Trace= (TDSC_TRACE) for appending;
  * TDSC_E_TRACE_FILE (errno kept) when it cannot be opened. */
 tdsc_errc tdsc__trace_open(tdsc_conn *c);
