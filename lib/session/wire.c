@@ -108,8 +108,8 @@ static tdsc_errc rx_fill(tdsc_conn *c, int64_t deadline) {
 
 /* The next whole packet in c->rx: *h and *payload (h->length - 8 bytes
  * in c->rx, valid until the next rx_fill), consumed from c->rx; *have is
- * false when c->rx holds no whole packet yet.  This is the one place a
- * whole plaintext packet is received. */
+ * false when c->rx holds no whole packet yet.  Its one caller,
+ * recv_packet, is where the trace sees each packet received. */
 static tdsc_errc rx_packet(tdsc_conn *c, tdsc__pkt_hdr *h,
                            const uint8_t **payload, bool *have) {
   size_t avail = c->rx.len - c->rx_pos;
