@@ -18,6 +18,10 @@
 #define TDSC__PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #endif
 
+/* Internal, never returned by a public call: a non-blocking step would
+ * have to wait (transport/io.h "Non-blocking use"). */
+#define TDSC__AGAIN ((tdsc_errc)-2)
+
 struct tdsc_message {
   int32_t number;
   uint8_t state;

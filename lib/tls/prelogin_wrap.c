@@ -87,7 +87,7 @@ static tdsc_errc wrap_write(tdsc__io *io, const void *buf, size_t len,
 static void wrap_destroy(tdsc__io *io) { free(io); }
 
 static const tdsc__io_ops wrap_ops = {"prelogin-wrap", wrap_read, wrap_write,
-                                      wrap_destroy};
+                                      wrap_destroy, NULL};
 
 tdsc__io *tdsc__prelogin_wrap_new(tdsc__io *next) {
   wrap_io *w = calloc(1, sizeof *w);

@@ -897,7 +897,8 @@ static void tls_free(tls_io *t) {
 
 static void tls_destroy(tdsc__io *io) { tls_free((tls_io *)io); }
 
-static const tdsc__io_ops tls_ops = {"tls", tls_read, tls_write, tls_destroy};
+static const tdsc__io_ops tls_ops = {"tls", tls_read, tls_write, tls_destroy,
+                                     NULL};
 
 /* ---------------------------------------------------------------- start */
 

@@ -119,3 +119,72 @@ tdsc_errc tdsc__fd_write(tdsc__sock fd, const char *peer, const void *buf,
   }
   return TDSC_OK;
 }
+
+/* ---- Non-blocking use.  PLACEHOLDER (issue 16, lead): built over the
+ * blocking ops with a deadline that has already passed, which the read
+ * loops treat as "poll once"; READ_TIMEOUT then means "nothing yet".  The
+ * transport/TLS work replaces these with non-blocking ops; the signatures
+ * stay. */
+static const tdsc__io *io_bottom(const tdsc__io *top) {
+  while (top && top->next)
+    top = top->next;
+  return top;
+}
+
+tdsc_errc tdsc__io_read_some(tdsc__io *top, void *buf, size_t len,
+                             size_t *got, int *want, tdsc_error *err) {
+  *want = 0;
+  tdsc_errc rc = top->ops->read(top, buf, len, got, tdsc__now_ms(), err);
+  if (rc == TDSC_E_READ_TIMEOUT) {
+    tdsc__err_clear(err);
+    *want = TDSC__WANT_READ;
+    *got = 0;
+    return TDSC__AGAIN;
+  }
+  return rc;
+}
+
+tdsc_errc tdsc__io_write_some(tdsc__io *top, const void *buf, size_t len,
+                              size_t *put, int *want, tdsc_error *err) {
+  *want = 0;
+  *put = 0;
+  tdsc_errc rc = top->ops->write(top, buf, len, TDSC__NO_DEADLINE, err);
+  if (rc == TDSC_OK)
+    *put = len;
+  return rc;
+}
+
+intptr_t tdsc__io_pollfd(tdsc__io *top) {
+  const tdsc__io *b = io_bottom(top);
+  return b && b->ops->pollfd ? b->ops->pollfd((tdsc__io *)b) : TDSC__NO_POLLFD;
+}
+
+tdsc_errc tdsc__io_wait(tdsc__io *top, int want, int64_t deadline,
+                        tdsc_error *err) {
+  const tdsc__io *b = io_bottom(top);
+  intptr_t fd = tdsc__io_pollfd(top);
+  if (fd == TDSC__NO_POLLFD)
+    return TDSC_OK;
+  int wake_fd = b ? tdsc__waker_fd(b->wake) : -1;
+  struct pollfd p[2] = {
+      {.fd = (tdsc__sock)fd,
+       .events = (short)((want & TDSC__WANT_READ ? POLLIN : 0) |
+                         (want & TDSC__WANT_WRITE ? POLLOUT : 0))},
+      {.fd = wake_fd, .events = POLLIN}};
+  for (;;) {
+    int r = tdsc__sock_poll(p, wake_fd >= 0 ? 2 : 1, tdsc__ms_left(deadline));
+    if (r == 0)
+      return tdsc__err_set(err, TDSC_E_READ_TIMEOUT,
+                           "no data from the server before the timeout");
+    if (r < 0) {
+      int e = tdsc__sock_errno();
+      if (e == TDSC__SOCK_EINTR)
+        continue;
+      return tdsc__err_errno(err, TDSC_E_SOCKET, e,
+                             "cannot wait for the server");
+    }
+    if (wake_fd >= 0 && (p[1].revents & POLLIN) && !p[0].revents)
+      return tdsc__err_set(err, TDSC_E_CANCELLED, "the wait was cancelled");
+    return TDSC_OK;
+  }
+}

@@ -22,6 +22,9 @@ typedef struct tdsc__io_ops {
                      int64_t deadline, tdsc_error *err);
   /* Frees this filter only (not `next`), closing what it owns. */
   void (*destroy)(tdsc__io *io);
+  /* Bottom transports: the descriptor a non-blocking caller waits on
+   * (tdsc__io_pollfd); NULL in filters. */
+  intptr_t (*pollfd)(tdsc__io *io);
 } tdsc__io_ops;
 
 /* A waker lets another thread interrupt a blocked read (tdsc_conn_cancel):
@@ -51,6 +54,29 @@ void tdsc__waker_clear(tdsc__waker *w);
 int tdsc__waker_fd(const tdsc__waker *w);
 /* Gives the bottom of the stack under top the waker w (or NULL). */
 void tdsc__io_set_wake(tdsc__io *top, const tdsc__waker *w);
+
+/* ---- Non-blocking use (issue 16; doc/design.md "Non-blocking").
+ * A call that would have to wait returns TDSC__AGAIN (error.h) having
+ * consumed and produced nothing, and says in *want what it waits for
+ * (TLS may need to write in order to read).  Wait only after TDSC__AGAIN:
+ * a filter may hold bytes the descriptor no longer shows. */
+enum { TDSC__WANT_READ = 1, TDSC__WANT_WRITE = 2 };
+#define TDSC__NO_POLLFD ((intptr_t)-1)
+/* Reads 1..len bytes if any can be had now. */
+tdsc_errc tdsc__io_read_some(tdsc__io *top, void *buf, size_t len,
+                             size_t *got, int *want, tdsc_error *err);
+/* Writes 1..len bytes if any can go now (*put says how many). */
+tdsc_errc tdsc__io_write_some(tdsc__io *top, const void *buf, size_t len,
+                              size_t *put, int *want, tdsc_error *err);
+/* What to wait on: the bottom transport's socket (for shared memory its
+ * doorbell; on Windows a SOCKET or an event HANDLE); TDSC__NO_POLLFD for
+ * none. */
+intptr_t tdsc__io_pollfd(tdsc__io *top);
+/* Waits until the stack may progress on want (TDSC__WANT_*), until the
+ * deadline (TDSC_E_READ_TIMEOUT) or until the bottom's waker fires
+ * (TDSC_E_CANCELLED). */
+tdsc_errc tdsc__io_wait(tdsc__io *top, int want, int64_t deadline,
+                        tdsc_error *err);
 
 /* Reads exactly len bytes. */
 tdsc_errc tdsc__io_read_full(tdsc__io *io, void *buf, size_t len,

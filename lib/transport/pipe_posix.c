@@ -53,8 +53,10 @@ static void pipe_destroy(tdsc__io *io) {
   free(t);
 }
 
+static intptr_t pipe_pollfd(tdsc__io *io) { return ((pipe_io *)io)->fd; }
+
 static const tdsc__io_ops pipe_ops = {"np", pipe_read, pipe_write,
-                                      pipe_destroy};
+                                      pipe_destroy, pipe_pollfd};
 
 /* ---------------------------------------------------------------- connect */
 

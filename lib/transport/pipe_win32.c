@@ -154,9 +154,10 @@ static void pipe_destroy(tdsc__io *io) {
   free(t);
 }
 
-static const tdsc__io_ops np_ops = {"np", pipe_read, pipe_write, pipe_destroy};
+static const tdsc__io_ops np_ops = {"np", pipe_read, pipe_write, pipe_destroy,
+                                    NULL};
 static const tdsc__io_ops shm_ops = {"shm", pipe_read, pipe_write,
-                                     pipe_destroy};
+                                     pipe_destroy, NULL};
 
 /* ---------------------------------------------------------------- connect */
 

@@ -306,7 +306,8 @@ static void shm_destroy(tdsc__io *io) {
   free(s);
 }
 
-static const tdsc__io_ops shm_ops = {"shm", shm_read, shm_write, shm_destroy};
+static const tdsc__io_ops shm_ops = {"shm", shm_read, shm_write, shm_destroy,
+                                     NULL};
 
 /* ---------------------------------------------------------------- hello */
 

@@ -92,7 +92,10 @@ static void tcp_destroy(tdsc__io *io) {
   free(t);
 }
 
-static const tdsc__io_ops tcp_ops = {"tcp", tcp_read, tcp_write, tcp_destroy};
+static intptr_t tcp_pollfd(tdsc__io *io) { return (intptr_t)((tcp_io *)io)->fd; }
+
+static const tdsc__io_ops tcp_ops = {"tcp", tcp_read, tcp_write, tcp_destroy,
+                                     tcp_pollfd};
 
 /* ---------------------------------------------------------------- resolve */
 
