@@ -31,6 +31,20 @@ typedef struct tdsc__tls_opts {
  * *top is unchanged (and still usable only for closing). */
 tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
                           int64_t deadline, tdsc_error *err);
+/* The same handshake, resumable (issue 16: the connect state machine):
+ * start sets it up over top (nothing sent yet); each step goes as far as
+ * it can without waiting: TDSC__AGAIN with *want (io.h: wait on
+ * tdsc__io_pollfd(top), tdsc__io_wait), TDSC_OK with *top the TLS filter
+ * over the old top, or the codes of tdsc__tls_start.  opts (and its
+ * strings) must outlive the handshake.  tdsc__tls_hs_free after the last
+ * step whatever it returned (after success it frees only the handle);
+ * tdsc__tls_start is this loop with tdsc__io_wait until the deadline. */
+typedef struct tdsc__tls_hs tdsc__tls_hs;
+tdsc_errc tdsc__tls_hs_start(tdsc__io *top, const tdsc__tls_opts *opts,
+                             tdsc__tls_hs **out, tdsc_error *err);
+tdsc_errc tdsc__tls_hs_step(tdsc__tls_hs *hs, tdsc__io **top, int *want,
+                            tdsc_error *err);
+void tdsc__tls_hs_free(tdsc__tls_hs *hs);
 /* Removes the TLS filter from the top of the stack without a close_notify
  * (TDS "login-only" encryption ends TLS after LOGIN7). */
 void tdsc__tls_pop(tdsc__io **top);

@@ -1,7 +1,10 @@
 /* TLS filter over any I/O stack, with OpenSSL (tls.h).  The SSL object talks
- * to the filter below through a custom BIO that blocks with the caller's
- * deadline, so lower-layer errors (timeout, reset) keep their own codes;
- * handshake failures are translated here into the TLS error codes.  Used by
+ * to the filter below through a custom BIO over the non-blocking ops
+ * (io.h): the layer below's TDSC__AGAIN is a BIO retry, and its want comes
+ * back up with OpenSSL's SSL_ERROR_WANT_READ/WRITE; lower-layer errors
+ * (reset, close) keep their own codes; handshake failures are translated
+ * here into the TLS error codes.  The blocking forms loop in io.c (records)
+ * and in tdsc__tls_start (handshake).  Used by
  * lib/session after PRELOGIN (TDS 7.x, through prelogin_wrap.c) or first
  * thing on the transport (TDS 8.0 strict). */
 #include "config.h"
@@ -35,7 +38,7 @@ typedef struct tls_io {
   tdsc__io base; /* base.next: the transport below (old *top) */
   SSL *ssl;
   tdsc__io *below;  /* what the BIO uses: the wrap during a 7.x handshake */
-  int64_t deadline; /* of the operation in progress, for the BIO */
+  int want;         /* what the layer below waits for, after a BIO retry */
   tdsc_error lower; /* the lower layer's error that failed a BIO call */
   bool first_read;  /* handshake: no byte from the server yet */
   bool strict;
@@ -56,11 +59,18 @@ static int bio_write_ex(BIO *b, const char *data, size_t len, size_t *written) {
   tls_io *t = BIO_get_data(b);
   BIO_clear_retry_flags(b);
   *written = 0;
-  if (t->below->ops->write(t->below, data, len, t->deadline, &t->lower) !=
-      TDSC_OK)
+  if (len == 0)
+    return 1;
+  int want = 0;
+  tdsc_errc rc =
+      tdsc__io_write_some(t->below, data, len, written, &want, &t->lower);
+  if (rc == TDSC__AGAIN) {
+    /* OpenSSL keeps the record and writes the same bytes again. */
+    t->want |= want;
+    BIO_set_retry_write(b);
     return 0;
-  *written = len;
-  return 1;
+  }
+  return rc == TDSC_OK;
 }
 
 /* A TLS record starts with its content type: change_cipher_spec (20),
@@ -74,12 +84,14 @@ static int bio_read_ex(BIO *b, char *data, size_t len, size_t *readbytes) {
   if (len == 0)
     return 1;
   size_t got = 0;
+  int want = 0;
   tdsc_errc rc =
-      t->below->ops->read(t->below, data, len, &got, t->deadline, &t->lower);
-  if (rc == TDSC_E_CANCELLED || rc == TDSC_E_READ_TIMEOUT) {
-    /* Nothing was consumed: as a retry the TLS state stays intact (a
-     * cancelled or timed-out query is followed by an attention), and
-     * tls_read hands the code up. */
+      tdsc__io_read_some(t->below, data, len, &got, &want, &t->lower);
+  if (rc == TDSC__AGAIN) {
+    /* Nothing was consumed: as a retry the TLS state stays intact (the
+     * caller waits, or gives up on a timeout or cancel and sends an
+     * attention later over the same state). */
+    t->want |= want;
     BIO_set_retry_read(b);
     return 0;
   }
@@ -540,10 +552,24 @@ static tdsc_errc handshake_error(tls_io *t, const tdsc__tls_opts *o,
 
 /* Starts an operation: fresh lower-layer error and OpenSSL queue (the
  * queue is per thread, and stale entries would end up in this report). */
-static void op_begin(tls_io *t, int64_t deadline) {
+static void op_begin(tls_io *t) {
   ERR_clear_error();
   tdsc__err_clear(&t->lower);
-  t->deadline = deadline;
+  t->want = 0;
+}
+
+/* After a failed SSL call: 1 when the BIO met the layer below waiting
+ * (*want is its want: return TDSC__AGAIN), 0 when OpenSSL wants I/O the
+ * BIO did not refuse (it only consumed a message without application
+ * data, a TLS 1.3 session ticket: call again), -1 for a failure. */
+static int would_block(tls_io *t, int se, int *want) {
+  if ((se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE) ||
+      t->lower.code != TDSC_OK)
+    return -1;
+  if (!t->want)
+    return 0;
+  *want = t->want;
+  return 1;
 }
 
 /* The error of a failed SSL_read_ex/SSL_write_ex after the handshake. */
@@ -567,46 +593,41 @@ static tdsc_errc data_error(tls_io *t, int r, const char *what,
   return TDSC_E_PROTOCOL;
 }
 
-static tdsc_errc tls_read(tdsc__io *io, void *buf, size_t len, size_t *got,
-                          int64_t deadline, tdsc_error *err) {
+static tdsc_errc tls_read_some(tdsc__io *io, void *buf, size_t len,
+                               size_t *got, int *want, tdsc_error *err) {
   tls_io *t = (tls_io *)io;
   *got = 0;
-  if (len == 0)
-    return TDSC_OK;
   for (;;) {
-    op_begin(t, deadline);
+    op_begin(t);
     int r = SSL_read_ex(t->ssl, buf, len, got);
     if (r == 1)
       return TDSC_OK;
-    int se = SSL_get_error(t->ssl, r);
-    if (se == SSL_ERROR_WANT_READ && t->lower.code != TDSC_OK)
-      return surface_lower(t, err);
-    /* The BIO blocks, so WANT_* only follows a post-handshake message
-     * that produced no data: read again. */
-    if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE)
+    int wb = would_block(t, SSL_get_error(t->ssl, r), want);
+    if (wb > 0)
+      return TDSC__AGAIN;
+    if (wb == 0)
       continue;
     return data_error(t, r, "reading from", err);
   }
 }
 
-static tdsc_errc tls_write(tdsc__io *io, const void *buf, size_t len,
-                           int64_t deadline, tdsc_error *err) {
+static tdsc_errc tls_write_some(tdsc__io *io, const void *buf, size_t len,
+                                size_t *put, int *want, tdsc_error *err) {
   tls_io *t = (tls_io *)io;
-  const uint8_t *p = buf;
-  while (len > 0) {
-    size_t n = 0;
-    op_begin(t, deadline);
-    int r = SSL_write_ex(t->ssl, p, len, &n);
-    if (r != 1) {
-      int se = SSL_get_error(t->ssl, r);
-      if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE)
-        continue;
-      return data_error(t, r, "writing to", err);
-    }
-    p += n;
-    len -= n;
+  *put = 0;
+  for (;;) {
+    op_begin(t);
+    /* SSL_MODE_ENABLE_PARTIAL_WRITE: done after each record sent. */
+    int r = SSL_write_ex(t->ssl, buf, len, put);
+    if (r == 1)
+      return TDSC_OK;
+    int wb = would_block(t, SSL_get_error(t->ssl, r), want);
+    if (wb > 0)
+      return TDSC__AGAIN;
+    if (wb == 0)
+      continue;
+    return data_error(t, r, "writing to", err);
   }
-  return TDSC_OK;
 }
 
 static void tls_free(tls_io *t) {
@@ -619,8 +640,12 @@ static void tls_free(tls_io *t) {
 
 static void tls_destroy(tdsc__io *io) { tls_free((tls_io *)io); }
 
-static const tdsc__io_ops tls_ops = {"tls", tls_read, tls_write, tls_destroy,
-                                     NULL};
+static const tdsc__io_ops tls_ops = {.name = "tls",
+                                     .read = tdsc__io_read,
+                                     .write = tdsc__io_write,
+                                     .destroy = tls_destroy,
+                                     .read_some = tls_read_some,
+                                     .write_some = tls_write_some};
 
 /* ---------------------------------------------------------------- start */
 
@@ -658,23 +683,49 @@ static void keylog_cb(const SSL *ssl, const char *line) {
   fclose(f);
 }
 
-tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
-                          int64_t deadline, tdsc_error *err) {
+struct tdsc__tls_hs {
+  tls_io *t;     /* not on the stack until the handshake is done */
+  tdsc__io *wrap; /* the PRELOGIN wrap under t (TDS 7.x), or NULL */
+  tdsc__io *top;  /* the stack t goes on */
+  SSL_CTX *ctx;
+  tdsc__tls_opts opts;
+  bool done;
+};
+
+void tdsc__tls_hs_free(tdsc__tls_hs *hs) {
+  if (!hs)
+    return;
+  if (hs->wrap)
+    hs->wrap->ops->destroy(hs->wrap);
+  if (!hs->done && hs->t)
+    tls_free(hs->t);
+  SSL_CTX_free(hs->ctx); /* the SSL object keeps its own reference */
+  free(hs);
+  ERR_clear_error();
+}
+
+tdsc_errc tdsc__tls_hs_start(tdsc__io *top, const tdsc__tls_opts *opts,
+                             tdsc__tls_hs **out, tdsc_error *err) {
+  *out = NULL;
   ERR_clear_error();
   if (!CRYPTO_THREAD_run_once(&bio_once, bio_method_init) || !bio_method)
     return setup_error(err, TDSC_E_NO_MEMORY, "cannot set up the TLS BIO",
                        NULL);
   tdsc_errc rc = TDSC_OK;
-  tdsc__io *wrap = NULL;
-  SSL_CTX *ctx = NULL;
-  tls_io *t = calloc(1, sizeof *t);
-  if (!t)
+  tdsc__tls_hs *hs = calloc(1, sizeof *hs);
+  tls_io *t = hs ? calloc(1, sizeof *t) : NULL;
+  if (!t) {
+    free(hs);
     return tdsc__err_oom(err);
+  }
+  hs->t = t;
+  hs->top = top;
+  hs->opts = *opts;
   set_where(t, opts);
 
   /* One context per connection: no shared mutable state between threads,
    * and the trust store follows this connection's CAFile=. */
-  ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX *ctx = hs->ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) {
     rc =
         setup_error(err, TDSC_E_NO_MEMORY, "cannot create a TLS context", NULL);
@@ -726,6 +777,10 @@ tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
     goto fail;
   }
   SSL_set_app_data(t->ssl, t);
+  /* Non-blocking records (io.h): a write may end after a record, and is
+   * retried with the same bytes, possibly from a buffer that moved. */
+  SSL_set_mode(t->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                           SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   t->alert_received = -1;
   SSL_set_msg_callback(t->ssl, msg_cb);
 
@@ -776,46 +831,83 @@ tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
   SSL_set_bio(t->ssl, bio, bio);
 
   t->base.ops = &tls_ops;
-  t->base.next = *top;
+  t->base.next = top;
   t->strict = opts->strict;
   t->first_read = true;
   if (opts->strict) {
-    t->below = *top;
+    t->below = top;
   } else {
-    wrap = tdsc__prelogin_wrap_new(*top);
-    if (!wrap) {
+    hs->wrap = tdsc__prelogin_wrap_new(top);
+    if (!hs->wrap) {
       rc = tdsc__err_oom(err);
       goto fail;
     }
-    t->below = wrap;
+    t->below = hs->wrap;
+  }
+  *out = hs;
+  return TDSC_OK;
+
+fail:
+  tdsc__tls_hs_free(hs);
+  return rc;
+}
+
+tdsc_errc tdsc__tls_hs_step(tdsc__tls_hs *hs, tdsc__io **top, int *want,
+                            tdsc_error *err) {
+  tls_io *t = hs->t;
+  *want = 0;
+  if (hs->done) {
+    *top = &t->base;
+    return TDSC_OK;
   }
 
-  op_begin(t, deadline);
-  int r = SSL_connect(t->ssl);
-  if (r != 1) {
-    rc = handshake_error(t, opts, err);
-    goto fail;
+  for (;;) {
+    op_begin(t);
+    int r = SSL_connect(t->ssl);
+    if (r == 1)
+      break;
+    int wb = would_block(t, SSL_get_error(t->ssl, r), want);
+    if (wb > 0)
+      return TDSC__AGAIN;
+    if (wb < 0)
+      return handshake_error(t, &hs->opts, err);
   }
   /* After the handshake TLS records go raw over the transport
    * (MS-TDS 3.2.5.2); the wrap filter frees only itself. */
-  if (wrap)
-    wrap->ops->destroy(wrap);
-  t->below = *top;
-  if (!opts->report_only) { /* kept for tdsc__tls_verdict's message */
+  if (hs->wrap)
+    hs->wrap->ops->destroy(hs->wrap);
+  hs->wrap = NULL;
+  t->below = hs->top;
+  if (!hs->opts.report_only) { /* kept for tdsc__tls_verdict's message */
     X509_free(t->fail_cert); /* only for messages of a failed handshake */
     X509_free(t->leaf);
     t->fail_cert = t->leaf = NULL;
   }
-  SSL_CTX_free(ctx); /* the SSL object keeps its own reference */
+  hs->done = true;
   *top = &t->base;
   return TDSC_OK;
+}
 
-fail:
-  if (wrap)
-    wrap->ops->destroy(wrap);
-  tls_free(t);
-  SSL_CTX_free(ctx);
-  ERR_clear_error();
+tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
+                          int64_t deadline, tdsc_error *err) {
+  tdsc__tls_hs *hs = NULL;
+  tdsc_errc rc = tdsc__tls_hs_start(*top, opts, &hs, err);
+  while (rc == TDSC_OK) {
+    int want = 0;
+    tdsc__io *done = NULL;
+    rc = tdsc__tls_hs_step(hs, &done, &want, err);
+    if (rc == TDSC_OK) {
+      *top = done;
+      break;
+    }
+    if (rc != TDSC__AGAIN)
+      break;
+    rc = tdsc__io_wait(*top, want, deadline, err);
+    if (rc != TDSC_OK)
+      /* The transport's own error (timeout, cancel), in the handshake. */
+      tdsc__err_context(err, "TLS handshake with %s", hs->t->where);
+  }
+  tdsc__tls_hs_free(hs);
   return rc;
 }
 

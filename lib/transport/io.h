@@ -10,14 +10,27 @@
 
 typedef struct tdsc__io tdsc__io;
 
+/* Every filter is non-blocking underneath (issue 16): read_some and
+ * write_some move what can move now, or return TDSC__AGAIN with *want
+ * (TDSC__WANT_READ/WRITE: what the BOTTOM's descriptor must show before a
+ * retry can progress; a filter passes up the want of the layer below,
+ * TLS may want to write in order to read) having consumed and produced
+ * nothing the caller must redo.  The blocking read and write are ONE loop
+ * in io.c (tdsc__io_read, tdsc__io_write) over those plus the wait of
+ * tdsc__io_wait: every ops table points read/write at them, so callers
+ * keep calling io->ops->read/write with a deadline.  A transport that has
+ * no non-blocking form (read_some NULL: the Windows pipes, Schannel) keeps
+ * its own blocking read/write, and tdsc__io_read_some tries those with a
+ * deadline already past. */
 typedef struct tdsc__io_ops {
   const char *name; /* "tcp", "tls", "prelogin-wrap" */
   /* Reads between 1 and len bytes into buf, waiting at most until deadline
    * (clock.h). An orderly close by the peer is TDSC_E_CONN_CLOSED; a
-   * timeout TDSC_E_READ_TIMEOUT. */
+   * timeout TDSC_E_READ_TIMEOUT; a fired waker TDSC_E_CANCELLED. */
   tdsc_errc (*read)(tdsc__io *io, void *buf, size_t len, size_t *got,
                     int64_t deadline, tdsc_error *err);
-  /* Writes all len bytes, or fails. */
+  /* Writes all len bytes, or fails (READ_TIMEOUT when the peer stopped
+   * reading until the deadline; never interrupted by the waker). */
   tdsc_errc (*write)(tdsc__io *io, const void *buf, size_t len,
                      int64_t deadline, tdsc_error *err);
   /* Frees this filter only (not `next`), closing what it owns. */
@@ -25,6 +38,18 @@ typedef struct tdsc__io_ops {
   /* Bottom transports: the descriptor a non-blocking caller waits on
    * (tdsc__io_pollfd); NULL in filters. */
   intptr_t (*pollfd)(tdsc__io *io);
+  /* Non-blocking forms (see above); len > 0.  write_some: TDSC_OK means
+   * the *put bytes went down to the bottom's descriptor (no filter keeps
+   * accepted output, so a blocking write that returned is sent); after
+   * TDSC__AGAIN the caller retries with the same bytes (OpenSSL's rule),
+   * and a filter that sent part of what it made of them (a TLS record, a
+   * PRELOGIN packet) finishes that first.  read_some: a filter may keep
+   * bytes it read from below (a packet header in part) until it can hand
+   * up whole units. */
+  tdsc_errc (*read_some)(tdsc__io *io, void *buf, size_t len, size_t *got,
+                         int *want, tdsc_error *err);
+  tdsc_errc (*write_some)(tdsc__io *io, const void *buf, size_t len,
+                          size_t *put, int *want, tdsc_error *err);
 } tdsc__io_ops;
 
 /* A waker lets another thread interrupt a blocked read (tdsc_conn_cancel):
@@ -40,7 +65,17 @@ struct tdsc__io {
   tdsc__io *next; /* the filter below, or NULL at the bottom */
   const tdsc__waker *wake; /* bottom transport only; NULL: reads only wait
                               for data and the deadline */
+  const char *peer; /* bottom transport only: the other end for the wait's
+                       messages, "the connection to 127.0.0.1:1433" */
 };
+
+/* The blocking read and write of every non-blocking filter (its ops' read
+ * and write): read_some/write_some, then tdsc__io_wait on the bottom until
+ * the deadline (the waker only interrupts reads), again. */
+tdsc_errc tdsc__io_read(tdsc__io *io, void *buf, size_t len, size_t *got,
+                        int64_t deadline, tdsc_error *err);
+tdsc_errc tdsc__io_write(tdsc__io *io, const void *buf, size_t len,
+                         int64_t deadline, tdsc_error *err);
 
 /* NULL when out of memory or file descriptors. */
 tdsc__waker *tdsc__waker_new(void);
@@ -68,9 +103,12 @@ tdsc_errc tdsc__io_read_some(tdsc__io *top, void *buf, size_t len,
 /* Writes 1..len bytes if any can go now (*put says how many). */
 tdsc_errc tdsc__io_write_some(tdsc__io *top, const void *buf, size_t len,
                               size_t *put, int *want, tdsc_error *err);
-/* What to wait on: the bottom transport's socket (for shared memory its
- * doorbell; on Windows a SOCKET or an event HANDLE); TDSC__NO_POLLFD for
- * none. */
+/* What to wait on: the bottom transport's socket (for shared memory on
+ * Linux an epoll descriptor over its doorbell eventfd and rendezvous
+ * socket, readable when the server rang or went away: level-triggered,
+ * poll it for POLLIN whatever the want); on Windows a SOCKET;
+ * TDSC__NO_POLLFD for none (the Windows pipes this session: waiting on
+ * them is a short sleep, see io.c). */
 intptr_t tdsc__io_pollfd(tdsc__io *top);
 /* Waits until the stack may progress on want (TDSC__WANT_*), until the
  * deadline (TDSC_E_READ_TIMEOUT) or until the bottom's waker fires
@@ -113,16 +151,16 @@ int tdsc__dns_canon(const char *host, char *canon, size_t canonlen, char *rev,
 void tdsc__format_addr(const struct sockaddr *sa, socklen_t salen, char *out,
                        size_t outlen);
 
-/* Reads (1..len bytes) and writes (all) on a non-blocking stream socket
- * until the deadline, with the codes of io_ops (io.c): the loops every
- * socket transport shares.  peer names the other end in messages; a read
- * also returns TDSC_E_CANCELLED when wake_fd (-1: none) becomes readable
- * while it waits. */
-tdsc_errc tdsc__fd_read(tdsc__sock fd, int wake_fd, const char *peer,
-                        void *buf, size_t len, size_t *got, int64_t deadline,
-                        tdsc_error *err);
-tdsc_errc tdsc__fd_write(tdsc__sock fd, const char *peer, const void *buf,
-                         size_t len, int64_t deadline, tdsc_error *err);
+/* One non-blocking recv/send on a stream socket (tcp.c, pipe_posix.c),
+ * errors mapped to the library's codes: CONN_CLOSED, CONN_RESET, SOCKET;
+ * TDSC__AGAIN with *want when the socket has nothing / no room.  peer
+ * names the other end in messages. */
+tdsc_errc tdsc__fd_read_some(tdsc__sock fd, const char *peer, void *buf,
+                             size_t len, size_t *got, int *want,
+                             tdsc_error *err);
+tdsc_errc tdsc__fd_write_some(tdsc__sock fd, const char *peer,
+                              const void *buf, size_t len, size_t *put,
+                              int *want, tdsc_error *err);
 /* Destroys the whole stack from top down. */
 void tdsc__io_destroy_all(tdsc__io *top);
 

@@ -33,17 +33,16 @@ typedef struct pipe_io {
 
 /* ---------------------------------------------------------------- filter */
 
-static tdsc_errc pipe_read(tdsc__io *io, void *buf, size_t len, size_t *got,
-                           int64_t deadline, tdsc_error *err) {
+static tdsc_errc pipe_read_some(tdsc__io *io, void *buf, size_t len,
+                                size_t *got, int *want, tdsc_error *err) {
   pipe_io *t = (pipe_io *)io;
-  return tdsc__fd_read(t->fd, tdsc__waker_fd(io->wake), t->desc, buf, len,
-                       got, deadline, err);
+  return tdsc__fd_read_some(t->fd, t->desc, buf, len, got, want, err);
 }
 
-static tdsc_errc pipe_write(tdsc__io *io, const void *buf, size_t len,
-                            int64_t deadline, tdsc_error *err) {
+static tdsc_errc pipe_write_some(tdsc__io *io, const void *buf, size_t len,
+                                 size_t *put, int *want, tdsc_error *err) {
   pipe_io *t = (pipe_io *)io;
-  return tdsc__fd_write(t->fd, t->desc, buf, len, deadline, err);
+  return tdsc__fd_write_some(t->fd, t->desc, buf, len, put, want, err);
 }
 
 static void pipe_destroy(tdsc__io *io) {
@@ -55,8 +54,13 @@ static void pipe_destroy(tdsc__io *io) {
 
 static intptr_t pipe_pollfd(tdsc__io *io) { return ((pipe_io *)io)->fd; }
 
-static const tdsc__io_ops pipe_ops = {"np", pipe_read, pipe_write,
-                                      pipe_destroy, pipe_pollfd};
+static const tdsc__io_ops pipe_ops = {.name = "np",
+                                      .read = tdsc__io_read,
+                                      .write = tdsc__io_write,
+                                      .destroy = pipe_destroy,
+                                      .pollfd = pipe_pollfd,
+                                      .read_some = pipe_read_some,
+                                      .write_some = pipe_write_some};
 
 /* ---------------------------------------------------------------- connect */
 
@@ -186,6 +190,7 @@ tdsc_errc tdsc__pipe_connect(const char *path, int64_t deadline, tdsc__io **out,
   t->fd = fd;
   memcpy(t->path, path, n + 1);
   snprintf(t->desc, sizeof t->desc, "the pipe %s", t->path);
+  t->base.peer = t->desc;
   *out = &t->base;
   return TDSC_OK;
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -64,6 +65,7 @@ typedef struct shm_io {
   int sock;      /* rendezvous socket: its hang-up is the peer's death */
   int bell_mine; /* eventfd this side sleeps on */
   int bell_peer; /* eventfd the server sleeps on */
+  int ep;        /* epoll over bell_mine and sock: the pollfd (io.h) */
   uint8_t *seg;
   size_t seg_len;
   shm_ring tx; /* client -> server: we produce */
@@ -71,6 +73,7 @@ typedef struct shm_io {
   /* Once the peer is seen gone: how reads end after the ring is drained. */
   tdsc_errc gone;
   char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+  char desc[sizeof(((struct sockaddr_un *)0)->sun_path) + 32]; /* messages */
 } shm_io;
 
 static inline void cpu_relax(void) {
@@ -103,48 +106,39 @@ static void close_fd(int *fd) {
 
 /* ---------------------------------------------------------------- waiting */
 
-typedef enum { W_CHANGED, W_TIMEOUT, W_PEER, W_ERROR, W_WOKEN } wait_res;
-
-/* Waits until the peer moves *watch away from seen (section 4): a bounded
- * spin, then flag + drain + re-check + poll on our doorbell and the
- * rendezvous socket.  W_PEER: the socket shows a hang-up or data; W_WOKEN:
- * wake_fd (-1: none, io.h's waker) became readable. */
-static wait_res wait_change(shm_io *s, _Atomic uint32_t *flag,
-                            _Atomic uint64_t *watch, uint64_t seen,
-                            int64_t deadline, int wake_fd) {
+/* Section 4 before a non-blocking call gives up: a bounded spin on *watch
+ * (a peer busy right now answers within it), then our "I sleep" flag,
+ * a drain of our doorbell and a re-check, so that the doorbell (in the
+ * epoll set, the pollfd) rings for any later move.  Returns true when the
+ * peer moved *watch away from seen (try again now).  The drain may have
+ * eaten a ring meant for the other direction (one doorbell serves both):
+ * if that direction is ready, the bell is rung again for it. */
+static bool arm(shm_io *s, _Atomic uint32_t *flag, _Atomic uint64_t *watch,
+                uint64_t seen) {
   for (int i = 0; i < SPIN_CHECKS; i++) {
     if (atomic_load_explicit(watch, memory_order_acquire) != seen)
-      return W_CHANGED;
+      return true;
     cpu_relax();
   }
-  for (;;) {
-    atomic_store_explicit(flag, 1, memory_order_seq_cst);
-    drain_bell(s->bell_mine);
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(watch, memory_order_seq_cst) != seen) {
-      atomic_store_explicit(flag, 0, memory_order_relaxed);
-      return W_CHANGED;
-    }
-    struct pollfd p[3] = {{.fd = s->bell_mine, .events = POLLIN},
-                          {.fd = s->sock, .events = POLLIN},
-                          {.fd = wake_fd, .events = POLLIN}};
-    int r = poll(p, wake_fd >= 0 ? 3 : 2, tdsc__ms_left(deadline));
-    int e = errno;
+  atomic_store_explicit(flag, 1, memory_order_seq_cst);
+  drain_bell(s->bell_mine);
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(watch, memory_order_seq_cst) != seen) {
     atomic_store_explicit(flag, 0, memory_order_relaxed);
-    if (atomic_load_explicit(watch, memory_order_acquire) != seen)
-      return W_CHANGED;
-    if (r < 0 && e != EINTR) {
-      errno = e;
-      return W_ERROR;
-    }
-    if (r == 0)
-      return W_TIMEOUT;
-    if (r > 0 && p[1].revents)
-      return W_PEER;
-    if (r > 0 && wake_fd >= 0 && (p[2].revents & POLLIN))
-      return W_WOKEN;
-    /* a doorbell for the other ring, or EINTR: look again */
+    return true;
   }
+  bool rx_ready =
+      atomic_load_explicit(&s->rx.cons->waiting, memory_order_relaxed) &&
+      atomic_load_explicit(&s->rx.prod->pos, memory_order_acquire) !=
+          atomic_load_explicit(&s->rx.cons->pos, memory_order_relaxed);
+  bool tx_ready =
+      atomic_load_explicit(&s->tx.prod->waiting, memory_order_relaxed) &&
+      atomic_load_explicit(&s->tx.prod->pos, memory_order_relaxed) -
+              atomic_load_explicit(&s->tx.cons->pos, memory_order_acquire) <
+          s->tx.size;
+  if (rx_ready || tx_ready)
+    ring_bell(s->bell_mine);
+  return false;
 }
 
 /* The peer's socket became readable or hung up: why (section 5).  Returns
@@ -181,13 +175,14 @@ static tdsc_errc gone_error(shm_io *s, tdsc_error *err) {
 
 /* ---------------------------------------------------------------- filter */
 
-static tdsc_errc shm_read(tdsc__io *io, void *buf, size_t len, size_t *got,
-                          int64_t deadline, tdsc_error *err) {
+/* TDSC__AGAIN always wants READ: the pollfd is an epoll descriptor, which
+ * only ever shows readable (our doorbell rang, or the socket hung up),
+ * for room in the ring as for data. */
+static tdsc_errc shm_read_some(tdsc__io *io, void *buf, size_t len,
+                               size_t *got, int *want, tdsc_error *err) {
   shm_io *s = (shm_io *)io;
   shm_ring *r = &s->rx;
   *got = 0;
-  if (len == 0)
-    return TDSC_OK;
   for (;;) {
     uint64_t head = atomic_load_explicit(&r->cons->pos, memory_order_relaxed);
     uint64_t tail = atomic_load_explicit(&r->prod->pos, memory_order_acquire);
@@ -204,6 +199,7 @@ static tdsc_errc shm_read(tdsc__io *io, void *buf, size_t len, size_t *got,
       size_t first = n < r->size - at ? n : (size_t)(r->size - at);
       memcpy(buf, r->data + at, first);
       memcpy((uint8_t *)buf + first, r->data, n - first);
+      atomic_store_explicit(&r->cons->waiting, 0, memory_order_relaxed);
       atomic_store_explicit(&r->cons->pos, head + n, memory_order_release);
       atomic_thread_fence(memory_order_seq_cst);
       if (atomic_load_explicit(&r->prod->waiting, memory_order_relaxed))
@@ -213,36 +209,24 @@ static tdsc_errc shm_read(tdsc__io *io, void *buf, size_t len, size_t *got,
     }
     if (s->gone != TDSC_OK)
       return gone_error(s, err);
-    switch (wait_change(s, &r->cons->waiting, &r->prod->pos, tail, deadline,
-                        tdsc__waker_fd(io->wake))) {
-    case W_CHANGED:
-      break;
-    case W_WOKEN:
-      return tdsc__err_set(err, TDSC_E_CANCELLED,
-                           "the wait for the server (shared memory %s) was "
-                           "cancelled",
-                           s->path);
-    case W_TIMEOUT:
-      return tdsc__err_set(err, TDSC_E_READ_TIMEOUT,
-                           "no data from the server (shared memory %s) before "
-                           "the timeout",
-                           s->path);
-    case W_ERROR:
-      return tdsc__err_errno(err, TDSC_E_SOCKET, errno,
-                             "cannot wait for data from %s", s->path);
-    case W_PEER:
-      s->gone = peer_state(s); /* the loop drains the ring first */
-      break;
+    if (arm(s, &r->cons->waiting, &r->prod->pos, tail))
+      continue;
+    tdsc_errc g = peer_state(s);
+    if (g != TDSC_OK) {
+      s->gone = g; /* the loop drains the ring first */
+      continue;
     }
+    *want = TDSC__WANT_READ;
+    return TDSC__AGAIN;
   }
 }
 
-static tdsc_errc shm_write(tdsc__io *io, const void *buf, size_t len,
-                           int64_t deadline, tdsc_error *err) {
+static tdsc_errc shm_write_some(tdsc__io *io, const void *buf, size_t len,
+                                size_t *put, int *want, tdsc_error *err) {
   shm_io *s = (shm_io *)io;
   shm_ring *r = &s->tx;
-  const uint8_t *p = buf;
-  while (len > 0) {
+  *put = 0;
+  for (;;) {
     uint64_t tail = atomic_load_explicit(&r->prod->pos, memory_order_relaxed);
     uint64_t head = atomic_load_explicit(&r->cons->pos, memory_order_acquire);
     uint64_t used = tail - head;
@@ -256,58 +240,53 @@ static tdsc_errc shm_write(tdsc__io *io, const void *buf, size_t len,
       size_t n = room < len ? (size_t)room : len;
       size_t at = (size_t)(tail & (r->size - 1));
       size_t first = n < r->size - at ? n : (size_t)(r->size - at);
-      memcpy(r->data + at, p, first);
-      memcpy(r->data, p + first, n - first);
+      memcpy(r->data + at, buf, first);
+      memcpy(r->data, (const uint8_t *)buf + first, n - first);
+      atomic_store_explicit(&r->prod->waiting, 0, memory_order_relaxed);
       atomic_store_explicit(&r->prod->pos, tail + n, memory_order_release);
       atomic_thread_fence(memory_order_seq_cst);
       if (atomic_load_explicit(&r->cons->waiting, memory_order_relaxed))
         ring_bell(s->bell_peer);
-      p += n;
-      len -= n;
-      continue;
+      *put = n;
+      return TDSC_OK;
     }
     if (s->gone != TDSC_OK)
       return tdsc__err_set(err, TDSC_E_CONN_RESET,
                            "the server went away while sending (shared "
                            "memory %s)",
                            s->path);
-    switch (wait_change(s, &r->prod->waiting, &r->cons->pos, head, deadline,
-                        -1)) {
-    case W_CHANGED:
-    case W_WOKEN: /* writes pass no waker */
-      break;
-    case W_TIMEOUT:
-      /* The server stopped reading: the same remedy as a silent server. */
-      return tdsc__err_set(err, TDSC_E_READ_TIMEOUT,
-                           "the server did not accept data before the timeout "
-                           "(shared memory %s, ring full)",
-                           s->path);
-    case W_ERROR:
-      return tdsc__err_errno(err, TDSC_E_SOCKET, errno,
-                             "cannot wait to send to %s", s->path);
-    case W_PEER: {
-      tdsc_errc g = peer_state(s);
-      if (g != TDSC_OK)
-        s->gone = g == TDSC_E_PROTOCOL ? g : TDSC_E_CONN_RESET;
-      break;
+    if (arm(s, &r->prod->waiting, &r->cons->pos, head))
+      continue;
+    tdsc_errc g = peer_state(s);
+    if (g != TDSC_OK) {
+      s->gone = g == TDSC_E_PROTOCOL ? g : TDSC_E_CONN_RESET;
+      continue;
     }
-    }
+    *want = TDSC__WANT_READ;
+    return TDSC__AGAIN;
   }
-  return TDSC_OK;
 }
 
 static void shm_destroy(tdsc__io *io) {
   shm_io *s = (shm_io *)io;
   if (s->seg)
     munmap(s->seg, s->seg_len);
+  close_fd(&s->ep);
   close_fd(&s->bell_mine);
   close_fd(&s->bell_peer);
   close_fd(&s->sock);
   free(s);
 }
 
-static const tdsc__io_ops shm_ops = {"shm", shm_read, shm_write, shm_destroy,
-                                     NULL};
+static intptr_t shm_pollfd(tdsc__io *io) { return ((shm_io *)io)->ep; }
+
+static const tdsc__io_ops shm_ops = {.name = "shm",
+                                     .read = tdsc__io_read,
+                                     .write = tdsc__io_write,
+                                     .destroy = shm_destroy,
+                                     .pollfd = shm_pollfd,
+                                     .read_some = shm_read_some,
+                                     .write_some = shm_write_some};
 
 /* ---------------------------------------------------------------- hello */
 
@@ -485,6 +464,21 @@ static tdsc_errc adopt_segment(shm_io *s, const uint8_t *ans, int fds[3],
   return TDSC_OK;
 }
 
+/* The one descriptor a caller waits on (io.h): readable when our
+ * doorbell rings or the rendezvous socket shows the server's end. */
+static tdsc_errc make_pollfd(shm_io *s, tdsc_error *err) {
+  s->ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event bell = {.events = EPOLLIN, .data.fd = s->bell_mine};
+  struct epoll_event sock = {.events = EPOLLIN | EPOLLRDHUP,
+                             .data.fd = s->sock};
+  if (s->ep < 0 ||
+      epoll_ctl(s->ep, EPOLL_CTL_ADD, s->bell_mine, &bell) != 0 ||
+      epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sock, &sock) != 0)
+    return tdsc__err_errno(err, TDSC_E_SYSTEM, errno,
+                           "cannot set up the wait for %s (epoll)", s->path);
+  return TDSC_OK;
+}
+
 /* ---------------------------------------------------------------- connect */
 
 tdsc_errc tdsc__shm_connect(const char *rendezvous_path, int64_t deadline,
@@ -506,8 +500,10 @@ tdsc_errc tdsc__shm_connect(const char *rendezvous_path, int64_t deadline,
   if (!s)
     return tdsc__err_oom(err);
   s->base.ops = &shm_ops;
-  s->sock = s->bell_mine = s->bell_peer = -1;
+  s->sock = s->bell_mine = s->bell_peer = s->ep = -1;
   memcpy(s->path, rendezvous_path, plen + 1);
+  snprintf(s->desc, sizeof s->desc, "the server (shared memory %s)", s->path);
+  s->base.peer = s->desc;
   int fds[3] = {-1, -1, -1};
   int nfds = 0;
   tdsc_errc rc;
@@ -567,6 +563,8 @@ tdsc_errc tdsc__shm_connect(const char *rendezvous_path, int64_t deadline,
   rc = recv_answer(s, ans, fds, &nfds, deadline, err);
   if (rc == TDSC_OK)
     rc = adopt_segment(s, ans, fds, nfds, err);
+  if (rc == TDSC_OK)
+    rc = make_pollfd(s, err);
   if (rc != TDSC_OK)
     goto fail;
   *out = &s->base;

@@ -73,17 +73,16 @@ static void list_add(char *list, size_t cap, const char *addr,
 
 /* ---------------------------------------------------------------- filter */
 
-static tdsc_errc tcp_read(tdsc__io *io, void *buf, size_t len, size_t *got,
-                          int64_t deadline, tdsc_error *err) {
+static tdsc_errc tcp_read_some(tdsc__io *io, void *buf, size_t len,
+                               size_t *got, int *want, tdsc_error *err) {
   tcp_io *t = (tcp_io *)io;
-  return tdsc__fd_read(t->fd, tdsc__waker_fd(io->wake), t->desc, buf, len,
-                       got, deadline, err);
+  return tdsc__fd_read_some(t->fd, t->desc, buf, len, got, want, err);
 }
 
-static tdsc_errc tcp_write(tdsc__io *io, const void *buf, size_t len,
-                           int64_t deadline, tdsc_error *err) {
+static tdsc_errc tcp_write_some(tdsc__io *io, const void *buf, size_t len,
+                                size_t *put, int *want, tdsc_error *err) {
   tcp_io *t = (tcp_io *)io;
-  return tdsc__fd_write(t->fd, t->desc, buf, len, deadline, err);
+  return tdsc__fd_write_some(t->fd, t->desc, buf, len, put, want, err);
 }
 
 static void tcp_destroy(tdsc__io *io) {
@@ -94,8 +93,13 @@ static void tcp_destroy(tdsc__io *io) {
 
 static intptr_t tcp_pollfd(tdsc__io *io) { return (intptr_t)((tcp_io *)io)->fd; }
 
-static const tdsc__io_ops tcp_ops = {"tcp", tcp_read, tcp_write, tcp_destroy,
-                                     tcp_pollfd};
+static const tdsc__io_ops tcp_ops = {.name = "tcp",
+                                     .read = tdsc__io_read,
+                                     .write = tdsc__io_write,
+                                     .destroy = tcp_destroy,
+                                     .pollfd = tcp_pollfd,
+                                     .read_some = tcp_read_some,
+                                     .write_some = tcp_write_some};
 
 /* ---------------------------------------------------------------- resolve */
 
@@ -232,6 +236,7 @@ tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
     att[winner].fd = TDSC__NO_SOCK;
     snprintf(t->peer, sizeof t->peer, "%s", addrs[winner].text);
     snprintf(t->desc, sizeof t->desc, "the connection to %s", t->peer);
+    t->base.peer = t->desc;
     int one = 1;
     /* TDS is request/response in small packets: Nagle only adds delay.
      * Keepalive lets a long-idle connection notice a vanished server.
