@@ -174,6 +174,27 @@ tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
                             tdsc__io **out, char *addr, size_t addrlen,
                             tdsc_error *err);
 
+/* The same connect, resumable (issue 16: the connect state machine).
+ * start resolves (getaddrinfo, not bounded: resolve.c); each step looks,
+ * without waiting, at the attempts in flight and starts the next address
+ * when its turn has come (RFC 8305 5), then returns TDSC_OK with *out (and
+ * addr) as tdsc__tcp_connect's, its failure codes (CONN_TIMEOUT once the
+ * deadline has passed), or TDSC__AGAIN: wait until *fd (a socket) is
+ * writable (TDSC__WANT_WRITE) or *timer_ms (-1: only the deadline) has
+ * passed, then step again.  One socket to wait on: the newest attempt;
+ * while older ones are still in flight the timer is at most 50 ms, so the
+ * one that answers first is found within that (the blocking form waits on
+ * all of them at once).  tdsc__tcp_connect_free in every case (it closes
+ * the attempts that did not win). */
+typedef struct tdsc__tcp_conn tdsc__tcp_conn;
+tdsc_errc tdsc__tcp_connect_start(const char *host, uint16_t port,
+                                  tdsc__tcp_conn **out, tdsc_error *err);
+tdsc_errc tdsc__tcp_connect_step(tdsc__tcp_conn *c, int64_t deadline,
+                                 tdsc__io **out, char *addr, size_t addrlen,
+                                 intptr_t *fd, int *timer_ms,
+                                 tdsc_error *err);
+void tdsc__tcp_connect_free(tdsc__tcp_conn *c);
+
 /* Named pipe, POSIX (pipe_posix.c): on POSIX a named-pipe target is an
  * AF_UNIX stream socket carrying TDS packets as they are (DESIGN,
  * "Transports and targets"; doc/local-endpoints.md).  Connects to path

@@ -154,10 +154,17 @@ static void pipe_destroy(tdsc__io *io) {
   free(t);
 }
 
-static const tdsc__io_ops np_ops = {"np", pipe_read, pipe_write, pipe_destroy,
-                                    NULL};
-static const tdsc__io_ops shm_ops = {"shm", pipe_read, pipe_write,
-                                     pipe_destroy, NULL};
+/* No non-blocking form yet (read_some NULL): tdsc__io_read_some tries
+ * the blocking read once (an overlapped read given no time), and
+ * tdsc__io_wait naps, having no descriptor to wait on (io.c). */
+static const tdsc__io_ops np_ops = {.name = "np",
+                                    .read = pipe_read,
+                                    .write = pipe_write,
+                                    .destroy = pipe_destroy};
+static const tdsc__io_ops shm_ops = {.name = "shm",
+                                     .read = pipe_read,
+                                     .write = pipe_write,
+                                     .destroy = pipe_destroy};
 
 /* ---------------------------------------------------------------- connect */
 
@@ -282,6 +289,7 @@ tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
   t->ev = ev;
   snprintf(t->desc, sizeof t->desc, "the %spipe %s",
            shm ? "shared-memory " : "", name);
+  t->base.peer = t->desc;
   *out = &t->base;
   return TDSC_OK;
 }

@@ -110,6 +110,23 @@ typedef struct attempt {
   int errnum;    /* why it failed, 0 if not (yet) */
 } attempt;
 
+/* A non-blocking caller waits on one socket (the newest attempt); older
+ * attempts still in flight are looked at again after this long. */
+#define RECHECK_MS 50
+
+struct tdsc__tcp_conn {
+  char *host;
+  uint16_t port;
+  tdsc__addr *addrs;
+  size_t naddr;
+  attempt *att;
+  struct pollfd *pfds;
+  size_t *pidx;
+  size_t next;        /* next address to start */
+  size_t inflight;    /* attempts with an open fd */
+  int64_t next_start; /* when the next address may start */
+};
+
 /* Starts a non-blocking connect; returns 1 connected, 0 in flight, -1
  * failed (a->errnum set). */
 static int attempt_start(attempt *a, const tdsc__addr *ad) {
@@ -129,175 +146,234 @@ static int attempt_start(attempt *a, const tdsc__addr *ad) {
   return -1;
 }
 
-tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
-                            tdsc__io **out, char *addrbuf, size_t addrlen,
-                            tdsc_error *err) {
+void tdsc__tcp_connect_free(tdsc__tcp_conn *c) {
+  if (!c)
+    return;
+  if (c->att)
+    for (size_t i = 0; i < c->naddr; i++)
+      tdsc__sock_close(c->att[i].fd);
+  free(c->att);
+  free(c->pfds);
+  free(c->pidx);
+  free(c->addrs);
+  free(c->host);
+  free(c);
+}
+
+tdsc_errc tdsc__tcp_connect_start(const char *host, uint16_t port,
+                                  tdsc__tcp_conn **out, tdsc_error *err) {
   *out = NULL;
   if (!host || !*host)
     return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
                          "no host name to connect to");
-  tdsc__addr *addrs = NULL;
-  size_t naddr = 0;
+  tdsc__tcp_conn *c = calloc(1, sizeof *c);
+  if (!c || !(c->host = strdup(host))) {
+    free(c);
+    return tdsc__err_oom(err);
+  }
+  c->port = port;
   char purpose[16];
   snprintf(purpose, sizeof purpose, "port %u", (unsigned)port);
-  tdsc_errc rc = tdsc__resolve(host, port, SOCK_STREAM, purpose, &addrs,
-                               &naddr, err);
+  tdsc_errc rc = tdsc__resolve(host, port, SOCK_STREAM, purpose, &c->addrs,
+                               &c->naddr, err);
   if (rc != TDSC_OK)
-    return rc;
-
-  attempt *att = calloc(naddr, sizeof *att);
-  struct pollfd *pfds = calloc(naddr, sizeof *pfds);
-  size_t *pidx = calloc(naddr, sizeof *pidx);
-  if (!att || !pfds || !pidx) {
+    goto fail;
+  c->att = calloc(c->naddr, sizeof *c->att);
+  c->pfds = calloc(c->naddr, sizeof *c->pfds);
+  c->pidx = calloc(c->naddr, sizeof *c->pidx);
+  if (!c->att || !c->pfds || !c->pidx) {
     rc = tdsc__err_oom(err);
-    goto done;
+    goto fail;
   }
-  for (size_t i = 0; i < naddr; i++)
-    att[i].fd = TDSC__NO_SOCK;
+  for (size_t i = 0; i < c->naddr; i++)
+    c->att[i].fd = TDSC__NO_SOCK;
+  *out = c;
+  return TDSC_OK;
 
-  size_t next = 0;        /* next address to start */
-  size_t inflight = 0;    /* attempts with an open fd */
-  int64_t next_start = 0; /* when the next address may start */
-  int winner = -1;
+fail:
+  tdsc__tcp_connect_free(c);
+  return rc;
+}
 
-  while (winner < 0) {
-    /* Start the next address when its turn has come, or at once when
-     * nothing is in flight (the previous one failed). */
-    if (next < naddr && (inflight == 0 || tdsc__now_ms() >= next_start)) {
-      size_t i = next++;
-      int r = attempt_start(&att[i], &addrs[i]);
-      if (r == 1) {
-        winner = (int)i;
-        break;
-      }
-      /* RFC 8305 5: the next address starts after the delay, or at once
-       * when this one has already failed. */
-      next_start = r == 0 ? tdsc__now_ms() + STAGGER_MS : 0;
-      if (r == 0)
-        inflight++;
+/* The attempts in flight, in c->pfds (POLLOUT) and c->pidx; their count. */
+static size_t inflight_pollfds(tdsc__tcp_conn *c) {
+  size_t np = 0;
+  for (size_t i = 0; i < c->next; i++) {
+    if (c->att[i].fd == TDSC__NO_SOCK)
       continue;
-    }
-    if (inflight == 0)
-      break; /* all failed */
-    int wait = tdsc__ms_left(deadline);
-    if (wait == 0)
-      break; /* deadline passed */
-    if (next < naddr) {
-      int64_t until = next_start - tdsc__now_ms();
-      if (until < 0)
-        until = 0;
-      if (wait < 0 || until < wait)
-        wait = (int)until;
-    }
-    size_t np = 0;
-    for (size_t i = 0; i < next; i++) {
-      if (att[i].fd == TDSC__NO_SOCK)
-        continue;
-      pfds[np].fd = att[i].fd;
-      pfds[np].events = POLLOUT;
-      pfds[np].revents = 0;
-      pidx[np++] = i;
-    }
-    int pr = tdsc__sock_poll(pfds, (tdsc__nfds)np, wait);
-    if (pr < 0) {
-      int e = tdsc__sock_errno();
-      if (e == TDSC__SOCK_EINTR)
-        continue;
-      rc = tdsc__err_errno(err, TDSC_E_SOCKET, e,
-                           "cannot connect to %s port %u: poll failed", host,
-                           (unsigned)port);
-      goto done;
-    }
-    for (size_t k = 0; k < np && winner < 0; k++) {
-      if (!pfds[k].revents)
-        continue;
-      attempt *a = &att[pidx[k]];
-      int soerr = tdsc__sock_pending_error(a->fd);
-      if (soerr == 0) {
-        winner = (int)pidx[k];
-        break;
+    c->pfds[np].fd = c->att[i].fd;
+    c->pfds[np].events = POLLOUT;
+    c->pfds[np].revents = 0;
+    c->pidx[np++] = i;
+  }
+  return np;
+}
+
+/* The connected socket of attempt i as the bottom of a stack. */
+static tdsc_errc adopt(tdsc__tcp_conn *c, size_t i, tdsc__io **out,
+                       char *addrbuf, size_t addrlen, tdsc_error *err) {
+  tcp_io *t = calloc(1, sizeof *t);
+  if (!t)
+    return tdsc__err_oom(err);
+  t->base.ops = &tcp_ops;
+  t->fd = c->att[i].fd;
+  c->att[i].fd = TDSC__NO_SOCK;
+  c->inflight--;
+  snprintf(t->peer, sizeof t->peer, "%s", c->addrs[i].text);
+  snprintf(t->desc, sizeof t->desc, "the connection to %s", t->peer);
+  t->base.peer = t->desc;
+  int one = 1;
+  /* TDS is request/response in small packets: Nagle only adds delay.
+   * Keepalive lets a long-idle connection notice a vanished server.
+   * (Winsock takes the value as char *: hence the void *.) */
+  (void)setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, (const void *)&one,
+                   sizeof one);
+  (void)setsockopt(t->fd, SOL_SOCKET, SO_KEEPALIVE, (const void *)&one,
+                   sizeof one);
+  if (addrbuf && addrlen)
+    snprintf(addrbuf, addrlen, "%s", t->peer);
+  *out = &t->base;
+  return TDSC_OK;
+}
+
+/* Every address failed, or the deadline passed: name every address and
+ * what happened to it. */
+static tdsc_errc connect_failure(tdsc__tcp_conn *c, tdsc_error *err) {
+  char tried[1024] = "";
+  tdsc_errc best = TDSC_E_SOCKET;
+  int best_errno = 0;
+  bool timed_out = c->inflight > 0 || c->next < c->naddr;
+  for (size_t i = 0; i < c->naddr; i++) {
+    if (i >= c->next) {
+      list_add(tried, sizeof tried, c->addrs[i].text, "not tried");
+    } else if (c->att[i].fd != TDSC__NO_SOCK) {
+      list_add(tried, sizeof tried, c->addrs[i].text, "no answer");
+    } else {
+      tdsc_errc code = connect_errc(c->att[i].errnum);
+      if (best_errno == 0 || errc_rank(code) > errc_rank(best)) {
+        best = code;
+        best_errno = c->att[i].errnum;
       }
-      a->errnum = soerr;
-      tdsc__sock_close(a->fd);
-      a->fd = TDSC__NO_SOCK;
-      inflight--;
-      next_start = 0; /* a failure hands over to the next address now */
+      char text[160];
+      list_add(tried, sizeof tried, c->addrs[i].text,
+               tdsc__strerror(c->att[i].errnum, text, sizeof text));
     }
   }
-
-  if (winner >= 0) {
-    tcp_io *t = calloc(1, sizeof *t);
-    if (!t) {
-      rc = tdsc__err_oom(err);
-      goto done;
-    }
-    t->base.ops = &tcp_ops;
-    t->fd = att[winner].fd;
-    att[winner].fd = TDSC__NO_SOCK;
-    snprintf(t->peer, sizeof t->peer, "%s", addrs[winner].text);
-    snprintf(t->desc, sizeof t->desc, "the connection to %s", t->peer);
-    t->base.peer = t->desc;
-    int one = 1;
-    /* TDS is request/response in small packets: Nagle only adds delay.
-     * Keepalive lets a long-idle connection notice a vanished server.
-     * (Winsock takes the value as char *: hence the void *.) */
-    (void)setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, (const void *)&one,
-                     sizeof one);
-    (void)setsockopt(t->fd, SOL_SOCKET, SO_KEEPALIVE, (const void *)&one,
-                     sizeof one);
-    if (addrbuf && addrlen)
-      snprintf(addrbuf, addrlen, "%s", t->peer);
-    *out = &t->base;
-    rc = TDSC_OK;
-    goto done;
-  }
-
-  /* Failure: name every address and what happened to it. */
-  {
-    char tried[1024] = "";
-    tdsc_errc best = TDSC_E_SOCKET;
-    int best_errno = 0;
-    bool timed_out = inflight > 0 || next < naddr;
-    for (size_t i = 0; i < naddr; i++) {
-      if (i >= next) {
-        list_add(tried, sizeof tried, addrs[i].text, "not tried");
-      } else if (att[i].fd != TDSC__NO_SOCK) {
-        list_add(tried, sizeof tried, addrs[i].text, "no answer");
-      } else {
-        tdsc_errc c = connect_errc(att[i].errnum);
-        if (best_errno == 0 || errc_rank(c) > errc_rank(best)) {
-          best = c;
-          best_errno = att[i].errnum;
-        }
-        char text[160];
-        list_add(tried, sizeof tried, addrs[i].text,
-                 tdsc__strerror(att[i].errnum, text, sizeof text));
-      }
-    }
-    if (timed_out) {
-      rc = tdsc__err_errno(err, TDSC_E_CONN_TIMEOUT, TDSC__SOCK_ETIMEDOUT,
+  if (timed_out)
+    return tdsc__err_errno(err, TDSC_E_CONN_TIMEOUT, TDSC__SOCK_ETIMEDOUT,
                            "cannot connect to %s port %u: no answer before "
                            "the timeout (%s)",
-                           host, (unsigned)port, tried);
-    } else {
-      const char *what = best == TDSC_E_CONN_REFUSED ? "connection refused"
-                         : best == TDSC_E_NET_UNREACHABLE
-                             ? "network unreachable"
-                         : best == TDSC_E_CONN_TIMEOUT ? "timed out"
-                                                       : "socket error";
-      rc = tdsc__err_errno(err, best, best_errno,
-                           "cannot connect to %s port %u: %s (%s)", host,
-                           (unsigned)port, what, tried);
-    }
-  }
+                           c->host, (unsigned)c->port, tried);
+  const char *what = best == TDSC_E_CONN_REFUSED     ? "connection refused"
+                     : best == TDSC_E_NET_UNREACHABLE ? "network unreachable"
+                     : best == TDSC_E_CONN_TIMEOUT    ? "timed out"
+                                                      : "socket error";
+  return tdsc__err_errno(err, best, best_errno,
+                         "cannot connect to %s port %u: %s (%s)", c->host,
+                         (unsigned)c->port, what, tried);
+}
 
-done:
-  if (att)
-    for (size_t i = 0; i < naddr; i++)
-      tdsc__sock_close(att[i].fd);
-  free(att);
-  free(pfds);
-  free(pidx);
-  free(addrs);
+/* Until the deadline or the next address is due (-1: no limit). */
+static int next_timer(const tdsc__tcp_conn *c, int64_t deadline) {
+  int wait = tdsc__ms_left(deadline);
+  if (c->next < c->naddr) {
+    int64_t until = c->next_start - tdsc__now_ms();
+    if (until < 0)
+      until = 0;
+    if (wait < 0 || until < wait)
+      wait = (int)until;
+  }
+  return wait;
+}
+
+tdsc_errc tdsc__tcp_connect_step(tdsc__tcp_conn *c, int64_t deadline,
+                                 tdsc__io **out, char *addrbuf,
+                                 size_t addrlen, intptr_t *fd, int *timer_ms,
+                                 tdsc_error *err) {
+  *out = NULL;
+  *fd = TDSC__NO_POLLFD;
+  *timer_ms = -1;
+  for (;;) {
+    /* The attempts in flight that ended, without waiting. */
+    size_t np = inflight_pollfds(c);
+    if (np > 0) {
+      int pr = tdsc__sock_poll(c->pfds, (tdsc__nfds)np, 0);
+      if (pr < 0 && tdsc__sock_errno() != TDSC__SOCK_EINTR)
+        return tdsc__err_errno(err, TDSC_E_SOCKET, tdsc__sock_errno(),
+                               "cannot connect to %s port %u: poll failed",
+                               c->host, (unsigned)c->port);
+      for (size_t k = 0; pr > 0 && k < np; k++) {
+        if (!c->pfds[k].revents)
+          continue;
+        attempt *a = &c->att[c->pidx[k]];
+        int soerr = tdsc__sock_pending_error(a->fd);
+        if (soerr == 0)
+          return adopt(c, c->pidx[k], out, addrbuf, addrlen, err);
+        a->errnum = soerr;
+        tdsc__sock_close(a->fd);
+        a->fd = TDSC__NO_SOCK;
+        c->inflight--;
+        c->next_start = 0; /* a failure hands over to the next address now */
+      }
+    }
+    /* Start the next address when its turn has come, or at once when
+     * nothing is in flight (the previous one failed). */
+    if (c->next < c->naddr &&
+        (c->inflight == 0 || tdsc__now_ms() >= c->next_start)) {
+      size_t i = c->next++;
+      int r = attempt_start(&c->att[i], &c->addrs[i]);
+      if (r >= 0)
+        c->inflight++;
+      if (r == 1)
+        return adopt(c, i, out, addrbuf, addrlen, err);
+      /* RFC 8305 5: the next address starts after the delay, or at once
+       * when this one has already failed. */
+      c->next_start = r == 0 ? tdsc__now_ms() + STAGGER_MS : 0;
+      continue;
+    }
+    if (c->inflight == 0 || tdsc__ms_left(deadline) == 0)
+      return connect_failure(c, err);
+    break;
+  }
+  /* Wait: for the newest attempt, until the next one is due, the older
+   * ones are looked at again, or the deadline. */
+  for (size_t i = c->next; i-- > 0;)
+    if (c->att[i].fd != TDSC__NO_SOCK) {
+      *fd = (intptr_t)c->att[i].fd;
+      break;
+    }
+  int wait = next_timer(c, deadline);
+  if (c->inflight > 1 && (wait < 0 || wait > RECHECK_MS))
+    wait = RECHECK_MS;
+  *timer_ms = wait;
+  return TDSC__AGAIN;
+}
+
+tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
+                            tdsc__io **out, char *addrbuf, size_t addrlen,
+                            tdsc_error *err) {
+  *out = NULL;
+  tdsc__tcp_conn *c = NULL;
+  tdsc_errc rc = tdsc__tcp_connect_start(host, port, &c, err);
+  while (rc == TDSC_OK) {
+    intptr_t fd;
+    int ms;
+    rc = tdsc__tcp_connect_step(c, deadline, out, addrbuf, addrlen, &fd, &ms,
+                                err);
+    if (rc != TDSC__AGAIN)
+      break;
+    /* Blocking, every attempt in flight is waited on at once (RFC 8305
+     * races them); the step looks at which ended. */
+    size_t np = inflight_pollfds(c);
+    int pr = tdsc__sock_poll(c->pfds, (tdsc__nfds)np, next_timer(c, deadline));
+    if (pr < 0 && tdsc__sock_errno() != TDSC__SOCK_EINTR) {
+      rc = tdsc__err_errno(err, TDSC_E_SOCKET, tdsc__sock_errno(),
+                           "cannot connect to %s port %u: poll failed", host,
+                           (unsigned)port);
+      break;
+    }
+    rc = TDSC_OK;
+  }
+  tdsc__tcp_connect_free(c);
   return rc;
 }
