@@ -128,6 +128,7 @@ tests/integration/check_transports
 tests/unit/check_ntlm
 tests/unit/check_transport
 tests/unit/check_shm
+tests/unit/check_nbio
 tests/unit/check_rpc
 tests/integration/check_rpc
 tests/integration/check_txn
