@@ -38,7 +38,10 @@ tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
  * over the old top, or the codes of tdsc__tls_start.  opts (and its
  * strings) must outlive the handshake.  tdsc__tls_hs_free after the last
  * step whatever it returned (after success it frees only the handle);
- * tdsc__tls_start is this loop with tdsc__io_wait until the deadline. */
+ * tdsc__tls_start is this loop with tdsc__io_wait until the deadline.
+ * OpenSSL only this session: tls_schannel.c has the blocking
+ * tdsc__tls_start and blocking records (tried once by
+ * tdsc__io_read_some), not these. */
 typedef struct tdsc__tls_hs tdsc__tls_hs;
 tdsc_errc tdsc__tls_hs_start(tdsc__io *top, const tdsc__tls_opts *opts,
                              tdsc__tls_hs **out, tdsc_error *err);

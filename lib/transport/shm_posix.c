@@ -2,7 +2,11 @@
  * memfd segment, set up and watched through a rendezvous AF_UNIX socket,
  * with eventfd doorbells.  The protocol is doc/shm-protocol.md (section
  * numbers below refer to it); the test server's side is tdsserver.py --shm.
- * Like tcp.c, every wait is a poll() bounded by the caller's deadline. */
+ * Non-blocking like tcp.c (io.h): a read or write that finds the ring
+ * empty or full spins briefly, raises its "I sleep" flag and returns
+ * TDSC__AGAIN; the pollfd is an epoll set over our doorbell and the
+ * rendezvous socket, so io.c's wait (or the caller's poll) wakes for the
+ * server's bell as for its death. */
 #include "config.h"
 
 #include "clock.h"

@@ -1,7 +1,9 @@
 /* TCP transport (io.h): resolves a host, races its addresses with RFC 8305
  * style staggering, and exposes the winning socket as the bottom filter of
- * the I/O stack.  Every wait is a poll() bounded by the caller's deadline;
- * lib/tls stacks on top.  POSIX sockets and Winsock alike (sock.h). */
+ * the I/O stack: non-blocking reads and writes (io.h), the connect both
+ * resumable (start/step) and blocking (a loop over the steps, every wait
+ * a poll() bounded by the caller's deadline); lib/tls stacks on top.
+ * POSIX sockets and Winsock alike (sock.h). */
 #include "config.h"
 
 #include "clock.h"
