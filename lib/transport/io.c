@@ -9,6 +9,10 @@
 
 #include <stdint.h>
 
+#ifdef _WIN32
+#include "transport/win32.h"
+#endif
+
 static const tdsc__io *io_bottom(const tdsc__io *top) {
   while (top && top->next)
     top = top->next;
@@ -51,8 +55,8 @@ void tdsc__io_set_wake(tdsc__io *top, const tdsc__waker *w) {
 
 /* ---------------------------------------------------------------- waiting */
 
-/* Without a descriptor (a transport with no non-blocking form: the
- * Windows pipes), a wait is a short sleep, so that a loop over
+/* Without a descriptor (a transport with no non-blocking form), a wait
+ * is a short sleep, so that a loop over
  * tdsc__io_read_some, whose fallback tries the blocking read once, does
  * not spin. */
 #define NO_POLLFD_NAP_MS 2
@@ -61,11 +65,50 @@ void tdsc__io_set_wake(tdsc__io *top, const tdsc__waker *w) {
  * the waker never interrupts and whose timeout means the server stopped
  * reading (what it waits for may be a read: TLS, or shared memory, whose
  * descriptor only shows readable). */
+/* The timeout of a wait, as a read's or a write's. */
+static tdsc_errc wait_timeout(const char *peer, bool sending,
+                              tdsc_error *err) {
+  if (!sending)
+    return tdsc__err_set(err, TDSC_E_READ_TIMEOUT,
+                         "no data from %s before the timeout", peer);
+  /* The server stopped reading: the same remedy as a silent server. */
+  return tdsc__err_set(err, TDSC_E_READ_TIMEOUT,
+                       "%s did not accept data before the timeout", peer);
+}
+
+#ifdef _WIN32
+/* A bottom whose pollfd is an event HANDLE (the pipes): waits for it and
+ * the waker's event. */
+static tdsc_errc handle_wait(const tdsc__io *b, HANDLE ev, int64_t deadline,
+                             bool sending, tdsc_error *err) {
+  const char *peer = b->peer ? b->peer : "the server";
+  HANDLE wake = sending ? NULL : tdsc__waker_handle(b->wake);
+  HANDLE hs[2] = {ev, wake};
+  int ms = tdsc__ms_left(deadline);
+  DWORD w = WaitForMultipleObjects(wake ? 2 : 1, hs, FALSE,
+                                   ms < 0 ? INFINITE : (DWORD)ms);
+  if (w == WAIT_OBJECT_0)
+    return TDSC_OK;
+  if (w == WAIT_OBJECT_0 + 1)
+    return tdsc__err_set(err, TDSC_E_CANCELLED,
+                         "the wait for %s was cancelled", peer);
+  if (w == WAIT_TIMEOUT)
+    return wait_timeout(peer, sending, err);
+  return tdsc__err_errno(err, TDSC_E_SYSTEM, (int)GetLastError(),
+                         "cannot wait for %s", peer);
+}
+#endif
+
 static tdsc_errc io_wait(tdsc__io *top, int want, int64_t deadline,
                          bool sending, tdsc_error *err) {
   bool cancellable = !sending;
   const tdsc__io *b = io_bottom(top);
   const char *peer = peer_of(top);
+#ifdef _WIN32
+  if (tdsc__io_pollfd_is_handle(top))
+    return handle_wait(b, (HANDLE)tdsc__io_pollfd(top), deadline, sending,
+                       err);
+#endif
   intptr_t fd = tdsc__io_pollfd(top);
   int wake_fd = cancellable && b ? tdsc__waker_fd(b->wake) : -1;
   struct pollfd p[2] = {
@@ -93,14 +136,8 @@ static tdsc_errc io_wait(tdsc__io *top, int want, int64_t deadline,
     if (wake_fd >= 0 && (p[1].revents & POLLIN) && !p[0].revents)
       return tdsc__err_set(err, TDSC_E_CANCELLED,
                            "the wait for %s was cancelled", peer);
-    if (r == 0 && tdsc__ms_left(deadline) == 0) {
-      if (!sending)
-        return tdsc__err_set(err, TDSC_E_READ_TIMEOUT,
-                             "no data from %s before the timeout", peer);
-      /* The server stopped reading: the same remedy as a silent server. */
-      return tdsc__err_set(err, TDSC_E_READ_TIMEOUT,
-                           "%s did not accept data before the timeout", peer);
-    }
+    if (r == 0 && tdsc__ms_left(deadline) == 0)
+      return wait_timeout(peer, sending, err);
     /* ready, or an error/hang-up the next call reports, or a nap over */
     return TDSC_OK;
   }
@@ -114,6 +151,11 @@ tdsc_errc tdsc__io_wait(tdsc__io *top, int want, int64_t deadline,
 intptr_t tdsc__io_pollfd(tdsc__io *top) {
   const tdsc__io *b = io_bottom(top);
   return b && b->ops->pollfd ? b->ops->pollfd((tdsc__io *)b) : TDSC__NO_POLLFD;
+}
+
+bool tdsc__io_pollfd_is_handle(tdsc__io *top) {
+  const tdsc__io *b = io_bottom(top);
+  return b && b->ops->pollfd && b->ops->pollfd_is_handle;
 }
 
 /* ---------------------------------------------------------------- blocking */

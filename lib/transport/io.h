@@ -50,6 +50,9 @@ typedef struct tdsc__io_ops {
                          int *want, tdsc_error *err);
   tdsc_errc (*write_some)(tdsc__io *io, const void *buf, size_t len,
                           size_t *put, int *want, tdsc_error *err);
+  /* Windows: pollfd is an event HANDLE (signalled when an overlapped
+   * operation completed, whatever the want), not a SOCKET. */
+  bool pollfd_is_handle;
 } tdsc__io_ops;
 
 /* A waker lets another thread interrupt a blocked read (tdsc_conn_cancel):
@@ -106,10 +109,12 @@ tdsc_errc tdsc__io_write_some(tdsc__io *top, const void *buf, size_t len,
 /* What to wait on: the bottom transport's socket (for shared memory on
  * Linux an epoll descriptor over its doorbell eventfd and rendezvous
  * socket, readable when the server rang or went away: level-triggered,
- * poll it for POLLIN whatever the want); on Windows a SOCKET;
- * TDSC__NO_POLLFD for none (the Windows pipes this session: waiting on
- * them is a short sleep, see io.c). */
+ * poll it for POLLIN whatever the want); on Windows a SOCKET, or for the
+ * pipes an event HANDLE (tdsc__io_pollfd_is_handle) to wait on with
+ * WaitForMultipleObjects; TDSC__NO_POLLFD for none (a wait is then a
+ * short sleep, see io.c). */
 intptr_t tdsc__io_pollfd(tdsc__io *top);
+bool tdsc__io_pollfd_is_handle(tdsc__io *top);
 /* Waits until the stack may progress on want (TDSC__WANT_*), until the
  * deadline (TDSC_E_READ_TIMEOUT) or until the bottom's waker fires
  * (TDSC_E_CANCELLED). */

@@ -1,8 +1,10 @@
 /* Named-pipe transport for Windows (io.h): SQL Server's own transport for
  * np: targets, a Win32 named pipe in message mode carrying TDS packets, the
  * bottom filter of the I/O stack like tcp.c (whose messages this follows).
- * Overlapped I/O, so that every read and write is bounded by the caller's
- * deadline and a read by the waker (io.h).  shm_win32.c opens the SQLLocal
+ * Overlapped I/O kept in flight across calls, so that reads and writes
+ * are non-blocking (io.h) with the operations' event as the pollfd; the
+ * blocking forms are io.c's loop, which waits on that event and the
+ * waker's.  shm_win32.c opens the SQLLocal
  * pipe through it; pipe_posix.c is the POSIX counterpart. */
 #include "config.h"
 
@@ -27,37 +29,25 @@
 typedef struct pipe_io {
   tdsc__io base;
   HANDLE h;
-  HANDLE ev; /* of the overlapped operation in progress */
+  /* One manual-reset event for both overlapped operations: the pollfd
+   * (io.h), signalled when either completes.  Every call resets it, then
+   * collects what completed (harvest), so it stays signalled only for a
+   * completion nobody has seen. */
+  HANDLE ev;
   char desc[NAME_MAX_LEN + 32]; /* "the pipe \\.\pipe\sql\query" */
   uint8_t *buf; /* READ_BUF bytes; [pos, end) not yet handed up */
   size_t pos, end;
+  OVERLAPPED rov; /* the read in flight into buf, while reading */
+  bool reading;
+  DWORD rerr; /* how the last read ended, when it failed */
+  /* The write in flight, from wbuf (a copy: the caller's buffer may move
+   * before it completes); wlen bytes, the first of the caller's retry. */
+  OVERLAPPED wov;
+  bool writing, wdone;
+  DWORD werr;
+  uint8_t *wbuf;
+  size_t wcap, wlen;
 } pipe_io;
-
-/* ---------------------------------------------------------------- waiting */
-
-typedef enum { IO_DONE, IO_TIMEOUT, IO_WOKEN } io_wait;
-
-/* Finishes an overlapped operation that returned ERROR_IO_PENDING: waits
- * for it, the deadline and the waker (may be NULL).  On a timeout or a
- * wake the operation is cancelled; if it completed meanwhile it counts as
- * done, so no data is ever lost.  *ok / *e / *n: its outcome when done. */
-static io_wait finish(pipe_io *t, OVERLAPPED *ov, HANDLE wake, int64_t deadline,
-                      BOOL *ok, DWORD *e, DWORD *n) {
-  HANDLE hs[2] = {t->ev, wake};
-  int ms = tdsc__ms_left(deadline);
-  DWORD w = WaitForMultipleObjects(wake ? 2 : 1, hs, FALSE,
-                                   ms < 0 ? INFINITE : (DWORD)ms);
-  io_wait res = IO_DONE;
-  if (w != WAIT_OBJECT_0) {
-    res = w == WAIT_OBJECT_0 + 1 ? IO_WOKEN : IO_TIMEOUT;
-    CancelIoEx(t->h, ov);
-  }
-  *ok = GetOverlappedResult(t->h, ov, n, TRUE);
-  *e = *ok ? 0 : GetLastError();
-  if (res != IO_DONE && *e == ERROR_OPERATION_ABORTED)
-    return res;
-  return IO_DONE; /* completed before the cancel took */
-}
 
 /* ---------------------------------------------------------------- filter */
 
@@ -66,105 +56,164 @@ static bool closed_error(DWORD e) {
          e == ERROR_NO_DATA || e == ERROR_NETNAME_DELETED;
 }
 
-static tdsc_errc pipe_read(tdsc__io *io, void *buf, size_t len, size_t *got,
-                           int64_t deadline, tdsc_error *err) {
-  pipe_io *t = (pipe_io *)io;
-  *got = 0;
-  if (len == 0)
-    return TDSC_OK;
-  if (t->pos < t->end) {
-    size_t n = t->end - t->pos < len ? t->end - t->pos : len;
-    memcpy(buf, t->buf + t->pos, n);
-    t->pos += n;
-    *got = n;
-    return TDSC_OK;
-  }
-  for (;;) {
-    OVERLAPPED ov = {.hEvent = t->ev};
-    DWORD n = 0;
-    BOOL ok = ReadFile(t->h, t->buf, READ_BUF, &n, &ov);
-    DWORD e = ok ? 0 : GetLastError();
-    if (!ok && e == ERROR_IO_PENDING) {
-      switch (finish(t, &ov, tdsc__waker_handle(io->wake), deadline, &ok, &e,
-                     &n)) {
-      case IO_DONE:
-        break;
-      case IO_TIMEOUT:
-        return tdsc__err_set(err, TDSC_E_READ_TIMEOUT,
-                             "no data from %s before the timeout", t->desc);
-      case IO_WOKEN:
-        return tdsc__err_set(err, TDSC_E_CANCELLED,
-                             "the wait for %s was cancelled", t->desc);
-      }
-    }
-    /* ERROR_MORE_DATA: the buffer took part of a message; the rest comes
-     * with the next read, as a byte stream would give it. */
-    if (ok || e == ERROR_MORE_DATA) {
-      if (n == 0)
-        continue; /* an empty message: nothing to hand up */
-      t->pos = 0;
-      t->end = n;
-      return pipe_read(io, buf, len, got, deadline, err);
-    }
-    if (closed_error(e))
-      return tdsc__err_set(err, TDSC_E_CONN_CLOSED, "the server closed %s",
-                           t->desc);
-    return tdsc__err_errno(err, TDSC_E_SOCKET, (int)e, "cannot read from %s",
-                           t->desc);
+/* A read into buf ended with ok / e and n bytes. */
+static void read_ended(pipe_io *t, BOOL ok, DWORD e, DWORD n) {
+  t->reading = false;
+  /* ERROR_MORE_DATA: the buffer took part of a message; the rest comes
+   * with the next read, as a byte stream would give it. */
+  if (ok || e == ERROR_MORE_DATA) {
+    t->pos = 0;
+    t->end = n; /* an empty message: nothing to hand up */
+  } else {
+    t->rerr = e;
   }
 }
 
-static tdsc_errc pipe_write(tdsc__io *io, const void *buf, size_t len,
-                            int64_t deadline, tdsc_error *err) {
-  pipe_io *t = (pipe_io *)io;
-  const uint8_t *p = buf;
-  while (len > 0) {
-    /* One WriteFile, one message: the caller writes whole TDS packets. */
-    DWORD want = len > 0x40000000 ? 0x40000000 : (DWORD)len;
-    OVERLAPPED ov = {.hEvent = t->ev};
-    DWORD n = 0;
-    BOOL ok = WriteFile(t->h, p, want, &n, &ov);
+/* Collects the overlapped operations that completed (see pipe_io.ev). */
+static void harvest(pipe_io *t) {
+  ResetEvent(t->ev);
+  DWORD n = 0;
+  if (t->reading) {
+    BOOL ok = GetOverlappedResult(t->h, &t->rov, &n, FALSE);
     DWORD e = ok ? 0 : GetLastError();
-    if (!ok && e == ERROR_IO_PENDING &&
-        finish(t, &ov, NULL, deadline, &ok, &e, &n) != IO_DONE)
-      /* The server stopped reading: the same remedy as a silent server. */
-      return tdsc__err_set(err, TDSC_E_READ_TIMEOUT,
-                           "%s did not accept data before the timeout",
-                           t->desc);
-    if (!ok) {
-      if (closed_error(e))
-        return tdsc__err_errno(err, TDSC_E_CONN_RESET, (int)e,
-                               "%s was reset while sending", t->desc);
-      return tdsc__err_errno(err, TDSC_E_SOCKET, (int)e, "cannot send to %s",
-                             t->desc);
-    }
-    p += n;
-    len -= n;
+    if (ok || e != ERROR_IO_INCOMPLETE)
+      read_ended(t, ok, e, n);
   }
-  return TDSC_OK;
+  if (t->writing) {
+    BOOL ok = GetOverlappedResult(t->h, &t->wov, &n, FALSE);
+    DWORD e = ok ? 0 : GetLastError();
+    if (ok || e != ERROR_IO_INCOMPLETE) {
+      t->writing = false;
+      t->wdone = true;
+      t->werr = ok ? 0 : e;
+    }
+  }
+}
+
+static tdsc_errc pipe_read_some(tdsc__io *io, void *buf, size_t len,
+                                size_t *got, int *want, tdsc_error *err) {
+  pipe_io *t = (pipe_io *)io;
+  *got = 0;
+  harvest(t);
+  for (;;) {
+    if (t->pos < t->end) {
+      size_t n = t->end - t->pos < len ? t->end - t->pos : len;
+      memcpy(buf, t->buf + t->pos, n);
+      t->pos += n;
+      *got = n;
+      return TDSC_OK;
+    }
+    if (t->rerr) {
+      DWORD e = t->rerr;
+      if (closed_error(e))
+        return tdsc__err_set(err, TDSC_E_CONN_CLOSED, "the server closed %s",
+                             t->desc);
+      return tdsc__err_errno(err, TDSC_E_SOCKET, (int)e,
+                             "cannot read from %s", t->desc);
+    }
+    if (t->reading) {
+      *want = TDSC__WANT_READ;
+      return TDSC__AGAIN;
+    }
+    t->rov = (OVERLAPPED){.hEvent = t->ev};
+    DWORD n = 0;
+    BOOL ok = ReadFile(t->h, t->buf, READ_BUF, &n, &t->rov);
+    DWORD e = ok ? 0 : GetLastError();
+    if (!ok && e == ERROR_IO_PENDING) {
+      t->reading = true;
+      continue;
+    }
+    if (e == ERROR_MORE_DATA)
+      (void)GetOverlappedResult(t->h, &t->rov, &n, FALSE);
+    read_ended(t, ok, e, n);
+  }
+}
+
+static tdsc_errc pipe_write_some(tdsc__io *io, const void *buf, size_t len,
+                                 size_t *put, int *want, tdsc_error *err) {
+  pipe_io *t = (pipe_io *)io;
+  *put = 0;
+  harvest(t);
+  if (!t->writing && !t->wdone) {
+    /* One WriteFile, one message: the caller writes whole TDS packets. */
+    size_t n = len > 0x40000000 ? 0x40000000 : len;
+    if (n > t->wcap) {
+      uint8_t *nb = realloc(t->wbuf, n);
+      if (!nb)
+        return tdsc__err_oom(err);
+      t->wbuf = nb;
+      t->wcap = n;
+    }
+    memcpy(t->wbuf, buf, n);
+    t->wlen = n;
+    t->wov = (OVERLAPPED){.hEvent = t->ev};
+    DWORD w = 0;
+    BOOL ok = WriteFile(t->h, t->wbuf, (DWORD)n, &w, &t->wov);
+    DWORD e = ok ? 0 : GetLastError();
+    if (!ok && e == ERROR_IO_PENDING)
+      t->writing = true;
+    else {
+      t->wdone = true;
+      t->werr = e;
+    }
+  }
+  /* Otherwise a retry: the write in flight carries these same bytes. */
+  if (t->writing) {
+    *want = TDSC__WANT_WRITE;
+    return TDSC__AGAIN;
+  }
+  t->wdone = false;
+  DWORD e = t->werr;
+  t->werr = 0;
+  if (e == 0) {
+    *put = t->wlen;
+    return TDSC_OK;
+  }
+  if (closed_error(e))
+    return tdsc__err_errno(err, TDSC_E_CONN_RESET, (int)e,
+                           "%s was reset while sending", t->desc);
+  return tdsc__err_errno(err, TDSC_E_SOCKET, (int)e, "cannot send to %s",
+                         t->desc);
 }
 
 static void pipe_destroy(tdsc__io *io) {
   pipe_io *t = (pipe_io *)io;
+  /* The buffers may not go while the system still writes into them. */
+  DWORD n;
+  if (t->reading && CancelIoEx(t->h, &t->rov))
+    (void)GetOverlappedResult(t->h, &t->rov, &n, TRUE);
+  if (t->writing && CancelIoEx(t->h, &t->wov))
+    (void)GetOverlappedResult(t->h, &t->wov, &n, TRUE);
   if (t->h != INVALID_HANDLE_VALUE)
     CloseHandle(t->h);
   if (t->ev)
     CloseHandle(t->ev);
   free(t->buf);
+  free(t->wbuf);
   free(t);
 }
 
-/* No non-blocking form yet (read_some NULL): tdsc__io_read_some tries
- * the blocking read once (an overlapped read given no time), and
- * tdsc__io_wait naps, having no descriptor to wait on (io.c). */
+static intptr_t pipe_pollfd(tdsc__io *io) {
+  return (intptr_t)((pipe_io *)io)->ev;
+}
+
+/* The pollfd is an event HANDLE (io.h), for WaitForMultipleObjects. */
 static const tdsc__io_ops np_ops = {.name = "np",
-                                    .read = pipe_read,
-                                    .write = pipe_write,
-                                    .destroy = pipe_destroy};
+                                    .read = tdsc__io_read,
+                                    .write = tdsc__io_write,
+                                    .destroy = pipe_destroy,
+                                    .pollfd = pipe_pollfd,
+                                    .read_some = pipe_read_some,
+                                    .write_some = pipe_write_some,
+                                    .pollfd_is_handle = true};
 static const tdsc__io_ops shm_ops = {.name = "shm",
-                                     .read = pipe_read,
-                                     .write = pipe_write,
-                                     .destroy = pipe_destroy};
+                                     .read = tdsc__io_read,
+                                     .write = tdsc__io_write,
+                                     .destroy = pipe_destroy,
+                                     .pollfd = pipe_pollfd,
+                                     .read_some = pipe_read_some,
+                                     .write_some = pipe_write_some,
+                                     .pollfd_is_handle = true};
 
 /* ---------------------------------------------------------------- connect */
 
