@@ -1,7 +1,8 @@
 /* TYPE_INFO (MS-TDS 2.2.5.6) of COLMETADATA and RETURNVALUE: the wire type
  * byte and what follows it (length, precision/scale, collation, XML/UDT
- * extras), mapped to tdsc__colinfo.  Internal to lib/proto: tokens.c reads
- * column metadata and row values with it, and shares its cursor. */
+ * extras), mapped to tdsc__colinfo.  Internal to lib/proto: the token
+ * parser (tok_colmeta.c, tok_row.c, tok_lazy.c) reads column metadata and
+ * row values with it, and shares its cursor. */
 #ifndef TDSC_TYPEINFO_H
 #define TDSC_TYPEINFO_H
 

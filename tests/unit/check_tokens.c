@@ -1,4 +1,4 @@
-/* Unit tests of the token-stream parser (lib/proto/tokens.c) and TYPE_INFO
+/* Unit tests of the token parser (lib/proto/tokens.c, tok_*.c) and TYPE_INFO
  * (typeinfo.c): the server responses of the vectors (vectors.h) event by
  * event, every vector fed one byte at a time, hand-built tokens of every
  * data type, and hostile input.  Events are rendered to text ("traces") so that two ways
