@@ -1,7 +1,8 @@
 /* COLMETADATA (MS-TDS 2.2.7.4): the column list rows are decoded
  * against, kept by the parser until the next COLMETADATA or reset; each
  * column's TYPE_INFO is typeinfo.c's.  Called by tokens.c's dispatch;
- * uses tok_mem.c for errors and the column list's storage. */
+ * uses tok_mem.c for errors and the column list's storage, and has
+ * tok_row.c plan the rows. */
 #include "config.h"
 
 #include "proto/tokp.h"
@@ -81,6 +82,7 @@ install:
   for (size_t i = 0; i < n; i++)
     if (cols[i].lenkind == TDSC__LEN_PLP || cols[i].lenkind == TDSC__LEN_LONG)
       p->has_large = true;
+  tdsc__tok_plan_rows(p);
   ev->kind = TDSC__EV_COLMETADATA;
   ev->u.colmetadata.ncols = n;
   ev->u.colmetadata.cols = cols;

@@ -25,6 +25,7 @@ void tdsc__tokp_reset(tdsc__tokp *p) {
   p->cols = NULL;
   p->ncols = 0;
   p->has_meta = false;
+  p->plan_ok = false;
   p->has_large = false;
   p->row.active = false;
 }
@@ -36,6 +37,7 @@ void tdsc__tokp_free(tdsc__tokp *p) {
   tdsc__buf_free(&p->arena);
   free(p->vals);
   free(p->offs);
+  free(p->plan);
   free(p);
 }
 
@@ -174,6 +176,16 @@ tdsc__tok_status tdsc__tokp_next(tdsc__tokp *p, const uint8_t *in, size_t n,
                                  size_t *used, size_t *need, tdsc__event *ev,
                                  tdsc_error *err) {
   tok_res r;
+  /* The most common token first: a ROW of a COLMETADATA whose columns all
+   * have one size (tok_row.c's plan), its values read in place, no event
+   * memory used, so nothing to reset (issue 15: decode only).  Rows of
+   * lazy mode's large columns are never planned. */
+  if (n && !p->row.active && tdsc__tok_planned_row(p, in, n, used, ev)) {
+    *need = 0;
+    ev->token = in[0];
+    p->consumed += *used;
+    return TDSC__TOK_EVENT;
+  }
   *used = 0;
   *need = 0;
   tdsc__buf_reset(&p->arena);

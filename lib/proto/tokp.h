@@ -7,7 +7,8 @@
  *   tok_lazy.c     lazy rows: one column per call, large values in pieces
  *   tok_session.c  LOGINACK, ENVCHANGE, INFO/ERROR, FEATUREEXTACK
  * Calls go down only: tokens.c calls the token files, they call tok_mem.c
- * (and tok_lazy.c calls tok_row.c for its small values); none calls up. */
+ * (and tok_lazy.c calls tok_row.c for its small values, tok_colmeta.c
+ * has tok_row.c plan the rows of a new COLMETADATA); none calls up. */
 #ifndef TDSC_TOKP_H
 #define TDSC_TOKP_H
 
@@ -47,6 +48,14 @@ typedef struct lazy_row {
   uint64_t left;  /* bytes left of the current PLP chunk / LONG value */
 } lazy_row;
 
+/* How one column's value is laid out when its row takes the planned path
+ * (tok_row.c): a fixed size, or a 1-byte length that is either 0 (NULL)
+ * or the one length the column allows (INTN, FLTN, GUID, ...). */
+typedef struct tok_plan {
+  bool fixed;   /* no length prefix: len bytes */
+  uint32_t len; /* the size, or the one non-NULL length allowed */
+} tok_plan;
+
 struct tdsc__tokp {
   tdsc__colinfo *cols; /* current COLMETADATA, names malloc'd */
   size_t ncols;
@@ -68,6 +77,14 @@ struct tdsc__tokp {
   uint32_t fe_lens[MAX_FEATURES];
   size_t fe_offs[MAX_FEATURES];
   tdsc__colinfo rv_col; /* the last RETURNVALUE's TYPE_INFO; name in arena */
+
+  /* The row plan of the current COLMETADATA (tok_row.c): plan_ok when
+   * every column is fixed-size or of one allowed length, plan_max the
+   * most bytes a ROW's values can take then. */
+  bool plan_ok;
+  size_t plan_max;
+  tok_plan *plan;
+  size_t plan_cap;
 };
 
 /* A token parser's outcome: done (the cursor past the token), more input
@@ -118,6 +135,17 @@ tok_res tdsc__tok_read_value(tdsc__tokp *p, tdsc__cur *c,
                              const tdsc__colinfo *col, size_t *off, size_t *len,
                              tdsc_error *err, uint8_t tok,
                              const uint8_t **inplace);
+/* Plans the rows of the COLMETADATA just installed (tok_colmeta.c): sets
+ * plan_ok when every column is fixed-size or has one allowed length
+ * (INTN, FLTN, GUID, ...: typeinfo.c says which).  Out of memory leaves
+ * plan_ok false, and rows then take the general path: slower, never
+ * wrong. */
+void tdsc__tok_plan_rows(tdsc__tokp *p);
+/* A ROW of a COLMETADATA whose columns all have one size, whole in
+ * in[0..n) (n >= 1, the token byte first): true with *used and ev set, or
+ * false having changed neither (then tdsc__tok_row_token). */
+bool tdsc__tok_planned_row(tdsc__tokp *p, const uint8_t *in, size_t n,
+                           size_t *used, tdsc__event *ev);
 /* A whole ROW/NBCROW token from in[0..n), the token byte first. */
 tok_res tdsc__tok_row_token(tdsc__tokp *p, const uint8_t *in, size_t n,
                             size_t *used, size_t *need, tdsc__event *ev,

@@ -504,7 +504,7 @@ tdsc_errc tdsc__typeinfo_read(tdsc__cur *c, tdsc__colinfo *col,
   }
 }
 
-bool tdsc__typeinfo_len_ok(const tdsc__colinfo *col, size_t len) {
+size_t tdsc__typeinfo_exact_len(const tdsc__colinfo *col) {
   switch (col->wire_type) {
   case T_GUID:
   case T_INTN:
@@ -517,7 +517,17 @@ bool tdsc__typeinfo_len_ok(const tdsc__colinfo *col, size_t len) {
   case T_DATETIME2N:
   case T_DATETIMEOFFSETN:
     /* One storage size per column: the one TYPE_INFO announced. */
-    return len == col->max_len;
+    return col->max_len;
+  default:
+    return 0;
+  }
+}
+
+bool tdsc__typeinfo_len_ok(const tdsc__colinfo *col, size_t len) {
+  size_t exact = tdsc__typeinfo_exact_len(col);
+  if (exact)
+    return len == exact;
+  switch (col->wire_type) {
   case T_DECIMAL:
   case T_NUMERIC:
   case T_DECIMALN:
