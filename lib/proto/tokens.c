@@ -180,7 +180,8 @@ tdsc__tok_status tdsc__tokp_next(tdsc__tokp *p, const uint8_t *in, size_t n,
    * have one size (tok_row.c's plan), its values read in place, no event
    * memory used, so nothing to reset (issue 15: decode only).  Rows of
    * lazy mode's large columns are never planned. */
-  if (n && !p->row.active && tdsc__tok_planned_row(p, in, n, used, ev)) {
+  if (p->plan_ok && n && !p->row.active &&
+      tdsc__tok_planned_row(p, in, n, used, ev)) {
     *need = 0;
     ev->token = in[0];
     p->consumed += *used;
