@@ -1,8 +1,10 @@
 /* Values of rows (MS-TDS 2.2.5.2, 2.2.7.17 ROW, 2.2.7.13 NBCROW) and of
  * RETURNVALUE (2.2.7.19): each value's length prefix, text pointer or PLP
  * chunks read against the current COLMETADATA, whole rows read in place
- * from the caller's input (fast_row: one pass for the common prefixes,
- * issue 15).  Called by tokens.c's dispatch and, for small values, by
+ * from the caller's input (issue 15): planned rows (every column of one
+ * size: a loop without per-value bounds checks), then fast_row (one pass
+ * for the 1- and 2-byte prefixes), then the general reader.  Called by
+ * tokens.c's dispatch, by tok_colmeta.c to plan, and for small values by
  * tok_lazy.c; uses tok_mem.c and typeinfo.c's length rules. */
 #include "config.h"
 

@@ -3,7 +3,8 @@
  *   tokens.c       the driver: lifecycle, framing, dispatch by token type
  *   tok_mem.c      event memory (the arena), errors, the column list's storage
  *   tok_colmeta.c  COLMETADATA (2.2.7.4) over typeinfo.c's TYPE_INFO
- *   tok_row.c      values of ROW/NBCROW (2.2.7.17, 2.2.7.13) and RETURNVALUE
+ *   tok_row.c      values of ROW/NBCROW (2.2.7.17, 2.2.7.13) and RETURNVALUE,
+ *                  and the row plan of a COLMETADATA of fixed-size columns
  *   tok_lazy.c     lazy rows: one column per call, large values in pieces
  *   tok_session.c  LOGINACK, ENVCHANGE, INFO/ERROR, FEATUREEXTACK
  * Calls go down only: tokens.c calls the token files, they call tok_mem.c
