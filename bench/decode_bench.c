@@ -1,4 +1,4 @@
-/* Decode only: the token parser (lib/proto/tokens.c) over a token stream
+/* Decode only: the token parser (lib/proto/tok*.c) over a token stream
  * already in memory, against memcpy of the same bytes: what decoding costs
  * beside the cheapest thing a client could do with them.  No I/O.
  *

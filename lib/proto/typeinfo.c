@@ -1,7 +1,9 @@
 /* TYPE_INFO parsing (MS-TDS 2.2.5.4 data type definitions, 2.2.5.6
  * TYPE_INFO): from the wire type byte and its extras to tdsc__colinfo, and
- * the lengths each type allows.  tokens.c calls in here for COLMETADATA,
- * RETURNVALUE and every value it decodes; values.c reads the result. */
+ * the lengths each type allows, and the names of the types for messages.
+ * The token parser calls in here for COLMETADATA and RETURNVALUE
+ * (tok_colmeta.c, tok_row.c) and for values' lengths; values.c reads the
+ * result. */
 #include "config.h"
 
 #include "proto/typeinfo.h"
@@ -56,6 +58,44 @@ enum {
 
 #define PLP_MAXLEN 0xFFFFu /* USHORTLEN max_len announcing a MAX type */
 #define SHORT_MAXLEN 8000u /* largest non-MAX char/binary column */
+
+/* The SQL types' names (tdsclient.h), in tdsc_type order. */
+const char *tdsc_type_name(tdsc_type t) {
+  static const char *const names[] = {"unknown",
+                                      "bit",
+                                      "tinyint",
+                                      "smallint",
+                                      "int",
+                                      "bigint",
+                                      "real",
+                                      "float",
+                                      "decimal",
+                                      "numeric",
+                                      "smallmoney",
+                                      "money",
+                                      "char",
+                                      "varchar",
+                                      "text",
+                                      "nchar",
+                                      "nvarchar",
+                                      "ntext",
+                                      "binary",
+                                      "varbinary",
+                                      "image",
+                                      "uniqueidentifier",
+                                      "date",
+                                      "time",
+                                      "smalldatetime",
+                                      "datetime",
+                                      "datetime2",
+                                      "datetimeoffset",
+                                      "xml",
+                                      "sql_variant",
+                                      "udt"};
+  if ((unsigned)t >= sizeof names / sizeof names[0])
+    return "unknown";
+  return names[t];
+}
 
 const char *tdsc__typeinfo_name(uint8_t t) {
   switch (t) {
@@ -464,7 +504,7 @@ tdsc_errc tdsc__typeinfo_read(tdsc__cur *c, tdsc__colinfo *col,
   }
 }
 
-bool tdsc__typeinfo_len_ok(const tdsc__colinfo *col, size_t len) {
+size_t tdsc__typeinfo_exact_len(const tdsc__colinfo *col) {
   switch (col->wire_type) {
   case T_GUID:
   case T_INTN:
@@ -477,7 +517,17 @@ bool tdsc__typeinfo_len_ok(const tdsc__colinfo *col, size_t len) {
   case T_DATETIME2N:
   case T_DATETIMEOFFSETN:
     /* One storage size per column: the one TYPE_INFO announced. */
-    return len == col->max_len;
+    return col->max_len;
+  default:
+    return 0;
+  }
+}
+
+bool tdsc__typeinfo_len_ok(const tdsc__colinfo *col, size_t len) {
+  size_t exact = tdsc__typeinfo_exact_len(col);
+  if (exact)
+    return len == exact;
+  switch (col->wire_type) {
   case T_DECIMAL:
   case T_NUMERIC:
   case T_DECIMALN:

@@ -1,7 +1,8 @@
 /* TYPE_INFO (MS-TDS 2.2.5.6) of COLMETADATA and RETURNVALUE: the wire type
  * byte and what follows it (length, precision/scale, collation, XML/UDT
- * extras), mapped to tdsc__colinfo.  Internal to lib/proto: tokens.c reads
- * column metadata and row values with it, and shares its cursor. */
+ * extras), mapped to tdsc__colinfo.  Internal to lib/proto: the token
+ * parser (tok_colmeta.c, tok_row.c, tok_lazy.c) reads column metadata and
+ * row values with it, and shares its cursor. */
 #ifndef TDSC_TYPEINFO_H
 #define TDSC_TYPEINFO_H
 
@@ -64,6 +65,10 @@ tdsc_errc tdsc__typeinfo_read(tdsc__cur *c, tdsc__colinfo *col,
  * types have fixed sets of lengths: INTN 1/2/4/8, DECIMALN 5/9/13/17, a
  * TIMEN of scale 7 exactly 5, ...; others at most max_len). */
 bool tdsc__typeinfo_len_ok(const tdsc__colinfo *col, size_t len);
+/* The one length a non-NULL value of a BYTELEN column may have when its
+ * type has a single storage size (INTN, FLTN, GUID, TIMEN, ...: the one
+ * TYPE_INFO announced), else 0. */
+size_t tdsc__typeinfo_exact_len(const tdsc__colinfo *col);
 
 /* Readable name of a wire type byte ("INTN", "NVARCHAR", ...), for error
  * messages; "?" for unknown bytes. */

@@ -1,5 +1,5 @@
 /* Fuzz target: the token stream of a response (lib/proto/tokens.c) and
- * every value getter (lib/proto/values.c) on what it yields.
+ * every value getter (lib/proto/values.c, values_text.c) on what it yields.
  *
  * Input: one flags byte, then the token stream (packet payloads, no
  * headers).  Flags: bit 0 lazy rows (tdsc__tokp_set_lazy); bit 1 fed in

@@ -1,8 +1,8 @@
-/* Unit tests of the token-stream parser (lib/proto/tokens.c) and TYPE_INFO
+/* Unit tests of the token parser (lib/proto/tokens.c, tok_*.c) and TYPE_INFO
  * (typeinfo.c): the server responses of the vectors (vectors.h) event by
  * event, every vector fed one byte at a time, hand-built tokens of every
- * data type, and hostile input.  Events are rendered to text ("traces") so that two ways
- * of feeding the same bytes can be compared whole.  main() is in
+ * data type, and hostile input.  Events are rendered to text ("traces") so that
+ * two ways of feeding the same bytes can be compared whole.  main() is in
  * check_proto.c. */
 #include "config.h"
 
@@ -787,14 +787,54 @@ static void expect_fail(const char *hex, const char *needle) {
 
 #define META1(ti) "81 0100 00000000 0100 " ti " 01 6100"
 
+/* Rows of a COLMETADATA whose columns all have one size take the planned
+ * path (tok_row.c, issue 15) when the input holds the longest row: the
+ * same events as the general path (the byte-by-byte feed, whose inputs are
+ * shorter, takes that one), NULLs included, and a length the column does
+ * not allow is still the general path's error, not a NULL or a value. */
+#define PLANNED_META                                                           \
+  "81 0500 00000000 0100 38 01 6100 00000000 0100 26 04 01 6200"               \
+  " 00000000 0100 6d 08 01 6300 00000000 0100 24 10 01 6400"                   \
+  " 00000000 0100 32 01 6500"
+#define DONE0 " fd 0000 0000 0000000000000000"
+
+START_TEST(tokens_planned_rows_match_the_general_path) {
+  size_t n;
+  uint8_t *in =
+      tdsc_test_hex(PLANNED_META " d1 07000000 04 08000000 08 000000000000f03f"
+                                 " 10 00112233445566778899aabbccddeeff 01"
+                                 " d1 09000000 00 00 00 00" DONE0 DONE0 DONE0,
+                    &n);
+  ck_assert_ptr_nonnull(in);
+  char *t = trace_all(in, n);
+  const char *const want[] = {"ROW d1 07000000 08000000 000000000000f03f "
+                              "00112233445566778899aabbccddeeff 01\n",
+                              "ROW d1 09000000 NULL NULL NULL 00\n", "DONE fd",
+                              NULL};
+  expect_lines(t, want);
+  ck_assert_ptr_null(strstr(t, "FAIL"));
+  char *f = trace_fed(in, n, false, NULL);
+  ck_assert_str_eq(t, f);
+  free(f);
+  free(t);
+  free(in);
+  /* a 2-byte INTN(4) value with the longest row's bytes behind it */
+  expect_fail(PLANNED_META " d1 07000000 02 0800" DONE0 DONE0 DONE0,
+              "INTN value of 2 bytes");
+  expect_fail(PLANNED_META " d1 07000000 04 08000000 08 000000000000f03f"
+                           " 05 0011223344" DONE0 DONE0 DONE0,
+              "GUID value of 5 bytes");
+}
+END_TEST
+
 /* Before TDS 7.2, INFO and ERROR end with a 2-byte LineNumber (2.2.7.10):
  * both bytes count; 3 bytes left is neither layout. */
 START_TEST(tokens_info_with_a_two_byte_line_number) {
   size_t n;
-  uint8_t *in = tdsc_test_hex(
-      "ab 1400 12480000 01 0e 0200 6e006f00 01 7300 01 7000 3412"
-      "aa 1400 12480000 01 0e 0200 6e006f00 01 7300 01 7000 ffff",
-      &n);
+  uint8_t *in =
+      tdsc_test_hex("ab 1400 12480000 01 0e 0200 6e006f00 01 7300 01 7000 3412"
+                    "aa 1400 12480000 01 0e 0200 6e006f00 01 7300 01 7000 ffff",
+                    &n);
   char *t = trace_all(in, n);
   const char *const want[] = {
       "INFO 18450 st=1 cls=14 text=no srv=s proc=p line=4660\n",
@@ -1722,6 +1762,7 @@ Suite *tdsc_test_tokens_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("hostile");
   tcase_add_test(tc, tokens_reject_hostile_input);
+  tcase_add_test(tc, tokens_planned_rows_match_the_general_path);
   tcase_add_test(tc, tokens_info_with_a_two_byte_line_number);
   tcase_add_test(tc, tokens_every_truncation_of_a_mixed_stream_needs_more);
   tcase_add_test(tc, tokens_mutated_streams_never_crash);

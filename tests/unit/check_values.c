@@ -1,4 +1,5 @@
-/* Unit tests of lib/proto/values.c, datetime.c and collation.c: column
+/* Unit tests of lib/proto/values.c (with values_text.c, decimal.c and
+ * variant.c), datetime.c and collation.c: column
  * payloads built by hand, byte for byte, and real bytes from the vectors of
  * the vectors folder (vectors.h), decoded through every getter, including every error path.
  * One suite per source file. */
