@@ -55,6 +55,8 @@ tdsc_socket tdsc_conn_socket(const tdsc_conn *c) {
 int tdsc_conn_wants(const tdsc_conn *c) {
   if (!c || !c->io)
     return 0;
+  if (!c->in_response && !c->attn && !tdsc__wire_tx_pending(c))
+    return 0; /* idle */
   if (c->want)
     return (c->want & TDSC__WANT_READ ? TDSC_WANT_READ : 0) |
            (c->want & TDSC__WANT_WRITE ? TDSC_WANT_WRITE : 0);
