@@ -190,7 +190,7 @@ void tdsc_conn_free(tdsc_conn *c) {
   tdsc__err_clear(&c->attempts);
   tdsc__tokp_free(c->tokp);
   tdsc__buf_free(&c->out);
-  tdsc__buf_free(&c->tx);
+  tdsc__wire_tx_free(c);
   tdsc__err_clear(&c->tm_first);
   tdsc__waker_free(c->waker);
   tdsc__trace_free(c);

@@ -20,10 +20,6 @@
 static tdsc_errc queue_packet(tdsc_conn *c,
                               const uint8_t hdr[TDSC__PKT_HDR_LEN],
                               const uint8_t *payload, size_t n) {
-  if (c->tx_pos == c->tx.len) {
-    tdsc__buf_reset(&c->tx);
-    c->tx_pos = 0;
-  }
   uint8_t *p = tdsc__buf_extend(&c->tx, TDSC__PKT_HDR_LEN + n);
   if (!p)
     return tdsc__err_oom(&c->err);
@@ -39,7 +35,27 @@ size_t tdsc__wire_tx_pending(const tdsc_conn *c) {
   return c->tx.len - c->tx_pos;
 }
 
+/* Room for a message of len payload bytes in packets of max, reserved
+ * before it is queued: the queue never moves (realloc) while it holds a
+ * secret. */
+static tdsc_errc tx_reserve(tdsc_conn *c, size_t len, size_t max) {
+  size_t n = len + (len / max + 1) * TDSC__PKT_HDR_LEN;
+  if (!tdsc__buf_reserve(&c->tx, n))
+    return tdsc__err_oom(&c->err);
+  return TDSC_OK;
+}
+
+/* All sent: the queue may have held a secret (LOGIN7's scrambled
+ * password, an authentication token), so it is wiped, not only reset. */
+static void tx_sent(tdsc_conn *c) {
+  if (c->tx.data)
+    tdsc__wipe(c->tx.data, c->tx.len);
+  tdsc__buf_reset(&c->tx);
+  c->tx_pos = 0;
+}
+
 void tdsc__wire_tx_free(tdsc_conn *c) {
+  tdsc__buf_wipe(&c->tx);
   tdsc__buf_free(&c->tx);
   c->tx_pos = 0;
   c->attn = false;
@@ -65,6 +81,8 @@ static tdsc_errc io_try(tdsc_conn *c, bool read) {
     if (rc != TDSC_OK)
       return rc;
     c->tx_pos += put;
+    if (c->tx_pos == c->tx.len)
+      tx_sent(c);
   }
   c->want = 0;
   if (!read)
@@ -91,7 +109,7 @@ static tdsc_errc io_block(tdsc_conn *c, bool read, int64_t deadline,
                                      c->tx.len - c->tx_pos, deadline, &c->err);
     if (rc != TDSC_OK)
       return rc;
-    c->tx_pos = c->tx.len;
+    tx_sent(c);
   }
   if (!read)
     return TDSC_OK;
@@ -164,6 +182,9 @@ tdsc_errc tdsc__wire_send(tdsc_conn *c, uint8_t type, const uint8_t *payload,
                           size_t len, int64_t deadline) {
   size_t max = c->packet_size - TDSC__PKT_HDR_LEN;
   c->packet_id = 0; /* numbered from 1 in each message (2.2.3.1.5) */
+  tdsc_errc rc = tx_reserve(c, len, max);
+  if (rc != TDSC_OK)
+    return rc;
   do {
     size_t n = len < max ? len : max;
     tdsc__pkt_hdr h = {.type = type,
@@ -172,7 +193,7 @@ tdsc_errc tdsc__wire_send(tdsc_conn *c, uint8_t type, const uint8_t *payload,
                        .packet_id = ++c->packet_id};
     uint8_t hdr[TDSC__PKT_HDR_LEN];
     tdsc__pkt_hdr_encode(hdr, &h);
-    tdsc_errc rc = queue_packet(c, hdr, payload, n);
+    rc = queue_packet(c, hdr, payload, n);
     if (rc != TDSC_OK)
       return rc;
     payload += n;
@@ -187,6 +208,9 @@ tdsc_errc tdsc__wire_send_part(tdsc_conn *c, uint8_t type, tdsc__buf *b,
   size_t max = c->packet_size - TDSC__PKT_HDR_LEN;
   if (first)
     c->packet_id = 0;
+  tdsc_errc rc = tx_reserve(c, b->len, max);
+  if (rc != TDSC_OK)
+    return rc;
   size_t off = 0;
   /* Keep at least one byte back unless this is the end: the EOM packet
    * must carry the message's last bytes. */
@@ -200,7 +224,7 @@ tdsc_errc tdsc__wire_send_part(tdsc_conn *c, uint8_t type, tdsc__buf *b,
                        .packet_id = ++c->packet_id};
     uint8_t hdr[TDSC__PKT_HDR_LEN];
     tdsc__pkt_hdr_encode(hdr, &h);
-    tdsc_errc rc = queue_packet(c, hdr, b->data + off, n);
+    rc = queue_packet(c, hdr, b->data + off, n);
     if (rc != TDSC_OK)
       return rc;
     off += n;
