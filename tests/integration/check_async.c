@@ -69,7 +69,14 @@ static void teardown(void) {
 
 /* ------------------------------------------------------------ the jobs */
 
-typedef enum { OP_ROWS, OP_LARGE, OP_TXN, OP_CANCEL, OP_TIMEOUT } op_kind;
+typedef enum {
+  OP_ROWS,
+  OP_LARGE,
+  OP_TXN,
+  OP_CANCEL,
+  OP_TIMEOUT,
+  OP_PREPARED
+} op_kind;
 #define NOPS 5
 #define BIG_REPEAT 16384 /* 'abcdefgh' x 16384 = 128 KiB */
 
@@ -82,6 +89,7 @@ typedef struct job {
   int op;          /* index in ops; NOPS when done */
   int phase;       /* within the op: 0 = not sent yet */
   tdsc_result *r;
+  tdsc_stmt *stmt;
   int row;
   size_t got;      /* OP_LARGE: bytes read so far */
   long long t0, cancel_at;
@@ -143,13 +151,18 @@ static bool blocked(job *j) {
                   "%s: %s", #call, why(j));                                   \
   } while (0)
 
-static void send_request(job *j, const char *sql) {
-  ck_assert_msg(tdsc_conn_execute(j->c, sql, &j->r) == TDSC_OK, "%s",
-                why(j));
+/* False when the connection is still reading the rest of an earlier
+ * response (a freed result, a statement's unprepare): call again. */
+static bool send_request(job *j, const char *sql) {
+  tdsc_errc e = tdsc_conn_execute(j->c, sql, &j->r);
+  if (e == TDSC_E_WOULD_BLOCK && blocked(j))
+    return false;
+  ck_assert_msg(e == TDSC_OK, "%s", why(j));
   j->phase = 1;
   j->t0 = th_now_ms();
   if (++in_flight > max_in_flight)
     max_in_flight = in_flight;
+  return true;
 }
 
 static void next_op(job *j) {
@@ -175,7 +188,8 @@ static void op_rows(job *j) {
              "ORDER BY x, y; PRINT 'half way'; "
              "SELECT SUSER_NAME() AS who, N'job %d' AS t",
              j->op == 0 ? "WAITFOR DELAY '00:00:01'; " : "", j->id);
-    send_request(j, sql);
+    if (!send_request(j, sql))
+      return;
   }
   while (j->phase == 1) {
     STEP(j, tdsc_result_next_set(j->r), TDSC_STEP_RESULT);
@@ -229,9 +243,11 @@ static void op_rows(job *j) {
 /* OP_LARGE: a 128 KiB value in pieces of 1000 bytes, arriving over many
  * packets. */
 static void op_large(job *j) {
-  if (j->phase == 0)
-    send_request(j, "SELECT CONVERT(varbinary(max), REPLICATE(CONVERT("
-                    "varchar(max), 'abcdefgh'), 16384)) AS big, 7 AS after");
+  if (j->phase == 0 &&
+      !send_request(j, "SELECT CONVERT(varbinary(max), REPLICATE(CONVERT("
+                       "varchar(max), 'abcdefgh'), 16384)) AS big, 7 AS "
+                       "after"))
+    return;
   if (j->phase == 1) {
     STEP(j, tdsc_result_next_set(j->r), TDSC_STEP_RESULT);
     j->phase = 2;
@@ -286,7 +302,8 @@ static void op_txn(job *j) {
  * loop, when cancel_at comes). */
 static void op_cancel(job *j) {
   if (j->phase == 0) {
-    send_request(j, "WAITFOR DELAY '00:02:00'");
+    if (!send_request(j, "WAITFOR DELAY '00:02:00'"))
+      return;
     j->cancel_at = j->t0 + 100 + (j->id % 3) * 100;
   }
   if (j->phase == 1) {
@@ -309,7 +326,8 @@ static void op_cancel(job *j) {
 static void op_timeout(job *j) {
   if (j->phase == 0) {
     tdsc_conn_set_query_timeout(j->c, 300);
-    send_request(j, "WAITFOR DELAY '00:02:00'");
+    if (!send_request(j, "WAITFOR DELAY '00:02:00'"))
+      return;
     int ms = tdsc_conn_timeout_ms(j->c);
     ck_assert_msg(ms > 0 && ms <= 300, "%d ms", ms);
   }
@@ -323,6 +341,49 @@ static void op_timeout(job *j) {
   }
   if (j->phase == 2) {
     STEP(j, tdsc_result_next_set(j->r), TDSC_STEP_END);
+    next_op(j);
+  }
+}
+
+/* OP_PREPARED: a statement prepared (sp_prepare, resumed), executed with
+ * a parameter, freed (its unprepare queued behind). */
+static void op_prepared(job *j) {
+  if (j->phase == 0) {
+    j->stmt = tdsc_stmt_new_sql(j->c, "SELECT @x + 1 AS y");
+    ck_assert_ptr_nonnull(j->stmt);
+    ck_assert_int_eq(
+        tdsc_stmt_bind_int64(j->stmt, "@x", TDSC_TYPE_INT, 1000 + j->id),
+        TDSC_OK);
+    j->phase = 1;
+  }
+  if (j->phase == 1) {
+    CALL(j, tdsc_stmt_prepare(j->stmt));
+    j->phase = 2;
+  }
+  if (j->phase == 2) {
+    CALL(j, tdsc_stmt_execute(j->stmt, &j->r));
+    if (++in_flight > max_in_flight)
+      max_in_flight = in_flight;
+    j->phase = 3;
+  }
+  if (j->phase == 3) {
+    STEP(j, tdsc_result_next_set(j->r), TDSC_STEP_RESULT);
+    j->phase = 4;
+  }
+  if (j->phase == 4) {
+    STEP(j, tdsc_result_next_row(j->r), TDSC_STEP_ROW);
+    int64_t y;
+    CALL(j, tdsc_result_get_int64(j->r, 0, &y));
+    ck_assert_int_eq(y, 1001 + j->id);
+    j->phase = 5;
+  }
+  if (j->phase == 5) {
+    STEP(j, tdsc_result_next_set(j->r), TDSC_STEP_END);
+    tdsc_result_free(j->r);
+    j->r = NULL;
+    in_flight--;
+    tdsc_stmt_free(j->stmt);
+    j->stmt = NULL;
     next_op(j);
   }
 }
@@ -346,6 +407,9 @@ static void job_step(job *j) {
       break;
     case OP_TIMEOUT:
       op_timeout(j);
+      break;
+    case OP_PREPARED:
+      op_prepared(j);
       break;
     }
     if (j->op == NOPS)
@@ -402,7 +466,7 @@ static void open_job(job *j, int id) {
   /* everyone starts with rows behind a WAITFOR and ends with rows (the
    * connection took requests after whatever came before) */
   static const op_kind middle[] = {OP_CANCEL, OP_TIMEOUT, OP_TXN, OP_LARGE,
-                                   OP_ROWS};
+                                   OP_PREPARED};
   j->ops[0] = OP_ROWS;
   j->ops[1] = middle[id % 5];
   j->ops[2] = OP_LARGE;
