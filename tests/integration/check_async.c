@@ -535,11 +535,186 @@ START_TEST(many_connections_in_one_thread) {
 }
 END_TEST
 
+/* ------------------------------------------------- one connection, closer */
+
+#define OK(c, call)                                                           \
+  ck_assert_msg((call) == TDSC_OK, "%s: %s", #call, th_report(c))
+
+/* Waits (poll) until c may progress, as an event loop would. */
+static void wait_for(tdsc_conn *c) {
+  int w = tdsc_conn_wants(c);
+  ck_assert_int_ne(w, 0);
+  struct pollfd p = {.fd = tdsc_conn_socket(c),
+                     .events = (short)((w & TDSC_WANT_READ ? POLLIN : 0) |
+                                       (w & TDSC_WANT_WRITE ? POLLOUT : 0))};
+  ck_assert_int_ge(poll(&p, 1, tdsc_conn_timeout_ms(c)), 0);
+}
+
+static bool would_block_now(tdsc_conn *c) {
+  const tdsc_error *e = tdsc_conn_error(c);
+  return e && tdsc_error_code(e) == TDSC_E_WOULD_BLOCK;
+}
+
+/* 3^6 rows */
+#define SIX_WAY                                                               \
+  "SELECT a.id AS x, b.id AS y FROM typed a, typed b, typed c, typed d, "     \
+  "typed e, typed f"
+
+/* An edge-triggered loop drains the descriptor with tdsc_conn_consume at
+ * each event, then steps until a step would block; a result freed half
+ * way leaves its rest to the next request; the usage errors; and the
+ * same connection back in blocking mode. */
+START_TEST(consume_flush_a_freed_result_and_back_to_blocking) {
+  ck_assert_msg(th_server_start(&srv, (const char *)NULL),
+                "the test server did not start");
+  tdsc_conn *c = tdsc_conn_new();
+  ck_assert_int_eq(tdsc_conn_set_nonblocking(NULL, true),
+                   TDSC_E_INVALID_ARGUMENT);
+  ck_assert_int_eq(tdsc_conn_flush(c), TDSC_E_NOT_CONNECTED);
+  ck_assert_int_eq(tdsc_conn_consume(c), TDSC_E_NOT_CONNECTED);
+  ck_assert_int_eq(tdsc_conn_flush(NULL), TDSC_E_INVALID_ARGUMENT);
+  ck_assert_int_eq(tdsc_conn_consume(NULL), TDSC_E_INVALID_ARGUMENT);
+  ck_assert_int_eq(tdsc_conn_socket(c), TDSC_INVALID_SOCKET);
+  ck_assert_int_eq(tdsc_conn_wants(c), 0);
+  ck_assert_int_eq(tdsc_conn_timeout_ms(c), -1);
+  ck_assert(!tdsc_conn_is_nonblocking(c));
+  OK(c, tdsc_conn_connect(c, th_connstr(&srv, "")));
+  OK(c, tdsc_conn_set_nonblocking(c, true));
+
+  tdsc_result *r;
+  OK(c, tdsc_conn_execute(c, SIX_WAY, &r));
+  OK(c, tdsc_conn_flush(c)); /* a small request: all of it went */
+  ck_assert_int_eq(tdsc_conn_wants(c), TDSC_WANT_READ);
+  int rows = 0, blocked_steps = 0;
+  int64_t sum = 0;
+  bool in_rows = false, end = false;
+  while (!end) {
+    wait_for(c);
+    OK(c, tdsc_conn_consume(c));
+    for (;;) {
+      tdsc_step st = in_rows ? tdsc_result_next_row(r)
+                             : tdsc_result_next_set(r);
+      if (st == TDSC_STEP_ERROR) {
+        ck_assert_msg(would_block_now(c), "%s", th_report(c));
+        blocked_steps++;
+        break;
+      }
+      if (st == TDSC_STEP_RESULT) {
+        in_rows = true;
+      } else if (st == TDSC_STEP_ROW) {
+        int64_t x;
+        OK(c, tdsc_result_get_int64(r, 0, &x));
+        sum += x;
+        rows++;
+      } else if (in_rows) {
+        in_rows = false;
+      } else {
+        end = true;
+        break;
+      }
+    }
+  }
+  ck_assert_int_eq(rows, 729);
+  ck_assert_int_eq(sum, 243 * (1 + 2 + 3));
+  ck_assert_int_gt(blocked_steps, 0);
+  tdsc_result_free(r);
+  ck_assert_int_eq(tdsc_conn_wants(c), 0);
+
+  /* freed after its first row: returns at once, the rest is read by the
+   * next request (which would block for it) */
+  OK(c, tdsc_conn_execute(c, SIX_WAY, &r));
+  tdsc_step st;
+  while ((st = tdsc_result_next_set(r)) == TDSC_STEP_ERROR &&
+         would_block_now(c))
+    wait_for(c);
+  ck_assert_int_eq(st, TDSC_STEP_RESULT);
+  while ((st = tdsc_result_next_row(r)) == TDSC_STEP_ERROR &&
+         would_block_now(c))
+    wait_for(c);
+  ck_assert_int_eq(st, TDSC_STEP_ROW);
+  tdsc_result_free(r);
+  ck_assert_int_eq(tdsc_conn_wants(c), TDSC_WANT_READ);
+  tdsc_errc rc;
+  int tries = 0;
+  while ((rc = tdsc_conn_execute(c, "SELECT N'next' AS t", &r)) ==
+         TDSC_E_WOULD_BLOCK) {
+    ck_assert_ptr_null(r);
+    tries++;
+    wait_for(c);
+  }
+  OK(c, rc);
+  while ((st = tdsc_result_next_set(r)) == TDSC_STEP_ERROR &&
+         would_block_now(c))
+    wait_for(c);
+  ck_assert_int_eq(st, TDSC_STEP_RESULT);
+  while ((st = tdsc_result_next_row(r)) == TDSC_STEP_ERROR &&
+         would_block_now(c))
+    wait_for(c);
+  ck_assert_int_eq(st, TDSC_STEP_ROW);
+  const char *t;
+  OK(c, tdsc_result_get_text(r, 0, &t, NULL));
+  ck_assert_str_eq(t, "next");
+  tdsc_result_free(r);
+
+  /* blocking again: the same calls wait */
+  OK(c, tdsc_conn_set_nonblocking(c, false));
+  OK(c, tdsc_conn_execute(c, "SELECT N'blocking' AS t", &r));
+  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_RESULT);
+  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
+  OK(c, tdsc_result_get_text(r, 0, &t, NULL));
+  ck_assert_str_eq(t, "blocking");
+  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_END);
+  tdsc_result_free(r);
+  tdsc_conn_free(c);
+  th_server_stop(&srv);
+}
+END_TEST
+
+/* A server that never acknowledges the attention: after the query
+ * timeout the deadline becomes CancelTimeout's, then the connection is
+ * closed with READ_TIMEOUT, in non-blocking mode as in blocking mode. */
+START_TEST(an_unacknowledged_timeout_closes_the_connection) {
+  ck_assert_msg(th_server_start(&srv, "--misbehave", "ignore-attention",
+                                (const char *)NULL),
+                "the test server did not start");
+  tdsc_conn *c = tdsc_conn_new();
+  OK(c, tdsc_conn_connect(c, th_connstr(&srv, "QueryTimeout=1;"
+                                              "CancelTimeout=1")));
+  OK(c, tdsc_conn_set_nonblocking(c, true));
+  tdsc_result *r;
+  OK(c, tdsc_conn_execute(c, "WAITFOR DELAY '00:00:30'", &r));
+  long long t0 = th_now_ms();
+  int ms = tdsc_conn_timeout_ms(c);
+  ck_assert_msg(ms > 0 && ms <= 1000, "%d ms", ms);
+  bool saw_attention_deadline = false;
+  tdsc_step st;
+  while ((st = tdsc_result_next_set(r)) == TDSC_STEP_ERROR &&
+         would_block_now(c)) {
+    /* the query timeout has passed: the attention waits for its ack */
+    if (th_now_ms() - t0 >= 1000 && tdsc_conn_timeout_ms(c) > 0)
+      saw_attention_deadline = true;
+    wait_for(c);
+  }
+  ck_assert_int_eq(st, TDSC_STEP_ERROR);
+  ck_assert_msg(tdsc_error_code(tdsc_conn_error(c)) == TDSC_E_READ_TIMEOUT,
+                "%s", th_report(c));
+  ck_assert(saw_attention_deadline);
+  ck_assert_int_ge(th_now_ms() - t0, 1900);
+  ck_assert(!tdsc_conn_is_connected(c));
+  ck_assert_int_eq(tdsc_conn_socket(c), TDSC_INVALID_SOCKET);
+  tdsc_result_free(r);
+  tdsc_conn_free(c);
+  th_server_stop(&srv);
+}
+END_TEST
+
 static Suite *async_suite(void) {
   Suite *s = suite_create("async");
   TCase *tc = tcase_create("async");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, many_connections_in_one_thread);
+  tcase_add_test(tc, consume_flush_a_freed_result_and_back_to_blocking);
+  tcase_add_test(tc, an_unacknowledged_timeout_closes_the_connection);
   suite_add_tcase(s, tc);
   return s;
 }
