@@ -176,6 +176,9 @@ void tdsc_conn_close(tdsc_conn *c) {
     c->result = NULL;
   }
   tdsc__conn_drop(c);
+  /* a transaction request that waited (non-blocking mode) is over */
+  tdsc_result_free(c->tm);
+  c->tm = NULL;
   forget_session(c);
   tdsc__options_clear(&c->opts);
   tdsc__trace_close(c);
@@ -185,7 +188,6 @@ void tdsc_conn_free(tdsc_conn *c) {
   if (!c)
     return;
   tdsc_conn_close(c);
-  tdsc_result_free(c->tm); /* a transaction request left waiting */
   tdsc__err_clear(&c->err);
   tdsc__err_clear(&c->attempts);
   tdsc__tokp_free(c->tokp);

@@ -527,6 +527,10 @@ static tdsc_errc drain(tdsc_stmt *s) {
     if (st == TDSC_STEP_ERROR) {
       if (r->conn && c->err.code == TDSC_E_WOULD_BLOCK)
         return TDSC_E_WOULD_BLOCK;
+      if (!r->conn && c->err.code == TDSC_OK) /* closed while it waited */
+        tdsc__err_set(&c->err, tdsc__result_gone(r),
+                      "the connection was closed before sp_prepare "
+                      "answered");
       if (s->pend_err.code == TDSC_OK && !tdsc__err_copy(&s->pend_err, &c->err))
         tdsc__err_oom(&s->pend_err);
       if (!r->conn)

@@ -485,7 +485,15 @@ START_TEST(many_connections_in_one_thread) {
     job_step(&jobs[i]);
   int left = NJOBS;
   while (left > 0) {
-    ck_assert_msg(th_now_ms() - start < 110000, "%d jobs left", left);
+    if (th_now_ms() - start > 200000) {
+      for (int i = 0; i < NJOBS; i++)
+        if (!jobs[i].done)
+          fprintf(stderr, "left: job %d (%s) op %d (%d) phase %d, wants %d, "
+                  "timeout %d ms\n", i, jobs[i].how, jobs[i].op,
+                  (int)jobs[i].ops[jobs[i].op], jobs[i].phase,
+                  tdsc_conn_wants(jobs[i].c), tdsc_conn_timeout_ms(jobs[i].c));
+      ck_abort_msg("%d jobs left after 200 s", left);
+    }
     int timeout = -1;
     for (int i = 0; i < NJOBS; i++) {
       job *j = &jobs[i];
@@ -585,7 +593,7 @@ START_TEST(consume_flush_a_freed_result_and_back_to_blocking) {
   OK(c, tdsc_conn_execute(c, SIX_WAY, &r));
   OK(c, tdsc_conn_flush(c)); /* a small request: all of it went */
   ck_assert_int_eq(tdsc_conn_wants(c), TDSC_WANT_READ);
-  int rows = 0, blocked_steps = 0;
+  int rows = 0;
   int64_t sum = 0;
   bool in_rows = false, end = false;
   while (!end) {
@@ -595,8 +603,8 @@ START_TEST(consume_flush_a_freed_result_and_back_to_blocking) {
       tdsc_step st = in_rows ? tdsc_result_next_row(r)
                              : tdsc_result_next_set(r);
       if (st == TDSC_STEP_ERROR) {
+        /* (whether a step waits depends on the server's speed) */
         ck_assert_msg(would_block_now(c), "%s", th_report(c));
-        blocked_steps++;
         break;
       }
       if (st == TDSC_STEP_RESULT) {
@@ -616,13 +624,14 @@ START_TEST(consume_flush_a_freed_result_and_back_to_blocking) {
   }
   ck_assert_int_eq(rows, 729);
   ck_assert_int_eq(sum, 243 * (1 + 2 + 3));
-  ck_assert_int_gt(blocked_steps, 0);
   tdsc_result_free(r);
   ck_assert_int_eq(tdsc_conn_wants(c), 0);
 
-  /* freed after its first row: returns at once, the rest is read by the
-   * next request (which would block for it) */
-  OK(c, tdsc_conn_execute(c, SIX_WAY, &r));
+  /* freed after its first row: returns at once, the rest (behind a
+   * WAITFOR) is read by the next request, which would block for it */
+  OK(c, tdsc_conn_execute(c, "SELECT id FROM typed; "
+                             "WAITFOR DELAY '00:00:01'; SELECT 2 AS two",
+                          &r));
   tdsc_step st;
   while ((st = tdsc_result_next_set(r)) == TDSC_STEP_ERROR &&
          would_block_now(c))
@@ -665,6 +674,23 @@ START_TEST(consume_flush_a_freed_result_and_back_to_blocking) {
   ck_assert_str_eq(t, "blocking");
   ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_END);
   tdsc_result_free(r);
+
+  /* a transaction request left waiting ends with the connection: after
+   * a reconnect, a commit is a request of its own (3902: no transaction),
+   * not the old one's answer */
+  OK(c, tdsc_conn_set_nonblocking(c, true));
+  rc = tdsc_conn_begin(c, TDSC_ISOLATION_UNCHANGED, NULL);
+  /* (the server is never that fast, but an answer in time is no error) */
+  ck_assert_msg(rc == TDSC_E_WOULD_BLOCK || rc == TDSC_OK, "%s",
+                th_report(c));
+  tdsc_conn_close(c);
+  OK(c, tdsc_conn_connect(c, th_connstr(&srv, "")));
+  while ((rc = tdsc_conn_commit(c)) == TDSC_E_WOULD_BLOCK)
+    wait_for(c);
+  ck_assert_msg(rc == TDSC_E_SERVER_ERROR, "%s", th_report(c));
+  ck_assert_int_eq(
+      tdsc_message_number(tdsc_error_server_message(tdsc_conn_error(c))),
+      3902);
   tdsc_conn_free(c);
   th_server_stop(&srv);
 }
@@ -711,7 +737,7 @@ END_TEST
 static Suite *async_suite(void) {
   Suite *s = suite_create("async");
   TCase *tc = tcase_create("async");
-  tcase_set_timeout(tc, 300);
+  tcase_set_timeout(tc, 400);
   tcase_add_test(tc, many_connections_in_one_thread);
   tcase_add_test(tc, consume_flush_a_freed_result_and_back_to_blocking);
   tcase_add_test(tc, an_unacknowledged_timeout_closes_the_connection);
