@@ -627,20 +627,11 @@ START_TEST(consume_flush_a_freed_result_and_back_to_blocking) {
   tdsc_result_free(r);
   ck_assert_int_eq(tdsc_conn_wants(c), 0);
 
-  /* freed after its first row: returns at once, the rest (behind a
-   * WAITFOR) is read by the next request, which would block for it */
-  OK(c, tdsc_conn_execute(c, "SELECT id FROM typed; "
-                             "WAITFOR DELAY '00:00:01'; SELECT 2 AS two",
+  /* freed before its answer came (the server waits a second first):
+   * returns at once, and the answer is read by the next request, which
+   * would block for it */
+  OK(c, tdsc_conn_execute(c, "WAITFOR DELAY '00:00:01'; SELECT id FROM typed",
                           &r));
-  tdsc_step st;
-  while ((st = tdsc_result_next_set(r)) == TDSC_STEP_ERROR &&
-         would_block_now(c))
-    wait_for(c);
-  ck_assert_int_eq(st, TDSC_STEP_RESULT);
-  while ((st = tdsc_result_next_row(r)) == TDSC_STEP_ERROR &&
-         would_block_now(c))
-    wait_for(c);
-  ck_assert_int_eq(st, TDSC_STEP_ROW);
   tdsc_result_free(r);
   ck_assert_int_eq(tdsc_conn_wants(c), TDSC_WANT_READ);
   tdsc_errc rc;
@@ -652,6 +643,8 @@ START_TEST(consume_flush_a_freed_result_and_back_to_blocking) {
     wait_for(c);
   }
   OK(c, rc);
+  ck_assert_int_gt(tries, 0);
+  tdsc_step st;
   while ((st = tdsc_result_next_set(r)) == TDSC_STEP_ERROR &&
          would_block_now(c))
     wait_for(c);
