@@ -11,6 +11,21 @@
  *     details are a tdsc_error, reached with tdsc_conn_error().
  *
  * Public enums are append-only: values are never renumbered or removed.
+ *
+ * Threads: a connection and everything that came from it (its results,
+ * statements, errors) is used by one thread at a time; different
+ * connections may be used from different threads at once.  The one call
+ * that may come from another thread (or a signal handler) while a call
+ * on the connection runs is tdsc_conn_cancel.  Functions without a handle
+ * (tdsc_version, tdsc_errc_*, tdsc_option_at, tdsc_decimal_from_string)
+ * may be called from any thread.
+ *
+ * Blocking and non-blocking: by default a call waits for the network, at
+ * most as long as its timeout.  A connection in non-blocking mode
+ * (tdsc_conn_set_nonblocking, "Non-blocking mode" below) never waits in a
+ * request or its result: such a call returns TDSC_E_WOULD_BLOCK and is
+ * called again once the connection's descriptor is ready.  The connect
+ * (tdsc_conn_connect) blocks in both modes in this release.
  */
 #ifndef TDSCLIENT_H
 #define TDSCLIENT_H
@@ -41,6 +56,7 @@ extern "C" {
 /* Feature macros: test for features at compile time. */
 #define TDSC_HAS_TLS_STRICT 1 /* Encrypt=strict (TDS 8.0) */
 #define TDSC_HAS_TRACE 1      /* tdsc_conn_set_trace, Trace=, TDSC_TRACE */
+#define TDSC_HAS_NONBLOCKING 1 /* tdsc_conn_set_nonblocking and friends */
 
 /* Returns the library's version string, e.g. "0.1.0". Static storage. */
 TDSC_API const char *tdsc_version(void);
@@ -237,6 +253,89 @@ TDSC_API void tdsc_conn_cancel(tdsc_conn *c);
  * CancelTimeout= (seconds, default 10), the connection is closed
  * (TDSC_E_READ_TIMEOUT). */
 TDSC_API void tdsc_conn_set_query_timeout(tdsc_conn *c, uint32_t ms);
+
+/* ------------------------------------------------------------------------ */
+/* Non-blocking mode (for poll, epoll, kqueue, libuv... loops)               */
+
+/* Turns non-blocking mode on or off for c's requests (it may be set
+ * before or after the connect, and stays across connects; the connect
+ * itself blocks in this release).  In that mode:
+ *   - tdsc_conn_execute, tdsc_stmt_execute queue the request, send what
+ *     goes at once, and return the result; the rest is sent by
+ *     tdsc_conn_flush or by the next call on the result (each flushes
+ *     first);
+ *   - every call that would wait for the network (next_set, next_row, a
+ *     getter or tdsc_result_read reaching into a row with large values,
+ *     tdsc_conn_flush, the transaction calls, tdsc_stmt_prepare) returns
+ *     TDSC_E_WOULD_BLOCK instead (the steps: TDSC_STEP_ERROR with that
+ *     code), having kept its progress: wait until tdsc_conn_socket is
+ *     ready for tdsc_conn_wants, at most tdsc_conn_timeout_ms, then call
+ *     the SAME function again with the same arguments; it goes on where
+ *     it stopped (messages already handed to the handler are not handed
+ *     again).  tdsc_result_read returns the bytes it has (TDSC_OK) and
+ *     would block only with none;
+ *   - timeouts are deadlines: when tdsc_conn_timeout_ms reaches 0, the
+ *     call made then sends the attention itself (queued) and goes on as in
+ *     blocking mode, ending with TDSC_E_QUERY_TIMEOUT (or
+ *     TDSC_E_READ_TIMEOUT when CancelTimeout passes too);
+ *   - tdsc_conn_cancel marks the request cancelled; the next call on the
+ *     result sends the attention and, once the server acknowledged (maybe
+ *     after more TDSC_E_WOULD_BLOCK), fails with TDSC_E_CANCELLED.  It
+ *     does not wake the application's own poll: call again yourself;
+ *   - tdsc_result_free never waits: what is left of the response is read
+ *     (and dropped) by the next request's call, which may return
+ *     TDSC_E_WOULD_BLOCK for it; tdsc_stmt_free's unprepare is queued the
+ *     same way;
+ *   - a streamed parameter (tdsc_stmt_bind_stream) is sent as it is read
+ *     and its packets wait for the network even in this mode (so that
+ *     memory stays constant).
+ * TDSC_E_INVALID_ARGUMENT for NULL. */
+TDSC_API tdsc_errc tdsc_conn_set_nonblocking(tdsc_conn *c, bool on);
+TDSC_API bool tdsc_conn_is_nonblocking(const tdsc_conn *c);
+
+/* The descriptor to wait on: a socket (POSIX: an int for poll(2); Windows:
+ * a SOCKET, or an event HANDLE for the pipe and shared-memory transports),
+ * or TDSC_INVALID_SOCKET when c is not connected.  It changes only with a
+ * connect or close; never read or write it yourself. */
+#ifdef _WIN32
+typedef intptr_t tdsc_socket;
+#else
+typedef int tdsc_socket;
+#endif
+#define TDSC_INVALID_SOCKET ((tdsc_socket)-1)
+TDSC_API tdsc_socket tdsc_conn_socket(const tdsc_conn *c);
+
+/* What the call that returned TDSC_E_WOULD_BLOCK waits for: a mask of
+ * TDSC_WANT_READ and TDSC_WANT_WRITE (TLS may need to write to read).
+ * Without such a call: WRITE while a request is queued, READ while a
+ * response is awaited; 0 when idle or not connected. */
+#define TDSC_WANT_READ 1
+#define TDSC_WANT_WRITE 2
+TDSC_API int tdsc_conn_wants(const tdsc_conn *c);
+
+/* Milliseconds until the deadline the connection runs under now (the
+ * query timeout of the call that would block, or CancelTimeout while an
+ * attention awaits its acknowledgement), 0 when it has passed (call
+ * again: the call then times out), -1 when none: the timeout to give
+ * poll(2). */
+TDSC_API int tdsc_conn_timeout_ms(const tdsc_conn *c);
+
+/* Sends what is queued: TDSC_OK once all went, TDSC_E_WOULD_BLOCK while
+ * some remains (non-blocking mode).  Blocking mode: waits, within the
+ * query timeout.  A failure closes the connection (TDSC_E_CONN_RESET,
+ * TDSC_E_READ_TIMEOUT when the server accepted nothing in time, ...);
+ * TDSC_E_NOT_CONNECTED. */
+TDSC_API tdsc_errc tdsc_conn_flush(tdsc_conn *c);
+
+/* Reads what the descriptor has now into c's input buffer (64 KiB), until
+ * the transport would block or the buffer is full, without decoding it
+ * and without waiting, in either mode; queued output is sent first.  For
+ * edge-triggered loops, which must drain the descriptor at each event
+ * (the other calls read only as much as they need; a call returns
+ * TDSC_E_WOULD_BLOCK only after the transport said it has nothing more,
+ * so waiting then is always right).  A transport failure closes the
+ * connection and is returned (the open result fails with it). */
+TDSC_API tdsc_errc tdsc_conn_consume(tdsc_conn *c);
 
 /* ------------------------------------------------------------------------ */
 /* Transactions                                                              */

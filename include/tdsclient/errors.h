@@ -55,6 +55,10 @@
   X(TRACE_FILE,           113, USAGE,                                         \
     "The protocol trace file (Trace=, TDSC_TRACE) cannot be opened for "      \
     "appending: correct the path or its folder's permissions, or unset it.")  \
+  X(WOULD_BLOCK,          114, USAGE,                                         \
+    "Non-blocking mode: the call has to wait for the network; wait on "       \
+    "tdsc_conn_socket for tdsc_conn_wants, then call the same function "      \
+    "again (its progress is kept).")                                          \
                                                                               \
   X(NO_MEMORY,            200, RESOURCE,                                      \
     "Out of memory: free memory or lower the packet size.")                   \

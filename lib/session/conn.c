@@ -5,6 +5,7 @@
 
 #include "session/session.h"
 
+#include "clock.h"
 #include "tls/tls.h"
 
 #include <stdlib.h>
@@ -31,6 +32,93 @@ void tdsc_conn_cancel(tdsc_conn *c) {
   tdsc__waker_fire(c->waker);
 }
 
+/* ---- Non-blocking mode (tdsclient.h): the state is wire.c's; these
+ * are the application's view of it. */
+tdsc_errc tdsc_conn_set_nonblocking(tdsc_conn *c, bool on) {
+  if (!c)
+    return TDSC_E_INVALID_ARGUMENT;
+  c->nonblocking = on;
+  return TDSC_OK;
+}
+
+bool tdsc_conn_is_nonblocking(const tdsc_conn *c) {
+  return c && c->nonblocking;
+}
+
+tdsc_socket tdsc_conn_socket(const tdsc_conn *c) {
+  if (!c || !c->io)
+    return TDSC_INVALID_SOCKET;
+  intptr_t fd = tdsc__io_pollfd(c->io);
+  return fd == TDSC__NO_POLLFD ? TDSC_INVALID_SOCKET : (tdsc_socket)fd;
+}
+
+int tdsc_conn_wants(const tdsc_conn *c) {
+  if (!c || !c->io)
+    return 0;
+  if (!c->in_response && !c->attn && !tdsc__wire_tx_pending(c))
+    return 0; /* idle */
+  if (c->want)
+    return (c->want & TDSC__WANT_READ ? TDSC_WANT_READ : 0) |
+           (c->want & TDSC__WANT_WRITE ? TDSC_WANT_WRITE : 0);
+  int w = 0;
+  if (tdsc__wire_tx_pending(c))
+    w |= TDSC_WANT_WRITE;
+  if (c->in_response)
+    w |= TDSC_WANT_READ;
+  return w;
+}
+
+int tdsc_conn_timeout_ms(const tdsc_conn *c) {
+  if (!c)
+    return -1;
+  return tdsc__ms_left(tdsc__wire_deadline(c));
+}
+
+/* The deadline for sending what is queued: the response's when one is
+ * awaited, else the query timeout from now. */
+static int64_t flush_deadline(tdsc_conn *c) {
+  return c->in_response ? c->deadline
+                        : tdsc__deadline_in(c->query_timeout_ms);
+}
+
+tdsc_errc tdsc_conn_flush(tdsc_conn *c) {
+  if (!c)
+    return TDSC_E_INVALID_ARGUMENT;
+  tdsc__conn_begin(c);
+  if (!c->io) {
+    tdsc__err_set(&c->err, TDSC_E_NOT_CONNECTED, "the connection is not open");
+    return tdsc__conn_fail(c);
+  }
+  tdsc_errc rc = tdsc__wire_flush(c, flush_deadline(c));
+  if (rc == TDSC__AGAIN) {
+    tdsc__err_set(&c->err, TDSC_E_WOULD_BLOCK,
+                  "%zu bytes of the request are still queued: wait until "
+                  "tdsc_conn_socket is ready for tdsc_conn_wants, then "
+                  "flush again", tdsc__wire_tx_pending(c));
+    return tdsc__conn_fail(c);
+  }
+  if (rc != TDSC_OK) {
+    tdsc__conn_drop(c); /* a half-sent request leaves no usable session */
+    return tdsc__conn_fail(c);
+  }
+  return TDSC_OK;
+}
+
+tdsc_errc tdsc_conn_consume(tdsc_conn *c) {
+  if (!c)
+    return TDSC_E_INVALID_ARGUMENT;
+  tdsc__conn_begin(c);
+  if (!c->io) {
+    tdsc__err_set(&c->err, TDSC_E_NOT_CONNECTED, "the connection is not open");
+    return tdsc__conn_fail(c);
+  }
+  if (tdsc__wire_consume(c) != TDSC_OK) {
+    tdsc__conn_drop(c); /* the transport failed: a result learns why */
+    return tdsc__conn_fail(c);
+  }
+  return TDSC_OK;
+}
+
 void tdsc_conn_set_query_timeout(tdsc_conn *c, uint32_t ms) {
   if (c)
     c->query_timeout_ms = ms;
@@ -38,6 +126,8 @@ void tdsc_conn_set_query_timeout(tdsc_conn *c, uint32_t ms) {
 
 tdsc_errc tdsc__conn_fail(tdsc_conn *c) {
   c->has_err = true;
+  /* the same call again resumes, within the same deadline */
+  c->wb_pending = c->err.code == TDSC_E_WOULD_BLOCK;
   if (c->err.code == TDSC_OK) /* a path that forgot to say why */
     tdsc__err_set(&c->err, TDSC_E_PROTOCOL, "internal: failure without "
                                             "an error");
@@ -67,6 +157,8 @@ void tdsc__conn_drop(tdsc_conn *c) {
   tdsc__buf_free(&c->in);
   c->in_pos = 0;
   tdsc__wire_rx_free(c);
+  tdsc__wire_tx_free(c);
+  c->wb_pending = false;
   if (c->result) {
     /* the fatal error that dropped the connection, set before */
     tdsc__result_detach(c->result, c->err.code != TDSC_OK
@@ -84,6 +176,9 @@ void tdsc_conn_close(tdsc_conn *c) {
     c->result = NULL;
   }
   tdsc__conn_drop(c);
+  /* a transaction request that waited (non-blocking mode) is over */
+  tdsc_result_free(c->tm);
+  c->tm = NULL;
   forget_session(c);
   tdsc__options_clear(&c->opts);
   tdsc__trace_close(c);
@@ -97,6 +192,8 @@ void tdsc_conn_free(tdsc_conn *c) {
   tdsc__err_clear(&c->attempts);
   tdsc__tokp_free(c->tokp);
   tdsc__buf_free(&c->out);
+  tdsc__wire_tx_free(c);
+  tdsc__err_clear(&c->tm_first);
   tdsc__waker_free(c->waker);
   tdsc__trace_free(c);
   free(c);
@@ -107,7 +204,12 @@ tdsc_errc tdsc_conn_connect(tdsc_conn *c, const char *connstr) {
     return TDSC_E_INVALID_ARGUMENT;
   tdsc_conn_close(c);
   tdsc__conn_begin(c);
+  /* The connect blocks in either mode (this release): its steps see a
+   * blocking connection. */
+  bool nb = c->nonblocking;
+  c->nonblocking = false;
   tdsc_errc rc = tdsc__connect(c, connstr);
+  c->nonblocking = nb;
   if (rc != TDSC_OK) {
     tdsc__conn_drop(c);
     forget_session(c);

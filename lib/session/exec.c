@@ -52,6 +52,35 @@ static tdsc_errc set_columns(tdsc_result *r, size_t n,
   return TDSC_OK;
 }
 
+/* Reads to its end a response whose result was freed in non-blocking
+ * mode before it was complete (tdsc_result_free): messages still reach
+ * the handler and ENVCHANGEs still apply.  TDSC_E_WOULD_BLOCK while it
+ * has to wait. */
+static tdsc_errc settle(tdsc_conn *c) {
+  while (c->in_response) {
+    tdsc__event ev;
+    bool end;
+    tdsc_errc rc = tdsc__wire_next_event(c, &ev, &end);
+    if (rc == TDSC_E_WOULD_BLOCK)
+      return rc;
+    if (rc != TDSC_OK && tdsc__wire_aborted(c, rc)) {
+      tdsc__err_clear(&c->err); /* nobody asked for that response */
+      break;
+    }
+    if (rc == TDSC_OK && !end && ev.kind == TDSC__EV_ENVCHANGE)
+      rc = tdsc__conn_envchange(c, &ev);
+    if (rc != TDSC_OK) {
+      tdsc__conn_drop(c);
+      return rc;
+    }
+    if (end)
+      break;
+    if (ev.kind == TDSC__EV_INFO)
+      tdsc__conn_message(c, &ev.u.msg);
+  }
+  return TDSC_OK;
+}
+
 tdsc_errc tdsc__result_new(tdsc_conn *c, tdsc_result **out) {
   if (!c->io)
     return tdsc__err_set(&c->err, TDSC_E_NOT_CONNECTED,
@@ -60,6 +89,9 @@ tdsc_errc tdsc__result_new(tdsc_conn *c, tdsc_result **out) {
     return tdsc__err_set(&c->err, TDSC_E_BUSY,
                          "a result of this connection is still open: free it "
                          "before sending another request");
+  tdsc_errc rc = settle(c);
+  if (rc != TDSC_OK)
+    return rc;
   tdsc_result *r = calloc(1, sizeof *r);
   if (!r)
     return tdsc__err_oom(&c->err);
@@ -179,13 +211,16 @@ typedef enum {
   EV_END,      /* the response is complete */
   EV_ABORTED,  /* cancelled or timed out; the connection is usable, c->err
                   says which */
-  EV_FATAL     /* the connection is lost; c->err says why */
+  EV_FATAL,    /* the connection is lost; c->err says why */
+  EV_WOULD_BLOCK /* non-blocking mode: nothing changed, call again */
 } ev_meaning;
 
 static ev_meaning pump(tdsc_result *r, tdsc__event *ev) {
   tdsc_conn *c = r->conn;
   bool end;
   tdsc_errc rc = tdsc__wire_next_event(c, ev, &end);
+  if (rc == TDSC_E_WOULD_BLOCK)
+    return EV_WOULD_BLOCK;
   if (rc != TDSC_OK && tdsc__wire_aborted(c, rc)) {
     r->state = TDSC__R_END;
     r->pending_error = false;
@@ -245,8 +280,8 @@ tdsc_errc tdsc__result_pull(tdsc_result *r, tdsc__event *ev) {
   if (rc == TDSC_OK && end)
     rc = tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
                        "the server's response ended inside a row");
-  if (rc == TDSC_OK)
-    return TDSC_OK;
+  if (rc == TDSC_OK || rc == TDSC_E_WOULD_BLOCK)
+    return rc; /* would block: nothing changed, the same call resumes */
   if (tdsc__wire_aborted(c, rc)) {
     r->state = TDSC__R_END;
     r->pending_error = false;
@@ -266,6 +301,14 @@ static tdsc_step step_error(tdsc_conn *c) {
   return TDSC_STEP_ERROR;
 }
 
+void tdsc__result_arm(tdsc_result *r) {
+  tdsc_conn *c = r->conn;
+  bool resume = c->wb_pending;
+  c->wb_pending = false;
+  if (!resume)
+    c->deadline = tdsc__deadline_in(r->timeout_ms);
+}
+
 /* Starts a call on r: checks, clears the connection's error, and gives the
  * server QueryTimeout for what comes next. */
 static bool begin_step(tdsc_result *r) {
@@ -273,8 +316,8 @@ static bool begin_step(tdsc_result *r) {
     return false;
   if (!r->conn)
     return false;
+  tdsc__result_arm(r);
   tdsc__conn_begin(r->conn);
-  r->conn->deadline = tdsc__deadline_in(r->timeout_ms);
   return true;
 }
 
@@ -284,10 +327,10 @@ static void take_done(tdsc_result *r, const tdsc__event *ev) {
                          : -1;
 }
 
-tdsc_step tdsc_result_next_row(tdsc_result *r) {
-  if (!begin_step(r))
-    return r && r->state == TDSC__R_END && !r->lost ? TDSC_STEP_END
-                                                    : TDSC_STEP_ERROR;
+/* next_row after begin_step: also the way next_set skips rows, within
+ * its own call's deadline.  Every event's effect is kept in r as it is
+ * read, so a call that would block resumes where it stopped. */
+static tdsc_step next_row(tdsc_result *r) {
   tdsc_conn *c = r->conn;
   r->has_row = false;
   if (r->state != TDSC__R_ROWS)
@@ -341,9 +384,17 @@ tdsc_step tdsc_result_next_row(tdsc_result *r) {
       return TDSC_STEP_END;
     case EV_ABORTED:
     case EV_FATAL:
+    case EV_WOULD_BLOCK:
       return step_error(c);
     }
   }
+}
+
+tdsc_step tdsc_result_next_row(tdsc_result *r) {
+  if (!begin_step(r))
+    return r && r->state == TDSC__R_END && !r->lost ? TDSC_STEP_END
+                                                    : TDSC_STEP_ERROR;
+  return next_row(r);
 }
 
 /* The output parameters as a one-row result (TDSC_RESULT_OUTPUT). */
@@ -365,7 +416,7 @@ tdsc_step tdsc_result_next_set(tdsc_result *r) {
   tdsc_conn *c = r->conn;
   /* Skip what is left of the current result. */
   while (r->state == TDSC__R_ROWS) {
-    tdsc_step s = tdsc_result_next_row(r);
+    tdsc_step s = next_row(r);
     if (s == TDSC_STEP_ERROR)
       return s;
   }
@@ -425,6 +476,7 @@ tdsc_step tdsc_result_next_set(tdsc_result *r) {
       return TDSC_STEP_END;
     case EV_ABORTED:
     case EV_FATAL:
+    case EV_WOULD_BLOCK:
       return step_error(c);
     }
   }
@@ -444,14 +496,19 @@ void tdsc_result_free(tdsc_result *r) {
     return;
   tdsc_conn *c = r->conn;
   if (c && c->in_response) {
-    /* Read the rest so the connection can take the next request. */
+    /* Read the rest so the connection can take the next request; in
+     * non-blocking mode what has not arrived is read by the next request
+     * (tdsc__result_new). */
     tdsc__event ev;
     ev_meaning m;
+    tdsc__result_arm(r);
     tdsc__conn_begin(c);
-    c->deadline = tdsc__deadline_in(r->timeout_ms);
     do
       m = pump(r, &ev);
-    while (m != EV_END && m != EV_FATAL && m != EV_ABORTED);
+    while (m != EV_END && m != EV_FATAL && m != EV_ABORTED &&
+           m != EV_WOULD_BLOCK);
+    if (m == EV_WOULD_BLOCK)
+      tdsc__err_clear(&c->err);
   }
   if (r->conn)
     r->conn->result = NULL;

@@ -62,6 +62,26 @@ struct tdsc_conn {
   int64_t cancel_timeout_ms; /* CancelTimeout=: how long an attention may
                                 wait for its acknowledgement */
 
+  /* non-blocking use (wire.c; tdsclient.h "Non-blocking mode") */
+  bool nonblocking;  /* tdsc_conn_set_nonblocking: calls that would wait
+                        return TDSC_E_WOULD_BLOCK (never during a connect) */
+  bool wb_pending;   /* the last call returned TDSC_E_WOULD_BLOCK: the
+                        call that resumes keeps its deadline */
+  int want;          /* TDSC__WANT_* of the last step that had to wait */
+  tdsc__buf tx;      /* whole packets queued for sending, sent from tx_pos
+                        and kept in place until sent (write_some's rule) */
+  size_t tx_pos;
+  /* an attention in progress (wire.c), resumable */
+  bool attn;          /* sent or queued; its acknowledgement not read yet */
+  bool attn_acked;    /* its DONE_ATTN came; the message's end follows */
+  bool attn_in_row;   /* it stopped a row half read (for the message) */
+  tdsc_errc attn_why; /* TDSC_E_CANCELLED or TDSC_E_QUERY_TIMEOUT */
+  int64_t attn_deadline; /* CancelTimeout */
+  int64_t attn_waited;   /* the query timeout that ran out, for messages */
+  /* a transaction manager request of txn.c waiting in non-blocking mode */
+  tdsc_result *tm;
+  tdsc_error tm_first;
+
   tdsc_result *result; /* the open result, if any */
   tdsc_message_fn on_msg;
   void *on_msg_ud;
@@ -126,6 +146,8 @@ struct tdsc_result {
   bool lazy;                 /* the current row is lazy */
   size_t next_col;           /* the next column the stream delivers */
   size_t streaming;          /* the column in TDSC__COL_STREAMING */
+  bool keep_too_large;       /* the value being kept whole did not fit */
+  bool keep_oom;             /* (a call that would block resumes it) */
   const uint8_t *pend;       /* unread part of the last LARGE_DATA event */
   size_t pend_len;
 
@@ -160,7 +182,9 @@ void tdsc__conn_message(tdsc_conn *c, const tdsc_message *m);
 
 /* ---- wire.c: TDS messages over the filter stack */
 /* Sends payload as a message of the given packet type, split into packets
- * of the negotiated size. */
+ * of the negotiated size: queued, then sent before deadline in blocking
+ * mode; in non-blocking mode what cannot go at once stays queued (sent by
+ * tdsc__wire_flush and before every read). */
 tdsc_errc tdsc__wire_send(tdsc_conn *c, uint8_t type, const uint8_t *payload,
                           size_t len, int64_t deadline);
 /* Bytes read ahead from the transport and not taken yet: none may be
@@ -178,7 +202,10 @@ void tdsc__wire_begin_response(tdsc_conn *c, int64_t deadline);
  * TDSC_E_PROTOCOL otherwise, unless c->in_partial_ok (then the caller
  * reads c->in_final). */
 /* Next token event of the response: TDSC_OK with *ev, or TDSC_OK with
- * *end = true when the response is complete.  TDSC_E_CANCELLED and
+ * *end = true when the response is complete.  In non-blocking mode,
+ * TDSC_E_WOULD_BLOCK (set on c->err) when it has to wait: nothing was
+ * consumed that a call again will not continue from, and the response
+ * and connection stay as they were.  TDSC_E_CANCELLED and
  * TDSC_E_QUERY_TIMEOUT (a cancellable response only) mean the request was
  * stopped with an attention the server acknowledged: the response is over
  * and the connection usable (tdsc__wire_aborted).  Other errors are fatal
@@ -187,6 +214,21 @@ tdsc_errc tdsc__wire_next_event(tdsc_conn *c, tdsc__event *ev, bool *end);
 /* True when rc from tdsc__wire_next_event ended the request but not the
  * connection. */
 bool tdsc__wire_aborted(const tdsc_conn *c, tdsc_errc rc);
+/* Sends what is queued (tdsc_conn_flush): TDSC_OK once all of it went,
+ * TDSC__AGAIN in non-blocking mode while some remains (c->want says for
+ * what), or a fatal error; waits until deadline in blocking mode. */
+tdsc_errc tdsc__wire_flush(tdsc_conn *c, int64_t deadline);
+/* Bytes queued and not sent yet. */
+size_t tdsc__wire_tx_pending(const tdsc_conn *c);
+/* Reads what the transport has now into the input buffer, until it
+ * would block or the buffer is full (tdsc_conn_consume); never waits. */
+tdsc_errc tdsc__wire_consume(tdsc_conn *c);
+/* The deadline the connection waits for now (an attention's, or the
+ * response's), TDSC__NO_DEADLINE for none. */
+int64_t tdsc__wire_deadline(const tdsc_conn *c);
+/* Forgets the output queue and an attention in progress (the transport
+ * is gone). */
+void tdsc__wire_tx_free(tdsc_conn *c);
 /* Streaming send (PLP parameters): sends the whole packets buffered in b
  * and keeps the rest there; first = true starts a message; last = true
  * sends everything, the final packet with EOM | last_status (e.g.
@@ -305,6 +347,10 @@ tdsc_errc tdsc__result_new(tdsc_conn *c, tdsc_result **out);
  * drops the connection or, for a cancel or timeout, ends the response;
  * either way r has no current row afterwards. */
 tdsc_errc tdsc__result_pull(tdsc_result *r, tdsc__event *ev);
+/* At the start of a call on r that reads: the server has r's timeout
+ * from now, unless the call resumes one that would block (non-blocking
+ * mode), which keeps its deadline. */
+void tdsc__result_arm(tdsc_result *r);
 /* After the request is sent: r reads its response, waiting at most
  * timeout_ms (0: no limit) for the server at each call. */
 void tdsc__result_start(tdsc_conn *c, tdsc_result *r, int64_t timeout_ms);

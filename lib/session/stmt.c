@@ -37,6 +37,12 @@ struct tdsc_stmt {
   bool prepared;
   int32_t handle;
   int64_t timeout_ms; /* -1: the connection's query timeout */
+  /* sp_prepare's response while tdsc_stmt_prepare would block
+   * (non-blocking mode): the same call again goes on with it */
+  tdsc_result *pending;
+  tdsc_error pend_err; /* its first failure */
+  int32_t pend_handle;
+  bool pend_got;
 };
 
 static tdsc_stmt *stmt_new(tdsc_conn *c, const char *text, bool proc) {
@@ -510,42 +516,49 @@ tdsc_errc tdsc_stmt_execute(tdsc_stmt *s, tdsc_result **out) {
   return TDSC_OK;
 }
 
-/* Reads a system procedure's response to its end: the handle of
- * sp_prepare's output parameter when handle is not NULL. */
-static tdsc_errc drain(tdsc_stmt *s, tdsc_result *r, int32_t *handle,
-                       bool *got) {
-  tdsc_errc rc = TDSC_OK;
+/* Reads sp_prepare's response (s->pending) to its end, keeping the
+ * handle of its output parameter; TDSC_E_WOULD_BLOCK (non-blocking mode)
+ * leaves the response and what was read of it in s for the next call. */
+static tdsc_errc drain(tdsc_stmt *s) {
+  tdsc_conn *c = s->conn;
+  tdsc_result *r = s->pending;
   tdsc_step st;
   while ((st = tdsc_result_next_set(r)) != TDSC_STEP_END) {
     if (st == TDSC_STEP_ERROR) {
-      if (rc == TDSC_OK)
-        rc = s->conn->err.code;
+      if (r->conn && c->err.code == TDSC_E_WOULD_BLOCK)
+        return TDSC_E_WOULD_BLOCK;
+      if (!r->conn && c->err.code == TDSC_OK) /* closed while it waited */
+        tdsc__err_set(&c->err, tdsc__result_gone(r),
+                      "the connection was closed before sp_prepare "
+                      "answered");
+      if (s->pend_err.code == TDSC_OK && !tdsc__err_copy(&s->pend_err, &c->err))
+        tdsc__err_oom(&s->pend_err);
       if (!r->conn)
         break;
       continue;
     }
-    if (handle && tdsc_result_kind_of(r) == TDSC_RESULT_OUTPUT &&
+    /* the output row is held already: no network */
+    if (tdsc_result_kind_of(r) == TDSC_RESULT_OUTPUT &&
         tdsc_result_next_row(r) == TDSC_STEP_ROW) {
       int64_t h;
       if (tdsc_result_get_int64(r, 0, &h) == TDSC_OK) {
-        *handle = (int32_t)h;
-        *got = true;
+        s->pend_handle = (int32_t)h;
+        s->pend_got = true;
       }
     }
   }
-  if (rc != TDSC_OK) {
-    /* keep the first failure's description across result_free */
-    tdsc_error keep = s->conn->err;
-    memset(&s->conn->err, 0, sizeof s->conn->err);
-    tdsc_result_free(r);
-    tdsc__err_clear(&s->conn->err);
-    s->conn->err = keep;
-    return rc;
-  }
+  s->pending = NULL;
   tdsc_result_free(r);
+  if (s->pend_err.code != TDSC_OK) {
+    /* the first failure's description, kept across result_free */
+    tdsc__err_move(&c->err, &s->pend_err);
+    return c->err.code;
+  }
   return TDSC_OK;
 }
 
+/* In blocking mode the response is read at once; in non-blocking mode
+ * by the connection's next request (tdsc_result_free). */
 static void unprepare(tdsc_stmt *s) {
   tdsc_conn *c = s->conn;
   if (!s->prepared)
@@ -555,7 +568,7 @@ static void unprepare(tdsc_stmt *s) {
     return; /* not idle: the server frees it with the session */
   tdsc_result *r;
   if (send_rpc(s, RPC_UNPREPARE, &r) == TDSC_OK)
-    drain(s, r, NULL, NULL);
+    tdsc_result_free(r);
 }
 
 tdsc_errc tdsc_stmt_prepare(tdsc_stmt *s) {
@@ -563,6 +576,8 @@ tdsc_errc tdsc_stmt_prepare(tdsc_stmt *s) {
     return TDSC_E_INVALID_ARGUMENT;
   tdsc_conn *c = s->conn;
   tdsc__conn_begin(c);
+  if (s->pending)
+    goto resume;
   if (s->is_proc)
     return usage(s, "%s: only SQL statements are prepared; a procedure "
                  "is executed by name", "tdsc_stmt_prepare");
@@ -578,19 +593,20 @@ tdsc_errc tdsc_stmt_prepare(tdsc_stmt *s) {
   }
   unprepare(s);
   tdsc__conn_begin(c);
-  tdsc_result *r;
-  if (send_rpc(s, RPC_PREPARE, &r) != TDSC_OK)
+  if (send_rpc(s, RPC_PREPARE, &s->pending) != TDSC_OK)
     return tdsc__conn_fail(c);
-  bool got = false;
-  int32_t h = 0;
-  if (drain(s, r, &h, &got) != TDSC_OK)
+  tdsc__err_clear(&s->pend_err);
+  s->pend_got = false;
+  s->pend_handle = 0;
+resume:
+  if (drain(s) != TDSC_OK)
     return tdsc__conn_fail(c);
-  if (!got) {
+  if (!s->pend_got) {
     tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
                   "sp_prepare returned no handle (no output parameter)");
     return tdsc__conn_fail(c);
   }
-  s->handle = h;
+  s->handle = s->pend_handle;
   s->prepared = true;
   return TDSC_OK;
 }
@@ -598,6 +614,8 @@ tdsc_errc tdsc_stmt_prepare(tdsc_stmt *s) {
 void tdsc_stmt_free(tdsc_stmt *s) {
   if (!s)
     return;
+  tdsc_result_free(s->pending); /* a prepare left waiting */
+  tdsc__err_clear(&s->pend_err);
   unprepare(s);
   for (size_t i = 0; i < s->n; i++) {
     free(s->b[i].name);

@@ -44,6 +44,7 @@ void tdsc__row_start(tdsc_result *r, bool lazy) {
   r->next_col = 0;
   r->pend = NULL;
   r->pend_len = 0;
+  r->keep_too_large = r->keep_oom = false;
   for (size_t i = 0; i < r->ncols; i++) {
     tdsc__rowcol *rc = &r->rc[i];
     rc->state = lazy ? TDSC__COL_PENDING : TDSC__COL_HELD;
@@ -90,10 +91,12 @@ static tdsc_errc pull(tdsc_result *r, tdsc__event *ev) {
 static tdsc_errc finish_large(tdsc_result *r, tdsc__buf *keep) {
   tdsc_conn *c = r->conn;
   size_t col = r->streaming;
-  /* an announced length says at once what will not fit */
+  /* an announced length says at once what will not fit; what did not fit
+   * is kept in r, as a call that would block comes back here */
   uint64_t total = r->rc[col].total;
-  bool too_large = keep && total != UINT64_MAX && total > TDSC__VALUE_MAX;
-  bool oom = false;
+  bool too_large = r->keep_too_large ||
+                   (keep && total != UINT64_MAX && total > TDSC__VALUE_MAX);
+  bool oom = r->keep_oom;
   for (;;) {
     if (r->pend_len) {
       if (keep && !too_large && !oom) {
@@ -108,6 +111,10 @@ static tdsc_errc finish_large(tdsc_result *r, tdsc__buf *keep) {
     }
     tdsc__event ev;
     tdsc_errc rc = pull(r, &ev);
+    if (rc == TDSC_E_WOULD_BLOCK) {
+      r->keep_too_large = too_large;
+      r->keep_oom = oom;
+    }
     if (rc != TDSC_OK)
       return rc; /* r may be detached now: c holds the error */
     if (ev.kind == TDSC__EV_LARGE_END)
@@ -124,6 +131,7 @@ static tdsc_errc finish_large(tdsc_result *r, tdsc__buf *keep) {
   }
   r->pend = NULL;
   r->next_col = col + 1;
+  r->keep_too_large = r->keep_oom = false;
   if (oom) {
     tdsc__buf_free(keep);
     return tdsc__err_oom(&c->err);
@@ -157,7 +165,7 @@ static void hold(tdsc_result *r, size_t col, bool null) {
  * STREAMING with nothing read yet. */
 static tdsc_errc open_column(tdsc_result *r, size_t col) {
   tdsc_conn *c = r->conn;
-  c->deadline = tdsc__deadline_in(r->timeout_ms);
+  tdsc__result_arm(r);
   while (r->next_col <= col) {
     size_t i = r->next_col;
     tdsc__rowcol *rc = &r->rc[i];
@@ -326,7 +334,7 @@ tdsc_errc tdsc_result_read(tdsc_result *r, size_t col, void *buf, size_t len,
   }
   /* Fill buf from the stream: what the last event left, then new events,
    * until buf is full or the value ends. */
-  c->deadline = tdsc__deadline_in(r->timeout_ms);
+  tdsc__result_arm(r);
   uint8_t *out = buf;
   while (*got < len) {
     if (r->pend_len) {
@@ -339,7 +347,12 @@ tdsc_errc tdsc_result_read(tdsc_result *r, size_t col, void *buf, size_t len,
       continue;
     }
     tdsc__event ev;
-    if (pull(r, &ev) != TDSC_OK) {
+    tdsc_errc e = pull(r, &ev);
+    if (e == TDSC_E_WOULD_BLOCK && *got > 0) {
+      tdsc__err_clear(&c->err); /* what came is the caller's now */
+      return TDSC_OK;
+    }
+    if (e != TDSC_OK) {
       *got = 0;
       return tdsc__conn_fail(c);
     }

@@ -18,38 +18,46 @@
 static tdsc_errc tm_request(tdsc_conn *c, tdsc__tm_type type,
                             uint8_t isolation, const char *name) {
   tdsc__conn_begin(c);
-  tdsc_result *r;
-  if (tdsc__result_new(c, &r) != TDSC_OK)
-    return tdsc__conn_fail(c);
-  tdsc__buf_reset(&c->out);
-  tdsc_errc rc =
-      tdsc__tm_encode(type, isolation, name, c->txn, &c->out, &c->err);
-  if (rc == TDSC_OK) {
-    rc = tdsc__wire_send(c, TDSC__PKT_TRANSMGR, c->out.data, c->out.len,
-                         tdsc__deadline_in(c->query_timeout_ms));
-    if (rc != TDSC_OK)
-      tdsc__conn_drop(c); /* a half-sent request leaves no usable session */
+  tdsc_result *r = c->tm;
+  if (!r) {
+    if (tdsc__result_new(c, &r) != TDSC_OK)
+      return tdsc__conn_fail(c);
+    tdsc__buf_reset(&c->out);
+    tdsc_errc rc =
+        tdsc__tm_encode(type, isolation, name, c->txn, &c->out, &c->err);
+    if (rc == TDSC_OK) {
+      rc = tdsc__wire_send(c, TDSC__PKT_TRANSMGR, c->out.data, c->out.len,
+                           tdsc__deadline_in(c->query_timeout_ms));
+      if (rc != TDSC_OK)
+        tdsc__conn_drop(c); /* a half-sent request leaves no usable session */
+    }
+    tdsc__buf_reset(&c->out);
+    if (rc != TDSC_OK) {
+      free(r);
+      return tdsc__conn_fail(c);
+    }
+    tdsc__result_start(c, r, c->query_timeout_ms);
+    tdsc__err_clear(&c->tm_first);
+    /* In non-blocking mode the request waits here for its answer, and
+     * the same call again resumes it (whatever its arguments). */
+    c->tm = r;
   }
-  tdsc__buf_reset(&c->out);
-  if (rc != TDSC_OK) {
-    free(r);
-    return tdsc__conn_fail(c);
-  }
-  tdsc__result_start(c, r, c->query_timeout_ms);
-  tdsc_error first = {0};
   tdsc_step st;
   while ((st = tdsc_result_next_set(r)) != TDSC_STEP_END) {
     if (st != TDSC_STEP_ERROR)
       continue;
-    if (first.code == TDSC_OK && !tdsc__err_copy(&first, &c->err))
-      tdsc__err_oom(&first);
+    if (c->err.code == TDSC_E_WOULD_BLOCK && r->conn)
+      return tdsc__conn_fail(c);
+    if (c->tm_first.code == TDSC_OK && !tdsc__err_copy(&c->tm_first, &c->err))
+      tdsc__err_oom(&c->tm_first);
     if (!r->conn)
       break;
   }
+  c->tm = NULL;
   tdsc_result_free(r);
-  if (first.code == TDSC_OK)
+  if (c->tm_first.code == TDSC_OK)
     return TDSC_OK;
-  tdsc__err_move(&c->err, &first);
+  tdsc__err_move(&c->err, &c->tm_first);
   return tdsc__conn_fail(c);
 }
 

@@ -51,6 +51,14 @@ run query "$cs" "SELECT * FROM no_such_table"
 [ $rc = 1 ]; check "query: a server error exits 1" $?
 has "SERVER_ERROR"; check "query: the error's code is printed" $?
 
+# async (examples/async): 100 non-blocking connections in one poll loop
+if [ -x "$build/examples/async/tdsc-async" ]; then
+	timeout -k 10 120 "$build/examples/async/tdsc-async" -n 100 -q 3 "$cs" >"$tmp/out" 2>&1
+	check "async: exits 0" $?
+	has "^100 connections, 3 queries each, 1200 rows$"; check "async: every row of every query" $?
+	has "^connection 99: 12 rows, first 'sa'$"; check "async: the last connection's rows" $?
+fi
+
 # params: commit, rollback on request, rollback after an error
 run query "$cs" "CREATE TABLE notes (id int PRIMARY KEY, name nvarchar(100))"
 check "params: the table is created" $rc
@@ -100,6 +108,14 @@ if command -v "${KRB5KDC:-krb5kdc}" >/dev/null 2>&1 || [ -x /usr/sbin/krb5kdc ];
 	check "integrated: exits 0" $rc
 	has "^attempt 1: kerberos for alice@$TDSC_REALM for $spn .*: logged in$"; check "integrated: Kerberos logged in, for the SPN" $?
 	has '^logged in as TDSC\\alice$'; check "integrated: the mapped login" $?
+	if [ -x "$build/examples/async/tdsc-async" ]; then
+		TDSC_PASSWORD=Secret-123 timeout -k 10 120 "$build/examples/async/tdsc-async" -n 100 \
+			"Server=tcp:localhost,$kport;CAFile=$certs/ca.pem;UID=sa" \
+			"Server=tcp:localhost,$kport;CAFile=$certs/ca.pem;Authentication=kerberos" >"$tmp/out" 2>&1
+		check "async: TLS with SQL login and Kerberos, exits 0" $?
+		has "^connection 98: 12 rows, first 'sa'$"; check "async: SQL login's rows" $?
+		has "^connection 99: 12 rows, first 'TDSC.alice'$"; check "async: Kerberos's rows" $?
+	fi
 	kdestroy >/dev/null 2>&1
 	run integrated "Server=tcp:localhost,$kport;CAFile=$certs/ca.pem;Authentication=kerberos"
 	[ $rc = 1 ]; check "integrated: without a ticket exits 1" $?
