@@ -1,6 +1,6 @@
 /* Authentication mechanisms: one file per mechanism (gssapi.c for Kerberos
- * through MIT GSSAPI, later ntlm.c, sspi.c), each exposing the same small
- * table (libpq's SASL mechanisms, curl's vauth).  The session drives a
+ * through MIT GSSAPI, ntlm.c, sspi.c, sqllogin.c), each exposing the same
+ * small table (libpq's SASL mechanisms, curl's vauth).  The session drives a
  * mechanism through LOGIN7's SSPI field, packet type 0x11 and token 0xED;
  * a mechanism knows nothing of TDS.  Its state is opaque to the session. */
 #ifndef TDSC_AUTH_H
@@ -12,6 +12,9 @@
 /* What a mechanism is given for one login attempt. Strings are UTF-8 and
  * may be NULL when not set. */
 typedef struct tdsc__auth_params {
+  const char *sql_user;     /* SQL login: UID= */
+  const char *sql_password; /* SQL login: PWD= (kept as a pointer: it
+                               lives as long as the attempt) */
   const char *spn;          /* service principal, "MSSQLSvc/host:port[@REALM]" */
   const char *ccache;       /* KrbCCache=: a credential cache name */
   const char *keytab;       /* KrbKeytab=: a client keytab */
@@ -30,7 +33,10 @@ typedef enum tdsc__auth_status {
   TDSC__AUTH_CONTINUE, /* send *out (if not empty), expect a server token */
   TDSC__AUTH_DONE,     /* authenticated (and the server proved itself);
                           send *out if not empty */
-  TDSC__AUTH_FAILED    /* err says why */
+  TDSC__AUTH_FAILED,   /* err says why */
+  TDSC__AUTH_PENDING   /* a provider call runs on the worker (worker.h):
+                          wait for its descriptor or the deadline, then
+                          step again with the same input */
 } tdsc__auth_status;
 
 typedef struct tdsc__mech_ops {
@@ -47,11 +53,16 @@ typedef struct tdsc__mech_ops {
   /* The client identity used, for trails and messages ("" if unknown). */
   const char *(*identity)(void *state);
   void (*free_state)(void *state);
+  /* A mechanism without tokens (step NULL: SQL login) gives instead the
+   * user name and password the login record carries (MS-TDS 2.2.6.4). */
+  void (*basic)(void *state, const char **user, const char **password);
 } tdsc__mech_ops;
 
 /* Kerberos through GSSAPI (gssapi.c); NULL where the build has no GSSAPI. */
 extern const tdsc__mech_ops *const tdsc__mech_kerberos;
 /* NTLMv2, written here on OpenSSL's primitives (ntlm.c). */
 extern const tdsc__mech_ops *const tdsc__mech_ntlm;
+/* SQL Server's own login: UID=/PWD= in LOGIN7, no tokens (sqllogin.c). */
+extern const tdsc__mech_ops *const tdsc__mech_sql;
 
 #endif

@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include "auth/auth.h"
+#include "auth/exchange.h"
 #include "auth/krb5_diag.h"
 #include "auth/krb5_facts.h"
 #include "auth/spnego.h"
@@ -39,6 +40,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -327,16 +330,12 @@ static bool job_run(krb_job *j, int64_t deadline) {
 /* --------------------------------------------------------------- state */
 
 typedef struct krb_state {
+  tdsc__exchange x; /* first: the token exchange (exchange.c) steps it */
   krb_res res;
-  bool spnego;
   bool established;
-  bool mic_sent;
-  bool broken; /* a call was abandoned: the context went with it */
-  bool started;
   int64_t deadline;
   OM_uint32 flags;
   char *spn;
-  char *client;     /* identity ("" until known) */
   char *cred_desc;  /* "ccache FILE:/tmp/x", for messages */
   char *spn_realm;  /* from "@REALM" in the SPN, or NULL */
   char *asked;      /* the principal asked for (KrbPrincipal=, UID=) */
@@ -344,8 +343,10 @@ typedef struct krb_state {
   char *keytab;     /* KrbKeytab=, or NULL */
   bool with_password; /* KrbPassword= */
   int64_t took_ms;  /* how long the failed call took */
-  tdsc__buf mech_list; /* DER of the mechTypes we sent (the MIC covers it) */
 } krb_state;
+_Static_assert(offsetof(krb_state, x) == 0, "tdsc__exchange_step's state");
+
+static const tdsc__mech_hooks krb_hooks; /* below the steps */
 
 static const char *realm_of(const char *principal) {
   const char *at = principal ? strrchr(principal, '@') : NULL;
@@ -356,12 +357,13 @@ static const char *realm_of(const char *principal) {
 static char *failure_realm(const krb_state *s, tdsc__krb_phase phase) {
   const char *r = phase == TDSC__KRB_ACQUIRE ? NULL : s->spn_realm;
   if (!r)
-    r = realm_of(s->client);
+    r = realm_of(s->x.identity);
   return r ? tdsc__strdup(r) : default_realm();
 }
 
 static const char *who(const krb_state *s) {
-  return s->client && *s->client ? s->client : "the default principal";
+  return s->x.identity && *s->x.identity ? s->x.identity
+                                         : "the default principal";
 }
 
 static char *ccache_principal(const char *name);
@@ -436,12 +438,12 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
     }
   }
   if (ec == TDSC_E_KRB_SPN_UNKNOWN && phase != TDSC__KRB_ACQUIRE &&
-      realm_of(s->client)) {
+      realm_of(s->x.identity)) {
     /* The client's KDC answers "unknown" for the cross-realm krbtgt that
      * would lead to the service's realm, as for an unknown SPN. */
     svc_realm = tdsc__krb5_service_realm(s->spn);
-    if (svc_realm && strcmp(svc_realm, realm_of(s->client)) != 0)
-      trust = tdsc__krb5_has_cross_tgt(s->res.cred, realm_of(s->client),
+    if (svc_realm && strcmp(svc_realm, realm_of(s->x.identity)) != 0)
+      trust = tdsc__krb5_has_cross_tgt(s->res.cred, realm_of(s->x.identity),
                                        svc_realm);
     if (trust == 0)
       ec = TDSC_E_KRB_NO_TRUST_PATH;
@@ -472,8 +474,9 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
                   "realm %s of client %s has no trust path to realm %s of "
                   "service %s: the KDC of %s has no cross-realm principal "
                   "krbtgt/%s@%s: %s",
-                  realm_of(s->client), s->client, svc_realm, s->spn,
-                  realm_of(s->client), svc_realm, realm_of(s->client), t);
+                  realm_of(s->x.identity), s->x.identity, svc_realm, s->spn,
+                  realm_of(s->x.identity), svc_realm, realm_of(s->x.identity),
+                  t);
     break;
   case TDSC_E_KRB_NO_CREDENTIALS:
     tdsc__err_set(err, ec, "no Kerberos credentials for %s in %s: %s",
@@ -612,7 +615,6 @@ static tdsc_errc krb_timeout(krb_state *s, tdsc_error *err, int64_t started,
                              tdsc__krb_phase phase) {
   char *realm = failure_realm(s, phase);
   char *kdcs = kdc_list(realm);
-  s->broken = true;
   s->res = res_none; /* now the abandoned job's */
   tdsc__err_set(err, TDSC_E_KRB_KDC_UNREACHABLE,
                 "the KDC for realm %s (%s) did not answer within the login "
@@ -665,8 +667,8 @@ static void set_identity(krb_state *s) {
     if (id) {
       memcpy(id, t.value, t.length);
       id[t.length] = '\0';
-      free(s->client);
-      s->client = id;
+      free(s->x.identity);
+      s->x.identity = id;
     }
     gss_release_buffer(&minor, &t);
   }
@@ -742,8 +744,7 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   if (!s)
     return tdsc__err_oom(err);
   s->res = res_none;
-  tdsc__buf_init(&s->mech_list);
-  s->spnego = p->spnego;
+  tdsc__exchange_init(&s->x, &tdsc__facts_kerberos, &krb_hooks, s, p->spnego);
   s->deadline = p->deadline;
   if (!p->spn || !*p->spn)
     return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
@@ -761,17 +762,17 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   if (p->principal && !realm_of(p->principal)) {
     /* as krb5_parse_name will read it: in the default realm */
     char *r = default_realm();
-    s->client = r ? tdsc__strdup_printf("%s@%s", p->principal, r)
-                  : tdsc__strdup(p->principal);
+    s->x.identity = r ? tdsc__strdup_printf("%s@%s", p->principal, r)
+                      : tdsc__strdup(p->principal);
     free(r);
   } else if (p->principal) {
-    s->client = tdsc__strdup(p->principal);
+    s->x.identity = tdsc__strdup(p->principal);
   } else if (!p->keytab && !p->password) {
-    s->client = ccache_principal(p->ccache);
-    if (!s->client)
-      s->client = tdsc__strdup("");
+    s->x.identity = ccache_principal(p->ccache);
+    if (!s->x.identity)
+      s->x.identity = tdsc__strdup("");
   } else {
-    s->client = tdsc__strdup("");
+    s->x.identity = tdsc__strdup("");
   }
   if (realm_of(p->spn))
     s->spn_realm = tdsc__strdup(realm_of(p->spn));
@@ -786,9 +787,9 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
     s->cred_desc = tdsc__strdup_printf("the default ccache%s%s",
                                        env ? " " : "", env ? env : "");
   }
-  s->asked = p->principal ? tdsc__strdup(s->client) : NULL;
-  if (!s->spn || !s->client || !s->cred_desc || (p->principal && !s->asked) ||
-      (p->ccache && !s->ccache) ||
+  s->asked = p->principal ? tdsc__strdup(s->x.identity) : NULL;
+  if (!s->spn || !s->x.identity || !s->cred_desc ||
+      (p->principal && !s->asked) || (p->ccache && !s->ccache) ||
       (realm_of(p->spn) && !s->spn_realm))
     return tdsc__err_oom(err);
 
@@ -838,9 +839,12 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
 
 /* One gss_init_sec_context round: in may be NULL.  Appends the mechanism's
  * output token to tok. */
-static tdsc_errc krb_ctx_step(krb_state *s, const uint8_t *in, size_t inlen,
-                              tdsc__krb_phase phase, tdsc__buf *tok,
-                              tdsc_error *err) {
+/* The exchange's context call (exchange.h): gss_init_sec_context on the
+ * worker, in NULL the first time. */
+static tdsc_errc krb_ctx(void *m, const uint8_t *in, size_t inlen,
+                         tdsc__buf *tok, bool *complete, tdsc_error *err) {
+  krb_state *s = m;
+  tdsc__krb_phase phase = in ? TDSC__KRB_ACCEPT : TDSC__KRB_INIT;
   krb_job *j = job_new(JOB_INIT);
   if (!j)
     return tdsc__err_oom(err);
@@ -869,197 +873,54 @@ static tdsc_errc krb_ctx_step(krb_state *s, const uint8_t *in, size_t inlen,
                          "the Kerberos context with %s was established "
                          "without mutual authentication",
                          s->spn);
+  *complete = s->established;
   return TDSC_OK;
 }
 
-static tdsc__auth_status failed(krb_state *s) {
-  s->broken = true;
-  return TDSC__AUTH_FAILED;
-}
-
-/* Raw krb5 tokens (RFC 4121 4.1): AP-REQ out, AP-REP (or KRB-ERROR) in. */
-static tdsc__auth_status raw_step(krb_state *s, const uint8_t *in,
-                                  size_t inlen, tdsc__buf *out,
-                                  tdsc_error *err) {
-  if (s->started && s->established) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server sent a Kerberos token after the context with "
-                  "%s was complete",
-                  s->spn);
-    return failed(s);
-  }
-  if (s->started && (!in || !inlen)) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server sent an empty Kerberos token (%s)", s->spn);
-    return failed(s);
-  }
-  tdsc__krb_phase ph = s->started ? TDSC__KRB_ACCEPT : TDSC__KRB_INIT;
-  s->started = true;
-  if (krb_ctx_step(s, in, inlen, ph, out, err))
-    return failed(s);
-  return s->established ? TDSC__AUTH_DONE : TDSC__AUTH_CONTINUE;
-}
-
-/* SPNEGO around krb5 (RFC 4178 5): we offer krb5 alone, with its token
- * optimistically, so the MIC exchange is optional; we verify the server's
- * mechListMIC whenever it sends one, and send ours when the server asks
- * (request-mic) or keeps the negotiation open (accept-incomplete) once
- * krb5 is complete. */
-static tdsc__auth_status spnego_step(krb_state *s, const uint8_t *in,
-                                     size_t inlen, tdsc__buf *out,
-                                     tdsc_error *err) {
-  tdsc__buf tok;
-  tdsc__buf_init(&tok);
-  tdsc__auth_status st = TDSC__AUTH_FAILED;
-  OM_uint32 major, minor;
-  if (!s->started) {
-    s->started = true;
-    if (krb_ctx_step(s, NULL, 0, TDSC__KRB_INIT, &tok, err))
-      goto out;
-    tdsc__spnego_mech_list(&tdsc__oid_krb5, 1, &s->mech_list);
-    if (s->mech_list.oom ||
-        !tdsc__spnego_init_token(&tdsc__oid_krb5, 1, tok.data, tok.len,
-                                 out)) {
-      tdsc__err_oom(err);
-      goto out;
-    }
-    st = TDSC__AUTH_CONTINUE;
-    goto out;
-  }
-  tdsc__spnego_resp r;
-  if (!in || tdsc__spnego_parse_resp(in, inlen, &r, err))
-    goto out_proto;
-  if (r.mech && !tdsc__oid_eq(&tdsc__oid_krb5, r.mech, r.mechlen) &&
-      !tdsc__oid_eq(&tdsc__oid_ms_krb5, r.mech, r.mechlen)) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server chose a SPNEGO mechanism we did not offer "
-                  "(only Kerberos was offered for %s)",
-                  s->spn);
-    goto out;
-  }
-  if (r.state == TDSC__NEG_REJECT) {
-    /* MIT's and Windows' acceptors put the KRB-ERROR in responseToken:
-     * krb5 decodes it into the precise error code. */
-    if (r.token && r.toklen && !s->established &&
-        krb_ctx_step(s, r.token, r.toklen, TDSC__KRB_ACCEPT, &tok, err))
-      goto out;
-    tdsc__err_set(err, TDSC_E_KRB_FAILED,
-                  "the server rejected the Kerberos authentication of %s to "
-                  "%s (SPNEGO reject%s)",
-                  who(s), s->spn,
-                  s->mic_sent ? " after our mechListMIC" : "");
-    goto out;
-  }
-  if (r.token && r.toklen) {
-    if (s->established) {
-      tdsc__err_set(err, TDSC_E_PROTOCOL,
-                    "the server sent a Kerberos token after the context with "
-                    "%s was complete",
-                    s->spn);
-      goto out;
-    }
-    if (krb_ctx_step(s, r.token, r.toklen, TDSC__KRB_ACCEPT, &tok, err))
-      goto out;
-  }
-  if (!s->established) {
-    if (!tok.len) {
-      tdsc__err_set(err, TDSC_E_PROTOCOL,
-                    "the server's SPNEGO reply carries no Kerberos token "
-                    "while the context with %s is not complete",
-                    s->spn);
-      goto out;
-    }
-    if (!tdsc__spnego_resp_token(TDSC__NEG_ABSENT, NULL, tok.data, tok.len,
-                                 NULL, 0, out)) {
-      tdsc__err_oom(err);
-      goto out;
-    }
-    st = TDSC__AUTH_CONTINUE;
-    goto out;
-  }
-  if (r.mic) {
-    gss_buffer_desc msg = {s->mech_list.len, s->mech_list.data};
-    gss_buffer_desc mic = {r.miclen, (void *)r.mic};
-    major = gss_verify_mic(&minor, s->res.ctx, &msg, &mic, NULL);
-    if (GSS_ERROR(major)) {
-      krb_fail(s, err, major, minor, TDSC__KRB_ACCEPT);
-      tdsc__err_set(err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
-                    "the server's SPNEGO mechListMIC does not verify: the "
-                    "mechanism list we sent to %s was altered, or the server "
-                    "is not %s",
-                    s->spn, s->spn);
-      goto out;
-    }
-  }
-  if (r.state == TDSC__NEG_ACCEPT_COMPLETED || r.state == TDSC__NEG_ABSENT) {
-    /* RFC 4178 4.2.2: an absent negState follows the mechanism, which is
-     * complete. */
-    st = TDSC__AUTH_DONE;
-    goto out;
-  }
-  /* accept-incomplete or request-mic with krb5 complete: the server waits
-   * for our mechListMIC (RFC 4178 5). */
-  if (s->mic_sent) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server keeps SPNEGO open after our mechListMIC (%s)",
-                  s->spn);
-    goto out;
-  }
-  gss_buffer_desc msg = {s->mech_list.len, s->mech_list.data};
+static tdsc_errc krb_get_mic(void *m, const tdsc__buf *msg, tdsc__buf *out,
+                             tdsc_error *err) {
+  krb_state *s = m;
+  OM_uint32 minor;
+  gss_buffer_desc in = {msg->len, msg->data};
   gss_buffer_desc mic = GSS_C_EMPTY_BUFFER;
-  major = gss_get_mic(&minor, s->res.ctx, GSS_C_QOP_DEFAULT, &msg, &mic);
-  if (GSS_ERROR(major)) {
-    krb_fail(s, err, major, minor, TDSC__KRB_ACCEPT);
-    goto out;
-  }
-  bool ok = tdsc__spnego_resp_token(TDSC__NEG_ABSENT, NULL, NULL, 0,
-                                    mic.value, mic.length, out);
+  OM_uint32 major =
+      gss_get_mic(&minor, s->res.ctx, GSS_C_QOP_DEFAULT, &in, &mic);
+  if (GSS_ERROR(major))
+    return krb_fail(s, err, major, minor, TDSC__KRB_ACCEPT);
+  tdsc__buf_put(out, mic.value, mic.length);
   gss_release_buffer(&minor, &mic);
-  if (!ok) {
-    tdsc__err_oom(err);
-    goto out;
-  }
-  s->mic_sent = true;
-  st = TDSC__AUTH_CONTINUE;
-  goto out;
-out_proto:
-  if (!in)
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server sent no SPNEGO token (%s)", s->spn);
-out:
-  tdsc__buf_free(&tok);
-  if (st == TDSC__AUTH_FAILED)
-    s->broken = true;
-  return st;
+  return out->oom ? tdsc__err_oom(err) : TDSC_OK;
 }
 
-static tdsc__auth_status krb_step(void *state, const uint8_t *in,
-                                  size_t inlen, tdsc__buf *out,
-                                  tdsc_error *err) {
-  krb_state *s = state;
-  if (!s || s->broken) {
-    tdsc__err_set(err, TDSC_E_KRB_FAILED,
-                  "the Kerberos context is unusable after an earlier "
-                  "failure");
-    return TDSC__AUTH_FAILED;
+static bool krb_verify_mic(void *m, const tdsc__buf *msg, const uint8_t *micp,
+                           size_t miclen, tdsc_error *prov) {
+  krb_state *s = m;
+  OM_uint32 minor;
+  gss_buffer_desc in = {msg->len, msg->data};
+  gss_buffer_desc mic = {miclen, (void *)micp};
+  OM_uint32 major = gss_verify_mic(&minor, s->res.ctx, &in, &mic, NULL);
+  if (GSS_ERROR(major)) {
+    krb_fail(s, prov, major, minor, TDSC__KRB_ACCEPT);
+    return false;
   }
-  return s->spnego ? spnego_step(s, in, inlen, out, err)
-                   : raw_step(s, in, inlen, out, err);
+  return true;
 }
 
-static const char *krb_identity(void *state) {
-  krb_state *s = state;
-  return s && s->client ? s->client : "";
+static void krb_subject(void *m, char *buf, size_t n) {
+  krb_state *s = m;
+  snprintf(buf, n, "%s for %s", who(s), s->spn);
 }
+
+static const tdsc__mech_hooks krb_hooks = {krb_ctx, krb_get_mic, krb_verify_mic,
+                                           krb_subject};
 
 static void krb_free(void *state) {
   krb_state *s = state;
   if (!s)
     return;
   res_release(&s->res);
-  tdsc__buf_free(&s->mech_list);
+  tdsc__exchange_free(&s->x);
   free(s->spn);
-  free(s->client);
   free(s->cred_desc);
   free(s->spn_realm);
   free(s->asked);
@@ -1069,6 +930,7 @@ static void krb_free(void *state) {
 }
 
 static const tdsc__mech_ops kerberos_ops = {
-    "kerberos", krb_init, krb_step, krb_identity, krb_free};
+    "kerberos", krb_init, tdsc__exchange_step, tdsc__exchange_identity,
+    krb_free,   NULL};
 
 const tdsc__mech_ops *const tdsc__mech_kerberos = &kerberos_ops;

@@ -14,6 +14,8 @@
 #include "config.h"
 
 #include "auth/auth.h"
+#include "auth/credfile.h"
+#include "auth/exchange.h"
 #include "auth/ntlm_crypto.h"
 #include "auth/spnego.h"
 
@@ -21,6 +23,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,27 +80,20 @@ static const uint8_t our_version[8] = {6, 1, 0xb1, 0x1d, 0, 0, 0, 0x0f};
 #define AUTH_HDR_LEN 72 /* without the MIC */
 #define MIC_OFFSET 72
 
-typedef enum phase {
-  PH_START,     /* nothing sent */
-  PH_NEGOTIATE, /* NEGOTIATE sent, CHALLENGE expected */
-  PH_DONE,      /* AUTHENTICATE produced */
-  PH_FINISHED,  /* SPNEGO: the server's final NegTokenResp seen */
-  PH_BROKEN
-} phase;
-
 typedef struct ntlm_state {
-  phase ph;
-  bool spnego;
-  char *user, *domain, *identity, *workstation, *spn;
+  tdsc__exchange x; /* the token exchange (exchange.c) */
+  char *user, *domain, *workstation, *spn;
   char *cred_desc;     /* where the credentials came from */
   uint8_t ntowfv2[16]; /* ResponseKeyNT (= ResponseKeyLM) */
   tdsc__buf negotiate; /* the NEGOTIATE we sent (the MIC covers it) */
   tdsc__buf challenge; /* the server's CHALLENGE, copied */
-  tdsc__buf mech_list; /* SPNEGO mechTypes DER (mechListMIC covers) */
   bool fixed;
   tdsc__ntlm_fixed fix;
   tdsc__ntlm_info info;
 } ntlm_state;
+_Static_assert(offsetof(ntlm_state, x) == 0, "tdsc__exchange_step's state");
+
+static const tdsc__mech_hooks ntlm_hooks; /* with the steps */
 
 /* ------------------------------------------------------------- helpers */
 
@@ -200,8 +196,8 @@ bool tdsc__ntlm_mac(const uint8_t signkey[16], tdsc__rc4 *seal, bool key_exch,
 /* The mechListMIC (MS-SPNG 3.3.5.1 / RFC 4178 5) over mech_list in one
  * direction: a fresh sealing handle and sequence number 0, since it is the
  * first signed message each way. */
-static bool spnego_mic(const ntlm_state *s, bool client_to_server,
-                       uint8_t out[16]) {
+static bool spnego_mic(const ntlm_state *s, const tdsc__buf *msg,
+                       bool client_to_server, uint8_t out[16]) {
   uint8_t sign[16], seal[16];
   tdsc__rc4 rc4;
   uint32_t fl = s->info.flags;
@@ -211,8 +207,8 @@ static bool spnego_mic(const ntlm_state *s, bool client_to_server,
                                client_to_server, seal);
   if (ok) {
     tdsc__rc4_init(&rc4, seal, 16);
-    ok = tdsc__ntlm_mac(sign, &rc4, (fl & NEG_KEY_EXCH) != 0, 0,
-                        s->mech_list.data, s->mech_list.len, out);
+    ok = tdsc__ntlm_mac(sign, &rc4, (fl & NEG_KEY_EXCH) != 0, 0, msg->data,
+                        msg->len, out);
     tdsc__rc4_wipe(&rc4);
   }
   tdsc__wipe(sign, sizeof sign);
@@ -238,9 +234,9 @@ static bool split_user(ntlm_state *s, const char *name) {
   }
   if (!s->user || !s->domain)
     return false;
-  s->identity = *s->domain ? tdsc__strdup_printf("%s\\%s", s->domain, s->user)
-                           : tdsc__strdup(s->user);
-  return s->identity != NULL;
+  s->x.identity = *s->domain ? tdsc__strdup_printf("%s\\%s", s->domain, s->user)
+                             : tdsc__strdup(s->user);
+  return s->x.identity != NULL;
 }
 
 /* NTOWFv2 from the password: MD4(UNICODE(password)) then HMAC (3.3.2); the
@@ -263,64 +259,40 @@ static bool derive_key(ntlm_state *s, const char *pw, size_t pwlen) {
   return ok;
 }
 
-/* Whether a credential file's "DOMAIN\user" is the one asked for. */
-static bool same_user(const char *a, size_t alen, const char *want) {
-  return strlen(want) == alen && strncasecmp(a, want, alen) == 0;
-}
-
-/* NTLMCredFile=: lines "DOMAIN\user:password", '#' comments; the first
- * entry, or the one named by want. */
+/* NTLMCredFile= (credfile.h): the entry for want, or the first. */
 static tdsc_errc read_credfile(ntlm_state *s, const char *path,
                                const char *want, tdsc_error *err) {
   FILE *f = fopen(path, "r");
   if (!f)
     return tdsc__err_errno(err, TDSC_E_NTLM_CREDFILE_UNUSABLE, errno,
                            "cannot read the NTLM credential file %s", path);
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t n;
-  tdsc_errc rc = TDSC_E_NTLM_CREDFILE_UNUSABLE;
-  unsigned lineno = 0;
-  bool found = false, malformed = false;
-  while ((n = getline(&line, &cap, f)) >= 0) {
-    lineno++;
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-      line[--n] = '\0';
-    const char *p = line;
-    while (*p == ' ' || *p == '\t')
-      p++;
-    if (!*p || *p == '#')
-      continue;
-    const char *colon = strchr(p, ':');
-    if (!colon || colon == p) {
-      malformed = true;
-      tdsc__err_set(err, TDSC_E_NTLM_CREDFILE_UNUSABLE,
-                    "line %u of the NTLM credential file %s is not "
-                    "DOMAIN\\user:password",
-                    lineno, path);
-      break;
-    }
-    if (want && !same_user(p, (size_t)(colon - p), want))
-      continue;
-    char *name = strndup(p, (size_t)(colon - p));
-    bool ok = name && split_user(s, name);
-    free(name);
-    ok = ok && derive_key(s, colon + 1, strlen(colon + 1));
-    rc = ok ? TDSC_OK : tdsc__err_oom(err);
-    s->cred_desc = tdsc__strdup_printf("line %u of %s", lineno, path);
-    found = true;
-    break;
-  }
-  if (line) {
-    tdsc__wipe(line, cap);
-    free(line);
-  }
+  tdsc__buf all;
+  tdsc__buf_init(&all);
+  uint8_t chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    tdsc__buf_put(&all, chunk, n);
+  bool failed = ferror(f) != 0;
+  int errnum = errno;
   fclose(f);
-  if (!found && !malformed)
-    tdsc__err_set(err, TDSC_E_NTLM_CREDFILE_UNUSABLE,
-                  want ? "the NTLM credential file %s has no entry for %s"
-                       : "the NTLM credential file %s has no entry%s",
-                  path, want ? want : "");
+  tdsc__wipe(chunk, sizeof chunk);
+  tdsc__buf_put_u8(&all, 0);
+  tdsc_errc rc;
+  char *name, *pw;
+  unsigned lineno;
+  if (all.oom)
+    rc = tdsc__err_oom(err);
+  else if (failed)
+    rc = tdsc__err_errno(err, TDSC_E_NTLM_CREDFILE_UNUSABLE, errnum,
+                         "cannot read the NTLM credential file %s", path);
+  else if (!(rc = tdsc__credfile_pick((char *)all.data, path, want, &name, &pw,
+                                      &lineno, err))) {
+    if (!split_user(s, name) || !derive_key(s, pw, strlen(pw)) ||
+        !(s->cred_desc = tdsc__strdup_printf("line %u of %s", lineno, path)))
+      rc = tdsc__err_oom(err);
+  }
+  tdsc__buf_wipe(&all);
+  tdsc__buf_free(&all);
   return rc;
 }
 
@@ -332,8 +304,7 @@ static tdsc_errc ntlm_init(void **state, const tdsc__auth_params *p,
     return tdsc__err_oom(err);
   tdsc__buf_init(&s->negotiate);
   tdsc__buf_init(&s->challenge);
-  tdsc__buf_init(&s->mech_list);
-  s->spnego = p->spnego;
+  tdsc__exchange_init(&s->x, &tdsc__facts_ntlm, &ntlm_hooks, s, p->spnego);
   /* MsvAvTargetName is the SPN without Kerberos' "@REALM" */
   s->spn = p->spn && *p->spn ? strndup(p->spn, strcspn(p->spn, "@")) : NULL;
   s->workstation = tdsc__strdup(p->workstation ? p->workstation : "");
@@ -392,7 +363,7 @@ static tdsc_errc bad_challenge(ntlm_state *s, tdsc_error *err, size_t len,
   tdsc__err_context(err,
                     "the server's NTLM CHALLENGE (%zu bytes, for %s%s%s) is "
                     "unusable",
-                    len, s->identity, s->spn ? " to " : "",
+                    len, s->x.identity, s->spn ? " to " : "",
                     s->spn ? s->spn : "");
   return TDSC_E_NTLM_FAILED;
 }
@@ -624,7 +595,7 @@ static tdsc_errc build_authenticate(ntlm_state *s, tdsc__buf *out,
   if (!unicode)
     fl |= NEG_OEM;
   I->flags = fl;
-  if (s->spnego && !(fl & NEG_ESS))
+  if (s->x.spnego && !(fl & NEG_ESS))
     return bad_challenge(s, err, s->challenge.len,
                          "it refused extended session security (flags "
                          "0x%08x), without which this client cannot compute "
@@ -730,7 +701,7 @@ static tdsc_errc build_authenticate(ntlm_state *s, tdsc__buf *out,
                          "an NTLM AUTHENTICATE field for %s is longer than "
                          "65535 bytes (user, domain, workstation or the "
                          "server's TargetInfo)",
-                         s->identity);
+                         s->x.identity);
       goto out;
     }
     tdsc__buf_set_u16le(&msg, 12 + 8 * (size_t)i, (uint16_t)lens[i]);
@@ -774,7 +745,7 @@ static tdsc_errc answer_challenge(ntlm_state *s, const uint8_t *in, size_t len,
     return tdsc__err_set(err, TDSC_E_NTLM_REFUSED,
                          "the server answered the NTLM NEGOTIATE of %s with "
                          "an empty token instead of a CHALLENGE",
-                         s->identity);
+                         s->x.identity);
   tdsc__buf_reset(&s->challenge);
   tdsc__buf_put(&s->challenge, in, len);
   if (s->challenge.oom)
@@ -788,176 +759,53 @@ static tdsc_errc answer_challenge(ntlm_state *s, const uint8_t *in, size_t len,
 
 /* --------------------------------------------------------------- steps */
 
-static tdsc__auth_status fail(ntlm_state *s) {
-  s->ph = PH_BROKEN;
-  return TDSC__AUTH_FAILED;
+/* The exchange's context call (exchange.h): NEGOTIATE first, then the
+ * CHALLENGE in and AUTHENTICATE out, which completes NTLM. */
+static tdsc_errc ntlm_ctx(void *m, const uint8_t *in, size_t inlen,
+                          tdsc__buf *tok, bool *complete, tdsc_error *err) {
+  ntlm_state *s = m;
+  if (!in) {
+    tdsc__buf_reset(&s->negotiate);
+    put_negotiate(&s->negotiate);
+    tdsc__buf_put(tok, s->negotiate.data, s->negotiate.len);
+    return s->negotiate.oom || tok->oom ? tdsc__err_oom(err) : TDSC_OK;
+  }
+  tdsc_errc rc = answer_challenge(s, in, inlen, tok, err);
+  *complete = rc == TDSC_OK;
+  return rc;
 }
 
-static tdsc__auth_status raw_step(ntlm_state *s, const uint8_t *in,
-                                  size_t inlen, tdsc__buf *out,
-                                  tdsc_error *err) {
-  if (s->ph == PH_START) {
-    put_negotiate(&s->negotiate);
-    tdsc__buf_put(out, s->negotiate.data, s->negotiate.len);
-    if (s->negotiate.oom || out->oom) {
-      tdsc__err_oom(err);
-      return fail(s);
-    }
-    s->ph = PH_NEGOTIATE;
-    return TDSC__AUTH_CONTINUE;
-  }
-  if (s->ph != PH_NEGOTIATE) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server sent an NTLM token after the AUTHENTICATE of "
-                  "%s (NTLM has no further round)",
-                  s->identity);
-    return fail(s);
-  }
-  if (answer_challenge(s, in, inlen, out, err))
-    return fail(s);
-  s->ph = PH_DONE;
-  return TDSC__AUTH_DONE;
-}
-
-/* SPNEGO around NTLMSSP (RFC 4178, MS-SPNG): NegTokenInit offering
- * NTLMSSP alone with NEGOTIATE as its optimistic token; the CHALLENGE in
- * the server's NegTokenResp; AUTHENTICATE and our mechListMIC (always:
- * MS-SPNG 3.1.5.1 and MIT's acceptor require it once the NTLM MIC is
- * present); the server's final accept-completed, whose mechListMIC is
- * verified when present.  DONE is returned with AUTHENTICATE already (the
- * server may send no final token); the final NegTokenResp, when it comes,
- * is a further step after DONE that returns DONE with nothing to send, or
- * FAILED (reject: NTLM_LOGON_DENIED; a bad mechListMIC: NTLM_FAILED). */
-static tdsc__auth_status spnego_step(ntlm_state *s, const uint8_t *in,
-                                     size_t inlen, tdsc__buf *out,
-                                     tdsc_error *err) {
-  if (s->ph == PH_START) {
-    put_negotiate(&s->negotiate);
-    tdsc__spnego_mech_list(&tdsc__oid_ntlmssp, 1, &s->mech_list);
-    if (s->negotiate.oom || s->mech_list.oom ||
-        !tdsc__spnego_init_token(&tdsc__oid_ntlmssp, 1, s->negotiate.data,
-                                 s->negotiate.len, out)) {
-      tdsc__err_oom(err);
-      return fail(s);
-    }
-    s->ph = PH_NEGOTIATE;
-    return TDSC__AUTH_CONTINUE;
-  }
-  if (s->ph == PH_FINISHED) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server sent a SPNEGO token after accepting the NTLM "
-                  "authentication of %s",
-                  s->identity);
-    return fail(s);
-  }
-  tdsc__spnego_resp r;
-  if (!in || !inlen) {
-    tdsc__err_set(
-        err, s->ph == PH_NEGOTIATE ? TDSC_E_NTLM_REFUSED : TDSC_E_PROTOCOL,
-        "the server sent an empty SPNEGO token (NTLM, %s)", s->identity);
-    return fail(s);
-  }
-  if (tdsc__spnego_parse_resp(in, inlen, &r, err)) {
-    tdsc__err_context(err, "the server's SPNEGO reply (NTLM, %s)", s->identity);
-    return fail(s);
-  }
-  if (r.mech && !tdsc__oid_eq(&tdsc__oid_ntlmssp, r.mech, r.mechlen)) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server chose a SPNEGO mechanism we did not offer "
-                  "(only NTLMSSP was offered for %s)",
-                  s->identity);
-    return fail(s);
-  }
-  if (s->ph == PH_NEGOTIATE) {
-    if (r.state == TDSC__NEG_REJECT) {
-      tdsc__err_set(err, TDSC_E_NTLM_REFUSED,
-                    "the server rejected NTLM in SPNEGO (negState reject) "
-                    "before any CHALLENGE, for %s%s%s",
-                    s->identity, s->spn ? " to " : "", s->spn ? s->spn : "");
-      return fail(s);
-    }
-    if (!r.token || !r.toklen) {
-      tdsc__err_set(err, TDSC_E_NTLM_REFUSED,
-                    "the server's SPNEGO reply (negState %s) carries no NTLM "
-                    "CHALLENGE for %s",
-                    tdsc__spnego_state_name(r.state), s->identity);
-      return fail(s);
-    }
-    tdsc__buf tok;
-    tdsc__buf_init(&tok);
-    uint8_t mic[16];
-    tdsc_errc rc = answer_challenge(s, r.token, r.toklen, &tok, err);
-    if (!rc && !spnego_mic(s, true, mic))
-      rc = tdsc__err_set(err, TDSC_E_NTLM_FAILED,
+static tdsc_errc ntlm_get_mic(void *m, const tdsc__buf *msg, tdsc__buf *mic,
+                              tdsc_error *err) {
+  uint8_t *p = tdsc__buf_extend(mic, 16);
+  if (!p)
+    return tdsc__err_oom(err);
+  if (!spnego_mic(m, msg, true, p))
+    return tdsc__err_set(err, TDSC_E_NTLM_FAILED,
                          "OpenSSL offers no MD5, which NTLM needs");
-    if (!rc && !tdsc__spnego_resp_token(TDSC__NEG_ABSENT, NULL, tok.data,
-                                        tok.len, mic, 16, out))
-      rc = tdsc__err_oom(err);
-    tdsc__buf_wipe(&tok);
-    tdsc__buf_free(&tok);
-    if (rc)
-      return fail(s);
-    s->ph = PH_DONE;
-    return TDSC__AUTH_DONE;
-  }
-  /* PH_DONE: the acceptor's verdict on AUTHENTICATE. */
-  if (r.state == TDSC__NEG_REJECT) {
-    tdsc__err_set(err, TDSC_E_NTLM_LOGON_DENIED,
-                  "the server rejected the NTLM AUTHENTICATE of %s (SPNEGO "
-                  "negState reject)",
-                  s->identity);
-    return fail(s);
-  }
-  if (r.token && r.toklen) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server sent an NTLM token after the AUTHENTICATE of "
-                  "%s (NTLM has no further round)",
-                  s->identity);
-    return fail(s);
-  }
-  if (r.mic) {
-    uint8_t want[16];
-    bool ok = spnego_mic(s, false, want) && r.miclen == 16 &&
-              CRYPTO_memcmp(want, r.mic, 16) == 0;
-    tdsc__wipe(want, sizeof want);
-    if (!ok) {
-      tdsc__err_set(err, TDSC_E_NTLM_FAILED,
-                    "the server's SPNEGO mechListMIC (%zu bytes) does not "
-                    "verify with the NTLM session key of %s: the mechanism "
-                    "list was altered, or the server does not share the "
-                    "session key",
-                    r.miclen, s->identity);
-      return fail(s);
-    }
-    s->info.server_mic_verified = true;
-  }
-  if (r.state != TDSC__NEG_ACCEPT_COMPLETED && r.state != TDSC__NEG_ABSENT) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server keeps SPNEGO open (negState %s) after the NTLM "
-                  "AUTHENTICATE and mechListMIC of %s",
-                  tdsc__spnego_state_name(r.state), s->identity);
-    return fail(s);
-  }
-  s->ph = PH_FINISHED;
-  return TDSC__AUTH_DONE;
+  return TDSC_OK;
 }
 
-static tdsc__auth_status ntlm_step(void *state, const uint8_t *in, size_t inlen,
-                                   tdsc__buf *out, tdsc_error *err) {
-  ntlm_state *s = state;
-  if (!s || s->ph == PH_BROKEN) {
-    tdsc__err_set(err, TDSC_E_NTLM_FAILED,
-                  "the NTLM exchange is unusable after an earlier failure");
-    return TDSC__AUTH_FAILED;
-  }
-  return s->spnego ? spnego_step(s, in, inlen, out, err)
-                   : raw_step(s, in, inlen, out, err);
+static bool ntlm_verify_mic(void *m, const tdsc__buf *msg, const uint8_t *mic,
+                            size_t miclen, tdsc_error *prov) {
+  ntlm_state *s = m;
+  uint8_t want[16];
+  (void)prov;
+  bool ok = spnego_mic(s, msg, false, want) && miclen == 16 &&
+            CRYPTO_memcmp(want, mic, 16) == 0;
+  tdsc__wipe(want, sizeof want);
+  s->info.server_mic_verified = ok;
+  return ok;
 }
 
-static const char *ntlm_identity(void *state) {
-  ntlm_state *s = state;
-  return s && s->identity ? s->identity : "";
+static void ntlm_subject(void *m, char *buf, size_t n) {
+  ntlm_state *s = m;
+  snprintf(buf, n, "%s%s%s", s->x.identity ? s->x.identity : "",
+           s->spn ? " to " : "", s->spn ? s->spn : "");
 }
+
+static const tdsc__mech_hooks ntlm_hooks = {ntlm_ctx, ntlm_get_mic,
+                                            ntlm_verify_mic, ntlm_subject};
 
 static void ntlm_free(void *state) {
   ntlm_state *s = state;
@@ -971,10 +819,9 @@ static void ntlm_free(void *state) {
   free(I->dns_computer);
   tdsc__buf_free(&s->negotiate);
   tdsc__buf_free(&s->challenge);
-  tdsc__buf_free(&s->mech_list);
+  tdsc__exchange_free(&s->x);
   free(s->user);
   free(s->domain);
-  free(s->identity);
   free(s->workstation);
   free(s->spn);
   free(s->cred_desc);
@@ -995,7 +842,8 @@ const tdsc__ntlm_info *tdsc__ntlm_info_of(void *state) {
   return &s->info;
 }
 
-static const tdsc__mech_ops ntlm_ops = {"ntlm", ntlm_init, ntlm_step,
-                                        ntlm_identity, ntlm_free};
+static const tdsc__mech_ops ntlm_ops = {
+    "ntlm",    ntlm_init, tdsc__exchange_step, tdsc__exchange_identity,
+    ntlm_free, NULL};
 
 const tdsc__mech_ops *const tdsc__mech_ntlm = &ntlm_ops;

@@ -83,8 +83,7 @@ static size_t mech_list_content(const tdsc__oid *mechs, size_t n) {
   return sum;
 }
 
-void tdsc__spnego_mech_list(const tdsc__oid *mechs, size_t n,
-                            tdsc__buf *out) {
+void tdsc__spnego_mech_list(const tdsc__oid *mechs, size_t n, tdsc__buf *out) {
   put_hdr(out, TAG_SEQUENCE, mech_list_content(mechs, n));
   for (size_t i = 0; i < n; i++) {
     put_hdr(out, TAG_OID, mechs[i].len);
@@ -103,11 +102,11 @@ bool tdsc__spnego_init_token(const tdsc__oid *mechs, size_t n,
   put_hdr(out, TAG_APPLICATION_0, tlv_size(tdsc__oid_spnego.len) + neg);
   put_hdr(out, TAG_OID, tdsc__oid_spnego.len);
   tdsc__buf_put(out, tdsc__oid_spnego.der, tdsc__oid_spnego.len);
-  put_hdr(out, TAG_CTX0, seq);        /* negTokenInit [0] */
+  put_hdr(out, TAG_CTX0, seq); /* negTokenInit [0] */
   put_hdr(out, TAG_SEQUENCE, f0 + f2);
-  put_hdr(out, TAG_CTX0, ml);         /* mechTypes [0] */
+  put_hdr(out, TAG_CTX0, ml); /* mechTypes [0] */
   tdsc__spnego_mech_list(mechs, n, out);
-  if (mechtok) {                      /* mechToken [2] */
+  if (mechtok) { /* mechToken [2] */
     put_hdr(out, TAG_CTX2, tlv_size(mechtoklen));
     put_hdr(out, TAG_OCTET_STRING, mechtoklen);
     tdsc__buf_put(out, mechtok, mechtoklen);
@@ -178,8 +177,8 @@ static size_t offset_of(const der_ctx *c, const tdsc__rd *r) {
   return (size_t)(r->p + r->pos - c->start);
 }
 
-TDSC__PRINTF(3, 4) static tdsc_errc
-der_fail(der_ctx *c, const tdsc__rd *r, const char *fmt, ...) {
+TDSC__PRINTF(3, 4)
+static tdsc_errc der_fail(der_ctx *c, const tdsc__rd *r, const char *fmt, ...) {
   char what[160];
   va_list ap;
   va_start(ap, fmt);
@@ -200,8 +199,8 @@ static tdsc_errc der_read(der_ctx *c, tdsc__rd *r, uint8_t tag,
   if (tdsc__rd_left(r) == 0)
     return der_fail(c, r, "%s missing (data ends)", what);
   if (r->p[r->pos] != tag)
-    return der_fail(c, r, "%s: expected tag 0x%02x, found 0x%02x", what,
-                    tag, r->p[r->pos]);
+    return der_fail(c, r, "%s: expected tag 0x%02x, found 0x%02x", what, tag,
+                    r->p[r->pos]);
   tdsc__rd at = *r;
   tdsc__rd_u8(r);
   if (tdsc__rd_left(r) == 0)
@@ -224,8 +223,8 @@ static tdsc_errc der_read(der_ctx *c, tdsc__rd *r, uint8_t tag,
                       DER_MAX_LEN);
   }
   if (len > tdsc__rd_left(r))
-    return der_fail(c, &at, "%s: length %zu runs past the end (%zu left)",
-                    what, len, tdsc__rd_left(r));
+    return der_fail(c, &at, "%s: length %zu runs past the end (%zu left)", what,
+                    len, tdsc__rd_left(r));
   tdsc__rd_init(sub, tdsc__rd_take(r, len), len);
   return TDSC_OK;
 }
@@ -249,6 +248,31 @@ static tdsc_errc der_explicit(der_ctx *c, tdsc__rd *r, uint8_t ctx,
   return e;
 }
 
+/* An optional [ctx] EXPLICIT OCTET STRING of a NegToken (RFC 4178 4.2):
+ * *p and *n point at its contents when present. */
+static tdsc_errc der_opt_octets(der_ctx *c, tdsc__rd *seq, uint8_t ctx,
+                                const char *what, const uint8_t **p,
+                                size_t *n) {
+  tdsc__rd v;
+  if (!der_peek(seq, ctx))
+    return TDSC_OK;
+  tdsc_errc e = der_explicit(c, seq, ctx, TAG_OCTET_STRING, what, &v);
+  if (!e) {
+    *p = v.p;
+    *n = v.len;
+  }
+  return e;
+}
+
+/* A NegToken's SEQUENCE read to its last known field: nothing may follow
+ * (no extension fields in RFC 4178). */
+static tdsc_errc der_fields_end(der_ctx *c, const tdsc__rd *seq) {
+  if (tdsc__rd_left(seq))
+    return der_fail(c, seq, "unexpected field (tag 0x%02x) in %s",
+                    seq->p[seq->pos], c->token);
+  return TDSC_OK;
+}
+
 tdsc_errc tdsc__spnego_parse_resp(const uint8_t *in, size_t len,
                                   tdsc__spnego_resp *r, tdsc_error *err) {
   der_ctx c = {in, "NegTokenResp", err};
@@ -259,15 +283,13 @@ tdsc_errc tdsc__spnego_parse_resp(const uint8_t *in, size_t len,
   tdsc_errc e;
   if ((e = der_read(&c, &rd, TAG_CTX1, "negTokenResp [1]", &outer)) ||
       (e = der_end(&c, &rd, "the token")) ||
-      (e = der_read(&c, &outer, TAG_SEQUENCE, "NegTokenResp SEQUENCE",
-                    &seq)) ||
+      (e = der_read(&c, &outer, TAG_SEQUENCE, "NegTokenResp SEQUENCE", &seq)) ||
       (e = der_end(&c, &outer, "the SEQUENCE")))
     return e;
   /* RFC 4178 4.2.2: all four fields optional, in this order. */
   if (der_peek(&seq, TAG_CTX0)) {
     tdsc__rd at = seq;
-    if ((e = der_explicit(&c, &seq, TAG_CTX0, TAG_ENUMERATED, "negState",
-                          &v)))
+    if ((e = der_explicit(&c, &seq, TAG_CTX0, TAG_ENUMERATED, "negState", &v)))
       return e;
     if (v.len != 1 || v.p[0] > TDSC__NEG_REQUEST_MIC)
       return der_fail(&c, &at, "negState is not one of 0..3");
@@ -281,24 +303,12 @@ tdsc_errc tdsc__spnego_parse_resp(const uint8_t *in, size_t len,
     r->mech = v.p;
     r->mechlen = v.len;
   }
-  if (der_peek(&seq, TAG_CTX2)) {
-    if ((e = der_explicit(&c, &seq, TAG_CTX2, TAG_OCTET_STRING,
-                          "responseToken", &v)))
-      return e;
-    r->token = v.p;
-    r->toklen = v.len;
-  }
-  if (der_peek(&seq, TAG_CTX3)) {
-    if ((e = der_explicit(&c, &seq, TAG_CTX3, TAG_OCTET_STRING,
-                          "mechListMIC", &v)))
-      return e;
-    r->mic = v.p;
-    r->miclen = v.len;
-  }
-  if (tdsc__rd_left(&seq))
-    return der_fail(&c, &seq, "unexpected field (tag 0x%02x) in NegTokenResp",
-                    seq.p[seq.pos]);
-  return TDSC_OK;
+  if ((e = der_opt_octets(&c, &seq, TAG_CTX2, "responseToken", &r->token,
+                          &r->toklen)) ||
+      (e = der_opt_octets(&c, &seq, TAG_CTX3, "mechListMIC", &r->mic,
+                          &r->miclen)))
+    return e;
+  return der_fields_end(&c, &seq);
 }
 
 tdsc_errc tdsc__spnego_parse_init(const uint8_t *in, size_t len,
@@ -308,8 +318,7 @@ tdsc_errc tdsc__spnego_parse_init(const uint8_t *in, size_t len,
   tdsc__rd rd, app, oid, neg, seq, f, list, v;
   tdsc__rd_init(&rd, in, len);
   tdsc_errc e;
-  if ((e = der_read(&c, &rd, TAG_APPLICATION_0, "InitialContextToken",
-                    &app)) ||
+  if ((e = der_read(&c, &rd, TAG_APPLICATION_0, "InitialContextToken", &app)) ||
       (e = der_end(&c, &rd, "the token")) ||
       (e = der_read(&c, &app, TAG_OID, "thisMech", &oid)))
     return e;
@@ -340,23 +349,12 @@ tdsc_errc tdsc__spnego_parse_init(const uint8_t *in, size_t len,
   if (der_peek(&seq, TAG_CTX1) &&
       (e = der_read(&c, &seq, TAG_CTX1, "reqFlags", &f)))
     return e;
-  if (der_peek(&seq, TAG_CTX2)) {
-    if ((e = der_explicit(&c, &seq, TAG_CTX2, TAG_OCTET_STRING, "mechToken",
-                          &v)))
-      return e;
-    r->token = v.p;
-    r->toklen = v.len;
-  }
-  if (der_peek(&seq, TAG_CTX3)) {
-    if ((e = der_explicit(&c, &seq, TAG_CTX3, TAG_OCTET_STRING,
-                          "mechListMIC", &v)))
-      return e;
-    r->mic = v.p;
-    r->miclen = v.len;
-  }
-  if (tdsc__rd_left(&seq))
-    return der_fail(&c, &seq, "unexpected field (tag 0x%02x) in NegTokenInit",
-                    seq.p[seq.pos]);
+  if ((e = der_opt_octets(&c, &seq, TAG_CTX2, "mechToken", &r->token,
+                          &r->toklen)) ||
+      (e = der_opt_octets(&c, &seq, TAG_CTX3, "mechListMIC", &r->mic,
+                          &r->miclen)) ||
+      (e = der_fields_end(&c, &seq)))
+    return e;
   if (!r->first_mech)
     return der_fail(&c, &seq, "no mechTypes");
   return TDSC_OK;

@@ -36,6 +36,8 @@
 #include "config.h"
 
 #include "auth/auth.h"
+#include "auth/credfile.h"
+#include "auth/exchange.h"
 #include "auth/krb5_diag.h"
 #include "auth/spnego.h"
 #include "clock.h"
@@ -48,6 +50,7 @@
 #include <security.h>
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,36 +268,26 @@ static bool job_run(sspi_job *j, int64_t deadline) {
 
 typedef enum mech_kind { MECH_KRB, MECH_NTLM } mech_kind;
 
-typedef enum step_phase {
-  ST_START,    /* nothing sent */
-  ST_RUNNING,  /* first token sent, the context is not complete */
-  ST_DONE,     /* complete (Kerberos: server proved itself; NTLM:
-                  AUTHENTICATE produced) */
-  ST_FINISHED, /* SPNEGO NTLM: the server's final NegTokenResp seen */
-  ST_BROKEN
-} step_phase;
-
 typedef struct sspi_state {
+  tdsc__exchange x; /* first: the token exchange (exchange.c) steps it */
   mech_kind kind;
   const WCHAR *package;
   sspi_res res;
-  step_phase ph;
-  bool spnego;
-  bool mic_sent;
   int64_t deadline;
   ULONG req, attrs;
   ULONG max_token;
   char *spn;           /* as given, for messages */
   WCHAR *target;       /* what InitializeSecurityContextW is given */
-  char *client;        /* identity ("" until known) */
   char *cred_desc;     /* "the logged-on user's credentials", for messages */
   char *realm;         /* the realm a Kerberos failure concerns, or NULL */
-  tdsc__buf mech_list; /* DER of the mechTypes we sent (the MIC covers it) */
 } sspi_state;
+_Static_assert(offsetof(sspi_state, x) == 0, "tdsc__exchange_step's state");
+
+static const tdsc__mech_hooks hooks; /* with the steps */
 
 static const char *who(const sspi_state *s) {
-  if (s->client && *s->client)
-    return s->client;
+  if (s->x.identity && *s->x.identity)
+    return s->x.identity;
   return "the logged-on user";
 }
 
@@ -472,7 +465,6 @@ static tdsc_errc sspi_fail(sspi_state *s, tdsc_error *err, SECURITY_STATUS st,
 
 static tdsc_errc sspi_timeout(sspi_state *s, tdsc_error *err, int64_t started,
                               phase ph) {
-  s->ph = ST_BROKEN;
   memset(&s->res, 0, sizeof s->res); /* now the abandoned job's */
   const char *doing =
       ph == PH_ACQUIRE ? "acquiring credentials" : "getting a ticket";
@@ -596,79 +588,6 @@ static const char *realm_of(const char *principal) {
   return at && at[1] ? at + 1 : NULL;
 }
 
-/* NTLMCredFile=: lines "DOMAIN\user:password", '#' comments; the first
- * entry, or the one named by want (ntlm.c's format and messages).  On
- * success *line_out is the malloc'ed line (the caller wipes it) and *colon
- * points at its ':'. */
-static tdsc_errc read_credfile(sspi_state *s, const char *path,
-                               const char *want, char **line_out,
-                               char **colon_out, tdsc_error *err) {
-  *line_out = NULL;
-  tdsc__buf all;
-  tdsc__buf_init(&all);
-  DWORD werr = tdsc__read_file_win32(path, &all);
-  tdsc__buf_put_u8(&all, 0);
-  if (werr || all.oom) {
-    bool oom = werr == ERROR_NOT_ENOUGH_MEMORY || (!werr && all.oom);
-    tdsc__buf_wipe(&all);
-    tdsc__buf_free(&all);
-    if (oom)
-      return tdsc__err_oom(err);
-    return tdsc__err_errno(err, TDSC_E_NTLM_CREDFILE_UNUSABLE, (int)werr,
-                           "cannot read the NTLM credential file %s", path);
-  }
-  tdsc_errc rc = TDSC_E_NTLM_CREDFILE_UNUSABLE;
-  bool found = false, malformed = false;
-  unsigned lineno = 0;
-  char *p = (char *)all.data;
-  while (*p && !found && !malformed) {
-    char *end = p + strcspn(p, "\n");
-    char next = *end;
-    *end = '\0';
-    lineno++;
-    size_t len = strlen(p);
-    while (len > 0 && p[len - 1] == '\r')
-      p[--len] = '\0';
-    char *q = p;
-    while (*q == ' ' || *q == '\t')
-      q++;
-    if (*q && *q != '#') {
-      char *colon = strchr(q, ':');
-      if (!colon || colon == q) {
-        malformed = true;
-        tdsc__err_set(err, TDSC_E_NTLM_CREDFILE_UNUSABLE,
-                      "line %u of the NTLM credential file %s is not "
-                      "DOMAIN\\user:password",
-                      lineno, path);
-      } else if (!want || (strlen(want) == (size_t)(colon - q) &&
-                           _strnicmp(q, want, (size_t)(colon - q)) == 0)) {
-        found = true;
-        *line_out = tdsc__strdup(q);
-        if (!*line_out) {
-          rc = tdsc__err_oom(err);
-        } else {
-          *colon_out = *line_out + (colon - q);
-          s->cred_desc = tdsc__strdup_printf("line %u of %s", lineno, path);
-          rc = s->cred_desc ? TDSC_OK : tdsc__err_oom(err);
-        }
-      }
-    }
-    if (!next)
-      break;
-    p = end + 1;
-  }
-  tdsc__buf_wipe(&all);
-  tdsc__buf_free(&all);
-  if (!found && !malformed)
-    tdsc__err_set(err, TDSC_E_NTLM_CREDFILE_UNUSABLE,
-                  want ? "the NTLM credential file %s has no entry for %s"
-                       : "the NTLM credential file %s has no entry%s",
-                  path, want ? want : "");
-  return rc;
-}
-
-/* Splits "DOMAIN\user" or "user@domain" (or a bare "user") as ntlm.c
- * does, into the job's identity with password pw. */
 static bool ntlm_identity_of(sspi_state *s, sspi_job *j, const char *name,
                              size_t namelen, const char *pw) {
   char *nm = malloc(namelen + 1);
@@ -686,12 +605,39 @@ static bool ntlm_identity_of(sspi_state *s, sspi_job *j, const char *name,
     *at = '\0';
     domain = at + 1;
   }
-  free(s->client);
-  s->client = *domain ? tdsc__strdup_printf("%s\\%s", domain, user)
-                      : tdsc__strdup(user);
-  bool ok = s->client && set_identity(j, user, domain, pw);
+  free(s->x.identity);
+  s->x.identity = *domain ? tdsc__strdup_printf("%s\\%s", domain, user)
+                          : tdsc__strdup(user);
+  bool ok = s->x.identity && set_identity(j, user, domain, pw);
   free(nm);
   return ok;
+}
+
+/* NTLMCredFile= (credfile.h): the entry for want, or the first, as j's
+ * identity. */
+static tdsc_errc read_credfile(sspi_state *s, sspi_job *j, const char *path,
+                               const char *want, tdsc_error *err) {
+  tdsc__buf all;
+  tdsc__buf_init(&all);
+  DWORD werr = tdsc__read_file_win32(path, &all);
+  tdsc__buf_put_u8(&all, 0);
+  tdsc_errc rc;
+  char *name, *pw;
+  unsigned lineno;
+  if (werr == ERROR_NOT_ENOUGH_MEMORY || (!werr && all.oom))
+    rc = tdsc__err_oom(err);
+  else if (werr)
+    rc = tdsc__err_errno(err, TDSC_E_NTLM_CREDFILE_UNUSABLE, (int)werr,
+                         "cannot read the NTLM credential file %s", path);
+  else if (!(rc = tdsc__credfile_pick((char *)all.data, path, want, &name, &pw,
+                                      &lineno, err))) {
+    if (!ntlm_identity_of(s, j, name, strlen(name), pw) ||
+        !(s->cred_desc = tdsc__strdup_printf("line %u of %s", lineno, path)))
+      rc = tdsc__err_oom(err);
+  }
+  tdsc__buf_wipe(&all);
+  tdsc__buf_free(&all);
+  return rc;
 }
 
 static ULONG max_token(const WCHAR *package) {
@@ -711,9 +657,10 @@ static sspi_state *state_new(mech_kind kind, const tdsc__auth_params *p) {
   s->kind = kind;
   s->package = kind == MECH_KRB ? L"Kerberos" : L"NTLM";
   s->req = kind == MECH_KRB ? KRB_REQ : NTLM_REQ;
-  s->spnego = p->spnego;
   s->deadline = p->deadline;
-  tdsc__buf_init(&s->mech_list);
+  tdsc__exchange_init(
+      &s->x, kind == MECH_KRB ? &tdsc__facts_kerberos : &tdsc__facts_ntlm,
+      &hooks, s, p->spnego);
   return s;
 }
 
@@ -742,7 +689,7 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
                          p->ccache ? "ticket cache" : "keytab");
   s->spn = tdsc__strdup(p->spn);
   s->target = tdsc__utf8_to_wide(p->spn);
-  s->client = tdsc__strdup(p->principal ? p->principal : "");
+  s->x.identity = tdsc__strdup(p->principal ? p->principal : "");
   const char *r = realm_of(p->spn) ? realm_of(p->spn) : realm_of(p->principal);
   char env[256];
   DWORD envn = GetEnvironmentVariableA("USERDNSDOMAIN", env, sizeof env);
@@ -754,7 +701,8 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
                      ? tdsc__strdup_printf("the logon session's tickets for %s",
                                            p->principal)
                      : tdsc__strdup("the logon session's tickets");
-  if (!s->spn || !s->target || !s->client || !s->cred_desc || (r && !s->realm))
+  if (!s->spn || !s->target || !s->x.identity || !s->cred_desc ||
+      (r && !s->realm))
     return tdsc__err_oom(err);
   s->max_token = max_token(s->package);
 
@@ -801,11 +749,11 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
     }
     free(held);
   }
-  if (!*s->client) {
+  if (!*s->x.identity) {
     char *id = cred_name(s);
     if (id) {
-      free(s->client);
-      s->client = id;
+      free(s->x.identity);
+      s->x.identity = id;
     }
   }
   return TDSC_OK;
@@ -841,14 +789,7 @@ static tdsc_errc ntlm_init(void **state, const tdsc__auth_params *p,
                                       "options")))
       ec = tdsc__err_oom(err);
   } else if (p->ntlm_credfile && *p->ntlm_credfile) {
-    char *line = NULL, *colon = NULL;
-    ec = read_credfile(s, p->ntlm_credfile, user, &line, &colon, err);
-    if (!ec && !ntlm_identity_of(s, j, line, (size_t)(colon - line), colon + 1))
-      ec = tdsc__err_oom(err);
-    if (line) {
-      wipe(line, strlen(line));
-      free(line);
-    }
+    ec = read_credfile(s, j, p->ntlm_credfile, user, err);
   } else if (user) {
     ec = tdsc__err_set(err, TDSC_E_NTLM_NO_CREDENTIALS,
                        "NTLM user %s has no password (NTLMPassword= or "
@@ -866,9 +807,9 @@ static tdsc_errc ntlm_init(void **state, const tdsc__auth_params *p,
   if ((ec = sspi_run(s, j, PH_ACQUIRE, err)))
     return ec;
   job_unref(j);
-  if (!s->client) {
-    s->client = cred_name(s);
-    if (!s->client && !(s->client = tdsc__strdup("")))
+  if (!s->x.identity) {
+    s->x.identity = cred_name(s);
+    if (!s->x.identity && !(s->x.identity = tdsc__strdup("")))
       return tdsc__err_oom(err);
   }
   return TDSC_OK;
@@ -876,11 +817,12 @@ static tdsc_errc ntlm_init(void **state, const tdsc__auth_params *p,
 
 /* ---------------------------------------------------------------- steps */
 
-/* One InitializeSecurityContextW round: in may be NULL.  Appends the
- * package's output token to tok; sets s->ph to ST_DONE when the context
- * is complete. */
-static tdsc_errc ctx_step(sspi_state *s, const uint8_t *in, size_t inlen,
-                          phase ph, tdsc__buf *tok, tdsc_error *err) {
+/* The exchange's context call (exchange.h): one InitializeSecurityContextW
+ * round on the worker, in NULL the first time. */
+static tdsc_errc sspi_ctx(void *m, const uint8_t *in, size_t inlen,
+                          tdsc__buf *tok, bool *complete, tdsc_error *err) {
+  sspi_state *s = m;
+  phase ph = in ? PH_ACCEPT : PH_INIT;
   if (inlen > ULONG_MAX)
     return tdsc__err_set(err, TDSC_E_PROTOCOL,
                          "the server's %s token is too long (%zu bytes)",
@@ -911,13 +853,11 @@ static tdsc_errc ctx_step(sspi_state *s, const uint8_t *in, size_t inlen,
     return ec;
   tdsc__buf_put(tok, j->out, j->outlen);
   s->attrs = j->attrs;
-  bool complete = j->status == SEC_E_OK;
+  *complete = j->status == SEC_E_OK;
   job_unref(j);
   if (tok->oom)
     return tdsc__err_oom(err);
-  if (complete)
-    s->ph = ST_DONE;
-  if (complete && s->kind == MECH_KRB && !(s->attrs & ISC_RET_MUTUAL_AUTH))
+  if (*complete && s->kind == MECH_KRB && !(s->attrs & ISC_RET_MUTUAL_AUTH))
     return tdsc__err_set(err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
                          "the Kerberos context with %s was established "
                          "without mutual authentication",
@@ -925,26 +865,23 @@ static tdsc_errc ctx_step(sspi_state *s, const uint8_t *in, size_t inlen,
   return TDSC_OK;
 }
 
-static tdsc__auth_status failed(sspi_state *s) {
-  s->ph = ST_BROKEN;
-  return TDSC__AUTH_FAILED;
-}
-
-/* The package's signature over the mechTypes we sent (RFC 4178 5). */
-static tdsc_errc make_mic(sspi_state *s, tdsc__buf *mic, tdsc_error *err) {
+/* The package's signature over msg, the mechTypes we sent (RFC 4178 5). */
+static tdsc_errc sspi_get_mic(void *m, const tdsc__buf *msg, tdsc__buf *mic,
+                              tdsc_error *err) {
+  sspi_state *s = m;
   SecPkgContext_Sizes sz;
   SECURITY_STATUS st =
       QueryContextAttributesW(&s->res.ctx, SECPKG_ATTR_SIZES, &sz);
   if (st != SEC_E_OK)
     return sspi_fail(s, err, st, PH_ACCEPT);
   uint8_t *sig = tdsc__buf_extend(mic, sz.cbMaxSignature);
-  uint8_t *data = malloc(s->mech_list.len);
+  uint8_t *data = malloc(msg->len);
   if (!sig || !data) {
     free(data);
     return tdsc__err_oom(err);
   }
-  memcpy(data, s->mech_list.data, s->mech_list.len);
-  SecBuffer b[2] = {{(ULONG)s->mech_list.len, SECBUFFER_DATA, data},
+  memcpy(data, msg->data, msg->len);
+  SecBuffer b[2] = {{(ULONG)msg->len, SECBUFFER_DATA, data},
                     {sz.cbMaxSignature, SECBUFFER_TOKEN, sig}};
   SecBufferDesc d = {SECBUFFER_VERSION, 2, b};
   st = MakeSignature(&s->res.ctx, 0, &d, 0);
@@ -955,346 +892,57 @@ static tdsc_errc make_mic(sspi_state *s, tdsc__buf *mic, tdsc_error *err) {
   return TDSC_OK;
 }
 
-/* Verifies the server's mechListMIC; SECURITY_STATUS of VerifySignature. */
-static SECURITY_STATUS verify_mic(sspi_state *s, const uint8_t *mic,
-                                  size_t miclen) {
-  uint8_t *data = malloc(s->mech_list.len + miclen);
+/* Verifies the server's mechListMIC with VerifySignature. */
+static bool sspi_verify_mic(void *m, const tdsc__buf *msg, const uint8_t *mic,
+                            size_t miclen, tdsc_error *prov) {
+  sspi_state *s = m;
+  uint8_t *data = malloc(msg->len + miclen);
   if (!data)
-    return SEC_E_INSUFFICIENT_MEMORY;
-  memcpy(data, s->mech_list.data, s->mech_list.len);
-  memcpy(data + s->mech_list.len, mic, miclen);
-  SecBuffer b[2] = {{(ULONG)s->mech_list.len, SECBUFFER_DATA, data},
-                    {(ULONG)miclen, SECBUFFER_TOKEN, data + s->mech_list.len}};
+    return false;
+  memcpy(data, msg->data, msg->len);
+  memcpy(data + msg->len, mic, miclen);
+  SecBuffer b[2] = {{(ULONG)msg->len, SECBUFFER_DATA, data},
+                    {(ULONG)miclen, SECBUFFER_TOKEN, data + msg->len}};
   SecBufferDesc d = {SECBUFFER_VERSION, 2, b};
   ULONG qop = 0;
-  SECURITY_STATUS st = VerifySignature(&s->res.ctx, &d, 0, &qop);
+  SECURITY_STATUS vs = VerifySignature(&s->res.ctx, &d, 0, &qop);
   free(data);
-  return st;
+  if (vs == SEC_E_OK)
+    return true;
+  char text[400];
+  tdsc__sec_status_text(vs, text, sizeof text);
+  tdsc__err_provider(prov, TDSC_PROVIDER_SSPI, (long long)vs, 0, 0, text);
+  return false;
 }
 
-/* Raw tokens: Kerberos AP-REQ out, AP-REP (or KRB-ERROR) in (RFC 4121
- * 4.1); NTLM NEGOTIATE out, CHALLENGE in, AUTHENTICATE out (MS-NLMP). */
-static tdsc__auth_status raw_step(sspi_state *s, const uint8_t *in,
-                                  size_t inlen, tdsc__buf *out,
-                                  tdsc_error *err) {
-  if (s->ph == ST_DONE) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  s->kind == MECH_KRB
-                      ? "the server sent a Kerberos token after the context "
-                        "with %s was complete"
-                      : "the server sent an NTLM token after the "
-                        "AUTHENTICATE of %s (NTLM has no further round)",
-                  s->kind == MECH_KRB ? s->spn : who(s));
-    return failed(s);
-  }
-  if (s->ph == ST_RUNNING && (!in || !inlen)) {
-    if (s->kind == MECH_NTLM)
-      tdsc__err_set(err, TDSC_E_NTLM_REFUSED,
-                    "the server answered the NTLM NEGOTIATE of %s with an "
-                    "empty token instead of a CHALLENGE",
-                    who(s));
-    else
-      tdsc__err_set(err, TDSC_E_PROTOCOL,
-                    "the server sent an empty Kerberos token (%s)", s->spn);
-    return failed(s);
-  }
-  phase ph = s->ph == ST_START ? PH_INIT : PH_ACCEPT;
-  s->ph = ST_RUNNING;
-  if (ctx_step(s, in, inlen, ph, out, err))
-    return failed(s);
-  return s->ph == ST_DONE ? TDSC__AUTH_DONE : TDSC__AUTH_CONTINUE;
+static void sspi_subject(void *m, char *buf, size_t n) {
+  sspi_state *s = m;
+  snprintf(buf, n, "%s%s%s", who(s), s->spn ? " for " : "",
+           s->spn ? s->spn : "");
 }
 
-/* SPNEGO around Kerberos, as gssapi.c's spnego_step: krb5 alone, with its
- * token optimistically; the server's mechListMIC verified whenever sent;
- * ours sent when the server asks (request-mic) or keeps the negotiation
- * open (accept-incomplete) once krb5 is complete. */
-static tdsc__auth_status krb_spnego_step(sspi_state *s, const uint8_t *in,
-                                         size_t inlen, tdsc__buf *out,
-                                         tdsc_error *err) {
-  tdsc__buf tok;
-  tdsc__buf_init(&tok);
-  tdsc__auth_status st = TDSC__AUTH_FAILED;
-  if (s->ph == ST_START) {
-    s->ph = ST_RUNNING;
-    if (ctx_step(s, NULL, 0, PH_INIT, &tok, err))
-      goto out;
-    tdsc__spnego_mech_list(&tdsc__oid_krb5, 1, &s->mech_list);
-    if (s->mech_list.oom ||
-        !tdsc__spnego_init_token(&tdsc__oid_krb5, 1, tok.data, tok.len, out)) {
-      tdsc__err_oom(err);
-      goto out;
-    }
-    st = TDSC__AUTH_CONTINUE;
-    goto out;
-  }
-  tdsc__spnego_resp r;
-  if (!in) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL, "the server sent no SPNEGO token (%s)",
-                  s->spn);
-    goto out;
-  }
-  if (tdsc__spnego_parse_resp(in, inlen, &r, err))
-    goto out;
-  if (r.mech && !tdsc__oid_eq(&tdsc__oid_krb5, r.mech, r.mechlen) &&
-      !tdsc__oid_eq(&tdsc__oid_ms_krb5, r.mech, r.mechlen)) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server chose a SPNEGO mechanism we did not offer "
-                  "(only Kerberos was offered for %s)",
-                  s->spn);
-    goto out;
-  }
-  bool established = s->ph == ST_DONE;
-  if (r.state == TDSC__NEG_REJECT) {
-    /* The acceptor's KRB-ERROR rides in responseToken: the package
-     * decodes it into its status. */
-    if (r.token && r.toklen && !established &&
-        ctx_step(s, r.token, r.toklen, PH_ACCEPT, &tok, err))
-      goto out;
-    tdsc__err_set(err, TDSC_E_KRB_FAILED,
-                  "the server rejected the Kerberos authentication of %s to "
-                  "%s (SPNEGO reject%s)",
-                  who(s), s->spn, s->mic_sent ? " after our mechListMIC" : "");
-    goto out;
-  }
-  if (r.token && r.toklen) {
-    if (established) {
-      tdsc__err_set(err, TDSC_E_PROTOCOL,
-                    "the server sent a Kerberos token after the context with "
-                    "%s was complete",
-                    s->spn);
-      goto out;
-    }
-    if (ctx_step(s, r.token, r.toklen, PH_ACCEPT, &tok, err))
-      goto out;
-  }
-  if (s->ph != ST_DONE) {
-    if (!tok.len) {
-      tdsc__err_set(err, TDSC_E_PROTOCOL,
-                    "the server's SPNEGO reply carries no Kerberos token "
-                    "while the context with %s is not complete",
-                    s->spn);
-      goto out;
-    }
-    if (!tdsc__spnego_resp_token(TDSC__NEG_ABSENT, NULL, tok.data, tok.len,
-                                 NULL, 0, out)) {
-      tdsc__err_oom(err);
-      goto out;
-    }
-    st = TDSC__AUTH_CONTINUE;
-    goto out;
-  }
-  if (r.mic) {
-    SECURITY_STATUS vs = verify_mic(s, r.mic, r.miclen);
-    if (vs != SEC_E_OK) {
-      char text[400];
-      tdsc__sec_status_text(vs, text, sizeof text);
-      tdsc__err_set(err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
-                    "the server's SPNEGO mechListMIC does not verify: the "
-                    "mechanism list we sent to %s was altered, or the server "
-                    "is not %s",
-                    s->spn, s->spn);
-      tdsc__err_provider(err, TDSC_PROVIDER_SSPI, (long long)vs, 0, 0, text);
-      goto out;
-    }
-  }
-  if (r.state == TDSC__NEG_ACCEPT_COMPLETED || r.state == TDSC__NEG_ABSENT) {
-    /* RFC 4178 4.2.2: an absent negState follows the mechanism, which is
-     * complete. */
-    st = TDSC__AUTH_DONE;
-    goto out;
-  }
-  if (s->mic_sent) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server keeps SPNEGO open after our mechListMIC (%s)",
-                  s->spn);
-    goto out;
-  }
-  tdsc__buf mic;
-  tdsc__buf_init(&mic);
-  bool ok = make_mic(s, &mic, err) == TDSC_OK;
-  if (ok && !tdsc__spnego_resp_token(TDSC__NEG_ABSENT, NULL, NULL, 0, mic.data,
-                                     mic.len, out)) {
-    tdsc__err_oom(err);
-    ok = false;
-  }
-  tdsc__buf_free(&mic);
-  if (!ok)
-    goto out;
-  s->mic_sent = true;
-  st = TDSC__AUTH_CONTINUE;
-out:
-  tdsc__buf_free(&tok);
-  if (st == TDSC__AUTH_FAILED)
-    s->ph = ST_BROKEN;
-  return st;
-}
-
-/* SPNEGO around NTLMSSP, as ntlm.c's spnego_step: NTLMSSP alone with
- * NEGOTIATE optimistically; the CHALLENGE in the server's NegTokenResp;
- * AUTHENTICATE and our mechListMIC (always, MS-SPNG 3.1.5.1); DONE then,
- * and the server's final NegTokenResp, when it comes, is one more step. */
-static tdsc__auth_status ntlm_spnego_step(sspi_state *s, const uint8_t *in,
-                                          size_t inlen, tdsc__buf *out,
-                                          tdsc_error *err) {
-  if (s->ph == ST_START) {
-    tdsc__buf tok;
-    tdsc__buf_init(&tok);
-    s->ph = ST_RUNNING;
-    bool ok = ctx_step(s, NULL, 0, PH_INIT, &tok, err) == TDSC_OK;
-    if (ok) {
-      tdsc__spnego_mech_list(&tdsc__oid_ntlmssp, 1, &s->mech_list);
-      ok = !s->mech_list.oom && tdsc__spnego_init_token(&tdsc__oid_ntlmssp, 1,
-                                                        tok.data, tok.len, out);
-      if (!ok)
-        tdsc__err_oom(err);
-    }
-    tdsc__buf_free(&tok);
-    if (!ok)
-      return failed(s);
-    return TDSC__AUTH_CONTINUE;
-  }
-  if (s->ph == ST_FINISHED) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server sent a SPNEGO token after accepting the NTLM "
-                  "authentication of %s",
-                  who(s));
-    return failed(s);
-  }
-  if (!in || !inlen) {
-    tdsc__err_set(err,
-                  s->ph == ST_RUNNING ? TDSC_E_NTLM_REFUSED : TDSC_E_PROTOCOL,
-                  "the server sent an empty SPNEGO token (NTLM, %s)", who(s));
-    return failed(s);
-  }
-  tdsc__spnego_resp r;
-  if (tdsc__spnego_parse_resp(in, inlen, &r, err)) {
-    tdsc__err_context(err, "the server's SPNEGO reply (NTLM, %s)", who(s));
-    return failed(s);
-  }
-  if (r.mech && !tdsc__oid_eq(&tdsc__oid_ntlmssp, r.mech, r.mechlen)) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server chose a SPNEGO mechanism we did not offer "
-                  "(only NTLMSSP was offered for %s)",
-                  who(s));
-    return failed(s);
-  }
-  if (s->ph == ST_RUNNING) {
-    if (r.state == TDSC__NEG_REJECT) {
-      tdsc__err_set(err, TDSC_E_NTLM_REFUSED,
-                    "the server rejected NTLM in SPNEGO (negState reject) "
-                    "before any CHALLENGE, for %s%s%s",
-                    who(s), s->spn ? " to " : "", s->spn ? s->spn : "");
-      return failed(s);
-    }
-    if (!r.token || !r.toklen) {
-      tdsc__err_set(err, TDSC_E_NTLM_REFUSED,
-                    "the server's SPNEGO reply (negState %s) carries no NTLM "
-                    "CHALLENGE for %s",
-                    tdsc__spnego_state_name(r.state), who(s));
-      return failed(s);
-    }
-    tdsc__buf tok, mic;
-    tdsc__buf_init(&tok);
-    tdsc__buf_init(&mic);
-    tdsc_errc rc = ctx_step(s, r.token, r.toklen, PH_ACCEPT, &tok, err);
-    if (!rc && s->ph != ST_DONE)
-      rc = tdsc__err_set(err, TDSC_E_NTLM_FAILED,
-                         "SSPI's NTLM wants another round after the "
-                         "CHALLENGE (for %s)",
-                         who(s));
-    if (!rc)
-      rc = make_mic(s, &mic, err);
-    if (!rc && !tdsc__spnego_resp_token(TDSC__NEG_ABSENT, NULL, tok.data,
-                                        tok.len, mic.data, mic.len, out))
-      rc = tdsc__err_oom(err);
-    tdsc__buf_wipe(&tok);
-    tdsc__buf_free(&tok);
-    tdsc__buf_free(&mic);
-    if (rc)
-      return failed(s);
-    return TDSC__AUTH_DONE;
-  }
-  /* ST_DONE: the acceptor's verdict on AUTHENTICATE. */
-  if (r.state == TDSC__NEG_REJECT) {
-    tdsc__err_set(err, TDSC_E_NTLM_LOGON_DENIED,
-                  "the server rejected the NTLM AUTHENTICATE of %s (SPNEGO "
-                  "negState reject)",
-                  who(s));
-    return failed(s);
-  }
-  if (r.token && r.toklen) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server sent an NTLM token after the AUTHENTICATE of "
-                  "%s (NTLM has no further round)",
-                  who(s));
-    return failed(s);
-  }
-  if (r.mic) {
-    SECURITY_STATUS vs = verify_mic(s, r.mic, r.miclen);
-    if (vs != SEC_E_OK) {
-      char text[400];
-      tdsc__sec_status_text(vs, text, sizeof text);
-      tdsc__err_set(err, TDSC_E_NTLM_FAILED,
-                    "the server's SPNEGO mechListMIC (%zu bytes) does not "
-                    "verify with the NTLM session key of %s: the mechanism "
-                    "list was altered, or the server does not share the "
-                    "session key",
-                    r.miclen, who(s));
-      tdsc__err_provider(err, TDSC_PROVIDER_SSPI, (long long)vs, 0, 0, text);
-      return failed(s);
-    }
-  }
-  if (r.state != TDSC__NEG_ACCEPT_COMPLETED && r.state != TDSC__NEG_ABSENT) {
-    tdsc__err_set(err, TDSC_E_PROTOCOL,
-                  "the server keeps SPNEGO open (negState %s) after the NTLM "
-                  "AUTHENTICATE and mechListMIC of %s",
-                  tdsc__spnego_state_name(r.state), who(s));
-    return failed(s);
-  }
-  s->ph = ST_FINISHED;
-  return TDSC__AUTH_DONE;
-}
-
-static tdsc__auth_status sspi_step(void *state, const uint8_t *in, size_t inlen,
-                                   tdsc__buf *out, tdsc_error *err) {
-  sspi_state *s = state;
-  if (!s || s->ph == ST_BROKEN) {
-    tdsc__err_set(
-        err, s && s->kind == MECH_NTLM ? TDSC_E_NTLM_FAILED : TDSC_E_KRB_FAILED,
-        "the %s context is unusable after an earlier failure",
-        s ? mech_label(s) : "SSPI");
-    return TDSC__AUTH_FAILED;
-  }
-  if (!s->spnego)
-    return raw_step(s, in, inlen, out, err);
-  return s->kind == MECH_KRB ? krb_spnego_step(s, in, inlen, out, err)
-                             : ntlm_spnego_step(s, in, inlen, out, err);
-}
-
-static const char *sspi_identity(void *state) {
-  sspi_state *s = state;
-  return s && s->client ? s->client : "";
-}
+static const tdsc__mech_hooks hooks = {sspi_ctx, sspi_get_mic, sspi_verify_mic,
+                                       sspi_subject};
 
 static void sspi_free(void *state) {
   sspi_state *s = state;
   if (!s)
     return;
   res_release(&s->res);
-  tdsc__buf_free(&s->mech_list);
+  tdsc__exchange_free(&s->x);
   free(s->spn);
   free(s->target);
-  free(s->client);
   free(s->cred_desc);
   free(s->realm);
   free(s);
 }
 
-static const tdsc__mech_ops kerberos_ops = {"kerberos", krb_init, sspi_step,
-                                            sspi_identity, sspi_free};
-static const tdsc__mech_ops ntlm_ops = {"ntlm", ntlm_init, sspi_step,
-                                        sspi_identity, sspi_free};
+static const tdsc__mech_ops kerberos_ops = {
+    "kerberos", krb_init, tdsc__exchange_step, tdsc__exchange_identity,
+    sspi_free,  NULL};
+static const tdsc__mech_ops ntlm_ops = {
+    "ntlm",    ntlm_init, tdsc__exchange_step, tdsc__exchange_identity,
+    sspi_free, NULL};
 
 const tdsc__mech_ops *const tdsc__mech_kerberos = &kerberos_ops;
 const tdsc__mech_ops *const tdsc__mech_ntlm = &ntlm_ops;

@@ -3,7 +3,8 @@
  * the negotiated encryption asks, LOGIN7 (with the mechanism's first token
  * for integrated security, then SSPI tokens both ways) and the login
  * response.  Each attempt becomes a trail entry; the next mechanism is tried
- * only after a failure another mechanism can cure (policy below). */
+ * only after a failure another mechanism can cure (policy.c, which also
+ * holds what each mechanism's row says: nothing here names one). */
 #include "config.h"
 
 #include "session/session.h"
@@ -25,8 +26,9 @@ typedef enum { TLS_NONE, TLS_LOGIN_ONLY, TLS_FULL } tls_plan;
 typedef struct attempt {
   tdsc__endpoint ep; /* how the server is reached (port resolved) */
   tdsc__mech mech;
+  const tdsc__mech_row *row; /* policy.c's */
   const char *server_name;   /* LOGIN7 ServerName: the target as named */
-  const tdsc__mech_ops *ops; /* NULL for SQL login */
+  const tdsc__mech_ops *ops; /* NULL until mech_init found it */
   void *state;
   const char *tls_used;
   char target[1200]; /* user, or "principal for SPN (how it was derived)" */
@@ -161,20 +163,25 @@ static tdsc_errc send_login(tdsc_conn *c, const attempt *a,
       host[0] = 0;
     wsid = host;
   }
-  bool sql = a->mech == TDSC__MECH_SQL;
+  /* integrated security (tokens) or a user name and password */
+  bool sql = !a->ops->step;
+  const char *user = NULL, *password = NULL;
+  if (sql)
+    a->ops->basic(a->state, &user, &password);
   tdsc__login7 l = {
       .tds_version = TDSC__TDS74,
       .packet_size = (uint32_t)c->opts.packet_size,
-      .client_prog_ver = (TDSC_VERSION_MAJOR << 24) | (TDSC_VERSION_MINOR << 16),
+      .client_prog_ver =
+          (TDSC_VERSION_MAJOR << 24) | (TDSC_VERSION_MINOR << 16),
       .client_pid = (uint32_t)getpid(),
-      .option_flags1 = TDSC__OF1_USE_DB_ON | TDSC__OF1_INIT_DB_FATAL |
-                       TDSC__OF1_SET_LANG_ON,
+      .option_flags1 =
+          TDSC__OF1_USE_DB_ON | TDSC__OF1_INIT_DB_FATAL | TDSC__OF1_SET_LANG_ON,
       .option_flags2 = TDSC__OF2_INIT_LANG_FATAL | TDSC__OF2_ODBC |
                        (sql ? 0 : TDSC__OF2_INTEGRATED),
       .client_lcid = 0x0409,
       .hostname = wsid,
-      .username = sql ? tdsc__opt(&c->opts, TDSC__OPT_UID) : NULL,
-      .password = sql ? tdsc__opt(&c->opts, TDSC__OPT_PWD) : NULL,
+      .username = user,
+      .password = password,
       .appname = tdsc__opt(&c->opts, TDSC__OPT_APP),
       .servername = a->server_name,
       .library = "tdsclient",
@@ -198,22 +205,14 @@ static tdsc_errc send_login(tdsc_conn *c, const attempt *a,
 /* Maps the server's refusal of a login to our code. */
 static tdsc_errc login_refused(tdsc_conn *c, const attempt *a,
                                const tdsc_message *m) {
-  bool sql = a->mech == TDSC__MECH_SQL;
-  const char *who = sql ? tdsc__opt(&c->opts, TDSC__OPT_UID)
-                        : a->ops->identity(a->state);
+  const char *who = a->ops->identity(a->state);
   tdsc_errc code;
   switch (m->number) {
   case 18456:
-    code = sql ? TDSC_E_LOGIN_FAILED : TDSC_E_INTEGRATED_LOGIN_FAILED;
+    code = a->row->on_18456;
     break;
   case 18452:
-    /* For NTLM the 18452 says more by when it comes: before the client's
-     * AUTHENTICATE the server refused NTLM itself; after it, the domain
-     * refused the credentials (wrong password, unknown account: the server
-     * does not say which). */
-    code = a->mech != TDSC__MECH_NTLM ? TDSC_E_UNTRUSTED_DOMAIN
-           : a->done                  ? TDSC_E_NTLM_LOGON_DENIED
-                                      : TDSC_E_NTLM_REFUSED;
+    code = a->row->on_18452[a->done];
     break;
   case 4060:
     code = TDSC_E_LOGIN_NO_DATABASE;
@@ -292,7 +291,7 @@ static tdsc_errc read_login_round(tdsc_conn *c, attempt *a, tdsc__buf *reply,
       sspi = true;
       /* A token after the mechanism is done (SPNEGO's accept-completed,
        * with a mechListMIC) is the mechanism's to judge. */
-      if (!a->ops)
+      if (!a->ops->step)
         return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
                              "the server at %s sent an SSPI token to a SQL "
                              "login",
@@ -353,7 +352,7 @@ static tdsc_errc login(tdsc_conn *c, attempt *a, tdsc__buf *token,
                        "the server at %s ended its login response without a "
                        "LOGINACK token",
                        c->address);
-  } else if (a->ops && token->len) {
+  } else if (a->ops->step && token->len) {
     /* LOGINACK came with a token that asks for an answer (NTLM's
      * CHALLENGE, SPNEGO's request-mic): the exchange was not over, and
      * the answer is never sent. */
@@ -362,17 +361,18 @@ static tdsc_errc login(tdsc_conn *c, attempt *a, tdsc__buf *token,
                        "exchange was over (our next token, %zu bytes, was "
                        "never sent)",
                        c->address, tdsc__mech_name(a->mech), token->len);
-  } else if (a->ops && !a->done) {
-    rc = a->mech == TDSC__MECH_KERBEROS
-             ? tdsc__err_set(&c->err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
+  } else if (a->ops->step && !a->done) {
+    const char *mech = a->row->label;
+    rc = a->row->unproven
+             ? tdsc__err_set(&c->err, a->row->unproven,
                              "the server at %s accepted the login without "
-                             "proving its identity as %s (no final Kerberos "
+                             "proving its identity as %s (no final %s "
                              "token)",
-                             c->address, a->spn)
+                             c->address, a->spn, mech)
              : tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
-                             "the server at %s accepted the NTLM login of %s "
-                             "before the NTLM exchange was over",
-                             c->address, a->target);
+                             "the server at %s accepted the %s login of %s "
+                             "before the %s exchange was over",
+                             c->address, mech, a->target, mech);
   } else if (c->tds_version < TDSC__TDS74 && c->tds_version != TDSC__TDS80) {
     rc = tdsc__err_set(&c->err, TDSC_E_PROTOCOL_VERSION,
                        "the server at %s speaks TDS 0x%08x, older than 7.4 "
@@ -399,27 +399,15 @@ out:
 /* Readies the mechanism: credentials, before any traffic (a mechanism with
  * none is skipped without touching the server). */
 static tdsc_errc mech_init(tdsc_conn *c, attempt *a, int64_t deadline) {
-  if (a->mech == TDSC__MECH_SQL) {
-    const char *uid = tdsc__opt(&c->opts, TDSC__OPT_UID);
-    snprintf(a->target, sizeof a->target, "%s", uid ? uid : "");
-    if (!uid)
-      return tdsc__err_set(&c->err, TDSC_E_LOGIN_NO_CREDENTIALS,
-                           "SQL login needs UID= (and PWD=); none was given");
-    return TDSC_OK;
+  char how[600] = "", host[256] = "";
+  if (a->row->spn) {
+    tdsc__endpoint_spn(&c->opts, &a->ep, a->spn, sizeof a->spn, how,
+                       sizeof how);
+    snprintf(a->target, sizeof a->target, "%s (%s)", a->spn, how);
   }
-  char how[600], host[256] = "";
-  tdsc__endpoint_spn(&c->opts, &a->ep, a->spn, sizeof a->spn, how,
-                     sizeof how);
-  snprintf(a->target, sizeof a->target, "%s (%s)", a->spn, how);
-  a->ops = a->mech == TDSC__MECH_NTLM ? tdsc__mech_ntlm : tdsc__mech_kerberos;
+  a->ops = *a->row->ops;
   if (!a->ops)
-    return a->mech == TDSC__MECH_NTLM
-               ? tdsc__err_set(&c->err, TDSC_E_NTLM_FAILED,
-                               "this build of tdsclient has no NTLM")
-               : tdsc__err_set(&c->err, TDSC_E_KRB_FAILED,
-                               "this build of tdsclient has no Kerberos "
-                               "(GSSAPI): rebuild it with MIT krb5 (Debian: "
-                               "libkrb5-dev)");
+    return tdsc__err_set(&c->err, a->row->absent_code, "%s", a->row->absent);
   /* NTLM's account: NTLMUser/NTLMPassword, else a UID of the form
    * DOMAIN\user with PWD (FreeTDS's convention). */
   const char *nuser = tdsc__opt(&c->opts, TDSC__OPT_NTLM_USER);
@@ -430,20 +418,22 @@ static tdsc_errc mech_init(tdsc_conn *c, attempt *a, int64_t deadline) {
     npass = tdsc__opt(&c->opts, TDSC__OPT_PWD);
   }
   /* Kerberos's principal: KrbPrincipal=, else UID= unless UID= names the
-   * SQL login (sql is listed) or an NTLM account (DOMAIN\user).  The
+   * login of a listed mechanism (sql) or an NTLM account (DOMAIN\user).  The
    * principal asked for is the one used, or the attempt fails with its own
    * code (gssapi.c): never silently whoever the ticket cache holds. */
   const char *principal = tdsc__opt(&c->opts, TDSC__OPT_KRB_PRINCIPAL);
-  bool sql_listed = false;
+  bool uid_owned = false;
   for (size_t k = 0; k < c->opts.nmechs; k++)
-    sql_listed = sql_listed || c->opts.mechs[k] == TDSC__MECH_SQL;
-  if (!principal && uid && *uid && !strchr(uid, '\\') && !sql_listed)
+    uid_owned = uid_owned || tdsc__mech_row_of(c->opts.mechs[k])->owns_uid;
+  if (!principal && uid && *uid && !strchr(uid, '\\') && !uid_owned)
     principal = uid;
   const char *wsid = tdsc__opt(&c->opts, TDSC__OPT_WSID);
   if (!wsid && tdsc__hostname(host, sizeof host))
     wsid = host;
   tdsc__auth_params p = {
-      .spn = a->spn,
+      .sql_user = uid,
+      .sql_password = tdsc__opt(&c->opts, TDSC__OPT_PWD),
+      .spn = a->row->spn ? a->spn : NULL,
       .ccache = tdsc__opt(&c->opts, TDSC__OPT_KRB_CCACHE),
       .keytab = tdsc__opt(&c->opts, TDSC__OPT_KRB_KEYTAB),
       .principal = principal,
@@ -458,7 +448,7 @@ static tdsc_errc mech_init(tdsc_conn *c, attempt *a, int64_t deadline) {
   tdsc_errc rc = a->ops->init(&a->state, &p, &c->err);
   if (rc == TDSC_OK) {
     const char *id = a->ops->identity(a->state);
-    if (id && *id && a->mech == TDSC__MECH_NTLM)
+    if (id && *id && !a->row->trail_spn)
       snprintf(a->target, sizeof a->target, "%s", id);
     else if (id && *id)
       snprintf(a->target, sizeof a->target, "%s for %s (%s)", id, a->spn,
@@ -496,8 +486,7 @@ static tdsc_errc attempt_one(tdsc_conn *c, const tdsc__target *t, attempt *a) {
   }
   /* SQL login sends a password, NTLM a password's response: both only
    * under TLS unless Encrypt=off. */
-  if ((rc = prelogin(c, a->mech != TDSC__MECH_KERBEROS, &plan, deadline)) !=
-      TDSC_OK) {
+  if ((rc = prelogin(c, a->row->secret, &plan, deadline)) != TDSC_OK) {
     tdsc__err_context(&c->err, "PRELOGIN");
     goto out;
   }
@@ -512,7 +501,7 @@ static tdsc_errc attempt_one(tdsc_conn *c, const tdsc__target *t, attempt *a) {
     }
   }
   c->encryption = a->tls_used;
-  if (a->ops) {
+  if (a->ops->step) {
     tdsc__auth_status st = a->ops->step(a->state, NULL, 0, &token, &c->err);
     if (st == TDSC__AUTH_FAILED) {
       rc = c->err.code;
@@ -525,85 +514,6 @@ out:
   tdsc__buf_wipe(&token);
   tdsc__buf_free(&token);
   return rc;
-}
-
-/* Failures that are the KDC's or the server's judgment of the client's
- * identity: the account refused, its password expired or wrong, the login
- * refused.  Trying another mechanism after one would be guessing at
- * another identity, so the chain stops there and says so. */
-static bool judged(tdsc_errc rc) {
-  switch (rc) {
-  case TDSC_E_KRB_CLIENT_REVOKED:
-  case TDSC_E_KRB_PASSWORD_EXPIRED:
-  case TDSC_E_KRB_PREAUTH_FAILED:
-  case TDSC_E_NTLM_LOGON_DENIED:
-  case TDSC_E_NTLM_ACCOUNT_RESTRICTED:
-  case TDSC_E_LOGIN_FAILED:
-  case TDSC_E_INTEGRATED_LOGIN_FAILED:
-  case TDSC_E_UNTRUSTED_DOMAIN:
-    return true;
-  default:
-    return false;
-  }
-}
-
-/* A code's one-line hint may offer a remedy that the facts of this attempt
- * rule out: KRB_KDC_UNREACHABLE's offers a local transport, which is no
- * remedy when the attempt was already local, nor for a remote server
- * (issue 11: every fact a message states is true). */
-static void fit_hint(tdsc_conn *c, const attempt *a, const tdsc__target *t) {
-  if (c->err.code != TDSC_E_KRB_KDC_UNREACHABLE)
-    return;
-  bool local_attempt = a->ep.kind != TDSC__EP_TCP;
-  if (!local_attempt && tdsc__host_is_local(t->host))
-    return; /* the code's hint holds: TCP to a server on this machine */
-  tdsc__err_hint(&c->err,
-                 "No KDC of the realm answered: this machine is off its "
-                 "domain (VPN?), the KDC is down, or krb5.conf names the "
-                 "wrong KDC. Reach the domain, or allow NTLM%s.",
-                 local_attempt ? " (this attempt was already local: the "
-                                 "transport does not avoid the KDC)"
-                               : "");
-}
-
-/* The fallback rule (DESIGN.md "Authentication policy"): move on to the
- * next mechanism only when this one failed before anyone judged an
- * identity, for a reason another mechanism can cure: this machine's
- * Kerberos set-up (no KDC, no ticket, no usable krb5.conf, keytab or
- * cache, a cache of another principal), the realms (unknown, no trust
- * path), the service (SPN unknown or refused, no common enctype), missing
- * NTLM credentials, or a server refusing NTLM.  Never after a judgment
- * (judged), nor after a failure that may be an attack (the server not
- * proving itself) or that the user must fix (clocks, KDC policy). */
-static bool curable(tdsc_errc rc) {
-  switch (rc) {
-  case TDSC_E_KRB_KDC_UNREACHABLE:
-  case TDSC_E_KRB_SPN_UNKNOWN:
-  case TDSC_E_KRB_NO_CREDENTIALS:
-  case TDSC_E_KRB_TICKET_EXPIRED:
-  case TDSC_E_KRB_REALM_UNKNOWN:
-  case TDSC_E_KRB_CLIENT_UNKNOWN:
-  case TDSC_E_KRB_NO_TRUST_PATH:
-  case TDSC_E_KRB_ENCTYPE_UNSUPPORTED:
-  case TDSC_E_KRB_CONFIG_INVALID:
-  case TDSC_E_KRB_KEYTAB_UNUSABLE:
-  case TDSC_E_KRB_WRONG_PRINCIPAL:
-  case TDSC_E_KRB_CCACHE_UNUSABLE:
-  case TDSC_E_KRB_SERVICE_REFUSED:
-  case TDSC_E_NTLM_NO_CREDENTIALS:
-  case TDSC_E_NTLM_CREDFILE_UNUSABLE:
-  case TDSC_E_NTLM_REFUSED:
-  case TDSC_E_LOGIN_NO_CREDENTIALS:
-    return true;
-  default:
-    return false;
-  }
-}
-
-/* Failures that only say a mechanism had nothing to try with. */
-static bool skipped(tdsc_errc rc) {
-  return rc == TDSC_E_KRB_NO_CREDENTIALS || rc == TDSC_E_NTLM_NO_CREDENTIALS ||
-         rc == TDSC_E_LOGIN_NO_CREDENTIALS;
 }
 
 tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
@@ -626,26 +536,20 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
   tdsc__tokp_set_lazy(c->tokp, true); /* large values stream (stream.c) */
 
   tdsc__err_clear(&c->attempts);
-  /* The headline (tdsclient(3), AUTHENTICATION): a failure that stopped
-   * the chain (a judgment, or one no other mechanism can cure) must be
-   * fixed whatever the mechanism, so it is the headline.  When every
-   * mechanism failed curably, the earliest real failure is (an obstacle on
-   * the path the user prefers), and when every mechanism only lacked
-   * credentials, the first one's (credentials for the preferred
-   * mechanism: kinit rather than NTLMUser=). */
-  tdsc_error first = {0}, first_skip = {0};
-  size_t first_at = 0, first_skip_at = 0; /* their mechanisms' indexes */
-  bool stopped = false;
+  tdsc__policy pol = {0};
   size_t i, from = 0; /* the first endpoint worth trying */
   for (i = 0; i < c->opts.nmechs; i++) {
     /* Each transport in turn, while the server cannot be reached; once one
      * reaches it, the next mechanisms start there. */
     for (size_t e = from; e < neps; e++) {
-      attempt a = {.ep = eps[e], .mech = c->opts.mechs[i], .server_name = t.name};
+      attempt a = {.ep = eps[e],
+                   .mech = c->opts.mechs[i],
+                   .row = tdsc__mech_row_of(c->opts.mechs[i]),
+                   .server_name = t.name};
       c->packet_size = TDSC__PKT_DEFAULT;
       rc = attempt_one(c, &t, &a);
       if (rc != TDSC_OK)
-        fit_hint(c, &a, &t);
+        tdsc__policy_fit_hint(c, a.ep.kind != TDSC__EP_TCP, t.host);
       if (a.ops && a.state)
         a.ops->free_state(a.state);
       const char *via = tdsc__ep_name(a.ep.kind);
@@ -654,11 +558,12 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
                                rc == TDSC_OK ? NULL : &c->err) ||
           (rc != TDSC_OK &&
            !tdsc__err_trail_add(&c->err, via, c->address, a.tls_used,
-                                tdsc__mech_name(a.mech), a.target, &c->err)))
+                                tdsc__mech_name(a.mech), a.target, &c->err))) {
+        tdsc__policy_clear(&pol);
         return tdsc__err_oom(&c->err);
+      }
       if (rc == TDSC_OK) {
-        tdsc__err_clear(&first);
-        tdsc__err_clear(&first_skip);
+        tdsc__policy_clear(&pol);
         return TDSC_OK;
       }
       tdsc__conn_drop(c);
@@ -667,62 +572,11 @@ tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr) {
         break;
       }
     }
-    tdsc_error *keep = skipped(rc) ? &first_skip : &first;
-    if (keep->code == TDSC_OK) {
-      if (!tdsc__err_copy(keep, &c->err))
-        return tdsc__err_oom(&c->err);
-      *(skipped(rc) ? &first_skip_at : &first_at) = i;
-    }
-    if (!curable(rc)) {
-      stopped = true;
-      break;
-    }
-    if (i + 1 == c->opts.nmechs)
+    if (!tdsc__policy_failed(&pol, c, i, rc) || i + 1 == c->opts.nmechs)
       break;
   }
-  tdsc_error *head = stopped                  ? NULL
-                     : first.code != TDSC_OK ? &first
-                                             : &first_skip;
-  if (head && head->code != TDSC_OK &&
-      (head == &first ? first_at : first_skip_at) != i) {
-    /* the whole trail, with the headline failure's code and words */
-    tdsc__err_take_trail(head, &c->err);
-    tdsc__err_move(&c->err, head);
-    rc = c->err.code;
-  }
-  tdsc__err_clear(&first);
-  tdsc__err_clear(&first_skip);
-  if (i + 1 < c->opts.nmechs) {
-    /* Say why the rest of the list was not tried: the policy is visible. */
-    char rest[64] = "";
-    for (size_t k = i + 1; k < c->opts.nmechs; k++)
-      snprintf(rest + strlen(rest), sizeof rest - strlen(rest), "%s%s",
-               k > i + 1 ? ", " : "", tdsc__mech_name(c->opts.mechs[k]));
-    if (judged(rc))
-      tdsc__err_context(&c->err,
-                        "not falling back to %s: the %s judged this identity "
-                        "(another mechanism would only try another one)",
-                        rest,
-                        tdsc_errc_category(rc) == TDSC_CAT_KERBEROS ? "KDC"
-                                                                     : "server");
-    else
-      tdsc__err_context(&c->err,
-                        "not falling back to %s: another mechanism cannot "
-                        "cure this failure",
-                        rest);
-  } else if (c->opts.nmechs > 1) {
-    tdsc__err_context(&c->err, "every mechanism of Authentication= failed; "
-                               "%s",
-                      stopped ? "the last, which stopped the chain"
-                      : skipped(rc)
-                          ? "each lacked credentials; the first mechanism's"
-                          : "the first real failure");
-  }
+  rc = tdsc__policy_verdict(&pol, c, i, rc);
   if (c->opts.note[0]) /* e.g. a password file ignored: maybe the cause */
     tdsc__err_context(&c->err, "%s", c->opts.note);
   return rc;
 }
-
-/* For tdsc-doctor: whether the policy passes a mechanism that failed so
- * over as one with nothing to try (its report says skip, not fail). */
-bool tdsc__mech_passed_over(tdsc_errc rc) { return skipped(rc); }

@@ -228,6 +228,51 @@ void tdsc__endpoint_spn(const tdsc__options *o, const tdsc__endpoint *ep,
 
 /* ---- connect.c */
 tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr);
+
+/* ---- policy.c: the mechanisms' table and the fallback of Authentication= */
+typedef struct tdsc__mech_ops tdsc__mech_ops;
+typedef struct tdsc__mech_row {
+  tdsc__mech mech;
+  const char *label;                /* "Kerberos": for messages */
+  const tdsc__mech_ops *const *ops; /* *ops NULL: not in this build */
+  tdsc_errc absent_code;            /* ... and then this error */
+  const char *absent;
+  bool spn;           /* asks for a service principal name (spn.c) */
+  bool owns_uid;      /* UID= is its user (else Kerberos may take UID= as the
+                         principal) */
+  bool trail_spn;     /* the trail names "identity for SPN (how)" */
+  bool secret;        /* sends a secret or what cracks one: TLS unless
+                         Encrypt=off (prelogin) */
+  tdsc_errc unproven; /* the server must complete the exchange, proving
+                         itself, before LOGINACK (Kerberos' mutual
+                         authentication): this code when it did not */
+  tdsc_errc no_credentials; /* init's "nothing to try with" */
+  tdsc_errc on_18456;       /* the server's "login failed" */
+  tdsc_errc on_18452[2];    /* its "untrusted domain", before / after our
+                               exchange completed */
+} tdsc__mech_row;
+const tdsc__mech_row *tdsc__mech_row_of(tdsc__mech m);
+
+/* The fallback over Authentication=, one mechanism after another. */
+typedef struct tdsc__policy {
+  tdsc_error first, first_skip;   /* the first real / skipped failure */
+  size_t first_at, first_skip_at; /* their mechanisms' indexes */
+  bool stopped;                   /* a failure no other mechanism can cure */
+  bool oom;
+} tdsc__policy;
+/* Mechanism i failed with rc (c->err): true when the next may be tried. */
+bool tdsc__policy_failed(tdsc__policy *p, tdsc_conn *c, size_t i, tdsc_errc rc);
+/* After the last failure (mechanism i): moves the headline failure into
+ * c->err with the whole trail, says why the rest was not tried; returns
+ * the connect's code.  Clears p. */
+tdsc_errc tdsc__policy_verdict(tdsc__policy *p, tdsc_conn *c, size_t i,
+                               tdsc_errc rc);
+void tdsc__policy_clear(tdsc__policy *p);
+/* A code's one-line hint may offer a remedy that the facts of this attempt
+ * rule out: KRB_KDC_UNREACHABLE's offers a local transport, which is no
+ * remedy when the attempt was already local, nor for a remote server
+ * (issue 11: every fact a message states is true). */
+void tdsc__policy_fit_hint(tdsc_conn *c, bool local_attempt, const char *host);
 /* True when the policy passes over a mechanism that failed with rc as one
  * without credentials (the next is tried, the cause is reported from
  * another attempt). */

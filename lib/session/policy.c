@@ -1,0 +1,219 @@
+/* The authentication policy (DESIGN.md "The authentication policy"): the
+ * table of mechanisms, what each one's failures and the server's refusals
+ * mean, and the ordered fallback of Authentication= with the choice of the
+ * headline failure.  connect.c runs the attempts and asks here; it never
+ * names a mechanism.  A new mechanism is one file in lib/auth and one row
+ * below. */
+#include "config.h"
+
+#include "session/session.h"
+
+#include "auth/auth.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* One row per mechanism of Authentication= (options.h). */
+static const tdsc__mech_row rows[] = {
+    {
+        .mech = TDSC__MECH_SQL,
+        .label = "SQL",
+        .ops = &tdsc__mech_sql,
+        .owns_uid = true,
+        .secret = true, /* the password itself, merely scrambled */
+        .no_credentials = TDSC_E_LOGIN_NO_CREDENTIALS,
+        .on_18456 = TDSC_E_LOGIN_FAILED,
+        .on_18452 = {TDSC_E_UNTRUSTED_DOMAIN,
+                     TDSC_E_UNTRUSTED_DOMAIN}, /* Windows logins only */
+    },
+    {
+        .mech = TDSC__MECH_KERBEROS,
+        .label = "Kerberos",
+        .ops = &tdsc__mech_kerberos,
+        .absent_code = TDSC_E_KRB_FAILED,
+        .absent = "this build of tdsclient has no Kerberos (GSSAPI): rebuild "
+                  "it with MIT krb5 (Debian: libkrb5-dev)",
+        .spn = true,
+        .trail_spn = true,
+        .unproven = TDSC_E_KRB_MUTUAL_AUTH_FAILED, /* no AP-REP seen */
+        .no_credentials = TDSC_E_KRB_NO_CREDENTIALS,
+        .on_18456 = TDSC_E_INTEGRATED_LOGIN_FAILED,
+        /* the server's domain does not trust the client's realm */
+        .on_18452 = {TDSC_E_UNTRUSTED_DOMAIN, TDSC_E_UNTRUSTED_DOMAIN},
+    },
+    {
+        .mech = TDSC__MECH_NTLM,
+        .label = "NTLM",
+        .ops = &tdsc__mech_ntlm,
+        .absent_code = TDSC_E_NTLM_FAILED,
+        .absent = "this build of tdsclient has no NTLM",
+        .spn = true,    /* MsvAvTargetName */
+        .secret = true, /* a password's response, crackable */
+        .no_credentials = TDSC_E_NTLM_NO_CREDENTIALS,
+        .on_18456 = TDSC_E_INTEGRATED_LOGIN_FAILED, /* no login mapped */
+        /* For NTLM the 18452 says more by when it comes: before the
+         * client's AUTHENTICATE the server refused NTLM itself; after it,
+         * the domain refused the credentials (wrong password, unknown
+         * account: the server does not say which). */
+        .on_18452 = {TDSC_E_NTLM_REFUSED, TDSC_E_NTLM_LOGON_DENIED},
+    },
+};
+
+const tdsc__mech_row *tdsc__mech_row_of(tdsc__mech m) {
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    if (rows[i].mech == m)
+      return &rows[i];
+  return NULL; /* options.c accepts only the mechanisms above */
+}
+
+/* Failures that are the KDC's or the server's judgment of the client's
+ * identity: the account refused, its password expired or wrong, the login
+ * refused.  Trying another mechanism after one would be guessing at
+ * another identity, so the chain stops there and says so. */
+static bool judged(tdsc_errc rc) {
+  switch (rc) {
+  case TDSC_E_KRB_CLIENT_REVOKED:
+  case TDSC_E_KRB_PASSWORD_EXPIRED:
+  case TDSC_E_KRB_PREAUTH_FAILED:
+  case TDSC_E_NTLM_LOGON_DENIED:
+  case TDSC_E_NTLM_ACCOUNT_RESTRICTED:
+  case TDSC_E_LOGIN_FAILED:
+  case TDSC_E_INTEGRATED_LOGIN_FAILED:
+  case TDSC_E_UNTRUSTED_DOMAIN:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* The fallback rule (DESIGN.md "Authentication policy"): move on to the
+ * next mechanism only when this one failed before anyone judged an
+ * identity, for a reason another mechanism can cure: this machine's
+ * Kerberos set-up (no KDC, no ticket, no usable krb5.conf, keytab or
+ * cache, a cache of another principal), the realms (unknown, no trust
+ * path), the service (SPN unknown or refused, no common enctype), missing
+ * NTLM credentials, or a server refusing NTLM.  Never after a judgment
+ * (judged), nor after a failure that may be an attack (the server not
+ * proving itself) or that the user must fix (clocks, KDC policy). */
+static bool curable(tdsc_errc rc) {
+  switch (rc) {
+  case TDSC_E_KRB_KDC_UNREACHABLE:
+  case TDSC_E_KRB_SPN_UNKNOWN:
+  case TDSC_E_KRB_NO_CREDENTIALS:
+  case TDSC_E_KRB_TICKET_EXPIRED:
+  case TDSC_E_KRB_REALM_UNKNOWN:
+  case TDSC_E_KRB_CLIENT_UNKNOWN:
+  case TDSC_E_KRB_NO_TRUST_PATH:
+  case TDSC_E_KRB_ENCTYPE_UNSUPPORTED:
+  case TDSC_E_KRB_CONFIG_INVALID:
+  case TDSC_E_KRB_KEYTAB_UNUSABLE:
+  case TDSC_E_KRB_WRONG_PRINCIPAL:
+  case TDSC_E_KRB_CCACHE_UNUSABLE:
+  case TDSC_E_KRB_SERVICE_REFUSED:
+  case TDSC_E_NTLM_NO_CREDENTIALS:
+  case TDSC_E_NTLM_CREDFILE_UNUSABLE:
+  case TDSC_E_NTLM_REFUSED:
+  case TDSC_E_LOGIN_NO_CREDENTIALS:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Failures that only say a mechanism had nothing to try with: each row's
+ * no_credentials. */
+static bool skipped(tdsc_errc rc) {
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    if (rc == rows[i].no_credentials)
+      return rc != TDSC_OK;
+  return false;
+}
+
+bool tdsc__mech_passed_over(tdsc_errc rc) { return skipped(rc); }
+
+void tdsc__policy_fit_hint(tdsc_conn *c, bool local_attempt, const char *host) {
+  if (c->err.code != TDSC_E_KRB_KDC_UNREACHABLE)
+    return;
+  if (!local_attempt && tdsc__host_is_local(host))
+    return; /* the code's hint holds: TCP to a server on this machine */
+  tdsc__err_hint(&c->err,
+                 "No KDC of the realm answered: this machine is off its "
+                 "domain (VPN?), the KDC is down, or krb5.conf names the "
+                 "wrong KDC. Reach the domain, or allow NTLM%s.",
+                 local_attempt ? " (this attempt was already local: the "
+                                 "transport does not avoid the KDC)"
+                               : "");
+}
+
+bool tdsc__policy_failed(tdsc__policy *p, tdsc_conn *c, size_t i,
+                         tdsc_errc rc) {
+  tdsc_error *keep = skipped(rc) ? &p->first_skip : &p->first;
+  if (keep->code == TDSC_OK) {
+    if (!tdsc__err_copy(keep, &c->err)) {
+      p->oom = true;
+      return false;
+    }
+    *(skipped(rc) ? &p->first_skip_at : &p->first_at) = i;
+  }
+  if (!curable(rc)) {
+    p->stopped = true;
+    return false;
+  }
+  return true;
+}
+
+void tdsc__policy_clear(tdsc__policy *p) {
+  tdsc__err_clear(&p->first);
+  tdsc__err_clear(&p->first_skip);
+}
+
+/* The headline (tdsclient(3), AUTHENTICATION): a failure that stopped the
+ * chain (a judgment, or one no other mechanism can cure) must be fixed
+ * whatever the mechanism, so it is the headline.  When every mechanism
+ * failed curably, the earliest real failure is (an obstacle on the path
+ * the user prefers), and when every mechanism only lacked credentials, the
+ * first one's (credentials for the preferred mechanism: kinit rather than
+ * NTLMUser=).  i: the mechanism tried last. */
+tdsc_errc tdsc__policy_verdict(tdsc__policy *p, tdsc_conn *c, size_t i,
+                               tdsc_errc rc) {
+  if (p->oom)
+    return tdsc__err_oom(&c->err);
+  tdsc_error *head = p->stopped                 ? NULL
+                     : p->first.code != TDSC_OK ? &p->first
+                                                : &p->first_skip;
+  if (head && head->code != TDSC_OK &&
+      (head == &p->first ? p->first_at : p->first_skip_at) != i) {
+    /* the whole trail, with the headline failure's code and words */
+    tdsc__err_take_trail(head, &c->err);
+    tdsc__err_move(&c->err, head);
+    rc = c->err.code;
+  }
+  tdsc__policy_clear(p);
+  if (i + 1 < c->opts.nmechs) {
+    /* Say why the rest of the list was not tried: the policy is visible. */
+    char rest[64] = "";
+    for (size_t k = i + 1; k < c->opts.nmechs; k++)
+      snprintf(rest + strlen(rest), sizeof rest - strlen(rest), "%s%s",
+               k > i + 1 ? ", " : "", tdsc__mech_name(c->opts.mechs[k]));
+    if (judged(rc))
+      tdsc__err_context(
+          &c->err,
+          "not falling back to %s: the %s judged this identity "
+          "(another mechanism would only try another one)",
+          rest, tdsc_errc_category(rc) == TDSC_CAT_KERBEROS ? "KDC" : "server");
+    else
+      tdsc__err_context(&c->err,
+                        "not falling back to %s: another mechanism cannot "
+                        "cure this failure",
+                        rest);
+  } else if (c->opts.nmechs > 1) {
+    tdsc__err_context(&c->err,
+                      "every mechanism of Authentication= failed; "
+                      "%s",
+                      p->stopped ? "the last, which stopped the chain"
+                      : skipped(rc)
+                          ? "each lacked credentials; the first mechanism's"
+                          : "the first real failure");
+  }
+  return rc;
+}
