@@ -82,7 +82,8 @@ install:
   for (size_t i = 0; i < n; i++)
     if (cols[i].lenkind == TDSC__LEN_PLP || cols[i].lenkind == TDSC__LEN_LONG)
       p->has_large = true;
-  tdsc__tok_plan_rows(p);
+  if (!tdsc__tok_plan_rows(p))
+    return tdsc__tok_oom(err);
   ev->kind = TDSC__EV_COLMETADATA;
   ev->u.colmetadata.ncols = n;
   ev->u.colmetadata.cols = cols;

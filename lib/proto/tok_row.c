@@ -265,15 +265,17 @@ static tok_res parse_row(tdsc__tokp *p, tdsc__cur *c, uint8_t tok,
   ev->u.row.values = p->vals;
   return R_OK;
 }
-void tdsc__tok_plan_rows(tdsc__tokp *p) {
+bool tdsc__tok_plan_rows(tdsc__tokp *p) {
   size_t max = 0;
   p->plan_ok = false;
-  if (!p->has_meta || p->ncols == 0 || !tdsc__tok_ensure_vals(p, p->ncols))
-    return;
+  if (!p->has_meta || p->ncols == 0)
+    return true;
+  if (!tdsc__tok_ensure_vals(p, p->ncols))
+    return false;
   if (p->ncols > p->plan_cap) {
     tok_plan *np = realloc(p->plan, p->ncols * sizeof *np);
     if (!np)
-      return;
+      return false;
     p->plan = np;
     p->plan_cap = p->ncols;
   }
@@ -291,11 +293,12 @@ void tdsc__tok_plan_rows(tdsc__tokp *p) {
       pl->len = (uint32_t)exact;
       max += 1 + exact;
     } else {
-      return;
+      return true;
     }
   }
   p->plan_max = max;
   p->plan_ok = true;
+  return true;
 }
 
 /* A ROW of a planned COLMETADATA whose input holds the most its values can

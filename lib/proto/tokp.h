@@ -138,10 +138,10 @@ tok_res tdsc__tok_read_value(tdsc__tokp *p, tdsc__cur *c,
                              const uint8_t **inplace);
 /* Plans the rows of the COLMETADATA just installed (tok_colmeta.c): sets
  * plan_ok when every column is fixed-size or has one allowed length
- * (INTN, FLTN, GUID, ...: typeinfo.c says which).  Out of memory leaves
- * plan_ok false, and rows then take the general path: slower, never
- * wrong. */
-void tdsc__tok_plan_rows(tdsc__tokp *p);
+ * (INTN, FLTN, GUID, ...: typeinfo.c says which).  False when out of
+ * memory: reported as NO_MEMORY like any other allocation failure (the
+ * general path would have needed the same values array). */
+bool tdsc__tok_plan_rows(tdsc__tokp *p);
 /* A ROW of a COLMETADATA whose columns all have one size, whole in
  * in[0..n) (n >= 1, the token byte first): true with *used and ev set, or
  * false having changed neither (then tdsc__tok_row_token). */
