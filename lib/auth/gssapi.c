@@ -16,7 +16,8 @@
  * when the KDC call finally returns, releases them and the last reference
  * frees the job.  Nothing the caller owns is touched after it returns, and
  * nothing leaks once the worker ends (tdsc__krb_workers_active counts
- * them).  We deliberately do not rewrite krb5.conf with kdc_timeout: the
+ * the workers that may still call GSSAPI: none once a call that was not
+ * abandoned has returned).  We deliberately do not rewrite krb5.conf with kdc_timeout: the
  * worker bounds every KDC path (TCP connect, UDP retries, DNS) alike.
  *
  * Secrets: the password is copied into the job, wiped after the call and
@@ -53,6 +54,10 @@
 static atomic_uint workers_active;
 
 unsigned tdsc__krb_workers_active(void) { return atomic_load(&workers_active); }
+
+/* Tests only (check_auth): called by a worker right after it woke its
+ * caller, to widen the window in which it still runs. */
+void (*tdsc__krb_worker_pause)(void);
 
 static void wipe(void *p, size_t n) {
 #ifdef HAVE_EXPLICIT_BZERO
@@ -268,21 +273,35 @@ static void job_call(krb_job *j) {
   }
 }
 
+/* A worker whose caller still waits makes no GSSAPI call after the one it
+ * ran: it hands its reference over before waking the caller, so the
+ * caller's thread releases what the job holds (the desired name).  The
+ * program may exit, or unload the library, as soon as the caller
+ * returns; a krb5 call in a thread still running then aborts in krb5's
+ * destroyed mutexes (seen in check_auth).  Only an abandoned job (the
+ * caller timed out) is released here. */
 static void *job_worker(void *arg) {
   krb_job *j = arg;
   job_call(j);
   pthread_mutex_lock(&j->mu);
   j->done = true;
   bool orphan = j->abandoned;
+  if (!orphan) {
+    j->refs--; /* the caller's is the last: it frees the job */
+    atomic_fetch_sub(&workers_active, 1);
+  }
   pthread_cond_signal(&j->cv);
   pthread_mutex_unlock(&j->mu);
+  if (tdsc__krb_worker_pause)
+    tdsc__krb_worker_pause();
+  /* (not orphan: j may be freed by now; touch nothing) */
   if (orphan) {
     OM_uint32 minor;
     gss_release_buffer(&minor, &j->out);
     res_release(&j->res);
+    job_unref(j);
+    atomic_fetch_sub(&workers_active, 1);
   }
-  job_unref(j);
-  atomic_fetch_sub(&workers_active, 1);
   return NULL;
 }
 

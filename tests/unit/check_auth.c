@@ -989,13 +989,24 @@ START_TEST(kerberos_wrong_password_is_preauth_failed) {
 }
 END_TEST
 
+static void pause_worker(void) { usleep(300000); }
+
 START_TEST(kerberos_unknown_client_is_client_unknown) {
   tdsc__auth_params p = params(true, 10000);
   p.principal = "mallory";
   p.password = "whatever";
   run r;
+  /* No worker thread may still call GSSAPI once a call that was not
+   * abandoned returned: the program may exit or unload the library then
+   * (a worker releasing the job's name after the caller went on aborted
+   * in krb5's destroyed mutexes at exit).  The pause keeps each worker
+   * running a while after it woke its caller. */
+  tdsc__krb_worker_pause = pause_worker;
   login(&p, &r, NULL);
+  unsigned active = tdsc__krb_workers_active();
+  tdsc__krb_worker_pause = NULL;
   expect_code(&r, TDSC_E_KRB_CLIENT_UNKNOWN, "mallory@TDSC.TEST");
+  ck_assert_uint_eq(active, 0);
 }
 END_TEST
 
