@@ -259,6 +259,13 @@ static void job_call(krb_job *j) {
     break;
   }
   case JOB_ACQUIRE_DEFAULT:
+    /* without a name MIT may crash on an unreadable cache (krb5_facts.h):
+     * its error is ours to report, as gss_acquire_cred would */
+    if (j->desired == GSS_C_NO_NAME &&
+        (j->minor = (OM_uint32)tdsc__krb5_collection_problem()) != 0) {
+      j->major = GSS_S_CRED_UNAVAIL;
+      break;
+    }
     j->major = gss_acquire_cred(&j->minor, j->desired, GSS_C_INDEFINITE,
                                 &krb5_only, GSS_C_INITIATE, &j->res.cred,
                                 NULL, NULL);

@@ -239,6 +239,41 @@ out:
   return res;
 }
 
+/* The error of the collection's first cache, in MIT's order (the default
+ * first), when it names no principal, and in *why (when wanted, and the
+ * cache is there at all) the words naming it; 0 when it names one, or
+ * there is none.  Only the first matters: after a readable one MIT's walk
+ * stops, after an unreadable one it has already gone wrong. */
+static krb5_error_code walk_collection(krb5_context kc, char **why) {
+  krb5_cccol_cursor cur = NULL;
+  krb5_ccache cc = NULL;
+  krb5_principal pr = NULL;
+  krb5_error_code rc = 0;
+  if (krb5_cccol_cursor_new(kc, &cur) != 0)
+    return 0;
+  if (krb5_cccol_cursor_next(kc, cur, &cc) == 0 && cc) {
+    rc = krb5_cc_get_principal(kc, cc, &pr);
+    if (rc != 0 && why && rc != KRB5_FCC_NOFILE && rc != KRB5_CC_NOTFOUND &&
+        rc != ENOENT)
+      *why = tdsc__strdup_printf("the ticket cache %s cannot be read: %s",
+                                 krb5_cc_get_name(kc, cc), error_message(rc));
+    if (pr)
+      krb5_free_principal(kc, pr);
+    krb5_cc_close(kc, cc);
+  }
+  krb5_cccol_cursor_free(kc, &cur);
+  return rc;
+}
+
+int32_t tdsc__krb5_collection_problem(void) {
+  krb5_context kc = NULL;
+  if (krb5_init_context(&kc) != 0)
+    return 0; /* GSSAPI will say why */
+  krb5_error_code rc = walk_collection(kc, NULL);
+  krb5_free_context(kc);
+  return rc;
+}
+
 char *tdsc__krb5_ccache_problem(const char *name) {
   krb5_context kc = NULL;
   krb5_ccache cc = NULL;
@@ -246,17 +281,19 @@ char *tdsc__krb5_ccache_problem(const char *name) {
   char *res = NULL;
   if (krb5_init_context(&kc) != 0)
     return NULL;
-  krb5_error_code rc =
-      name ? krb5_cc_resolve(kc, name, &cc) : krb5_cc_default(kc, &cc);
+  if (!name) {
+    walk_collection(kc, &res);
+    krb5_free_context(kc);
+    return res;
+  }
+  krb5_error_code rc = krb5_cc_resolve(kc, name, &cc);
   if (rc == 0)
     rc = krb5_cc_get_principal(kc, cc, &pr);
   /* No cache at all is "no credentials"; anything else is the cache's. */
   if (rc != 0 && rc != KRB5_FCC_NOFILE && rc != KRB5_CC_NOTFOUND &&
       rc != ENOENT)
     res = tdsc__strdup_printf("the ticket cache %s cannot be read: %s",
-                              cc     ? krb5_cc_get_name(kc, cc)
-                              : name ? name
-                                     : "(default)",
+                              cc ? krb5_cc_get_name(kc, cc) : name,
                               error_message(rc));
   if (pr)
     krb5_free_principal(kc, pr);

@@ -9,6 +9,7 @@
 
 #include <gssapi/gssapi.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* "KRB5_CONFIG=/a/krb5.conf" or "the default configuration /etc/krb5.conf"
  * (the files MIT reads, ':'-separated). */
@@ -37,9 +38,18 @@ char *tdsc__krb5_enctypes(void);
  * connection (nothing listens)"; NULL when none can be probed. */
 char *tdsc__krb5_kdc_probe(const char *kdcs, int ms);
 
-/* Why the ticket cache name (NULL: the default) cannot be read, naming it;
- * NULL when it can, or when there is none (that is "no credentials"). */
+/* Why the ticket cache name cannot be read, naming it; NULL when it can, or
+ * when there is none (that is "no credentials").  name NULL: the default
+ * collection's first cache, in MIT's order (the default first). */
 char *tdsc__krb5_ccache_problem(const char *name);
+
+/* The error of the default collection's first cache when it names no
+ * principal; 0 when it names one, or there is none.  MIT 1.20's
+ * krb5_cccol_have_content, which gss_acquire_cred runs when given neither
+ * a name nor a cache, frees an uninitialised principal after such a cache:
+ * the program crashes or not by what its stack held.  Asked before that
+ * call, so that it is made only when it is safe. */
+int32_t tdsc__krb5_collection_problem(void);
 
 /* Whether cred holds the cross-realm TGT krbtgt/svc_realm@client_realm
  * (a KDC issued it: there is a trust path): 1 yes, 0 no, -1 unknown. */
