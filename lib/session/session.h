@@ -198,7 +198,8 @@ tdsc_errc tdsc__wire_recv_message(tdsc_conn *c, tdsc__buf *out,
 /* Starts reading a token-stream response. */
 void tdsc__wire_begin_response(tdsc_conn *c, int64_t deadline);
 /* A response is complete only with its final DONE at the end of the
- * message, and nothing after it: tdsc__wire_next_event fails with
+ * message, and nothing after it; a DONE acknowledging an attention
+ * (DONE_ATTN) belongs to the attention alone: tdsc__wire_next_event fails with
  * TDSC_E_PROTOCOL otherwise, unless c->in_partial_ok (then the caller
  * reads c->in_final). */
 /* Next token event of the response: TDSC_OK with *ev, or TDSC_OK with

@@ -604,6 +604,13 @@ static tdsc_errc next_event(tdsc_conn *c, tdsc__event *ev, bool *end) {
                          "the server sent a token (event %d) after the "
                          "final DONE of its response",
                          (int)ev->kind);
+  /* DONE_ATTN acknowledges an attention (MS-TDS 2.2.7.6); attention()
+   * reads those itself, so none was sent: the server ended the request on
+   * its own and what came looks complete when it is not */
+  if (ev->kind == TDSC__EV_DONE && (ev->u.done.status & TDSC__DONE_ATTN))
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server acknowledged a cancel (DONE_ATTN) that "
+                         "was never sent: the response is incomplete");
   if (ev->kind == TDSC__EV_DONE && ev->u.done.token != TDSC__TOK_DONEINPROC &&
       !(ev->u.done.status & TDSC__DONE_MORE))
     c->in_final = true;

@@ -372,6 +372,18 @@ START_TEST(tokens_after_the_final_done_are_rejected) {
 }
 END_TEST
 
+START_TEST(a_cancel_acknowledged_that_was_never_sent_is_rejected) {
+  size_t len;
+  uint8_t *p = result_payload(&len);
+  p[len - 12] |= 0x20; /* DONE_ATTN on the final DONE: no attention went */
+  outcome o;
+  replaced(2, p, len, &o);
+  expect_protocol("DONE_ATTN without an attention", &o);
+  ck_assert_msg(strstr(o.message, "DONE_ATTN"), "%s", o.message);
+  free(p);
+}
+END_TEST
+
 /* The login reply's payload with its LOGINACK's TDS version set. */
 static uint8_t *login_with_version(uint32_t v, size_t *len) {
   uint8_t *p = fp_payload(rec.reply[1], rec.len[1], len);
@@ -632,6 +644,7 @@ static Suite *suite(void) {
   tcase_add_test(tc,
                  a_final_done_with_done_more_at_end_of_message_is_incomplete);
   tcase_add_test(tc, tokens_after_the_final_done_are_rejected);
+  tcase_add_test(tc, a_cancel_acknowledged_that_was_never_sent_is_rejected);
   tcase_add_test(tc, a_loginack_with_a_version_never_offered_is_rejected);
   tcase_add_test(tc, a_packet_size_envchange_must_be_plain_digits_in_range);
   tcase_add_test(tc, an_empty_first_packet_is_no_fault);
