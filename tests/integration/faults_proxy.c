@@ -222,6 +222,12 @@ static void serve_one(int fd, const fp_plan *pl) {
     }
     bool last = i == pl->msg && pl->cut < len;
     bool ok = write_all(fd, rep, last ? pl->cut : len);
+    if (ok && last && pl->pause_ms)
+      poll(NULL, 0, (int)pl->pause_ms);
+    if (ok && last && pl->action == FP_RESUME) {
+      ok = write_all(fd, rep + pl->cut, len - pl->cut);
+      last = false;
+    }
     free(own);
     if (!ok)
       return;
@@ -238,6 +244,7 @@ static void serve_one(int fd, const fp_plan *pl) {
       return; /* the caller's close sends the RST */
     }
     case FP_STALL:
+    case FP_RESUME: /* (not reached: sent whole above) */
       drain(fd);
       return;
     }
