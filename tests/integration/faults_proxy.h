@@ -34,6 +34,7 @@ typedef enum fp_action {
   FP_FIN,   /* close (the client reads end of stream) */
   FP_RST,   /* reset (SO_LINGER 0) */
   FP_STALL, /* send nothing more, keep the connection open */
+  FP_RESUME, /* send the rest (after pause_ms) and go on as if whole */
 } fp_action;
 
 /* What the replaying server does. */
@@ -42,6 +43,9 @@ typedef struct fp_plan {
   size_t msg;       /* the reply that goes wrong */
   size_t cut;       /* bytes of it sent before the action (SIZE_MAX: all) */
   fp_action action; /* after the cut */
+  unsigned pause_ms; /* at the cut, before the action: the server sends
+                        nothing for this long (the client waits on an
+                        empty socket, a packet maybe half read) */
   bool one_byte;    /* re-packetise every reply: one payload byte per
                        packet (cut counts bytes of the re-packetised
                        reply) */
