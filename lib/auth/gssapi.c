@@ -59,16 +59,6 @@ unsigned tdsc__krb_workers_active(void) { return atomic_load(&workers_active); }
  * caller, to widen the window in which it still runs. */
 void (*tdsc__krb_worker_pause)(void);
 
-static void wipe(void *p, size_t n) {
-#ifdef HAVE_EXPLICIT_BZERO
-  explicit_bzero(p, n);
-#else
-  volatile uint8_t *v = p;
-  while (n--)
-    *v++ = 0;
-#endif
-}
-
 /* ------------------------------------------------------------ diagnosis */
 
 /* gss_display_status of one code, every message of it (RFC 2744 5.11). */
@@ -228,7 +218,7 @@ static void job_unref(krb_job *j) {
   if (j->desired != GSS_C_NO_NAME)
     gss_release_name(&minor, &j->desired);
   if (j->password) {
-    wipe(j->password, j->pwlen);
+    tdsc__wipe(j->password, j->pwlen);
     free(j->password);
   }
   for (size_t i = 0; i < 2; i++)
@@ -248,7 +238,7 @@ static void job_call(krb_job *j) {
     j->major = gss_acquire_cred_with_password(
         &j->minor, j->desired, &pw, GSS_C_INDEFINITE, &krb5_only,
         GSS_C_INITIATE, &j->res.cred, NULL, NULL);
-    wipe(j->password, j->pwlen);
+    tdsc__wipe(j->password, j->pwlen);
     break;
   }
   case JOB_ACQUIRE_STORE: {
