@@ -25,7 +25,8 @@
  * (tdsc_conn_set_nonblocking, "Non-blocking mode" below) never waits in a
  * request or its result: such a call returns TDSC_E_WOULD_BLOCK and is
  * called again once the connection's descriptor is ready.  The connect
- * (tdsc_conn_connect) blocks in both modes in this release.
+ * (tdsc_conn_connect) blocks in both modes; tdsc_conn_connect_start and
+ * tdsc_conn_connect_poll connect without waiting ("Non-blocking mode").
  */
 #ifndef TDSCLIENT_H
 #define TDSCLIENT_H
@@ -258,8 +259,9 @@ TDSC_API void tdsc_conn_set_query_timeout(tdsc_conn *c, uint32_t ms);
 /* Non-blocking mode (for poll, epoll, kqueue, libuv... loops)               */
 
 /* Turns non-blocking mode on or off for c's requests (it may be set
- * before or after the connect, and stays across connects; the connect
- * itself blocks in this release).  In that mode:
+ * before or after the connect, and stays across connects;
+ * tdsc_conn_connect blocks in either mode, tdsc_conn_connect_start never
+ * waits in either).  In that mode:
  *   - tdsc_conn_execute, tdsc_stmt_execute queue the request, send what
  *     goes at once, and return the result; the rest is sent by
  *     tdsc_conn_flush or by the next call on the result (each flushes
@@ -296,7 +298,8 @@ TDSC_API bool tdsc_conn_is_nonblocking(const tdsc_conn *c);
 /* The descriptor to wait on: a socket (POSIX: an int for poll(2); Windows:
  * a SOCKET, or an event HANDLE for the pipe and shared-memory transports),
  * or TDSC_INVALID_SOCKET when c is not connected.  It changes only with a
- * connect or close; never read or write it yourself. */
+ * connect or close (during tdsc_conn_connect_poll's connect, from one
+ * call to the next); never read or write it yourself. */
 #ifdef _WIN32
 typedef intptr_t tdsc_socket;
 #else
@@ -336,6 +339,39 @@ TDSC_API tdsc_errc tdsc_conn_flush(tdsc_conn *c);
  * so waiting then is always right).  A transport failure closes the
  * connection and is returned (the open result fails with it). */
 TDSC_API tdsc_errc tdsc_conn_consume(tdsc_conn *c);
+
+/* The connect without waiting (libpq's PQconnectStart / PQconnectPoll),
+ * in either mode.  tdsc_conn_connect_start closes c, parses connstr (its
+ * errors before any traffic, as tdsc_conn_connect's) and goes as far as
+ * it can; tdsc_conn_connect_poll goes on from there.  Each returns:
+ *   TDSC_OK             connected (a poll after that returns TDSC_OK too);
+ *   TDSC_E_WOULD_BLOCK  wait until tdsc_conn_socket is ready for
+ *                       tdsc_conn_wants, at most tdsc_conn_timeout_ms
+ *                       (a timer: wants may be 0, then only wait), then
+ *                       call tdsc_conn_connect_poll.  Read all three again
+ *                       after every call: each attempt (a fallback to the
+ *                       next mechanism or transport, a TCP connect racing
+ *                       addresses) has its own socket;
+ *   any other code      the connect failed, with the error and trail of
+ *                       attempts tdsc_conn_connect gives (returned once;
+ *                       a later poll says TDSC_E_NOT_CONNECTED).
+ * Timeouts are deadlines: LoginTimeout= per attempt, from its start; a
+ * poll at tdsc_conn_timeout_ms 0 fails the attempt with the code the
+ * blocking connect gives (the fallback may then go on).  The steps are the
+ * blocking connect's, in the same order with the same policy (this is the
+ * one code path): TCP (addresses raced as RFC 8305 says), PRELOGIN, TLS,
+ * LOGIN7, SQL login and NTLM exchanges never wait.  Some steps still
+ * block inside one call in this release: host name resolution
+ * (getaddrinfo), SQL Browser (an instance name without a port; at most
+ * LoginTimeout), the connect of a named pipe or of shared memory, and
+ * Kerberos' GSSAPI calls (credentials and each token, bounded by
+ * LoginTimeout).  Until the connect ends, use c only with these calls,
+ * tdsc_conn_socket, tdsc_conn_wants, tdsc_conn_timeout_ms,
+ * tdsc_conn_error, tdsc_conn_close and tdsc_conn_free (tdsc_conn_close
+ * abandons the connect); requests fail with TDSC_E_NOT_CONNECTED.
+ * TDSC_E_INVALID_ARGUMENT for NULL. */
+TDSC_API tdsc_errc tdsc_conn_connect_start(tdsc_conn *c, const char *connstr);
+TDSC_API tdsc_errc tdsc_conn_connect_poll(tdsc_conn *c);
 
 /* ------------------------------------------------------------------------ */
 /* Transactions                                                              */

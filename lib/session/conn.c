@@ -46,20 +46,32 @@ bool tdsc_conn_is_nonblocking(const tdsc_conn *c) {
 }
 
 tdsc_socket tdsc_conn_socket(const tdsc_conn *c) {
-  if (!c || !c->io)
+  intptr_t fd;
+  int want, ms;
+  if (c && tdsc__connect_waits(c, &fd, &want, &ms))
+    return fd == TDSC__NO_POLLFD ? TDSC_INVALID_SOCKET : (tdsc_socket)fd;
+  if (!c || !c->io || c->cx)
     return TDSC_INVALID_SOCKET;
-  intptr_t fd = tdsc__io_pollfd(c->io);
+  fd = tdsc__io_pollfd(c->io);
   return fd == TDSC__NO_POLLFD ? TDSC_INVALID_SOCKET : (tdsc_socket)fd;
 }
 
+static int public_want(int want) {
+  return (want & TDSC__WANT_READ ? TDSC_WANT_READ : 0) |
+         (want & TDSC__WANT_WRITE ? TDSC_WANT_WRITE : 0);
+}
+
 int tdsc_conn_wants(const tdsc_conn *c) {
-  if (!c || !c->io)
+  intptr_t fd;
+  int want, ms;
+  if (c && tdsc__connect_waits(c, &fd, &want, &ms))
+    return public_want(want);
+  if (!c || !c->io || c->cx)
     return 0;
   if (!c->in_response && !c->attn && !tdsc__wire_tx_pending(c))
     return 0; /* idle */
   if (c->want)
-    return (c->want & TDSC__WANT_READ ? TDSC_WANT_READ : 0) |
-           (c->want & TDSC__WANT_WRITE ? TDSC_WANT_WRITE : 0);
+    return public_want(c->want);
   int w = 0;
   if (tdsc__wire_tx_pending(c))
     w |= TDSC_WANT_WRITE;
@@ -69,7 +81,11 @@ int tdsc_conn_wants(const tdsc_conn *c) {
 }
 
 int tdsc_conn_timeout_ms(const tdsc_conn *c) {
-  if (!c)
+  intptr_t fd;
+  int want, ms;
+  if (c && tdsc__connect_waits(c, &fd, &want, &ms))
+    return ms;
+  if (!c || c->cx)
     return -1;
   return tdsc__ms_left(tdsc__wire_deadline(c));
 }
@@ -171,6 +187,7 @@ void tdsc__conn_drop(tdsc_conn *c) {
 void tdsc_conn_close(tdsc_conn *c) {
   if (!c)
     return;
+  tdsc__connect_free(c); /* a connect in progress is abandoned */
   if (c->result) { /* closed by the application, not by a failure */
     tdsc__result_detach(c->result, TDSC_E_NOT_CONNECTED);
     c->result = NULL;
@@ -199,17 +216,13 @@ void tdsc_conn_free(tdsc_conn *c) {
   free(c);
 }
 
-tdsc_errc tdsc_conn_connect(tdsc_conn *c, const char *connstr) {
-  if (!c)
-    return TDSC_E_INVALID_ARGUMENT;
-  tdsc_conn_close(c);
-  tdsc__conn_begin(c);
-  /* The connect blocks in either mode (this release): its steps see a
-   * blocking connection. */
-  bool nb = c->nonblocking;
-  c->nonblocking = false;
-  tdsc_errc rc = tdsc__connect(c, connstr);
-  c->nonblocking = nb;
+/* ---- The connect (connect.c): one walk over the attempts, resumed by
+ * tdsc_conn_connect_poll or by the blocking loop below. */
+
+/* After the connect's last step: the session is open, or everything the
+ * connect made is undone (the error and the trail stay). */
+static tdsc_errc connect_end(tdsc_conn *c, tdsc_errc rc) {
+  tdsc__connect_free(c);
   if (rc != TDSC_OK) {
     tdsc__conn_drop(c);
     forget_session(c);
@@ -225,7 +238,66 @@ tdsc_errc tdsc_conn_connect(tdsc_conn *c, const char *connstr) {
   return TDSC_OK;
 }
 
-bool tdsc_conn_is_connected(const tdsc_conn *c) { return c && c->io; }
+static tdsc_errc connect_begin(tdsc_conn *c, const char *connstr) {
+  tdsc_conn_close(c);
+  tdsc__conn_begin(c);
+  return tdsc__connect_start(c, connstr);
+}
+
+/* One poll: TDSC_E_WOULD_BLOCK while the connect waits. */
+static tdsc_errc connect_advance(tdsc_conn *c) {
+  tdsc_errc rc = tdsc__connect_poll(c);
+  if (rc != TDSC__AGAIN)
+    return connect_end(c, rc);
+  /* (set, not cleared first: c->err keeps the trail of the attempts
+   * that failed so far, for the connect's verdict) */
+  tdsc__err_set(&c->err, TDSC_E_WOULD_BLOCK,
+                "the connect waits for the server: wait until "
+                "tdsc_conn_socket is ready for tdsc_conn_wants, at most "
+                "tdsc_conn_timeout_ms, then call tdsc_conn_connect_poll");
+  return tdsc__conn_fail(c);
+}
+
+tdsc_errc tdsc_conn_connect_start(tdsc_conn *c, const char *connstr) {
+  if (!c)
+    return TDSC_E_INVALID_ARGUMENT;
+  tdsc_errc rc = connect_begin(c, connstr);
+  if (rc != TDSC_OK)
+    return connect_end(c, rc);
+  return connect_advance(c);
+}
+
+tdsc_errc tdsc_conn_connect_poll(tdsc_conn *c) {
+  if (!c)
+    return TDSC_E_INVALID_ARGUMENT;
+  if (!c->cx) {
+    tdsc__conn_begin(c);
+    if (c->io)
+      return TDSC_OK; /* connected already */
+    tdsc__err_set(&c->err, TDSC_E_NOT_CONNECTED,
+                  "no connect is in progress (tdsc_conn_connect_start "
+                  "starts one; a failed connect returned its error once)");
+    return tdsc__conn_fail(c);
+  }
+  c->has_err = false; /* (not tdsc__conn_begin: c->err holds the trail) */
+  return connect_advance(c);
+}
+
+tdsc_errc tdsc_conn_connect(tdsc_conn *c, const char *connstr) {
+  if (!c)
+    return TDSC_E_INVALID_ARGUMENT;
+  /* the same walk as tdsc_conn_connect_poll's, waiting between steps */
+  tdsc_errc rc = connect_begin(c, connstr);
+  while (rc == TDSC_OK && (rc = tdsc__connect_poll(c)) == TDSC__AGAIN) {
+    tdsc__connect_wait(c);
+    rc = TDSC_OK;
+  }
+  return connect_end(c, rc);
+}
+
+bool tdsc_conn_is_connected(const tdsc_conn *c) {
+  return c && c->io && !c->cx;
+}
 
 const tdsc_error *tdsc_conn_error(const tdsc_conn *c) {
   return c && c->has_err ? &c->err : NULL;

@@ -82,6 +82,10 @@ static tdsc_errc settle(tdsc_conn *c) {
 }
 
 tdsc_errc tdsc__result_new(tdsc_conn *c, tdsc_result **out) {
+  if (c->cx) /* (c->io may hold a half-made stack) */
+    return tdsc__err_set(&c->err, TDSC_E_NOT_CONNECTED,
+                         "the connect is still in progress: call "
+                         "tdsc_conn_connect_poll until it returns TDSC_OK");
   if (!c->io)
     return tdsc__err_set(&c->err, TDSC_E_NOT_CONNECTED,
                          "the connection is not open");

@@ -86,6 +86,10 @@ struct tdsc_conn {
   tdsc_message_fn on_msg;
   void *on_msg_ud;
 
+  /* a connect in progress (connect.c; tdsc_conn_connect_start): until
+   * it ends, c->io may hold a half-made stack, never a session */
+  struct tdsc__connecting *cx;
+
   /* protocol trace (trace.c): NULL when off */
   struct tdsc__trace *trace;
   tdsc_trace_fn trace_fn; /* tdsc_conn_set_trace's, kept across connects */
@@ -192,7 +196,9 @@ tdsc_errc tdsc__wire_send(tdsc_conn *c, uint8_t type, const uint8_t *payload,
 size_t tdsc__wire_rx_pending(const tdsc_conn *c);
 /* Forgets the input buffer (the transport is gone). */
 void tdsc__wire_rx_free(tdsc_conn *c);
-/* Reads a whole message (PRELOGIN response) into out. */
+/* Reads a whole message (PRELOGIN response), appending it to out (empty
+ * at the start): resumable, whole packets are appended as they come, and
+ * in non-blocking mode TDSC__AGAIN (c->want) says to call again. */
 tdsc_errc tdsc__wire_recv_message(tdsc_conn *c, tdsc__buf *out,
                                   int64_t deadline);
 /* Starts reading a token-stream response. */
@@ -269,8 +275,23 @@ void tdsc__spn_for(const tdsc__options *o, const char *host, uint16_t port,
 void tdsc__endpoint_spn(const tdsc__options *o, const tdsc__endpoint *ep,
                         char *spn, size_t spnlen, char *how, size_t howlen);
 
-/* ---- connect.c */
-tdsc_errc tdsc__connect(tdsc_conn *c, const char *connstr);
+/* ---- connect.c: the connect as resumable attempts (attempt.c) */
+/* Parses connstr and plans the attempts (c->cx); nothing is sent yet.  A
+ * failure is the connect's (c->err); tdsc__connect_free in every case. */
+tdsc_errc tdsc__connect_start(tdsc_conn *c, const char *connstr);
+/* Advances the connect without waiting: TDSC_OK (logged in), TDSC__AGAIN
+ * (tdsc__connect_waits says for what), or the connect's failure with its
+ * headline error and trail (policy.c's verdict). */
+tdsc_errc tdsc__connect_poll(tdsc_conn *c);
+/* What the connect waits for: a descriptor (TDSC__NO_POLLFD: none), its
+ * TDSC__WANT_* and the milliseconds until the timer or the deadline (-1:
+ * none).  False when no connect waits. */
+bool tdsc__connect_waits(const tdsc_conn *c, intptr_t *fd, int *want,
+                         int *ms);
+/* The blocking connect's wait between two polls. */
+void tdsc__connect_wait(tdsc_conn *c);
+/* Ends a connect in progress (its attempt's resources), not c->io. */
+void tdsc__connect_free(tdsc_conn *c);
 
 /* ---- policy.c: the mechanisms' table and the fallback of Authentication= */
 typedef struct tdsc__mech_ops tdsc__mech_ops;

@@ -371,7 +371,6 @@ static tdsc_errc recv_packet(tdsc_conn *c, tdsc__buf *out, bool *eom,
 tdsc_errc tdsc__wire_recv_message(tdsc_conn *c, tdsc__buf *out,
                                   int64_t deadline) {
   bool eom = false;
-  tdsc__buf_reset(out);
   while (!eom) {
     tdsc_errc rc = recv_packet(c, out, &eom, deadline, false, NULL);
     if (rc != TDSC_OK)

@@ -1,0 +1,80 @@
+/* One connect attempt (one mechanism over one endpoint) as a state machine
+ * that never waits (issue 16): attempt.c runs its states, connect.c walks
+ * the attempts with the fallback policy (policy.c), the blocking connect
+ * and the non-blocking one (tdsc_conn_connect_start / _poll) alike.  The
+ * states are internal and may change. */
+#ifndef TDSC_ATTEMPT_H
+#define TDSC_ATTEMPT_H
+
+#include "session/session.h"
+
+#include "tls/tls.h"
+
+typedef enum tdsc__astate {
+  TDSC__AS_BEGIN,       /* SQL Browser, the mechanism's credentials, the
+                           transport opened or its TCP connect started */
+  TDSC__AS_TRANSPORT,   /* TCP connect in flight (RFC 8305 attempts) */
+  TDSC__AS_TLS_STRICT,  /* TDS 8.0: the TLS handshake before anything */
+  TDSC__AS_PRELOGIN,    /* PRELOGIN queued, its answer being read */
+  TDSC__AS_TLS,         /* TDS 7.x: the handshake in PRELOGIN packets */
+  TDSC__AS_LOGIN,       /* the mechanism's first token and LOGIN7 */
+  TDSC__AS_LOGIN_FLUSH, /* LOGIN7 being sent (then login-only TLS ends) */
+  TDSC__AS_ROUND,       /* a round of the login response being read */
+  TDSC__AS_DONE         /* logged in */
+} tdsc__astate;
+
+/* What PRELOGIN negotiated. */
+typedef enum { TDSC__TLS_NONE, TDSC__TLS_LOGIN_ONLY, TDSC__TLS_FULL } tdsc__tls_plan;
+
+typedef struct tdsc__attempt {
+  /* what the attempt is, and what the trail says of it */
+  tdsc__endpoint ep; /* how the server is reached (port resolved) */
+  tdsc__mech mech;
+  const tdsc__mech_row *row;  /* policy.c's */
+  const char *server_name;    /* LOGIN7 ServerName: the target as named */
+  const char *tls_host;       /* the host the certificate must name */
+  const struct tdsc__mech_ops *ops; /* NULL until the mechanism is found */
+  void *state;
+  const char *tls_used;
+  char target[1200]; /* user, or "principal for SPN (how it was derived)" */
+  char spn[300];
+  bool done;        /* the mechanism completed (Kerberos: server proved) */
+  bool mech_failed; /* the mechanism failed on a server token */
+
+  /* the machine */
+  tdsc__astate st;
+  int64_t deadline; /* LoginTimeout, from the attempt's start */
+  tdsc__tls_plan plan;
+  struct tdsc__tcp_conn *tcp; /* TCP connect in flight */
+  tdsc__tls_hs *hs;           /* TLS handshake in progress */
+  tdsc__tls_opts tlso;        /* its options (outlive the handshake) */
+  tdsc__buf token;            /* the mechanism's next token */
+  /* the login response */
+  tdsc_message first_error;
+  bool have_error, ack, sspi;
+  int round;
+
+  /* what the last step waits for (TDSC__AGAIN): a descriptor and
+   * TDSC__WANT_*, or TDSC__NO_POLLFD; a timer in ms (-1: none) besides
+   * the deadline */
+  intptr_t fd;
+  int want;
+  int timer_ms;
+} tdsc__attempt;
+
+/* Sets a up for mechanism m over ep; nothing is done yet. */
+void tdsc__attempt_init(tdsc__attempt *a, const tdsc__endpoint *ep,
+                        tdsc__mech m, const char *server_name,
+                        const char *target_host);
+/* Goes as far as it can without waiting for the network: TDSC_OK once
+ * logged in (c->io is the session's stack), TDSC__AGAIN with a->fd,
+ * a->want and a->timer_ms (call again when one is ready, or at
+ * a->deadline: the step then fails with the timeout), or the attempt's
+ * failure (c->err, the same code and words as ever).  Some steps may
+ * still block inside (tdsclient(3), NON-BLOCKING MODE): SQL Browser,
+ * name resolution, the pipe and shared-memory connects, GSSAPI calls. */
+tdsc_errc tdsc__attempt_step(tdsc_conn *c, tdsc__attempt *a);
+/* Frees what a holds (the mechanism's state too), not c->io. */
+void tdsc__attempt_free(tdsc__attempt *a);
+
+#endif
