@@ -17,6 +17,9 @@ typedef struct tdsc__tls_opts {
   const char *peer;          /* for messages only: the address connected to,
                                 "127.0.0.1:1433" (tdsc__tcp_connect's addr),
                                 or NULL */
+  int64_t deadline;          /* (clock.h) bounds tdsc__tls_hs_step where
+                                the handshake still blocks inside it
+                                (Schannel); 0: none */
   bool report_only;          /* with verify false (tdsc-doctor): verify all
                                 the same, never fail on it, and keep the
                                 verdict for tdsc__tls_verdict */
@@ -39,9 +42,9 @@ tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
  * strings) must outlive the handshake.  tdsc__tls_hs_free after the last
  * step whatever it returned (after success it frees only the handle);
  * tdsc__tls_start is this loop with tdsc__io_wait until the deadline.
- * OpenSSL only this session: tls_schannel.c has the blocking
- * tdsc__tls_start and blocking records (tried once by
- * tdsc__io_read_some), not these. */
+ * tls_schannel.c has no non-blocking handshake yet: there the first
+ * step runs the blocking tdsc__tls_start until opts->deadline, and its
+ * records block (tried once by tdsc__io_read_some). */
 typedef struct tdsc__tls_hs tdsc__tls_hs;
 tdsc_errc tdsc__tls_hs_start(tdsc__io *top, const tdsc__tls_opts *opts,
                              tdsc__tls_hs **out, tdsc_error *err);

@@ -33,6 +33,7 @@
 #include "tls/tls_diag.h"
 
 #include "buf.h"
+#include "clock.h"
 #include "sec_win32.h"
 
 /* Order matters: windows.h, then UNICODE_STRING, then what uses it. */
@@ -1132,3 +1133,39 @@ tdsc_errc tdsc__tls_verdict(const tdsc__io *io, const tdsc__tls_opts *opts,
     return tdsc__err_oom(err);
   return t->verdict.code;
 }
+
+/* ------------------------------------------------------- resumable */
+
+/* tls.h's resumable shape over the blocking handshake (Schannel has no
+ * non-blocking one yet): the whole handshake runs in the first step,
+ * bounded by opts->deadline, so the connect state machine drives either
+ * backend the same way. */
+struct tdsc__tls_hs {
+  tdsc__io *top;
+  tdsc__tls_opts opts;
+};
+
+tdsc_errc tdsc__tls_hs_start(tdsc__io *top, const tdsc__tls_opts *opts,
+                             tdsc__tls_hs **out, tdsc_error *err) {
+  *out = calloc(1, sizeof **out);
+  if (!*out)
+    return tdsc__err_oom(err);
+  (*out)->top = top;
+  (*out)->opts = *opts;
+  return TDSC_OK;
+}
+
+tdsc_errc tdsc__tls_hs_step(tdsc__tls_hs *hs, tdsc__io **top, int *want,
+                            tdsc_error *err) {
+  tdsc__io *t = hs->top;
+  *want = 0;
+  tdsc_errc rc = tdsc__tls_start(&t, &hs->opts,
+                                 hs->opts.deadline ? hs->opts.deadline
+                                                   : TDSC__NO_DEADLINE,
+                                 err);
+  if (rc == TDSC_OK)
+    *top = t;
+  return rc;
+}
+
+void tdsc__tls_hs_free(tdsc__tls_hs *hs) { free(hs); }
