@@ -27,6 +27,9 @@ typedef struct tdsc__auth_params {
   bool spnego;              /* wrap in SPNEGO (RFC 4178); raw mechanism
                                tokens otherwise */
   int64_t deadline;         /* every call returns by then (clock.h) */
+  bool pending_ok;          /* step may return TDSC__AUTH_PENDING (the
+                               connect state machine); else every call
+                               waits for its provider */
 } tdsc__auth_params;
 
 typedef enum tdsc__auth_status {
@@ -34,9 +37,10 @@ typedef enum tdsc__auth_status {
   TDSC__AUTH_DONE,     /* authenticated (and the server proved itself);
                           send *out if not empty */
   TDSC__AUTH_FAILED,   /* err says why */
-  TDSC__AUTH_PENDING   /* a provider call runs on the worker (worker.h):
-                          wait for its descriptor or the deadline, then
-                          step again with the same input */
+  TDSC__AUTH_PENDING   /* a provider call runs on the worker (only with
+                          pending_ok): wait until the mechanism's pollfd
+                          is readable or the deadline, then step again
+                          with the same input */
 } tdsc__auth_status;
 
 typedef struct tdsc__mech_ops {
@@ -56,6 +60,9 @@ typedef struct tdsc__mech_ops {
   /* A mechanism without tokens (step NULL: SQL login) gives instead the
    * user name and password the login record carries (MS-TDS 2.2.6.4). */
   void (*basic)(void *state, const char **user, const char **password);
+  /* While step returns PENDING: a descriptor readable once the provider
+   * call is done (POSIX; -1 or a NULL op: none, poll again shortly). */
+  intptr_t (*pollfd)(void *state);
 } tdsc__mech_ops;
 
 /* Kerberos through GSSAPI (gssapi.c); NULL where the build has no GSSAPI. */

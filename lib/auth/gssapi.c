@@ -10,7 +10,10 @@
  * Deadlines: a silent KDC makes MIT block for ~27 s.  Every call that may
  * talk to a KDC (acquiring credentials, gss_init_sec_context) runs in a
  * worker thread; the caller waits on a condition variable until the login
- * deadline.  On timeout the caller abandons the job: the GSSAPI objects the
+ * deadline, or (a connect that must not wait: auth.h's PENDING, for the
+ * context calls) returns at once and is woken through a waker descriptor
+ * (transport/io.h) when the call is done.  On timeout the caller abandons
+ * the job: the GSSAPI objects the
  * call uses (credential, context, target name, MEMORY ccache) are moved
  * into the job, which is reference-counted (caller + worker); the worker,
  * when the KDC call finally returns, releases them and the last reference
@@ -31,6 +34,7 @@
 #include "auth/krb5_facts.h"
 #include "auth/spnego.h"
 #include "clock.h"
+#include "transport/io.h" /* the waker */
 
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
@@ -176,6 +180,8 @@ typedef struct krb_job {
   unsigned refs;  /* the caller's and the worker's */
   bool done;      /* outputs are valid */
   bool abandoned; /* the caller left: the worker frees res and out */
+  tdsc__waker *wake; /* fired when done unless abandoned (a caller that
+                        does not wait on cv); the caller's */
   job_kind kind;
   krb_res res;
   /* inputs, owned by the job */
@@ -286,6 +292,8 @@ static void *job_worker(void *arg) {
   if (!orphan) {
     j->refs--; /* the caller's is the last: it frees the job */
     atomic_fetch_sub(&workers_active, 1);
+    if (j->wake) /* under the lock: a caller that leaves sets abandoned */
+      tdsc__waker_fire(j->wake);
   }
   pthread_cond_signal(&j->cv);
   pthread_mutex_unlock(&j->mu);
@@ -302,10 +310,9 @@ static void *job_worker(void *arg) {
   return NULL;
 }
 
-/* Runs j until it is done or deadline passes.  true: done (outputs valid,
- * the caller still holds its reference).  false: timed out; the job is
- * abandoned and the caller's reference dropped: j must not be touched. */
-static bool job_run(krb_job *j, int64_t deadline) {
+/* Starts j on a worker: true; false when no thread could be made and j
+ * ran inline (done). */
+static bool job_launch(krb_job *j) {
   pthread_attr_t at;
   pthread_t tid;
   pthread_attr_init(&at);
@@ -320,8 +327,49 @@ static bool job_run(krb_job *j, int64_t deadline) {
     atomic_fetch_sub(&workers_active, 1);
     job_call(j);
     j->done = true;
-    return true;
+    return false;
   }
+  return true;
+}
+
+/* Whether the launched j is done, without waiting: 1 done (outputs valid,
+ * the caller still holds its reference), 0 still running, -1 the deadline
+ * passed: j is abandoned and the caller's reference dropped. */
+static int job_poll(krb_job *j, int64_t deadline) {
+  pthread_mutex_lock(&j->mu);
+  bool done = j->done;
+  if (!done && tdsc__ms_left(deadline) == 0)
+    j->abandoned = true;
+  bool gone = j->abandoned;
+  pthread_mutex_unlock(&j->mu);
+  if (done)
+    return 1;
+  if (gone)
+    job_unref(j);
+  return gone ? -1 : 0;
+}
+
+/* The caller leaves a launched j whose outputs it no longer wants: the
+ * worker (if still running) frees what the job holds. */
+static void job_abandon(krb_job *j) {
+  pthread_mutex_lock(&j->mu);
+  bool done = j->done;
+  j->abandoned = !done;
+  pthread_mutex_unlock(&j->mu);
+  if (done) {
+    OM_uint32 minor;
+    gss_release_buffer(&minor, &j->out);
+    res_release(&j->res);
+  }
+  job_unref(j);
+}
+
+/* Runs j until it is done or deadline passes.  true: done (outputs valid,
+ * the caller still holds its reference).  false: timed out; the job is
+ * abandoned and the caller's reference dropped: j must not be touched. */
+static bool job_run(krb_job *j, int64_t deadline) {
+  if (!job_launch(j))
+    return true;
   pthread_mutex_lock(&j->mu);
   while (!j->done) {
     if (deadline == TDSC__NO_DEADLINE) {
@@ -359,6 +407,11 @@ typedef struct krb_state {
   char *keytab;     /* KrbKeytab=, or NULL */
   bool with_password; /* KrbPassword= */
   int64_t took_ms;  /* how long the failed call took */
+  /* a context call on the worker that the caller does not wait for
+   * (auth.h PENDING): woken through wake */
+  tdsc__waker *wake; /* NULL: every call waits (the params' pending_ok) */
+  krb_job *pending;
+  int64_t started;
 } krb_state;
 _Static_assert(offsetof(krb_state, x) == 0, "tdsc__exchange_step's state");
 
@@ -646,16 +699,18 @@ static tdsc_errc krb_timeout(krb_state *s, tdsc_error *err, int64_t started,
   return TDSC_E_KRB_KDC_UNREACHABLE;
 }
 
-/* Runs job j (inputs set, res empty) with s's deadline: moves s->res in
- * and back.  On failure err is set and j is gone. */
-static tdsc_errc krb_run(krb_state *s, krb_job *j, tdsc__krb_phase phase,
-                         tdsc_error *err) {
-  int64_t started = tdsc__now_ms();
+/* Moves s->res into job j (inputs set, res empty). */
+static void krb_hand_over(krb_state *s, krb_job *j) {
+  s->started = tdsc__now_ms();
   j->res = s->res;
   s->res = res_none;
-  if (!job_run(j, s->deadline)) {
-    return krb_timeout(s, err, started, phase);
-  }
+}
+
+/* j is done: moves its res back to s.  On failure err is set and j is
+ * gone. */
+static tdsc_errc krb_done(krb_state *s, krb_job *j, tdsc__krb_phase phase,
+                          tdsc_error *err) {
+  int64_t started = s->started;
   s->res = j->res;
   j->res = res_none;
   if (GSS_ERROR(j->major)) {
@@ -667,6 +722,16 @@ static tdsc_errc krb_run(krb_state *s, krb_job *j, tdsc__krb_phase phase,
     return ec;
   }
   return TDSC_OK;
+}
+
+/* Runs job j (inputs set, res empty) with s's deadline, waiting: moves
+ * s->res in and back.  On failure err is set and j is gone. */
+static tdsc_errc krb_run(krb_state *s, krb_job *j, tdsc__krb_phase phase,
+                         tdsc_error *err) {
+  krb_hand_over(s, j);
+  if (!job_run(j, s->deadline))
+    return krb_timeout(s, err, s->started, phase);
+  return krb_done(s, j, phase, err);
 }
 
 static void set_identity(krb_state *s) {
@@ -762,6 +827,9 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   s->res = res_none;
   tdsc__exchange_init(&s->x, &tdsc__facts_kerberos, &krb_hooks, s, p->spnego);
   s->deadline = p->deadline;
+  /* without a waker (none could be made) every call waits, as before */
+  if (p->pending_ok)
+    s->wake = tdsc__waker_new();
   if (!p->spn || !*p->spn)
     return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
                          "Kerberos needs a service principal name (SPN)");
@@ -861,21 +929,45 @@ static tdsc_errc krb_ctx(void *m, const uint8_t *in, size_t inlen,
                          tdsc__buf *tok, bool *complete, tdsc_error *err) {
   krb_state *s = m;
   tdsc__krb_phase phase = in ? TDSC__KRB_ACCEPT : TDSC__KRB_INIT;
-  krb_job *j = job_new(JOB_INIT);
-  if (!j)
-    return tdsc__err_oom(err);
-  if (in && inlen) {
-    j->in.value = malloc(inlen);
-    if (!j->in.value) {
-      job_unref(j);
+  tdsc_errc ec;
+  krb_job *j = s->pending; /* called again with the same input */
+  if (!j) {
+    j = job_new(JOB_INIT);
+    if (!j)
       return tdsc__err_oom(err);
+    if (in && inlen) {
+      j->in.value = malloc(inlen);
+      if (!j->in.value) {
+        job_unref(j);
+        return tdsc__err_oom(err);
+      }
+      memcpy(j->in.value, in, inlen);
+      j->in.length = inlen;
     }
-    memcpy(j->in.value, in, inlen);
-    j->in.length = inlen;
+    if (!s->wake) {
+      if ((ec = krb_run(s, j, phase, err)))
+        return ec;
+    } else {
+      /* the caller does not wait: the worker fires s->wake when done */
+      krb_hand_over(s, j);
+      tdsc__waker_clear(s->wake);
+      j->wake = s->wake;
+      if (job_launch(j))
+        s->pending = j;
+      else if ((ec = krb_done(s, j, phase, err)))
+        return ec;
+    }
   }
-  tdsc_errc ec = krb_run(s, j, phase, err);
-  if (ec)
-    return ec;
+  if (s->pending) {
+    int st = job_poll(j, s->deadline);
+    if (st == 0)
+      return TDSC__AGAIN;
+    s->pending = NULL;
+    if (st < 0)
+      return krb_timeout(s, err, s->started, phase);
+    if ((ec = krb_done(s, j, phase, err)))
+      return ec;
+  }
   OM_uint32 minor;
   tdsc__buf_put(tok, j->out.value, j->out.length);
   gss_release_buffer(&minor, &j->out);
@@ -934,6 +1026,9 @@ static void krb_free(void *state) {
   krb_state *s = state;
   if (!s)
     return;
+  if (s->pending) /* the connect was abandoned during a call */
+    job_abandon(s->pending);
+  tdsc__waker_free(s->wake);
   res_release(&s->res);
   tdsc__exchange_free(&s->x);
   free(s->spn);
@@ -945,8 +1040,14 @@ static void krb_free(void *state) {
   free(s);
 }
 
+/* While a step returns PENDING: readable once the worker is done. */
+static intptr_t krb_pollfd(void *state) {
+  krb_state *s = state;
+  return s && s->pending ? tdsc__waker_fd(s->wake) : -1;
+}
+
 static const tdsc__mech_ops kerberos_ops = {
     "kerberos", krb_init, tdsc__exchange_step, tdsc__exchange_identity,
-    krb_free,   NULL};
+    krb_free,   NULL,     krb_pollfd};
 
 const tdsc__mech_ops *const tdsc__mech_kerberos = &kerberos_ops;

@@ -53,6 +53,7 @@ void tdsc__attempt_init(tdsc__attempt *a, const tdsc__endpoint *ep,
   a->fd = TDSC__NO_POLLFD;
   a->timer_ms = -1;
   tdsc__buf_init(&a->token);
+  tdsc__buf_init(&a->pend_in);
 }
 
 void tdsc__attempt_free(tdsc__attempt *a) {
@@ -65,6 +66,7 @@ void tdsc__attempt_free(tdsc__attempt *a) {
   a->hs = NULL;
   tdsc__buf_wipe(&a->token);
   tdsc__buf_free(&a->token);
+  tdsc__buf_free(&a->pend_in);
   tdsc__msg_clear(&a->first_error);
 }
 
@@ -118,6 +120,7 @@ static tdsc_errc mech_init(tdsc_conn *c, tdsc__attempt *a) {
       .workstation = wsid,
       .spnego = c->opts.spnego,
       .deadline = a->deadline,
+      .pending_ok = true, /* tdsc__attempt_step waits for the worker */
   };
   tdsc_errc rc = a->ops->init(&a->state, &p, &c->err);
   if (rc == TDSC_OK) {
@@ -352,18 +355,40 @@ static tdsc_errc send_login(tdsc_conn *c, const tdsc__attempt *a) {
   return rc;
 }
 
+/* One step of the mechanism with the server's token in (NULL first):
+ * TDSC__AGAIN while its provider call runs on the worker (a->pending;
+ * the wait is on the mechanism's descriptor), a failure (the mechanism's
+ * error, a->mech_failed for a server token), else TDSC_OK. */
+static tdsc_errc mech_step(tdsc_conn *c, tdsc__attempt *a, bool server,
+                           const uint8_t *in, size_t inlen) {
+  tdsc__auth_status st = a->ops->step(a->state, in, inlen, &a->token, &c->err);
+  a->pending = st == TDSC__AUTH_PENDING;
+  if (a->pending) {
+    a->fd = a->ops->pollfd ? a->ops->pollfd(a->state) : TDSC__NO_POLLFD;
+    a->want = TDSC__WANT_READ;
+    if (a->fd == TDSC__NO_POLLFD)
+      a->timer_ms = 2; /* nothing to wait on: look again shortly */
+    return TDSC__AGAIN;
+  }
+  if (st == TDSC__AUTH_FAILED) {
+    /* After a server token the mechanism knows better than the 18452
+     * that may follow: its error is kept. */
+    a->mech_failed = server;
+    return c->err.code;
+  }
+  a->done = st == TDSC__AUTH_DONE;
+  return TDSC_OK;
+}
+
 /* The mechanism's first token, then LOGIN7 queued (state LOGIN_FLUSH
  * sends it). */
 static tdsc_errc login_start(tdsc_conn *c, tdsc__attempt *a) {
   c->encryption = a->tls_used;
-  if (a->ops->step) {
-    tdsc__auth_status st = a->ops->step(a->state, NULL, 0, &a->token, &c->err);
-    if (st == TDSC__AUTH_FAILED)
-      return c->err.code;
-    a->done = st == TDSC__AUTH_DONE;
-  }
+  tdsc_errc rc;
+  if (a->ops->step && (rc = mech_step(c, a, false, NULL, 0)) != TDSC_OK)
+    return rc;
   a->st = TDSC__AS_LOGIN_FLUSH;
-  tdsc_errc rc = send_login(c, a);
+  rc = send_login(c, a);
   if (rc != TDSC_OK)
     tdsc__err_context(&c->err, "LOGIN7");
   return rc;
@@ -430,6 +455,10 @@ static tdsc_errc login_refused(tdsc_conn *c, const tdsc__attempt *a,
  * where this one stopped (wire.c keeps the response's place). */
 static tdsc_errc read_round(tdsc_conn *c, tdsc__attempt *a) {
   tdsc_errc rc;
+  /* a token whose step waited for the mechanism's worker: again */
+  if (a->pending &&
+      (rc = mech_step(c, a, true, a->pend_in.data, a->pend_in.len)) != TDSC_OK)
+    return rc;
   for (;;) {
     tdsc__event ev;
     bool end;
@@ -488,15 +517,17 @@ static tdsc_errc read_round(tdsc_conn *c, tdsc__attempt *a) {
                              "the server at %s sent an SSPI token to a SQL "
                              "login",
                              c->address);
-      tdsc__auth_status st = a->ops->step(a->state, ev.u.sspi.data,
-                                          ev.u.sspi.len, &a->token, &c->err);
-      if (st == TDSC__AUTH_FAILED) {
-        /* The mechanism knows better than the 18452 that may follow: keep
-         * its error, and read the rest only to leave the stream in order. */
-        a->mech_failed = true;
-        return c->err.code;
+      rc = mech_step(c, a, true, ev.u.sspi.data, ev.u.sspi.len);
+      if (rc == TDSC__AGAIN) {
+        /* the token lives in the parser's buffer only until the next
+         * event: kept for the step again */
+        tdsc__buf_reset(&a->pend_in);
+        tdsc__buf_put(&a->pend_in, ev.u.sspi.data, ev.u.sspi.len);
+        if (a->pend_in.oom)
+          return tdsc__err_oom(&c->err);
       }
-      a->done = st == TDSC__AUTH_DONE;
+      if (rc != TDSC_OK)
+        return rc;
       break;
     }
     default:
@@ -668,8 +699,9 @@ tdsc_errc tdsc__attempt_step(tdsc_conn *c, tdsc__attempt *a) {
       return TDSC_OK;
     }
     if (rc == TDSC__AGAIN) {
-      /* the wire's and TLS's waits are on the stack's descriptor */
-      if (a->st != TDSC__AS_TRANSPORT) {
+      /* the wire's and TLS's waits are on the stack's descriptor (the
+       * TCP connect and a mechanism's worker set their own) */
+      if (a->st != TDSC__AS_TRANSPORT && !a->pending) {
         if (!a->want)
           a->want = c->want ? c->want : TDSC__WANT_READ;
         a->fd = c->io ? tdsc__io_pollfd(c->io) : TDSC__NO_POLLFD;

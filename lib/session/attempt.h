@@ -49,6 +49,10 @@ typedef struct tdsc__attempt {
   tdsc__tls_hs *hs;           /* TLS handshake in progress */
   tdsc__tls_opts tlso;        /* its options (outlive the handshake) */
   tdsc__buf token;            /* the mechanism's next token */
+  /* the mechanism's step runs on its worker (auth.h PENDING): the step
+   * is made again with the same input, kept here (the server's token) */
+  bool pending;
+  tdsc__buf pend_in;
   /* the login response */
   tdsc_message first_error;
   bool have_error, ack, sspi;
