@@ -7,8 +7,8 @@
  * (i mod k)-th of the k connection strings (say one with SQL login over
  * TLS and one with Authentication=kerberos), all at once: each connect is
  * started with tdsc_conn_connect_start and advanced with
- * tdsc_conn_connect_poll (Kerberos' GSSAPI calls still block inside a
- * poll in this release).  Then every connection runs QUERIES queries
+ * tdsc_conn_connect_poll (Kerberos' GSSAPI calls run on a worker whose
+ * descriptor the loop waits on like a socket).  Then every connection runs QUERIES queries
  * (default 3) one after another, all connections at once, in one thread:
  * each call that would wait returns TDSC_E_WOULD_BLOCK, and the loop
  * waits for every connection's descriptor in one poll(2) before calling
