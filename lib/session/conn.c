@@ -232,6 +232,7 @@ static tdsc_errc connect_end(tdsc_conn *c, tdsc_errc rc) {
   }
   c->query_timeout_ms = (int64_t)c->opts.query_timeout * 1000;
   c->cancel_timeout_ms = (int64_t)c->opts.cancel_timeout * 1000;
+  c->wb_pending = false; /* the polls' WOULD_BLOCK was the connect's */
   /* a cancel meant for an earlier request must not stop the next one */
   atomic_store(&c->cancel, false);
   tdsc__waker_clear(c->waker);

@@ -299,6 +299,31 @@ START_TEST(the_fallback_keeps_its_trail) {
 }
 END_TEST
 
+/* The connect's deadline is not the first request's: a request made
+ * after LoginTimeout has passed has its own query timeout, in
+ * non-blocking mode too. */
+START_TEST(a_request_after_the_connect_has_its_own_deadline) {
+  tdsc_conn *c = tdsc_conn_new();
+  OK(c, tdsc_conn_set_nonblocking(c, true));
+  OK(c, connect_nb(c, th_connstr(&srv, "LoginTimeout=1")));
+  usleep(1200 * 1000);
+  tdsc_result *r;
+  OK(c, tdsc_conn_execute(c, "WAITFOR DELAY '00:00:00.300'; SELECT 7 AS n",
+                          &r));
+  tdsc_step st;
+  long long t0 = th_now_ms();
+  while ((st = tdsc_result_next_set(r)) == TDSC_STEP_ERROR &&
+         tdsc_error_code(tdsc_conn_error(c)) == TDSC_E_WOULD_BLOCK) {
+    ck_assert_int_lt(th_now_ms() - t0, 30000);
+    struct pollfd p = {.fd = tdsc_conn_socket(c), .events = POLLIN};
+    ck_assert_int_ge(poll(&p, 1, tdsc_conn_timeout_ms(c)), 0);
+  }
+  ck_assert_msg(st == TDSC_STEP_RESULT, "%s", th_report(c));
+  tdsc_result_free(r);
+  tdsc_conn_free(c);
+}
+END_TEST
+
 /* A failure in each state of the attempt: the non-blocking connect ends
  * with the blocking one's code, words and trail. */
 START_TEST(each_state_fails_as_in_blocking_mode) {
@@ -355,6 +380,7 @@ static Suite *suite(void) {
   tcase_add_unchecked_fixture(tc, serve, teardown);
   tcase_add_test(tc, many_connects_in_one_thread);
   tcase_add_test(tc, the_fallback_keeps_its_trail);
+  tcase_add_test(tc, a_request_after_the_connect_has_its_own_deadline);
   tcase_add_test(tc, each_state_fails_as_in_blocking_mode);
   suite_add_tcase(s, tc);
   return s;
