@@ -1,7 +1,7 @@
 /* The connect without waiting (tdsc_conn_connect_start / _poll) against
- * the test server: one thread and poll(2) connect 63 connections at once
- * (TLS with SQL login, NTLM, Kerberos whose GSSAPI calls run on a worker
- * that wakes the loop), some of which fail on purpose (a wrong SQL or NTLM
+ * the test server: one thread and poll(2) connect 64 connections at once
+ * (TLS with SQL login over TCP and the named pipe, NTLM, Kerberos whose
+ * GSSAPI calls run on a worker that wakes the loop), some of which fail on purpose (a wrong SQL or NTLM
  * password, a port nobody listens on, a server that stalls after
  * PRELOGIN), each outcome's code checked; the fallback's trail kept; and
  * for a failure in each state of the attempt, the same code, words and
@@ -21,7 +21,7 @@
 
 static th_realm realm;
 static th_server srv, stall;
-static char users[700];
+static char users[700], pipepath[700];
 static int dead_port;
 
 #define OK(c, call)                                                           \
@@ -41,6 +41,12 @@ static void serve(void) {
   snprintf(keytab, sizeof keytab, "%s/server.keytab", realm.dir);
   snprintf(map1, sizeof map1, "alice@%s=TDSC\\alice", realm.realm);
   snprintf(spn, sizeof spn, "MSSQLSvc/localhost:%d", port);
+  char d[700];
+  snprintf(d, sizeof d, "%s/pipe", realm.dir);
+  mkdir(d, 0700);
+  snprintf(d, sizeof d, "%s/pipe/sql", realm.dir);
+  mkdir(d, 0700);
+  snprintf(pipepath, sizeof pipepath, "%s/pipe/sql/query", realm.dir);
   FILE *f = fopen(users, "w");
   ck_assert_ptr_nonnull(f);
   fputs("TDSC:alice:alice-nt-pw\n", f);
@@ -54,7 +60,8 @@ static void serve(void) {
                          (const char *)NULL));
   ck_assert_msg(th_server_start(&srv, "--port", portstr, "--keytab", keytab,
                                 "--ntlm-users", users, "--map", map1, "--map",
-                                "TDSC\\alice=TDSC\\alice", (const char *)NULL),
+                                "TDSC\\alice=TDSC\\alice", "--pipe", pipepath,
+                                (const char *)NULL),
                 "the test server did not start");
   ck_assert_msg(th_server_start(&stall, "--misbehave", "hang-after-prelogin",
                                 (const char *)NULL),
@@ -78,13 +85,14 @@ typedef enum {
   K_REFUSED,    /* nobody listens: CONN_REFUSED */
   K_STALL,      /* the server stalls after PRELOGIN: READ_TIMEOUT */
   K_KRB,        /* TLS + Kerberos (the ticket cache): connects */
+  K_PIPE,       /* TLS + SQL login over the named pipe: connects */
   NKINDS
 } kind;
 
 static const tdsc_errc expected[NKINDS] = {
     TDSC_OK,           TDSC_OK,           TDSC_E_LOGIN_FAILED,
     TDSC_E_NTLM_LOGON_DENIED, TDSC_E_CONN_REFUSED, TDSC_E_READ_TIMEOUT,
-    TDSC_OK};
+    TDSC_OK,           TDSC_OK};
 
 typedef struct job {
   kind k;
@@ -120,6 +128,12 @@ static void job_connstr(kind k, char *out, size_t cap) {
   case K_STALL:
     snprintf(out, cap, "%s", th_connstr(&stall, "LoginTimeout=2"));
     break;
+  case K_PIPE:
+    snprintf(out, cap,
+             "Server=np:%s;CAFile=%s;HostNameInCertificate=localhost;UID=sa;"
+             "PWD=Secret-123",
+             pipepath, ca);
+    break;
   case K_KRB:
     snprintf(out, cap,
              "Server=tcp:localhost,%d;CAFile=%s;Authentication=kerberos",
@@ -151,7 +165,7 @@ static void wait_spec(job *j, struct pollfd *p, int *timeout) {
     *timeout = ms;
 }
 
-#define NJOBS 63
+#define NJOBS 64
 
 START_TEST(many_connects_in_one_thread) {
   /* Under valgrind every call costs fifty times as much: a dozen
@@ -250,7 +264,7 @@ START_TEST(many_connects_in_one_thread) {
     tdsc_conn_free(j->c);
   }
   int per_kind = njobs / NKINDS; /* (njobs a multiple of NKINDS) */
-  ck_assert_int_eq(ok, 3 * per_kind);
+  ck_assert_int_eq(ok, 4 * per_kind);
   /* Kerberos' context calls ran on the worker while the loop went on */
   ck_assert_int_ge(woken, 1);
 }
@@ -327,7 +341,7 @@ END_TEST
 /* A failure in each state of the attempt: the non-blocking connect ends
  * with the blocking one's code, words and trail. */
 START_TEST(each_state_fails_as_in_blocking_mode) {
-  char cs[8][2048];
+  char cs[9][2048];
   const tdsc_errc want[] = {
       TDSC_E_BAD_OPTION_VALUE,      /* before any attempt */
       TDSC_E_NTLM_NO_CREDENTIALS,   /* the mechanism's credentials */
@@ -337,6 +351,7 @@ START_TEST(each_state_fails_as_in_blocking_mode) {
       TDSC_E_NTLM_LOGON_DENIED,     /* an SSPI round */
       TDSC_E_READ_TIMEOUT,          /* a stall after PRELOGIN */
       TDSC_E_LOGIN_NO_DATABASE,     /* the server's refusal */
+      TDSC_E_TLS_CERT_NAME_MISMATCH, /* TDS 8.0's TLS, before PRELOGIN */
   };
   snprintf(cs[0], sizeof cs[0], "%s", th_connstr(&srv, "Encrypt=maybe"));
   snprintf(cs[1], sizeof cs[1], "%s", th_connstr(&srv, "Authentication=ntlm"));
@@ -347,6 +362,8 @@ START_TEST(each_state_fails_as_in_blocking_mode) {
   job_connstr(K_NTLM_BAD, cs[5], sizeof cs[5]);
   snprintf(cs[6], sizeof cs[6], "%s", th_connstr(&stall, "LoginTimeout=1"));
   snprintf(cs[7], sizeof cs[7], "%s", th_connstr(&srv, "Database=nosuchdb"));
+  snprintf(cs[8], sizeof cs[8], "%s",
+           th_connstr(&srv, "Encrypt=strict;HostNameInCertificate=db.example.org"));
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     tdsc_conn *b = tdsc_conn_new(), *n = tdsc_conn_new();
     tdsc_errc rb = tdsc_conn_connect(b, cs[i]);
