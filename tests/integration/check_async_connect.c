@@ -313,6 +313,36 @@ START_TEST(the_fallback_keeps_its_trail) {
 }
 END_TEST
 
+/* Closing while a Kerberos call runs on its worker abandons the call:
+ * the worker frees what it holds when the call returns (ASan and valgrind
+ * watch), and the next connect is not disturbed. */
+START_TEST(closing_during_a_kerberos_call_abandons_it) {
+  char cs[2048];
+  job_connstr(K_KRB, cs, sizeof cs);
+  bool seen = false;
+  for (int tries = 0; tries < 20 && !seen; tries++) {
+    tdsc_conn *c = tdsc_conn_new();
+    tdsc_errc rc = tdsc_conn_connect_start(c, cs);
+    while (rc == TDSC_E_WOULD_BLOCK) {
+      job j = {.c = c};
+      struct pollfd p;
+      int timeout = -1;
+      wait_spec(&j, &p, &timeout);
+      if ((seen = j.waker_seen))
+        break; /* the call runs on the worker now */
+      ck_assert_int_ge(poll(&p, p.fd >= 0 ? 1 : 0, timeout), 0);
+      rc = tdsc_conn_connect_poll(c);
+    }
+    ck_assert(seen || rc == TDSC_OK);
+    tdsc_conn_free(c);
+  }
+  ck_assert(seen);
+  tdsc_conn *c = tdsc_conn_new();
+  OK(c, connect_nb(c, cs));
+  tdsc_conn_free(c);
+}
+END_TEST
+
 /* The connect's deadline is not the first request's: a request made
  * after LoginTimeout has passed has its own query timeout, in
  * non-blocking mode too. */
@@ -397,6 +427,7 @@ static Suite *suite(void) {
   tcase_add_unchecked_fixture(tc, serve, teardown);
   tcase_add_test(tc, many_connects_in_one_thread);
   tcase_add_test(tc, the_fallback_keeps_its_trail);
+  tcase_add_test(tc, closing_during_a_kerberos_call_abandons_it);
   tcase_add_test(tc, a_request_after_the_connect_has_its_own_deadline);
   tcase_add_test(tc, each_state_fails_as_in_blocking_mode);
   suite_add_tcase(s, tc);
