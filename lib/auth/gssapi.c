@@ -194,6 +194,7 @@ typedef struct krb_job {
   gss_buffer_desc in;
   /* outputs */
   OM_uint32 major, minor, flags;
+  bool minor_ours; /* minor is a krb5 code job_call found, not GSSAPI's */
   gss_buffer_desc out;
 } krb_job;
 
@@ -260,6 +261,7 @@ static void job_call(krb_job *j) {
     if (j->desired == GSS_C_NO_NAME &&
         (j->minor = (OM_uint32)tdsc__krb5_collection_problem()) != 0) {
       j->major = GSS_S_CRED_UNAVAIL;
+      j->minor_ours = true;
       break;
     }
     j->major = gss_acquire_cred(&j->minor, j->desired, GSS_C_INDEFINITE,
@@ -437,9 +439,12 @@ static const char *who(const krb_state *s) {
 
 static char *ccache_principal(const char *name);
 
-/* Fills err from a failed GSSAPI call; returns the KRB_* code. */
+/* Fills err from a failed GSSAPI call; returns the KRB_* code.  With
+ * ours, minor is a krb5 code the library found itself (job_call), which
+ * GSSAPI never returned: its words are krb5's, not gss_display_status's
+ * (which leaks an entry for a code it does not know). */
 static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
-                          OM_uint32 minor, tdsc__krb_phase phase) {
+                          OM_uint32 minor, bool ours, tdsc__krb_phase phase) {
   int32_t code = (int32_t)minor;
   tdsc_errc ec = tdsc__krb_classify(major, code, phase);
   /* The provider text keeps both codes' words; the message keeps the
@@ -451,7 +456,11 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
   tdsc__buf_init(&mech);
   if (major)
     display_status(&text, major, GSS_C_GSS_CODE);
-  if (minor) {
+  if (minor && ours) {
+    tdsc__buf_put_str(&text, text.len ? "; " : "");
+    tdsc__buf_put_str(&text, error_message((krb5_error_code)minor));
+    tdsc__buf_put_str(&mech, error_message((krb5_error_code)minor));
+  } else if (minor) {
     display_status(&text, minor, GSS_C_MECH_CODE);
     display_status(&mech, minor, GSS_C_MECH_CODE);
   }
@@ -715,7 +724,7 @@ static tdsc_errc krb_done(krb_state *s, krb_job *j, tdsc__krb_phase phase,
   j->res = res_none;
   if (GSS_ERROR(j->major)) {
     s->took_ms = tdsc__now_ms() - started;
-    tdsc_errc ec = krb_fail(s, err, j->major, j->minor, phase);
+    tdsc_errc ec = krb_fail(s, err, j->major, j->minor, j->minor_ours, phase);
     OM_uint32 minor;
     gss_release_buffer(&minor, &j->out);
     job_unref(j);
@@ -811,7 +820,7 @@ static tdsc_errc import_name(krb_state *s, const char *text,
   major = gss_import_name(&minor, &b, (gss_OID)GSS_KRB5_NT_PRINCIPAL_NAME,
                           name);
   if (GSS_ERROR(major)) {
-    tdsc_errc ec = krb_fail(s, err, major, minor, TDSC__KRB_INIT);
+    tdsc_errc ec = krb_fail(s, err, major, minor, false, TDSC__KRB_INIT);
     tdsc__err_context(err, "cannot use \"%s\" as a Kerberos principal", text);
     return ec;
   }
@@ -994,7 +1003,7 @@ static tdsc_errc krb_get_mic(void *m, const tdsc__buf *msg, tdsc__buf *out,
   OM_uint32 major =
       gss_get_mic(&minor, s->res.ctx, GSS_C_QOP_DEFAULT, &in, &mic);
   if (GSS_ERROR(major))
-    return krb_fail(s, err, major, minor, TDSC__KRB_ACCEPT);
+    return krb_fail(s, err, major, minor, false, TDSC__KRB_ACCEPT);
   tdsc__buf_put(out, mic.value, mic.length);
   gss_release_buffer(&minor, &mic);
   return out->oom ? tdsc__err_oom(err) : TDSC_OK;
@@ -1008,7 +1017,7 @@ static bool krb_verify_mic(void *m, const tdsc__buf *msg, const uint8_t *micp,
   gss_buffer_desc mic = {miclen, (void *)micp};
   OM_uint32 major = gss_verify_mic(&minor, s->res.ctx, &in, &mic, NULL);
   if (GSS_ERROR(major)) {
-    krb_fail(s, prov, major, minor, TDSC__KRB_ACCEPT);
+    krb_fail(s, prov, major, minor, false, TDSC__KRB_ACCEPT);
     return false;
   }
   return true;
