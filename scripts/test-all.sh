@@ -120,6 +120,7 @@ tests/unit/check_values
 tests/unit/check_session
 tests/unit/check_net
 tests/unit/check_auth
+tests/unit/check_entra
 tests/integration/check_connect
 tests/integration/check_query
 tests/integration/check_kerberos

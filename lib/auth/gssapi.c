@@ -947,6 +947,6 @@ static void krb_free(void *state) {
 
 static const tdsc__mech_ops kerberos_ops = {
     "kerberos", krb_init, tdsc__exchange_step, tdsc__exchange_identity,
-    krb_free,   NULL};
+    krb_free,   NULL,     NULL};
 
 const tdsc__mech_ops *const tdsc__mech_kerberos = &kerberos_ops;

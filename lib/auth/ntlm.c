@@ -844,6 +844,6 @@ const tdsc__ntlm_info *tdsc__ntlm_info_of(void *state) {
 
 static const tdsc__mech_ops ntlm_ops = {
     "ntlm",    ntlm_init, tdsc__exchange_step, tdsc__exchange_identity,
-    ntlm_free, NULL};
+    ntlm_free, NULL,     NULL};
 
 const tdsc__mech_ops *const tdsc__mech_ntlm = &ntlm_ops;

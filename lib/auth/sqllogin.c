@@ -41,6 +41,7 @@ static const char *sql_identity(void *state) {
 static void sql_free(void *state) { free(state); }
 
 static const tdsc__mech_ops sql_ops = {"sql",        sql_init, NULL,
-                                       sql_identity, sql_free, sql_basic};
+                                       sql_identity, sql_free, sql_basic,
+                                       NULL};
 
 const tdsc__mech_ops *const tdsc__mech_sql = &sql_ops;

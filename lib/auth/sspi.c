@@ -939,10 +939,10 @@ static void sspi_free(void *state) {
 
 static const tdsc__mech_ops kerberos_ops = {
     "kerberos", krb_init, tdsc__exchange_step, tdsc__exchange_identity,
-    sspi_free,  NULL};
+    sspi_free,  NULL,     NULL};
 static const tdsc__mech_ops ntlm_ops = {
     "ntlm",    ntlm_init, tdsc__exchange_step, tdsc__exchange_identity,
-    sspi_free, NULL};
+    sspi_free, NULL,      NULL};
 
 const tdsc__mech_ops *const tdsc__mech_kerberos = &kerberos_ops;
 const tdsc__mech_ops *const tdsc__mech_ntlm = &ntlm_ops;

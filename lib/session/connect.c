@@ -100,6 +100,7 @@ static tdsc_errc prelogin(tdsc_conn *c, bool secret, tls_plan *plan,
   pl.encryption = want == TDSC__ENC_MANDATORY || want == TDSC__ENC_STRICT
                       ? TDSC__ENCRYPT_ON
                       : TDSC__ENCRYPT_OFF;
+  tdsc__fedauth_prelogin(c, &pl);
   tdsc__buf_reset(&c->out);
   tdsc_errc rc = tdsc__prelogin_encode(&pl, &c->out, &c->err);
   if (rc == TDSC_OK && c->out.oom)
@@ -113,6 +114,8 @@ static tdsc_errc prelogin(tdsc_conn *c, bool secret, tls_plan *plan,
     return rc;
   tdsc__prelogin resp;
   rc = tdsc__prelogin_decode(c->in.data, c->in.len, &resp, &c->err);
+  if (rc == TDSC_OK)
+    rc = tdsc__fedauth_answer(c, &resp);
   if (rc != TDSC_OK)
     return rc;
   snprintf(c->server_version, sizeof c->server_version, "%u.%u.%u",
@@ -191,6 +194,7 @@ static tdsc_errc send_login(tdsc_conn *c, const attempt *a,
       .sspi_len = sql ? 0 : token->len,
       .feature_utf8 = true,
   };
+  tdsc__fedauth_login7(c, a->ops, a->state, &l);
   tdsc__buf_reset(&c->out);
   tdsc_errc rc = tdsc__login7_encode(&l, &c->out, &c->err);
   if (rc == TDSC_OK && c->out.oom)
@@ -287,6 +291,10 @@ static tdsc_errc read_login_round(tdsc_conn *c, attempt *a, tdsc__buf *reply,
         *have_error = true;
       }
       break;
+    case TDSC__EV_FEATUREEXTACK:
+      if ((rc = tdsc__fedauth_ack(c, &ev)) != TDSC_OK)
+        return rc;
+      break;
     case TDSC__EV_SSPI: {
       sspi = true;
       /* A token after the mechanism is done (SPNEGO's accept-completed,
@@ -352,6 +360,8 @@ static tdsc_errc login(tdsc_conn *c, attempt *a, tdsc__buf *token,
                        "the server at %s ended its login response without a "
                        "LOGINACK token",
                        c->address);
+  } else if ((rc = tdsc__fedauth_done(c)) != TDSC_OK) {
+    /* acknowledged without FEDAUTH (fedauth.c) */
   } else if (a->ops->step && token->len) {
     /* LOGINACK came with a token that asks for an answer (NTLM's
      * CHALLENGE, SPNEGO's request-mic): the exchange was not over, and
@@ -445,6 +455,7 @@ static tdsc_errc mech_init(tdsc_conn *c, attempt *a, int64_t deadline) {
       .spnego = c->opts.spnego,
       .deadline = deadline,
   };
+  tdsc__fedauth_params(c, a->row, &p);
   tdsc_errc rc = a->ops->init(&a->state, &p, &c->err);
   if (rc == TDSC_OK) {
     const char *id = a->ops->identity(a->state);
