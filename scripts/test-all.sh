@@ -139,6 +139,7 @@ tests/integration/check_stream
 tests/unit/check_replay
 tests/unit/check_tls_diag
 tests/integration/check_tls
+tests/integration/check_entra
 tests/fuzz/fuzz_tokens
 tests/fuzz/fuzz_prelogin
 tests/fuzz/fuzz_login
