@@ -174,7 +174,7 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
   /* Microsoft Entra ID (lib/auth/entra.c): a bearer token, as secret as
    * a password. */
   {TDSC__OPT_ACCESS_TOKEN, TDSC__OPTK_STRING, NULL, 0, 0,
-   {"AccessToken", "Access Token", NULL, NULL,
+   {"AccessToken", NULL, NULL, NULL,
     "Microsoft Entra ID access token (a JWT) for Authentication=entra "
     "(never printed; sent only under TLS)",
     true}},
