@@ -302,6 +302,28 @@ START_TEST(server_clock_ahead_sees_the_token_expired) {
 }
 END_TEST
 
+/* A server that takes the token but does not say so in FEATUREEXTACK, or
+ * says more than MS-TDS 2.2.7.11 allows: the login is not trusted. */
+START_TEST(fedauth_acknowledgement_is_required_and_checked) {
+  static const struct {
+    const char *mode, *fact;
+  } cases[] = {{"none", "without acknowledging FEDAUTH"},
+               {"data", "5 bytes of data"}};
+  for (size_t i = 0; i < 2; i++) {
+    th_server odd;
+    start(&odd, cases[i].mode[0] == 'n' ? "--entra-ack=none"
+                                        : "--entra-ack=data");
+    tdsc_conn *c;
+    tdsc_errc rc = connect_token(odd.port, good_token(), NULL, &c);
+    const tdsc_error *e = expect(c, rc, TDSC_E_PROTOCOL);
+    ck_assert_msg(strstr(tdsc_error_message(e), cases[i].fact), "%s",
+                  tdsc_error_message(e));
+    tdsc_conn_free(c);
+    th_server_stop(&odd);
+  }
+}
+END_TEST
+
 /* ------------------------------------------------------------- provider */
 
 typedef struct prov {
@@ -385,6 +407,7 @@ START_TEST(rejected_token_stops_the_chain) {
   const tdsc_error *e = expect(c, rc, TDSC_E_ENTRA_TOKEN_REJECTED);
   ck_assert_uint_eq(tdsc_error_trail_count(e), 1);
   ck_assert_ptr_nonnull(strstr(tdsc_error_message(e), "not falling back"));
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(e), "judged this identity"));
   tdsc_conn_free(c);
 }
 END_TEST
@@ -427,6 +450,7 @@ int main(void) {
   tcase_add_test(tc, encrypt_off_never_sends_the_token);
   tcase_add_test(tc, server_refuses_a_token_it_cannot_trust);
   tcase_add_test(tc, server_clock_ahead_sees_the_token_expired);
+  tcase_add_test(tc, fedauth_acknowledgement_is_required_and_checked);
   tcase_add_test(tc, token_provider_is_asked_when_the_mechanism_runs);
   tcase_add_test(tc, entra_without_a_token_source_skips_to_sql);
   tcase_add_test(tc, rejected_token_stops_the_chain);

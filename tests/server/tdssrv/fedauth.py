@@ -37,6 +37,10 @@ def add_arguments(ap):
     ap.add_argument('--entra-nonce', action='store_true',
                     help='send NONCEOPT in the PRELOGIN answer; FEDAUTH must '
                          'echo it')
+    ap.add_argument('--entra-ack', choices=('none', 'data'),
+                    help='misbehave: accept the token but leave FEDAUTH out '
+                         'of FEATUREEXTACK (none), or acknowledge it with '
+                         'data a security token never gets (data)')
 
 
 def configure(cfg, args):
@@ -45,6 +49,7 @@ def configure(cfg, args):
     cfg.entra_tenant = args.entra_tenant
     cfg.entra_audience = args.entra_audience
     cfg.entra_users = {}
+    cfg.entra_ack = args.entra_ack
     for spec in args.entra_user:
         who, sep, login = spec.partition('=')
         if not sep:
@@ -65,6 +70,16 @@ def prelogin_answer(sess, opts):
     sess.fedauth_nonce = (os.urandom(32) if asked and cfg.entra_key
                           and cfg.entra_nonce else None)
     return sess.fedauth_required, sess.fedauth_nonce
+
+
+def feature_ack(cfg):
+    """The FEDAUTH entry of FEATUREEXTACK (2.2.7.11): no data for a
+    security token unless the client's PRELOGIN sent a nonce (ours never
+    do)."""
+    if cfg.entra_ack == 'none':
+        return b''
+    data = b'\x00' * 5 if cfg.entra_ack == 'data' else b''
+    return bytes([0x02]) + struct.pack('<I', len(data)) + data
 
 
 def _b64url(s):

@@ -277,8 +277,8 @@ class LoginMixin:
             out.append(struct.pack('<BH', TOK_ENVCHANGE, len(body)) + body)
         if fext:
             ack = b''
-            if 0x02 in features:  # entra: FEDAUTH, no data (2.2.7.11)
-                ack += bytes([0x02]) + struct.pack('<I', 0)
+            if 0x02 in features:  # entra: FEDAUTH (fedauth.py)
+                ack += fedauth.feature_ack(cfg)
             if 0x0A in features:
                 ack += bytes([0x0A]) + struct.pack('<I', 1) + b'\x01'
             out.append(bytes([TOK_FEATUREEXTACK]) + ack + b'\xff')
