@@ -439,6 +439,31 @@ START_TEST(token_never_in_the_protocol_trace) {
 }
 END_TEST
 
+/* tdsc-doctor names the token's claims, never the token. */
+START_TEST(doctor_reports_the_claims_not_the_token) {
+  const char *build = getenv("TDSC_BUILDDIR");
+  ck_assert_ptr_nonnull(build);
+  char tok[8192];
+  snprintf(tok, sizeof tok, "%s",
+           sign(key, claims(SQL_AUD, TENANT, -600, -4000)));
+  static char cmd[12000], out[1 << 16];
+  snprintf(cmd, sizeof cmd,
+           "%s/tools/tdsc-doctor -t 5 -c 'Server=tcp:localhost,%d;CAFile=%s;"
+           "Authentication=entra;AccessToken=%s' 2>&1",
+           build, srv.port, th_cert("ca.pem"), tok);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  size_t n = fread(out, 1, sizeof out - 1, p);
+  out[n] = 0;
+  pclose(p);
+  ck_assert_msg(strstr(out, "alice@contoso.test"), "%s", out);
+  ck_assert_msg(strstr(out, TENANT), "%s", out);
+  ck_assert_msg(strstr(out, "ENTRA_TOKEN_EXPIRED"), "%s", out);
+  ck_assert_msg(strstr(out, "s from now)"), "%s", out);
+  assert_no_token_in(out, tok);
+}
+END_TEST
+
 int main(void) {
   th_require_server();
   Suite *s = suite_create("entra");
@@ -455,6 +480,7 @@ int main(void) {
   tcase_add_test(tc, entra_without_a_token_source_skips_to_sql);
   tcase_add_test(tc, rejected_token_stops_the_chain);
   tcase_add_test(tc, token_never_in_the_protocol_trace);
+  tcase_add_test(tc, doctor_reports_the_claims_not_the_token);
   suite_add_tcase(s, tc);
   return th_run_suite(s);
 }
