@@ -67,11 +67,24 @@ static bool audience_ok(const tdsc__jwt_claims *cl, const char *want) {
   return false;
 }
 
+/* t as "YYYY-MM-DD HH:MM:SS UTC", computed rather than asked of gmtime_r,
+ * which not every platform of the library has (the civil-from-days
+ * algorithm of the proleptic Gregorian calendar). */
 static void utc(int64_t t, char *buf, size_t cap) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  if (!gmtime_r(&tt, &tm) || !strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm))
-    snprintf(buf, cap, "%lld (seconds since 1970)", (long long)t);
+  int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+  int64_t secs = t - days * 86400;
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  int64_t y = yoe + era * 400 + (m <= 2);
+  snprintf(buf, cap, "%04lld-%02lld-%02lld %02lld:%02lld:%02lld UTC",
+           (long long)y, (long long)m, (long long)d, (long long)(secs / 3600),
+           (long long)(secs / 60 % 60), (long long)(secs % 60));
 }
 
 /* Asks the application's provider; a token that does not fit the first
@@ -115,7 +128,7 @@ static tdsc_errc from_provider(entra_state *s, const tdsc__auth_params *p,
 static tdsc_errc diagnose(entra_state *s, const char *audience,
                           tdsc_error *err) {
   tdsc__jwt_claims cl;
-  char why[200], t1[64], t2[64];
+  char why[200], t1[96], t2[96];
   if (s->len > MAX_TOKEN)
     return tdsc__err_set(err, TDSC_E_ENTRA_TOKEN_MALFORMED,
                          "the access token is %zu bytes long, more than an "

@@ -170,6 +170,18 @@ START_TEST(entra_names_each_unusable_token_before_sending) {
   ck_assert_ptr_nonnull(strstr(e.message, "expired at"));
   ck_assert_ptr_nonnull(strstr(e.message, "alice@example.com (tenant t1)"));
   ck_assert_ptr_nonnull(strstr(e.message, "UTC"));
+  /* the time is computed, not asked of gmtime_r: pinned here */
+  char fixed[200];
+  snprintf(fixed, sizeof fixed,
+           "{\"aud\":\"https://database.windows.net/\",\"exp\":951782399}");
+  ck_assert_int_eq(try_token(jwt(fixed), NULL, &e),
+                   TDSC_E_ENTRA_TOKEN_EXPIRED);
+  ck_assert_msg(strstr(e.message, "2000-02-28 23:59:59 UTC"), "%s", e.message);
+  snprintf(fixed, sizeof fixed,
+           "{\"aud\":\"https://database.windows.net/\",\"exp\":951868800}");
+  ck_assert_int_eq(try_token(jwt(fixed), NULL, &e),
+                   TDSC_E_ENTRA_TOKEN_EXPIRED);
+  ck_assert_msg(strstr(e.message, "2000-03-01 00:00:00 UTC"), "%s", e.message);
   ck_assert_int_eq(try_token(jwt(claims(0, -60, sql)), NULL, &e),
                    TDSC_E_ENTRA_TOKEN_EXPIRED); /* exp == now */
 
