@@ -147,6 +147,7 @@ tests/fuzz/fuzz_ntlm
 tests/fuzz/fuzz_spnego
 tests/fuzz/fuzz_ssrp
 tests/fuzz/fuzz_connstr
+tests/fuzz/fuzz_jwt
 tests/fuzz/fuzz_session
 tests/integration/check_liars
 tests/integration/check_torture
