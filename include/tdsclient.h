@@ -58,6 +58,8 @@ extern "C" {
 #define TDSC_HAS_TLS_STRICT 1 /* Encrypt=strict (TDS 8.0) */
 #define TDSC_HAS_TRACE 1      /* tdsc_conn_set_trace, Trace=, TDSC_TRACE */
 #define TDSC_HAS_NONBLOCKING 1 /* tdsc_conn_set_nonblocking and friends */
+#define TDSC_HAS_ENTRA 1 /* Authentication=entra, AccessToken=,
+                            tdsc_conn_set_token_provider */
 
 /* Returns the library's version string, e.g. "0.1.0". Static storage. */
 TDSC_API const char *tdsc_version(void);
@@ -80,7 +82,8 @@ typedef enum tdsc_category {
   TDSC_CAT_NTLM = 6,
   TDSC_CAT_SQL_LOGIN = 7,
   TDSC_CAT_SERVER = 8,
-  TDSC_CAT_PROTOCOL = 9
+  TDSC_CAT_PROTOCOL = 9,
+  TDSC_CAT_ENTRA = 10 /* Microsoft Entra ID access tokens */
 } tdsc_category;
 
 /* Where an error's raw status came from. */
@@ -210,6 +213,23 @@ TDSC_API void tdsc_conn_set_message_handler(tdsc_conn *c, tdsc_message_fn fn,
 typedef void (*tdsc_trace_fn)(void *userdata, const char *line);
 TDSC_API void tdsc_conn_set_trace(tdsc_conn *c, tdsc_trace_fn fn,
                                   void *userdata);
+
+/* Microsoft Entra ID access tokens (tdsclient(3), AUTHENTICATION): asked
+ * for a token each time the entra mechanism of Authentication= runs, when
+ * the connection string has no AccessToken=.  resource is the audience
+ * the token must be for ("https://database.windows.net/", or
+ * EntraAudience=).  Write the token (a JWT, UTF-8) with its final NUL into
+ * buf (cap bytes) and return its length without the NUL; when it needs
+ * more room, return the length it needs (cap or more) and it is asked
+ * again once with a buffer that large.  Return -1 when it has no token
+ * (the mechanism is skipped, TDSC_E_ENTRA_NO_TOKEN) and any other negative
+ * value for a failure (TDSC_E_ENTRA_PROVIDER_FAILED).  The library wipes
+ * buf after use; the token is never traced nor put in a message.  Called
+ * on the thread that connects; fn NULL removes the provider. */
+typedef long (*tdsc_token_fn)(void *userdata, const char *resource, char *buf,
+                              size_t cap);
+TDSC_API void tdsc_conn_set_token_provider(tdsc_conn *c, tdsc_token_fn fn,
+                                           void *userdata);
 
 /* Facts of the open session. Strings are "" when unknown. */
 TDSC_API const char *tdsc_conn_database(const tdsc_conn *c);

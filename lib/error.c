@@ -26,7 +26,8 @@ static const struct {
 
 static const char *const category_names[] = {
     "none",     "usage",     "resource", "transport", "tls",
-    "kerberos", "ntlm",      "sql-login", "server",   "protocol"};
+    "kerberos", "ntlm",      "sql-login", "server",   "protocol",
+    "entra"};
 
 static int errc_index(tdsc_errc code) {
   for (size_t i = 0; i < sizeof errc_table / sizeof errc_table[0]; i++)

@@ -120,6 +120,7 @@ tests/unit/check_values
 tests/unit/check_session
 tests/unit/check_net
 tests/unit/check_auth
+tests/unit/check_entra
 tests/integration/check_connect
 tests/integration/check_query
 tests/integration/check_kerberos
@@ -139,6 +140,7 @@ tests/integration/check_stream
 tests/unit/check_replay
 tests/unit/check_tls_diag
 tests/integration/check_tls
+tests/integration/check_entra
 tests/fuzz/fuzz_tokens
 tests/fuzz/fuzz_prelogin
 tests/fuzz/fuzz_login
@@ -146,6 +148,7 @@ tests/fuzz/fuzz_ntlm
 tests/fuzz/fuzz_spnego
 tests/fuzz/fuzz_ssrp
 tests/fuzz/fuzz_connstr
+tests/fuzz/fuzz_jwt
 tests/fuzz/fuzz_session
 tests/integration/check_liars
 tests/integration/check_torture

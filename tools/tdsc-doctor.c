@@ -46,6 +46,7 @@ static const struct {
     [DOC_AUTH_KERBEROS] = {"auth-kerberos", "Login with Kerberos"},
     [DOC_AUTH_NTLM] = {"auth-ntlm", "Login with NTLM"},
     [DOC_AUTH_SQL] = {"auth-sql", "Login with SQL authentication"},
+    [DOC_AUTH_ENTRA] = {"auth-entra", "Login with a Microsoft Entra ID token"},
 };
 
 static const char *status_name(doc_status s) {

@@ -312,7 +312,37 @@
     "later.")                                                                 \
   X(ROUTING_UNSUPPORTED,  902, PROTOCOL,                                      \
     "The server redirected the login elsewhere (ENVCHANGE routing); connect " \
-    "to the server named in the message.")
+    "to the server named in the message.")                                   \
+                                                                              \
+  X(ENTRA_NO_TOKEN,       1000, ENTRA,                                        \
+    "The entra mechanism had no access token: give AccessToken= or set a "    \
+    "token provider (tdsc_conn_set_token_provider), or drop entra from "      \
+    "Authentication=.")                                                       \
+  X(ENTRA_TOKEN_EXPIRED,  1001, ENTRA,                                        \
+    "The access token expired (its exp claim, time in the message): get a "   \
+    "new one from Microsoft Entra ID (e.g. az account get-access-token "      \
+    "--resource https://database.windows.net/).")                             \
+  X(ENTRA_TOKEN_NOT_YET_VALID, 1002, ENTRA,                                   \
+    "The access token is not valid yet (its nbf claim is in the future): "    \
+    "this machine's clock or the issuer's is wrong; fix the clock.")          \
+  X(ENTRA_WRONG_AUDIENCE, 1003, ENTRA,                                        \
+    "The access token was issued for another resource (its aud claim): ask "  \
+    "for a token for https://database.windows.net/ (or set EntraAudience= "   \
+    "to the resource the server expects).")                                   \
+  X(ENTRA_TOKEN_MALFORMED, 1004, ENTRA,                                       \
+    "The access token is not a JWT this client can read (three base64url "    \
+    "parts, JSON claims with exp): pass the access token itself, not an ID "  \
+    "token, a refresh token or a JSON response holding it.")                  \
+  X(ENTRA_TLS_REQUIRED,   1005, ENTRA,                                        \
+    "An access token is a bearer secret and is never sent without TLS: "      \
+    "remove Encrypt=off (or set Encrypt=mandatory or strict).")               \
+  X(ENTRA_TOKEN_REJECTED, 1006, ENTRA,                                        \
+    "The server refused the token's identity (18456): the token's tenant, "   \
+    "issuer or signature is not the server's, or no user is created for the " \
+    "principal (CREATE USER [name] FROM EXTERNAL PROVIDER).")                 \
+  X(ENTRA_PROVIDER_FAILED, 1007, ENTRA,                                       \
+    "The application's token provider (tdsc_conn_set_token_provider) "        \
+    "reported a failure: see the application's own log for why.")
 /* clang-format on */
 
 #endif

@@ -26,6 +26,11 @@ typedef struct tdsc__auth_params {
   const char *workstation;   /* NTLM: this machine's name */
   bool spnego;              /* wrap in SPNEGO (RFC 4178); raw mechanism
                                tokens otherwise */
+  const char *access_token; /* Entra ID: AccessToken= (a bearer secret) */
+  tdsc_token_fn token_fn;   /* Entra ID: the application's provider */
+  void *token_ud;
+  const char *audience;     /* Entra ID: EntraAudience=, NULL for Azure SQL */
+  bool encrypt_off;         /* Encrypt=off: no secret may go (entra.c) */
   int64_t deadline;         /* every call returns by then (clock.h) */
   bool pending_ok;          /* step may return TDSC__AUTH_PENDING (the
                                connect state machine); else every call
@@ -63,6 +68,10 @@ typedef struct tdsc__mech_ops {
   /* While step returns PENDING: a descriptor readable once the provider
    * call is done (POSIX; -1 or a NULL op: none, poll again shortly). */
   intptr_t (*pollfd)(void *state);
+  /* A mechanism of federated authentication (MS-TDS 2.2.6.4 FEDAUTH)
+   * gives its security token (UTF-8, valid as long as the state), which
+   * session/fedauth.c puts in LOGIN7; NULL for the others. */
+  const char *(*bearer)(void *state);
 } tdsc__mech_ops;
 
 /* Kerberos through GSSAPI (gssapi.c); NULL where the build has no GSSAPI. */
@@ -71,5 +80,8 @@ extern const tdsc__mech_ops *const tdsc__mech_kerberos;
 extern const tdsc__mech_ops *const tdsc__mech_ntlm;
 /* SQL Server's own login: UID=/PWD= in LOGIN7, no tokens (sqllogin.c). */
 extern const tdsc__mech_ops *const tdsc__mech_sql;
+/* Microsoft Entra ID access tokens, sent as a FEDAUTH security token
+ * (entra.c). */
+extern const tdsc__mech_ops *const tdsc__mech_entra;
 
 #endif

@@ -1056,7 +1056,12 @@ static intptr_t krb_pollfd(void *state) {
 }
 
 static const tdsc__mech_ops kerberos_ops = {
-    "kerberos", krb_init, tdsc__exchange_step, tdsc__exchange_identity,
-    krb_free,   NULL,     krb_pollfd};
+    .name = "kerberos",
+    .init = krb_init,
+    .step = tdsc__exchange_step,
+    .identity = tdsc__exchange_identity,
+    .free_state = krb_free,
+    .pollfd = krb_pollfd,
+};
 
 const tdsc__mech_ops *const tdsc__mech_kerberos = &kerberos_ops;

@@ -843,7 +843,11 @@ const tdsc__ntlm_info *tdsc__ntlm_info_of(void *state) {
 }
 
 static const tdsc__mech_ops ntlm_ops = {
-    "ntlm",    ntlm_init, tdsc__exchange_step, tdsc__exchange_identity,
-    ntlm_free, NULL,     NULL};
+    .name = "ntlm",
+    .init = ntlm_init,
+    .step = tdsc__exchange_step,
+    .identity = tdsc__exchange_identity,
+    .free_state = ntlm_free,
+};
 
 const tdsc__mech_ops *const tdsc__mech_ntlm = &ntlm_ops;

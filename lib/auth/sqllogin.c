@@ -40,8 +40,12 @@ static const char *sql_identity(void *state) {
 
 static void sql_free(void *state) { free(state); }
 
-static const tdsc__mech_ops sql_ops = {"sql",        sql_init, NULL,
-                                       sql_identity, sql_free, sql_basic,
-                                       NULL};
+static const tdsc__mech_ops sql_ops = {
+    .name = "sql",
+    .init = sql_init,
+    .identity = sql_identity,
+    .free_state = sql_free,
+    .basic = sql_basic,
+};
 
 const tdsc__mech_ops *const tdsc__mech_sql = &sql_ops;

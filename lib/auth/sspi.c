@@ -938,11 +938,19 @@ static void sspi_free(void *state) {
 }
 
 static const tdsc__mech_ops kerberos_ops = {
-    "kerberos", krb_init, tdsc__exchange_step, tdsc__exchange_identity,
-    sspi_free,  NULL,     NULL};
+    .name = "kerberos",
+    .init = krb_init,
+    .step = tdsc__exchange_step,
+    .identity = tdsc__exchange_identity,
+    .free_state = sspi_free,
+};
 static const tdsc__mech_ops ntlm_ops = {
-    "ntlm",    ntlm_init, tdsc__exchange_step, tdsc__exchange_identity,
-    sspi_free, NULL,      NULL};
+    .name = "ntlm",
+    .init = ntlm_init,
+    .step = tdsc__exchange_step,
+    .identity = tdsc__exchange_identity,
+    .free_state = sspi_free,
+};
 
 const tdsc__mech_ops *const tdsc__mech_kerberos = &kerberos_ops;
 const tdsc__mech_ops *const tdsc__mech_ntlm = &ntlm_ops;

@@ -87,12 +87,54 @@ static tdsc_errc put_string(tdsc__buf *out, size_t ol, const char *field,
   return TDSC_OK;
 }
 
+/* FEDAUTH with bFedAuthLibrary = security token (2.2.6.4): Options (the
+ * library in the high 7 bits, fFedAuthEcho in bit 0), FedAuthToken as
+ * L_VARBYTE (a DWORD byte count, then the token in UTF-16LE), then the
+ * server's nonce when its PRELOGIN sent one. The token is a bearer
+ * secret: converted in a side buffer that is wiped, like the password. */
+static tdsc_errc put_fedauth(tdsc__buf *b, const tdsc__login7 *l,
+                             tdsc_error *err) {
+  tdsc__buf tok;
+  tdsc_errc rc = TDSC_OK;
+  size_t n = strlen(l->fedauth_token);
+  if (!n) /* "The length of FedAuthToken MUST NOT be 0." */
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "LOGIN7: the federated authentication token is "
+                         "empty");
+  tdsc__buf_init(&tok);
+  size_t bytes = tdsc__utf8_to_utf16le(l->fedauth_token, n, &tok);
+  if (bytes == (size_t)-1 || tok.oom) {
+    rc = tdsc__err_oom(err);
+    goto out;
+  }
+  if (bytes > LOGIN7_MAX) {
+    rc = tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                       "LOGIN7: the federated authentication token (%zu "
+                       "bytes in UTF-16) exceeds the 128 KiB LOGIN7 limit",
+                       bytes);
+    goto out;
+  }
+  size_t data_len = 1 + 4 + bytes + (l->fedauth_nonce ? TDSC__NONCE_LEN : 0);
+  tdsc__buf_put_u8(b, TDSC__FEAT_FEDAUTH);
+  tdsc__buf_put_u32le(b, (uint32_t)data_len);
+  tdsc__buf_put_u8(b, (uint8_t)(TDSC__FEDAUTH_LIB_SECURITY_TOKEN << 1 |
+                                (l->fedauth_echo ? 1u : 0u)));
+  tdsc__buf_put_u32le(b, (uint32_t)bytes);
+  tdsc__buf_put(b, tok.data, bytes);
+  if (l->fedauth_nonce)
+    tdsc__buf_put(b, l->fedauth_nonce, TDSC__NONCE_LEN);
+out:
+  tdsc__buf_wipe(&tok);
+  tdsc__buf_free(&tok);
+  return rc;
+}
+
 tdsc_errc tdsc__login7_encode(const tdsc__login7 *l, tdsc__buf *out,
                               tdsc_error *err) {
   tdsc__buf b; /* the payload; offsets are relative to its start */
   tdsc_errc rc = TDSC_OK;
   uint8_t flags3 = l->option_flags3;
-  bool ext = l->feature_utf8;
+  bool ext = l->feature_utf8 || l->fedauth_token;
   size_t ext_dword = 0;
 
   tdsc__buf_init(&b);
@@ -178,8 +220,12 @@ tdsc_errc tdsc__login7_encode(const tdsc__login7 *l, tdsc__buf *out,
      * the terminator. UTF8_SUPPORT carries no data in the request (the
      * server's FEATUREEXTACK answers with one byte). */
     tdsc__buf_set_u32le(&b, ext_dword, (uint32_t)b.len);
-    tdsc__buf_put_u8(&b, TDSC__FEAT_UTF8_SUPPORT);
-    tdsc__buf_put_u32le(&b, 0);
+    if (l->fedauth_token && (rc = put_fedauth(&b, l, err)) != TDSC_OK)
+      goto done;
+    if (l->feature_utf8) {
+      tdsc__buf_put_u8(&b, TDSC__FEAT_UTF8_SUPPORT);
+      tdsc__buf_put_u32le(&b, 0);
+    }
     tdsc__buf_put_u8(&b, TDSC__FEAT_TERMINATOR);
   }
   if (b.oom) {

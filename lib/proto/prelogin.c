@@ -29,7 +29,7 @@ tdsc_errc tdsc__prelogin_encode(const tdsc__prelogin *pl, tdsc__buf *out,
     uint8_t token;
     uint8_t data[sizeof pl->instance];
     size_t len;
-  } opt[6];
+  } opt[7];
   size_t nopt = 0;
 
   /* VERSION: UL_VERSION is big-endian (major, minor, build), US_SUBBUILD
@@ -72,6 +72,11 @@ tdsc_errc tdsc__prelogin_encode(const tdsc__prelogin *pl, tdsc__buf *out,
     opt[nopt].token = OPT_FEDAUTHREQUIRED;
     opt[nopt].data[0] = pl->fedauth_required;
     opt[nopt++].len = 1;
+  }
+  if (pl->has_nonce) {
+    opt[nopt].token = OPT_NONCEOPT;
+    memcpy(opt[nopt].data, pl->nonce, TDSC__NONCE_LEN);
+    opt[nopt++].len = TDSC__NONCE_LEN;
   }
 
   size_t off = nopt * ENTRY_LEN + 1; /* data starts after the terminator */
@@ -189,7 +194,13 @@ tdsc_errc tdsc__prelogin_decode(const uint8_t *p, size_t n, tdsc__prelogin *pl,
       pl->has_fedauth_required = true;
       pl->fedauth_required = d[0];
       break;
-    default: /* TRACEID, NONCEOPT, later additions: not ours to read */
+    case OPT_NONCEOPT:
+      if (len != TDSC__NONCE_LEN)
+        return bad_len(err, "NONCEOPT", len, TDSC__NONCE_LEN);
+      pl->has_nonce = true;
+      memcpy(pl->nonce, d, TDSC__NONCE_LEN);
+      break;
+    default: /* TRACEID, later additions: not ours to read */
       break;
     }
   }

@@ -64,6 +64,8 @@ enum {
   TDSC__ENCRYPT_REQ = 0x03
 };
 
+#define TDSC__NONCE_LEN 32u /* NONCE = 32BYTE (2.2.6.5) */
+
 typedef struct tdsc__prelogin {
   /* VERSION: major, minor, build (UL_VERSION, big-endian) and sub-build. */
   uint8_t ver_major, ver_minor;
@@ -79,16 +81,21 @@ typedef struct tdsc__prelogin {
   bool has_mars;
   uint8_t mars;
   bool has_fedauth_required;
-  uint8_t fedauth_required;
+  uint8_t fedauth_required; /* B_FEDAUTHREQUIRED: 0x01 = the client can
+                               do (the server asks for) federated auth */
+  bool has_nonce;           /* NONCEOPT (0x07): the server's nonce, which a
+                               FEDAUTH security token echoes (2.2.6.4) */
+  uint8_t nonce[TDSC__NONCE_LEN];
 } tdsc__prelogin;
 
 /* Appends the PRELOGIN payload (no packet header): VERSION, ENCRYPTION,
- * INSTOPT, THREADID, MARS (those with has_* set; VERSION always), then
- * TERMINATOR. */
+ * INSTOPT, THREADID, MARS, FEDAUTHREQUIRED, NONCEOPT (those with has_* set;
+ * VERSION always), then TERMINATOR. */
 tdsc_errc tdsc__prelogin_encode(const tdsc__prelogin *pl, tdsc__buf *out,
                                 tdsc_error *err);
 /* Decodes a PRELOGIN payload. Unknown options are skipped; offsets and
- * lengths outside the payload are TDSC_E_PROTOCOL. */
+ * lengths outside the payload, and known options of the wrong length, are
+ * TDSC_E_PROTOCOL. */
 tdsc_errc tdsc__prelogin_decode(const uint8_t *p, size_t n,
                                 tdsc__prelogin *pl, tdsc_error *err);
 
@@ -145,7 +152,16 @@ typedef struct tdsc__login7 {
   size_t sspi_len;
   uint8_t client_id[6]; /* MAC address or zeros */
   bool feature_utf8;    /* request UTF8_SUPPORT */
+  /* FEDAUTH (feature 0x02) with bFedAuthLibrary = security token: sent
+   * when fedauth_token is set (the token as UTF-8, sent as UTF-16LE; a
+   * secret, wiped from the encoder's buffers), fIntSecurity left clear. */
+  const char *fedauth_token;
+  bool fedauth_echo;            /* the server's FEDAUTHREQUIRED was 0x01 */
+  const uint8_t *fedauth_nonce; /* the server's NONCEOPT, TDSC__NONCE_LEN
+                                   bytes, or NULL */
 } tdsc__login7;
+
+#define TDSC__FEDAUTH_LIB_SECURITY_TOKEN 0x01u /* bFedAuthLibrary */
 
 /* Appends the LOGIN7 payload (no packet header). Sets OF3_EXTENSION itself
  * when a feature is requested. Strings longer than the field allows are

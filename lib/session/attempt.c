@@ -122,6 +122,7 @@ static tdsc_errc mech_init(tdsc_conn *c, tdsc__attempt *a) {
       .deadline = a->deadline,
       .pending_ok = true, /* tdsc__attempt_step waits for the worker */
   };
+  tdsc__fedauth_params(c, a->row, &p);
   tdsc_errc rc = a->ops->init(&a->state, &p, &c->err);
   if (rc == TDSC_OK) {
     const char *id = a->ops->identity(a->state);
@@ -218,6 +219,7 @@ static tdsc_errc prelogin_send(tdsc_conn *c, tdsc__attempt *a) {
   pl.encryption = want == TDSC__ENC_MANDATORY || want == TDSC__ENC_STRICT
                       ? TDSC__ENCRYPT_ON
                       : TDSC__ENCRYPT_OFF;
+  tdsc__fedauth_prelogin(c, &pl);
   a->st = TDSC__AS_PRELOGIN;
   tdsc__buf_reset(&c->out);
   tdsc__buf_reset(&c->in);
@@ -238,6 +240,8 @@ static tdsc_errc prelogin_answer(tdsc_conn *c, bool secret,
                                  tdsc__tls_plan *plan) {
   tdsc__prelogin resp;
   tdsc_errc rc = tdsc__prelogin_decode(c->in.data, c->in.len, &resp, &c->err);
+  if (rc == TDSC_OK)
+    rc = tdsc__fedauth_answer(c, &resp);
   if (rc != TDSC_OK)
     return rc;
   snprintf(c->server_version, sizeof c->server_version, "%u.%u.%u",
@@ -344,6 +348,7 @@ static tdsc_errc send_login(tdsc_conn *c, const tdsc__attempt *a) {
       .sspi_len = sql ? 0 : a->token.len,
       .feature_utf8 = true,
   };
+  tdsc__fedauth_login7(c, a->ops, a->state, &l);
   tdsc__buf_reset(&c->out);
   tdsc_errc rc = tdsc__login7_encode(&l, &c->out, &c->err);
   if (rc == TDSC_OK && c->out.oom)
@@ -508,6 +513,10 @@ static tdsc_errc read_round(tdsc_conn *c, tdsc__attempt *a) {
         a->have_error = true;
       }
       break;
+    case TDSC__EV_FEATUREEXTACK:
+      if ((rc = tdsc__fedauth_ack(c, &ev)) != TDSC_OK)
+        return rc;
+      break;
     case TDSC__EV_SSPI: {
       a->sspi = true;
       /* A token after the mechanism is done (SPNEGO's accept-completed,
@@ -545,6 +554,9 @@ static tdsc_errc login_verdict(tdsc_conn *c, tdsc__attempt *a) {
                          "the server at %s ended its login response without "
                          "a LOGINACK token",
                          c->address);
+  tdsc_errc rc = tdsc__fedauth_done(c); /* acknowledged without FEDAUTH */
+  if (rc != TDSC_OK)
+    return rc;
   if (a->ops->step && a->token.len)
     /* LOGINACK came with a token that asks for an answer (NTLM's
      * CHALLENGE, SPNEGO's request-mic): the exchange was not over, and

@@ -69,7 +69,8 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
     false}},
   {TDSC__OPT_AUTHENTICATION, TDSC__OPTK_STRING, NULL, 0, 0,
    {"Authentication", NULL, NULL, NULL,
-    "ordered list of mechanisms to try: kerberos, ntlm, sql (default: "
+    "ordered list of mechanisms to try: kerberos, ntlm, sql, entra "
+    "(ActiveDirectoryAccessToken) (default: "
     "sql with a UID, ntlm with a UID DOMAIN\\user, else kerberos,ntlm)",
     false}},
   {TDSC__OPT_APP, TDSC__OPTK_STRING, NULL, 0, 0,
@@ -169,6 +170,18 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
    {"Trace", NULL, NULL, "TDSC_TRACE",
     "file to append a decoded protocol trace to (created 0600; secrets "
     "redacted)",
+    false}},
+  /* Microsoft Entra ID (lib/auth/entra.c): a bearer token, as secret as
+   * a password. */
+  {TDSC__OPT_ACCESS_TOKEN, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"AccessToken", NULL, NULL, NULL,
+    "Microsoft Entra ID access token (a JWT) for Authentication=entra "
+    "(never printed; sent only under TLS)",
+    true}},
+  {TDSC__OPT_ENTRA_AUDIENCE, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"EntraAudience", NULL, NULL, NULL,
+    "the audience (aud claim) the access token must name (default: Azure "
+    "SQL's, https://database.windows.net/ and its national clouds)",
     false}},
 };
 /* clang-format on */
@@ -363,12 +376,16 @@ static tdsc_errc parse_mechs(tdsc__options *o, const char *v,
       m = TDSC__MECH_KERBEROS;
     else if (n == 4 && !strncasecmp(p, "ntlm", 4))
       m = TDSC__MECH_NTLM;
+    else if ((n == 5 && !strncasecmp(p, "entra", 5)) ||
+             (n == 26 && !strncasecmp(p, "ActiveDirectoryAccessToken", 26)))
+      m = TDSC__MECH_ENTRA; /* the second: ODBC's and SqlClient's name */
     else if (o->after_secret[d->id])
-      return bad_value(o, d, v, "kerberos, ntlm or sql", err);
+      return bad_value(o, d, v, "kerberos, ntlm, sql or entra", err);
     else
       return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
                            "Authentication lists '%.*s', which this version "
-                           "does not know (it knows: kerberos, ntlm, sql)",
+                           "does not know (it knows: kerberos, ntlm, sql, "
+                           "entra (ActiveDirectoryAccessToken))",
                            (int)n, p);
     for (size_t i = 0; i < o->nmechs; i++)
       if (o->mechs[i] == m)
@@ -477,6 +494,8 @@ static tdsc_errc typecheck(tdsc__options *o, tdsc_error *err) {
                          tdsc__optdefs[TDSC__OPT_INTEGRATED].info.keyword);
   if (integrated) /* sspi, yes, true: the integrated mechanisms */
     mechs = parse_bool(integrated, &yes) && !yes ? "sql" : "kerberos,ntlm";
+  if (!mechs && o->value[TDSC__OPT_ACCESS_TOKEN])
+    mechs = "entra"; /* a token says how to log in (as ODBC's does) */
   if (!mechs) /* integrated security unless a SQL login was given; a UID
                  of the form DOMAIN\user is a Windows account (FreeTDS's
                  convention): NTLM */
@@ -714,6 +733,7 @@ const char *tdsc__mech_name(tdsc__mech m) {
   switch (m) {
   case TDSC__MECH_KERBEROS: return "kerberos";
   case TDSC__MECH_NTLM: return "ntlm";
+  case TDSC__MECH_ENTRA: return "entra";
   case TDSC__MECH_SQL: break;
   }
   return "sql";

@@ -48,6 +48,8 @@ typedef enum tdsc__opt_id {
   TDSC__OPT_MARS,
   TDSC__OPT_SERVICE,
   TDSC__OPT_TRACE,
+  TDSC__OPT_ACCESS_TOKEN,
+  TDSC__OPT_ENTRA_AUDIENCE,
   TDSC__OPT_COUNT
 } tdsc__opt_id;
 
@@ -73,6 +75,7 @@ typedef enum tdsc__mech {
   TDSC__MECH_SQL = 1,
   TDSC__MECH_KERBEROS = 2,
   TDSC__MECH_NTLM = 3,
+  TDSC__MECH_ENTRA = 4, /* Microsoft Entra ID access token (FEDAUTH) */
 } tdsc__mech;
 
 /* How the host name becomes the SPN's (SPNHostCanonicalization=). */
@@ -117,7 +120,7 @@ tdsc_errc tdsc__options_parse(tdsc__options *opts, const char *connstr,
 void tdsc__options_clear(tdsc__options *opts);
 /* The value of an option, or NULL when neither given nor defaulted. */
 const char *tdsc__opt(const tdsc__options *opts, tdsc__opt_id id);
-/* "kerberos", "ntlm", "sql": the names of Authentication= and the trail. */
+/* "kerberos", "ntlm", "sql", "entra": the names of Authentication= and the trail. */
 const char *tdsc__mech_name(tdsc__mech m);
 /* The options given in the string (not defaults nor environment) as a
  * connection string that parses back to them, with option id set to value

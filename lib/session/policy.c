@@ -3,7 +3,7 @@
  * mean, and the ordered fallback of Authentication= with the choice of the
  * headline failure.  connect.c runs the attempts and asks here; it never
  * names a mechanism.  A new mechanism is one file in lib/auth and one row
- * below. */
+ * below (a federated one also fedauth.c's hooks). */
 #include "config.h"
 
 #include "session/session.h"
@@ -57,6 +57,18 @@ static const tdsc__mech_row rows[] = {
          * account: the server does not say which). */
         .on_18452 = {TDSC_E_NTLM_REFUSED, TDSC_E_NTLM_LOGON_DENIED},
     },
+    {
+        .mech = TDSC__MECH_ENTRA,
+        .label = "Entra ID",
+        .ops = &tdsc__mech_entra,
+        .secret = true, /* a bearer token: whoever reads it may use it */
+        .fedauth = true,
+        .no_credentials = TDSC_E_ENTRA_NO_TOKEN,
+        /* Azure SQL refuses a token it cannot validate, or a principal
+         * without a user, with 18456 (fedauth.c's hint says which) */
+        .on_18456 = TDSC_E_ENTRA_TOKEN_REJECTED,
+        .on_18452 = {TDSC_E_ENTRA_TOKEN_REJECTED, TDSC_E_ENTRA_TOKEN_REJECTED},
+    },
 };
 
 const tdsc__mech_row *tdsc__mech_row_of(tdsc__mech m) {
@@ -80,6 +92,7 @@ static bool judged(tdsc_errc rc) {
   case TDSC_E_LOGIN_FAILED:
   case TDSC_E_INTEGRATED_LOGIN_FAILED:
   case TDSC_E_UNTRUSTED_DOMAIN:
+  case TDSC_E_ENTRA_TOKEN_REJECTED:
     return true;
   default:
     return false;
@@ -97,6 +110,14 @@ static bool judged(tdsc_errc rc) {
  * proving itself) or that the user must fix (clocks, KDC policy). */
 static bool curable(tdsc_errc rc) {
   switch (rc) {
+  /* an unusable access token, found before it was sent: no identity was
+   * judged (as Kerberos's expired ticket) */
+  case TDSC_E_ENTRA_NO_TOKEN:
+  case TDSC_E_ENTRA_TOKEN_EXPIRED:
+  case TDSC_E_ENTRA_TOKEN_NOT_YET_VALID:
+  case TDSC_E_ENTRA_WRONG_AUDIENCE:
+  case TDSC_E_ENTRA_TOKEN_MALFORMED:
+  case TDSC_E_ENTRA_PROVIDER_FAILED:
   case TDSC_E_KRB_KDC_UNREACHABLE:
   case TDSC_E_KRB_SPN_UNKNOWN:
   case TDSC_E_KRB_NO_CREDENTIALS:

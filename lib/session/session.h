@@ -62,6 +62,18 @@ struct tdsc_conn {
   int64_t cancel_timeout_ms; /* CancelTimeout=: how long an attention may
                                 wait for its acknowledgement */
 
+  /* Entra ID (fedauth.c): the application's token provider, and what the
+   * attempt in progress negotiated */
+  tdsc_token_fn token_fn;
+  void *token_ud;
+  struct {
+    bool on;        /* the attempt's mechanism is federated */
+    bool echo;      /* the server's FEDAUTHREQUIRED was 0x01 */
+    bool has_nonce; /* the server's NONCEOPT, echoed in LOGIN7 */
+    uint8_t nonce[TDSC__NONCE_LEN];
+    bool acked;     /* FEATUREEXTACK carried FEDAUTH */
+  } fedauth;
+
   /* non-blocking use (wire.c; tdsclient.h "Non-blocking mode") */
   bool nonblocking;  /* tdsc_conn_set_nonblocking: calls that would wait
                         return TDSC_E_WOULD_BLOCK (never during a connect) */
@@ -314,6 +326,8 @@ typedef struct tdsc__mech_row {
   tdsc_errc on_18456;       /* the server's "login failed" */
   tdsc_errc on_18452[2];    /* its "untrusted domain", before / after our
                                exchange completed */
+  bool fedauth;       /* federated authentication (fedauth.c): PRELOGIN's
+                         FEDAUTHREQUIRED, the token in LOGIN7's FEDAUTH */
 } tdsc__mech_row;
 const tdsc__mech_row *tdsc__mech_row_of(tdsc__mech m);
 
@@ -341,6 +355,28 @@ void tdsc__policy_fit_hint(tdsc_conn *c, bool local_attempt, const char *host);
  * without credentials (the next is tried, the cause is reported from
  * another attempt). */
 bool tdsc__mech_passed_over(tdsc_errc rc);
+
+/* ---- fedauth.c: federated authentication around a mechanism whose row
+ * says fedauth (MS-TDS 2.2.6.4, 2.2.6.5, 2.2.7.11) */
+typedef struct tdsc__auth_params tdsc__auth_params;
+/* Before the mechanism's init: what it needs beyond the common parameters
+ * (the token's sources, Encrypt=off); readies c->fedauth for the attempt. */
+void tdsc__fedauth_params(tdsc_conn *c, const tdsc__mech_row *row,
+                          tdsc__auth_params *p);
+/* The PRELOGIN request: FEDAUTHREQUIRED when the attempt is federated. */
+void tdsc__fedauth_prelogin(tdsc_conn *c, tdsc__prelogin *pl);
+/* The server's PRELOGIN answer: keeps its FEDAUTHREQUIRED and nonce.
+ * Errors: TDSC_E_PROTOCOL for a value MS-TDS does not define. */
+tdsc_errc tdsc__fedauth_answer(tdsc_conn *c, const tdsc__prelogin *resp);
+/* LOGIN7: the mechanism's token in the FEDAUTH feature (security token),
+ * with the echo and the nonce. */
+void tdsc__fedauth_login7(tdsc_conn *c, const tdsc__mech_ops *ops,
+                          void *state, tdsc__login7 *l);
+/* A FEATUREEXTACK of the login response: checks its FEDAUTH entry. */
+tdsc_errc tdsc__fedauth_ack(tdsc_conn *c, const tdsc__event *ev);
+/* After LOGINACK: TDSC_E_PROTOCOL when a federated login was acknowledged
+ * without its FEDAUTH FEATUREEXTACK (2.2.7.11: it MUST be there). */
+tdsc_errc tdsc__fedauth_done(tdsc_conn *c);
 
 /* ---- stream.c: the current row column by column */
 tdsc_errc tdsc__row_alloc(tdsc_result *r, size_t ncols); /* sets c->err */

@@ -38,7 +38,8 @@ START_TEST(each_category_has_its_own_name) {
               {TDSC_CAT_RESOURCE, "resource"}, {TDSC_CAT_TRANSPORT, "transport"},
               {TDSC_CAT_TLS, "tls"},           {TDSC_CAT_KERBEROS, "kerberos"},
               {TDSC_CAT_NTLM, "ntlm"},         {TDSC_CAT_SQL_LOGIN, "sql-login"},
-              {TDSC_CAT_SERVER, "server"},     {TDSC_CAT_PROTOCOL, "protocol"}};
+              {TDSC_CAT_SERVER, "server"},     {TDSC_CAT_PROTOCOL, "protocol"},
+              {TDSC_CAT_ENTRA, "entra"}};
   int last = 0;
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     ck_assert_str_eq(tdsc_category_name(want[i].cat), want[i].name);

@@ -206,7 +206,36 @@ START_TEST(prelogin_encode_with_instance_and_fedauth) {
   ck_assert_uint_eq(back.ver_subbuild, 0x0506);
   ck_assert_uint_eq(back.encryption, TDSC__ENCRYPT_REQ);
   ck_assert_uint_eq(back.fedauth_required, 1);
+  ck_assert(!back.has_nonce);
   tdsc__buf_free(&out);
+}
+END_TEST
+
+static void prelogin_bad(const char *hex, const char *needle);
+
+/* NONCEOPT is 0x07 with 32 bytes of data (2.2.6.5); a server's nonce is
+ * kept for the FEDAUTH feature, and any other length is refused. */
+START_TEST(prelogin_nonceopt_roundtrips_and_needs_32_bytes) {
+  tdsc__prelogin pl = {0}, back;
+  pl.has_fedauth_required = true;
+  pl.fedauth_required = 1;
+  pl.has_nonce = true;
+  for (size_t i = 0; i < TDSC__NONCE_LEN; i++)
+    pl.nonce[i] = (uint8_t)i;
+  tdsc__buf out;
+  tdsc__buf_init(&out);
+  ck_assert_int_eq(tdsc__prelogin_encode(&pl, &out, NULL), TDSC_OK);
+  /* VERSION, FEDAUTHREQUIRED, NONCEOPT: 3 entries + terminator */
+  ck_assert_uint_eq(out.data[10], 0x07);
+  ck_assert_uint_eq(out.data[13], 0);
+  ck_assert_uint_eq(out.data[14], 32);
+  ck_assert_uint_eq(out.len, 16 + 6 + 1 + 32);
+  ck_assert_int_eq(tdsc__prelogin_decode(out.data, out.len, &back, NULL),
+                   TDSC_OK);
+  ck_assert(back.has_nonce);
+  ck_assert_mem_eq(back.nonce, pl.nonce, TDSC__NONCE_LEN);
+  tdsc__buf_free(&out);
+  prelogin_bad("0700060002ff0000", "NONCEOPT");
 }
 END_TEST
 
@@ -255,8 +284,9 @@ END_TEST
 
 START_TEST(prelogin_skips_unknown_options) {
   size_t n;
-  /* option 0x07 (NONCEOPT) of 2 bytes, then MARS */
-  uint8_t *p = tdsc_test_hex("07000b0002"
+  /* option 0x09 (not in MS-TDS yet) of 2 bytes, then MARS; NONCEOPT
+   * (0x07) is read now (prelogin_nonceopt_...) */
+  uint8_t *p = tdsc_test_hex("09000b0002"
                              "04000d0001"
                              "ff"
                              "0000"
@@ -344,6 +374,7 @@ static Suite *prelogin_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("codec");
   tcase_add_test(tc, prelogin_encode_with_instance_and_fedauth);
+  tcase_add_test(tc, prelogin_nonceopt_roundtrips_and_needs_32_bytes);
   tcase_add_test(tc, prelogin_rejects_malformed_tables);
   tcase_add_test(tc, prelogin_skips_unknown_options);
   tcase_add_test(tc, prelogin_instopt_at_the_buffer_boundary);
@@ -488,6 +519,66 @@ START_TEST(login7_utf8_feature_extension_layout) {
   const uint8_t want[6] = {TDSC__FEAT_UTF8_SUPPORT, 0, 0, 0, 0, 0xFF};
   ck_assert_uint_eq(fe + 6, out.len);
   assert_bytes(out.data + fe, 6, want, 6);
+  tdsc__buf_free(&out);
+}
+END_TEST
+
+/* FEDAUTH, security token (MS-TDS 2.2.6.4): FeatureId 0x02, DataLen,
+ * Options = bFedAuthLibrary (0x01) << 1 | fFedAuthEcho, the token as
+ * L_VARBYTE in UTF-16LE, then the server's nonce; before UTF8_SUPPORT.
+ * The spec's own example (4.3, Live ID library 0x00) has Options 0x01:
+ * the echo is bit 0, the library above it. */
+START_TEST(login7_fedauth_security_token_layout) {
+  uint8_t nonce[TDSC__NONCE_LEN];
+  for (size_t i = 0; i < sizeof nonce; i++)
+    nonce[i] = (uint8_t)(0xA0 + i);
+  tdsc__login7 l = {0};
+  l.tds_version = TDSC__TDS74;
+  l.hostname = "h";
+  l.feature_utf8 = true;
+  l.fedauth_token = "ab";
+  l.fedauth_echo = true;
+  l.fedauth_nonce = nonce;
+  tdsc__buf out;
+  tdsc__buf_init(&out);
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, NULL), TDSC_OK);
+  ck_assert_uint_eq(out.data[27] & TDSC__OF3_EXTENSION, TDSC__OF3_EXTENSION);
+  ck_assert_uint_eq(out.data[25] & TDSC__OF2_INTEGRATED, 0);
+  uint32_t fe = tdsc__le32(out.data + tdsc__le16(out.data + 56));
+  const uint8_t head[] = {0x02, 41, 0, 0, 0, 0x03, 4, 0, 0, 0,
+                          'a',  0,  'b', 0};
+  ck_assert_uint_eq(out.len, fe + sizeof head + 32 + 5 + 1);
+  assert_bytes(out.data + fe, sizeof head, head, sizeof head);
+  assert_bytes(out.data + fe + sizeof head, 32, nonce, 32);
+  const uint8_t tail[] = {TDSC__FEAT_UTF8_SUPPORT, 0, 0, 0, 0, 0xFF};
+  assert_bytes(out.data + fe + sizeof head + 32, 6, tail, 6);
+
+  /* no echo, no nonce: Options 0x02, DataLen 1 + 4 + 4 */
+  l.fedauth_echo = false;
+  l.fedauth_nonce = NULL;
+  l.feature_utf8 = false;
+  tdsc__buf_reset(&out);
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, NULL), TDSC_OK);
+  fe = tdsc__le32(out.data + tdsc__le16(out.data + 56));
+  const uint8_t bare[] = {0x02, 9, 0, 0, 0, 0x02, 4, 0, 0, 0,
+                          'a',  0, 'b', 0, 0xFF};
+  ck_assert_uint_eq(out.len, fe + sizeof bare);
+  assert_bytes(out.data + fe, sizeof bare, bare, sizeof bare);
+  tdsc__buf_free(&out);
+}
+END_TEST
+
+START_TEST(login7_fedauth_empty_token_is_refused) {
+  tdsc__login7 l = {0};
+  l.fedauth_token = "";
+  tdsc__buf out;
+  tdsc__buf_init(&out);
+  tdsc_error err = {0};
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, &err),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(err.message, "empty"));
+  ck_assert_uint_eq(out.len, 0);
+  tdsc__err_clear(&err);
   tdsc__buf_free(&out);
 }
 END_TEST
@@ -691,6 +782,8 @@ static Suite *login7_suite(void) {
   tcase_add_test(tc, login7_spec_example_reencodes_byte_exact);
   tcase_add_test(tc, login7_password_is_scrambled_and_roundtrips);
   tcase_add_test(tc, login7_utf8_feature_extension_layout);
+  tcase_add_test(tc, login7_fedauth_security_token_layout);
+  tcase_add_test(tc, login7_fedauth_empty_token_is_refused);
   tcase_add_test(tc, login7_rejects_overlong_fields_by_name);
   tcase_add_test(tc, login7_long_sspi_uses_cbsspilong);
   tcase_add_test(tc, login7_sspi_length_at_the_ushort_boundary);

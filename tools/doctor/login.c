@@ -11,6 +11,7 @@
  * kerberos.c measured. */
 #include "config.h"
 
+#include "auth/jwt.h"
 #include "doctor/doctor.h"
 #include "session/session.h"
 
@@ -31,7 +32,57 @@ static const struct {
   int check;
 } mech_checks[] = {{TDSC__MECH_KERBEROS, DOC_AUTH_KERBEROS},
                    {TDSC__MECH_NTLM, DOC_AUTH_NTLM},
-                   {TDSC__MECH_SQL, DOC_AUTH_SQL}};
+                   {TDSC__MECH_SQL, DOC_AUTH_SQL},
+                   {TDSC__MECH_ENTRA, DOC_AUTH_ENTRA}};
+
+static void utc_fact(doc_check *c, const char *key, long long t,
+                     long long now) {
+  char when[64] = "?";
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (gmtime_r(&tt, &tm))
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  doc_fact_add(c, key, "%s (%+lld s from now)", when, t - now);
+}
+
+/* The claims of AccessToken= (issue 17: the doctor names them, never the
+ * token), read as the entra mechanism reads them (auth/jwt.c). */
+static void entra_claims(const doc_ctx *d, doc_check *c) {
+  const char *tok = tdsc__opt(&d->opts, TDSC__OPT_ACCESS_TOKEN);
+  if (!tok || !*tok) {
+    doc_fact_add(c, "token", "%s",
+                 d->opts.given[TDSC__OPT_ACCESS_TOKEN]
+                     ? "AccessToken= is empty"
+                     : "no AccessToken= (a program may set a token "
+                       "provider; this tool has none)");
+    return;
+  }
+  tdsc__jwt_claims cl;
+  char why[200];
+  if (!tdsc__jwt_decode(tok, &cl, why, sizeof why)) {
+    doc_fact_add(c, "token", "%zu bytes, not a JWT: %s", strlen(tok), why);
+    return;
+  }
+  long long now = (long long)time(NULL);
+  doc_fact_add(c, "token", "%zu bytes (not shown), alg %s", strlen(tok),
+               cl.alg[0] ? cl.alg : "(none)");
+  for (size_t i = 0; i < cl.naud; i++)
+    doc_fact_add(c, "aud", "%s", cl.aud[i]);
+  if (cl.iss[0])
+    doc_fact_add(c, "iss", "%s", cl.iss);
+  if (cl.tid[0])
+    doc_fact_add(c, "tid", "%s", cl.tid);
+  if (cl.upn[0])
+    doc_fact_add(c, "upn", "%s", cl.upn);
+  if (cl.oid[0])
+    doc_fact_add(c, "oid", "%s", cl.oid);
+  if (cl.appid[0])
+    doc_fact_add(c, "appid", "%s", cl.appid);
+  if (cl.has_nbf)
+    utc_fact(c, "nbf", cl.nbf, now);
+  if (cl.has_exp)
+    utc_fact(c, "exp", cl.exp, now);
+}
 
 static void trail_facts(doc_check *c, const tdsc_conn *conn,
                         const char *only) {
@@ -166,6 +217,8 @@ void doc_logins(doc_ctx *d) {
   for (size_t k = 0; k < sizeof mech_checks / sizeof mech_checks[0]; k++) {
     tdsc__mech m = mech_checks[k].mech;
     doc_check *c = &d->checks[mech_checks[k].check];
+    if (m == TDSC__MECH_ENTRA)
+      entra_claims(d, c);
     if (!doc_policy_has(d, m)) {
       doc_set(c, DOC_SKIP, TDSC_OK,
               "the policy (Authentication=) does not list %s: the library "

@@ -11,7 +11,7 @@ import time
 from .acceptors import (MSG_18452, gss_acceptor_creds, gss_token_kind,
                         krb5_error_name, map_principal, mech_name,
                         ntlm_error_name, ntlm_offer, ntlm_v1_response)
-from . import liar
+from . import fedauth, liar
 from .log import log
 from .shm import ShmSock
 from .sqldb import SQLiteDB
@@ -86,7 +86,10 @@ class LoginMixin:
                                      cfg.ctx7 is not None)
         if mis == 'bad-encryption':
             answer = 0x07  # no such ENCRYPTION value in MS-TDS 2.2.6.5
-        resp = build_prelogin_response(answer, 6 in opts and opts[6][:1] == b'\x01')
+        # entra: FEDAUTHREQUIRED 0x01 (and a nonce) when tokens are accepted
+        fa_answer, fa_nonce = fedauth.prelogin_answer(self, opts)
+        resp = build_prelogin_response(answer, 6 in opts and opts[6][:1] == b'\x01',
+                                       fa_answer, fa_nonce)
         self.c.send_message(PKT_SQLBATCH if mis == 'wrong-packet-type'
                             else PKT_REPLY, resp)
         log('connection %d encryption client=%d answer=%d mode=%s' % (
@@ -221,6 +224,16 @@ class LoginMixin:
             if res is None:
                 return False
             user, sspi_out = res
+        elif 0x02 in features:  # entra: an access token (fedauth.py)
+            try:
+                user, refusal = fedauth.login(self, features[0x02])
+            except ValueError as e:
+                raise Closed('FEDAUTH: %s' % e)
+            if refusal:
+                number, state, text = refusal
+                self.reply(self.err(number, 14, text, state)
+                           + tok_done(DONE_ERROR))
+                return False
         elif cfg.users.get(user) != password:
             log('connection %d login failed for %r' % (self.spid, user))
             self.reply(self.err(18456, 14, "Login failed for user '%s'." % user)
@@ -264,6 +277,8 @@ class LoginMixin:
             out.append(struct.pack('<BH', TOK_ENVCHANGE, len(body)) + body)
         if fext:
             ack = b''
+            if 0x02 in features:  # entra: FEDAUTH (fedauth.py)
+                ack += fedauth.feature_ack(cfg)
             if 0x0A in features:
                 ack += bytes([0x0A]) + struct.pack('<I', 1) + b'\x01'
             out.append(bytes([TOK_FEATUREEXTACK]) + ack + b'\xff')

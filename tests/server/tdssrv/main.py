@@ -10,7 +10,7 @@ import ssl
 import sys
 import threading
 
-from . import liar, tds_stream
+from . import fedauth, liar, tds_stream
 from .acceptors import parse_map, setup_ntlm
 from .listeners import PipeListener, SSRPResponder, ShmListener
 from .log import log, set_log_file
@@ -108,6 +108,7 @@ def main(argv=None):
     ap.add_argument('--instance', default='MSSQLSERVER',
                     help='instance name the SQL Server Browser answers for')
     liar.add_arguments(ap)
+    fedauth.add_arguments(ap)  # entra
     args = ap.parse_args(argv)
 
     tds_stream.plp_unknown_length = args.plp_unknown_length
@@ -124,6 +125,7 @@ def main(argv=None):
     cfg.server_name = args.server_name
     cfg.misbehave = args.misbehave
     liar.configure(cfg, args)  # after misbehave: tds-downgrade sets it
+    fedauth.configure(cfg, args)  # entra
     cfg.cert, cfg.key = args.cert, args.key or args.cert
     cfg.tls_min, cfg.tls_max = args.tls_min, args.tls_max
     cfg.users = {}

@@ -337,15 +337,17 @@ def parse_prelogin(p):
     return opts
 
 
-def build_prelogin_response(enc, fedauth_asked):
+def build_prelogin_response(enc, fedauth_asked, fedauth=0, nonce=None):
     v = SERVER_VERSION
     items = [(0, bytes([v[0], v[1]]) + struct.pack('>HH', v[2], v[3])),
              (1, bytes([enc])),
              (2, b'\x00'),
              (3, b''),
              (4, b'\x00')]
-    if fedauth_asked:
-        items.append((6, b'\x00'))
+    if fedauth_asked:  # entra (fedauth.py): 0x01 when tokens are accepted
+        items.append((6, bytes([fedauth])))
+    if nonce is not None:  # NONCEOPT (0x07, 2.2.6.5)
+        items.append((7, nonce))
     hdr_len = 5 * len(items) + 1
     hdr, data = b'', b''
     for tok, val in items:

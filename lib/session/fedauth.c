@@ -1,0 +1,109 @@
+/* Federated authentication around a mechanism whose policy row says
+ * fedauth (policy.c; today entra.c's access tokens): PRELOGIN's
+ * FEDAUTHREQUIRED and NONCEOPT (MS-TDS 2.2.6.5), the FEDAUTH feature of
+ * LOGIN7 with bFedAuthLibrary = security token (2.2.6.4) and its
+ * FEATUREEXTACK (2.2.7.11).  connect.c calls these hooks at each step of
+ * an attempt; they do nothing for other mechanisms.  The codecs are
+ * lib/proto's, the token the mechanism's (never copied here). */
+#include "config.h"
+
+#include "session/session.h"
+
+#include "auth/auth.h"
+
+#include <string.h>
+
+void tdsc_conn_set_token_provider(tdsc_conn *c, tdsc_token_fn fn,
+                                  void *userdata) {
+  if (!c)
+    return;
+  c->token_fn = fn;
+  c->token_ud = fn ? userdata : NULL;
+}
+
+void tdsc__fedauth_params(tdsc_conn *c, const tdsc__mech_row *row,
+                          tdsc__auth_params *p) {
+  memset(&c->fedauth, 0, sizeof c->fedauth);
+  c->fedauth.on = row->fedauth;
+  if (!row->fedauth)
+    return;
+  p->access_token = tdsc__opt(&c->opts, TDSC__OPT_ACCESS_TOKEN);
+  p->token_fn = c->token_fn;
+  p->token_ud = c->token_ud;
+  p->audience = tdsc__opt(&c->opts, TDSC__OPT_ENTRA_AUDIENCE);
+  p->encrypt_off = c->opts.encrypt == TDSC__ENC_OFF;
+}
+
+void tdsc__fedauth_prelogin(tdsc_conn *c, tdsc__prelogin *pl) {
+  if (!c->fedauth.on)
+    return;
+  /* "the client can do federated authentication": the server answers
+   * with its own FEDAUTHREQUIRED, which LOGIN7 echoes (2.2.6.5) */
+  pl->has_fedauth_required = true;
+  pl->fedauth_required = 0x01;
+}
+
+tdsc_errc tdsc__fedauth_answer(tdsc_conn *c, const tdsc__prelogin *resp) {
+  if (!c->fedauth.on)
+    return TDSC_OK;
+  if (resp->has_fedauth_required && resp->fedauth_required > 0x01)
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server at %s answered FEDAUTHREQUIRED 0x%02x "
+                         "in PRELOGIN; MS-TDS defines 0x00 and 0x01",
+                         c->address, resp->fedauth_required);
+  c->fedauth.echo = resp->has_fedauth_required && resp->fedauth_required;
+  c->fedauth.has_nonce = resp->has_nonce;
+  if (resp->has_nonce)
+    memcpy(c->fedauth.nonce, resp->nonce, TDSC__NONCE_LEN);
+  return TDSC_OK;
+}
+
+void tdsc__fedauth_login7(tdsc_conn *c, const tdsc__mech_ops *ops,
+                          void *state, tdsc__login7 *l) {
+  if (!c->fedauth.on || !ops->bearer)
+    return;
+  /* fIntSecurity stays clear and there is no user name: the token is the
+   * identity (2.2.6.4) */
+  l->option_flags2 &= (uint8_t)~TDSC__OF2_INTEGRATED;
+  l->sspi = NULL;
+  l->sspi_len = 0;
+  l->fedauth_token = ops->bearer(state);
+  l->fedauth_echo = c->fedauth.echo;
+  l->fedauth_nonce = c->fedauth.has_nonce ? c->fedauth.nonce : NULL;
+}
+
+tdsc_errc tdsc__fedauth_ack(tdsc_conn *c, const tdsc__event *ev) {
+  for (size_t i = 0; i < ev->u.featureextack.n; i++) {
+    if (ev->u.featureextack.ids[i] != TDSC__FEAT_FEDAUTH)
+      continue;
+    uint32_t len = ev->u.featureextack.lens[i];
+    const uint8_t *d = ev->u.featureextack.data[i];
+    if (!c->fedauth.on)
+      return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                           "the server at %s acknowledged FEDAUTH, which "
+                           "this login did not ask for",
+                           c->address);
+    /* Security token: the nonce only if the client's PRELOGIN sent one
+     * (2.2.7.11), which this client never does; a server that echoes its
+     * own nonce is let be, anything else is not the protocol. */
+    if (len != 0 && !(len == TDSC__NONCE_LEN && c->fedauth.has_nonce &&
+                      !memcmp(d, c->fedauth.nonce, TDSC__NONCE_LEN)))
+      return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                           "the server at %s acknowledged FEDAUTH with %u "
+                           "bytes of data; for a security token MS-TDS "
+                           "2.2.7.11 allows none",
+                           c->address, (unsigned)len);
+    c->fedauth.acked = true;
+  }
+  return TDSC_OK;
+}
+
+tdsc_errc tdsc__fedauth_done(tdsc_conn *c) {
+  if (!c->fedauth.on || c->fedauth.acked)
+    return TDSC_OK;
+  return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                       "the server at %s accepted the login without "
+                       "acknowledging FEDAUTH (no FEATUREEXTACK entry for "
+                       "it): it may not have read the token at all",
+                       c->address);
+}

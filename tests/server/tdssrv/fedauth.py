@@ -1,0 +1,168 @@
+"""Microsoft Entra ID access tokens, as Azure SQL takes them (MS-TDS
+federated authentication, security-token workflow): PRELOGIN's
+FEDAUTHREQUIRED answer (and a NONCEOPT on demand), the LOGIN7 FEDAUTH
+feature (2.2.6.4), the token validated as an RS256 JWT against a public key
+the tests generate (signature, audience, issuer and tenant, exp and nbf),
+its principal (upn, else oid) mapped to a login, and the login errors Azure
+SQL answers: 18456 state 233 "Token is expired.", state 1 otherwise, with
+'<token-identified principal>' as the user.  The token is never logged."""
+
+import base64
+import json
+import os
+import struct
+import time
+
+from .log import log
+
+PRINCIPAL = '<token-identified principal>'
+LIB_SECURITY_TOKEN = 0x01
+SKEW = 300  # seconds of clock skew allowed on exp and nbf, as Entra ID
+
+
+def add_arguments(ap):
+    ap.add_argument('--entra-key', metavar='PEM',
+                    help='accept Entra ID access tokens (FEDAUTH, security '
+                         'token) signed RS256 by the key whose public key '
+                         'is in PEM')
+    ap.add_argument('--entra-tenant', metavar='TID',
+                    help='the tenant the tokens must come from (tid, and iss '
+                         'https://sts.windows.net/TID/ or '
+                         'https://login.microsoftonline.com/TID/v2.0)')
+    ap.add_argument('--entra-audience', default='https://database.windows.net/',
+                    help='the audience (aud) tokens must name')
+    ap.add_argument('--entra-user', action='append', default=[],
+                    metavar='PRINCIPAL=LOGIN',
+                    help='a token principal (upn or oid) -> login (repeatable)')
+    ap.add_argument('--entra-nonce', action='store_true',
+                    help='send NONCEOPT in the PRELOGIN answer; FEDAUTH must '
+                         'echo it')
+    ap.add_argument('--entra-ack', choices=('none', 'data'),
+                    help='misbehave: accept the token but leave FEDAUTH out '
+                         'of FEATUREEXTACK (none), or acknowledge it with '
+                         'data a security token never gets (data)')
+
+
+def configure(cfg, args):
+    cfg.entra_key = None
+    cfg.entra_nonce = args.entra_nonce
+    cfg.entra_tenant = args.entra_tenant
+    cfg.entra_audience = args.entra_audience
+    cfg.entra_users = {}
+    cfg.entra_ack = args.entra_ack
+    for spec in args.entra_user:
+        who, sep, login = spec.partition('=')
+        if not sep:
+            raise SystemExit('--entra-user wants PRINCIPAL=LOGIN')
+        cfg.entra_users[who] = login
+    if args.entra_key:
+        from cryptography.hazmat.primitives import serialization
+        with open(args.entra_key, 'rb') as f:
+            cfg.entra_key = serialization.load_pem_public_key(f.read())
+
+
+def prelogin_answer(sess, opts):
+    """(B_FEDAUTHREQUIRED answer, nonce or None) for a client's PRELOGIN
+    options: 0x01 when tokens are accepted and the client asked."""
+    cfg = sess.cfg
+    asked = 6 in opts and opts[6][:1] == b'\x01'
+    sess.fedauth_required = 1 if asked and cfg.entra_key else 0
+    sess.fedauth_nonce = (os.urandom(32) if asked and cfg.entra_key
+                          and cfg.entra_nonce else None)
+    return sess.fedauth_required, sess.fedauth_nonce
+
+
+def feature_ack(cfg):
+    """The FEDAUTH entry of FEATUREEXTACK (2.2.7.11): no data for a
+    security token unless the client's PRELOGIN sent a nonce (ours never
+    do)."""
+    if cfg.entra_ack == 'none':
+        return b''
+    data = b'\x00' * 5 if cfg.entra_ack == 'data' else b''
+    return bytes([0x02]) + struct.pack('<I', len(data)) + data
+
+
+def _b64url(s):
+    return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
+
+
+def _refuse(sess, why, state=1, suffix=''):
+    log('connection %d token refused: %s' % (sess.spid, why))
+    return None, (18456, state,
+                  "Login failed for user '%s'.%s" % (PRINCIPAL, suffix))
+
+
+def _validate(sess, token):
+    """(login, None) or (None, (number, state, text))."""
+    cfg = sess.cfg
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    parts = token.split('.')
+    if len(parts) != 3:
+        return _refuse(sess, 'not a JWT (%d parts)' % len(parts))
+    try:
+        hdr = json.loads(_b64url(parts[0]))
+        claims = json.loads(_b64url(parts[1]))
+        sig = _b64url(parts[2])
+    except (ValueError, UnicodeDecodeError):
+        return _refuse(sess, 'not a JWT (base64url / JSON)')
+    if hdr.get('alg') != 'RS256':
+        return _refuse(sess, 'alg %r is not RS256' % hdr.get('alg'))
+    try:
+        cfg.entra_key.verify(sig, (parts[0] + '.' + parts[1]).encode(),
+                             padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return _refuse(sess, 'signature does not verify with the tenant key')
+    aud = claims.get('aud')
+    auds = aud if isinstance(aud, list) else [aud]
+    want = cfg.entra_audience.rstrip('/')
+    if not any(isinstance(a, str) and a.rstrip('/') == want for a in auds):
+        return _refuse(sess, 'audience %r' % (aud,))
+    tid = claims.get('tid')
+    if cfg.entra_tenant and (tid != cfg.entra_tenant or claims.get('iss') not in (
+            'https://sts.windows.net/%s/' % tid,
+            'https://login.microsoftonline.com/%s/v2.0' % tid)):
+        return _refuse(sess, 'tenant %r / issuer %r' % (tid, claims.get('iss')))
+    now = time.time()
+    if not isinstance(claims.get('exp'), (int, float)):
+        return _refuse(sess, 'no exp')
+    if claims['exp'] + SKEW < now:
+        return _refuse(sess, 'expired', 233, ' Token is expired.')
+    if isinstance(claims.get('nbf'), (int, float)) and claims['nbf'] - SKEW > now:
+        return _refuse(sess, 'not valid yet')
+    for key in ('upn', 'oid'):
+        who = claims.get(key)
+        if isinstance(who, str) and who in cfg.entra_users:
+            return cfg.entra_users[who], None
+    return _refuse(sess, 'principal upn=%r oid=%r has no login' % (
+        claims.get('upn'), claims.get('oid')))
+
+
+def login(sess, data):
+    """Reads LOGIN7's FEDAUTH feature data (2.2.6.4).  Returns (login, None)
+    or (None, (number, state, text)) for the login error to answer; raises
+    ValueError for data that breaks the protocol."""
+    if not sess.cfg.entra_key:
+        return _refuse(sess, 'federated authentication not enabled')
+    if len(data) < 5:
+        raise ValueError('FEDAUTH feature data of %d bytes' % len(data))
+    lib, echo = data[0] >> 1, data[0] & 1
+    if lib != LIB_SECURITY_TOKEN:
+        raise ValueError('bFedAuthLibrary 0x%02x is not a security token' % lib)
+    if echo != getattr(sess, 'fedauth_required', 0):
+        raise ValueError('fFedAuthEcho %d, but PRELOGIN answered %d' % (
+            echo, getattr(sess, 'fedauth_required', 0)))
+    n = struct.unpack_from('<I', data, 1)[0]
+    token = data[5:5 + n]
+    rest = data[5 + n:]
+    if n == 0 or len(token) != n or n % 2:
+        raise ValueError('FedAuthToken of %d bytes' % n)
+    nonce = getattr(sess, 'fedauth_nonce', None)
+    if nonce is not None and rest != nonce:
+        raise ValueError('the nonce is not the one PRELOGIN sent')
+    if nonce is None and rest:
+        raise ValueError('%d bytes after the token, no nonce was sent' % len(rest))
+    log('connection %d FEDAUTH security token, %d bytes, echo=%d nonce=%s' % (
+        sess.spid, n, echo, nonce is not None))
+    return _validate(sess, token.decode('utf-16-le', 'replace'))
