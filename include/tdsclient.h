@@ -18,7 +18,10 @@
  * that may come from another thread (or a signal handler) while a call
  * on the connection runs is tdsc_conn_cancel.  Functions without a handle
  * (tdsc_version, tdsc_errc_*, tdsc_option_at, tdsc_decimal_from_string)
- * may be called from any thread.
+ * may be called from any thread.  A Kerberos call the library made on a
+ * worker thread and abandoned (its connect gave up) runs on until it
+ * returns; the first such call keeps the library loaded until the
+ * process ends (tdsclient(3), THREADS).
  *
  * Blocking and non-blocking: by default a call waits for the network, at
  * most as long as its timeout.  A connection in non-blocking mode

@@ -136,7 +136,8 @@ static void attempt_clear(tdsc_attempt *a) {
 void tdsc__err_clear(tdsc_error *e) {
   if (!e)
     return;
-  free_text(e->message);
+  if (!e->fixed)
+    free_text(e->message);
   free(e->provider_text);
   free(e->hint);
   if (e->server_msg) {
@@ -175,6 +176,17 @@ tdsc_errc tdsc__err_vset(tdsc_error *e, tdsc_errc code, const char *fmt,
   return code;
 }
 
+tdsc_errc tdsc__err_fixed(tdsc_error *e, tdsc_errc code, const char *text) {
+  if (!e)
+    return code;
+  clear_keep_trail(e);
+  e->dirty = true;
+  e->code = code;
+  e->message = (char *)text; /* never written nor freed: fixed */
+  e->fixed = true;
+  return code;
+}
+
 tdsc_errc tdsc__err_set(tdsc_error *e, tdsc_errc code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -195,8 +207,10 @@ void tdsc__err_context(tdsc_error *e, const char *fmt, ...) {
   char *m = tdsc__strdup_printf("%s: %s", ctx, e->message);
   free(ctx);
   if (m) {
-    free(e->message);
+    if (!e->fixed)
+      free(e->message);
     e->message = m;
+    e->fixed = false;
   }
   free(e->report);
   e->report = NULL;
@@ -341,8 +355,10 @@ bool tdsc__err_copy(tdsc_error *dst, const tdsc_error *src) {
   dst->code = src->code;
   dst->provider = src->provider;
   memcpy(dst->status, src->status, sizeof dst->status);
-  dst->message = src->message == oom_text ? oom_text
-                                          : tdsc__strdup(src->message ? src->message : "");
+  dst->fixed = src->fixed;
+  dst->message = src->fixed || src->message == oom_text
+                     ? src->message
+                     : tdsc__strdup(src->message ? src->message : "");
   if (!dst->message)
     goto oom;
   if (src->provider_text &&

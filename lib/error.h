@@ -45,6 +45,7 @@ struct tdsc_attempt {
 struct tdsc_error {
   tdsc_errc code;
   char *message;
+  bool fixed;   /* message is a string literal (tdsc__err_fixed) */
   tdsc_provider provider;
   long long status[3];
   char *provider_text;
@@ -72,6 +73,11 @@ tdsc_errc tdsc__err_set(tdsc_error *e, tdsc_errc code, const char *fmt, ...)
     TDSC__PRINTF(3, 4);
 tdsc_errc tdsc__err_vset(tdsc_error *e, tdsc_errc code, const char *fmt,
                          va_list ap);
+/* As tdsc__err_set, with a message that is a string literal: nothing is
+ * allocated.  For the waits of non-blocking mode, met at every wait (the
+ * blocking connect's too), where a failed allocation would change only
+ * the words. */
+tdsc_errc tdsc__err_fixed(tdsc_error *e, tdsc_errc code, const char *text);
 /* Prepends context to the message: "<context>: <old message>". */
 void tdsc__err_context(tdsc_error *e, const char *fmt, ...)
     TDSC__PRINTF(2, 3);

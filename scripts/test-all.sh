@@ -136,6 +136,7 @@ tests/integration/check_txn
 tests/integration/check_cancel
 tests/integration/check_async
 tests/integration/check_async_connect
+tests/integration/check_unload
 tests/integration/check_stream
 tests/unit/check_replay
 tests/unit/check_tls_diag

@@ -12,15 +12,12 @@
  * worker thread; the caller waits on a condition variable until the login
  * deadline, or (a connect that must not wait: auth.h's PENDING, for the
  * context calls) returns at once and is woken through a waker descriptor
- * (transport/io.h) when the call is done.  On timeout the caller abandons
- * the job: the GSSAPI objects the
- * call uses (credential, context, target name, MEMORY ccache) are moved
- * into the job, which is reference-counted (caller + worker); the worker,
- * when the KDC call finally returns, releases them and the last reference
- * frees the job.  Nothing the caller owns is touched after it returns, and
- * nothing leaks once the worker ends (tdsc__krb_workers_active counts
- * the workers that may still call GSSAPI: none once a call that was not
- * abandoned has returned).  We deliberately do not rewrite krb5.conf with kdc_timeout: the
+ * (transport/io.h) when the call is done (auth/worker.h).  The GSSAPI
+ * objects a call uses (credential, context, target name, MEMORY ccache)
+ * are moved into its job, so that a call the caller abandons on timeout
+ * releases them itself when the KDC finally answers: nothing the caller
+ * owns is touched after it returns, and nothing leaks once the worker
+ * ends.  We deliberately do not rewrite krb5.conf with kdc_timeout: the
  * worker bounds every KDC path (TCP connect, UDP retries, DNS) alike.
  *
  * Secrets: the password is copied into the job, wiped after the call and
@@ -33,6 +30,7 @@
 #include "auth/krb5_diag.h"
 #include "auth/krb5_facts.h"
 #include "auth/spnego.h"
+#include "auth/worker.h"
 #include "clock.h"
 #include "transport/io.h" /* the waker */
 
@@ -43,8 +41,6 @@
 #include <profile.h>
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,14 +50,6 @@
 #define KRB_FLAGS                                                              \
   (GSS_C_MUTUAL_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_REPLAY_FLAG |               \
    GSS_C_INTEG_FLAG | GSS_C_CONF_FLAG)
-
-static atomic_uint workers_active;
-
-unsigned tdsc__krb_workers_active(void) { return atomic_load(&workers_active); }
-
-/* Tests only (check_auth): called by a worker right after it woke its
- * caller, to widen the window in which it still runs. */
-void (*tdsc__krb_worker_pause)(void);
 
 /* ------------------------------------------------------------ diagnosis */
 
@@ -174,14 +162,8 @@ typedef enum job_kind {
   JOB_INIT
 } job_kind;
 
+/* A call's payload (worker.h): what one GSSAPI call reads and writes. */
 typedef struct krb_job {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  unsigned refs;  /* the caller's and the worker's */
-  bool done;      /* outputs are valid */
-  bool abandoned; /* the caller left: the worker frees res and out */
-  tdsc__waker *wake; /* fired when done unless abandoned (a caller that
-                        does not wait on cv); the caller's */
   job_kind kind;
   krb_res res;
   /* inputs, owned by the job */
@@ -198,30 +180,12 @@ typedef struct krb_job {
   gss_buffer_desc out;
 } krb_job;
 
-static krb_job *job_new(job_kind kind) {
-  krb_job *j = calloc(1, sizeof *j);
-  if (!j)
-    return NULL;
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_mutex_init(&j->mu, NULL);
-  pthread_cond_init(&j->cv, &ca);
-  pthread_condattr_destroy(&ca);
-  j->refs = 1;
-  j->kind = kind;
-  j->res = res_none;
-  j->desired = GSS_C_NO_NAME;
-  return j;
-}
-
-static void job_unref(krb_job *j) {
-  pthread_mutex_lock(&j->mu);
-  unsigned left = --j->refs;
-  pthread_mutex_unlock(&j->mu);
-  if (left)
-    return;
+/* Frees j with what it holds: its inputs and the outputs nobody took. */
+static void job_discard(void *arg) {
+  krb_job *j = arg;
   OM_uint32 minor;
+  gss_release_buffer(&minor, &j->out);
+  res_release(&j->res);
   if (j->desired != GSS_C_NO_NAME)
     gss_release_name(&minor, &j->desired);
   if (j->password) {
@@ -231,13 +195,12 @@ static void job_unref(krb_job *j) {
   for (size_t i = 0; i < 2; i++)
     free(j->store_vals[i]);
   free(j->in.value);
-  pthread_mutex_destroy(&j->mu);
-  pthread_cond_destroy(&j->cv);
   free(j);
 }
 
 /* The GSSAPI call itself; may block on the KDC for as long as MIT likes. */
-static void job_call(krb_job *j) {
+static void job_call(void *arg) {
+  krb_job *j = arg;
   gss_OID_set_desc krb5_only = {1, (gss_OID)gss_mech_krb5};
   switch (j->kind) {
   case JOB_ACQUIRE_PASSWORD: {
@@ -278,119 +241,18 @@ static void job_call(krb_job *j) {
   }
 }
 
-/* A worker whose caller still waits makes no GSSAPI call after the one it
- * ran: it hands its reference over before waking the caller, so the
- * caller's thread releases what the job holds (the desired name).  The
- * program may exit, or unload the library, as soon as the caller
- * returns; a krb5 call in a thread still running then aborts in krb5's
- * destroyed mutexes (seen in check_auth).  Only an abandoned job (the
- * caller timed out) is released here. */
-static void *job_worker(void *arg) {
-  krb_job *j = arg;
-  job_call(j);
-  pthread_mutex_lock(&j->mu);
-  j->done = true;
-  bool orphan = j->abandoned;
-  if (!orphan) {
-    j->refs--; /* the caller's is the last: it frees the job */
-    atomic_fetch_sub(&workers_active, 1);
-    if (j->wake) /* under the lock: a caller that leaves sets abandoned */
-      tdsc__waker_fire(j->wake);
-  }
-  pthread_cond_signal(&j->cv);
-  pthread_mutex_unlock(&j->mu);
-  if (tdsc__krb_worker_pause)
-    tdsc__krb_worker_pause();
-  /* (not orphan: j may be freed by now; touch nothing) */
-  if (orphan) {
-    OM_uint32 minor;
-    gss_release_buffer(&minor, &j->out);
-    res_release(&j->res);
-    job_unref(j);
-    atomic_fetch_sub(&workers_active, 1);
-  }
-  return NULL;
-}
-
-/* Starts j on a worker: true; false when no thread could be made and j
- * ran inline (done). */
-static bool job_launch(krb_job *j) {
-  pthread_attr_t at;
-  pthread_t tid;
-  pthread_attr_init(&at);
-  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-  j->refs = 2;
-  atomic_fetch_add(&workers_active, 1);
-  int rc = pthread_create(&tid, &at, job_worker, j);
-  pthread_attr_destroy(&at);
-  if (rc != 0) {
-    /* No thread: run inline, without a deadline rather than not at all. */
-    j->refs = 1;
-    atomic_fetch_sub(&workers_active, 1);
-    job_call(j);
-    j->done = true;
-    return false;
-  }
-  return true;
-}
-
-/* Whether the launched j is done, without waiting: 1 done (outputs valid,
- * the caller still holds its reference), 0 still running, -1 the deadline
- * passed: j is abandoned and the caller's reference dropped. */
-static int job_poll(krb_job *j, int64_t deadline) {
-  pthread_mutex_lock(&j->mu);
-  bool done = j->done;
-  if (!done && tdsc__ms_left(deadline) == 0)
-    j->abandoned = true;
-  bool gone = j->abandoned;
-  pthread_mutex_unlock(&j->mu);
-  if (done)
-    return 1;
-  if (gone)
-    job_unref(j);
-  return gone ? -1 : 0;
-}
-
-/* The caller leaves a launched j whose outputs it no longer wants: the
- * worker (if still running) frees what the job holds. */
-static void job_abandon(krb_job *j) {
-  pthread_mutex_lock(&j->mu);
-  bool done = j->done;
-  j->abandoned = !done;
-  pthread_mutex_unlock(&j->mu);
-  if (done) {
-    OM_uint32 minor;
-    gss_release_buffer(&minor, &j->out);
-    res_release(&j->res);
-  }
-  job_unref(j);
-}
-
-/* Runs j until it is done or deadline passes.  true: done (outputs valid,
- * the caller still holds its reference).  false: timed out; the job is
- * abandoned and the caller's reference dropped: j must not be touched. */
-static bool job_run(krb_job *j, int64_t deadline) {
-  if (!job_launch(j))
-    return true;
-  pthread_mutex_lock(&j->mu);
-  while (!j->done) {
-    if (deadline == TDSC__NO_DEADLINE) {
-      pthread_cond_wait(&j->cv, &j->mu);
-      continue;
-    }
-    struct timespec ts = {(time_t)(deadline / 1000),
-                          (long)(deadline % 1000) * 1000000L};
-    if (pthread_cond_timedwait(&j->cv, &j->mu, &ts) == ETIMEDOUT &&
-        !j->done) {
-      j->abandoned = true;
-      break;
-    }
-  }
-  bool done = j->done;
-  pthread_mutex_unlock(&j->mu);
-  if (!done)
-    job_unref(j);
-  return done;
+/* A work for a job of this kind; NULL: no memory. */
+static tdsc__work *job_new(job_kind kind) {
+  krb_job *j = calloc(1, sizeof *j);
+  if (!j)
+    return NULL;
+  j->kind = kind;
+  j->res = res_none;
+  j->desired = GSS_C_NO_NAME;
+  tdsc__work *w = tdsc__work_new(job_call, job_discard, j);
+  if (!w)
+    free(j);
+  return w;
 }
 
 /* --------------------------------------------------------------- state */
@@ -412,7 +274,7 @@ typedef struct krb_state {
   /* a context call on the worker that the caller does not wait for
    * (auth.h PENDING): woken through wake */
   tdsc__waker *wake; /* NULL: every call waits (the params' pending_ok) */
-  krb_job *pending;
+  tdsc__work *pending;
   int64_t started;
 } krb_state;
 _Static_assert(offsetof(krb_state, x) == 0, "tdsc__exchange_step's state");
@@ -715,32 +577,31 @@ static void krb_hand_over(krb_state *s, krb_job *j) {
   s->res = res_none;
 }
 
-/* j is done: moves its res back to s.  On failure err is set and j is
+/* w is done: moves its res back to s.  On failure err is set and w is
  * gone. */
-static tdsc_errc krb_done(krb_state *s, krb_job *j, tdsc__krb_phase phase,
+static tdsc_errc krb_done(krb_state *s, tdsc__work *w, tdsc__krb_phase phase,
                           tdsc_error *err) {
+  krb_job *j = tdsc__work_payload(w);
   int64_t started = s->started;
   s->res = j->res;
   j->res = res_none;
   if (GSS_ERROR(j->major)) {
     s->took_ms = tdsc__now_ms() - started;
     tdsc_errc ec = krb_fail(s, err, j->major, j->minor, j->minor_ours, phase);
-    OM_uint32 minor;
-    gss_release_buffer(&minor, &j->out);
-    job_unref(j);
+    tdsc__work_end(w);
     return ec;
   }
   return TDSC_OK;
 }
 
-/* Runs job j (inputs set, res empty) with s's deadline, waiting: moves
- * s->res in and back.  On failure err is set and j is gone. */
-static tdsc_errc krb_run(krb_state *s, krb_job *j, tdsc__krb_phase phase,
+/* Runs w (inputs set, res empty) with s's deadline, waiting: moves s->res
+ * in and back.  On failure err is set and w is gone. */
+static tdsc_errc krb_run(krb_state *s, tdsc__work *w, tdsc__krb_phase phase,
                          tdsc_error *err) {
-  krb_hand_over(s, j);
-  if (!job_run(j, s->deadline))
+  krb_hand_over(s, tdsc__work_payload(w));
+  if (!tdsc__work_run(w, s->deadline))
     return krb_timeout(s, err, s->started, phase);
-  return krb_done(s, j, phase, err);
+  return krb_done(s, w, phase, err);
 }
 
 static void set_identity(krb_state *s) {
@@ -893,11 +754,12 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   job_kind kind = p->password ? JOB_ACQUIRE_PASSWORD
                   : p->keytab || p->ccache ? JOB_ACQUIRE_STORE
                                            : JOB_ACQUIRE_DEFAULT;
-  krb_job *j = job_new(kind);
-  if (!j)
+  tdsc__work *w = job_new(kind);
+  if (!w)
     return tdsc__err_oom(err);
+  krb_job *j = tdsc__work_payload(w);
   if (p->principal && (ec = import_name(s, p->principal, &j->desired, err))) {
-    job_unref(j);
+    tdsc__work_end(w);
     return ec;
   }
   bool ok = true;
@@ -917,12 +779,12 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
     ok = store_add(j, "ccache", p->ccache);
   }
   if (!ok) {
-    job_unref(j);
+    tdsc__work_end(w);
     return tdsc__err_oom(err);
   }
-  if ((ec = krb_run(s, j, TDSC__KRB_ACQUIRE, err)))
+  if ((ec = krb_run(s, w, TDSC__KRB_ACQUIRE, err)))
     return ec;
-  job_unref(j);
+  tdsc__work_end(w);
   /* A ccache's principal was read above; asking GSSAPI about an expired
    * ccache credential leaks in MIT 1.20's mechglue (valgrind). */
   if (p->password || p->keytab)
@@ -939,50 +801,48 @@ static tdsc_errc krb_ctx(void *m, const uint8_t *in, size_t inlen,
   krb_state *s = m;
   tdsc__krb_phase phase = in ? TDSC__KRB_ACCEPT : TDSC__KRB_INIT;
   tdsc_errc ec;
-  krb_job *j = s->pending; /* called again with the same input */
-  if (!j) {
-    j = job_new(JOB_INIT);
-    if (!j)
+  tdsc__work *w = s->pending; /* called again with the same input */
+  if (!w) {
+    if (!(w = job_new(JOB_INIT)))
       return tdsc__err_oom(err);
+    krb_job *j = tdsc__work_payload(w);
     if (in && inlen) {
       j->in.value = malloc(inlen);
       if (!j->in.value) {
-        job_unref(j);
+        tdsc__work_end(w);
         return tdsc__err_oom(err);
       }
       memcpy(j->in.value, in, inlen);
       j->in.length = inlen;
     }
     if (!s->wake) {
-      if ((ec = krb_run(s, j, phase, err)))
+      if ((ec = krb_run(s, w, phase, err)))
         return ec;
     } else {
       /* the caller does not wait: the worker fires s->wake when done */
       krb_hand_over(s, j);
       tdsc__waker_clear(s->wake);
-      j->wake = s->wake;
-      if (job_launch(j))
-        s->pending = j;
-      else if ((ec = krb_done(s, j, phase, err)))
+      if (tdsc__work_start(w, s->wake))
+        s->pending = w;
+      else if ((ec = krb_done(s, w, phase, err)))
         return ec;
     }
   }
   if (s->pending) {
-    int st = job_poll(j, s->deadline);
+    int st = tdsc__work_poll(w, s->deadline);
     if (st == 0)
       return TDSC__AGAIN;
     s->pending = NULL;
     if (st < 0)
       return krb_timeout(s, err, s->started, phase);
-    if ((ec = krb_done(s, j, phase, err)))
+    if ((ec = krb_done(s, w, phase, err)))
       return ec;
   }
-  OM_uint32 minor;
+  krb_job *j = tdsc__work_payload(w);
   tdsc__buf_put(tok, j->out.value, j->out.length);
-  gss_release_buffer(&minor, &j->out);
   s->flags = j->flags;
   s->established = j->major == GSS_S_COMPLETE;
-  job_unref(j);
+  tdsc__work_end(w);
   if (tok->oom)
     return tdsc__err_oom(err);
   if (s->established && !(s->flags & GSS_C_MUTUAL_FLAG))
@@ -1036,7 +896,7 @@ static void krb_free(void *state) {
   if (!s)
     return;
   if (s->pending) /* the connect was abandoned during a call */
-    job_abandon(s->pending);
+    tdsc__work_abandon(s->pending);
   tdsc__waker_free(s->wake);
   res_release(&s->res);
   tdsc__exchange_free(&s->x);

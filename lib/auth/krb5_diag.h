@@ -55,9 +55,4 @@ extern const size_t tdsc__sspi_table_len;
 /* The code for an SSPI status; KRB_FAILED / NTLM_FAILED when unknown. */
 tdsc_errc tdsc__sspi_classify(uint32_t status, bool ntlm);
 
-/* Worker threads of abandoned or running GSSAPI calls still alive. */
-unsigned tdsc__krb_workers_active(void);
-/* Tests only: called by a worker right after it woke its caller. */
-extern void (*tdsc__krb_worker_pause)(void);
-
 #endif

@@ -107,10 +107,10 @@ tdsc_errc tdsc_conn_flush(tdsc_conn *c) {
   }
   tdsc_errc rc = tdsc__wire_flush(c, flush_deadline(c));
   if (rc == TDSC__AGAIN) {
-    tdsc__err_set(&c->err, TDSC_E_WOULD_BLOCK,
-                  "%zu bytes of the request are still queued: wait until "
-                  "tdsc_conn_socket is ready for tdsc_conn_wants, then "
-                  "flush again", tdsc__wire_tx_pending(c));
+    tdsc__err_fixed(&c->err, TDSC_E_WOULD_BLOCK,
+                    "part of the request is still queued: wait until "
+                    "tdsc_conn_socket is ready for tdsc_conn_wants, then "
+                    "flush again");
     return tdsc__conn_fail(c);
   }
   if (rc != TDSC_OK) {
@@ -252,10 +252,10 @@ static tdsc_errc connect_advance(tdsc_conn *c) {
     return connect_end(c, rc);
   /* (set, not cleared first: c->err keeps the trail of the attempts
    * that failed so far, for the connect's verdict) */
-  tdsc__err_set(&c->err, TDSC_E_WOULD_BLOCK,
-                "the connect waits for the server: wait until "
-                "tdsc_conn_socket is ready for tdsc_conn_wants, at most "
-                "tdsc_conn_timeout_ms, then call tdsc_conn_connect_poll");
+  tdsc__err_fixed(&c->err, TDSC_E_WOULD_BLOCK,
+                  "the connect waits for the server: wait until "
+                  "tdsc_conn_socket is ready for tdsc_conn_wants, at most "
+                  "tdsc_conn_timeout_ms, then call tdsc_conn_connect_poll");
   return tdsc__conn_fail(c);
 }
 

@@ -550,12 +550,15 @@ int64_t tdsc__wire_deadline(const tdsc_conn *c) {
 
 /* A step that has to wait, in non-blocking mode: the caller's error. */
 static tdsc_errc would_block(tdsc_conn *c) {
-  return tdsc__err_set(&c->err, TDSC_E_WOULD_BLOCK,
-                       "the server's answer has not all arrived: wait "
-                       "until tdsc_conn_socket is ready for "
-                       "tdsc_conn_wants (%s%s), then call again",
-                       c->want & TDSC__WANT_READ ? "read" : "",
-                       c->want & TDSC__WANT_WRITE ? " write" : "");
+#define WAIT_(w)                                                               \
+  "the server's answer has not all arrived: wait until tdsc_conn_socket "    \
+  "is ready for tdsc_conn_wants (" w "), then call again"
+  static const char *const text[4] = {WAIT_(""), WAIT_("read"),
+                                      WAIT_(" write"), WAIT_("read write")};
+#undef WAIT_
+  return tdsc__err_fixed(&c->err, TDSC_E_WOULD_BLOCK,
+                         text[(c->want & TDSC__WANT_READ ? 1 : 0) |
+                              (c->want & TDSC__WANT_WRITE ? 2 : 0)]);
 }
 
 static tdsc_errc next_event(tdsc_conn *c, tdsc__event *ev, bool *end) {

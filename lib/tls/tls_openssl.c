@@ -171,7 +171,14 @@ static void bio_method_init(void) {
     BIO_meth_free(m);
     return;
   }
-  bio_method = m; /* lives until exit: shared by every connection */
+  bio_method = m; /* shared by every connection */
+}
+
+/* A program that unloads the library (dlclose) gets it back; at exit this
+ * runs after OpenSSL's own clean-up, and frees with the plain allocator. */
+__attribute__((destructor)) static void bio_method_free(void) {
+  BIO_meth_free(bio_method);
+  bio_method = NULL;
 }
 
 /* ---------------------------------------------------------------- helpers */

@@ -15,6 +15,7 @@
 #include "vectors.h"
 #ifdef TDSC_HAVE_GSSAPI
 #include "auth/krb5_diag.h"
+#include "auth/worker.h"
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
@@ -1001,10 +1002,10 @@ START_TEST(kerberos_unknown_client_is_client_unknown) {
    * (a worker releasing the job's name after the caller went on aborted
    * in krb5's destroyed mutexes at exit).  The pause keeps each worker
    * running a while after it woke its caller. */
-  tdsc__krb_worker_pause = pause_worker;
+  tdsc__work_pause = pause_worker;
   login(&p, &r, NULL);
-  unsigned active = tdsc__krb_workers_active();
-  tdsc__krb_worker_pause = NULL;
+  unsigned active = tdsc__work_active();
+  tdsc__work_pause = NULL;
   expect_code(&r, TDSC_E_KRB_CLIENT_UNKNOWN, "mallory@TDSC.TEST");
   ck_assert_uint_eq(active, 0);
 }
@@ -1171,9 +1172,9 @@ END_TEST
 
 static void wait_workers_gone(void) {
   int64_t end = tdsc__now_ms() + 15000;
-  while (tdsc__krb_workers_active() && tdsc__now_ms() < end)
+  while (tdsc__work_active() && tdsc__now_ms() < end)
     usleep(10000);
-  ck_assert_uint_eq(tdsc__krb_workers_active(), 0);
+  ck_assert_uint_eq(tdsc__work_active(), 0);
 }
 
 START_TEST(kerberos_kdc_silent_is_unreachable_by_the_deadline) {
@@ -1194,7 +1195,7 @@ START_TEST(kerberos_kdc_silent_is_unreachable_by_the_deadline) {
   login(&p, &r, NULL);
   ck_assert_int_lt(r.ms, 2000);
   expect_code(&r, TDSC_E_KRB_KDC_UNREACHABLE, "within the login timeout");
-  ck_assert_uint_ge(tdsc__krb_workers_active(), 1);
+  ck_assert_uint_ge(tdsc__work_active(), 1);
   /* the listener goes away: the abandoned workers end and free their
    * state on their own */
   snprintf(cmd, sizeof cmd, "stop %s", realm_dir);
