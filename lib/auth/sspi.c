@@ -18,7 +18,7 @@
  *
  * Deadlines: AcquireCredentialsHandleW (Wine gets the TGT there) and
  * InitializeSecurityContextW may wait for a KDC.  As in gssapi.c, each such
- * call runs in a worker thread and the caller waits until the login
+ * call runs on the worker (auth/worker.h) and the caller waits until the login
  * deadline; on timeout it abandons the job, which then owns the handles
  * and buffers it uses and releases them when the call finally returns.
  *
@@ -38,6 +38,7 @@
 #include "auth/auth.h"
 #include "auth/credfile.h"
 #include "auth/exchange.h"
+#include "auth/worker.h"
 #include "auth/krb5_diag.h"
 #include "auth/spnego.h"
 #include "clock.h"
@@ -46,7 +47,6 @@
 #define SECURITY_WIN32
 #include <windows.h>
 
-#include <process.h>
 #include <security.h>
 
 #include <limits.h>
@@ -109,12 +109,8 @@ static void res_release(sspi_res *r) {
 
 typedef enum job_kind { JOB_ACQUIRE, JOB_INIT } job_kind;
 
+/* A call's payload (worker.h): what one SSPI call reads and writes. */
 typedef struct sspi_job {
-  CRITICAL_SECTION mu;
-  HANDLE done_ev;
-  unsigned refs;  /* the caller's and the worker's */
-  bool done;      /* outputs are valid */
-  bool abandoned; /* the caller left: the worker frees res and out */
   job_kind kind;
   sspi_res res;
   /* inputs, owned by the job */
@@ -135,27 +131,10 @@ typedef struct sspi_job {
   ULONG outcap, outlen;
 } sspi_job;
 
-static sspi_job *job_new(job_kind kind) {
-  sspi_job *j = calloc(1, sizeof *j);
-  if (!j)
-    return NULL;
-  j->done_ev = CreateEventW(NULL, TRUE, FALSE, NULL);
-  if (!j->done_ev) {
-    free(j);
-    return NULL;
-  }
-  InitializeCriticalSection(&j->mu);
-  j->refs = 1;
-  j->kind = kind;
-  return j;
-}
-
-static void job_unref(sspi_job *j) {
-  EnterCriticalSection(&j->mu);
-  unsigned left = --j->refs;
-  LeaveCriticalSection(&j->mu);
-  if (left)
-    return;
+/* Frees j with what it holds: its inputs and the outputs nobody took. */
+static void job_discard(void *arg) {
+  sspi_job *j = arg;
+  res_release(&j->res);
   if (j->idbuf) {
     wipe(j->idbuf, j->idbuf_len * sizeof(WCHAR));
     free(j->idbuf);
@@ -164,13 +143,12 @@ static void job_unref(sspi_job *j) {
   free(j->target);
   free(j->in);
   free(j->out);
-  CloseHandle(j->done_ev);
-  DeleteCriticalSection(&j->mu);
   free(j);
 }
 
 /* The SSPI call itself; may wait on a KDC for as long as SSPI likes. */
-static void job_call(sspi_job *j) {
+static void job_call(void *arg) {
+  sspi_job *j = arg;
   TimeStamp expiry;
   if (j->kind == JOB_ACQUIRE) {
     j->status = AcquireCredentialsHandleW(
@@ -214,54 +192,16 @@ static void job_call(sspi_job *j) {
   }
 }
 
-static unsigned __stdcall job_worker(void *arg) {
-  sspi_job *j = arg;
-  job_call(j);
-  EnterCriticalSection(&j->mu);
-  j->done = true;
-  bool orphan = j->abandoned;
-  LeaveCriticalSection(&j->mu);
-  SetEvent(j->done_ev);
-  if (orphan)
-    res_release(&j->res);
-  job_unref(j);
-  return 0;
-}
-
-/* Runs j until it is done or deadline passes.  true: done (outputs valid,
- * the caller still holds its reference).  false: timed out; the job is
- * abandoned and the caller's reference dropped: j must not be touched. */
-static bool job_run(sspi_job *j, int64_t deadline) {
-  j->refs = 2;
-  uintptr_t th = _beginthreadex(NULL, 0, job_worker, j, 0, NULL);
-  if (!th) {
-    /* No thread: run inline, without a deadline rather than not at all. */
-    j->refs = 1;
-    job_call(j);
-    j->done = true;
-    return true;
-  }
-  CloseHandle((HANDLE)th);
-  for (;;) {
-    int ms = tdsc__ms_left(deadline);
-    DWORD w = WaitForSingleObject(j->done_ev, ms < 0 ? INFINITE : (DWORD)ms);
-    if (w == WAIT_OBJECT_0)
-      return true;
-    if (w == WAIT_TIMEOUT) {
-      EnterCriticalSection(&j->mu);
-      bool done = j->done;
-      if (!done)
-        j->abandoned = true;
-      LeaveCriticalSection(&j->mu);
-      if (done)
-        return true;
-      job_unref(j);
-      return false;
-    }
-    /* WAIT_FAILED cannot happen on our own event; do not spin on it. */
-    WaitForSingleObject(j->done_ev, INFINITE);
-    return true;
-  }
+/* A work for a job of this kind; NULL: no memory. */
+static tdsc__work *job_new(job_kind kind) {
+  sspi_job *j = calloc(1, sizeof *j);
+  if (!j)
+    return NULL;
+  j->kind = kind;
+  tdsc__work *w = tdsc__work_new(job_call, job_discard, j);
+  if (!w)
+    free(j);
+  return w;
 }
 
 /* --------------------------------------------------------------- state */
@@ -481,20 +421,21 @@ static tdsc_errc sspi_timeout(sspi_state *s, tdsc_error *err, int64_t started,
                        waited, doing, s->spn ? s->spn : "(no SPN)", who(s));
 }
 
-/* Runs job j (inputs set, res empty) with s's deadline: moves s->res in
- * and back.  On failure err is set and j is gone. */
-static tdsc_errc sspi_run(sspi_state *s, sspi_job *j, phase ph,
+/* Runs w (inputs set, res empty) with s's deadline: moves s->res in and
+ * back.  On failure err is set and w is gone. */
+static tdsc_errc sspi_run(sspi_state *s, tdsc__work *w, phase ph,
                           tdsc_error *err) {
+  sspi_job *j = tdsc__work_payload(w);
   int64_t started = tdsc__now_ms();
   j->res = s->res;
   memset(&s->res, 0, sizeof s->res);
-  if (!job_run(j, s->deadline))
+  if (!tdsc__work_run(w, s->deadline))
     return sspi_timeout(s, err, started, ph);
   s->res = j->res;
   memset(&j->res, 0, sizeof j->res);
   if (j->status != SEC_E_OK && j->status != SEC_I_CONTINUE_NEEDED) {
     tdsc_errc ec = sspi_fail(s, err, j->status, ph);
-    job_unref(j);
+    tdsc__work_end(w);
     return ec;
   }
   return TDSC_OK;
@@ -706,9 +647,10 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
     return tdsc__err_oom(err);
   s->max_token = max_token(s->package);
 
-  sspi_job *j = job_new(JOB_ACQUIRE);
-  if (!j)
+  tdsc__work *w = job_new(JOB_ACQUIRE);
+  if (!w)
     return tdsc__err_oom(err);
+  sspi_job *j = tdsc__work_payload(w);
   j->package = s->package;
   bool ok = true;
   if (p->password) {
@@ -728,13 +670,13 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
     ok = (j->principal = tdsc__utf8_to_wide(p->principal)) != NULL;
   }
   if (!ok) {
-    job_unref(j);
+    tdsc__work_end(w);
     return tdsc__err_oom(err);
   }
-  tdsc_errc ec = sspi_run(s, j, PH_ACQUIRE, err);
+  tdsc_errc ec = sspi_run(s, w, PH_ACQUIRE, err);
   if (ec)
     return ec;
-  job_unref(j);
+  tdsc__work_end(w);
   if (p->principal && !p->password) {
     /* The logon session's tickets are its user's, whatever principal was
      * named: the principal asked for is the one used, or this fails. */
@@ -777,9 +719,10 @@ static tdsc_errc ntlm_init(void **state, const tdsc__auth_params *p,
       return tdsc__err_oom(err);
   }
   s->max_token = max_token(s->package);
-  sspi_job *j = job_new(JOB_ACQUIRE);
-  if (!j)
+  tdsc__work *w = job_new(JOB_ACQUIRE);
+  if (!w)
     return tdsc__err_oom(err);
+  sspi_job *j = tdsc__work_payload(w);
   j->package = s->package;
   const char *user = p->ntlm_user && *p->ntlm_user ? p->ntlm_user : NULL;
   tdsc_errc ec = TDSC_OK;
@@ -801,12 +744,12 @@ static tdsc_errc ntlm_init(void **state, const tdsc__auth_params *p,
       ec = tdsc__err_oom(err);
   }
   if (ec) {
-    job_unref(j);
+    tdsc__work_end(w);
     return ec;
   }
-  if ((ec = sspi_run(s, j, PH_ACQUIRE, err)))
+  if ((ec = sspi_run(s, w, PH_ACQUIRE, err)))
     return ec;
-  job_unref(j);
+  tdsc__work_end(w);
   if (!s->x.identity) {
     s->x.identity = cred_name(s);
     if (!s->x.identity && !(s->x.identity = tdsc__strdup("")))
@@ -827,14 +770,15 @@ static tdsc_errc sspi_ctx(void *m, const uint8_t *in, size_t inlen,
     return tdsc__err_set(err, TDSC_E_PROTOCOL,
                          "the server's %s token is too long (%zu bytes)",
                          mech_label(s), inlen);
-  sspi_job *j = job_new(JOB_INIT);
-  if (!j)
+  tdsc__work *w = job_new(JOB_INIT);
+  if (!w)
     return tdsc__err_oom(err);
+  sspi_job *j = tdsc__work_payload(w);
   j->req = s->req;
   j->outcap = s->max_token;
   j->out = malloc(j->outcap);
   if (s->target && !(j->target = _wcsdup(s->target))) {
-    job_unref(j);
+    tdsc__work_end(w);
     return tdsc__err_oom(err);
   }
   if (j->out && in && inlen) {
@@ -845,16 +789,16 @@ static tdsc_errc sspi_ctx(void *m, const uint8_t *in, size_t inlen,
     }
   }
   if (!j->out || (in && inlen && !j->in)) {
-    job_unref(j);
+    tdsc__work_end(w);
     return tdsc__err_oom(err);
   }
-  tdsc_errc ec = sspi_run(s, j, ph, err);
+  tdsc_errc ec = sspi_run(s, w, ph, err);
   if (ec)
     return ec;
   tdsc__buf_put(tok, j->out, j->outlen);
   s->attrs = j->attrs;
   *complete = j->status == SEC_E_OK;
-  job_unref(j);
+  tdsc__work_end(w);
   if (tok->oom)
     return tdsc__err_oom(err);
   if (*complete && s->kind == MECH_KRB && !(s->attrs & ISC_RET_MUTUAL_AUTH))
