@@ -554,7 +554,7 @@ static tdsc_errc would_block(tdsc_conn *c) {
   "the server's answer has not all arrived: wait until tdsc_conn_socket "    \
   "is ready for tdsc_conn_wants (" w "), then call again"
   static const char *const text[4] = {WAIT_(""), WAIT_("read"),
-                                      WAIT_(" write"), WAIT_("read write")};
+                                      WAIT_("write"), WAIT_("read write")};
 #undef WAIT_
   return tdsc__err_fixed(&c->err, TDSC_E_WOULD_BLOCK,
                          text[(c->want & TDSC__WANT_READ ? 1 : 0) |
