@@ -92,13 +92,8 @@ char *tdsc__strdup_printf(const char *fmt, ...) {
   return s;
 }
 
-/* A message we could not allocate: the static text stands in. */
-static char oom_text[] = "out of memory";
-
-static void free_text(char *s) {
-  if (s != oom_text)
-    free(s);
-}
+/* A message we could not allocate: this fixed text stands in. */
+static const char oom_text[] = "out of memory";
 
 /* ---------------------------------------------------------------- builders */
 
@@ -137,7 +132,7 @@ void tdsc__err_clear(tdsc_error *e) {
   if (!e)
     return;
   if (!e->fixed)
-    free_text(e->message);
+    free(e->message);
   free(e->provider_text);
   free(e->hint);
   if (e->server_msg) {
@@ -171,8 +166,10 @@ tdsc_errc tdsc__err_vset(tdsc_error *e, tdsc_errc code, const char *fmt,
   e->dirty = true;
   e->code = code;
   e->message = vprintf_new(fmt, ap);
-  if (!e->message)
-    e->message = oom_text;
+  if (!e->message) {
+    e->message = (char *)oom_text;
+    e->fixed = true;
+  }
   return code;
 }
 
@@ -195,6 +192,8 @@ tdsc_errc tdsc__err_set(tdsc_error *e, tdsc_errc code, const char *fmt, ...) {
   return code;
 }
 
+/* The stand-in for a failed allocation takes no context: that would need
+ * memory too, and "out of memory" says it all. */
 void tdsc__err_context(tdsc_error *e, const char *fmt, ...) {
   if (!e || !e->message || e->message == oom_text)
     return;
@@ -257,13 +256,7 @@ tdsc_errc tdsc__err_errno(tdsc_error *e, tdsc_errc code, int errnum,
 }
 
 tdsc_errc tdsc__err_oom(tdsc_error *e) {
-  if (!e)
-    return TDSC_E_NO_MEMORY;
-  clear_keep_trail(e);
-  e->dirty = true;
-  e->code = TDSC_E_NO_MEMORY;
-  e->message = oom_text;
-  return TDSC_E_NO_MEMORY;
+  return tdsc__err_fixed(e, TDSC_E_NO_MEMORY, oom_text);
 }
 
 bool tdsc__err_server_msg(tdsc_error *e, const tdsc_message *m) {
@@ -356,8 +349,7 @@ bool tdsc__err_copy(tdsc_error *dst, const tdsc_error *src) {
   dst->provider = src->provider;
   memcpy(dst->status, src->status, sizeof dst->status);
   dst->fixed = src->fixed;
-  dst->message = src->fixed || src->message == oom_text
-                     ? src->message
+  dst->message = src->fixed ? src->message
                      : tdsc__strdup(src->message ? src->message : "");
   if (!dst->message)
     goto oom;
