@@ -383,12 +383,12 @@ TDSC_API tdsc_errc tdsc_conn_consume(tdsc_conn *c);
  * blocking connect gives (the fallback may then go on).  The steps are the
  * blocking connect's, in the same order with the same policy (this is the
  * one code path): TCP (addresses raced as RFC 8305 says), PRELOGIN, TLS,
- * LOGIN7, SQL login and NTLM exchanges never wait; Kerberos' token calls
- * run on a worker thread and the connect waits on a descriptor the
- * worker signals (tdsc_conn_socket is then no socket: wait for it to be
- * readable).  Some steps still block inside one call in this release:
- * host name resolution (getaddrinfo), SQL Browser (an instance name
- * without a port; at most LoginTimeout), the connect of a named pipe or
+ * LOGIN7, SQL login and NTLM exchanges and SQL Browser (an instance name
+ * without a port) never wait; host name resolution (getaddrinfo) and
+ * Kerberos' token calls run on a worker thread and the connect waits on a
+ * descriptor the worker signals (tdsc_conn_socket is then no socket: wait
+ * for it to be readable).  Some steps still block inside one call in this
+ * release: the connect of a named pipe or
  * of shared memory, Kerberos' acquiring of credentials (a password or a
  * keytab: at most LoginTimeout), and on Windows the SSPI and Schannel
  * calls.  Until the connect ends, use c only with these calls,

@@ -11,7 +11,10 @@
 
 #include "auth/auth.h"
 #include "clock.h"
+#include "session/lookup.h"
 #include "sys.h"
+#include "transport/sock.h"
+#include "transport/ssrp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +63,10 @@ void tdsc__attempt_free(tdsc__attempt *a) {
   if (a->ops && a->state)
     a->ops->free_state(a->state);
   a->state = NULL;
+  tdsc__lookup_free(a->lk);
+  a->lk = NULL;
+  tdsc__ssrp_free(a->browser);
+  a->browser = NULL;
   tdsc__tcp_connect_free(a->tcp);
   a->tcp = NULL;
   tdsc__tls_hs_free(a->hs);
@@ -628,32 +635,96 @@ static tdsc_errc round_step(tdsc_conn *c, tdsc__attempt *a) {
 
 /* --------------------------------------------------------- transport */
 
-/* Resolves (SQL Browser for an instance), readies the mechanism, opens
- * the transport: a pipe or shared memory at once (blocking, within the
- * deadline), TCP started. */
+/* Starts the lookup of the host: of its SQL Browser while the instance's
+ * port is unknown, else of its TCP port. */
+static tdsc_errc lookup_enter(tdsc_conn *c, tdsc__attempt *a) {
+  bool browser = !a->ep.port;
+  uint16_t port = !browser               ? a->ep.port
+                  : c->opts.browser_port ? (uint16_t)c->opts.browser_port
+                                         : TDSC__SSRP_PORT;
+  char purpose[32];
+  snprintf(purpose, sizeof purpose,
+           browser ? "to ask its SQL Server Browser" : "port %u",
+           (unsigned)port);
+  a->st = TDSC__AS_LOOKUP;
+  return tdsc__lookup_start(a->ep.host, port,
+                            browser ? SOCK_DGRAM : SOCK_STREAM, purpose,
+                            &a->lk, &c->err);
+}
+
+/* Readies the mechanism, then opens the transport: a pipe or shared memory
+ * at once (blocking, within the deadline); for TCP the lookup starts (SQL
+ * Browser first for an instance: the mechanism waits for the port, which
+ * its SPN may name). */
 static tdsc_errc begin(tdsc_conn *c, tdsc__attempt *a) {
   a->deadline = tdsc__deadline_in(c->opts.login_timeout * 1000);
-  if (a->ep.kind == TDSC__EP_TCP)
+  if (a->ep.kind == TDSC__EP_TCP && !a->ep.port)
+    snprintf(c->address, sizeof c->address, "%s\\%s (SQL Browser)",
+             a->ep.host, a->ep.instance);
+  else if (a->ep.kind == TDSC__EP_TCP)
     snprintf(c->address, sizeof c->address, "%s,%u", a->ep.host, a->ep.port);
   else
     snprintf(c->address, sizeof c->address, "%s", a->ep.path);
   a->tls_used = c->opts.encrypt == TDSC__ENC_STRICT ? "strict" : "-";
   tdsc_errc rc;
-  if ((rc = tdsc__endpoint_resolve(&c->opts, &a->ep, a->deadline, c->address,
-                                   sizeof c->address, &c->err)) != TDSC_OK)
-    return rc;
+  if (a->ep.kind == TDSC__EP_TCP && !a->ep.port)
+    return lookup_enter(c, a);
   if ((rc = mech_init(c, a)) != TDSC_OK)
     return rc;
-  if (a->ep.kind == TDSC__EP_TCP) {
-    a->st = TDSC__AS_TRANSPORT;
-    return tdsc__tcp_connect_start(a->ep.host, a->ep.port, &a->tcp, &c->err);
-  }
+  if (a->ep.kind == TDSC__EP_TCP)
+    return lookup_enter(c, a);
   if ((rc = tdsc__endpoint_open(&a->ep, a->deadline, &c->io, c->address,
                                 sizeof c->address, &c->err)) != TDSC_OK)
     return rc;
   if (c->opts.encrypt == TDSC__ENC_STRICT)
     return tls_enter(c, a, TDSC__AS_TLS_STRICT);
   return prelogin_send(c, a);
+}
+
+static tdsc_errc lookup_step(tdsc_conn *c, tdsc__attempt *a) {
+  tdsc__addr *addrs;
+  size_t n;
+  tdsc_errc rc = tdsc__lookup_step(a->lk, a->deadline, &addrs, &n, &a->fd,
+                                   &c->err);
+  if (rc == TDSC__AGAIN) {
+    a->want = TDSC__WANT_READ;
+    if (a->fd == TDSC__NO_POLLFD)
+      a->timer_ms = 2; /* nothing to wait on: look again shortly */
+    return rc;
+  }
+  tdsc__lookup_free(a->lk);
+  a->lk = NULL;
+  if (rc != TDSC_OK)
+    return rc;
+  if (!a->ep.port) {
+    a->st = TDSC__AS_BROWSER;
+    return tdsc__ssrp_start(a->ep.host, (uint16_t)c->opts.browser_port,
+                            a->ep.instance, addrs, n, &a->browser, &c->err);
+  }
+  a->st = TDSC__AS_TRANSPORT;
+  return tdsc__tcp_connect_start(a->ep.host, a->ep.port, addrs, n, &a->tcp,
+                                 &c->err);
+}
+
+/* SQL Browser's answer gives the port; then the mechanism, and the TCP
+ * port's lookup. */
+static tdsc_errc browser_step(tdsc_conn *c, tdsc__attempt *a) {
+  tdsc__ssrp_info info;
+  tdsc_errc rc = tdsc__ssrp_step(a->browser, a->deadline, &info, &a->fd,
+                                 &a->timer_ms, &c->err);
+  if (rc == TDSC__AGAIN) {
+    a->want = TDSC__WANT_READ;
+    return rc;
+  }
+  tdsc__ssrp_free(a->browser);
+  a->browser = NULL;
+  if (rc == TDSC_OK)
+    rc = tdsc__endpoint_browsed(&a->ep, &info, &c->err);
+  if (rc == TDSC_OK)
+    rc = mech_init(c, a);
+  if (rc == TDSC_OK)
+    rc = lookup_enter(c, a);
+  return rc;
 }
 
 static tdsc_errc transport_step(tdsc_conn *c, tdsc__attempt *a) {
@@ -687,6 +758,12 @@ tdsc_errc tdsc__attempt_step(tdsc_conn *c, tdsc__attempt *a) {
     case TDSC__AS_BEGIN:
       rc = begin(c, a);
       break;
+    case TDSC__AS_LOOKUP:
+      rc = lookup_step(c, a);
+      break;
+    case TDSC__AS_BROWSER:
+      rc = browser_step(c, a);
+      break;
     case TDSC__AS_TRANSPORT:
       rc = transport_step(c, a);
       break;
@@ -712,8 +789,9 @@ tdsc_errc tdsc__attempt_step(tdsc_conn *c, tdsc__attempt *a) {
     }
     if (rc == TDSC__AGAIN) {
       /* the wire's and TLS's waits are on the stack's descriptor (the
-       * TCP connect and a mechanism's worker set their own) */
-      if (a->st != TDSC__AS_TRANSPORT && !a->pending) {
+       * lookup, SQL Browser, the TCP connect and a mechanism's worker set
+       * their own) */
+      if (a->st > TDSC__AS_TRANSPORT && !a->pending) {
         if (!a->want)
           a->want = c->want ? c->want : TDSC__WANT_READ;
         a->fd = c->io ? tdsc__io_pollfd(c->io) : TDSC__NO_POLLFD;

@@ -11,8 +11,13 @@
 #include "tls/tls.h"
 
 typedef enum tdsc__astate {
-  TDSC__AS_BEGIN,       /* SQL Browser, the mechanism's credentials, the
-                           transport opened or its TCP connect started */
+  TDSC__AS_BEGIN,       /* the mechanism's credentials (once the port is
+                           known), a pipe or shared memory opened, or the
+                           host's lookup started */
+  TDSC__AS_LOOKUP,      /* the host's addresses being resolved (lookup.h),
+                           for SQL Browser while the port is unknown,
+                           else for TCP */
+  TDSC__AS_BROWSER,     /* SQL Browser asked for the instance's port */
   TDSC__AS_TRANSPORT,   /* TCP connect in flight (RFC 8305 attempts) */
   TDSC__AS_TLS_STRICT,  /* TDS 8.0: the TLS handshake before anything */
   TDSC__AS_PRELOGIN,    /* PRELOGIN queued, its answer being read */
@@ -45,6 +50,8 @@ typedef struct tdsc__attempt {
   tdsc__astate st;
   int64_t deadline; /* LoginTimeout, from the attempt's start */
   tdsc__tls_plan plan;
+  struct tdsc__lookup *lk;    /* the host's lookup in flight */
+  struct tdsc__ssrp_query *browser; /* SQL Browser asked */
   struct tdsc__tcp_conn *tcp; /* TCP connect in flight */
   tdsc__tls_hs *hs;           /* TLS handshake in progress */
   tdsc__tls_opts tlso;        /* its options (outlive the handshake) */
@@ -75,8 +82,8 @@ void tdsc__attempt_init(tdsc__attempt *a, const tdsc__endpoint *ep,
  * a->want and a->timer_ms (call again when one is ready, or at
  * a->deadline: the step then fails with the timeout), or the attempt's
  * failure (c->err, the same code and words as ever).  Some steps may
- * still block inside (tdsclient(3), NON-BLOCKING MODE): SQL Browser,
- * name resolution, the pipe and shared-memory connects, GSSAPI calls. */
+ * still block inside (tdsclient(3), NON-BLOCKING MODE): the pipe and
+ * shared-memory connects, acquiring Kerberos credentials. */
 tdsc_errc tdsc__attempt_step(tdsc_conn *c, tdsc__attempt *a);
 /* Frees what a holds (the mechanism's state too), not c->io. */
 void tdsc__attempt_free(tdsc__attempt *a);

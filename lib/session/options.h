@@ -190,6 +190,12 @@ struct tdsc__io;
 tdsc_errc tdsc__endpoint_resolve(const tdsc__options *o, tdsc__endpoint *ep,
                                  int64_t deadline, char *address, size_t cap,
                                  tdsc_error *err);
+/* Takes SQL Browser's answer (info) for ep's instance: sets ep->port, or
+ * TDSC_E_INSTANCE_NOT_FOUND when the instance does not listen on TCP. */
+struct tdsc__ssrp_info;
+tdsc_errc tdsc__endpoint_browsed(tdsc__endpoint *ep,
+                                 const struct tdsc__ssrp_info *info,
+                                 tdsc_error *err);
 /* Opens ep's transport (port resolved) into *io; address receives the
  * socket path or the address connected to.  Errors: the transport's. */
 tdsc_errc tdsc__endpoint_open(const tdsc__endpoint *ep, int64_t deadline,

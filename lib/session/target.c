@@ -273,15 +273,19 @@ tdsc_errc tdsc__endpoint_resolve(const tdsc__options *o, tdsc__endpoint *ep,
   snprintf(address, cap, "%s\\%s (SQL Browser)", ep->host, ep->instance);
   tdsc_errc rc = tdsc__ssrp_resolve(ep->host, (uint16_t)o->browser_port,
                                     ep->instance, deadline, &info, err);
-  if (rc != TDSC_OK)
-    return rc;
-  if (!info.tcp_port)
+  return rc == TDSC_OK ? tdsc__endpoint_browsed(ep, &info, err) : rc;
+}
+
+tdsc_errc tdsc__endpoint_browsed(tdsc__endpoint *ep,
+                                 const tdsc__ssrp_info *info,
+                                 tdsc_error *err) {
+  if (!info->tcp_port)
     return tdsc__err_set(err, TDSC_E_INSTANCE_NOT_FOUND,
                          "SQL Browser at %s knows instance %s but it does "
                          "not listen on TCP%s%s",
-                         info.address, ep->instance,
-                         info.pipe[0] ? "; its pipe is " : "", info.pipe);
-  ep->port = info.tcp_port;
+                         info->address, ep->instance,
+                         info->pipe[0] ? "; its pipe is " : "", info->pipe);
+  ep->port = info->tcp_port;
   return TDSC_OK;
 }
 

@@ -180,7 +180,10 @@ tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
                             tdsc_error *err);
 
 /* The same connect, resumable (issue 16: the connect state machine).
- * start resolves (getaddrinfo, not bounded: resolve.c); each step looks,
+ * start takes host's addresses (addrs, naddr: from tdsc__resolve for
+ * SOCK_STREAM and port, taken over whatever start returns; NULL: start
+ * resolves them, blocking: getaddrinfo is not bounded, resolve.c); each
+ * step looks,
  * without waiting, at the attempts in flight and starts the next address
  * when its turn has come (RFC 8305 5), then returns TDSC_OK with *out (and
  * addr) as tdsc__tcp_connect's, its failure codes (CONN_TIMEOUT once the
@@ -193,6 +196,7 @@ tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
  * the attempts that did not win). */
 typedef struct tdsc__tcp_conn tdsc__tcp_conn;
 tdsc_errc tdsc__tcp_connect_start(const char *host, uint16_t port,
+                                  tdsc__addr *addrs, size_t naddr,
                                   tdsc__tcp_conn **out, tdsc_error *err);
 tdsc_errc tdsc__tcp_connect_step(tdsc__tcp_conn *c, int64_t deadline,
                                  tdsc__io **out, char *addr, size_t addrlen,

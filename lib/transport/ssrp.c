@@ -274,43 +274,31 @@ tdsc_errc tdsc__ssrp_parse(const uint8_t *p, size_t n,
 /* ---------------------------------------------------------------- resolve */
 
 typedef struct peer {
-  struct sockaddr_storage sa;
-  socklen_t salen;
-  int family;
-  char text[TDSC__ADDR_TEXT_LEN];
+  tdsc__addr a;
   tdsc__sock fd; /* open while waiting for its reply */
-  int errnum; /* why it was given up, 0 if it was not */
+  int errnum;    /* why it was given up, 0 if it was not */
 } peer;
 
-/* The browser's addresses (resolve.c), each with a socket slot. */
-static tdsc_errc resolve_udp(const char *host, uint16_t port, peer **out,
-                             size_t *nout, tdsc_error *err) {
-  tdsc__addr *addrs;
-  size_t n;
-  *out = NULL;
-  *nout = 0;
-  tdsc_errc rc = tdsc__resolve(host, port, SOCK_DGRAM,
-                               "to ask its SQL Server Browser", &addrs, &n,
-                               err);
-  if (rc != TDSC_OK)
-    return rc;
-  peer *list = calloc(n, sizeof *list);
-  if (!list) {
-    free(addrs);
-    return tdsc__err_oom(err);
-  }
-  for (size_t i = 0; i < n; i++) {
-    memcpy(&list[i].sa, &addrs[i].sa, addrs[i].salen);
-    list[i].salen = addrs[i].salen;
-    list[i].family = addrs[i].family;
-    memcpy(list[i].text, addrs[i].text, sizeof list[i].text);
-    list[i].fd = TDSC__NO_SOCK;
-  }
-  free(addrs);
-  *out = list;
-  *nout = n;
-  return TDSC_OK;
-}
+struct tdsc__ssrp_query {
+  char *host;
+  char *instance;
+  uint16_t port;
+  uint8_t req[TDSC__SSRP_REQ_MAX];
+  size_t reqlen;
+  peer *peers;
+  size_t npeer;
+  uint8_t *buf;
+  struct pollfd *pfds; /* the blocking form's wait on every live peer */
+  tdsc_error bad;      /* the first malformed reply, reported if no other */
+  int64_t start;
+  int64_t next_send;
+  int interval;
+  bool first_round;
+};
+
+/* A non-blocking caller waits on one socket (the first live peer); the
+ * others are looked at again after this long (as tcp.c's). */
+#define RECHECK_MS 50
 
 /* Moves a local error into the caller's (which may be NULL). */
 static void hand_over(tdsc_error *err, tdsc_error *e) {
@@ -338,187 +326,245 @@ static void list_add(char *list, size_t cap, const char *addr,
     memcpy(list + cap - 4, "...", 4);
 }
 
-tdsc_errc tdsc__ssrp_resolve(const char *host, uint16_t browser_port,
-                             const char *instance, int64_t deadline,
-                             tdsc__ssrp_info *out, tdsc_error *err) {
-  memset(out, 0, sizeof *out);
-  if (!host || !*host)
-    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                         "no host name to ask the SQL Server Browser");
+void tdsc__ssrp_free(tdsc__ssrp_query *q) {
+  if (!q)
+    return;
+  tdsc__err_clear(&q->bad);
+  for (size_t i = 0; i < q->npeer; i++)
+    tdsc__sock_close(q->peers[i].fd);
+  free(q->peers);
+  free(q->buf);
+  free(q->pfds);
+  free(q->host);
+  free(q->instance);
+  free(q);
+}
+
+tdsc_errc tdsc__ssrp_start(const char *host, uint16_t browser_port,
+                           const char *instance, tdsc__addr *addrs,
+                           size_t naddr, tdsc__ssrp_query **out,
+                           tdsc_error *err) {
+  *out = NULL;
+  tdsc__ssrp_query *q = NULL;
+  tdsc_errc rc;
+  if (!host || !*host) {
+    rc = tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
+                       "no host name to ask the SQL Server Browser");
+    goto fail;
+  }
   if (browser_port == 0)
     browser_port = TDSC__SSRP_PORT;
-  uint8_t req[TDSC__SSRP_REQ_MAX];
-  size_t reqlen;
-  tdsc_errc rc = tdsc__ssrp_request(instance, req, &reqlen, err);
-  if (rc != TDSC_OK)
-    return rc;
-
-  int64_t start = tdsc__now_ms();
-  if (deadline == TDSC__NO_DEADLINE)
-    deadline = start + NO_DEADLINE_CAP_MS;
-
-  peer *peers = NULL;
-  size_t npeer = 0;
-  rc = resolve_udp(host, browser_port, &peers, &npeer, err);
-  if (rc != TDSC_OK)
-    return rc;
-  uint8_t *buf = malloc(MAX_DATAGRAM);
-  struct pollfd *pfds = calloc(npeer, sizeof *pfds);
-  size_t *pidx = calloc(npeer, sizeof *pidx);
-  tdsc_error bad = {0}; /* the first malformed reply, reported if no other */
-  if (!buf || !pfds || !pidx) {
+  if (!(q = calloc(1, sizeof *q))) {
     rc = tdsc__err_oom(err);
-    goto done;
+    goto fail;
   }
-  for (size_t i = 0; i < npeer; i++) {
-    peer *pe = &peers[i];
-    pe->fd = tdsc__sock_open(pe->family, SOCK_DGRAM, IPPROTO_UDP);
+  q->port = browser_port;
+  if ((rc = tdsc__ssrp_request(instance, q->req, &q->reqlen, err)) != TDSC_OK)
+    goto fail;
+  if (!addrs && (rc = tdsc__resolve(host, browser_port, SOCK_DGRAM,
+                                    "to ask its SQL Server Browser", &addrs,
+                                    &naddr, err)) != TDSC_OK)
+    goto fail;
+  q->host = tdsc__strdup(host);
+  q->instance = tdsc__strdup(instance);
+  q->buf = malloc(MAX_DATAGRAM);
+  q->peers = calloc(naddr, sizeof *q->peers);
+  q->pfds = calloc(naddr, sizeof *q->pfds);
+  if (!q->host || !q->instance || !q->buf || !q->peers || !q->pfds) {
+    rc = tdsc__err_oom(err);
+    goto fail;
+  }
+  q->npeer = naddr;
+  for (size_t i = 0; i < naddr; i++) {
+    peer *pe = &q->peers[i];
+    pe->a = addrs[i];
+    pe->fd = tdsc__sock_open(pe->a.family, SOCK_DGRAM, IPPROTO_UDP);
     if (pe->fd == TDSC__NO_SOCK) {
       pe->errnum = tdsc__sock_errno();
       continue;
     }
     /* Connected: the kernel drops datagrams from other sources, and an
      * ICMP port unreachable comes back as ECONNREFUSED. */
-    if (connect(pe->fd, (struct sockaddr *)&pe->sa, pe->salen) < 0)
+    if (connect(pe->fd, (struct sockaddr *)&pe->a.sa, pe->a.salen) < 0)
       give_up(pe, tdsc__sock_errno());
   }
+  free(addrs);
+  q->start = q->next_send = tdsc__now_ms();
+  q->interval = RESEND_FIRST_MS;
+  q->first_round = true;
+  *out = q;
+  return TDSC_OK;
 
-  /* MC-SQLR 3.1.5.2: a browser MUST ignore CLNT_UCAST_INST for an
-   * instance it does not have, so silence cannot tell "no such instance"
-   * from "no browser".  From the first resend on we also send
-   * CLNT_UCAST_EX (0x03), answered with every instance: the reply either
-   * holds ours after all or names the ones to suggest. */
+fail:
+  free(addrs);
+  tdsc__ssrp_free(q);
+  return rc;
+}
+
+/* MC-SQLR 3.1.5.2: a browser MUST ignore CLNT_UCAST_INST for an instance
+ * it does not have, so silence cannot tell "no such instance" from "no
+ * browser".  From the first resend on we also send CLNT_UCAST_EX (0x03),
+ * answered with every instance: the reply either holds ours after all or
+ * names the ones to suggest. */
+static void send_round(tdsc__ssrp_query *q, int64_t now) {
   static const uint8_t ucast_ex = 0x03;
-  int interval = RESEND_FIRST_MS;
-  int64_t next_send = start;
-  bool first_round = true;
-  for (;;) {
-    int64_t now = tdsc__now_ms();
-    if (now >= next_send) {
-      for (size_t i = 0; i < npeer; i++) {
-        if (peers[i].fd == TDSC__NO_SOCK)
-          continue;
-        ssize_t s = send(peers[i].fd, (const void *)req, reqlen, MSG_NOSIGNAL);
-        if (s >= 0 && !first_round)
-          s = send(peers[i].fd, (const void *)&ucast_ex, 1, MSG_NOSIGNAL);
-        int e = s < 0 ? tdsc__sock_errno() : 0;
-        if (s < 0 && !tdsc__sock_again(e))
-          give_up(&peers[i], e);
-      }
-      first_round = false;
-      next_send = now + interval;
-      interval = interval * 2 > RESEND_MAX_MS ? RESEND_MAX_MS : interval * 2;
+  for (size_t i = 0; i < q->npeer; i++) {
+    if (q->peers[i].fd == TDSC__NO_SOCK)
+      continue;
+    ssize_t s = send(q->peers[i].fd, (const void *)q->req, q->reqlen,
+                     MSG_NOSIGNAL);
+    if (s >= 0 && !q->first_round)
+      s = send(q->peers[i].fd, (const void *)&ucast_ex, 1, MSG_NOSIGNAL);
+    int e = s < 0 ? tdsc__sock_errno() : 0;
+    if (s < 0 && !tdsc__sock_again(e))
+      give_up(&q->peers[i], e);
+  }
+  q->first_round = false;
+  q->next_send = now + q->interval;
+  q->interval =
+      q->interval * 2 > RESEND_MAX_MS ? RESEND_MAX_MS : q->interval * 2;
+}
+
+/* Reads what pe has: 1 a well-formed answer decided (rc), 0 nothing (or
+ * a reply that only gave the peer up). */
+static int take_reply(tdsc__ssrp_query *q, peer *pe, tdsc__ssrp_info *out,
+                      tdsc_errc *rc, tdsc_error *err) {
+  ssize_t got = recv(pe->fd, (void *)q->buf, MAX_DATAGRAM, MSG_TRUNC);
+  if (got < 0) {
+    int e = tdsc__sock_errno();
+    if (!tdsc__sock_again(e))
+      give_up(pe, e);
+    return 0;
+  }
+  size_t len = (size_t)got > MAX_DATAGRAM ? MAX_DATAGRAM : (size_t)got;
+  tdsc_error e = {0};
+  tdsc_errc prc = tdsc__ssrp_parse(q->buf, len, q->instance, out, &e);
+  if (prc == TDSC_OK || prc == TDSC_E_INSTANCE_NOT_FOUND) {
+    /* A well-formed answer decides, found or not. */
+    snprintf(out->address, sizeof out->address, "%s", pe->a.text);
+    if (prc != TDSC_OK)
+      tdsc__err_context(&e, "SQL Server Browser at %s", pe->a.text);
+    hand_over(err, &e);
+    *rc = prc;
+    return 1;
+  }
+  if (prc != TDSC_E_BROWSER_REPLY_MALFORMED) {
+    hand_over(err, &e); /* out of memory */
+    *rc = prc;
+    return 1;
+  }
+  tdsc__err_context(&e, "SQL Server Browser at %s", pe->a.text);
+  if (q->bad.code == TDSC_OK)
+    tdsc__err_move(&q->bad, &e);
+  tdsc__err_clear(&e);
+  give_up(pe, TDSC__SOCK_EPROTO);
+  return 0;
+}
+
+/* No answer decided: a malformed one, or every address's fate. */
+static tdsc_errc no_answer(tdsc__ssrp_query *q, tdsc_error *err) {
+  if (q->bad.code != TDSC_OK) {
+    hand_over(err, &q->bad);
+    return TDSC_E_BROWSER_REPLY_MALFORMED;
+  }
+  char tried[1024] = "";
+  bool refused = false, waited = false;
+  int first_errno = 0;
+  for (size_t i = 0; i < q->npeer; i++) {
+    const peer *pe = &q->peers[i];
+    if (pe->fd != TDSC__NO_SOCK) {
+      waited = true;
+      list_add(tried, sizeof tried, pe->a.text, "no answer");
+    } else if (TDSC__SOCK_UDP_REFUSED(pe->errnum)) {
+      refused = true;
+      list_add(tried, sizeof tried, pe->a.text,
+               "port unreachable (nothing listens there)");
+    } else {
+      if (!first_errno)
+        first_errno = pe->errnum;
+      char text[160];
+      list_add(tried, sizeof tried, pe->a.text,
+               tdsc__strerror(pe->errnum, text, sizeof text));
     }
-    size_t np = 0;
-    for (size_t i = 0; i < npeer; i++) {
-      if (peers[i].fd == TDSC__NO_SOCK)
-        continue;
-      pfds[np].fd = peers[i].fd;
-      pfds[np].events = POLLIN;
-      pfds[np].revents = 0;
-      pidx[np++] = i;
-    }
-    if (np == 0)
-      break; /* every address refused, failed or answered badly */
-    int wait = tdsc__ms_left(deadline);
-    if (wait == 0)
+  }
+  int errnum = waited    ? TDSC__SOCK_ETIMEDOUT
+               : refused ? TDSC__SOCK_ECONNREFUSED
+                         : first_errno;
+  return tdsc__err_errno(
+      err, TDSC_E_BROWSER_UNREACHABLE, errnum,
+      "no reply from the SQL Server Browser of %s (UDP %u) about instance "
+      "\"%s\" %s %lld ms (%s)",
+      q->host, (unsigned)q->port, q->instance, waited ? "within" : "after",
+      (long long)(tdsc__now_ms() - q->start), tried);
+}
+
+tdsc_errc tdsc__ssrp_step(tdsc__ssrp_query *q, int64_t deadline,
+                          tdsc__ssrp_info *out, intptr_t *fd, int *timer_ms,
+                          tdsc_error *err) {
+  memset(out, 0, sizeof *out);
+  *fd = TDSC__NO_POLLFD;
+  *timer_ms = -1;
+  if (deadline == TDSC__NO_DEADLINE)
+    deadline = q->start + NO_DEADLINE_CAP_MS;
+  int64_t now = tdsc__now_ms();
+  if (now >= q->next_send)
+    send_round(q, now);
+  size_t live = 0;
+  for (size_t i = 0; i < q->npeer; i++) {
+    peer *pe = &q->peers[i];
+    tdsc_errc rc;
+    if (pe->fd != TDSC__NO_SOCK && take_reply(q, pe, out, &rc, err))
+      return rc;
+    if (pe->fd == TDSC__NO_SOCK)
+      continue;
+    if (!live++)
+      *fd = (intptr_t)pe->fd;
+  }
+  int wait = tdsc__ms_left(deadline);
+  if (live == 0 || wait == 0)
+    return no_answer(q, err); /* every address refused, failed or bad */
+  int64_t until = q->next_send - tdsc__now_ms();
+  if (until < wait)
+    wait = until < 0 ? 0 : (int)until;
+  if (live > 1 && wait > RECHECK_MS)
+    wait = RECHECK_MS;
+  *timer_ms = wait;
+  return TDSC__AGAIN;
+}
+
+tdsc_errc tdsc__ssrp_resolve(const char *host, uint16_t browser_port,
+                             const char *instance, int64_t deadline,
+                             tdsc__ssrp_info *out, tdsc_error *err) {
+  memset(out, 0, sizeof *out);
+  tdsc__ssrp_query *q;
+  tdsc_errc rc =
+      tdsc__ssrp_start(host, browser_port, instance, NULL, 0, &q, err);
+  while (rc == TDSC_OK) {
+    intptr_t fd;
+    int ms;
+    rc = tdsc__ssrp_step(q, deadline, out, &fd, &ms, err);
+    if (rc != TDSC__AGAIN)
       break;
-    int64_t until = next_send - tdsc__now_ms();
-    if (until < 0)
-      until = 0;
-    if (until < wait)
-      wait = (int)until;
-    int pr = tdsc__sock_poll(pfds, (tdsc__nfds)np, wait);
-    if (pr < 0) {
-      int e = tdsc__sock_errno();
-      if (e == TDSC__SOCK_EINTR)
-        continue;
-      rc =
-          tdsc__err_errno(err, TDSC_E_SOCKET, e,
-                          "cannot wait for the SQL Server Browser of %s", host);
-      goto done;
+    /* Blocking, every live address is waited on at once; the step reads
+     * what came and resends when it is time. */
+    size_t np = 0;
+    for (size_t i = 0; i < q->npeer; i++)
+      if (q->peers[i].fd != TDSC__NO_SOCK)
+        q->pfds[np++] = (struct pollfd){.fd = q->peers[i].fd, .events = POLLIN};
+    int64_t until = q->next_send - tdsc__now_ms();
+    int left = tdsc__ms_left(deadline == TDSC__NO_DEADLINE
+                                 ? q->start + NO_DEADLINE_CAP_MS
+                                 : deadline);
+    ms = until < left ? (until < 0 ? 0 : (int)until) : left;
+    if (tdsc__sock_poll(q->pfds, (tdsc__nfds)np, ms) < 0 &&
+        tdsc__sock_errno() != TDSC__SOCK_EINTR) {
+      rc = tdsc__err_errno(err, TDSC_E_SOCKET, tdsc__sock_errno(),
+                           "cannot wait for the SQL Server Browser of %s",
+                           host);
+      break;
     }
-    for (size_t k = 0; k < np; k++) {
-      if (!pfds[k].revents)
-        continue;
-      peer *pe = &peers[pidx[k]];
-      ssize_t got = recv(pe->fd, (void *)buf, MAX_DATAGRAM, MSG_TRUNC);
-      if (got < 0) {
-        int e = tdsc__sock_errno();
-        if (!tdsc__sock_again(e))
-          give_up(pe, e);
-        continue;
-      }
-      size_t len = (size_t)got > MAX_DATAGRAM ? MAX_DATAGRAM : (size_t)got;
-      tdsc_error e = {0};
-      tdsc_errc prc = tdsc__ssrp_parse(buf, len, instance, out, &e);
-      if (prc == TDSC_OK || prc == TDSC_E_INSTANCE_NOT_FOUND) {
-        /* A well-formed answer decides, found or not. */
-        snprintf(out->address, sizeof out->address, "%s", pe->text);
-        if (prc != TDSC_OK)
-          tdsc__err_context(&e, "SQL Server Browser at %s", pe->text);
-        hand_over(err, &e);
-        rc = prc;
-        goto done;
-      }
-      if (prc == TDSC_E_BROWSER_REPLY_MALFORMED) {
-        tdsc__err_context(&e, "SQL Server Browser at %s", pe->text);
-        if (bad.code == TDSC_OK)
-          tdsc__err_move(&bad, &e);
-        give_up(pe, TDSC__SOCK_EPROTO);
-      } else {
-        hand_over(err, &e); /* out of memory */
-        rc = prc;
-        goto done;
-      }
-      tdsc__err_clear(&e);
-    }
+    rc = TDSC_OK;
   }
-
-  if (bad.code != TDSC_OK) {
-    hand_over(err, &bad);
-    rc = TDSC_E_BROWSER_REPLY_MALFORMED;
-    goto done;
-  }
-  {
-    char tried[1024] = "";
-    bool refused = false, waited = false;
-    int first_errno = 0;
-    for (size_t i = 0; i < npeer; i++) {
-      const peer *pe = &peers[i];
-      if (pe->fd != TDSC__NO_SOCK) {
-        waited = true;
-        list_add(tried, sizeof tried, pe->text, "no answer");
-      } else if (TDSC__SOCK_UDP_REFUSED(pe->errnum)) {
-        refused = true;
-        list_add(tried, sizeof tried, pe->text,
-                 "port unreachable (nothing listens there)");
-      } else {
-        if (!first_errno)
-          first_errno = pe->errnum;
-        char text[160];
-        list_add(tried, sizeof tried, pe->text,
-                 tdsc__strerror(pe->errnum, text, sizeof text));
-      }
-    }
-    int errnum = waited    ? TDSC__SOCK_ETIMEDOUT
-                 : refused ? TDSC__SOCK_ECONNREFUSED
-                           : first_errno;
-    rc = tdsc__err_errno(
-        err, TDSC_E_BROWSER_UNREACHABLE, errnum,
-        "no reply from the SQL Server Browser of %s (UDP %u) about instance "
-        "\"%s\" %s %lld ms (%s)",
-        host, (unsigned)browser_port, instance, waited ? "within" : "after",
-        (long long)(tdsc__now_ms() - start), tried);
-  }
-
-done:
-  tdsc__err_clear(&bad);
-  for (size_t i = 0; i < npeer; i++)
-    tdsc__sock_close(peers[i].fd);
-  free(peers);
-  free(buf);
-  free(pfds);
-  free(pidx);
+  tdsc__ssrp_free(q);
   return rc;
 }

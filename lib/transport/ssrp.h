@@ -7,6 +7,7 @@
 #define TDSC_SSRP_H
 
 #include "error.h"
+#include "transport/io.h"
 
 #define TDSC__SSRP_PORT 1434
 /* MC-SQLR 2.2.3: INSTANCENAME is at most 32 bytes, plus 0x04 and a NUL. */
@@ -62,5 +63,25 @@ tdsc_errc tdsc__ssrp_parse(const uint8_t *p, size_t n,
 tdsc_errc tdsc__ssrp_resolve(const char *host, uint16_t browser_port,
                              const char *instance, int64_t deadline,
                              tdsc__ssrp_info *out, tdsc_error *err);
+
+/* The same exchange, resumable (the connect state machine).  start takes
+ * the browser's addresses (addrs, naddr: resolved by the caller for UDP
+ * and browser_port, and taken over whatever start returns; NULL: start
+ * resolves them, blocking) and opens a socket each; each step sends when
+ * a (re)send is due and reads what has come, without waiting: the codes
+ * of tdsc__ssrp_resolve with *out, or TDSC__AGAIN: wait until *fd (a
+ * socket) is readable or *timer_ms has passed, then step again.  One
+ * socket to wait on: while several are live the timer is at most 50 ms,
+ * so every answer is seen within that (the blocking form waits on all of
+ * them).  tdsc__ssrp_free in every case. */
+typedef struct tdsc__ssrp_query tdsc__ssrp_query;
+tdsc_errc tdsc__ssrp_start(const char *host, uint16_t browser_port,
+                           const char *instance, tdsc__addr *addrs,
+                           size_t naddr, tdsc__ssrp_query **out,
+                           tdsc_error *err);
+tdsc_errc tdsc__ssrp_step(tdsc__ssrp_query *q, int64_t deadline,
+                          tdsc__ssrp_info *out, intptr_t *fd, int *timer_ms,
+                          tdsc_error *err);
+void tdsc__ssrp_free(tdsc__ssrp_query *q);
 
 #endif

@@ -103,8 +103,6 @@ static const tdsc__io_ops tcp_ops = {.name = "tcp",
                                      .read_some = tcp_read_some,
                                      .write_some = tcp_write_some};
 
-/* ---------------------------------------------------------------- resolve */
-
 /* ---------------------------------------------------------------- connect */
 
 typedef struct attempt {
@@ -163,23 +161,31 @@ void tdsc__tcp_connect_free(tdsc__tcp_conn *c) {
 }
 
 tdsc_errc tdsc__tcp_connect_start(const char *host, uint16_t port,
+                                  tdsc__addr *addrs, size_t naddr,
                                   tdsc__tcp_conn **out, tdsc_error *err) {
   *out = NULL;
-  if (!host || !*host)
-    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                         "no host name to connect to");
-  tdsc__tcp_conn *c = calloc(1, sizeof *c);
-  if (!c || !(c->host = strdup(host))) {
-    free(c);
-    return tdsc__err_oom(err);
+  tdsc__tcp_conn *c = NULL;
+  tdsc_errc rc;
+  if (!host || !*host) {
+    rc = tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
+                       "no host name to connect to");
+    goto fail;
+  }
+  if (!(c = calloc(1, sizeof *c)) || !(c->host = strdup(host))) {
+    rc = tdsc__err_oom(err);
+    goto fail;
   }
   c->port = port;
-  char purpose[16];
-  snprintf(purpose, sizeof purpose, "port %u", (unsigned)port);
-  tdsc_errc rc = tdsc__resolve(host, port, SOCK_STREAM, purpose, &c->addrs,
-                               &c->naddr, err);
-  if (rc != TDSC_OK)
-    goto fail;
+  if (!addrs) {
+    char purpose[16];
+    snprintf(purpose, sizeof purpose, "port %u", (unsigned)port);
+    if ((rc = tdsc__resolve(host, port, SOCK_STREAM, purpose, &addrs, &naddr,
+                            err)) != TDSC_OK)
+      goto fail;
+  }
+  c->addrs = addrs;
+  c->naddr = naddr;
+  addrs = NULL;
   c->att = calloc(c->naddr, sizeof *c->att);
   c->pfds = calloc(c->naddr, sizeof *c->pfds);
   c->pidx = calloc(c->naddr, sizeof *c->pidx);
@@ -193,6 +199,7 @@ tdsc_errc tdsc__tcp_connect_start(const char *host, uint16_t port,
   return TDSC_OK;
 
 fail:
+  free(addrs);
   tdsc__tcp_connect_free(c);
   return rc;
 }
@@ -356,7 +363,7 @@ tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
                             tdsc_error *err) {
   *out = NULL;
   tdsc__tcp_conn *c = NULL;
-  tdsc_errc rc = tdsc__tcp_connect_start(host, port, &c, err);
+  tdsc_errc rc = tdsc__tcp_connect_start(host, port, NULL, 0, &c, err);
   while (rc == TDSC_OK) {
     intptr_t fd;
     int ms;

@@ -8,10 +8,14 @@
 
 #include <tdsclient.h>
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,6 +201,82 @@ START_TEST(a_named_instance_is_found_through_sql_browser) {
 }
 END_TEST
 
+/* Runs the connect without waiting (tdsc_conn_connect_start / _poll),
+ * waiting with poll(2); *first gets what the start returned. */
+static tdsc_errc connect_nb(tdsc_conn *c, const char *cs, tdsc_errc *first) {
+  tdsc_errc rc = *first = tdsc_conn_connect_start(c, cs);
+  long long t0 = th_now_ms();
+  while (rc == TDSC_E_WOULD_BLOCK) {
+    ck_assert_int_lt(th_now_ms() - t0, 30000);
+    struct pollfd p = {.fd = tdsc_conn_socket(c),
+                       .events = (short)((tdsc_conn_wants(c) & TDSC_WANT_READ
+                                              ? POLLIN
+                                              : 0) |
+                                         (tdsc_conn_wants(c) & TDSC_WANT_WRITE
+                                              ? POLLOUT
+                                              : 0))};
+    ck_assert_int_ge(poll(&p, p.fd >= 0 ? 1 : 0, tdsc_conn_timeout_ms(c)), 0);
+    rc = tdsc_conn_connect_poll(c);
+  }
+  return rc;
+}
+
+/* Issue 16: SQL Browser is asked without blocking the caller: the start
+ * returns while the question is out, waiting on its UDP socket, and the
+ * answer (or the silence, at LoginTimeout) ends the connect as the
+ * blocking one does. */
+START_TEST(sql_browser_is_asked_without_blocking) {
+  tdsc_conn *c = tdsc_conn_new();
+  tdsc_errc first;
+  char cs[3000];
+  serve(false, false, "--instance", "TDSCINST");
+  snprintf(cs, sizeof cs,
+           "Server=tcp:localhost\\TDSCINST;BrowserPort=%d;CAFile=%s;"
+           "HostNameInCertificate=localhost;LoginTimeout=10;UID=sa;"
+           "PWD=Secret-123",
+           browser, th_cert("ca.pem"));
+  expect_ok(c, connect_nb(c, cs, &first));
+  ck_assert_int_eq(first, TDSC_E_WOULD_BLOCK);
+  char want[32];
+  snprintf(want, sizeof want, ":%d", port);
+  ck_assert_ptr_nonnull(
+      strstr(tdsc_attempt_address(tdsc_conn_attempt_at(c, 0)), want));
+  tdsc_conn_free(c);
+  /* a browser that never answers: a UDP socket nobody reads */
+  int silent = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t salen = sizeof sa;
+  ck_assert_int_eq(bind(silent, (struct sockaddr *)&sa, sizeof sa), 0);
+  ck_assert_int_eq(getsockname(silent, (struct sockaddr *)&sa, &salen), 0);
+  snprintf(cs, sizeof cs,
+           "Server=tcp:127.0.0.1\\TDSCINST;BrowserPort=%d;CAFile=%s;"
+           "LoginTimeout=1;UID=sa;PWD=x",
+           ntohs(sa.sin_port), th_cert("ca.pem"));
+  c = tdsc_conn_new();
+  ck_assert_int_eq(tdsc_conn_connect_start(c, cs), TDSC_E_WOULD_BLOCK);
+  /* the descriptor to wait on is the question's UDP socket */
+  int type = 0;
+  socklen_t tlen = sizeof type;
+  ck_assert_int_eq(getsockopt(tdsc_conn_socket(c), SOL_SOCKET, SO_TYPE, &type,
+                              &tlen),
+                   0);
+  ck_assert_int_eq(type, SOCK_DGRAM);
+  ck_assert_int_eq(tdsc_conn_wants(c), TDSC_WANT_READ);
+  ck_assert_int_gt(tdsc_conn_timeout_ms(c), 0);
+  tdsc_conn_free(c);
+  c = tdsc_conn_new();
+  tdsc_errc rc = connect_nb(c, cs, &first);
+  ck_assert_msg(rc == TDSC_E_BROWSER_UNREACHABLE, "%s",
+                tdsc_error_report(tdsc_conn_error(c)));
+  ck_assert_ptr_nonnull(
+      strstr(tdsc_error_message(tdsc_conn_error(c)), "no answer"));
+  tdsc_conn_free(c);
+  close(silent);
+  teardown();
+}
+END_TEST
+
 /* A pipe or shared memory is the local host's: the certificate is checked
  * against that name without HostNameInCertificate= (this failed with
  * "no host name to verify" before). */
@@ -306,6 +386,7 @@ static Suite *transports_suite(void) {
                  without_shared_memory_the_pipe_is_next_and_the_trail_says_so);
   tcase_add_test(tc, transport_pins_the_order);
   tcase_add_test(tc, a_named_instance_is_found_through_sql_browser);
+  tcase_add_test(tc, sql_browser_is_asked_without_blocking);
   tcase_add_test(tc, local_transports_verify_the_certificate_as_the_local_host);
   tcase_add_test(tc, each_resolution_failure_has_its_code);
   tcase_add_test(tc, the_kdc_hint_offers_a_local_transport_only_where_one_helps);

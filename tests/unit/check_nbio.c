@@ -428,7 +428,7 @@ START_TEST(resumable_tcp_connect_by_poll_alone) {
   tdsc_error *err = err_new();
   tdsc__tcp_conn *c = NULL;
   /* localhost: ::1 first, where nothing listens, then 127.0.0.1 */
-  ck_assert_int_eq(tdsc__tcp_connect_start("localhost", (uint16_t)g_port, &c,
+  ck_assert_int_eq(tdsc__tcp_connect_start("localhost", (uint16_t)g_port, NULL, 0, &c,
                                            err),
                    TDSC_OK);
   tdsc__io *io = NULL;
@@ -457,7 +457,7 @@ START_TEST(resumable_tcp_connect_by_poll_alone) {
   /* nothing listening: the step ends with the connect's own failure */
   int port = free_port();
   c = NULL;
-  ck_assert_int_eq(tdsc__tcp_connect_start("127.0.0.1", (uint16_t)port, &c,
+  ck_assert_int_eq(tdsc__tcp_connect_start("127.0.0.1", (uint16_t)port, NULL, 0, &c,
                                            err),
                    TDSC_OK);
   for (;;) {

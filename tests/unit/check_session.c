@@ -1,14 +1,24 @@
 /* Unit tests of the session layer's parsers: the connection string and its
- * option table (options.c), and Server= targets (target.c). */
+ * option table (options.c), Server= targets (target.c), and the host's
+ * lookup off the caller's thread (lookup.c). */
+#define _GNU_SOURCE /* RTLD_NEXT */
 #include "config.h"
 
+#include "auth/worker.h"
+#include "clock.h"
+#include "session/lookup.h"
 #include "session/session.h"
 
 #include <check.h>
+#include <dlfcn.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static tdsc__options o;
 static tdsc_error err;
@@ -842,6 +852,119 @@ START_TEST(only_an_unreachable_endpoint_moves_the_plan_on) {
 }
 END_TEST
 
+/* ---------------------------------------------------------------- lookup */
+
+/* A name service that takes its time, for one name.  Inside one process
+ * getaddrinfo cannot be pointed at a silent DNS server (resolv.conf is the
+ * machine's), so this definition stands in front of the C library's for
+ * SLOW_NAME only, answering it after SLOW_MS; every other name goes to the
+ * real resolver. */
+#define SLOW_NAME "slow.tdsc.test"
+#define SLOW_MS 1500
+int getaddrinfo(const char *node, const char *service,
+                const struct addrinfo *hints, struct addrinfo **res) {
+  static int (*real)(const char *, const char *, const struct addrinfo *,
+                     struct addrinfo **);
+  if (node && strcmp(node, SLOW_NAME) == 0) {
+    struct timespec ts = {SLOW_MS / 1000, (SLOW_MS % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    return EAI_NONAME;
+  }
+  if (!real)
+    *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+  return real(node, service, hints, res);
+}
+
+/* Steps l until it is done, waiting as it asks; the steps that returned
+ * TDSC__AGAIN in *waits. */
+static tdsc_errc lookup_run(tdsc__lookup *l, int64_t deadline,
+                            tdsc__addr **addrs, size_t *n, int *waits) {
+  *waits = 0;
+  for (;;) {
+    intptr_t fd;
+    tdsc_errc rc = tdsc__lookup_step(l, deadline, addrs, n, &fd, &err);
+    if (rc != TDSC__AGAIN)
+      return rc;
+    ck_assert(fd != TDSC__NO_POLLFD);
+    (*waits)++;
+    struct pollfd p = {.fd = (int)fd, .events = POLLIN};
+    int left = tdsc__ms_left(deadline);
+    poll(&p, 1, left < 0 ? 5000 : left);
+  }
+}
+
+/* Issue 16: a connect step never waits for the name service; the lookup
+ * runs on the worker, and a silent one fails at the deadline with the name
+ * it was asked, while the caller goes on. */
+START_TEST(a_slow_name_service_is_left_at_the_deadline) {
+  tdsc__lookup *l;
+  ck_assert_int_eq(tdsc__lookup_start(SLOW_NAME, 1433, SOCK_STREAM,
+                                      "port 1433", &l, &err),
+                   TDSC_OK);
+  tdsc__addr *addrs;
+  size_t n;
+  int waits;
+  int64_t t0 = tdsc__now_ms();
+  tdsc_errc rc = lookup_run(l, tdsc__deadline_in(200), &addrs, &n, &waits);
+  int64_t took = tdsc__now_ms() - t0;
+  ck_assert_int_eq(rc, TDSC_E_HOST_NOT_FOUND);
+  ck_assert_int_ge(waits, 1); /* the first step returned at once */
+  ck_assert_int_lt(took, SLOW_MS);
+  ck_assert_ptr_nonnull(strstr(err.message, SLOW_NAME " (port 1433)"));
+  ck_assert_ptr_nonnull(strstr(err.message, "did not answer within"));
+  tdsc__lookup_free(l);
+  /* the abandoned call returns in its own time, and is reaped */
+  ck_assert_uint_eq(tdsc__work_active(), 1);
+  for (int i = 0; i < 100 && tdsc__work_active(); i++)
+    poll(NULL, 0, 50);
+  ck_assert_uint_eq(tdsc__work_active(), 0);
+}
+END_TEST
+
+/* The resolver's own answers come through the worker unchanged. */
+START_TEST(a_lookup_gives_the_resolvers_answer) {
+  tdsc__lookup *l;
+  tdsc__addr *addrs;
+  size_t n;
+  int waits;
+  /* a name the resolver knows: this machine's own */
+  char host[256];
+  ck_assert_int_eq(gethostname(host, sizeof host), 0);
+  ck_assert_int_eq(tdsc__lookup_start(host, 1433, SOCK_STREAM, "port 1433", &l,
+                                      &err),
+                   TDSC_OK);
+  ck_assert_int_eq(lookup_run(l, tdsc__deadline_in(10000), &addrs, &n, &waits),
+                   TDSC_OK);
+  ck_assert_uint_ge(n, 1);
+  ck_assert_ptr_nonnull(strstr(addrs[0].text, ":1433"));
+  free(addrs);
+  tdsc__lookup_free(l);
+  /* a name it does not */
+  ck_assert_int_eq(tdsc__lookup_start(SLOW_NAME ".invalid", 1433, SOCK_STREAM,
+                                      "port 1433", &l, &err),
+                   TDSC_OK);
+  ck_assert_int_eq(lookup_run(l, tdsc__deadline_in(10000), &addrs, &n, &waits),
+                   TDSC_E_HOST_NOT_FOUND);
+  ck_assert_ptr_nonnull(strstr(err.message, SLOW_NAME ".invalid"));
+  ck_assert_int_eq(err.provider, TDSC_PROVIDER_GETADDRINFO);
+  tdsc__lookup_free(l);
+  /* localhost and numeric hosts need no worker: done at the first step */
+  ck_assert_int_eq(tdsc__lookup_start("localhost", 1433, SOCK_DGRAM, "x", &l,
+                                      &err),
+                   TDSC_OK);
+  ck_assert_int_eq(lookup_run(l, TDSC__NO_DEADLINE, &addrs, &n, &waits),
+                   TDSC_OK);
+  ck_assert_int_eq(waits, 0);
+  ck_assert_uint_eq(n, 2);
+  free(addrs);
+  tdsc__lookup_free(l);
+  /* a lookup left before its answer is taken leaks nothing */
+  ck_assert_int_eq(tdsc__lookup_start(host, 1433, SOCK_STREAM, "x", &l, &err),
+                   TDSC_OK);
+  tdsc__lookup_free(l);
+}
+END_TEST
+
 static Suite *session_suite(void) {
   Suite *s = suite_create("session");
   TCase *opt = tcase_create("options");
@@ -887,6 +1010,12 @@ static Suite *session_suite(void) {
   tcase_add_test(shared, an_endpoints_spn_is_its_transports);
   tcase_add_test(shared, only_an_unreachable_endpoint_moves_the_plan_on);
   suite_add_tcase(s, shared);
+  TCase *lk = tcase_create("lookup");
+  tcase_add_checked_fixture(lk, NULL, teardown);
+  tcase_set_timeout(lk, 30);
+  tcase_add_test(lk, a_slow_name_service_is_left_at_the_deadline);
+  tcase_add_test(lk, a_lookup_gives_the_resolvers_answer);
+  suite_add_tcase(s, lk);
   return s;
 }
 
