@@ -8,10 +8,13 @@
 #include "sys.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
+
+#include <process.h> /* _beginthreadex */
 
 int64_t tdsc__now_ms(void) {
   /* Monotonic, not adjusted by the wall clock; millisecond resolution
@@ -71,4 +74,81 @@ int64_t tdsc__wall_us(void) {
 FILE *tdsc__fopen_append_private(const char *path) {
   /* the user's profile is private by default: ACLs decide (file_private) */
   return fopen(path, "a");
+}
+
+/* ------------------------------------------------------------- threads */
+
+struct tdsc__monitor {
+  CRITICAL_SECTION mu;
+  CONDITION_VARIABLE cv;
+};
+
+tdsc__monitor *tdsc__monitor_new(void) {
+  tdsc__monitor *m = malloc(sizeof *m);
+  if (!m)
+    return NULL;
+  InitializeCriticalSection(&m->mu);
+  InitializeConditionVariable(&m->cv);
+  return m;
+}
+
+void tdsc__monitor_free(tdsc__monitor *m) {
+  if (!m)
+    return;
+  DeleteCriticalSection(&m->mu);
+  free(m);
+}
+
+void tdsc__monitor_lock(tdsc__monitor *m) { EnterCriticalSection(&m->mu); }
+void tdsc__monitor_unlock(tdsc__monitor *m) { LeaveCriticalSection(&m->mu); }
+void tdsc__monitor_signal(tdsc__monitor *m) { WakeConditionVariable(&m->cv); }
+
+void tdsc__monitor_wait(tdsc__monitor *m, int64_t deadline) {
+  int ms = tdsc__ms_left(deadline);
+  if (ms != 0)
+    SleepConditionVariableCS(&m->cv, &m->mu, ms < 0 ? INFINITE : (DWORD)ms);
+}
+
+static SRWLOCK global_mu = SRWLOCK_INIT;
+void tdsc__global_lock(void) { AcquireSRWLockExclusive(&global_mu); }
+void tdsc__global_unlock(void) { ReleaseSRWLockExclusive(&global_mu); }
+
+struct tdsc__thread {
+  HANDLE h;
+  void (*fn)(void *arg);
+  void *arg;
+};
+
+static unsigned __stdcall thread_main(void *p) {
+  tdsc__thread *t = p;
+  t->fn(t->arg);
+  return 0;
+}
+
+tdsc__thread *tdsc__thread_start(void (*fn)(void *arg), void *arg) {
+  tdsc__thread *t = malloc(sizeof *t);
+  if (!t)
+    return NULL;
+  t->fn = fn;
+  t->arg = arg;
+  t->h = (HANDLE)_beginthreadex(NULL, 0, thread_main, t, 0, NULL);
+  if (!t->h) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void tdsc__thread_join(tdsc__thread *t) {
+  WaitForSingleObject(t->h, INFINITE);
+  CloseHandle(t->h);
+  free(t);
+}
+
+/* The module holding this code, pinned: FreeLibrary no longer unloads it. */
+void tdsc__pin_library(void) {
+  HMODULE self;
+  (void)GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
+                               GET_MODULE_HANDLE_EX_FLAG_PIN,
+                           (LPCWSTR)(void *)&tdsc__pin_library, &self);
 }
