@@ -78,71 +78,69 @@ FILE *tdsc__fopen_append_private(const char *path) {
 
 /* ------------------------------------------------------------- threads */
 
+/* A slim reader/writer lock, held exclusively, and a condition variable:
+ * neither needs destroying. */
 struct tdsc__monitor {
-  CRITICAL_SECTION mu;
+  SRWLOCK mu;
   CONDITION_VARIABLE cv;
 };
 
 tdsc__monitor *tdsc__monitor_new(void) {
   tdsc__monitor *m = malloc(sizeof *m);
-  if (!m)
-    return NULL;
-  InitializeCriticalSection(&m->mu);
-  InitializeConditionVariable(&m->cv);
+  if (m) {
+    InitializeSRWLock(&m->mu);
+    InitializeConditionVariable(&m->cv);
+  }
   return m;
 }
 
-void tdsc__monitor_free(tdsc__monitor *m) {
-  if (!m)
-    return;
-  DeleteCriticalSection(&m->mu);
-  free(m);
+void tdsc__monitor_free(tdsc__monitor *m) { free(m); }
+void tdsc__monitor_lock(tdsc__monitor *m) { AcquireSRWLockExclusive(&m->mu); }
+void tdsc__monitor_unlock(tdsc__monitor *m) {
+  ReleaseSRWLockExclusive(&m->mu);
 }
-
-void tdsc__monitor_lock(tdsc__monitor *m) { EnterCriticalSection(&m->mu); }
-void tdsc__monitor_unlock(tdsc__monitor *m) { LeaveCriticalSection(&m->mu); }
 void tdsc__monitor_signal(tdsc__monitor *m) { WakeConditionVariable(&m->cv); }
 
 void tdsc__monitor_wait(tdsc__monitor *m, int64_t deadline) {
   int ms = tdsc__ms_left(deadline);
   if (ms != 0)
-    SleepConditionVariableCS(&m->cv, &m->mu, ms < 0 ? INFINITE : (DWORD)ms);
+    SleepConditionVariableSRW(&m->cv, &m->mu, ms < 0 ? INFINITE : (DWORD)ms,
+                              0);
 }
 
 static SRWLOCK global_mu = SRWLOCK_INIT;
 void tdsc__global_lock(void) { AcquireSRWLockExclusive(&global_mu); }
 void tdsc__global_unlock(void) { ReleaseSRWLockExclusive(&global_mu); }
 
-struct tdsc__thread {
-  HANDLE h;
+/* A thread is its HANDLE (tdsc__thread * is only a name for it); what it
+ * runs is handed over in a record that the new thread frees. */
+typedef struct start_rec {
   void (*fn)(void *arg);
   void *arg;
-};
+} start_rec;
 
 static unsigned __stdcall thread_main(void *p) {
-  tdsc__thread *t = p;
-  t->fn(t->arg);
+  start_rec r = *(start_rec *)p;
+  free(p);
+  r.fn(r.arg);
   return 0;
 }
 
 tdsc__thread *tdsc__thread_start(void (*fn)(void *arg), void *arg) {
-  tdsc__thread *t = malloc(sizeof *t);
-  if (!t)
+  start_rec *r = malloc(sizeof *r);
+  if (!r)
     return NULL;
-  t->fn = fn;
-  t->arg = arg;
-  t->h = (HANDLE)_beginthreadex(NULL, 0, thread_main, t, 0, NULL);
-  if (!t->h) {
-    free(t);
-    return NULL;
-  }
-  return t;
+  *r = (start_rec){fn, arg};
+  /* _beginthreadex, not CreateThread: the thread uses the C runtime */
+  uintptr_t h = _beginthreadex(NULL, 0, thread_main, r, 0, NULL);
+  if (!h)
+    free(r);
+  return (tdsc__thread *)h;
 }
 
 void tdsc__thread_join(tdsc__thread *t) {
-  WaitForSingleObject(t->h, INFINITE);
-  CloseHandle(t->h);
-  free(t);
+  WaitForSingleObject((HANDLE)t, INFINITE);
+  CloseHandle((HANDLE)t);
 }
 
 /* The module holding this code, pinned: FreeLibrary no longer unloads it. */
