@@ -165,6 +165,16 @@ static ULONG max_token(const WCHAR *package) {
   return n >= 1024 ? n : 65535; /* LOGIN7's SSPI field holds up to 64 KiB */
 }
 
+/* The work that acquires s's credentials (its identity still to set); the
+ * package's largest token is read on the way.  NULL: no memory. */
+static tdsc__work *acquire_job(sspi_state *s) {
+  s->max_token = max_token(s->package);
+  tdsc__work *w = tdsc__sspi_job_new(JOB_ACQUIRE);
+  if (w)
+    ((sspi_job *)tdsc__work_payload(w))->package = s->package;
+  return w;
+}
+
 tdsc_errc tdsc__sspi_krb_init(void **state, const tdsc__auth_params *p,
                           tdsc_error *err) {
   sspi_state *s = tdsc__sspi_state_new(MECH_KRB, p);
@@ -205,13 +215,11 @@ tdsc_errc tdsc__sspi_krb_init(void **state, const tdsc__auth_params *p,
   if (!s->spn || !s->target || !s->x.identity || !s->cred_desc ||
       (r && !s->realm))
     return tdsc__err_oom(err);
-  s->max_token = max_token(s->package);
 
-  tdsc__work *w = tdsc__sspi_job_new(JOB_ACQUIRE);
+  tdsc__work *w = acquire_job(s);
   if (!w)
     return tdsc__err_oom(err);
   sspi_job *j = tdsc__work_payload(w);
-  j->package = s->package;
   bool ok = true;
   if (p->password) {
     /* user@REALM -> User "user", Domain "REALM" (Windows and Wine join
@@ -278,12 +286,10 @@ tdsc_errc tdsc__sspi_ntlm_init(void **state, const tdsc__auth_params *p,
     if (!(s->target = tdsc__utf8_to_wide(s->spn)))
       return tdsc__err_oom(err);
   }
-  s->max_token = max_token(s->package);
-  tdsc__work *w = tdsc__sspi_job_new(JOB_ACQUIRE);
+  tdsc__work *w = acquire_job(s);
   if (!w)
     return tdsc__err_oom(err);
   sspi_job *j = tdsc__work_payload(w);
-  j->package = s->package;
   const char *user = p->ntlm_user && *p->ntlm_user ? p->ntlm_user : NULL;
   tdsc_errc ec = TDSC_OK;
   if (user && p->ntlm_password) {
