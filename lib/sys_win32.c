@@ -8,10 +8,13 @@
 #include "sys.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
+
+#include <process.h> /* _beginthreadex */
 
 int64_t tdsc__now_ms(void) {
   /* Monotonic, not adjusted by the wall clock; millisecond resolution
@@ -71,4 +74,79 @@ int64_t tdsc__wall_us(void) {
 FILE *tdsc__fopen_append_private(const char *path) {
   /* the user's profile is private by default: ACLs decide (file_private) */
   return fopen(path, "a");
+}
+
+/* ------------------------------------------------------------- threads */
+
+/* A slim reader/writer lock, held exclusively, and a condition variable:
+ * neither needs destroying. */
+struct tdsc__monitor {
+  SRWLOCK mu;
+  CONDITION_VARIABLE cv;
+};
+
+tdsc__monitor *tdsc__monitor_new(void) {
+  tdsc__monitor *m = malloc(sizeof *m);
+  if (m) {
+    InitializeSRWLock(&m->mu);
+    InitializeConditionVariable(&m->cv);
+  }
+  return m;
+}
+
+void tdsc__monitor_free(tdsc__monitor *m) { free(m); }
+void tdsc__monitor_lock(tdsc__monitor *m) { AcquireSRWLockExclusive(&m->mu); }
+void tdsc__monitor_unlock(tdsc__monitor *m) {
+  ReleaseSRWLockExclusive(&m->mu);
+}
+void tdsc__monitor_signal(tdsc__monitor *m) { WakeConditionVariable(&m->cv); }
+
+void tdsc__monitor_wait(tdsc__monitor *m, int64_t deadline) {
+  int ms = tdsc__ms_left(deadline);
+  if (ms != 0)
+    SleepConditionVariableSRW(&m->cv, &m->mu, ms < 0 ? INFINITE : (DWORD)ms,
+                              0);
+}
+
+static SRWLOCK global_mu = SRWLOCK_INIT;
+void tdsc__global_lock(void) { AcquireSRWLockExclusive(&global_mu); }
+void tdsc__global_unlock(void) { ReleaseSRWLockExclusive(&global_mu); }
+
+/* A thread is its HANDLE (tdsc__thread * is only a name for it); what it
+ * runs is handed over in a record that the new thread frees. */
+typedef struct start_rec {
+  void (*fn)(void *arg);
+  void *arg;
+} start_rec;
+
+static unsigned __stdcall thread_main(void *p) {
+  start_rec r = *(start_rec *)p;
+  free(p);
+  r.fn(r.arg);
+  return 0;
+}
+
+tdsc__thread *tdsc__thread_start(void (*fn)(void *arg), void *arg) {
+  start_rec *r = malloc(sizeof *r);
+  if (!r)
+    return NULL;
+  *r = (start_rec){fn, arg};
+  /* _beginthreadex, not CreateThread: the thread uses the C runtime */
+  uintptr_t h = _beginthreadex(NULL, 0, thread_main, r, 0, NULL);
+  if (!h)
+    free(r);
+  return (tdsc__thread *)h;
+}
+
+void tdsc__thread_join(tdsc__thread *t) {
+  WaitForSingleObject((HANDLE)t, INFINITE);
+  CloseHandle((HANDLE)t);
+}
+
+/* The module holding this code, pinned: FreeLibrary no longer unloads it. */
+void tdsc__pin_library(void) {
+  HMODULE self;
+  (void)GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
+                               GET_MODULE_HANDLE_EX_FLAG_PIN,
+                           (LPCWSTR)(void *)&tdsc__pin_library, &self);
 }

@@ -12,15 +12,19 @@
  *
  * Credentials: the logged-on user's (AcquireCredentialsHandleW with no
  * authentication data), or explicit ones (KrbPrincipal=/KrbPassword=,
- * NTLMUser=/NTLMPassword=, NTLMCredFile=) in a SEC_WINNT_AUTH_IDENTITY_W.
- * Kerberos always asks for mutual authentication and fails unless SSPI
+ * NTLMUser=/NTLMPassword=, NTLMCredFile=) in a SEC_WINNT_AUTH_IDENTITY_W,
+ * acquired by each mechanism's init in sspi_cred.c.  Kerberos always asks for mutual authentication and fails unless SSPI
  * says it was granted (ISC_RET_MUTUAL_AUTH).
  *
  * Deadlines: AcquireCredentialsHandleW (Wine gets the TGT there) and
  * InitializeSecurityContextW may wait for a KDC.  As in gssapi.c, each such
- * call runs on the worker (auth/worker.h) and the caller waits until the login
- * deadline; on timeout it abandons the job, which then owns the handles
- * and buffers it uses and releases them when the call finally returns.
+ * call runs on the worker (auth/worker.h).  The caller waits for an
+ * acquisition until the login deadline; a context call does not block a
+ * connect that must not wait (auth.h's PENDING): the step returns at once
+ * and the worker wakes the connect through a waker (transport/io.h) whose
+ * socket the mechanism's pollfd gives.  On timeout, or when the connect is
+ * freed during a call, the caller abandons the job, which then owns the
+ * handles and buffers it uses and releases them when the call returns.
  *
  * Errors: SECURITY_STATUS -> the codes gssapi.c and ntlm.c give for the
  * same situation (krb5_diag.c's SSPI table, shared with the unit tests and
@@ -35,19 +39,11 @@
  * or password reaches a message. */
 #include "config.h"
 
-#include "auth/auth.h"
-#include "auth/credfile.h"
-#include "auth/exchange.h"
-#include "auth/worker.h"
+#include "auth/sspi.h"
 #include "auth/krb5_diag.h"
 #include "auth/spnego.h"
 #include "clock.h"
 #include "sec_win32.h"
-
-#define SECURITY_WIN32
-#include <windows.h>
-
-#include <security.h>
 
 #include <limits.h>
 #include <stddef.h>
@@ -71,33 +67,12 @@
 #define STATUS_NTLM_BLOCKED ((SECURITY_STATUS)0xC0000418L)
 #endif
 
-static void wipe(void *p, size_t n) {
-  if (p)
-    SecureZeroMemory(p, n);
-}
-
 static bool under_wine(void) {
   HMODULE nt = GetModuleHandleW(L"ntdll.dll");
   return nt && GetProcAddress(nt, "wine_get_version") != NULL;
 }
 
-/* ------------------------------------------------------------ statuses */
-
-typedef enum phase {
-  PH_ACQUIRE, /* AcquireCredentialsHandleW */
-  PH_INIT,    /* the first InitializeSecurityContextW (TGS exchange) */
-  PH_ACCEPT   /* a server token given to InitializeSecurityContextW */
-} phase;
-
 /* ---------------------------------------------------------------- jobs */
-
-/* The SSPI handles a call may touch: moved into the job while it runs, and
- * left there (the worker frees them) when the caller gives up. */
-typedef struct sspi_res {
-  CredHandle cred;
-  CtxtHandle ctx;
-  bool have_cred, have_ctx;
-} sspi_res;
 
 static void res_release(sspi_res *r) {
   if (r->have_ctx)
@@ -107,36 +82,12 @@ static void res_release(sspi_res *r) {
   memset(r, 0, sizeof *r);
 }
 
-typedef enum job_kind { JOB_ACQUIRE, JOB_INIT } job_kind;
-
-/* A call's payload (worker.h): what one SSPI call reads and writes. */
-typedef struct sspi_job {
-  job_kind kind;
-  sspi_res res;
-  /* inputs, owned by the job */
-  const WCHAR *package; /* static */
-  WCHAR *principal;
-  bool have_id;
-  SEC_WINNT_AUTH_IDENTITY_W id; /* its strings point into idbuf */
-  WCHAR *idbuf;
-  size_t idbuf_len; /* in WCHARs, for the wipe */
-  WCHAR *target;
-  ULONG req;
-  uint8_t *in;
-  ULONG inlen;
-  /* outputs */
-  SECURITY_STATUS status;
-  ULONG attrs;
-  uint8_t *out;
-  ULONG outcap, outlen;
-} sspi_job;
-
 /* Frees j with what it holds: its inputs and the outputs nobody took. */
 static void job_discard(void *arg) {
   sspi_job *j = arg;
   res_release(&j->res);
   if (j->idbuf) {
-    wipe(j->idbuf, j->idbuf_len * sizeof(WCHAR));
+    tdsc__sspi_wipe(j->idbuf, j->idbuf_len * sizeof(WCHAR));
     free(j->idbuf);
   }
   free(j->principal);
@@ -157,7 +108,7 @@ static void job_call(void *arg) {
     j->res.have_cred = j->status == SEC_E_OK;
     /* SSPI keeps its own copy: ours goes now, not when the job dies */
     if (j->idbuf)
-      wipe(j->idbuf, j->idbuf_len * sizeof(WCHAR));
+      tdsc__sspi_wipe(j->idbuf, j->idbuf_len * sizeof(WCHAR));
     return;
   }
   SecBuffer ib = {j->inlen, SECBUFFER_TOKEN, j->in};
@@ -193,7 +144,7 @@ static void job_call(void *arg) {
 }
 
 /* A work for a job of this kind; NULL: no memory. */
-static tdsc__work *job_new(job_kind kind) {
+tdsc__work *tdsc__sspi_job_new(job_kind kind) {
   sspi_job *j = calloc(1, sizeof *j);
   if (!j)
     return NULL;
@@ -206,24 +157,11 @@ static tdsc__work *job_new(job_kind kind) {
 
 /* --------------------------------------------------------------- state */
 
-typedef enum mech_kind { MECH_KRB, MECH_NTLM } mech_kind;
 
-typedef struct sspi_state {
-  tdsc__exchange x; /* first: the token exchange (exchange.c) steps it */
-  mech_kind kind;
-  const WCHAR *package;
-  sspi_res res;
-  int64_t deadline;
-  ULONG req, attrs;
-  ULONG max_token;
-  char *spn;           /* as given, for messages */
-  WCHAR *target;       /* what InitializeSecurityContextW is given */
-  char *cred_desc;     /* "the logged-on user's credentials", for messages */
-  char *realm;         /* the realm a Kerberos failure concerns, or NULL */
-} sspi_state;
-_Static_assert(offsetof(sspi_state, x) == 0, "tdsc__exchange_step's state");
 
 static const tdsc__mech_hooks hooks; /* with the steps */
+
+/* ------------------------------------------------------------ statuses */
 
 static const char *who(const sspi_state *s) {
   if (s->x.identity && *s->x.identity)
@@ -421,16 +359,20 @@ static tdsc_errc sspi_timeout(sspi_state *s, tdsc_error *err, int64_t started,
                        waited, doing, s->spn ? s->spn : "(no SPN)", who(s));
 }
 
-/* Runs w (inputs set, res empty) with s's deadline: moves s->res in and
- * back.  On failure err is set and w is gone. */
-static tdsc_errc sspi_run(sspi_state *s, tdsc__work *w, phase ph,
-                          tdsc_error *err) {
+/* Moves s->res into the job of w (its inputs set, its res empty): the
+ * job owns the handles while its call runs. */
+static void sspi_hand_over(sspi_state *s, tdsc__work *w) {
   sspi_job *j = tdsc__work_payload(w);
-  int64_t started = tdsc__now_ms();
+  s->started = tdsc__now_ms();
   j->res = s->res;
   memset(&s->res, 0, sizeof s->res);
-  if (!tdsc__work_run(w, s->deadline))
-    return sspi_timeout(s, err, started, ph);
+}
+
+/* w is done: moves the handles back to s.  On failure err is set and w is
+ * gone. */
+static tdsc_errc sspi_done(sspi_state *s, tdsc__work *w, phase ph,
+                           tdsc_error *err) {
+  sspi_job *j = tdsc__work_payload(w);
   s->res = j->res;
   memset(&j->res, 0, sizeof j->res);
   if (j->status != SEC_E_OK && j->status != SEC_I_CONTINUE_NEEDED) {
@@ -441,157 +383,17 @@ static tdsc_errc sspi_run(sspi_state *s, tdsc__work *w, phase ph,
   return TDSC_OK;
 }
 
-/* ---------------------------------------------------------- credentials */
-
-/* Points id at copies of user, domain and password (UTF-8 in, UTF-16 in
- * one buffer the job owns and wipes). */
-static bool set_identity(sspi_job *j, const char *user, const char *domain,
-                         const char *password) {
-  WCHAR *u = tdsc__utf8_to_wide(user),
-        *d = tdsc__utf8_to_wide(domain ? domain : "");
-  WCHAR *p = tdsc__utf8_to_wide(password);
-  bool ok = u && d && p;
-  if (ok) {
-    size_t ul = wcslen(u), dl = wcslen(d), pl = wcslen(p);
-    j->idbuf_len = ul + dl + pl + 3;
-    j->idbuf = malloc(j->idbuf_len * sizeof(WCHAR));
-    ok = j->idbuf != NULL;
-    if (ok) {
-      WCHAR *q = j->idbuf;
-      memcpy(q, u, (ul + 1) * sizeof(WCHAR));
-      j->id.User = (unsigned short *)q;
-      j->id.UserLength = (unsigned long)ul;
-      q += ul + 1;
-      memcpy(q, d, (dl + 1) * sizeof(WCHAR));
-      j->id.Domain = (unsigned short *)q;
-      j->id.DomainLength = (unsigned long)dl;
-      q += dl + 1;
-      memcpy(q, p, (pl + 1) * sizeof(WCHAR));
-      j->id.Password = (unsigned short *)q;
-      j->id.PasswordLength = (unsigned long)pl;
-      j->id.Flags = SEC_WINNT_AUTH_IDENTITY_UNICODE;
-      j->have_id = true;
-    }
-  }
-  if (p)
-    wipe(p, wcslen(p) * sizeof(WCHAR));
-  free(u);
-  free(d);
-  free(p);
-  return ok;
+/* Runs w with s's deadline, waiting.  On failure err is set and w is
+ * gone. */
+tdsc_errc tdsc__sspi_run(sspi_state *s, tdsc__work *w, phase ph,
+                          tdsc_error *err) {
+  sspi_hand_over(s, w);
+  if (!tdsc__work_run(w, s->deadline))
+    return sspi_timeout(s, err, s->started, ph);
+  return sspi_done(s, w, ph, err);
 }
 
-/* The name SSPI gives the credentials ("DOMAIN\user", "user@REALM"), or
- * for NTLM the logged-on account; NULL when nobody says. */
-static char *cred_name(sspi_state *s) {
-  SecPkgCredentials_NamesW n;
-  memset(&n, 0, sizeof n);
-  if (QueryCredentialsAttributesW(&s->res.cred, SECPKG_CRED_ATTR_NAMES, &n) ==
-          SEC_E_OK &&
-      n.sUserName) {
-    char *r = tdsc__wide_to_utf8(n.sUserName);
-    FreeContextBuffer(n.sUserName);
-    if (r && *r)
-      return r;
-    free(r);
-  }
-  if (s->kind == MECH_NTLM) {
-    WCHAR name[256];
-    DWORD len = sizeof name / sizeof name[0];
-    /* NTLM authenticates the account: DOMAIN\user (MACHINE\user). */
-    typedef BOOLEAN(WINAPI * get_name_ex)(int, LPWSTR, PULONG);
-    HMODULE sec = GetModuleHandleW(L"secur32.dll");
-    get_name_ex f =
-        sec ? (get_name_ex)(void (*)(void))GetProcAddress(sec, "GetUserNameExW")
-            : NULL;
-    if (f && f(2 /* NameSamCompatible */, name, &len))
-      return tdsc__wide_to_utf8(name);
-  }
-  return NULL;
-}
-
-/* Whether two account names ("user@REALM", "DOMAIN\\user", "user") name
- * the same user: the user parts, without regard to case (Windows'), and
- * the realms when both give one. */
-static bool same_account(const char *a, const char *b) {
-  const char *ua = strchr(a, '\\') ? strchr(a, '\\') + 1 : a;
-  const char *ub = strchr(b, '\\') ? strchr(b, '\\') + 1 : b;
-  size_t la = strcspn(ua, "@"), lb = strcspn(ub, "@");
-  if (la != lb || _strnicmp(ua, ub, la) != 0)
-    return false;
-  const char *ra = ua[la] ? ua + la + 1 : NULL;
-  const char *rb = ub[lb] ? ub + lb + 1 : NULL;
-  return !ra || !rb || _stricmp(ra, rb) == 0;
-}
-
-static const char *realm_of(const char *principal) {
-  const char *at = principal ? strrchr(principal, '@') : NULL;
-  return at && at[1] ? at + 1 : NULL;
-}
-
-static bool ntlm_identity_of(sspi_state *s, sspi_job *j, const char *name,
-                             size_t namelen, const char *pw) {
-  char *nm = malloc(namelen + 1);
-  if (!nm)
-    return false;
-  memcpy(nm, name, namelen);
-  nm[namelen] = '\0';
-  char *bs = strchr(nm, '\\'), *at = strrchr(nm, '@');
-  const char *user = nm, *domain = "";
-  if (bs) {
-    *bs = '\0';
-    domain = nm;
-    user = bs + 1;
-  } else if (at) {
-    *at = '\0';
-    domain = at + 1;
-  }
-  free(s->x.identity);
-  s->x.identity = *domain ? tdsc__strdup_printf("%s\\%s", domain, user)
-                          : tdsc__strdup(user);
-  bool ok = s->x.identity && set_identity(j, user, domain, pw);
-  free(nm);
-  return ok;
-}
-
-/* NTLMCredFile= (credfile.h): the entry for want, or the first, as j's
- * identity. */
-static tdsc_errc read_credfile(sspi_state *s, sspi_job *j, const char *path,
-                               const char *want, tdsc_error *err) {
-  tdsc__buf all;
-  tdsc__buf_init(&all);
-  DWORD werr = tdsc__read_file_win32(path, &all);
-  tdsc__buf_put_u8(&all, 0);
-  tdsc_errc rc;
-  char *name, *pw;
-  unsigned lineno;
-  if (werr == ERROR_NOT_ENOUGH_MEMORY || (!werr && all.oom))
-    rc = tdsc__err_oom(err);
-  else if (werr)
-    rc = tdsc__err_errno(err, TDSC_E_NTLM_CREDFILE_UNUSABLE, (int)werr,
-                         "cannot read the NTLM credential file %s", path);
-  else if (!(rc = tdsc__credfile_pick((char *)all.data, path, want, &name, &pw,
-                                      &lineno, err))) {
-    if (!ntlm_identity_of(s, j, name, strlen(name), pw) ||
-        !(s->cred_desc = tdsc__strdup_printf("line %u of %s", lineno, path)))
-      rc = tdsc__err_oom(err);
-  }
-  tdsc__buf_wipe(&all);
-  tdsc__buf_free(&all);
-  return rc;
-}
-
-static ULONG max_token(const WCHAR *package) {
-  PSecPkgInfoW info = NULL;
-  ULONG n = 0;
-  if (QuerySecurityPackageInfoW((WCHAR *)package, &info) == SEC_E_OK && info) {
-    n = info->cbMaxToken;
-    FreeContextBuffer(info);
-  }
-  return n >= 1024 ? n : 65535; /* LOGIN7's SSPI field holds up to 64 KiB */
-}
-
-static sspi_state *state_new(mech_kind kind, const tdsc__auth_params *p) {
+sspi_state *tdsc__sspi_state_new(mech_kind kind, const tdsc__auth_params *p) {
   sspi_state *s = calloc(1, sizeof *s);
   if (!s)
     return NULL;
@@ -599,187 +401,30 @@ static sspi_state *state_new(mech_kind kind, const tdsc__auth_params *p) {
   s->package = kind == MECH_KRB ? L"Kerberos" : L"NTLM";
   s->req = kind == MECH_KRB ? KRB_REQ : NTLM_REQ;
   s->deadline = p->deadline;
+  /* without a waker (none could be made) every call waits */
+  if (p->pending_ok)
+    s->wake = tdsc__waker_new();
   tdsc__exchange_init(
       &s->x, kind == MECH_KRB ? &tdsc__facts_kerberos : &tdsc__facts_ntlm,
       &hooks, s, p->spnego);
   return s;
 }
 
-static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
-                          tdsc_error *err) {
-  sspi_state *s = state_new(MECH_KRB, p);
-  *state = s;
-  if (!s)
-    return tdsc__err_oom(err);
-  if (!p->spn || !*p->spn)
-    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                         "Kerberos needs a service principal name (SPN)");
-  if (p->password && !p->principal)
-    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                         "KrbPassword= needs KrbPrincipal= (whose password "
-                         "it is)");
-  /* An MIT ccache or keytab means nothing to SSPI: say so rather than
-   * authenticate as someone else than asked. */
-  if (p->ccache || p->keytab)
-    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                         "%s=%s names an MIT Kerberos %s, which SSPI "
-                         "(Windows) cannot use: it takes the logged-on "
-                         "user's tickets, or KrbPrincipal= with KrbPassword=",
-                         p->ccache ? "KrbCCache" : "KrbKeytab",
-                         p->ccache ? p->ccache : p->keytab,
-                         p->ccache ? "ticket cache" : "keytab");
-  s->spn = tdsc__strdup(p->spn);
-  s->target = tdsc__utf8_to_wide(p->spn);
-  s->x.identity = tdsc__strdup(p->principal ? p->principal : "");
-  const char *r = realm_of(p->spn) ? realm_of(p->spn) : realm_of(p->principal);
-  char env[256];
-  DWORD envn = GetEnvironmentVariableA("USERDNSDOMAIN", env, sizeof env);
-  if (!r && envn > 0 && envn < sizeof env)
-    r = env;
-  s->realm = r ? tdsc__strdup(r) : NULL;
-  s->cred_desc = p->password ? tdsc__strdup("a password (in memory)")
-                 : p->principal
-                     ? tdsc__strdup_printf("the logon session's tickets for %s",
-                                           p->principal)
-                     : tdsc__strdup("the logon session's tickets");
-  if (!s->spn || !s->target || !s->x.identity || !s->cred_desc ||
-      (r && !s->realm))
-    return tdsc__err_oom(err);
-  s->max_token = max_token(s->package);
-
-  tdsc__work *w = job_new(JOB_ACQUIRE);
-  if (!w)
-    return tdsc__err_oom(err);
-  sspi_job *j = tdsc__work_payload(w);
-  j->package = s->package;
-  bool ok = true;
-  if (p->password) {
-    /* user@REALM -> User "user", Domain "REALM" (Windows and Wine join
-     * them back into the principal). */
-    const char *at = strrchr(p->principal, '@');
-    size_t ulen = at ? (size_t)(at - p->principal) : strlen(p->principal);
-    char *user = malloc(ulen + 1);
-    ok = user != NULL;
-    if (ok) {
-      memcpy(user, p->principal, ulen);
-      user[ulen] = '\0';
-      ok = set_identity(j, user, at ? at + 1 : "", p->password);
-      free(user);
-    }
-  } else if (p->principal) {
-    ok = (j->principal = tdsc__utf8_to_wide(p->principal)) != NULL;
-  }
-  if (!ok) {
-    tdsc__work_end(w);
-    return tdsc__err_oom(err);
-  }
-  tdsc_errc ec = sspi_run(s, w, PH_ACQUIRE, err);
-  if (ec)
-    return ec;
-  tdsc__work_end(w);
-  if (p->principal && !p->password) {
-    /* The logon session's tickets are its user's, whatever principal was
-     * named: the principal asked for is the one used, or this fails. */
-    char *held = cred_name(s);
-    if (held && !same_account(held, p->principal)) {
-      ec = tdsc__err_set(err, TDSC_E_KRB_WRONG_PRINCIPAL,
-                         "the logon session holds the credentials of %s, "
-                         "not of %s as asked",
-                         held, p->principal);
-      free(held);
-      return ec;
-    }
-    free(held);
-  }
-  if (!*s->x.identity) {
-    char *id = cred_name(s);
-    if (id) {
-      free(s->x.identity);
-      s->x.identity = id;
-    }
-  }
-  return TDSC_OK;
-}
-
-static tdsc_errc ntlm_init(void **state, const tdsc__auth_params *p,
-                           tdsc_error *err) {
-  sspi_state *s = state_new(MECH_NTLM, p);
-  *state = s;
-  if (!s)
-    return tdsc__err_oom(err);
-  /* MsvAvTargetName is the SPN without Kerberos' "@REALM" (ntlm.c) */
-  if (p->spn && *p->spn) {
-    size_t n = strcspn(p->spn, "@");
-    s->spn = malloc(n + 1);
-    if (!s->spn)
-      return tdsc__err_oom(err);
-    memcpy(s->spn, p->spn, n);
-    s->spn[n] = '\0';
-    if (!(s->target = tdsc__utf8_to_wide(s->spn)))
-      return tdsc__err_oom(err);
-  }
-  s->max_token = max_token(s->package);
-  tdsc__work *w = job_new(JOB_ACQUIRE);
-  if (!w)
-    return tdsc__err_oom(err);
-  sspi_job *j = tdsc__work_payload(w);
-  j->package = s->package;
-  const char *user = p->ntlm_user && *p->ntlm_user ? p->ntlm_user : NULL;
-  tdsc_errc ec = TDSC_OK;
-  if (user && p->ntlm_password) {
-    if (!ntlm_identity_of(s, j, user, strlen(user), p->ntlm_password) ||
-        !(s->cred_desc = tdsc__strdup("a password given in the connection "
-                                      "options")))
-      ec = tdsc__err_oom(err);
-  } else if (p->ntlm_credfile && *p->ntlm_credfile) {
-    ec = read_credfile(s, j, p->ntlm_credfile, user, err);
-  } else if (user) {
-    ec = tdsc__err_set(err, TDSC_E_NTLM_NO_CREDENTIALS,
-                       "NTLM user %s has no password (NTLMPassword= or "
-                       "NTLMCredFile=)",
-                       user);
-  } else {
-    /* The logged-on user: what Windows' integrated security means. */
-    if (!(s->cred_desc = tdsc__strdup("the logged-on user's credentials")))
-      ec = tdsc__err_oom(err);
-  }
-  if (ec) {
-    tdsc__work_end(w);
-    return ec;
-  }
-  if ((ec = sspi_run(s, w, PH_ACQUIRE, err)))
-    return ec;
-  tdsc__work_end(w);
-  if (!s->x.identity) {
-    s->x.identity = cred_name(s);
-    if (!s->x.identity && !(s->x.identity = tdsc__strdup("")))
-      return tdsc__err_oom(err);
-  }
-  return TDSC_OK;
-}
-
 /* ---------------------------------------------------------------- steps */
 
-/* The exchange's context call (exchange.h): one InitializeSecurityContextW
- * round on the worker, in NULL the first time. */
-static tdsc_errc sspi_ctx(void *m, const uint8_t *in, size_t inlen,
-                          tdsc__buf *tok, bool *complete, tdsc_error *err) {
-  sspi_state *s = m;
-  phase ph = in ? PH_ACCEPT : PH_INIT;
-  if (inlen > ULONG_MAX)
-    return tdsc__err_set(err, TDSC_E_PROTOCOL,
-                         "the server's %s token is too long (%zu bytes)",
-                         mech_label(s), inlen);
-  tdsc__work *w = job_new(JOB_INIT);
+/* A work for one InitializeSecurityContextW round over in (NULL: the
+ * first); NULL: no memory. */
+static tdsc__work *ctx_job(sspi_state *s, const uint8_t *in, size_t inlen) {
+  tdsc__work *w = tdsc__sspi_job_new(JOB_INIT);
   if (!w)
-    return tdsc__err_oom(err);
+    return NULL;
   sspi_job *j = tdsc__work_payload(w);
   j->req = s->req;
   j->outcap = s->max_token;
   j->out = malloc(j->outcap);
   if (s->target && !(j->target = _wcsdup(s->target))) {
     tdsc__work_end(w);
-    return tdsc__err_oom(err);
+    return NULL;
   }
   if (j->out && in && inlen) {
     j->in = malloc(inlen);
@@ -790,11 +435,45 @@ static tdsc_errc sspi_ctx(void *m, const uint8_t *in, size_t inlen,
   }
   if (!j->out || (in && inlen && !j->in)) {
     tdsc__work_end(w);
-    return tdsc__err_oom(err);
+    return NULL;
   }
-  tdsc_errc ec = sspi_run(s, w, ph, err);
+  return w;
+}
+
+/* The exchange's context call (exchange.h): one InitializeSecurityContextW
+ * round on the worker, in NULL the first time.  With a waker the call is
+ * started and TDSC__AGAIN returned while it runs (the exchange calls again
+ * with the same input); without one the caller waits for it. */
+static tdsc_errc sspi_ctx(void *m, const uint8_t *in, size_t inlen,
+                          tdsc__buf *tok, bool *complete, tdsc_error *err) {
+  sspi_state *s = m;
+  phase ph = in ? PH_ACCEPT : PH_INIT;
+  if (inlen > ULONG_MAX)
+    return tdsc__err_set(err, TDSC_E_PROTOCOL,
+                         "the server's %s token is too long (%zu bytes)",
+                         mech_label(s), inlen);
+  tdsc__work *w = s->pending; /* called again with the same input */
+  if (!w) {
+    if (!(w = ctx_job(s, in, inlen)))
+      return tdsc__err_oom(err);
+    sspi_hand_over(s, w);
+    if (s->wake) {
+      tdsc__waker_clear(s->wake);
+      (void)tdsc__work_start(w, s->wake); /* false: it ran here, done */
+    } else if (!tdsc__work_run(w, s->deadline)) {
+      return sspi_timeout(s, err, s->started, ph);
+    }
+  }
+  int done = s->wake ? tdsc__work_poll(w, s->deadline) : 1;
+  s->pending = done == 0 ? w : NULL;
+  if (done == 0)
+    return TDSC__AGAIN;
+  if (done < 0) /* abandoned: the job releases the handles */
+    return sspi_timeout(s, err, s->started, ph);
+  tdsc_errc ec = sspi_done(s, w, ph, err);
   if (ec)
     return ec;
+  sspi_job *j = tdsc__work_payload(w);
   tdsc__buf_put(tok, j->out, j->outlen);
   s->attrs = j->attrs;
   *complete = j->status == SEC_E_OK;
@@ -872,6 +551,9 @@ static void sspi_free(void *state) {
   sspi_state *s = state;
   if (!s)
     return;
+  if (s->pending) /* the connect was abandoned during a call */
+    tdsc__work_abandon(s->pending);
+  tdsc__waker_free(s->wake);
   res_release(&s->res);
   tdsc__exchange_free(&s->x);
   free(s->spn);
@@ -881,19 +563,27 @@ static void sspi_free(void *state) {
   free(s);
 }
 
+/* While a step returns PENDING: readable once the worker is done. */
+static intptr_t sspi_pollfd(void *state) {
+  sspi_state *s = state;
+  return s && s->pending ? (intptr_t)tdsc__waker_fd(s->wake) : -1;
+}
+
 static const tdsc__mech_ops kerberos_ops = {
     .name = "kerberos",
-    .init = krb_init,
+    .init = tdsc__sspi_krb_init,
     .step = tdsc__exchange_step,
     .identity = tdsc__exchange_identity,
     .free_state = sspi_free,
+    .pollfd = sspi_pollfd,
 };
 static const tdsc__mech_ops ntlm_ops = {
     .name = "ntlm",
-    .init = ntlm_init,
+    .init = tdsc__sspi_ntlm_init,
     .step = tdsc__exchange_step,
     .identity = tdsc__exchange_identity,
     .free_state = sspi_free,
+    .pollfd = sspi_pollfd,
 };
 
 const tdsc__mech_ops *const tdsc__mech_kerberos = &kerberos_ops;
