@@ -73,25 +73,18 @@ static void san_text(PCCERT_CONTEXT c, char *out, size_t cap) {
     return;
   size_t used = 0;
   out[0] = '\0';
-  for (DWORD i = 0; i < info->cAltEntry && used + 1 < cap; i++) {
+  for (DWORD i = 0; i < info->cAltEntry; i++) {
     const CERT_ALT_NAME_ENTRY *e = &info->rgAltEntry[i];
-    char item[INET6_ADDRSTRLEN + 80] = "";
-    if (e->dwAltNameChoice == CERT_ALT_NAME_DNS_NAME) {
+    char item[INET6_ADDRSTRLEN + 80];
+    if (e->dwAltNameChoice == CERT_ALT_NAME_DNS_NAME)
       snprintf(item, sizeof item, "DNS:%.64ls", e->pwszDNSName);
-    } else if (e->dwAltNameChoice == CERT_ALT_NAME_IP_ADDRESS) {
-      char ip[INET6_ADDRSTRLEN] = "?";
-      if (e->IPAddress.cbData == 4)
-        inet_ntop(AF_INET, e->IPAddress.pbData, ip, sizeof ip);
-      else if (e->IPAddress.cbData == 16)
-        inet_ntop(AF_INET6, e->IPAddress.pbData, ip, sizeof ip);
-      snprintf(item, sizeof item, "IP:%s", ip);
-    } else {
+    else if (e->dwAltNameChoice == CERT_ALT_NAME_IP_ADDRESS)
+      tdsc__tls_ip_text(e->IPAddress.pbData, e->IPAddress.cbData, item,
+                        sizeof item);
+    else
       continue;
-    }
-    int n = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", item);
-    if (n < 0 || (size_t)n >= cap - used)
+    if (!tdsc__tls_list_add(out, cap, &used, item))
       break;
-    used += (size_t)n;
   }
   LocalFree(info);
 }
@@ -184,10 +177,8 @@ static tdsc_errc cert_error(PCCERT_CONTEXT leaf, const char *where,
     name_text(&leaf->pCertInfo->Subject, subj, sizeof subj);
     name_text(&leaf->pCertInfo->Issuer, iss, sizeof iss);
   }
-  snprintf(cert, sizeof cert, "the certificate of %s (subject %s, issuer %s)",
-           where, subj, iss);
+  tdsc__tls_cert_text(cert, sizeof cert, where, subj, iss);
   tdsc__sec_status_text(h, text, sizeof text);
-  const char *checked = o->cert_host ? o->cert_host : o->host;
   switch (code) {
   case TDSC_E_TLS_CERT_EXPIRED: {
     /* the first certificate of the chain out of its validity period */
@@ -207,26 +198,20 @@ static tdsc_errc cert_error(PCCERT_CONTEXT leaf, const char *where,
     if (bad)
       time_text(early ? &bad->pCertInfo->NotBefore : &bad->pCertInfo->NotAfter,
                 when, sizeof when);
-    if (bad && leaf &&
-        !CertCompareCertificate(X509_ASN_ENCODING, bad->pCertInfo,
-                                leaf->pCertInfo)) {
+    bool issuer = bad && leaf &&
+                  !CertCompareCertificate(X509_ASN_ENCODING, bad->pCertInfo,
+                                          leaf->pCertInfo);
+    if (issuer)
       name_text(&bad->pCertInfo->Subject, bsubj, sizeof bsubj);
-      tdsc__err_set(err, code, "%s: the issuing certificate %s %s %s", cert,
-                    bsubj, early ? "is not valid before" : "expired on", when);
-    } else {
-      tdsc__err_set(err, code, "%s %s %s", cert,
-                    early ? "is not valid before" : "expired on", when);
-    }
+    tdsc__tls_cert_time_error(err, code, cert, issuer ? bsubj : NULL, early,
+                              when);
     break;
   }
   case TDSC_E_TLS_CERT_NAME_MISMATCH: {
     char names[512] = "?";
     if (leaf)
       san_text(leaf, names, sizeof names);
-    tdsc__err_set(err, code,
-                  "%s does not match the name checked, %s%s (it names %s)",
-                  cert, checked ? checked : "?",
-                  o->cert_host ? " (HostNameInCertificate)" : "", names);
+    tdsc__tls_cert_name_error(err, code, cert, o, names);
     break;
   }
   case TDSC_E_TLS_CERT_UNTRUSTED:

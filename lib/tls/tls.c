@@ -33,6 +33,54 @@ tdsc_errc tdsc__tls_check_opts(const tdsc__tls_opts *o, tdsc_error *err) {
   return TDSC_OK;
 }
 
+void tdsc__tls_ip_text(const void *ip, size_t len, char *out, size_t cap) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (len == 4)
+    inet_ntop(AF_INET, ip, text, sizeof text);
+  else if (len == 16)
+    inet_ntop(AF_INET6, ip, text, sizeof text);
+  snprintf(out, cap, "IP:%s", text);
+}
+
+bool tdsc__tls_list_add(char *out, size_t cap, size_t *used, const char *item) {
+  if (*used + 1 >= cap)
+    return false;
+  int n = snprintf(out + *used, cap - *used, "%s%s", *used ? ", " : "", item);
+  if (n < 0 || (size_t)n >= cap - *used) {
+    out[*used] = '\0';
+    return false;
+  }
+  *used += (size_t)n;
+  return true;
+}
+
+void tdsc__tls_cert_text(char *cert, size_t cap, const char *where,
+                         const char *subject, const char *issuer) {
+  snprintf(cert, cap, "the certificate of %s (subject %s, issuer %s)", where,
+           subject, issuer);
+}
+
+tdsc_errc tdsc__tls_cert_time_error(tdsc_error *err, tdsc_errc code,
+                                    const char *cert, const char *issuer,
+                                    bool early, const char *when) {
+  const char *what = early ? "is not valid before" : "expired on";
+  if (issuer)
+    return tdsc__err_set(err, code, "%s: the issuing certificate %s %s %s",
+                         cert, issuer, what, when);
+  return tdsc__err_set(err, code, "%s %s %s", cert, what, when);
+}
+
+tdsc_errc tdsc__tls_cert_name_error(tdsc_error *err, tdsc_errc code,
+                                    const char *cert, const tdsc__tls_opts *o,
+                                    const char *names) {
+  const char *checked = o->cert_host ? o->cert_host : o->host;
+  return tdsc__err_set(err, code,
+                       "%s does not match the name checked, %s%s (it names "
+                       "%s)",
+                       cert, checked ? checked : "?",
+                       o->cert_host ? " (HostNameInCertificate)" : "", names);
+}
+
 /* A TLS record starts with its content type: change_cipher_spec (20),
  * alert (21), handshake (22) or application data (23). */
 static bool is_tls_record_type(uint8_t b) { return b >= 0x14 && b <= 0x17; }
@@ -73,6 +121,8 @@ void tdsc__tls_hs_free(tdsc__tls_hs *hs) {
     return;
   if (hs->wrap)
     hs->wrap->ops->destroy(hs->wrap);
+  if (!hs->done && hs->filter)
+    hs->filter->ops->destroy(hs->filter);
   tdsc__tls_be_free(hs);
   free(hs);
 }

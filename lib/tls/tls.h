@@ -100,6 +100,24 @@ tdsc_errc tdsc__tls_check_opts(const tdsc__tls_opts *o, tdsc_error *err);
 tdsc_errc tdsc__tls_first_read(const char *where, bool strict, tdsc_errc rc,
                                const uint8_t *data, size_t got,
                                tdsc_error *err);
+/* A certificate's names for messages: "IP:127.0.0.1" from the len (4 or
+ * 16) bytes of an iPAddress entry, "IP:?" for any other length. */
+void tdsc__tls_ip_text(const void *ip, size_t len, char *out, size_t cap);
+/* Appends item to the list out ("DNS:a, IP:b"), *used long; false (out
+ * unchanged past *used) once it does not fit. */
+bool tdsc__tls_list_add(char *out, size_t cap, size_t *used, const char *item);
+/* The words of a certificate verdict, alike from both backends.  cert:
+ * "the certificate of WHERE (subject S, issuer I)"; validity: issuer is
+ * the subject of the issuing certificate out of its period, NULL when
+ * it is the server's own; name mismatch: names, what it holds (san). */
+void tdsc__tls_cert_text(char *cert, size_t cap, const char *where,
+                         const char *subject, const char *issuer);
+tdsc_errc tdsc__tls_cert_time_error(tdsc_error *err, tdsc_errc code,
+                                    const char *cert, const char *issuer,
+                                    bool early, const char *when);
+tdsc_errc tdsc__tls_cert_name_error(tdsc_error *err, tdsc_errc code,
+                                    const char *cert, const tdsc__tls_opts *o,
+                                    const char *names);
 /* Whether io is the backend's TLS filter. */
 bool tdsc__tls_is_filter(const tdsc__io *io);
 
@@ -120,7 +138,7 @@ struct tdsc__tls_hs {
  * be_handshake goes as far as it can without waiting (TDSC__AGAIN with
  * *want; TDSC_OK when done; tdsc__tls_start's codes); be_done runs once
  * the wrap is gone, before any data (the certificate's verdict, record
- * sizes); be_free frees hs->filter unless hs->done, and hs->extra. */
+ * sizes); be_free frees hs->extra (tls.c destroys the filter). */
 tdsc_errc tdsc__tls_be_new(tdsc__tls_hs *hs, tdsc_error *err);
 void tdsc__tls_be_below(tdsc__io *filter, tdsc__io *below);
 tdsc_errc tdsc__tls_be_handshake(tdsc__tls_hs *hs, int *want, tdsc_error *err);

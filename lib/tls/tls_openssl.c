@@ -185,28 +185,21 @@ static void san_text(X509 *c, char *out, size_t cap) {
     return;
   }
   size_t used = 0;
-  for (int i = 0; i < sk_GENERAL_NAME_num(gens) && used + 1 < cap; i++) {
+  for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
     const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-    char item[INET6_ADDRSTRLEN + 8] = "";
+    char item[INET6_ADDRSTRLEN + 8];
     if (g->type == GEN_DNS) {
       const ASN1_IA5STRING *s = g->d.dNSName;
       snprintf(item, sizeof item, "DNS:%.*s",
                (int)(s->length < 64 ? s->length : 64), (const char *)s->data);
     } else if (g->type == GEN_IPADD) {
-      const ASN1_OCTET_STRING *s = g->d.iPAddress;
-      char ip[INET6_ADDRSTRLEN] = "?";
-      if (s->length == 4)
-        inet_ntop(AF_INET, s->data, ip, sizeof ip);
-      else if (s->length == 16)
-        inet_ntop(AF_INET6, s->data, ip, sizeof ip);
-      snprintf(item, sizeof item, "IP:%s", ip);
+      tdsc__tls_ip_text(g->d.iPAddress->data, (size_t)g->d.iPAddress->length,
+                        item, sizeof item);
     } else {
       continue;
     }
-    int n = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", item);
-    if (n < 0 || (size_t)n >= cap - used)
+    if (!tdsc__tls_list_add(out, cap, &used, item))
       break;
-    used += (size_t)n;
   }
   GENERAL_NAMES_free(gens);
 }
@@ -398,9 +391,7 @@ static tdsc_errc cert_error(tls_io *t, const tdsc__tls_opts *o, long v,
     name_text(X509_get_subject_name(leaf), subj, sizeof subj);
     name_text(X509_get_issuer_name(leaf), iss, sizeof iss);
   }
-  snprintf(cert, sizeof cert, "the certificate of %s (subject %s, issuer %s)",
-           t->where, subj, iss);
-  const char *checked = o->cert_host ? o->cert_host : o->host;
+  tdsc__tls_cert_text(cert, sizeof cert, t->where, subj, iss);
   switch (v) {
   case X509_V_ERR_CERT_HAS_EXPIRED:
   case X509_V_ERR_CERT_NOT_YET_VALID: {
@@ -410,15 +401,10 @@ static tdsc_errc cert_error(tls_io *t, const tdsc__tls_opts *o, long v,
         bad ? (expired ? X509_get0_notAfter(bad) : X509_get0_notBefore(bad))
             : NULL,
         when, sizeof when);
-    if (bad && bad != leaf) {
+    if (bad && bad != leaf)
       name_text(X509_get_subject_name(bad), bsubj, sizeof bsubj);
-      tdsc__err_set(err, code, "%s: the issuing certificate %s %s %s", cert,
-                    bsubj, expired ? "expired on" : "is not valid before",
-                    when);
-    } else {
-      tdsc__err_set(err, code, "%s %s %s", cert,
-                    expired ? "expired on" : "is not valid before", when);
-    }
+    tdsc__tls_cert_time_error(
+        err, code, cert, bad && bad != leaf ? bsubj : NULL, !expired, when);
     break;
   }
   case X509_V_ERR_HOSTNAME_MISMATCH:
@@ -426,10 +412,7 @@ static tdsc_errc cert_error(tls_io *t, const tdsc__tls_opts *o, long v,
     char names[512] = "?";
     if (leaf)
       san_text(leaf, names, sizeof names);
-    tdsc__err_set(err, code,
-                  "%s does not match the name checked, %s%s (it names %s)",
-                  cert, checked ? checked : "?",
-                  o->cert_host ? " (HostNameInCertificate)" : "", names);
+    tdsc__tls_cert_name_error(err, code, cert, o, names);
     break;
   }
   default: {
@@ -590,15 +573,14 @@ static tdsc_errc tls_write_some(tdsc__io *io, const void *buf, size_t len,
   }
 }
 
-static void tls_free(tls_io *t) {
+static void tls_destroy(tdsc__io *io) {
+  tls_io *t = (tls_io *)io;
   SSL_free(t->ssl); /* and the BIO; no close_notify: callers drop TLS */
   X509_free(t->fail_cert);
   X509_free(t->leaf);
   tdsc__err_clear(&t->lower);
   free(t);
 }
-
-static void tls_destroy(tdsc__io *io) { tls_free((tls_io *)io); }
 
 static const tdsc__io_ops tls_ops = {.name = "tls",
                                      .read = tdsc__io_read,
@@ -644,8 +626,6 @@ static void keylog_cb(const SSL *ssl, const char *line) {
 }
 
 void tdsc__tls_be_free(tdsc__tls_hs *hs) {
-  if (!hs->done && hs->filter)
-    tls_free((tls_io *)hs->filter);
   SSL_CTX_free(hs->extra); /* the SSL object keeps its own reference */
   ERR_clear_error();
 }
@@ -663,6 +643,7 @@ tdsc_errc tdsc__tls_be_new(tdsc__tls_hs *hs, tdsc_error *err) {
   tls_io *t = calloc(1, sizeof *t);
   if (!t)
     return tdsc__err_oom(err);
+  t->base.ops = &tls_ops; /* first: tls.c destroys it on failure */
   hs->filter = &t->base;
   tdsc__tls_where(opts, t->where, sizeof t->where);
 
@@ -759,7 +740,6 @@ tdsc_errc tdsc__tls_be_new(tdsc__tls_hs *hs, tdsc_error *err) {
   BIO_set_data(bio, t);
   SSL_set_bio(t->ssl, bio, bio);
 
-  t->base.ops = &tls_ops;
   t->base.next = hs->top;
   t->strict = opts->strict;
   t->first_read = true;

@@ -421,7 +421,8 @@ static tdsc_errc tls_write_some(tdsc__io *io, const void *buf, size_t len,
   return TDSC_OK;
 }
 
-static void tls_free(tls_io *t) {
+static void tls_destroy(tdsc__io *io) {
+  tls_io *t = (tls_io *)io;
   /* no close_notify: callers drop TLS (login-only) or close the transport */
   if (t->have_ctx)
     DeleteSecurityContext(&t->ctx);
@@ -442,8 +443,6 @@ static void tls_free(tls_io *t) {
   free(t);
 }
 
-static void tls_destroy(tdsc__io *io) { tls_free((tls_io *)io); }
-
 static const tdsc__io_ops tls_ops = {.name = "tls",
                                      .read = tdsc__io_read,
                                      .write = tdsc__io_write,
@@ -454,8 +453,7 @@ static const tdsc__io_ops tls_ops = {.name = "tls",
 /* ---------------------------------------------------------------- start */
 
 void tdsc__tls_be_free(tdsc__tls_hs *hs) {
-  if (!hs->done && hs->filter)
-    tls_free((tls_io *)hs->filter);
+  (void)hs; /* all Schannel holds is in the filter */
 }
 
 void tdsc__tls_be_below(tdsc__io *filter, tdsc__io *below) {
