@@ -1,4 +1,5 @@
-/* TLS over any I/O stack, with OpenSSL (tls_openssl.c).  TDS 7.x wraps the
+/* TLS over any I/O stack, with OpenSSL (tls_openssl.c) or Schannel
+ * (tls_schannel.c), behind one front (tls.c).  TDS 7.x wraps the
  * handshake in PRELOGIN packets (prelogin_wrap.c, a filter under TLS that is
  * removed once the handshake is done); TDS 8.0 (strict) runs TLS directly on
  * the transport with ALPN "tds/8.0".  Certificate and host-name verification
@@ -9,20 +10,19 @@
 #include "transport/io.h"
 
 typedef struct tdsc__tls_opts {
-  const char *host;          /* for SNI and, unless cert_host, verification */
-  const char *cert_host;     /* HostNameInCertificate=, or NULL */
-  const char *cafile;        /* CAFile=, or NULL for the system store */
-  bool verify;               /* false only for TrustServerCertificate=yes */
-  bool strict;               /* TDS 8.0: ALPN tds/8.0, no PRELOGIN wrap */
-  const char *peer;          /* for messages only: the address connected to,
-                                "127.0.0.1:1433" (tdsc__tcp_connect's addr),
-                                or NULL */
-  int64_t deadline;          /* (clock.h) bounds tdsc__tls_hs_step where
-                                the handshake still blocks inside it
-                                (Schannel); 0: none */
-  bool report_only;          /* with verify false (tdsc-doctor): verify all
-                                the same, never fail on it, and keep the
-                                verdict for tdsc__tls_verdict */
+  const char *host;      /* for SNI and, unless cert_host, verification */
+  const char *cert_host; /* HostNameInCertificate=, or NULL */
+  const char *cafile;    /* CAFile=, or NULL for the system store */
+  bool verify;           /* false only for TrustServerCertificate=yes */
+  bool strict;           /* TDS 8.0: ALPN tds/8.0, no PRELOGIN wrap */
+  const char *peer;      /* for messages only: the address connected to,
+                            "127.0.0.1:1433" (tdsc__tcp_connect's addr),
+                            or NULL */
+  int64_t deadline;      /* unused: no handshake step waits (the
+                            caller bounds the handshake) */
+  bool report_only;      /* with verify false (tdsc-doctor): verify all
+                            the same, never fail on it, and keep the
+                            verdict for tdsc__tls_verdict */
 } tdsc__tls_opts;
 
 /* Runs the handshake over *top and pushes the TLS filter: on success *top is
@@ -41,10 +41,8 @@ tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
  * over the old top, or the codes of tdsc__tls_start.  opts (and its
  * strings) must outlive the handshake.  tdsc__tls_hs_free after the last
  * step whatever it returned (after success it frees only the handle);
- * tdsc__tls_start is this loop with tdsc__io_wait until the deadline.
- * tls_schannel.c has no non-blocking handshake yet: there the first
- * step runs the blocking tdsc__tls_start until opts->deadline, and its
- * records block (tried once by tdsc__io_read_some). */
+ * tdsc__tls_start (tls.c) is this loop with tdsc__io_wait until the
+ * deadline.  Both backends' records are non-blocking too (io.h). */
 typedef struct tdsc__tls_hs tdsc__tls_hs;
 tdsc_errc tdsc__tls_hs_start(tdsc__io *top, const tdsc__tls_opts *opts,
                              tdsc__tls_hs **out, tdsc_error *err);
@@ -60,11 +58,11 @@ const char *tdsc__tls_version(const tdsc__io *io);
 /* Facts of a handshake, for tdsc-doctor's report. */
 #define TDSC__TLS_MAX_CERTS 4
 typedef struct tdsc__tls_cert_info {
-  char subject[256];   /* RFC 2253: "CN=localhost,O=..." */
+  char subject[256]; /* RFC 2253: "CN=localhost,O=..." */
   char issuer[256];
   char not_before[32]; /* "2024-01-01 00:00:00 UTC" */
   char not_after[32];
-  char sans[512];      /* "DNS:localhost, IP:127.0.0.1" */
+  char sans[512]; /* "DNS:localhost, IP:127.0.0.1" */
 } tdsc__tls_cert_info;
 
 typedef struct tdsc__tls_info {
@@ -73,7 +71,7 @@ typedef struct tdsc__tls_info {
   char alpn[32];      /* negotiated ALPN protocol, "" when none */
   long verify_result; /* X509_V_OK or OpenSSL's verify error */
   char verify_text[128];
-  size_t ncerts;      /* of the chain the server sent, leaf first */
+  size_t ncerts; /* of the chain the server sent, leaf first */
   tdsc__tls_cert_info certs[TDSC__TLS_MAX_CERTS];
 } tdsc__tls_info;
 
@@ -86,6 +84,66 @@ tdsc_errc tdsc__tls_peer_info(const tdsc__io *io, tdsc__tls_info *out);
  * passed. opts: those given to tdsc__tls_start. */
 tdsc_errc tdsc__tls_verdict(const tdsc__io *io, const tdsc__tls_opts *opts,
                             tdsc_error *err);
+
+/* ---- For the backends: what they share (tls.c). */
+#define TDSC__TLS_WHERE_LEN 320
+/* The peer in messages: "localhost at 127.0.0.1:1433", or the address
+ * alone when it is the host name, or "the server". */
+void tdsc__tls_where(const tdsc__tls_opts *o, char *out, size_t cap);
+/* INVALID_ARGUMENT when verification has no name to check against. */
+tdsc_errc tdsc__tls_check_opts(const tdsc__tls_opts *o, tdsc_error *err);
+/* The verdict on the first read of a handshake from below: rc and got
+ * bytes of data as the read returned them.  TLS_STRICT_UNSUPPORTED for a
+ * strict handshake the server hung up on or answered with no TLS record,
+ * TLS_HANDSHAKE for a 7.x one answered with no TLS record, rc otherwise
+ * (err set only for the first two). */
+tdsc_errc tdsc__tls_first_read(const char *where, bool strict, tdsc_errc rc,
+                               const uint8_t *data, size_t got,
+                               tdsc_error *err);
+/* A certificate's names for messages: "IP:127.0.0.1" from the len (4 or
+ * 16) bytes of an iPAddress entry, "IP:?" for any other length. */
+void tdsc__tls_ip_text(const void *ip, size_t len, char *out, size_t cap);
+/* Appends item to the list out ("DNS:a, IP:b"), *used long; false (out
+ * unchanged past *used) once it does not fit. */
+bool tdsc__tls_list_add(char *out, size_t cap, size_t *used, const char *item);
+/* The words of a certificate verdict, alike from both backends.  cert:
+ * "the certificate of WHERE (subject S, issuer I)"; validity: issuer is
+ * the subject of the issuing certificate out of its period, NULL when
+ * it is the server's own; name mismatch: names, what it holds (san). */
+void tdsc__tls_cert_text(char *cert, size_t cap, const char *where,
+                         const char *subject, const char *issuer);
+tdsc_errc tdsc__tls_cert_time_error(tdsc_error *err, tdsc_errc code,
+                                    const char *cert, const char *issuer,
+                                    bool early, const char *when);
+tdsc_errc tdsc__tls_cert_name_error(tdsc_error *err, tdsc_errc code,
+                                    const char *cert, const tdsc__tls_opts *o,
+                                    const char *names);
+/* Whether io is the backend's TLS filter. */
+bool tdsc__tls_is_filter(const tdsc__io *io);
+
+/* A handshake in progress: tls.c keeps the frame (the PRELOGIN wrap, the
+ * stack the filter goes on), the backend its filter and state. */
+struct tdsc__tls_hs {
+  tdsc__io *filter; /* the backend's TLS filter over top, off the stack
+                       until the handshake is done */
+  tdsc__io *wrap;   /* the PRELOGIN wrap under it (TDS 7.x), or NULL */
+  tdsc__io *top;    /* the stack the filter goes on */
+  tdsc__tls_opts opts;
+  void *extra; /* the backend's own (OpenSSL: the SSL_CTX) */
+  bool done;
+};
+/* The backend's part of the handshake (tls_openssl.c, tls_schannel.c).
+ * be_new sets hs->filter up for hs->opts (nothing sent); be_below makes
+ * the filter talk through below (the wrap, then the transport);
+ * be_handshake goes as far as it can without waiting (TDSC__AGAIN with
+ * *want; TDSC_OK when done; tdsc__tls_start's codes); be_done runs once
+ * the wrap is gone, before any data (the certificate's verdict, record
+ * sizes); be_free frees hs->extra (tls.c destroys the filter). */
+tdsc_errc tdsc__tls_be_new(tdsc__tls_hs *hs, tdsc_error *err);
+void tdsc__tls_be_below(tdsc__io *filter, tdsc__io *below);
+tdsc_errc tdsc__tls_be_handshake(tdsc__tls_hs *hs, int *want, tdsc_error *err);
+tdsc_errc tdsc__tls_be_done(tdsc__tls_hs *hs, tdsc_error *err);
+void tdsc__tls_be_free(tdsc__tls_hs *hs);
 
 /* The PRELOGIN wrap filter (prelogin_wrap.c): writes are sent as PRELOGIN
  * packets (one per write, split at 4096 bytes), reads return the payloads

@@ -4,7 +4,7 @@
  * back up with OpenSSL's SSL_ERROR_WANT_READ/WRITE; lower-layer errors
  * (reset, close) keep their own codes; handshake failures are translated
  * here into the TLS error codes.  The blocking forms loop in io.c (records)
- * and in tdsc__tls_start (handshake).  Used by
+ * and in tls.c (handshake).  Used by
  * lib/session after PRELOGIN (TDS 7.x, through prelogin_wrap.c) or first
  * thing on the transport (TDS 8.0 strict). */
 #include "config.h"
@@ -28,7 +28,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#define WHERE_LEN 320
+#define WHERE_LEN TDSC__TLS_WHERE_LEN
 
 #ifndef ERR_SYSTEM_ERROR /* OpenSSL 1.1.1 */
 #define ERR_SYSTEM_ERROR(e) (ERR_GET_LIB(e) == ERR_LIB_SYS)
@@ -73,10 +73,6 @@ static int bio_write_ex(BIO *b, const char *data, size_t len, size_t *written) {
   return rc == TDSC_OK;
 }
 
-/* A TLS record starts with its content type: change_cipher_spec (20),
- * alert (21), handshake (22) or application data (23). */
-static bool is_tls_record_type(uint8_t b) { return b >= 0x14 && b <= 0x17; }
-
 static int bio_read_ex(BIO *b, char *data, size_t len, size_t *readbytes) {
   tls_io *t = BIO_get_data(b);
   BIO_clear_retry_flags(b);
@@ -95,38 +91,13 @@ static int bio_read_ex(BIO *b, char *data, size_t len, size_t *readbytes) {
     BIO_set_retry_read(b);
     return 0;
   }
-  if (rc != TDSC_OK) {
-    /* A pre-2022 server reading 0x16 where it expects a TDS packet
-     * header hangs up: that is the server not speaking TDS 8.0. */
-    if (t->first_read && t->strict &&
-        (rc == TDSC_E_CONN_CLOSED || rc == TDSC_E_CONN_RESET))
-      tdsc__err_set(&t->lower, TDSC_E_TLS_STRICT_UNSUPPORTED,
-                    "%s closed the connection instead of answering the TDS "
-                    "8.0 (Encrypt=strict) TLS handshake",
-                    t->where);
-    return 0;
-  }
-  /* Name a non-TLS answer ourselves: OpenSSL would call it a "wrong
-   * version number", which reads like a TLS version mismatch. */
   if (t->first_read) {
+    rc = tdsc__tls_first_read(t->where, t->strict, rc, (const uint8_t *)data,
+                              got, &t->lower);
     t->first_read = false;
-    uint8_t b0 = (uint8_t)data[0];
-    if (!is_tls_record_type(b0)) {
-      if (t->strict)
-        tdsc__err_set(&t->lower, TDSC_E_TLS_STRICT_UNSUPPORTED,
-                      "%s answered the TDS 8.0 (Encrypt=strict) TLS "
-                      "handshake with a non-TLS message (first byte "
-                      "0x%02x%s)",
-                      t->where, (unsigned)b0,
-                      b0 == 0x04 ? ", a TDS packet" : "");
-      else
-        tdsc__err_set(&t->lower, TDSC_E_TLS_HANDSHAKE,
-                      "%s answered the TLS handshake (in PRELOGIN packets) "
-                      "with data that is not TLS (first byte 0x%02x)",
-                      t->where, (unsigned)b0);
-      return 0;
-    }
   }
+  if (rc != TDSC_OK)
+    return 0;
   *readbytes = got;
   return 1;
 }
@@ -183,11 +154,6 @@ __attribute__((destructor)) static void bio_method_free(void) {
 
 /* ---------------------------------------------------------------- helpers */
 
-static bool is_ip_literal(const char *s) {
-  unsigned char tmp[sizeof(struct in6_addr)];
-  return inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1;
-}
-
 /* RFC 2253 form of a name ("CN=localhost,O=tdsclient tests"). */
 static void name_text(const X509_NAME *n, char *out, size_t cap) {
   snprintf(out, cap, "?");
@@ -219,28 +185,21 @@ static void san_text(X509 *c, char *out, size_t cap) {
     return;
   }
   size_t used = 0;
-  for (int i = 0; i < sk_GENERAL_NAME_num(gens) && used + 1 < cap; i++) {
+  for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
     const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-    char item[INET6_ADDRSTRLEN + 8] = "";
+    char item[INET6_ADDRSTRLEN + 8];
     if (g->type == GEN_DNS) {
       const ASN1_IA5STRING *s = g->d.dNSName;
       snprintf(item, sizeof item, "DNS:%.*s",
                (int)(s->length < 64 ? s->length : 64), (const char *)s->data);
     } else if (g->type == GEN_IPADD) {
-      const ASN1_OCTET_STRING *s = g->d.iPAddress;
-      char ip[INET6_ADDRSTRLEN] = "?";
-      if (s->length == 4)
-        inet_ntop(AF_INET, s->data, ip, sizeof ip);
-      else if (s->length == 16)
-        inet_ntop(AF_INET6, s->data, ip, sizeof ip);
-      snprintf(item, sizeof item, "IP:%s", ip);
+      tdsc__tls_ip_text(g->d.iPAddress->data, (size_t)g->d.iPAddress->length,
+                        item, sizeof item);
     } else {
       continue;
     }
-    int n = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", item);
-    if (n < 0 || (size_t)n >= cap - used)
+    if (!tdsc__tls_list_add(out, cap, &used, item))
       break;
-    used += (size_t)n;
   }
   GENERAL_NAMES_free(gens);
 }
@@ -262,19 +221,6 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *x) {
       t->leaf = leaf;
   }
   return 0;
-}
-
-static void set_where(tls_io *t, const tdsc__tls_opts *o) {
-  const char *host = o->host && *o->host ? o->host : NULL;
-  const char *peer = o->peer && *o->peer ? o->peer : NULL;
-  if (host && peer && strncmp(peer, host, strlen(host)) != 0 &&
-      !(peer[0] == '[' && strncmp(peer + 1, host, strlen(host)) == 0))
-    snprintf(t->where, sizeof t->where, "%s at %s", host, peer);
-  else
-    snprintf(t->where, sizeof t->where, "%s",
-             peer   ? peer
-             : host ? host
-                    : "the server");
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -327,8 +273,8 @@ static bool is_client_empty(unsigned long e) {
 /* Records the server's alert and its ServerHello's choice (version and
  * cipher, RFC 8446 4.1.3; a TLS 1.3 choice is in supported_versions, 4.2.1)
  * for the diagnosis of a failed handshake. */
-static void msg_cb(int write_p, int version, int content_type,
-                   const void *buf, size_t len, SSL *ssl, void *arg) {
+static void msg_cb(int write_p, int version, int content_type, const void *buf,
+                   size_t len, SSL *ssl, void *arg) {
   (void)version;
   (void)arg;
   tls_io *t = SSL_get_app_data(ssl);
@@ -342,10 +288,10 @@ static void msg_cb(int write_p, int version, int content_type,
     return;
   }
   if (content_type != SSL3_RT_HANDSHAKE || tdsc__rd_u8(&r) != 2)
-    return; /* not a ServerHello */
+    return;             /* not a ServerHello */
   tdsc__rd_skip(&r, 3); /* length */
   int ver = tdsc__rd_u16be(&r);
-  tdsc__rd_skip(&r, 32); /* random */
+  tdsc__rd_skip(&r, 32);              /* random */
   tdsc__rd_skip(&r, tdsc__rd_u8(&r)); /* legacy_session_id_echo */
   const uint8_t *cs = tdsc__rd_take(&r, 2);
   tdsc__rd_skip(&r, 1); /* compression */
@@ -435,7 +381,6 @@ static tdsc_errc verify_errc(long v) {
   return tdsc__tls_diag_find(TDSC__TLS_DIAG_VERIFY, v)->code;
 }
 
-
 static tdsc_errc cert_error(tls_io *t, const tdsc__tls_opts *o, long v,
                             unsigned long e, tdsc_error *err) {
   tdsc_errc code = verify_errc(v);
@@ -446,9 +391,7 @@ static tdsc_errc cert_error(tls_io *t, const tdsc__tls_opts *o, long v,
     name_text(X509_get_subject_name(leaf), subj, sizeof subj);
     name_text(X509_get_issuer_name(leaf), iss, sizeof iss);
   }
-  snprintf(cert, sizeof cert, "the certificate of %s (subject %s, issuer %s)",
-           t->where, subj, iss);
-  const char *checked = o->cert_host ? o->cert_host : o->host;
+  tdsc__tls_cert_text(cert, sizeof cert, t->where, subj, iss);
   switch (v) {
   case X509_V_ERR_CERT_HAS_EXPIRED:
   case X509_V_ERR_CERT_NOT_YET_VALID: {
@@ -458,15 +401,10 @@ static tdsc_errc cert_error(tls_io *t, const tdsc__tls_opts *o, long v,
         bad ? (expired ? X509_get0_notAfter(bad) : X509_get0_notBefore(bad))
             : NULL,
         when, sizeof when);
-    if (bad && bad != leaf) {
+    if (bad && bad != leaf)
       name_text(X509_get_subject_name(bad), bsubj, sizeof bsubj);
-      tdsc__err_set(err, code, "%s: the issuing certificate %s %s %s", cert,
-                    bsubj, expired ? "expired on" : "is not valid before",
-                    when);
-    } else {
-      tdsc__err_set(err, code, "%s %s %s", cert,
-                    expired ? "expired on" : "is not valid before", when);
-    }
+    tdsc__tls_cert_time_error(
+        err, code, cert, bad && bad != leaf ? bsubj : NULL, !expired, when);
     break;
   }
   case X509_V_ERR_HOSTNAME_MISMATCH:
@@ -474,14 +412,12 @@ static tdsc_errc cert_error(tls_io *t, const tdsc__tls_opts *o, long v,
     char names[512] = "?";
     if (leaf)
       san_text(leaf, names, sizeof names);
-    tdsc__err_set(err, code,
-                  "%s does not match the name checked, %s%s (it names %s)",
-                  cert, checked ? checked : "?",
-                  o->cert_host ? " (HostNameInCertificate)" : "", names);
+    tdsc__tls_cert_name_error(err, code, cert, o, names);
     break;
   }
   default: {
-    const tdsc__tls_diag_row *row = tdsc__tls_diag_find(TDSC__TLS_DIAG_VERIFY, v);
+    const tdsc__tls_diag_row *row =
+        tdsc__tls_diag_find(TDSC__TLS_DIAG_VERIFY, v);
     const char *what = row->what ? row->what : X509_verify_cert_error_string(v);
     char bsubj[256] = "", about[300] = "";
     /* a verdict on an issuer names it: the leaf may be fine */
@@ -600,8 +536,8 @@ static tdsc_errc data_error(tls_io *t, int r, const char *what,
   return TDSC_E_PROTOCOL;
 }
 
-static tdsc_errc tls_read_some(tdsc__io *io, void *buf, size_t len,
-                               size_t *got, int *want, tdsc_error *err) {
+static tdsc_errc tls_read_some(tdsc__io *io, void *buf, size_t len, size_t *got,
+                               int *want, tdsc_error *err) {
   tls_io *t = (tls_io *)io;
   *got = 0;
   for (;;) {
@@ -637,15 +573,14 @@ static tdsc_errc tls_write_some(tdsc__io *io, const void *buf, size_t len,
   }
 }
 
-static void tls_free(tls_io *t) {
+static void tls_destroy(tdsc__io *io) {
+  tls_io *t = (tls_io *)io;
   SSL_free(t->ssl); /* and the BIO; no close_notify: callers drop TLS */
   X509_free(t->fail_cert);
   X509_free(t->leaf);
   tdsc__err_clear(&t->lower);
   free(t);
 }
-
-static void tls_destroy(tdsc__io *io) { tls_free((tls_io *)io); }
 
 static const tdsc__io_ops tls_ops = {.name = "tls",
                                      .read = tdsc__io_read,
@@ -690,54 +625,35 @@ static void keylog_cb(const SSL *ssl, const char *line) {
   fclose(f);
 }
 
-struct tdsc__tls_hs {
-  tls_io *t;     /* not on the stack until the handshake is done */
-  tdsc__io *wrap; /* the PRELOGIN wrap under t (TDS 7.x), or NULL */
-  tdsc__io *top;  /* the stack t goes on */
-  SSL_CTX *ctx;
-  tdsc__tls_opts opts;
-  bool done;
-};
-
-void tdsc__tls_hs_free(tdsc__tls_hs *hs) {
-  if (!hs)
-    return;
-  if (hs->wrap)
-    hs->wrap->ops->destroy(hs->wrap);
-  if (!hs->done && hs->t)
-    tls_free(hs->t);
-  SSL_CTX_free(hs->ctx); /* the SSL object keeps its own reference */
-  free(hs);
+void tdsc__tls_be_free(tdsc__tls_hs *hs) {
+  SSL_CTX_free(hs->extra); /* the SSL object keeps its own reference */
   ERR_clear_error();
 }
 
-tdsc_errc tdsc__tls_hs_start(tdsc__io *top, const tdsc__tls_opts *opts,
-                             tdsc__tls_hs **out, tdsc_error *err) {
-  *out = NULL;
+void tdsc__tls_be_below(tdsc__io *filter, tdsc__io *below) {
+  ((tls_io *)filter)->below = below;
+}
+
+tdsc_errc tdsc__tls_be_new(tdsc__tls_hs *hs, tdsc_error *err) {
+  const tdsc__tls_opts *opts = &hs->opts;
   ERR_clear_error();
   if (!CRYPTO_THREAD_run_once(&bio_once, bio_method_init) || !bio_method)
     return setup_error(err, TDSC_E_NO_MEMORY, "cannot set up the TLS BIO",
                        NULL);
-  tdsc_errc rc = TDSC_OK;
-  tdsc__tls_hs *hs = calloc(1, sizeof *hs);
-  tls_io *t = hs ? calloc(1, sizeof *t) : NULL;
-  if (!t) {
-    free(hs);
+  tls_io *t = calloc(1, sizeof *t);
+  if (!t)
     return tdsc__err_oom(err);
-  }
-  hs->t = t;
-  hs->top = top;
-  hs->opts = *opts;
-  set_where(t, opts);
+  t->base.ops = &tls_ops; /* first: tls.c destroys it on failure */
+  hs->filter = &t->base;
+  tdsc__tls_where(opts, t->where, sizeof t->where);
 
   /* One context per connection: no shared mutable state between threads,
    * and the trust store follows this connection's CAFile=. */
-  SSL_CTX *ctx = hs->ctx = SSL_CTX_new(TLS_client_method());
-  if (!ctx) {
-    rc =
-        setup_error(err, TDSC_E_NO_MEMORY, "cannot create a TLS context", NULL);
-    goto fail;
-  }
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  hs->extra = ctx;
+  if (!ctx)
+    return setup_error(err, TDSC_E_NO_MEMORY, "cannot create a TLS context",
+                       NULL);
   /* TLS 1.2 at least (MS-TDS asks no less, and older versions are broken),
    * but never below what the OpenSSL configuration (MinProtocol) already
    * demands: raising is ours to do, lowering is not. */
@@ -753,10 +669,9 @@ tdsc_errc tdsc__tls_hs_start(tdsc__io *top, const tdsc__tls_opts *opts,
   if (verifying) {
     if (opts->cafile) {
       if (SSL_CTX_load_verify_locations(ctx, opts->cafile, NULL) != 1) {
-        rc = setup_error(
+        return setup_error(
             err, TDSC_E_BAD_OPTION_VALUE,
             "cannot load the CA certificates of CAFile=", opts->cafile);
-        goto fail;
       }
       /* CRLs in CAFile turn revocation checking on, for the whole chain:
        * whoever put them there wants them used, and a chain the CRLs do
@@ -767,9 +682,8 @@ tdsc_errc tdsc__tls_hs_start(tdsc__io *top, const tdsc__tls_opts *opts,
                                     X509_V_FLAG_CRL_CHECK |
                                         X509_V_FLAG_CRL_CHECK_ALL);
     } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-      rc = setup_error(err, TDSC_E_TLS_HANDSHAKE,
-                       "cannot load the system CA store", NULL);
-      goto fail;
+      return setup_error(err, TDSC_E_TLS_HANDSHAKE,
+                         "cannot load the system CA store", NULL);
     }
     SSL_CTX_set_verify(ctx, opts->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
                        verify_cb);
@@ -779,9 +693,8 @@ tdsc_errc tdsc__tls_hs_start(tdsc__io *top, const tdsc__tls_opts *opts,
 
   t->ssl = SSL_new(ctx);
   if (!t->ssl) {
-    rc =
-        setup_error(err, TDSC_E_NO_MEMORY, "cannot create a TLS session", NULL);
-    goto fail;
+    return setup_error(err, TDSC_E_NO_MEMORY, "cannot create a TLS session",
+                       NULL);
   }
   SSL_set_app_data(t->ssl, t);
   /* Non-blocking records (io.h): a write may end after a record, and is
@@ -792,142 +705,79 @@ tdsc_errc tdsc__tls_hs_start(tdsc__io *top, const tdsc__tls_opts *opts,
   SSL_set_msg_callback(t->ssl, msg_cb);
 
   const char *check = opts->cert_host ? opts->cert_host : opts->host;
-  if (opts->verify && (!check || !*check)) {
-    /* a chain check alone would accept any certificate of that CA */
-    rc = tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                       "no host name to verify the server's certificate "
-                       "against");
-    goto fail;
-  }
   if (verifying && check && *check) {
     int ok;
-    if (is_ip_literal(check)) {
+    if (tdsc__is_ip_literal(check)) {
       ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), check);
     } else {
       SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
       ok = SSL_set1_host(t->ssl, check);
     }
     if (ok != 1) {
-      rc = setup_error(err, TDSC_E_BAD_OPTION_VALUE,
-                       "cannot check the certificate against ", check);
-      goto fail;
+      return setup_error(err, TDSC_E_BAD_OPTION_VALUE,
+                         "cannot check the certificate against ", check);
     }
   }
   /* SNI names a host; RFC 6066 3 forbids IP literals there. */
-  if (opts->host && *opts->host && !is_ip_literal(opts->host) &&
+  if (opts->host && *opts->host && !tdsc__is_ip_literal(opts->host) &&
       SSL_set_tlsext_host_name(t->ssl, opts->host) != 1) {
-    rc = setup_error(err, TDSC_E_BAD_OPTION_VALUE,
-                     "cannot send the server name ", opts->host);
-    goto fail;
+    return setup_error(err, TDSC_E_BAD_OPTION_VALUE,
+                       "cannot send the server name ", opts->host);
   }
   if (opts->strict) {
     static const unsigned char alpn[] = "\x07tds/8.0";
     if (SSL_set_alpn_protos(t->ssl, alpn, sizeof alpn - 1) != 0) {
-      rc =
-          setup_error(err, TDSC_E_NO_MEMORY, "cannot offer ALPN tds/8.0", NULL);
-      goto fail;
+      return setup_error(err, TDSC_E_NO_MEMORY, "cannot offer ALPN tds/8.0",
+                         NULL);
     }
   }
 
   BIO *bio = BIO_new(bio_method);
   if (!bio) {
-    rc = setup_error(err, TDSC_E_NO_MEMORY, "cannot create the TLS BIO", NULL);
-    goto fail;
+    return setup_error(err, TDSC_E_NO_MEMORY, "cannot create the TLS BIO",
+                       NULL);
   }
   BIO_set_data(bio, t);
   SSL_set_bio(t->ssl, bio, bio);
 
-  t->base.ops = &tls_ops;
-  t->base.next = top;
+  t->base.next = hs->top;
   t->strict = opts->strict;
   t->first_read = true;
-  if (opts->strict) {
-    t->below = top;
-  } else {
-    hs->wrap = tdsc__prelogin_wrap_new(top);
-    if (!hs->wrap) {
-      rc = tdsc__err_oom(err);
-      goto fail;
-    }
-    t->below = hs->wrap;
-  }
-  *out = hs;
   return TDSC_OK;
-
-fail:
-  tdsc__tls_hs_free(hs);
-  return rc;
 }
 
-tdsc_errc tdsc__tls_hs_step(tdsc__tls_hs *hs, tdsc__io **top, int *want,
-                            tdsc_error *err) {
-  tls_io *t = hs->t;
-  *want = 0;
-  if (hs->done) {
-    *top = &t->base;
-    return TDSC_OK;
-  }
-
+tdsc_errc tdsc__tls_be_handshake(tdsc__tls_hs *hs, int *want, tdsc_error *err) {
+  tls_io *t = (tls_io *)hs->filter;
   for (;;) {
     op_begin(t);
     int r = SSL_connect(t->ssl);
     if (r == 1)
-      break;
+      return TDSC_OK;
     int wb = would_block(t, SSL_get_error(t->ssl, r), want);
     if (wb > 0)
       return TDSC__AGAIN;
     if (wb < 0)
       return handshake_error(t, &hs->opts, err);
   }
-  /* After the handshake TLS records go raw over the transport
-   * (MS-TDS 3.2.5.2); the wrap filter frees only itself. */
-  if (hs->wrap)
-    hs->wrap->ops->destroy(hs->wrap);
-  hs->wrap = NULL;
-  t->below = hs->top;
+}
+
+tdsc_errc tdsc__tls_be_done(tdsc__tls_hs *hs, tdsc_error *err) {
+  (void)err;
+  tls_io *t = (tls_io *)hs->filter;
   if (!hs->opts.report_only) { /* kept for tdsc__tls_verdict's message */
-    X509_free(t->fail_cert); /* only for messages of a failed handshake */
+    X509_free(t->fail_cert);   /* only for messages of a failed handshake */
     X509_free(t->leaf);
     t->fail_cert = t->leaf = NULL;
   }
-  hs->done = true;
-  *top = &t->base;
   return TDSC_OK;
 }
 
-tdsc_errc tdsc__tls_start(tdsc__io **top, const tdsc__tls_opts *opts,
-                          int64_t deadline, tdsc_error *err) {
-  tdsc__tls_hs *hs = NULL;
-  tdsc_errc rc = tdsc__tls_hs_start(*top, opts, &hs, err);
-  while (rc == TDSC_OK) {
-    int want = 0;
-    tdsc__io *done = NULL;
-    rc = tdsc__tls_hs_step(hs, &done, &want, err);
-    if (rc == TDSC_OK) {
-      *top = done;
-      break;
-    }
-    if (rc != TDSC__AGAIN)
-      break;
-    rc = tdsc__io_wait(*top, want, deadline, err);
-    if (rc != TDSC_OK)
-      /* The transport's own error (timeout, cancel), in the handshake. */
-      tdsc__err_context(err, "TLS handshake with %s", hs->t->where);
-  }
-  tdsc__tls_hs_free(hs);
-  return rc;
-}
-
-void tdsc__tls_pop(tdsc__io **top) {
-  tdsc__io *io = *top;
-  if (!io || io->ops != &tls_ops)
-    return;
-  *top = io->next;
-  io->ops->destroy(io);
+bool tdsc__tls_is_filter(const tdsc__io *io) {
+  return io && io->ops == &tls_ops;
 }
 
 const char *tdsc__tls_version(const tdsc__io *io) {
-  if (!io || io->ops != &tls_ops)
+  if (!tdsc__tls_is_filter(io))
     return "";
   return SSL_get_version(((const tls_io *)io)->ssl);
 }
@@ -944,7 +794,7 @@ static void cert_info(X509 *c, tdsc__tls_cert_info *ci) {
 
 tdsc_errc tdsc__tls_peer_info(const tdsc__io *io, tdsc__tls_info *out) {
   memset(out, 0, sizeof *out);
-  if (!io || io->ops != &tls_ops)
+  if (!tdsc__tls_is_filter(io))
     return TDSC_E_INVALID_ARGUMENT;
   const tls_io *t = (const tls_io *)io;
   snprintf(out->version, sizeof out->version, "%s", SSL_get_version(t->ssl));
@@ -961,8 +811,8 @@ tdsc_errc tdsc__tls_peer_info(const tdsc__io *io, tdsc__tls_info *out) {
            X509_verify_cert_error_string(out->verify_result));
   /* the chain as sent (a client's chain includes the leaf) */
   STACK_OF(X509) *chain = SSL_get_peer_cert_chain(t->ssl);
-  for (int i = 0; chain && i < sk_X509_num(chain) &&
-                  out->ncerts < TDSC__TLS_MAX_CERTS;
+  for (int i = 0;
+       chain && i < sk_X509_num(chain) && out->ncerts < TDSC__TLS_MAX_CERTS;
        i++)
     cert_info(sk_X509_value(chain, i), &out->certs[out->ncerts++]);
   return TDSC_OK;
