@@ -382,16 +382,16 @@ TDSC_API tdsc_errc tdsc_conn_consume(tdsc_conn *c);
  * poll at tdsc_conn_timeout_ms 0 fails the attempt with the code the
  * blocking connect gives (the fallback may then go on).  The steps are the
  * blocking connect's, in the same order with the same policy (this is the
- * one code path): TCP (addresses raced as RFC 8305 says), PRELOGIN, TLS,
- * LOGIN7, SQL login and NTLM exchanges and SQL Browser (an instance name
- * without a port) never wait; host name resolution (getaddrinfo) and
- * Kerberos' token calls run on a worker thread and the connect waits on a
+ * one code path): SQL Browser (an instance name without a port), TCP
+ * (addresses raced as RFC 8305 says), PRELOGIN, TLS (OpenSSL and
+ * Schannel), LOGIN7, SQL login and NTLM exchanges never wait; host name
+ * resolution (getaddrinfo) and the Kerberos and NTLM token calls of
+ * GSSAPI and SSPI run on a worker thread and the connect waits on a
  * descriptor the worker signals (tdsc_conn_socket is then no socket: wait
  * for it to be readable).  Some steps still block inside one call in this
- * release: the connect of a named pipe or
- * of shared memory, Kerberos' acquiring of credentials (a password or a
- * keytab: at most LoginTimeout), and on Windows the SSPI and Schannel
- * calls.  Until the connect ends, use c only with these calls,
+ * release: the connect of a named pipe or of shared memory, and acquiring
+ * Kerberos credentials from a password or a keytab (at most
+ * LoginTimeout).  Until the connect ends, use c only with these calls,
  * tdsc_conn_socket, tdsc_conn_wants, tdsc_conn_timeout_ms,
  * tdsc_conn_error, tdsc_conn_close and tdsc_conn_free (tdsc_conn_close
  * abandons the connect); requests fail with TDSC_E_NOT_CONNECTED.
