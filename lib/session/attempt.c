@@ -159,7 +159,6 @@ static tdsc_errc tls_enter(tdsc_conn *c, tdsc__attempt *a, tdsc__astate st) {
       .verify = !c->opts.trust_cert,
       .strict = st == TDSC__AS_TLS_STRICT,
       .peer = c->address,
-      .deadline = a->deadline,
   };
   tdsc_errc rc;
   /* perf: bytes read ahead below the new filter would skip it */

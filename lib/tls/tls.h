@@ -18,8 +18,6 @@ typedef struct tdsc__tls_opts {
   const char *peer;      /* for messages only: the address connected to,
                             "127.0.0.1:1433" (tdsc__tcp_connect's addr),
                             or NULL */
-  int64_t deadline;      /* unused: no handshake step waits (the
-                            caller bounds the handshake) */
   bool report_only;      /* with verify false (tdsc-doctor): verify all
                             the same, never fail on it, and keep the
                             verdict for tdsc__tls_verdict */
