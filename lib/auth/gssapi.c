@@ -333,12 +333,19 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
   if (!t)
     t = "";
   char *realm = failure_realm(s, phase);
-  const char *rn = realm ? realm : "(no default realm)";
-  char *kdcs = NULL, *held = NULL, *svc_realm = NULL, *cfg = NULL;
+  char *kdcs = NULL, *probe = NULL, *held = NULL, *svc_realm = NULL;
+  char *cfg = NULL, *why = NULL, *enctypes = NULL;
   int trust = -1; /* a cross-realm TGT to the service's realm: 1 held */
-  const char *doing = phase == TDSC__KRB_ACQUIRE
-                          ? "getting initial credentials"
-                          : "getting a ticket";
+  tdsc__krb_what w = {.phase = phase,
+                      .spn = s->spn,
+                      .who = who(s),
+                      .cred_desc = s->cred_desc,
+                      .realm = realm ? realm : "(no default realm)",
+                      .text = t,
+                      .provider = "GSSAPI",
+                      .asked = s->asked,
+                      .keytab = s->keytab,
+                      .took_ms = -1};
   /* Facts the krb5 code alone does not tell. */
   if (phase == TDSC__KRB_ACQUIRE && s->keytab &&
       (ec == TDSC_E_KRB_NO_CREDENTIALS || ec == TDSC_E_KRB_KEYTAB_UNUSABLE ||
@@ -354,28 +361,18 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
       (ec == TDSC_E_KRB_NO_CREDENTIALS || ec == TDSC_E_KRB_CCACHE_UNUSABLE) &&
       !s->with_password) {
     /* MIT passes over a cache it cannot read as if it were absent */
-    char *why = tdsc__krb5_ccache_problem(s->ccache);
-    if (why) {
+    if ((why = tdsc__krb5_ccache_problem(s->ccache)))
       ec = TDSC_E_KRB_CCACHE_UNUSABLE;
-      tdsc__err_set(err, ec, "%s (getting credentials for %s): %s", why,
-                    s->spn, t);
-      free(why);
-      goto done;
-    }
   }
   if (ec == TDSC_E_KRB_WRONG_PRINCIPAL && !held)
     held = ccache_principal(s->ccache);
-  if (ec == TDSC_E_KRB_REALM_UNKNOWN || ec == TDSC_E_KRB_CONFIG_INVALID ||
-      ec == TDSC_E_KRB_KDC_UNREACHABLE) {
+  if (!why && (ec == TDSC_E_KRB_REALM_UNKNOWN ||
+               ec == TDSC_E_KRB_CONFIG_INVALID ||
+               ec == TDSC_E_KRB_KDC_UNREACHABLE)) {
     /* Without a readable krb5.conf MIT runs on built-in defaults and fails
      * later, for want of a realm or a KDC: the file is the cause. */
-    char *why = tdsc__krb5_config_problem();
-    if (why) {
+    if ((why = tdsc__krb5_config_problem()))
       ec = TDSC_E_KRB_CONFIG_INVALID;
-      tdsc__err_set(err, ec, "%s (while %s; SPN %s)", why, doing, s->spn);
-      free(why);
-      goto done;
-    }
   }
   if (ec == TDSC_E_KRB_SPN_UNKNOWN && phase != TDSC__KRB_ACQUIRE &&
       realm_of(s->x.identity)) {
@@ -387,164 +384,38 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
                                        svc_realm);
     if (trust == 0)
       ec = TDSC_E_KRB_NO_TRUST_PATH;
+    else if (trust == 1)
+      w.realm = svc_realm; /* the client's KDC referred us there */
   }
-  switch (ec) {
-  case TDSC_E_KRB_KDC_UNREACHABLE: {
+  if (ec == TDSC_E_KRB_NO_TRUST_PATH && svc_realm) {
+    w.client_realm = realm_of(s->x.identity);
+    w.svc_realm = svc_realm;
+  }
+  if (ec == TDSC_E_KRB_KDC_UNREACHABLE) {
     /* krb5 says the same for a stopped KDC and a silent one: a probe of
      * the KDCs tells which (a stopped one refuses at once). */
     kdcs = kdc_list(realm);
-    char *probe = kdcs ? tdsc__krb5_kdc_probe(kdcs, 300) : NULL;
-    tdsc__err_set(err, ec,
-                  "no KDC of realm %s could be reached while %s for %s as "
-                  "%s (krb5 gave up after %lld ms; %s): %s",
-                  rn, doing, s->spn, who(s), (long long)s->took_ms,
-                  probe ? probe : kdcs ? kdcs : "no kdc in krb5.conf; DNS",
-                  t);
-    free(probe);
-    break;
+    probe = kdcs ? tdsc__krb5_kdc_probe(kdcs, 300) : NULL;
+    w.kdcs = probe ? probe : kdcs;
+    w.took_ms = s->took_ms;
   }
-  case TDSC_E_KRB_SPN_UNKNOWN:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s has no service principal %s (asked by "
-                  "%s): %s",
-                  trust == 1 ? svc_realm : rn, s->spn, who(s), t);
-    break;
-  case TDSC_E_KRB_NO_TRUST_PATH:
-    tdsc__err_set(err, ec,
-                  "realm %s of client %s has no trust path to realm %s of "
-                  "service %s: the KDC of %s has no cross-realm principal "
-                  "krbtgt/%s@%s: %s",
-                  realm_of(s->x.identity), s->x.identity, svc_realm, s->spn,
-                  realm_of(s->x.identity), svc_realm, realm_of(s->x.identity),
-                  t);
-    break;
-  case TDSC_E_KRB_NO_CREDENTIALS:
-    tdsc__err_set(err, ec, "no Kerberos credentials for %s in %s: %s",
-                  who(s), s->cred_desc, t);
-    break;
-  case TDSC_E_KRB_WRONG_PRINCIPAL:
-    tdsc__err_set(err, ec,
-                  "%s holds the credentials of %s, not of %s as asked: %s",
-                  s->cred_desc, held ? held : "another principal",
-                  s->asked ? s->asked : who(s), t);
-    break;
-  case TDSC_E_KRB_KEYTAB_UNUSABLE: {
-    char *why = tdsc__krb5_keytab_problem(s->keytab ? s->keytab : "",
-                                          s->asked);
-    if (why)
-      tdsc__err_set(err, ec, "%s (getting initial credentials for %s)", why,
-                    s->asked ? s->asked : "its principal");
-    else
-      tdsc__err_set(err, ec, "the client keytab %s cannot be used for %s: %s",
-                    s->keytab, s->asked ? s->asked : "its principal", t);
-    free(why);
-    break;
-  }
-  case TDSC_E_KRB_CCACHE_UNUSABLE:
-    tdsc__err_set(err, ec, "the ticket cache (%s) cannot be used for %s: %s",
-                  s->cred_desc, who(s), t);
-    break;
-  case TDSC_E_KRB_CLIENT_REVOKED:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s refuses the account of %s (expired, "
-                  "disabled, locked out or not yet valid): %s",
-                  rn, who(s), t);
-    break;
-  case TDSC_E_KRB_PASSWORD_EXPIRED:
-    tdsc__err_set(err, ec,
-                  "the password of %s has expired (KDC of realm %s): %s",
-                  who(s), rn, t);
-    break;
-  case TDSC_E_KRB_ENCTYPE_UNSUPPORTED: {
-    char *et = tdsc__krb5_enctypes();
-    tdsc__err_set(err, ec,
-                  "%s and the KDC of realm %s share no encryption type "
-                  "while %s for %s (this client allows %s): %s",
-                  phase == TDSC__KRB_ACQUIRE ? "the client's keys"
-                                             : "the service key",
-                  rn, doing, phase == TDSC__KRB_ACQUIRE ? who(s) : s->spn,
-                  et ? et : "?", t);
-    free(et);
-    break;
-  }
-  case TDSC_E_KRB_SERVICE_REFUSED:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s will not issue a ticket for the "
-                  "service %s (asked by %s): %s",
-                  rn, s->spn, who(s), t);
-    break;
-  case TDSC_E_KRB_POLICY_REFUSED:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s refused by policy while %s for %s as "
-                  "%s: %s",
-                  rn, doing, s->spn, who(s), t);
-    break;
-  case TDSC_E_KRB_AP_REJECTED:
-    tdsc__err_set(err, ec,
-                  "the server behind %s rejected the authenticator of %s: %s",
-                  s->spn, who(s), t);
-    break;
-  case TDSC_E_BAD_OPTION_VALUE:
-    tdsc__err_set(err, ec, "a Kerberos name does not parse: %s", t);
-    break;
-  case TDSC_E_KRB_TICKET_EXPIRED:
-    tdsc__err_set(err, ec,
-                  "the Kerberos ticket of %s (%s) has expired; getting a "
-                  "ticket for %s failed: %s",
-                  who(s), s->cred_desc, s->spn, t);
-    break;
-  case TDSC_E_KRB_CLOCK_SKEW:
-    tdsc__err_set(err, ec,
-                  "%s and this machine disagree on the time (Kerberos "
-                  "authentication of %s to %s): %s",
-                  phase == TDSC__KRB_ACCEPT ? "the server" : "the KDC",
-                  who(s), s->spn, t);
-    break;
-  case TDSC_E_KRB_SERVICE_KEY_MISMATCH:
-    tdsc__err_set(err, ec,
-                  "the server could not decrypt the ticket the KDC of realm "
-                  "%s issued for %s (its keytab or password is not the "
-                  "KDC's), client %s: %s",
-                  rn, s->spn, who(s), t);
-    break;
-  case TDSC_E_KRB_CONFIG_INVALID:
-    cfg = tdsc__krb5_config_desc();
-    tdsc__err_set(err, ec, "the Kerberos configuration (%s) cannot be used: %s",
-                  cfg ? cfg : "?", t);
-    break;
-  case TDSC_E_KRB_REALM_UNKNOWN:
-    cfg = tdsc__krb5_config_desc();
-    tdsc__err_set(err, ec,
-                  "the Kerberos configuration (%s) does not know the realm "
-                  "of %s (or of %s): %s",
-                  cfg ? cfg : "?", who(s), s->spn, t);
-    break;
-  case TDSC_E_KRB_PREAUTH_FAILED:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s refused the key of %s (%s): %s", rn,
-                  who(s), s->cred_desc, t);
-    break;
-  case TDSC_E_KRB_CLIENT_UNKNOWN:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s does not know the client principal "
-                  "%s: %s",
-                  rn, who(s), t);
-    break;
-  default:
-    tdsc__err_set(err, ec,
-                  "Kerberos authentication to %s as %s failed while %s: %s",
-                  s->spn, who(s),
-                  phase == TDSC__KRB_ACCEPT ? "processing the server's token"
-                                            : doing,
-                  t);
-    break;
-  }
-done:
+  if (ec == TDSC_E_KRB_KEYTAB_UNUSABLE && !why)
+    why = tdsc__krb5_keytab_problem(s->keytab ? s->keytab : "", s->asked);
+  if (ec == TDSC_E_KRB_ENCTYPE_UNSUPPORTED)
+    w.enctypes = enctypes = tdsc__krb5_enctypes();
+  if (ec == TDSC_E_KRB_CONFIG_INVALID || ec == TDSC_E_KRB_REALM_UNKNOWN)
+    w.config = cfg = tdsc__krb5_config_desc();
+  w.held = held;
+  w.problem = why;
+  tdsc__krb_message(err, ec, &w);
   tdsc__err_provider(err, TDSC_PROVIDER_GSSAPI, major, minor, code, full);
   free(kdcs);
+  free(probe);
   free(held);
   free(svc_realm);
   free(cfg);
+  free(why);
+  free(enctypes);
   free(realm);
   tdsc__buf_free(&text);
   tdsc__buf_free(&mech);
@@ -556,15 +427,12 @@ static tdsc_errc krb_timeout(krb_state *s, tdsc_error *err, int64_t started,
   char *realm = failure_realm(s, phase);
   char *kdcs = kdc_list(realm);
   s->res = res_none; /* now the abandoned job's */
-  tdsc__err_set(err, TDSC_E_KRB_KDC_UNREACHABLE,
-                "the KDC for realm %s (%s) did not answer within the login "
-                "timeout (waited %lld ms) while %s for %s as %s",
-                realm ? realm : "(no default realm)",
-                kdcs ? kdcs : "no kdc in krb5.conf; DNS",
-                (long long)(tdsc__now_ms() - started),
-                phase == TDSC__KRB_ACQUIRE ? "getting initial credentials"
-                                           : "getting a ticket",
-                s->spn, who(s));
+  tdsc__krb_what w = {.phase = phase,
+                      .spn = s->spn,
+                      .who = who(s),
+                      .realm = realm ? realm : "(no default realm)",
+                      .kdcs = kdcs ? kdcs : "no kdc in krb5.conf; DNS"};
+  tdsc__krb_timeout_message(err, &w, (long long)(tdsc__now_ms() - started));
   free(kdcs);
   free(realm);
   return TDSC_E_KRB_KDC_UNREACHABLE;
