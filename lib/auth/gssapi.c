@@ -37,8 +37,7 @@
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
-#include <krb5.h>
-#include <profile.h>
+#include <krb5.h> /* error_message */
 
 #include <errno.h>
 #include <stddef.h>
@@ -74,58 +73,6 @@ static void display_status(tdsc__buf *b, OM_uint32 code, int type) {
   } while (mctx != 0);
 }
 
-/* The KDCs krb5.conf names for realm, "a, b"; NULL when none or unknown. */
-static char *kdc_list(const char *realm) {
-  krb5_context kc = NULL;
-  profile_t prof = NULL;
-  char **vals = NULL;
-  char *res = NULL;
-  if (!realm || !*realm || krb5_init_context(&kc) != 0)
-    return NULL;
-  if (krb5_get_profile(kc, &prof) == 0) {
-    const char *names[] = {"realms", realm, "kdc", NULL};
-    if (profile_get_values(prof, names, &vals) == 0 && vals && vals[0]) {
-      tdsc__buf b;
-      tdsc__buf_init(&b);
-      for (size_t i = 0; vals[i]; i++) {
-        if (i)
-          tdsc__buf_put_str(&b, ", ");
-        tdsc__buf_put_str(&b, vals[i]);
-      }
-      res = tdsc__strdup(tdsc__buf_cstr(&b));
-      tdsc__buf_free(&b);
-    }
-    if (vals)
-      profile_free_list(vals);
-    profile_release(prof);
-  }
-  krb5_free_context(kc);
-  return res;
-}
-
-static char *default_realm(void) {
-  krb5_context kc = NULL;
-  char *r = NULL, *res = NULL;
-  if (krb5_init_context(&kc) != 0)
-    return NULL;
-  if (krb5_get_default_realm(kc, &r) == 0) {
-    res = tdsc__strdup(r);
-    krb5_free_default_realm(kc, r);
-  }
-  krb5_free_context(kc);
-  return res;
-}
-
-static void destroy_memcc(const char *name) {
-  krb5_context kc = NULL;
-  krb5_ccache cc = NULL;
-  if (krb5_init_context(&kc) != 0)
-    return;
-  if (krb5_cc_resolve(kc, name, &cc) == 0)
-    krb5_cc_destroy(kc, cc);
-  krb5_free_context(kc);
-}
-
 /* ---------------------------------------------------------------- jobs */
 
 /* What a GSSAPI call may touch: moved into the job while it runs, and left
@@ -149,7 +96,7 @@ static void res_release(krb_res *r) {
   if (r->target != GSS_C_NO_NAME)
     gss_release_name(&minor, &r->target);
   if (r->memcc) {
-    destroy_memcc(r->memcc);
+    tdsc__krb5_destroy_cc(r->memcc);
     free(r->memcc);
   }
   *r = res_none;
@@ -291,15 +238,13 @@ static char *failure_realm(const krb_state *s, tdsc__krb_phase phase) {
   const char *r = phase == TDSC__KRB_ACQUIRE ? NULL : s->spn_realm;
   if (!r)
     r = realm_of(s->x.identity);
-  return r ? tdsc__strdup(r) : default_realm();
+  return r ? tdsc__strdup(r) : tdsc__krb5_default_realm();
 }
 
 static const char *who(const krb_state *s) {
   return s->x.identity && *s->x.identity ? s->x.identity
                                          : "the default principal";
 }
-
-static char *ccache_principal(const char *name);
 
 /* Fills err from a failed GSSAPI call; returns the KRB_* code.  With
  * ours, minor is a krb5 code the library found itself (job_call), which
@@ -353,7 +298,7 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
     ec = TDSC_E_KRB_KEYTAB_UNUSABLE; /* MIT says "no ccache found" */
   else if (phase == TDSC__KRB_ACQUIRE && s->asked &&
            ec == TDSC_E_KRB_NO_CREDENTIALS) {
-    held = ccache_principal(s->ccache);
+    held = tdsc__krb5_ccache_principal(s->ccache);
     if (held && strcmp(held, s->asked) != 0)
       ec = TDSC_E_KRB_WRONG_PRINCIPAL;
   }
@@ -365,7 +310,7 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
       ec = TDSC_E_KRB_CCACHE_UNUSABLE;
   }
   if (ec == TDSC_E_KRB_WRONG_PRINCIPAL && !held)
-    held = ccache_principal(s->ccache);
+    held = tdsc__krb5_ccache_principal(s->ccache);
   if (!why && (ec == TDSC_E_KRB_REALM_UNKNOWN ||
                ec == TDSC_E_KRB_CONFIG_INVALID ||
                ec == TDSC_E_KRB_KDC_UNREACHABLE)) {
@@ -394,7 +339,7 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
   if (ec == TDSC_E_KRB_KDC_UNREACHABLE) {
     /* krb5 says the same for a stopped KDC and a silent one: a probe of
      * the KDCs tells which (a stopped one refuses at once). */
-    kdcs = kdc_list(realm);
+    kdcs = tdsc__krb5_kdc_list(realm);
     probe = kdcs ? tdsc__krb5_kdc_probe(kdcs, 300) : NULL;
     w.kdcs = probe ? probe : kdcs;
     w.took_ms = s->took_ms;
@@ -425,7 +370,7 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
 static tdsc_errc krb_timeout(krb_state *s, tdsc_error *err, int64_t started,
                              tdsc__krb_phase phase) {
   char *realm = failure_realm(s, phase);
-  char *kdcs = kdc_list(realm);
+  char *kdcs = tdsc__krb5_kdc_list(realm);
   s->res = res_none; /* now the abandoned job's */
   tdsc__krb_what w = {.phase = phase,
                       .spn = s->spn,
@@ -494,44 +439,6 @@ static void set_identity(krb_state *s) {
   gss_release_name(&minor, &name);
 }
 
-/* The principal of a ccache (NULL: the default one), for messages when
- * GSSAPI will not tell (its credentials expired). */
-static char *ccache_principal(const char *name) {
-  krb5_context kc = NULL;
-  krb5_ccache cc = NULL;
-  krb5_principal pr = NULL;
-  char *text = NULL, *res = NULL;
-  if (krb5_init_context(&kc) != 0)
-    return NULL;
-  if ((name ? krb5_cc_resolve(kc, name, &cc) : krb5_cc_default(kc, &cc)) ==
-      0) {
-    if (krb5_cc_get_principal(kc, cc, &pr) == 0 &&
-        krb5_unparse_name(kc, pr, &text) == 0) {
-      res = tdsc__strdup(text);
-      krb5_free_unparsed_name(kc, text);
-    }
-    if (pr)
-      krb5_free_principal(kc, pr);
-    krb5_cc_close(kc, cc);
-  }
-  krb5_free_context(kc);
-  return res;
-}
-
-static char *new_memcc(void) {
-  krb5_context kc = NULL;
-  krb5_ccache cc = NULL;
-  char *res = NULL;
-  if (krb5_init_context(&kc) != 0)
-    return NULL;
-  if (krb5_cc_new_unique(kc, "MEMORY", NULL, &cc) == 0) {
-    res = tdsc__strdup_printf("MEMORY:%s", krb5_cc_get_name(kc, cc));
-    krb5_cc_close(kc, cc);
-  }
-  krb5_free_context(kc);
-  return res;
-}
-
 static bool store_add(krb_job *j, const char *key, const char *val) {
   char *v = tdsc__strdup(val);
   if (!v)
@@ -583,14 +490,14 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
     return tdsc__err_oom(err);
   if (p->principal && !realm_of(p->principal)) {
     /* as krb5_parse_name will read it: in the default realm */
-    char *r = default_realm();
+    char *r = tdsc__krb5_default_realm();
     s->x.identity = r ? tdsc__strdup_printf("%s@%s", p->principal, r)
                       : tdsc__strdup(p->principal);
     free(r);
   } else if (p->principal) {
     s->x.identity = tdsc__strdup(p->principal);
   } else if (!p->keytab && !p->password) {
-    s->x.identity = ccache_principal(p->ccache);
+    s->x.identity = tdsc__krb5_ccache_principal(p->ccache);
     if (!s->x.identity)
       s->x.identity = tdsc__strdup("");
   } else {
@@ -640,7 +547,7 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   } else if (p->keytab) {
     /* The TGT from the keytab goes to a private MEMORY ccache: nothing on
      * disk, nothing shared with other logins; destroyed with the state. */
-    s->res.memcc = new_memcc();
+    s->res.memcc = tdsc__krb5_new_memcc();
     ok = s->res.memcc && store_add(j, "client_keytab", p->keytab) &&
          store_add(j, "ccache", s->res.memcc);
   } else if (p->ccache) {

@@ -67,10 +67,9 @@ tdsc_errc tdsc__krb_message(tdsc_error *err, tdsc_errc ec,
     if (w->problem)
       return tdsc__err_set(err, ec, "%s (getting initial credentials for %s)",
                            w->problem, w->asked ? w->asked : "its principal");
-    return tdsc__err_set(err, ec,
-                         "the client keytab %s cannot be used for %s: %s",
-                         or_q(w->keytab), w->asked ? w->asked : "its principal",
-                         t);
+    return tdsc__err_set(
+        err, ec, "the client keytab %s cannot be used for %s: %s",
+        or_q(w->keytab), w->asked ? w->asked : "its principal", t);
   case TDSC_E_KRB_CCACHE_UNUSABLE:
     if (w->problem)
       return tdsc__err_set(err, ec, "%s (getting credentials for %s): %s",
@@ -90,14 +89,13 @@ tdsc_errc tdsc__krb_message(tdsc_error *err, tdsc_errc ec,
                          "%s",
                          who, rn, t);
   case TDSC_E_KRB_ENCTYPE_UNSUPPORTED:
-    return tdsc__err_set(err, ec,
-                         "%s and the KDC of realm %s share no encryption "
-                         "type while %s for %s%s%s%s: %s",
-                         acquire ? "the client's keys" : "the service key", rn,
-                         dn, acquire ? who : spn,
-                         w->enctypes ? " (this client allows " : "",
-                         w->enctypes ? w->enctypes : "",
-                         w->enctypes ? ")" : "", t);
+    return tdsc__err_set(
+        err, ec,
+        "%s and the KDC of realm %s share no encryption "
+        "type while %s for %s%s%s%s: %s",
+        acquire ? "the client's keys" : "the service key", rn, dn,
+        acquire ? who : spn, w->enctypes ? " (this client allows " : "",
+        w->enctypes ? w->enctypes : "", w->enctypes ? ")" : "", t);
   case TDSC_E_KRB_SERVICE_REFUSED:
     return tdsc__err_set(err, ec,
                          "the KDC of realm %s will not issue a ticket for the "
@@ -124,12 +122,11 @@ tdsc_errc tdsc__krb_message(tdsc_error *err, tdsc_errc ec,
                          "a ticket for %s failed: %s",
                          who, w->cred_desc, spn, t);
   case TDSC_E_KRB_CLOCK_SKEW:
-    return tdsc__err_set(err, ec,
-                         "%s and this machine disagree on the time (Kerberos "
-                         "authentication of %s to %s): %s",
-                         w->phase == TDSC__KRB_ACCEPT ? "the server"
-                                                      : "the KDC",
-                         who, spn, t);
+    return tdsc__err_set(
+        err, ec,
+        "%s and this machine disagree on the time (Kerberos "
+        "authentication of %s to %s): %s",
+        w->phase == TDSC__KRB_ACCEPT ? "the server" : "the KDC", who, spn, t);
   case TDSC_E_KRB_SERVICE_KEY_MISMATCH:
     return tdsc__err_set(err, ec,
                          "the server could not decrypt the ticket the KDC of "
