@@ -475,13 +475,10 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   /* without a waker (none could be made) every call waits, as before */
   if (p->pending_ok)
     s->wake = tdsc__waker_new();
-  if (!p->spn || !*p->spn)
-    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                         "Kerberos needs a service principal name (SPN)");
-  if (p->password && !p->principal)
-    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                         "KrbPassword= needs KrbPrincipal= (whose password "
-                         "it is)");
+  tdsc_errc ec = tdsc__krb_check_params(p->spn, p->principal, p->password,
+                                        err);
+  if (ec)
+    return ec;
   s->spn = tdsc__strdup(p->spn);
   s->ccache = tdsc__strdup(p->ccache);
   s->keytab = tdsc__strdup(p->keytab);
@@ -522,7 +519,7 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
       (realm_of(p->spn) && !s->spn_realm))
     return tdsc__err_oom(err);
 
-  tdsc_errc ec = import_name(s, p->spn, &s->res.target, err);
+  ec = import_name(s, p->spn, &s->res.target, err);
   if (ec)
     return ec;
 
@@ -621,10 +618,7 @@ static tdsc_errc krb_ctx(void *m, const uint8_t *in, size_t inlen,
   if (tok->oom)
     return tdsc__err_oom(err);
   if (s->established && !(s->flags & GSS_C_MUTUAL_FLAG))
-    return tdsc__err_set(err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
-                         "the Kerberos context with %s was established "
-                         "without mutual authentication",
-                         s->spn);
+    return tdsc__krb_not_mutual(err, s->spn);
   *complete = s->established;
   return TDSC_OK;
 }

@@ -91,4 +91,13 @@ tdsc_errc tdsc__krb_message(tdsc_error *err, tdsc_errc ec,
 tdsc_errc tdsc__krb_timeout_message(tdsc_error *err, const tdsc__krb_what *w,
                                     long long waited_ms);
 
+/* What both providers require of Kerberos' parameters: an SPN, and
+ * KrbPassword= only with KrbPrincipal=.  INVALID_ARGUMENT, or TDSC_OK. */
+tdsc_errc tdsc__krb_check_params(const char *spn, const char *principal,
+                                 const char *password, tdsc_error *err);
+
+/* KRB_MUTUAL_AUTH_FAILED: the context with spn completed, but the
+ * provider says the server never proved itself (no AP-REP). */
+tdsc_errc tdsc__krb_not_mutual(tdsc_error *err, const char *spn);
+
 #endif

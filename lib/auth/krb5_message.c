@@ -185,3 +185,22 @@ tdsc_errc tdsc__krb_timeout_message(tdsc_error *err, const tdsc__krb_what *w,
                        w->kdcs ? ")" : "", waited_ms, doing(w->phase), w->spn,
                        w->who);
 }
+
+tdsc_errc tdsc__krb_check_params(const char *spn, const char *principal,
+                                 const char *password, tdsc_error *err) {
+  if (!spn || !*spn)
+    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
+                         "Kerberos needs a service principal name (SPN)");
+  if (password && !principal)
+    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
+                         "KrbPassword= needs KrbPrincipal= (whose password "
+                         "it is)");
+  return TDSC_OK;
+}
+
+tdsc_errc tdsc__krb_not_mutual(tdsc_error *err, const char *spn) {
+  return tdsc__err_set(err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
+                       "the Kerberos context with %s was established "
+                       "without mutual authentication",
+                       spn);
+}
