@@ -519,13 +519,10 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   *state = s;
   if (!s)
     return tdsc__err_oom(err);
-  if (!p->spn || !*p->spn)
-    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                         "Kerberos needs a service principal name (SPN)");
-  if (p->password && !p->principal)
-    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                         "KrbPassword= needs KrbPrincipal= (whose password "
-                         "it is)");
+  tdsc_errc ec = tdsc__krb_check_params(p->spn, p->principal, p->password,
+                                        err);
+  if (ec)
+    return ec;
   /* An MIT ccache or keytab means nothing to SSPI: say so rather than
    * authenticate as someone else than asked. */
   if (p->ccache || p->keytab)
@@ -581,7 +578,7 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
     tdsc__work_end(w);
     return tdsc__err_oom(err);
   }
-  tdsc_errc ec = sspi_run(s, w, PH_ACQUIRE, err);
+  ec = sspi_run(s, w, PH_ACQUIRE, err);
   if (ec)
     return ec;
   tdsc__work_end(w);
@@ -710,10 +707,7 @@ static tdsc_errc sspi_ctx(void *m, const uint8_t *in, size_t inlen,
   if (tok->oom)
     return tdsc__err_oom(err);
   if (*complete && s->kind == MECH_KRB && !(s->attrs & ISC_RET_MUTUAL_AUTH))
-    return tdsc__err_set(err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
-                         "the Kerberos context with %s was established "
-                         "without mutual authentication",
-                         s->spn);
+    return tdsc__krb_not_mutual(err, s->spn);
   return TDSC_OK;
 }
 
