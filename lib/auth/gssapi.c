@@ -37,8 +37,7 @@
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
-#include <krb5.h>
-#include <profile.h>
+#include <krb5.h> /* error_message */
 
 #include <errno.h>
 #include <stddef.h>
@@ -74,58 +73,6 @@ static void display_status(tdsc__buf *b, OM_uint32 code, int type) {
   } while (mctx != 0);
 }
 
-/* The KDCs krb5.conf names for realm, "a, b"; NULL when none or unknown. */
-static char *kdc_list(const char *realm) {
-  krb5_context kc = NULL;
-  profile_t prof = NULL;
-  char **vals = NULL;
-  char *res = NULL;
-  if (!realm || !*realm || krb5_init_context(&kc) != 0)
-    return NULL;
-  if (krb5_get_profile(kc, &prof) == 0) {
-    const char *names[] = {"realms", realm, "kdc", NULL};
-    if (profile_get_values(prof, names, &vals) == 0 && vals && vals[0]) {
-      tdsc__buf b;
-      tdsc__buf_init(&b);
-      for (size_t i = 0; vals[i]; i++) {
-        if (i)
-          tdsc__buf_put_str(&b, ", ");
-        tdsc__buf_put_str(&b, vals[i]);
-      }
-      res = tdsc__strdup(tdsc__buf_cstr(&b));
-      tdsc__buf_free(&b);
-    }
-    if (vals)
-      profile_free_list(vals);
-    profile_release(prof);
-  }
-  krb5_free_context(kc);
-  return res;
-}
-
-static char *default_realm(void) {
-  krb5_context kc = NULL;
-  char *r = NULL, *res = NULL;
-  if (krb5_init_context(&kc) != 0)
-    return NULL;
-  if (krb5_get_default_realm(kc, &r) == 0) {
-    res = tdsc__strdup(r);
-    krb5_free_default_realm(kc, r);
-  }
-  krb5_free_context(kc);
-  return res;
-}
-
-static void destroy_memcc(const char *name) {
-  krb5_context kc = NULL;
-  krb5_ccache cc = NULL;
-  if (krb5_init_context(&kc) != 0)
-    return;
-  if (krb5_cc_resolve(kc, name, &cc) == 0)
-    krb5_cc_destroy(kc, cc);
-  krb5_free_context(kc);
-}
-
 /* ---------------------------------------------------------------- jobs */
 
 /* What a GSSAPI call may touch: moved into the job while it runs, and left
@@ -149,7 +96,7 @@ static void res_release(krb_res *r) {
   if (r->target != GSS_C_NO_NAME)
     gss_release_name(&minor, &r->target);
   if (r->memcc) {
-    destroy_memcc(r->memcc);
+    tdsc__krb5_destroy_cc(r->memcc);
     free(r->memcc);
   }
   *r = res_none;
@@ -291,15 +238,13 @@ static char *failure_realm(const krb_state *s, tdsc__krb_phase phase) {
   const char *r = phase == TDSC__KRB_ACQUIRE ? NULL : s->spn_realm;
   if (!r)
     r = realm_of(s->x.identity);
-  return r ? tdsc__strdup(r) : default_realm();
+  return r ? tdsc__strdup(r) : tdsc__krb5_default_realm();
 }
 
 static const char *who(const krb_state *s) {
   return s->x.identity && *s->x.identity ? s->x.identity
                                          : "the default principal";
 }
-
-static char *ccache_principal(const char *name);
 
 /* Fills err from a failed GSSAPI call; returns the KRB_* code.  With
  * ours, minor is a krb5 code the library found itself (job_call), which
@@ -333,12 +278,19 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
   if (!t)
     t = "";
   char *realm = failure_realm(s, phase);
-  const char *rn = realm ? realm : "(no default realm)";
-  char *kdcs = NULL, *held = NULL, *svc_realm = NULL, *cfg = NULL;
+  char *kdcs = NULL, *probe = NULL, *held = NULL, *svc_realm = NULL;
+  char *cfg = NULL, *why = NULL, *enctypes = NULL;
   int trust = -1; /* a cross-realm TGT to the service's realm: 1 held */
-  const char *doing = phase == TDSC__KRB_ACQUIRE
-                          ? "getting initial credentials"
-                          : "getting a ticket";
+  tdsc__krb_what w = {.phase = phase,
+                      .spn = s->spn,
+                      .who = who(s),
+                      .cred_desc = s->cred_desc,
+                      .realm = realm ? realm : "(no default realm)",
+                      .text = t,
+                      .provider = "GSSAPI",
+                      .asked = s->asked,
+                      .keytab = s->keytab,
+                      .took_ms = -1};
   /* Facts the krb5 code alone does not tell. */
   if (phase == TDSC__KRB_ACQUIRE && s->keytab &&
       (ec == TDSC_E_KRB_NO_CREDENTIALS || ec == TDSC_E_KRB_KEYTAB_UNUSABLE ||
@@ -346,7 +298,7 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
     ec = TDSC_E_KRB_KEYTAB_UNUSABLE; /* MIT says "no ccache found" */
   else if (phase == TDSC__KRB_ACQUIRE && s->asked &&
            ec == TDSC_E_KRB_NO_CREDENTIALS) {
-    held = ccache_principal(s->ccache);
+    held = tdsc__krb5_ccache_principal(s->ccache);
     if (held && strcmp(held, s->asked) != 0)
       ec = TDSC_E_KRB_WRONG_PRINCIPAL;
   }
@@ -354,28 +306,18 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
       (ec == TDSC_E_KRB_NO_CREDENTIALS || ec == TDSC_E_KRB_CCACHE_UNUSABLE) &&
       !s->with_password) {
     /* MIT passes over a cache it cannot read as if it were absent */
-    char *why = tdsc__krb5_ccache_problem(s->ccache);
-    if (why) {
+    if ((why = tdsc__krb5_ccache_problem(s->ccache)))
       ec = TDSC_E_KRB_CCACHE_UNUSABLE;
-      tdsc__err_set(err, ec, "%s (getting credentials for %s): %s", why,
-                    s->spn, t);
-      free(why);
-      goto done;
-    }
   }
   if (ec == TDSC_E_KRB_WRONG_PRINCIPAL && !held)
-    held = ccache_principal(s->ccache);
-  if (ec == TDSC_E_KRB_REALM_UNKNOWN || ec == TDSC_E_KRB_CONFIG_INVALID ||
-      ec == TDSC_E_KRB_KDC_UNREACHABLE) {
+    held = tdsc__krb5_ccache_principal(s->ccache);
+  if (!why && (ec == TDSC_E_KRB_REALM_UNKNOWN ||
+               ec == TDSC_E_KRB_CONFIG_INVALID ||
+               ec == TDSC_E_KRB_KDC_UNREACHABLE)) {
     /* Without a readable krb5.conf MIT runs on built-in defaults and fails
      * later, for want of a realm or a KDC: the file is the cause. */
-    char *why = tdsc__krb5_config_problem();
-    if (why) {
+    if ((why = tdsc__krb5_config_problem()))
       ec = TDSC_E_KRB_CONFIG_INVALID;
-      tdsc__err_set(err, ec, "%s (while %s; SPN %s)", why, doing, s->spn);
-      free(why);
-      goto done;
-    }
   }
   if (ec == TDSC_E_KRB_SPN_UNKNOWN && phase != TDSC__KRB_ACQUIRE &&
       realm_of(s->x.identity)) {
@@ -387,164 +329,38 @@ static tdsc_errc krb_fail(krb_state *s, tdsc_error *err, OM_uint32 major,
                                        svc_realm);
     if (trust == 0)
       ec = TDSC_E_KRB_NO_TRUST_PATH;
+    else if (trust == 1)
+      w.realm = svc_realm; /* the client's KDC referred us there */
   }
-  switch (ec) {
-  case TDSC_E_KRB_KDC_UNREACHABLE: {
+  if (ec == TDSC_E_KRB_NO_TRUST_PATH && svc_realm) {
+    w.client_realm = realm_of(s->x.identity);
+    w.svc_realm = svc_realm;
+  }
+  if (ec == TDSC_E_KRB_KDC_UNREACHABLE) {
     /* krb5 says the same for a stopped KDC and a silent one: a probe of
      * the KDCs tells which (a stopped one refuses at once). */
-    kdcs = kdc_list(realm);
-    char *probe = kdcs ? tdsc__krb5_kdc_probe(kdcs, 300) : NULL;
-    tdsc__err_set(err, ec,
-                  "no KDC of realm %s could be reached while %s for %s as "
-                  "%s (krb5 gave up after %lld ms; %s): %s",
-                  rn, doing, s->spn, who(s), (long long)s->took_ms,
-                  probe ? probe : kdcs ? kdcs : "no kdc in krb5.conf; DNS",
-                  t);
-    free(probe);
-    break;
+    kdcs = tdsc__krb5_kdc_list(realm);
+    probe = kdcs ? tdsc__krb5_kdc_probe(kdcs, 300) : NULL;
+    w.kdcs = probe ? probe : kdcs;
+    w.took_ms = s->took_ms;
   }
-  case TDSC_E_KRB_SPN_UNKNOWN:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s has no service principal %s (asked by "
-                  "%s): %s",
-                  trust == 1 ? svc_realm : rn, s->spn, who(s), t);
-    break;
-  case TDSC_E_KRB_NO_TRUST_PATH:
-    tdsc__err_set(err, ec,
-                  "realm %s of client %s has no trust path to realm %s of "
-                  "service %s: the KDC of %s has no cross-realm principal "
-                  "krbtgt/%s@%s: %s",
-                  realm_of(s->x.identity), s->x.identity, svc_realm, s->spn,
-                  realm_of(s->x.identity), svc_realm, realm_of(s->x.identity),
-                  t);
-    break;
-  case TDSC_E_KRB_NO_CREDENTIALS:
-    tdsc__err_set(err, ec, "no Kerberos credentials for %s in %s: %s",
-                  who(s), s->cred_desc, t);
-    break;
-  case TDSC_E_KRB_WRONG_PRINCIPAL:
-    tdsc__err_set(err, ec,
-                  "%s holds the credentials of %s, not of %s as asked: %s",
-                  s->cred_desc, held ? held : "another principal",
-                  s->asked ? s->asked : who(s), t);
-    break;
-  case TDSC_E_KRB_KEYTAB_UNUSABLE: {
-    char *why = tdsc__krb5_keytab_problem(s->keytab ? s->keytab : "",
-                                          s->asked);
-    if (why)
-      tdsc__err_set(err, ec, "%s (getting initial credentials for %s)", why,
-                    s->asked ? s->asked : "its principal");
-    else
-      tdsc__err_set(err, ec, "the client keytab %s cannot be used for %s: %s",
-                    s->keytab, s->asked ? s->asked : "its principal", t);
-    free(why);
-    break;
-  }
-  case TDSC_E_KRB_CCACHE_UNUSABLE:
-    tdsc__err_set(err, ec, "the ticket cache (%s) cannot be used for %s: %s",
-                  s->cred_desc, who(s), t);
-    break;
-  case TDSC_E_KRB_CLIENT_REVOKED:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s refuses the account of %s (expired, "
-                  "disabled, locked out or not yet valid): %s",
-                  rn, who(s), t);
-    break;
-  case TDSC_E_KRB_PASSWORD_EXPIRED:
-    tdsc__err_set(err, ec,
-                  "the password of %s has expired (KDC of realm %s): %s",
-                  who(s), rn, t);
-    break;
-  case TDSC_E_KRB_ENCTYPE_UNSUPPORTED: {
-    char *et = tdsc__krb5_enctypes();
-    tdsc__err_set(err, ec,
-                  "%s and the KDC of realm %s share no encryption type "
-                  "while %s for %s (this client allows %s): %s",
-                  phase == TDSC__KRB_ACQUIRE ? "the client's keys"
-                                             : "the service key",
-                  rn, doing, phase == TDSC__KRB_ACQUIRE ? who(s) : s->spn,
-                  et ? et : "?", t);
-    free(et);
-    break;
-  }
-  case TDSC_E_KRB_SERVICE_REFUSED:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s will not issue a ticket for the "
-                  "service %s (asked by %s): %s",
-                  rn, s->spn, who(s), t);
-    break;
-  case TDSC_E_KRB_POLICY_REFUSED:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s refused by policy while %s for %s as "
-                  "%s: %s",
-                  rn, doing, s->spn, who(s), t);
-    break;
-  case TDSC_E_KRB_AP_REJECTED:
-    tdsc__err_set(err, ec,
-                  "the server behind %s rejected the authenticator of %s: %s",
-                  s->spn, who(s), t);
-    break;
-  case TDSC_E_BAD_OPTION_VALUE:
-    tdsc__err_set(err, ec, "a Kerberos name does not parse: %s", t);
-    break;
-  case TDSC_E_KRB_TICKET_EXPIRED:
-    tdsc__err_set(err, ec,
-                  "the Kerberos ticket of %s (%s) has expired; getting a "
-                  "ticket for %s failed: %s",
-                  who(s), s->cred_desc, s->spn, t);
-    break;
-  case TDSC_E_KRB_CLOCK_SKEW:
-    tdsc__err_set(err, ec,
-                  "%s and this machine disagree on the time (Kerberos "
-                  "authentication of %s to %s): %s",
-                  phase == TDSC__KRB_ACCEPT ? "the server" : "the KDC",
-                  who(s), s->spn, t);
-    break;
-  case TDSC_E_KRB_SERVICE_KEY_MISMATCH:
-    tdsc__err_set(err, ec,
-                  "the server could not decrypt the ticket the KDC of realm "
-                  "%s issued for %s (its keytab or password is not the "
-                  "KDC's), client %s: %s",
-                  rn, s->spn, who(s), t);
-    break;
-  case TDSC_E_KRB_CONFIG_INVALID:
-    cfg = tdsc__krb5_config_desc();
-    tdsc__err_set(err, ec, "the Kerberos configuration (%s) cannot be used: %s",
-                  cfg ? cfg : "?", t);
-    break;
-  case TDSC_E_KRB_REALM_UNKNOWN:
-    cfg = tdsc__krb5_config_desc();
-    tdsc__err_set(err, ec,
-                  "the Kerberos configuration (%s) does not know the realm "
-                  "of %s (or of %s): %s",
-                  cfg ? cfg : "?", who(s), s->spn, t);
-    break;
-  case TDSC_E_KRB_PREAUTH_FAILED:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s refused the key of %s (%s): %s", rn,
-                  who(s), s->cred_desc, t);
-    break;
-  case TDSC_E_KRB_CLIENT_UNKNOWN:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s does not know the client principal "
-                  "%s: %s",
-                  rn, who(s), t);
-    break;
-  default:
-    tdsc__err_set(err, ec,
-                  "Kerberos authentication to %s as %s failed while %s: %s",
-                  s->spn, who(s),
-                  phase == TDSC__KRB_ACCEPT ? "processing the server's token"
-                                            : doing,
-                  t);
-    break;
-  }
-done:
+  if (ec == TDSC_E_KRB_KEYTAB_UNUSABLE && !why)
+    why = tdsc__krb5_keytab_problem(s->keytab ? s->keytab : "", s->asked);
+  if (ec == TDSC_E_KRB_ENCTYPE_UNSUPPORTED)
+    w.enctypes = enctypes = tdsc__krb5_enctypes();
+  if (ec == TDSC_E_KRB_CONFIG_INVALID || ec == TDSC_E_KRB_REALM_UNKNOWN)
+    w.config = cfg = tdsc__krb5_config_desc();
+  w.held = held;
+  w.problem = why;
+  tdsc__krb_message(err, ec, &w);
   tdsc__err_provider(err, TDSC_PROVIDER_GSSAPI, major, minor, code, full);
   free(kdcs);
+  free(probe);
   free(held);
   free(svc_realm);
   free(cfg);
+  free(why);
+  free(enctypes);
   free(realm);
   tdsc__buf_free(&text);
   tdsc__buf_free(&mech);
@@ -554,17 +370,14 @@ done:
 static tdsc_errc krb_timeout(krb_state *s, tdsc_error *err, int64_t started,
                              tdsc__krb_phase phase) {
   char *realm = failure_realm(s, phase);
-  char *kdcs = kdc_list(realm);
+  char *kdcs = tdsc__krb5_kdc_list(realm);
   s->res = res_none; /* now the abandoned job's */
-  tdsc__err_set(err, TDSC_E_KRB_KDC_UNREACHABLE,
-                "the KDC for realm %s (%s) did not answer within the login "
-                "timeout (waited %lld ms) while %s for %s as %s",
-                realm ? realm : "(no default realm)",
-                kdcs ? kdcs : "no kdc in krb5.conf; DNS",
-                (long long)(tdsc__now_ms() - started),
-                phase == TDSC__KRB_ACQUIRE ? "getting initial credentials"
-                                           : "getting a ticket",
-                s->spn, who(s));
+  tdsc__krb_what w = {.phase = phase,
+                      .spn = s->spn,
+                      .who = who(s),
+                      .realm = realm ? realm : "(no default realm)",
+                      .kdcs = kdcs ? kdcs : "no kdc in krb5.conf; DNS"};
+  tdsc__krb_timeout_message(err, &w, (long long)(tdsc__now_ms() - started));
   free(kdcs);
   free(realm);
   return TDSC_E_KRB_KDC_UNREACHABLE;
@@ -626,44 +439,6 @@ static void set_identity(krb_state *s) {
   gss_release_name(&minor, &name);
 }
 
-/* The principal of a ccache (NULL: the default one), for messages when
- * GSSAPI will not tell (its credentials expired). */
-static char *ccache_principal(const char *name) {
-  krb5_context kc = NULL;
-  krb5_ccache cc = NULL;
-  krb5_principal pr = NULL;
-  char *text = NULL, *res = NULL;
-  if (krb5_init_context(&kc) != 0)
-    return NULL;
-  if ((name ? krb5_cc_resolve(kc, name, &cc) : krb5_cc_default(kc, &cc)) ==
-      0) {
-    if (krb5_cc_get_principal(kc, cc, &pr) == 0 &&
-        krb5_unparse_name(kc, pr, &text) == 0) {
-      res = tdsc__strdup(text);
-      krb5_free_unparsed_name(kc, text);
-    }
-    if (pr)
-      krb5_free_principal(kc, pr);
-    krb5_cc_close(kc, cc);
-  }
-  krb5_free_context(kc);
-  return res;
-}
-
-static char *new_memcc(void) {
-  krb5_context kc = NULL;
-  krb5_ccache cc = NULL;
-  char *res = NULL;
-  if (krb5_init_context(&kc) != 0)
-    return NULL;
-  if (krb5_cc_new_unique(kc, "MEMORY", NULL, &cc) == 0) {
-    res = tdsc__strdup_printf("MEMORY:%s", krb5_cc_get_name(kc, cc));
-    krb5_cc_close(kc, cc);
-  }
-  krb5_free_context(kc);
-  return res;
-}
-
 static bool store_add(krb_job *j, const char *key, const char *val) {
   char *v = tdsc__strdup(val);
   if (!v)
@@ -700,13 +475,10 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   /* without a waker (none could be made) every call waits, as before */
   if (p->pending_ok)
     s->wake = tdsc__waker_new();
-  if (!p->spn || !*p->spn)
-    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                         "Kerberos needs a service principal name (SPN)");
-  if (p->password && !p->principal)
-    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                         "KrbPassword= needs KrbPrincipal= (whose password "
-                         "it is)");
+  tdsc_errc ec = tdsc__krb_check_params(p->spn, p->principal, p->password,
+                                        err);
+  if (ec)
+    return ec;
   s->spn = tdsc__strdup(p->spn);
   s->ccache = tdsc__strdup(p->ccache);
   s->keytab = tdsc__strdup(p->keytab);
@@ -715,14 +487,14 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
     return tdsc__err_oom(err);
   if (p->principal && !realm_of(p->principal)) {
     /* as krb5_parse_name will read it: in the default realm */
-    char *r = default_realm();
+    char *r = tdsc__krb5_default_realm();
     s->x.identity = r ? tdsc__strdup_printf("%s@%s", p->principal, r)
                       : tdsc__strdup(p->principal);
     free(r);
   } else if (p->principal) {
     s->x.identity = tdsc__strdup(p->principal);
   } else if (!p->keytab && !p->password) {
-    s->x.identity = ccache_principal(p->ccache);
+    s->x.identity = tdsc__krb5_ccache_principal(p->ccache);
     if (!s->x.identity)
       s->x.identity = tdsc__strdup("");
   } else {
@@ -747,7 +519,7 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
       (realm_of(p->spn) && !s->spn_realm))
     return tdsc__err_oom(err);
 
-  tdsc_errc ec = import_name(s, p->spn, &s->res.target, err);
+  ec = import_name(s, p->spn, &s->res.target, err);
   if (ec)
     return ec;
 
@@ -772,7 +544,7 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   } else if (p->keytab) {
     /* The TGT from the keytab goes to a private MEMORY ccache: nothing on
      * disk, nothing shared with other logins; destroyed with the state. */
-    s->res.memcc = new_memcc();
+    s->res.memcc = tdsc__krb5_new_memcc();
     ok = s->res.memcc && store_add(j, "client_keytab", p->keytab) &&
          store_add(j, "ccache", s->res.memcc);
   } else if (p->ccache) {
@@ -846,10 +618,7 @@ static tdsc_errc krb_ctx(void *m, const uint8_t *in, size_t inlen,
   if (tok->oom)
     return tdsc__err_oom(err);
   if (s->established && !(s->flags & GSS_C_MUTUAL_FLAG))
-    return tdsc__err_set(err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
-                         "the Kerberos context with %s was established "
-                         "without mutual authentication",
-                         s->spn);
+    return tdsc__krb_not_mutual(err, s->spn);
   *complete = s->established;
   return TDSC_OK;
 }

@@ -3,7 +3,8 @@
  * provider status -> tdsc error code.  One table per provider, every code
  * of the provider's error space has a row (krb5_diag.c); codes that stay
  * KRB_FAILED are rows too, each with the reason.  Also: the count of KDC
- * worker threads still running (gssapi.c, "Deadlines"). */
+ * worker threads still running (gssapi.c, "Deadlines").  And the words
+ * of a Kerberos failure, written once for both providers (krb5_message.c). */
 #ifndef TDSC_KRB5_DIAG_H
 #define TDSC_KRB5_DIAG_H
 
@@ -54,5 +55,49 @@ extern const size_t tdsc__sspi_table_len;
 
 /* The code for an SSPI status; KRB_FAILED / NTLM_FAILED when unknown. */
 tdsc_errc tdsc__sspi_classify(uint32_t status, bool ntlm);
+
+/* What a Kerberos failure message names (krb5_message.c), gathered by
+ * gssapi.c or sspi.c.  The first six are always set (words such as "the
+ * default principal" where a name is unknown); the others are NULL (or
+ * took_ms -1) when the provider cannot tell. */
+typedef struct tdsc__krb_what {
+  tdsc__krb_phase phase;
+  const char *spn;       /* the service principal asked for */
+  const char *who;       /* the client principal */
+  const char *cred_desc; /* where its credentials are: "ccache FILE:/x" */
+  const char *realm;     /* the realm the failure concerns */
+  const char *text;      /* the provider's own words for the status */
+  const char *provider;  /* "GSSAPI", "SSPI" */
+  const char *client_realm, *svc_realm; /* NO_TRUST_PATH: both realms */
+  const char *asked, *held;  /* the principal asked for; whose the creds are */
+  const char *keytab;        /* KEYTAB_UNUSABLE: the client keytab */
+  const char *problem;  /* KEYTAB, CCACHE, CONFIG: the provider-side fact
+                         * (krb5_facts.h) that explains it, naming the file */
+  const char *kdcs;     /* the KDCs and what a probe found */
+  long long took_ms;    /* KDC_UNREACHABLE: how long the provider tried */
+  const char *enctypes; /* ENCTYPE_UNSUPPORTED: what this client allows */
+  const char *config;   /* CONFIG_INVALID, REALM_UNKNOWN: the config files */
+  const char *note;     /* appended to the generic message (Wine's SSPI) */
+} tdsc__krb_what;
+
+/* Sets err to the message of code ec for the failure w describes, one
+ * wording per code whatever the provider; returns ec.  The caller adds the
+ * raw provider status (tdsc__err_provider). */
+tdsc_errc tdsc__krb_message(tdsc_error *err, tdsc_errc ec,
+                            const tdsc__krb_what *w);
+
+/* Sets err to KRB_KDC_UNREACHABLE for a provider call the login deadline
+ * cut short after waited_ms; returns that code. */
+tdsc_errc tdsc__krb_timeout_message(tdsc_error *err, const tdsc__krb_what *w,
+                                    long long waited_ms);
+
+/* What both providers require of Kerberos' parameters: an SPN, and
+ * KrbPassword= only with KrbPrincipal=.  INVALID_ARGUMENT, or TDSC_OK. */
+tdsc_errc tdsc__krb_check_params(const char *spn, const char *principal,
+                                 const char *password, tdsc_error *err);
+
+/* KRB_MUTUAL_AUTH_FAILED: the context with spn completed, but the
+ * provider says the server never proved itself (no AP-REP). */
+tdsc_errc tdsc__krb_not_mutual(tdsc_error *err, const char *spn);
 
 #endif

@@ -367,3 +367,95 @@ char *tdsc__krb5_kdc_probe(const char *kdcs, int ms) {
   tdsc__buf_free(&b);
   return res;
 }
+
+/* ------------------------------------- realms and ccaches, for gssapi.c */
+
+/* The KDCs krb5.conf names for realm, "a, b"; NULL when none or unknown. */
+char *tdsc__krb5_kdc_list(const char *realm) {
+  krb5_context kc = NULL;
+  profile_t prof = NULL;
+  char **vals = NULL;
+  char *res = NULL;
+  if (!realm || !*realm || krb5_init_context(&kc) != 0)
+    return NULL;
+  if (krb5_get_profile(kc, &prof) == 0) {
+    const char *names[] = {"realms", realm, "kdc", NULL};
+    if (profile_get_values(prof, names, &vals) == 0 && vals && vals[0]) {
+      tdsc__buf b;
+      tdsc__buf_init(&b);
+      for (size_t i = 0; vals[i]; i++) {
+        if (i)
+          tdsc__buf_put_str(&b, ", ");
+        tdsc__buf_put_str(&b, vals[i]);
+      }
+      res = tdsc__strdup(tdsc__buf_cstr(&b));
+      tdsc__buf_free(&b);
+    }
+    if (vals)
+      profile_free_list(vals);
+    profile_release(prof);
+  }
+  krb5_free_context(kc);
+  return res;
+}
+
+char *tdsc__krb5_default_realm(void) {
+  krb5_context kc = NULL;
+  char *r = NULL, *res = NULL;
+  if (krb5_init_context(&kc) != 0)
+    return NULL;
+  if (krb5_get_default_realm(kc, &r) == 0) {
+    res = tdsc__strdup(r);
+    krb5_free_default_realm(kc, r);
+  }
+  krb5_free_context(kc);
+  return res;
+}
+
+void tdsc__krb5_destroy_cc(const char *name) {
+  krb5_context kc = NULL;
+  krb5_ccache cc = NULL;
+  if (krb5_init_context(&kc) != 0)
+    return;
+  if (krb5_cc_resolve(kc, name, &cc) == 0)
+    krb5_cc_destroy(kc, cc);
+  krb5_free_context(kc);
+}
+
+/* The principal of a ccache (NULL: the default one), for messages when
+ * GSSAPI will not tell (its credentials expired). */
+char *tdsc__krb5_ccache_principal(const char *name) {
+  krb5_context kc = NULL;
+  krb5_ccache cc = NULL;
+  krb5_principal pr = NULL;
+  char *text = NULL, *res = NULL;
+  if (krb5_init_context(&kc) != 0)
+    return NULL;
+  if ((name ? krb5_cc_resolve(kc, name, &cc) : krb5_cc_default(kc, &cc)) ==
+      0) {
+    if (krb5_cc_get_principal(kc, cc, &pr) == 0 &&
+        krb5_unparse_name(kc, pr, &text) == 0) {
+      res = tdsc__strdup(text);
+      krb5_free_unparsed_name(kc, text);
+    }
+    if (pr)
+      krb5_free_principal(kc, pr);
+    krb5_cc_close(kc, cc);
+  }
+  krb5_free_context(kc);
+  return res;
+}
+
+char *tdsc__krb5_new_memcc(void) {
+  krb5_context kc = NULL;
+  krb5_ccache cc = NULL;
+  char *res = NULL;
+  if (krb5_init_context(&kc) != 0)
+    return NULL;
+  if (krb5_cc_new_unique(kc, "MEMORY", NULL, &cc) == 0) {
+    res = tdsc__strdup_printf("MEMORY:%s", krb5_cc_get_name(kc, cc));
+    krb5_cc_close(kc, cc);
+  }
+  krb5_free_context(kc);
+  return res;
+}

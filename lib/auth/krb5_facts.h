@@ -1,9 +1,11 @@
 /* Facts about this machine's MIT Kerberos set-up that gssapi.c's messages
  * state: which configuration files are read and whether they can be, what
  * a client keytab holds, which realm a service host maps to, which
- * encryption types the client allows.  Each returns a malloc'd string (the
- * caller frees it), or NULL when the fact is unknown or there is no
- * problem.  MIT only (krb5_facts.c). */
+ * encryption types the client allows; and the few krb5 calls gssapi.c
+ * needs beside GSSAPI (the default realm, a ccache's principal, a private
+ * MEMORY ccache).  Each returns a malloc'd string (the caller frees it),
+ * or NULL when the fact is unknown or there is no problem.  MIT only
+ * (krb5_facts.c). */
 #ifndef TDSC_KRB5_FACTS_H
 #define TDSC_KRB5_FACTS_H
 
@@ -55,5 +57,20 @@ int32_t tdsc__krb5_collection_problem(void);
  * (a KDC issued it: there is a trust path): 1 yes, 0 no, -1 unknown. */
 int tdsc__krb5_has_cross_tgt(gss_cred_id_t cred, const char *client_realm,
                              const char *svc_realm);
+
+/* The KDCs krb5.conf names for realm, "a, b"; NULL when none or unknown. */
+char *tdsc__krb5_kdc_list(const char *realm);
+
+/* The default realm of the configuration; NULL when there is none. */
+char *tdsc__krb5_default_realm(void);
+
+/* The principal of the ccache name (NULL: the default one), for messages
+ * when GSSAPI will not tell (its credentials expired); NULL if unknown. */
+char *tdsc__krb5_ccache_principal(const char *name);
+
+/* A new private MEMORY ccache's name ("MEMORY:xyz"), for the TGT a keytab
+ * gives; NULL on failure.  tdsc__krb5_destroy_cc destroys it. */
+char *tdsc__krb5_new_memcc(void);
+void tdsc__krb5_destroy_cc(const char *name);
 
 #endif

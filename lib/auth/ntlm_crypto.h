@@ -48,6 +48,24 @@ bool tdsc__hmac_md5(const uint8_t *key, size_t keylen, const tdsc__iov *parts,
                     size_t n, uint8_t out[16]);
 
 
+/* NegotiateFlags (MS-NLMP 2.2.2.5): ntlm.c's messages, and the sealing key's
+ * length (tdsc__ntlm_sealkey) */
+enum {
+  NEG_UNICODE = 0x00000001u,
+  NEG_OEM = 0x00000002u,
+  NEG_REQUEST_TARGET = 0x00000004u,
+  NEG_SIGN = 0x00000010u,
+  NEG_SEAL = 0x00000020u,
+  NEG_NTLM = 0x00000200u,
+  NEG_ALWAYS_SIGN = 0x00008000u,
+  NEG_ESS = 0x00080000u, /* NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY */
+  NEG_TARGET_INFO = 0x00800000u,
+  NEG_VERSION = 0x02000000u,
+  NEG_128 = 0x20000000u,
+  NEG_KEY_EXCH = 0x40000000u,
+  NEG_56 = 0x80000000u
+};
+
 /* ------------------------------------------------- ntlm.c, for the tests */
 
 /* NTOWFv2 (MS-NLMP 3.3.2) from the NT hash (MD4 of the UTF-16LE password):

@@ -180,6 +180,13 @@ static const char *wine_note(SECURITY_STATUS st) {
   return "";
 }
 
+/* The phase as krb5_message.c's Kerberos words know it. */
+static tdsc__krb_phase krb_phase(phase ph) {
+  return ph == PH_ACQUIRE ? TDSC__KRB_ACQUIRE
+         : ph == PH_INIT  ? TDSC__KRB_INIT
+                          : TDSC__KRB_ACCEPT;
+}
+
 /* Fills err from a failed SSPI call; returns the tdsclient code. */
 static tdsc_errc sspi_fail(sspi_state *s, tdsc_error *err, SECURITY_STATUS st,
                            phase ph) {
@@ -187,9 +194,6 @@ static tdsc_errc sspi_fail(sspi_state *s, tdsc_error *err, SECURITY_STATUS st,
   tdsc__sec_status_text(st, text, sizeof text);
   const char *spn = s->spn ? s->spn : "(no SPN)";
   const char *realm = s->realm ? s->realm : "(the logon domain's realm)";
-  const char *doing = ph == PH_ACQUIRE ? "acquiring credentials"
-                      : ph == PH_INIT  ? "getting a ticket"
-                                       : "processing the server's token";
   tdsc_errc ec;
   if (s->kind == MECH_NTLM) {
     ec = tdsc__sspi_classify((uint32_t)st, true);
@@ -228,115 +232,18 @@ static tdsc_errc sspi_fail(sspi_state *s, tdsc_error *err, SECURITY_STATUS st,
     tdsc__err_provider(err, TDSC_PROVIDER_SSPI, (long long)st, 0, 0, text);
     return ec;
   }
+  /* Kerberos: the words are krb5_message.c's, as on MIT (gssapi.c) */
   ec = tdsc__sspi_classify((uint32_t)st, false);
-  (void)ph;
-  switch (ec) {
-  case TDSC_E_KRB_KDC_UNREACHABLE:
-    tdsc__err_set(err, ec,
-                  "no KDC (domain controller) for realm %s could be reached "
-                  "while %s for %s as %s: %s",
-                  realm, doing, spn, who(s), text);
-    break;
-  case TDSC_E_KRB_SPN_UNKNOWN:
-    tdsc__err_set(err, ec,
-                  "the KDC of realm %s has no service principal %s (asked by "
-                  "%s): %s",
-                  realm, spn, who(s), text);
-    break;
-  case TDSC_E_KRB_NO_CREDENTIALS:
-    tdsc__err_set(err, ec, "no Kerberos credentials for %s in %s: %s", who(s),
-                  s->cred_desc, text);
-    break;
-  case TDSC_E_KRB_TICKET_EXPIRED:
-    tdsc__err_set(err, ec,
-                  "the Kerberos ticket of %s (%s) has expired; getting a "
-                  "ticket for %s failed: %s",
-                  who(s), s->cred_desc, spn, text);
-    break;
-  case TDSC_E_KRB_CLOCK_SKEW:
-    tdsc__err_set(err, ec,
-                  "%s and this machine disagree on the time (Kerberos "
-                  "authentication of %s to %s): %s",
-                  ph == PH_ACCEPT ? "the server" : "the KDC", who(s), spn,
-                  text);
-    break;
-  case TDSC_E_KRB_SERVICE_KEY_MISMATCH:
-    tdsc__err_set(err, ec,
-                  "the server could not decrypt the ticket the KDC of realm "
-                  "%s issued for %s (its keytab or password is not the "
-                  "KDC's, or the SPN belongs to another account), client "
-                  "%s: %s",
-                  realm, spn, who(s), text);
-    break;
-  case TDSC_E_KRB_PREAUTH_FAILED:
-    tdsc__err_set(err, ec, "the KDC of realm %s refused the key of %s (%s): %s",
-                  realm, who(s), s->cred_desc, text);
-    break;
-  case TDSC_E_KRB_MUTUAL_AUTH_FAILED:
-    tdsc__err_set(err, ec,
-                  "the server did not prove its identity as %s (Kerberos "
-                  "mutual authentication): %s",
-                  spn, text);
-    break;
-  case TDSC_E_KRB_CLIENT_REVOKED:
-    tdsc__err_set(err, ec,
-                  "the domain (realm %s) refuses the account of %s (disabled, "
-                  "expired, locked out or outside its logon hours): %s",
-                  realm, who(s), text);
-    break;
-  case TDSC_E_KRB_PASSWORD_EXPIRED:
-    tdsc__err_set(err, ec, "the password of %s has expired (realm %s): %s",
-                  who(s), realm, text);
-    break;
-  case TDSC_E_KRB_CLIENT_UNKNOWN:
-    tdsc__err_set(err, ec, "the domain (realm %s) does not know %s: %s",
-                  realm, who(s), text);
-    break;
-  case TDSC_E_KRB_REALM_UNKNOWN:
-    tdsc__err_set(err, ec, "no domain (realm) %s is known for %s: %s", realm,
-                  who(s), text);
-    break;
-  case TDSC_E_KRB_NO_TRUST_PATH:
-    tdsc__err_set(err, ec,
-                  "the KDC of %s found no trust path (cross-realm krbtgt) to "
-                  "the realm of %s while %s as %s: %s",
-                  realm, spn, doing, who(s), text);
-    break;
-  case TDSC_E_KRB_ENCTYPE_UNSUPPORTED:
-    tdsc__err_set(err, ec,
-                  "no encryption type is common to this machine, the KDC of "
-                  "%s and the keys of %s while %s for %s: %s",
-                  realm, ph == PH_ACQUIRE ? who(s) : spn, doing, spn, text);
-    break;
-  case TDSC_E_KRB_POLICY_REFUSED:
-    tdsc__err_set(err, ec,
-                  "the KDC of %s refused by policy while %s for %s as %s: %s",
-                  realm, doing, spn, who(s), text);
-    break;
-  case TDSC_E_KRB_AP_REJECTED:
-    tdsc__err_set(err, ec,
-                  "the server behind %s rejected the authenticator of %s: %s",
-                  spn, who(s), text);
-    break;
-  case TDSC_E_PROTOCOL:
-    tdsc__err_set(err, ec,
-                  "the server's Kerberos token for %s is malformed (SSPI, "
-                  "while %s): %s",
-                  spn, doing, text);
-    break;
-  case TDSC_E_BAD_OPTION_VALUE:
-    tdsc__err_set(err, ec, "SSPI does not accept the name %s or %s: %s",
-                  who(s), spn, text);
-    break;
-  case TDSC_E_NO_MEMORY:
-    tdsc__err_set(err, ec, "out of memory in SSPI (Kerberos): %s", text);
-    break;
-  default:
-    tdsc__err_set(err, ec,
-                  "Kerberos authentication to %s as %s failed while %s: %s%s",
-                  spn, who(s), doing, text, wine_note(st));
-    break;
-  }
+  tdsc__krb_what w = {.phase = krb_phase(ph),
+                      .spn = spn,
+                      .who = who(s),
+                      .cred_desc = s->cred_desc,
+                      .realm = realm,
+                      .text = text,
+                      .provider = "SSPI",
+                      .took_ms = -1,
+                      .note = wine_note(st)};
+  tdsc__krb_message(err, ec, &w);
   tdsc__err_provider(err, TDSC_PROVIDER_SSPI, (long long)st, 0, 0, text);
   return ec;
 }
@@ -352,11 +259,12 @@ static tdsc_errc sspi_timeout(sspi_state *s, tdsc_error *err, int64_t started,
                          "NTLM (SSPI) for %s did not finish within the login "
                          "timeout (waited %lld ms) while %s",
                          who(s), waited, doing);
-  return tdsc__err_set(err, TDSC_E_KRB_KDC_UNREACHABLE,
-                       "the KDC for realm %s did not answer within the login "
-                       "timeout (waited %lld ms) while %s for %s as %s",
-                       s->realm ? s->realm : "(the logon domain's realm)",
-                       waited, doing, s->spn ? s->spn : "(no SPN)", who(s));
+  tdsc__krb_what kw = {.phase = krb_phase(ph),
+                       .spn = s->spn ? s->spn : "(no SPN)",
+                       .who = who(s),
+                       .realm = s->realm ? s->realm
+                                         : "(the logon domain's realm)"};
+  return tdsc__krb_timeout_message(err, &kw, waited);
 }
 
 /* Moves s->res into the job of w (its inputs set, its res empty): the
@@ -481,10 +389,7 @@ static tdsc_errc sspi_ctx(void *m, const uint8_t *in, size_t inlen,
   if (tok->oom)
     return tdsc__err_oom(err);
   if (*complete && s->kind == MECH_KRB && !(s->attrs & ISC_RET_MUTUAL_AUTH))
-    return tdsc__err_set(err, TDSC_E_KRB_MUTUAL_AUTH_FAILED,
-                         "the Kerberos context with %s was established "
-                         "without mutual authentication",
-                         s->spn);
+    return tdsc__krb_not_mutual(err, s->spn);
   return TDSC_OK;
 }
 

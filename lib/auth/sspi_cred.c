@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "auth/credfile.h"
+#include "auth/krb5_diag.h"
 #include "auth/sspi.h"
 #include "sec_win32.h"
 
@@ -181,13 +182,10 @@ tdsc_errc tdsc__sspi_krb_init(void **state, const tdsc__auth_params *p,
   *state = s;
   if (!s)
     return tdsc__err_oom(err);
-  if (!p->spn || !*p->spn)
-    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                         "Kerberos needs a service principal name (SPN)");
-  if (p->password && !p->principal)
-    return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
-                         "KrbPassword= needs KrbPrincipal= (whose password "
-                         "it is)");
+  tdsc_errc pc = tdsc__krb_check_params(p->spn, p->principal, p->password,
+                                        err);
+  if (pc)
+    return pc;
   /* An MIT ccache or keytab means nothing to SSPI: say so rather than
    * authenticate as someone else than asked. */
   if (p->ccache || p->keytab)

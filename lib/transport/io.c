@@ -9,10 +9,6 @@
 
 #include <stdint.h>
 
-#ifdef _WIN32
-#include "transport/win32.h"
-#endif
-
 static const tdsc__io *io_bottom(const tdsc__io *top) {
   while (top && top->next)
     top = top->next;
@@ -65,9 +61,9 @@ void tdsc__io_set_wake(tdsc__io *top, const tdsc__waker *w) {
  * the waker never interrupts and whose timeout means the server stopped
  * reading (what it waits for may be a read: TLS, or shared memory, whose
  * descriptor only shows readable). */
-/* The timeout of a wait, as a read's or a write's. */
-static tdsc_errc wait_timeout(const char *peer, bool sending,
-                              tdsc_error *err) {
+/* The timeout of a wait, as a read's or a write's (io.h). */
+tdsc_errc tdsc__io_wait_timeout(const char *peer, bool sending,
+                                tdsc_error *err) {
   if (!sending)
     return tdsc__err_set(err, TDSC_E_READ_TIMEOUT,
                          "no data from %s before the timeout", peer);
@@ -76,39 +72,13 @@ static tdsc_errc wait_timeout(const char *peer, bool sending,
                        "%s did not accept data before the timeout", peer);
 }
 
-#ifdef _WIN32
-/* A bottom whose pollfd is an event HANDLE (the pipes): waits for it and
- * the waker's event. */
-static tdsc_errc handle_wait(const tdsc__io *b, HANDLE ev, int64_t deadline,
-                             bool sending, tdsc_error *err) {
-  const char *peer = b->peer ? b->peer : "the server";
-  HANDLE wake = sending ? NULL : tdsc__waker_handle(b->wake);
-  HANDLE hs[2] = {ev, wake};
-  int ms = tdsc__ms_left(deadline);
-  DWORD w = WaitForMultipleObjects(wake ? 2 : 1, hs, FALSE,
-                                   ms < 0 ? INFINITE : (DWORD)ms);
-  if (w == WAIT_OBJECT_0)
-    return TDSC_OK;
-  if (w == WAIT_OBJECT_0 + 1)
-    return tdsc__err_set(err, TDSC_E_CANCELLED,
-                         "the wait for %s was cancelled", peer);
-  if (w == WAIT_TIMEOUT)
-    return wait_timeout(peer, sending, err);
-  return tdsc__err_errno(err, TDSC_E_SYSTEM, (int)GetLastError(),
-                         "cannot wait for %s", peer);
-}
-#endif
-
 static tdsc_errc io_wait(tdsc__io *top, int want, int64_t deadline,
                          bool sending, tdsc_error *err) {
   bool cancellable = !sending;
   const tdsc__io *b = io_bottom(top);
   const char *peer = peer_of(top);
-#ifdef _WIN32
-  if (tdsc__io_pollfd_is_handle(top))
-    return handle_wait(b, (HANDLE)tdsc__io_pollfd(top), deadline, sending,
-                       err);
-#endif
+  if (b && b->ops->wait) /* a pollfd that is no socket */
+    return b->ops->wait(b, deadline, sending, err);
   intptr_t fd = tdsc__io_pollfd(top);
   int wake_fd = cancellable && b ? tdsc__waker_fd(b->wake) : -1;
   struct pollfd p[2] = {
@@ -137,7 +107,7 @@ static tdsc_errc io_wait(tdsc__io *top, int want, int64_t deadline,
       return tdsc__err_set(err, TDSC_E_CANCELLED,
                            "the wait for %s was cancelled", peer);
     if (r == 0 && tdsc__ms_left(deadline) == 0)
-      return wait_timeout(peer, sending, err);
+      return tdsc__io_wait_timeout(peer, sending, err);
     /* ready, or an error/hang-up the next call reports, or a nap over */
     return TDSC_OK;
   }

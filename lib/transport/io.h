@@ -53,6 +53,12 @@ typedef struct tdsc__io_ops {
   /* Windows: pollfd is an event HANDLE (signalled when an overlapped
    * operation completed, whatever the want), not a SOCKET. */
   bool pollfd_is_handle;
+  /* Bottoms whose pollfd poll() cannot wait on (the HANDLE above): the
+   * wait of tdsc__io_wait, until deadline, or the waker unless sending
+   * (a blocking write); NULL: poll() on the pollfd.  Platform files only
+   * (pipe_win32.c), so that io.c knows no platform. */
+  tdsc_errc (*wait)(const tdsc__io *io, int64_t deadline, bool sending,
+                    tdsc_error *err);
 } tdsc__io_ops;
 
 /* A waker lets another thread interrupt a blocked read (tdsc_conn_cancel):
@@ -120,6 +126,10 @@ bool tdsc__io_pollfd_is_handle(tdsc__io *top);
  * (TDSC_E_CANCELLED). */
 tdsc_errc tdsc__io_wait(tdsc__io *top, int want, int64_t deadline,
                         tdsc_error *err);
+/* The error of a wait for peer that reached its deadline: READ_TIMEOUT,
+ * worded for a read, or (sending) for a peer that stopped reading. */
+tdsc_errc tdsc__io_wait_timeout(const char *peer, bool sending,
+                                tdsc_error *err);
 
 /* Reads exactly len bytes. */
 tdsc_errc tdsc__io_read_full(tdsc__io *io, void *buf, size_t len,

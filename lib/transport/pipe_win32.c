@@ -197,6 +197,27 @@ static intptr_t pipe_pollfd(tdsc__io *io) {
   return (intptr_t)((pipe_io *)io)->ev;
 }
 
+/* The wait of io.h's ops: for the operations' event and the waker's. */
+static tdsc_errc pipe_wait(const tdsc__io *b, int64_t deadline, bool sending,
+                           tdsc_error *err) {
+  const char *peer = b->peer ? b->peer : "the server";
+  HANDLE ev = ((const pipe_io *)b)->ev;
+  HANDLE wake = sending ? NULL : tdsc__waker_handle(b->wake);
+  HANDLE hs[2] = {ev, wake};
+  int ms = tdsc__ms_left(deadline);
+  DWORD w = WaitForMultipleObjects(wake ? 2 : 1, hs, FALSE,
+                                   ms < 0 ? INFINITE : (DWORD)ms);
+  if (w == WAIT_OBJECT_0)
+    return TDSC_OK;
+  if (w == WAIT_OBJECT_0 + 1)
+    return tdsc__err_set(err, TDSC_E_CANCELLED,
+                         "the wait for %s was cancelled", peer);
+  if (w == WAIT_TIMEOUT)
+    return tdsc__io_wait_timeout(peer, sending, err);
+  return tdsc__err_errno(err, TDSC_E_SYSTEM, (int)GetLastError(),
+                         "cannot wait for %s", peer);
+}
+
 /* The pollfd is an event HANDLE (io.h), for WaitForMultipleObjects. */
 static const tdsc__io_ops np_ops = {.name = "np",
                                     .read = tdsc__io_read,
@@ -205,7 +226,8 @@ static const tdsc__io_ops np_ops = {.name = "np",
                                     .pollfd = pipe_pollfd,
                                     .read_some = pipe_read_some,
                                     .write_some = pipe_write_some,
-                                    .pollfd_is_handle = true};
+                                    .pollfd_is_handle = true,
+                                    .wait = pipe_wait};
 static const tdsc__io_ops shm_ops = {.name = "shm",
                                      .read = tdsc__io_read,
                                      .write = tdsc__io_write,
@@ -213,7 +235,8 @@ static const tdsc__io_ops shm_ops = {.name = "shm",
                                      .pollfd = pipe_pollfd,
                                      .read_some = pipe_read_some,
                                      .write_some = pipe_write_some,
-                                     .pollfd_is_handle = true};
+                                     .pollfd_is_handle = true,
+                                     .wait = pipe_wait};
 
 /* ---------------------------------------------------------------- connect */
 
