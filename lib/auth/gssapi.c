@@ -12,7 +12,7 @@
  * worker thread; the caller waits on a condition variable until the login
  * deadline, or (a connect that must not wait: auth.h's PENDING, for the
  * context calls) returns at once and is woken through a waker descriptor
- * (transport/io.h) when the call is done (auth/worker.h).  The GSSAPI
+ * (transport/io.h) when the call is done (transport/worker.h).  The GSSAPI
  * objects a call uses (credential, context, target name, MEMORY ccache)
  * are moved into its job, so that a call the caller abandons on timeout
  * releases them itself when the KDC finally answers: nothing the caller
@@ -30,7 +30,7 @@
 #include "auth/krb5_diag.h"
 #include "auth/krb5_facts.h"
 #include "auth/spnego.h"
-#include "auth/worker.h"
+#include "transport/worker.h"
 #include "clock.h"
 #include "transport/io.h" /* the waker */
 

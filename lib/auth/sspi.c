@@ -18,7 +18,7 @@
  *
  * Deadlines: AcquireCredentialsHandleW (Wine gets the TGT there) and
  * InitializeSecurityContextW may wait for a KDC.  As in gssapi.c, each such
- * call runs on the worker (auth/worker.h).  The caller waits for an
+ * call runs on the worker (transport/worker.h).  The caller waits for an
  * acquisition until the login deadline; a context call does not block a
  * connect that must not wait (auth.h's PENDING): the step returns at once
  * and the worker wakes the connect through a waker (transport/io.h) whose

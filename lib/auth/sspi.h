@@ -6,7 +6,7 @@
 
 #include "auth/auth.h"
 #include "auth/exchange.h"
-#include "auth/worker.h"
+#include "transport/worker.h"
 #include "transport/io.h" /* the waker */
 
 #define SECURITY_WIN32

@@ -11,7 +11,7 @@
 
 #include "auth/auth.h"
 #include "clock.h"
-#include "session/lookup.h"
+#include "transport/lookup.h"
 #include "sys.h"
 #include "transport/sock.h"
 #include "transport/ssrp.h"

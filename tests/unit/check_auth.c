@@ -15,7 +15,7 @@
 #include "vectors.h"
 #ifdef TDSC_HAVE_GSSAPI
 #include "auth/krb5_diag.h"
-#include "auth/worker.h"
+#include "transport/worker.h"
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>

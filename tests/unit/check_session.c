@@ -4,9 +4,9 @@
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include "config.h"
 
-#include "auth/worker.h"
+#include "transport/worker.h"
 #include "clock.h"
-#include "session/lookup.h"
+#include "transport/lookup.h"
 #include "session/session.h"
 
 #include <check.h>

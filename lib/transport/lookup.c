@@ -2,9 +2,9 @@
  * on the worker, the way a threaded resolver does it. */
 #include "config.h"
 
-#include "session/lookup.h"
+#include "transport/lookup.h"
 
-#include "auth/worker.h"
+#include "transport/worker.h"
 #include "clock.h"
 #include "transport/sock.h"
 

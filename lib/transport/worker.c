@@ -1,4 +1,4 @@
-/* The worker for blocking provider calls (worker.h), written once over the
+/* The worker for blocking calls (worker.h), written once over the
  * thread primitives of sys.h (pthreads in sys_posix.c, Windows threads in
  * sys_win32.c).
  *
@@ -9,7 +9,7 @@
  * joins and frees those whose call has returned. */
 #include "config.h"
 
-#include "auth/worker.h"
+#include "transport/worker.h"
 #include "clock.h"
 #include "sys.h"
 

@@ -1,7 +1,8 @@
-/* One blocking provider call (a GSSAPI call, which may wait on a KDC for
- * as long as the provider likes) run on a thread of its own, so that the
- * caller keeps its deadline: it waits for the call, or polls it and is
- * woken through a waker (transport/io.h), or leaves it.
+/* One blocking call (getaddrinfo, a GSSAPI or SSPI call, which may wait
+ * on a name server or a KDC for as long as it likes) run on a thread of
+ * its own, so that the caller keeps its deadline: it waits for the call,
+ * or polls it and is woken through a waker (transport/io.h), or leaves
+ * it.
  *
  * The payload belongs to the work.  While the call runs only the worker
  * touches it; once the work is done the caller reads its outputs (and may
@@ -15,8 +16,8 @@
  * which then unloads the library does not pull the code from under it,
  * the first abandonment keeps the library loaded until the process ends
  * (documented in tdsclient(3)). */
-#ifndef TDSC_AUTH_WORKER_H
-#define TDSC_AUTH_WORKER_H
+#ifndef TDSC_TRANSPORT_WORKER_H
+#define TDSC_TRANSPORT_WORKER_H
 
 #include "transport/io.h" /* the waker */
 

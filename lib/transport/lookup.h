@@ -1,6 +1,6 @@
 /* A host's addresses without blocking the caller (issue 16): getaddrinfo
  * neither honours a deadline nor can be polled, so for a name that needs
- * the name service it runs on the worker (auth/worker.h), which wakes a
+ * the name service it runs on the worker (transport/worker.h), which wakes a
  * descriptor when done and is abandoned at the deadline.  Numeric hosts
  * and localhost (resolve.c answers those itself) resolve at once. */
 #ifndef TDSC_LOOKUP_H
