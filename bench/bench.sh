@@ -3,7 +3,10 @@
 # starts bench/fastsrv, runs bench/decode_bench and bench/rows_bench
 # (tdsclient and db-lib interleaved), then, when valgrind is installed,
 # counts instructions per row with callgrind (the client only: the server
-# is another process, never traced), and stops the server.
+# is another process, never traced), and stops the server; then runs
+# bench/connect_bench.sh (TLS + SQL login connects and SELECT 1 over TLS
+# against tests/server/tdsserver.py; BENCH_CONNECTS, BENCH_TRIPS,
+# BENCH_CG_CONNECTS there).
 #
 #   BENCH_ROWS (1000000)  rows of the timed runs
 #   BENCH_ROUNDS (5)      interleaved rounds (medians)
@@ -64,3 +67,11 @@ if [ "$cgrows" -gt 0 ] && command -v valgrind >/dev/null 2>&1; then
   ratio tdsc-typed dblib-typed
   ratio tdsc-iterate dblib-iterate
 fi
+kill $srv 2>/dev/null || true
+BENCH_ROUNDS=$rounds
+export BENCH_ROUNDS
+if [ "$cgrows" -eq 0 ]; then
+  BENCH_CG_CONNECTS=0
+  export BENCH_CG_CONNECTS
+fi
+sh "$(dirname "$0")/connect_bench.sh"
