@@ -50,7 +50,7 @@ timeout 3600 "$py" "$src/tests/server/tdsserver.py" --host 127.0.0.1 \
 	--log "$tmp/server.log" >"$tmp/ready" 2>"$tmp/server.err" &
 server_pid=$!
 i=0
-until port=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$tmp/ready") && [ -n "$port" ]; do
+until port=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$tmp/ready" 2>/dev/null) && [ -n "$port" ]; do
 	{ kill -0 "$server_pid" 2>/dev/null && [ $i -lt 150 ]; } ||
 		{ echo "$0: the server did not start:" >&2; cat "$tmp/server.err" >&2; exit 1; }
 	sleep 0.1
