@@ -149,7 +149,7 @@ static sample run_one(const char *client, const char *w) {
   bool conn = !strcmp(w, "connect");
   if (!conn && strcmp(w, "select1"))
     die("-w connect|select1");
-  double c0, w0;
+  double c0 = 0, w0 = 0;
   if (!strcmp(client, "tdsc")) {
     tdsc_conn *c = tdsc_open(); /* warm-up, or the SELECT 1 connection */
     if (conn)
