@@ -160,6 +160,18 @@ static void fix_values(tdsc__tokp *p, size_t n) {
   }
 }
 
+/* How fast_row reads a column's length (tok_plan.check), decided once per
+ * COLMETADATA by tdsc__tok_plan_rows with typeinfo.c's rules, so that a
+ * row costs no call per value to them. */
+enum {
+  PLAN_FIXED,  /* no prefix, len bytes */
+  PLAN_EXACT1, /* 1-byte length: 0 (NULL) or exactly len */
+  PLAN_MAX1,   /* 1-byte length: 0 (NULL) or up to len */
+  PLAN_DEC1,   /* 1-byte length: 0 (NULL) or 5, 9, 13, 17 up to len */
+  PLAN_MAX2,   /* 2-byte length: 0xFFFF (NULL) or up to len */
+  PLAN_NONE    /* anything else: the general reader */
+};
+
 /* A ROW whose values are all of 1- or 2-byte length prefixes (or fixed
  * length), whole in the input: decoded in one pass with the bounds checked
  * by hand against the input's end, a fraction of read_value's cost per
@@ -170,7 +182,7 @@ static void fix_values(tdsc__tokp *p, size_t n) {
 static bool fast_row(tdsc__tokp *p, tdsc__cur *c, uint8_t tok) {
   const uint8_t *in = c->rd.p, *bitmap = NULL;
   size_t n = c->rd.len, pos = c->rd.pos;
-  if (c->rd.bad)
+  if (c->rd.bad || !p->plan_all)
     return false;
   if (tok == TDSC__TOK_NBCROW) {
     size_t nb = (p->ncols + 7) / 8;
@@ -180,15 +192,20 @@ static bool fast_row(tdsc__tokp *p, tdsc__cur *c, uint8_t tok) {
     pos += nb;
   }
   for (size_t i = 0; i < p->ncols; i++) {
-    const tdsc__colinfo *col = &p->cols[i];
+    const tok_plan *pl = &p->plan[i];
     tdsc__value *v = &p->vals[i];
     size_t len;
     if (bitmap && (bitmap[i / 8] >> (i % 8)) & 1) {
       v->null = true, v->data = NULL, v->len = 0;
       continue;
     }
-    switch (col->lenkind) {
-    case TDSC__LEN_BYTE:
+    switch (pl->check) {
+    case PLAN_FIXED:
+      len = pl->len;
+      break;
+    case PLAN_EXACT1:
+    case PLAN_MAX1:
+    case PLAN_DEC1:
       if (pos >= n)
         return false;
       len = in[pos++];
@@ -196,10 +213,13 @@ static bool fast_row(tdsc__tokp *p, tdsc__cur *c, uint8_t tok) {
         v->null = true, v->data = NULL, v->len = 0;
         continue;
       }
-      if (!tdsc__typeinfo_len_ok(col, len))
+      if (pl->check == PLAN_EXACT1 ? len != pl->len : len > pl->len)
+        return false;
+      if (pl->check == PLAN_DEC1 && len != 5 && len != 9 && len != 13 &&
+          len != 17)
         return false;
       break;
-    case TDSC__LEN_USHORT:
+    case PLAN_MAX2:
       if (n - pos < 2)
         return false;
       len = tdsc__le16(in + pos);
@@ -208,12 +228,7 @@ static bool fast_row(tdsc__tokp *p, tdsc__cur *c, uint8_t tok) {
         v->null = true, v->data = NULL, v->len = 0;
         continue;
       }
-      if (len > col->max_len)
-        return false;
-      break;
-    case TDSC__LEN_FIXED:
-      len = col->fixed_len;
-      if (len == 0)
+      if (len > pl->len)
         return false;
       break;
     default:
@@ -265,9 +280,39 @@ static tok_res parse_row(tdsc__tokp *p, tdsc__cur *c, uint8_t tok,
   ev->u.row.values = p->vals;
   return R_OK;
 }
+/* fast_row's check of col's length: typeinfo.c's tdsc__typeinfo_len_ok
+ * decided per column. */
+static void plan_check(const tdsc__colinfo *col, tok_plan *pl) {
+  size_t exact;
+  pl->fixed = false;
+  pl->len = col->max_len;
+  switch (col->lenkind) {
+  case TDSC__LEN_FIXED:
+    pl->fixed = col->fixed_len > 0;
+    pl->len = (uint32_t)col->fixed_len;
+    pl->check = pl->fixed ? PLAN_FIXED : PLAN_NONE; /* NULLTYPE */
+    return;
+  case TDSC__LEN_BYTE:
+    if ((exact = tdsc__typeinfo_exact_len(col)) > 0) {
+      pl->len = (uint32_t)exact;
+      pl->check = PLAN_EXACT1;
+    } else if (tdsc__typeinfo_decimal_lens(col))
+      pl->check = PLAN_DEC1;
+    else
+      pl->check = PLAN_MAX1;
+    return;
+  case TDSC__LEN_USHORT:
+    pl->check = PLAN_MAX2;
+    return;
+  default:
+    pl->check = PLAN_NONE;
+  }
+}
+
 bool tdsc__tok_plan_rows(tdsc__tokp *p) {
   size_t max = 0;
-  p->plan_ok = false;
+  bool one_size = true;
+  p->plan_ok = p->plan_all = false;
   if (!p->has_meta || p->ncols == 0)
     return true;
   if (!tdsc__tok_ensure_vals(p, p->ncols))
@@ -280,24 +325,18 @@ bool tdsc__tok_plan_rows(tdsc__tokp *p) {
     p->plan_cap = p->ncols;
   }
   for (size_t i = 0; i < p->ncols; i++) {
-    const tdsc__colinfo *col = &p->cols[i];
     tok_plan *pl = &p->plan[i];
-    size_t exact;
-    if (col->lenkind == TDSC__LEN_FIXED && col->fixed_len > 0) {
-      pl->fixed = true;
-      pl->len = col->fixed_len;
+    plan_check(&p->cols[i], pl);
+    if (pl->check == PLAN_FIXED)
       max += pl->len;
-    } else if (col->lenkind == TDSC__LEN_BYTE &&
-               (exact = tdsc__typeinfo_exact_len(col)) > 0 && exact < 256) {
-      pl->fixed = false;
-      pl->len = (uint32_t)exact;
-      max += 1 + exact;
-    } else {
-      return true;
-    }
+    else if (pl->check == PLAN_EXACT1)
+      max += 1 + pl->len;
+    else
+      one_size = false;
   }
+  p->plan_all = true;
   p->plan_max = max;
-  p->plan_ok = true;
+  p->plan_ok = one_size;
   return true;
 }
 

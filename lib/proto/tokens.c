@@ -25,7 +25,7 @@ void tdsc__tokp_reset(tdsc__tokp *p) {
   p->cols = NULL;
   p->ncols = 0;
   p->has_meta = false;
-  p->plan_ok = false;
+  p->plan_ok = p->plan_all = false;
   p->has_large = false;
   p->row.active = false;
 }

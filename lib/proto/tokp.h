@@ -54,7 +54,10 @@ typedef struct lazy_row {
  * or the one length the column allows (INTN, FLTN, GUID, ...). */
 typedef struct tok_plan {
   bool fixed;   /* no length prefix: len bytes */
-  uint32_t len; /* the size, or the one non-NULL length allowed */
+  uint32_t len; /* the size, or the one non-NULL length allowed; for the
+                   other checks, the column's maximum */
+  uint8_t check; /* how tok_row.c's fast_row reads and checks the length:
+                    one of tok_row.c's PLAN_ values, typeinfo.c's rules */
 } tok_plan;
 
 struct tdsc__tokp {
@@ -83,6 +86,7 @@ struct tdsc__tokp {
    * every column is fixed-size or of one allowed length, plan_max the
    * most bytes a ROW's values can take then. */
   bool plan_ok;
+  bool plan_all; /* plan has an entry (check) for every column */
   size_t plan_max;
   tok_plan *plan;
   size_t plan_cap;

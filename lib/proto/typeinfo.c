@@ -523,18 +523,24 @@ size_t tdsc__typeinfo_exact_len(const tdsc__colinfo *col) {
   }
 }
 
-bool tdsc__typeinfo_len_ok(const tdsc__colinfo *col, size_t len) {
-  size_t exact = tdsc__typeinfo_exact_len(col);
-  if (exact)
-    return len == exact;
+bool tdsc__typeinfo_decimal_lens(const tdsc__colinfo *col) {
   switch (col->wire_type) {
   case T_DECIMAL:
   case T_NUMERIC:
   case T_DECIMALN:
   case T_NUMERICN:
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool tdsc__typeinfo_len_ok(const tdsc__colinfo *col, size_t len) {
+  size_t exact = tdsc__typeinfo_exact_len(col);
+  if (exact)
+    return len == exact;
+  if (tdsc__typeinfo_decimal_lens(col))
     return (len == 5 || len == 9 || len == 13 || len == 17) &&
            len <= col->max_len;
-  default:
-    return len <= col->max_len;
-  }
+  return len <= col->max_len;
 }

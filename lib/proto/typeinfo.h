@@ -65,6 +65,9 @@ tdsc_errc tdsc__typeinfo_read(tdsc__cur *c, tdsc__colinfo *col,
  * types have fixed sets of lengths: INTN 1/2/4/8, DECIMALN 5/9/13/17, a
  * TIMEN of scale 7 exactly 5, ...; others at most max_len). */
 bool tdsc__typeinfo_len_ok(const tdsc__colinfo *col, size_t len);
+/* True when col's values are decimal/numeric's (2.2.5.5.1.4): 5, 9, 13 or
+ * 17 bytes, up to its maximum (tok_row.c plans rows with it). */
+bool tdsc__typeinfo_decimal_lens(const tdsc__colinfo *col);
 /* The one length a non-NULL value of a BYTELEN column may have when its
  * type has a single storage size (INTN, FLTN, GUID, TIMEN, ...: the one
  * TYPE_INFO announced), else 0. */

@@ -53,8 +53,10 @@ bool tdsc_column_nullable(const tdsc_column *col) {
 /* Checks common to every getter (and tdsc_result_is_null): the result
  * still has its connection, a row is current, col is in range.  The
  * connection is held in c before anything reads the stream: a failed read
- * detaches r (r->conn becomes NULL) while c lives on. */
-static tdsc_errc row_col(tdsc_result *r, size_t col) {
+ * detaches r (r->conn becomes NULL) while c lives on.  row_col is the
+ * common case inline (issue 15: the getters' calls were a quarter of a
+ * typed row), row_col_fail the same checks in order for the rest. */
+static tdsc_errc row_col_fail(tdsc_result *r, size_t col) {
   if (!r)
     return TDSC_E_INVALID_ARGUMENT;
   if (!r->conn)
@@ -75,19 +77,37 @@ static tdsc_errc row_col(tdsc_result *r, size_t col) {
   return TDSC_OK;
 }
 
-/* On success *v is the value of col, which is not NULL. */
-static tdsc_errc value_at(tdsc_result *r, size_t col, const tdsc__value **v) {
+static inline tdsc_errc row_col(tdsc_result *r, size_t col) {
+  if (!r || !r->conn || !r->has_row || col >= r->ncols)
+    return row_col_fail(r, col);
+  tdsc__conn_begin(r->conn);
+  return TDSC_OK;
+}
+
+static tdsc_errc null_fail(tdsc_result *r, size_t col) {
+  tdsc_conn *c = r->conn;
+  tdsc__err_set(&c->err, TDSC_E_NULL_VALUE, "column %zu ('%s') is NULL", col,
+                r->cols[col].ci->name ? r->cols[col].ci->name : "");
+  return tdsc__conn_fail(c);
+}
+
+/* On success *v is the value of col, which is not NULL.  A row without
+ * large values is whole in r->values; a lazy one is read up to col
+ * (stream.c). */
+static inline tdsc_errc value_at(tdsc_result *r, size_t col,
+                                 const tdsc__value **v) {
   tdsc_errc rc = row_col(r, col);
   if (rc != TDSC_OK)
     return rc;
-  tdsc_conn *c = r->conn;
-  if (tdsc__row_value(r, col, v) != TDSC_OK)
-    return tdsc__conn_fail(c);
-  if ((*v)->null) {
-    tdsc__err_set(&c->err, TDSC_E_NULL_VALUE, "column %zu ('%s') is NULL",
-                  col, r->cols[col].ci->name ? r->cols[col].ci->name : "");
-    return tdsc__conn_fail(c);
+  if (!r->lazy)
+    *v = &r->values[col];
+  else {
+    tdsc_conn *c = r->conn;
+    if (tdsc__row_value(r, col, v) != TDSC_OK)
+      return tdsc__conn_fail(c);
   }
+  if ((*v)->null)
+    return null_fail(r, col);
   return TDSC_OK;
 }
 
@@ -103,6 +123,10 @@ tdsc_errc tdsc_result_is_null(tdsc_result *r, size_t col, bool *null) {
   tdsc_errc rc = row_col(r, col);
   if (rc != TDSC_OK)
     return rc;
+  if (!r->lazy) {
+    *null = r->values[col].null;
+    return TDSC_OK;
+  }
   /* A lazy row may have to read up to the column, and the read may fail
    * and detach r: report on c, never through r->conn. */
   tdsc_conn *c = r->conn;

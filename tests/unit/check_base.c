@@ -227,6 +227,44 @@ START_TEST(bad_sequences_become_replacement_characters) {
 }
 END_TEST
 
+/* The ASCII path takes four UTF-16 units at a time: a non-ASCII unit at
+ * every place of runs of every length up to past two blocks, including
+ * units whose high or low byte alone would pass for ASCII (U+0141 is 41
+ * 01, U+0080 is 80 00), and an odd byte after them. */
+START_TEST(utf16_ascii_blocks_stop_at_any_other_unit) {
+  static const char *other[] = {"\xC5\x81", "\xC2\x80", "\xC3\xA9",
+                                "\xE4\xB8\xAD", "\x7F"};
+  for (size_t o = 0; o < sizeof other / sizeof other[0]; o++)
+    for (size_t len = 0; len <= 13; len++)
+      for (size_t k = 0; k <= len; k++) {
+        char s[64];
+        size_t n = 0;
+        for (size_t i = 0; i < len; i++) {
+          if (i == k) {
+            memcpy(s + n, other[o], strlen(other[o]));
+            n += strlen(other[o]);
+          } else
+            s[n++] = (char)('a' + i);
+        }
+        tdsc__buf w, u;
+        tdsc__buf_init(&w);
+        tdsc__buf_init(&u);
+        tdsc__utf8_to_utf16le(s, n, &w);
+        ck_assert(tdsc__utf16le_to_utf8(w.data, w.len, &u));
+        ck_assert_uint_eq(u.len, n);
+        ck_assert(n == 0 || memcmp(u.data, s, n) == 0);
+        tdsc__buf_put(&w, "A", 1); /* an odd byte: U+FFFD */
+        tdsc__buf_reset(&u);
+        ck_assert(tdsc__utf16le_to_utf8(w.data, w.len, &u));
+        ck_assert_uint_eq(u.len, n + 3);
+        ck_assert(n == 0 || memcmp(u.data, s, n) == 0);
+        ck_assert_mem_eq(u.data + n, "\xEF\xBF\xBD", 3);
+        tdsc__buf_free(&w);
+        tdsc__buf_free(&u);
+      }
+}
+END_TEST
+
 static Suite *base_suite(void) {
   Suite *s = suite_create("base");
   TCase *err = tcase_create("error");
@@ -245,6 +283,7 @@ static Suite *base_suite(void) {
   TCase *utf = tcase_create("utf");
   tcase_add_test(utf, utf16_round_trips_including_surrogates);
   tcase_add_test(utf, bad_sequences_become_replacement_characters);
+  tcase_add_test(utf, utf16_ascii_blocks_stop_at_any_other_unit);
   suite_add_tcase(s, utf);
   return s;
 }
