@@ -19,6 +19,8 @@
  * pays each library's one-time set-up.  The server is Python and its time
  * dominates the wall clock: the client's CPU time (getrusage, user +
  * system) and its instructions (callgrind) are the figures to read. */
+#include "benchkit.h"
+
 #include <tdsclient.h>
 
 #ifdef HAVE_SYBDB_BENCH
@@ -190,36 +192,22 @@ static sample run_one(const char *client, const char *w) {
   return s;
 }
 
+/* run_one in a child of its own (benchkit.h), so that peak RSS is this
+ * run's. */
+typedef struct job {
+  const char *client, *w;
+} job;
+
+static void job_run(const void *arg, void *out) {
+  const job *j = arg;
+  *(sample *)out = run_one(j->client, j->w);
+}
+
 static sample run_forked(const char *client, const char *w) {
-  int p[2];
-  if (pipe(p))
-    die("pipe");
-  fflush(stdout);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(p[0]);
-    sample s = run_one(client, w);
-    if (write(p[1], &s, sizeof s) != sizeof s)
-      _exit(1);
-    _exit(0);
-  }
-  close(p[1]);
+  job j = {client, w};
   sample s;
-  if (read(p[0], &s, sizeof s) != sizeof s)
-    die("child failed");
-  close(p[0]);
-  waitpid(pid, NULL, 0);
+  bench_forked(job_run, &j, &s, sizeof s);
   return s;
-}
-
-static int cmpd(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmpd);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 #define MAXR 15
@@ -245,8 +233,10 @@ static void compare(int rounds) {
          "tdsc cpu us", "dblib cpu", "cpu t/d", "tdsc wall us", "dblib wall",
          "wall t/d");
   for (int k = 0; k < 2; k++) {
-    double ct = median(cpu[k][0], rounds), cd = median(cpu[k][1], rounds);
-    double wt = median(wall[k][0], rounds), wd = median(wall[k][1], rounds);
+    double ct = bench_median(cpu[k][0], rounds),
+           cd = bench_median(cpu[k][1], rounds);
+    double wt = bench_median(wall[k][0], rounds),
+           wd = bench_median(wall[k][1], rounds);
     printf("%-8s %7lu %11.1f %11.1f %7.2f %11.1f %11.1f %7.2f\n", ws[k], n[k],
            ct * 1e6, cd * 1e6, ct / cd, wt * 1e6, wd * 1e6, wt / wd);
   }

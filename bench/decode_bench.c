@@ -10,6 +10,8 @@
  * bytes bench/fastsrv sends. */
 #include "config.h"
 
+#include "benchkit.h"
+
 #include "fastenc.h"
 
 #include "error.h"
@@ -58,16 +60,6 @@ static unsigned long decode(tdsc__tokp *p, const fe_buf *s) {
     off += used;
   }
   return rows;
-}
-
-static double median(double *v, int n) {
-  for (int i = 1; i < n; i++)
-    for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-      double t = v[j];
-      v[j] = v[j - 1];
-      v[j - 1] = t;
-    }
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 int main(int argc, char **argv) {
@@ -125,7 +117,7 @@ int main(int argc, char **argv) {
     td[r] = t1 - t0;
     tm[r] = (t2 - t1) / 10;
   }
-  double d = median(td, rounds), m = median(tm, rounds);
+  double d = bench_median(td, rounds), m = bench_median(tm, rounds);
   printf("decode only, %s rows (%lu rows, %.1f MB in memory), %d rounds, "
          "CPU medians\n",
          w, rows, s.len / 1e6, rounds);

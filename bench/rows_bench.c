@@ -14,6 +14,8 @@
  * in 64 KiB pieces; "raw" reads the same response with recv and no
  * decoding).  CPU time is user + system (getrusage): wall time on a shared
  * machine is noise. */
+#include "benchkit.h"
+
 #include <tdsclient.h>
 
 #ifdef HAVE_SYBDB_BENCH
@@ -401,36 +403,22 @@ static sample run_one(const char *client, const char *w) {
   return s;
 }
 
-/* In a child of its own, so that peak RSS is this run's. */
+/* run_one in a child of its own (benchkit.h), so that peak RSS is this
+ * run's. */
+typedef struct job {
+  const char *client, *w;
+} job;
+
+static void job_run(const void *arg, void *out) {
+  const job *j = arg;
+  *(sample *)out = run_one(j->client, j->w);
+}
+
 static sample run_forked(const char *client, const char *w) {
-  int p[2];
-  if (pipe(p))
-    die("pipe");
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(p[0]);
-    sample s = run_one(client, w);
-    if (write(p[1], &s, sizeof s) != sizeof s)
-      _exit(1);
-    _exit(0);
-  }
-  close(p[1]);
+  job j = {client, w};
   sample s;
-  if (read(p[0], &s, sizeof s) != sizeof s)
-    die("child failed");
-  close(p[0]);
-  waitpid(pid, NULL, 0);
+  bench_forked(job_run, &j, &s, sizeof s);
   return s;
-}
-
-static int cmpd(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmpd);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 #define MAXR 15
@@ -473,8 +461,10 @@ static void compare(int rounds) {
          "rate a/b", "a peakKiB", "b peakKiB");
   for (size_t k = 0; k < np; k++) {
     pair *p = &pairs[k];
-    double ca = median(p->cpu[0], rounds), cb = median(p->cpu[1], rounds);
-    double wa = median(p->wall[0], rounds), wb = median(p->wall[1], rounds);
+    double ca = bench_median(p->cpu[0], rounds),
+           cb = bench_median(p->cpu[1], rounds);
+    double wa = bench_median(p->wall[0], rounds),
+           wb = bench_median(p->wall[1], rounds);
     double n = !strcmp(p->unit, "MB") ? p->n / 1e6 : (double)p->n;
     /* rates from wall time: what a user waits for; CPU ratio beside it */
     printf("%-8s %-6s %-6s %9.3f %9.3f %10.0f %10.0f %7.2f %7.2f %9ld "
