@@ -385,13 +385,13 @@ TDSC_API tdsc_errc tdsc_conn_consume(tdsc_conn *c);
  * one code path): SQL Browser (an instance name without a port), TCP
  * (addresses raced as RFC 8305 says), PRELOGIN, TLS (OpenSSL and
  * Schannel), LOGIN7, SQL login and NTLM exchanges never wait; host name
- * resolution (getaddrinfo) and the Kerberos and NTLM token calls of
- * GSSAPI and SSPI run on a worker thread and the connect waits on a
- * descriptor the worker signals (tdsc_conn_socket is then no socket: wait
- * for it to be readable).  Some steps still block inside one call in this
- * release: the connect of a named pipe or of shared memory, and acquiring
- * Kerberos credentials from a password or a keytab (at most
- * LoginTimeout).  Until the connect ends, use c only with these calls,
+ * resolution (getaddrinfo), acquiring Kerberos credentials from a
+ * password or a keytab, and the Kerberos and NTLM token calls of GSSAPI
+ * and SSPI run on a worker thread and the connect waits on a descriptor
+ * the worker signals (tdsc_conn_socket is then no socket: wait for it to
+ * be readable).  Only the connect of a named pipe or of shared memory (a
+ * local endpoint) still blocks inside one call in this release, at most
+ * LoginTimeout.  Until the connect ends, use c only with these calls,
  * tdsc_conn_socket, tdsc_conn_wants, tdsc_conn_timeout_ms,
  * tdsc_conn_error, tdsc_conn_close and tdsc_conn_free (tdsc_conn_close
  * abandons the connect); requests fail with TDSC_E_NOT_CONNECTED.

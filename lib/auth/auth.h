@@ -55,6 +55,11 @@ typedef struct tdsc__mech_ops {
    * exchanged. *state is freed with free_state, also after a failure. */
   tdsc_errc (*init)(void **state, const tdsc__auth_params *p,
                     tdsc_error *err);
+  /* Optional: with pending_ok, init may leave acquiring the credentials
+   * (which may ask a KDC) to this, called after init and before any
+   * traffic until it stops returning TDSC__AUTH_PENDING (waiting on
+   * pollfd meanwhile): DONE, or FAILED with init's codes. */
+  tdsc__auth_status (*acquire)(void *state, tdsc_error *err);
   /* One step: in is the server's token (NULL, 0 on the first call), *out
    * receives the token to send (appended; may stay empty). */
   tdsc__auth_status (*step)(void *state, const uint8_t *in, size_t inlen,

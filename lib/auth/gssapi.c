@@ -223,6 +223,9 @@ typedef struct krb_state {
   tdsc__waker *wake; /* NULL: every call waits (the params' pending_ok) */
   tdsc__work *pending;
   int64_t started;
+  /* the credentials' acquiring, prepared by krb_init and left to
+   * krb_acquire when the caller does not wait (it may ask the KDC) */
+  tdsc__work *acq;
 } krb_state;
 _Static_assert(offsetof(krb_state, x) == 0, "tdsc__exchange_step's state");
 
@@ -417,6 +420,31 @@ static tdsc_errc krb_run(krb_state *s, tdsc__work *w, tdsc__krb_phase phase,
   return krb_done(s, w, phase, err);
 }
 
+/* Runs w (inputs set) as the caller allows: waiting, without a waker;
+ * else started on the worker and polled, TDSC__AGAIN (s->pending is w)
+ * until it is done.  TDSC_OK: w is done, its outputs in its payload (the
+ * caller ends it); on failure err is set and w is gone. */
+static tdsc_errc krb_call(krb_state *s, tdsc__work *w, tdsc__krb_phase phase,
+                          tdsc_error *err) {
+  if (s->pending != w) {
+    if (!s->wake)
+      return krb_run(s, w, phase, err);
+    /* the caller does not wait: the worker fires s->wake when done */
+    krb_hand_over(s, tdsc__work_payload(w));
+    tdsc__waker_clear(s->wake);
+    if (!tdsc__work_start(w, s->wake))
+      return krb_done(s, w, phase, err); /* it ran here */
+    s->pending = w;
+  }
+  int st = tdsc__work_poll(w, s->deadline);
+  if (st == 0)
+    return TDSC__AGAIN;
+  s->pending = NULL;
+  if (st < 0)
+    return krb_timeout(s, err, s->started, phase);
+  return krb_done(s, w, phase, err);
+}
+
 static void set_identity(krb_state *s) {
   OM_uint32 minor;
   gss_name_t name = GSS_C_NO_NAME;
@@ -462,6 +490,17 @@ static tdsc_errc import_name(krb_state *s, const char *text,
   }
   return TDSC_OK;
 }
+
+/* The acquiring w is done: ends it, and names who was acquired.  A
+ * ccache's principal was read in krb_init; asking GSSAPI about an expired
+ * ccache credential leaks in MIT 1.20's mechglue (valgrind). */
+static void krb_acquired(krb_state *s, tdsc__work *w) {
+  tdsc__work_end(w);
+  if (s->with_password || s->keytab)
+    set_identity(s);
+}
+
+static tdsc__auth_status krb_acquire(void *state, tdsc_error *err);
 
 static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
                           tdsc_error *err) {
@@ -554,14 +593,31 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
     tdsc__work_end(w);
     return tdsc__err_oom(err);
   }
+  /* A password or a keytab asks the KDC: a caller that may not wait has
+   * it done by krb_acquire, on the worker (a ccache is only read) */
+  if (s->wake && (p->password || p->keytab)) {
+    s->acq = w;
+    return TDSC_OK;
+  }
   if ((ec = krb_run(s, w, TDSC__KRB_ACQUIRE, err)))
     return ec;
-  tdsc__work_end(w);
-  /* A ccache's principal was read above; asking GSSAPI about an expired
-   * ccache credential leaks in MIT 1.20's mechglue (valgrind). */
-  if (p->password || p->keytab)
-    set_identity(s);
+  krb_acquired(s, w);
   return TDSC_OK;
+}
+
+static tdsc__auth_status krb_acquire(void *state, tdsc_error *err) {
+  krb_state *s = state;
+  tdsc__work *w = s->acq;
+  if (!w)
+    return TDSC__AUTH_DONE;
+  tdsc_errc ec = krb_call(s, w, TDSC__KRB_ACQUIRE, err);
+  if (ec == TDSC__AGAIN)
+    return TDSC__AUTH_PENDING;
+  s->acq = NULL;
+  if (ec)
+    return TDSC__AUTH_FAILED; /* w is gone */
+  krb_acquired(s, w);
+  return TDSC__AUTH_DONE;
 }
 
 /* One gss_init_sec_context round: in may be NULL.  Appends the mechanism's
@@ -587,29 +643,9 @@ static tdsc_errc krb_ctx(void *m, const uint8_t *in, size_t inlen,
       memcpy(j->in.value, in, inlen);
       j->in.length = inlen;
     }
-    if (!s->wake) {
-      if ((ec = krb_run(s, w, phase, err)))
-        return ec;
-    } else {
-      /* the caller does not wait: the worker fires s->wake when done */
-      krb_hand_over(s, j);
-      tdsc__waker_clear(s->wake);
-      if (tdsc__work_start(w, s->wake))
-        s->pending = w;
-      else if ((ec = krb_done(s, w, phase, err)))
-        return ec;
-    }
   }
-  if (s->pending) {
-    int st = tdsc__work_poll(w, s->deadline);
-    if (st == 0)
-      return TDSC__AGAIN;
-    s->pending = NULL;
-    if (st < 0)
-      return krb_timeout(s, err, s->started, phase);
-    if ((ec = krb_done(s, w, phase, err)))
-      return ec;
-  }
+  if ((ec = krb_call(s, w, phase, err)))
+    return ec;
   krb_job *j = tdsc__work_payload(w);
   tdsc__buf_put(tok, j->out.value, j->out.length);
   s->flags = j->flags;
@@ -666,6 +702,8 @@ static void krb_free(void *state) {
     return;
   if (s->pending) /* the connect was abandoned during a call */
     tdsc__work_abandon(s->pending);
+  if (s->acq && s->acq != s->pending) /* never started */
+    tdsc__work_end(s->acq);
   tdsc__waker_free(s->wake);
   res_release(&s->res);
   tdsc__exchange_free(&s->x);
@@ -687,6 +725,7 @@ static intptr_t krb_pollfd(void *state) {
 static const tdsc__mech_ops kerberos_ops = {
     .name = "kerberos",
     .init = krb_init,
+    .acquire = krb_acquire,
     .step = tdsc__exchange_step,
     .identity = tdsc__exchange_identity,
     .free_state = krb_free,

@@ -81,12 +81,23 @@ void tdsc__attempt_free(tdsc__attempt *a) {
 
 /* Readies the mechanism: credentials, before any traffic (a mechanism with
  * none is skipped without touching the server). */
+/* The trail's target once the mechanism knows who it is: the identity,
+ * and the SPN where the row says so. */
+static void mech_target(tdsc__attempt *a) {
+  const char *id = a->ops->identity(a->state);
+  if (id && *id && !a->row->trail_spn)
+    snprintf(a->target, sizeof a->target, "%s", id);
+  else if (id && *id)
+    snprintf(a->target, sizeof a->target, "%s for %s (%s)", id, a->spn,
+             a->spn_how);
+}
+
 static tdsc_errc mech_init(tdsc_conn *c, tdsc__attempt *a) {
-  char how[600] = "", host[256] = "";
+  char host[256] = "";
   if (a->row->spn) {
-    tdsc__endpoint_spn(&c->opts, &a->ep, a->spn, sizeof a->spn, how,
-                       sizeof how);
-    snprintf(a->target, sizeof a->target, "%s (%s)", a->spn, how);
+    tdsc__endpoint_spn(&c->opts, &a->ep, a->spn, sizeof a->spn, a->spn_how,
+                       sizeof a->spn_how);
+    snprintf(a->target, sizeof a->target, "%s (%s)", a->spn, a->spn_how);
   }
   a->ops = *a->row->ops;
   if (!a->ops)
@@ -131,14 +142,8 @@ static tdsc_errc mech_init(tdsc_conn *c, tdsc__attempt *a) {
   };
   tdsc__fedauth_params(c, a->row, &p);
   tdsc_errc rc = a->ops->init(&a->state, &p, &c->err);
-  if (rc == TDSC_OK) {
-    const char *id = a->ops->identity(a->state);
-    if (id && *id && !a->row->trail_spn)
-      snprintf(a->target, sizeof a->target, "%s", id);
-    else if (id && *id)
-      snprintf(a->target, sizeof a->target, "%s for %s (%s)", id, a->spn,
-               how);
-  }
+  if (rc == TDSC_OK)
+    mech_target(a);
   return rc;
 }
 
@@ -651,10 +656,52 @@ static tdsc_errc lookup_enter(tdsc_conn *c, tdsc__attempt *a) {
                             &a->lk, &c->err);
 }
 
-/* Readies the mechanism, then opens the transport: a pipe or shared memory
- * at once (blocking, within the deadline); for TCP the lookup starts (SQL
- * Browser first for an instance: the mechanism waits for the port, which
- * its SPN may name). */
+/* Opens the transport: a pipe or shared memory at once (blocking, within
+ * the deadline); for TCP the host's lookup starts. */
+static tdsc_errc transport_enter(tdsc_conn *c, tdsc__attempt *a) {
+  if (a->ep.kind == TDSC__EP_TCP)
+    return lookup_enter(c, a);
+  tdsc_errc rc = tdsc__endpoint_open(&a->ep, a->deadline, &c->io, c->address,
+                                     sizeof c->address, &c->err);
+  if (rc != TDSC_OK)
+    return rc;
+  if (c->opts.encrypt == TDSC__ENC_STRICT)
+    return tls_enter(c, a, TDSC__AS_TLS_STRICT);
+  return prelogin_send(c, a);
+}
+
+/* The credentials the mechanism's init left to acquire (a password or a
+ * keytab asks the KDC), on its worker, before any traffic; then the
+ * transport. */
+static tdsc_errc creds_step(tdsc_conn *c, tdsc__attempt *a) {
+  if (a->ops->acquire) {
+    tdsc__auth_status st = a->ops->acquire(a->state, &c->err);
+    if (st == TDSC__AUTH_PENDING) {
+      a->fd = a->ops->pollfd ? a->ops->pollfd(a->state) : TDSC__NO_POLLFD;
+      a->want = TDSC__WANT_READ;
+      if (a->fd == TDSC__NO_POLLFD)
+        a->timer_ms = 2; /* nothing to wait on: look again shortly */
+      return TDSC__AGAIN;
+    }
+    if (st == TDSC__AUTH_FAILED)
+      return c->err.code;
+    mech_target(a); /* who was acquired */
+  }
+  return transport_enter(c, a);
+}
+
+/* The mechanism readied (init), then its credentials (creds_step). */
+static tdsc_errc mech_enter(tdsc_conn *c, tdsc__attempt *a) {
+  tdsc_errc rc = mech_init(c, a);
+  if (rc != TDSC_OK)
+    return rc;
+  a->st = TDSC__AS_CREDENTIALS;
+  return creds_step(c, a);
+}
+
+/* Readies the mechanism, then opens the transport; for an instance SQL
+ * Browser is asked first (the mechanism waits for the port, which its SPN
+ * may name). */
 static tdsc_errc begin(tdsc_conn *c, tdsc__attempt *a) {
   a->deadline = tdsc__deadline_in(c->opts.login_timeout * 1000);
   if (a->ep.kind == TDSC__EP_TCP && !a->ep.port)
@@ -665,19 +712,9 @@ static tdsc_errc begin(tdsc_conn *c, tdsc__attempt *a) {
   else
     snprintf(c->address, sizeof c->address, "%s", a->ep.path);
   a->tls_used = c->opts.encrypt == TDSC__ENC_STRICT ? "strict" : "-";
-  tdsc_errc rc;
   if (a->ep.kind == TDSC__EP_TCP && !a->ep.port)
     return lookup_enter(c, a);
-  if ((rc = mech_init(c, a)) != TDSC_OK)
-    return rc;
-  if (a->ep.kind == TDSC__EP_TCP)
-    return lookup_enter(c, a);
-  if ((rc = tdsc__endpoint_open(&a->ep, a->deadline, &c->io, c->address,
-                                sizeof c->address, &c->err)) != TDSC_OK)
-    return rc;
-  if (c->opts.encrypt == TDSC__ENC_STRICT)
-    return tls_enter(c, a, TDSC__AS_TLS_STRICT);
-  return prelogin_send(c, a);
+  return mech_enter(c, a);
 }
 
 static tdsc_errc lookup_step(tdsc_conn *c, tdsc__attempt *a) {
@@ -720,9 +757,7 @@ static tdsc_errc browser_step(tdsc_conn *c, tdsc__attempt *a) {
   if (rc == TDSC_OK)
     rc = tdsc__endpoint_browsed(&a->ep, &info, &c->err);
   if (rc == TDSC_OK)
-    rc = mech_init(c, a);
-  if (rc == TDSC_OK)
-    rc = lookup_enter(c, a);
+    rc = mech_enter(c, a);
   return rc;
 }
 
@@ -756,6 +791,9 @@ tdsc_errc tdsc__attempt_step(tdsc_conn *c, tdsc__attempt *a) {
     switch (a->st) {
     case TDSC__AS_BEGIN:
       rc = begin(c, a);
+      break;
+    case TDSC__AS_CREDENTIALS:
+      rc = creds_step(c, a);
       break;
     case TDSC__AS_LOOKUP:
       rc = lookup_step(c, a);

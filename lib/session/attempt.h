@@ -11,9 +11,11 @@
 #include "tls/tls.h"
 
 typedef enum tdsc__astate {
-  TDSC__AS_BEGIN,       /* the mechanism's credentials (once the port is
-                           known), a pipe or shared memory opened, or the
-                           host's lookup started */
+  TDSC__AS_BEGIN,       /* the mechanism readied (once the port is
+                           known), or SQL Browser's lookup started */
+  TDSC__AS_CREDENTIALS, /* the mechanism's credentials acquired on its
+                           worker (auth.h acquire), then a pipe or shared
+                           memory opened or the host's lookup started */
   TDSC__AS_LOOKUP,      /* the host's addresses being resolved (lookup.h),
                            for SQL Browser while the port is unknown,
                            else for TCP */
@@ -43,6 +45,7 @@ typedef struct tdsc__attempt {
   const char *tls_used;
   char target[1200]; /* user, or "principal for SPN (how it was derived)" */
   char spn[300];
+  char spn_how[600]; /* how the SPN was derived, for the trail */
   bool done;        /* the mechanism completed (Kerberos: server proved) */
   bool mech_failed; /* the mechanism failed on a server token */
 
@@ -83,7 +86,7 @@ void tdsc__attempt_init(tdsc__attempt *a, const tdsc__endpoint *ep,
  * a->deadline: the step then fails with the timeout), or the attempt's
  * failure (c->err, the same code and words as ever).  Some steps may
  * still block inside (tdsclient(3), NON-BLOCKING MODE): the pipe and
- * shared-memory connects, acquiring Kerberos credentials. */
+ * shared-memory connects. */
 tdsc_errc tdsc__attempt_step(tdsc_conn *c, tdsc__attempt *a);
 /* Frees what a holds (the mechanism's state too), not c->io. */
 void tdsc__attempt_free(tdsc__attempt *a);

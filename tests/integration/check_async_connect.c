@@ -435,6 +435,46 @@ START_TEST(each_state_fails_as_in_blocking_mode) {
 }
 END_TEST
 
+/* Acquiring a ticket with a password asks the KDC: on the worker, while
+ * the loop goes on (a silent KDC held the start for LoginTimeout before);
+ * the deadline fails it with the blocking connect's code.  Last: the
+ * realm's KDC stays silent. */
+START_TEST(acquiring_a_ticket_does_not_block_the_loop) {
+  ck_assert(th_realm_cmd(&realm, "silent", (const char *)NULL));
+  char cs[2048];
+  snprintf(cs, sizeof cs, "%s",
+           th_connstr(&srv, "Authentication=kerberos;KrbPrincipal=alice;"
+                            "KrbPassword=alice-pw;LoginTimeout=3"));
+  tdsc_conn *c = tdsc_conn_new();
+  tdsc_errc rc = tdsc_conn_connect_start(c, cs);
+  ck_assert_msg(rc == TDSC_E_WOULD_BLOCK, "%s", th_report(c));
+  /* waiting on the worker's waker, not on a socket: no traffic yet */
+  struct stat st;
+  ck_assert_int_eq(fstat(tdsc_conn_socket(c), &st), 0);
+  ck_assert(!S_ISSOCK(st.st_mode));
+  ck_assert_int_eq(tdsc_conn_wants(c), TDSC_WANT_READ);
+  tdsc_conn_free(c); /* abandons the call */
+  c = tdsc_conn_new();
+  tdsc_conn *b = tdsc_conn_new();
+  rc = connect_nb(c, cs);
+  ck_assert_msg(rc == TDSC_E_KRB_KDC_UNREACHABLE, "%s", th_report(c));
+  ck_assert_int_eq(tdsc_conn_connect(b, cs), rc);
+  /* the same words (but for the milliseconds waited) */
+  static const char *const words[] = {
+      "did not answer within the login timeout",
+      "while getting initial credentials for MSSQLSvc/localhost:",
+      "as alice@"};
+  for (size_t i = 0; i < 3; i++) {
+    ck_assert_ptr_nonnull(strstr(tdsc_error_message(tdsc_conn_error(c)),
+                                 words[i]));
+    ck_assert_ptr_nonnull(strstr(tdsc_error_message(tdsc_conn_error(b)),
+                                 words[i]));
+  }
+  tdsc_conn_free(b);
+  tdsc_conn_free(c);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("async_connect");
   TCase *tc = tcase_create("async_connect");
@@ -445,6 +485,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, closing_during_a_kerberos_call_abandons_it);
   tcase_add_test(tc, a_request_after_the_connect_has_its_own_deadline);
   tcase_add_test(tc, each_state_fails_as_in_blocking_mode);
+  tcase_add_test(tc, acquiring_a_ticket_does_not_block_the_loop);
   suite_add_tcase(s, tc);
   return s;
 }
