@@ -83,21 +83,8 @@ static void tdsc_select1(tdsc_conn *c) {
 /* ---------------------------------------------------------- db-lib */
 
 #ifdef HAVE_SYBDB_BENCH
-static int dberr(DBPROCESS *d, int sev, int no, int oserr, char *msg,
-                 char *osmsg) {
-  (void)d, (void)sev, (void)oserr, (void)osmsg;
-  fprintf(stderr, "db-lib %d: %s\n", no, msg);
-  return INT_CANCEL;
-}
-
 static DBPROCESS *dblib_open(void) {
-  static bool init;
-  if (!init) {
-    if (dbinit() == FAIL)
-      die("dbinit");
-    dberrhandle(dberr);
-    init = true;
-  }
+  bench_dblib_init();
   LOGINREC *l = dblogin();
   DBSETLUSER(l, user);
   DBSETLPWD(l, pwd);
@@ -128,19 +115,6 @@ static void dblib_select1(DBPROCESS *d) {
 
 /* ---------------------------------------------------------- measuring */
 
-static double cpu_now(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 +
-         (double)u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-}
-
-static double wall_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
-
 typedef struct sample {
   double cpu, wall;
   unsigned long n; /* connects or round trips */
@@ -156,7 +130,7 @@ static sample run_one(const char *client, const char *w) {
     tdsc_conn *c = tdsc_open(); /* warm-up, or the SELECT 1 connection */
     if (conn)
       tdsc_conn_free(c);
-    c0 = cpu_now(), w0 = wall_now();
+    c0 = bench_cpu_now(), w0 = bench_wall_now();
     CALLGRIND_TOGGLE_COLLECT;
     if (conn)
       for (; s.n < connects; s.n++)
@@ -172,7 +146,7 @@ static sample run_one(const char *client, const char *w) {
     DBPROCESS *d = dblib_open();
     if (conn)
       dbclose(d);
-    c0 = cpu_now(), w0 = wall_now();
+    c0 = bench_cpu_now(), w0 = bench_wall_now();
     CALLGRIND_TOGGLE_COLLECT;
     if (conn)
       for (; s.n < connects; s.n++)
@@ -187,27 +161,15 @@ static sample run_one(const char *client, const char *w) {
   } else {
     die("-c tdsc|dblib (dblib: built without FreeTDS db-lib?)");
   }
-  s.cpu = cpu_now() - c0;
-  s.wall = wall_now() - w0;
+  s.cpu = bench_cpu_now() - c0;
+  s.wall = bench_wall_now() - w0;
   return s;
 }
 
-/* run_one in a child of its own (benchkit.h), so that peak RSS is this
- * run's. */
-typedef struct job {
-  const char *client, *w;
-} job;
-
-static void job_run(const void *arg, void *out) {
-  const job *j = arg;
-  *(sample *)out = run_one(j->client, j->w);
-}
-
-static sample run_forked(const char *client, const char *w) {
-  job j = {client, w};
-  sample s;
-  bench_forked(job_run, &j, &s, sizeof s);
-  return s;
+/* run_one for bench_forked: each run in a child of its own, so that its
+ * peak RSS is its own. */
+static void run_into(const char *client, const char *w, void *out) {
+  *(sample *)out = run_one(client, w);
 }
 
 #define MAXR 15
@@ -221,7 +183,8 @@ static void compare(int rounds) {
     for (int k = 0; k < 2; k++)
       for (int side = 0; side < 2; side++) {
         int who = (r & 1) ? 1 - side : side; /* alternate who goes first */
-        sample s = run_forked(cs[who], ws[k]);
+        sample s;
+        bench_forked(run_into, cs[who], ws[k], &s, sizeof s);
         cpu[k][who][r] = s.cpu / (double)s.n;
         wall[k][who][r] = s.wall / (double)s.n;
         n[k] = s.n;

@@ -33,13 +33,6 @@ static void die(const char *what) {
   exit(1);
 }
 
-static double cpu_now(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 +
-         (double)u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-}
-
 /* One pass of the parser over the whole stream; returns rows seen. */
 static unsigned long decode(tdsc__tokp *p, const fe_buf *s) {
   tdsc__tokp_reset(p);
@@ -103,17 +96,17 @@ int main(int argc, char **argv) {
   }
   double td[31], tm[31];
   for (int r = 0; r < rounds; r++) {
-    double t0 = cpu_now();
+    double t0 = bench_cpu_now();
     if (decode(p, &s) != rows)
       die("row count");
-    double t1 = cpu_now();
+    double t1 = bench_cpu_now();
     /* memcpy is far faster: repeat it to get a measurable time */
     for (int k = 0; k < 10; k++) {
       memcpy(dst, s.p, s.len);
       sink += dst[k];
       s.p[0] ^= 0; /* nothing to fold */
     }
-    double t2 = cpu_now();
+    double t2 = bench_cpu_now();
     td[r] = t1 - t0;
     tm[r] = (t2 - t1) / 10;
   }

@@ -153,21 +153,8 @@ static unsigned long tdsc_blob(tdsc_conn *c, const char *sql) {
 /* ---------------------------------------------------------- db-lib */
 
 #ifdef HAVE_SYBDB_BENCH
-static int dberr(DBPROCESS *d, int sev, int no, int oserr, char *msg,
-                 char *osmsg) {
-  (void)d, (void)sev, (void)oserr, (void)osmsg;
-  fprintf(stderr, "db-lib %d: %s\n", no, msg);
-  return INT_CANCEL;
-}
-
 static DBPROCESS *dblib_open(void) {
-  static bool init;
-  if (!init) {
-    if (dbinit() == FAIL)
-      die("dbinit");
-    dberrhandle(dberr);
-    init = true;
-  }
+  bench_dblib_init();
   LOGINREC *l = dblogin();
   DBSETLUSER(l, "bench");
   DBSETLPWD(l, "bench");
@@ -321,19 +308,6 @@ static int raw_open_login(void) {
 
 /* ---------------------------------------------------------- measuring */
 
-static double cpu_now(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 +
-         (double)u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-}
-
-static double wall_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
-
 typedef struct sample {
   double cpu, wall;
   unsigned long n;   /* rows, round trips or bytes */
@@ -356,7 +330,7 @@ static sample run_one(const char *client, const char *w) {
   if (!strcmp(client, "tdsc")) {
     tdsc_conn *c = tdsc_open();
     getrusage(RUSAGE_SELF, &u0);
-    c0 = cpu_now(), w0 = wall_now();
+    c0 = bench_cpu_now(), w0 = bench_wall_now();
     CALLGRIND_TOGGLE_COLLECT;
     if (!strcmp(w, "select1"))
       for (unsigned long k = 0; k < iters; k++)
@@ -371,7 +345,7 @@ static sample run_one(const char *client, const char *w) {
   } else if (!strcmp(client, "dblib")) {
     DBPROCESS *d = dblib_open();
     getrusage(RUSAGE_SELF, &u0);
-    c0 = cpu_now(), w0 = wall_now();
+    c0 = bench_cpu_now(), w0 = bench_wall_now();
     CALLGRIND_TOGGLE_COLLECT;
     if (!strcmp(w, "select1"))
       for (unsigned long k = 0; k < iters; k++)
@@ -386,7 +360,7 @@ static sample run_one(const char *client, const char *w) {
   } else if (!strcmp(client, "raw")) {
     int fd = raw_open_login();
     getrusage(RUSAGE_SELF, &u0);
-    c0 = cpu_now(), w0 = wall_now();
+    c0 = bench_cpu_now(), w0 = bench_wall_now();
     CALLGRIND_TOGGLE_COLLECT;
     raw_query(fd, sql);
     s.n = raw_response(fd);
@@ -395,30 +369,18 @@ static sample run_one(const char *client, const char *w) {
   } else {
     die("unknown client");
   }
-  s.cpu = cpu_now() - c0;
-  s.wall = wall_now() - w0;
+  s.cpu = bench_cpu_now() - c0;
+  s.wall = bench_wall_now() - w0;
   getrusage(RUSAGE_SELF, &u1);
   s.rss_kib = u1.ru_maxrss - u0.ru_maxrss;
   s.peak_kib = u1.ru_maxrss;
   return s;
 }
 
-/* run_one in a child of its own (benchkit.h), so that peak RSS is this
- * run's. */
-typedef struct job {
-  const char *client, *w;
-} job;
-
-static void job_run(const void *arg, void *out) {
-  const job *j = arg;
-  *(sample *)out = run_one(j->client, j->w);
-}
-
-static sample run_forked(const char *client, const char *w) {
-  job j = {client, w};
-  sample s;
-  bench_forked(job_run, &j, &s, sizeof s);
-  return s;
+/* run_one for bench_forked: each run in a child of its own, so that its
+ * peak RSS is its own. */
+static void run_into(const char *client, const char *w, void *out) {
+  *(sample *)out = run_one(client, w);
 }
 
 #define MAXR 15
@@ -444,7 +406,8 @@ static void compare(int rounds) {
         /* alternate which client goes first from round to round */
         int who = (r & 1) ? 1 - side : side;
         pair *p = &pairs[k];
-        sample s = run_forked(who ? p->b : p->a, p->w);
+        sample s;
+        bench_forked(run_into, who ? p->b : p->a, p->w, &s, sizeof s);
         p->cpu[who][r] = s.cpu;
         p->wall[who][r] = s.wall;
         if (s.rss_kib > p->rss[who])
