@@ -1,6 +1,7 @@
 /* One connect attempt as a state machine that never waits for the network
- * (attempt.h; MS-TDS 3.2.5): transport, PRELOGIN, TLS as the negotiated
- * encryption asks, LOGIN7 (with the mechanism's first token for integrated
+ * (attempt.h; MS-TDS 3.2.5): after the opening (attempt_open.c: the
+ * mechanism's credentials, SQL Browser, the lookup, the transport),
+ * PRELOGIN, TLS as the negotiated encryption asks, LOGIN7 (with the mechanism's first token for integrated
  * security, then SSPI tokens both ways) and the login response.  Each state
  * goes as far as it can and says what it waits for; connect.c walks the
  * attempts and waits (blocking) or hands the wait to the application.
@@ -11,9 +12,8 @@
 
 #include "auth/auth.h"
 #include "clock.h"
-#include "transport/lookup.h"
 #include "sys.h"
-#include "transport/sock.h"
+#include "transport/lookup.h"
 #include "transport/ssrp.h"
 
 #include <stdio.h>
@@ -77,76 +77,6 @@ void tdsc__attempt_free(tdsc__attempt *a) {
   tdsc__msg_clear(&a->first_error);
 }
 
-/* ------------------------------------------------------- credentials */
-
-/* Readies the mechanism: credentials, before any traffic (a mechanism with
- * none is skipped without touching the server). */
-/* The trail's target once the mechanism knows who it is: the identity,
- * and the SPN where the row says so. */
-static void mech_target(tdsc__attempt *a) {
-  const char *id = a->ops->identity(a->state);
-  if (id && *id && !a->row->trail_spn)
-    snprintf(a->target, sizeof a->target, "%s", id);
-  else if (id && *id)
-    snprintf(a->target, sizeof a->target, "%s for %s (%s)", id, a->spn,
-             a->spn_how);
-}
-
-static tdsc_errc mech_init(tdsc_conn *c, tdsc__attempt *a) {
-  char host[256] = "";
-  if (a->row->spn) {
-    tdsc__endpoint_spn(&c->opts, &a->ep, a->spn, sizeof a->spn, a->spn_how,
-                       sizeof a->spn_how);
-    snprintf(a->target, sizeof a->target, "%s (%s)", a->spn, a->spn_how);
-  }
-  a->ops = *a->row->ops;
-  if (!a->ops)
-    return tdsc__err_set(&c->err, a->row->absent_code, "%s", a->row->absent);
-  /* NTLM's account: NTLMUser/NTLMPassword, else a UID of the form
-   * DOMAIN\user with PWD (FreeTDS's convention). */
-  const char *nuser = tdsc__opt(&c->opts, TDSC__OPT_NTLM_USER);
-  const char *npass = tdsc__opt(&c->opts, TDSC__OPT_NTLM_PASSWORD);
-  const char *uid = tdsc__opt(&c->opts, TDSC__OPT_UID);
-  if (!nuser && uid && strchr(uid, '\\')) {
-    nuser = uid;
-    npass = tdsc__opt(&c->opts, TDSC__OPT_PWD);
-  }
-  /* Kerberos's principal: KrbPrincipal=, else UID= unless UID= names the
-   * login of a listed mechanism (sql) or an NTLM account (DOMAIN\user).  The
-   * principal asked for is the one used, or the attempt fails with its own
-   * code (gssapi.c): never silently whoever the ticket cache holds. */
-  const char *principal = tdsc__opt(&c->opts, TDSC__OPT_KRB_PRINCIPAL);
-  bool uid_owned = false;
-  for (size_t k = 0; k < c->opts.nmechs; k++)
-    uid_owned = uid_owned || tdsc__mech_row_of(c->opts.mechs[k])->owns_uid;
-  if (!principal && uid && *uid && !strchr(uid, '\\') && !uid_owned)
-    principal = uid;
-  const char *wsid = tdsc__opt(&c->opts, TDSC__OPT_WSID);
-  if (!wsid && tdsc__hostname(host, sizeof host))
-    wsid = host;
-  tdsc__auth_params p = {
-      .sql_user = uid,
-      .sql_password = tdsc__opt(&c->opts, TDSC__OPT_PWD),
-      .spn = a->row->spn ? a->spn : NULL,
-      .ccache = tdsc__opt(&c->opts, TDSC__OPT_KRB_CCACHE),
-      .keytab = tdsc__opt(&c->opts, TDSC__OPT_KRB_KEYTAB),
-      .principal = principal,
-      .password = tdsc__opt(&c->opts, TDSC__OPT_KRB_PASSWORD),
-      .ntlm_user = nuser,
-      .ntlm_password = npass,
-      .ntlm_credfile = tdsc__opt(&c->opts, TDSC__OPT_NTLM_CREDFILE),
-      .workstation = wsid,
-      .spnego = c->opts.spnego,
-      .deadline = a->deadline,
-      .pending_ok = true, /* tdsc__attempt_step waits for the worker */
-  };
-  tdsc__fedauth_params(c, a->row, &p);
-  tdsc_errc rc = a->ops->init(&a->state, &p, &c->err);
-  if (rc == TDSC_OK)
-    mech_target(a);
-  return rc;
-}
-
 /* ------------------------------------------------------------- TLS */
 
 static const char *tls_context(const tdsc__attempt *a) {
@@ -155,7 +85,8 @@ static const char *tls_context(const tdsc__attempt *a) {
 }
 
 /* Starts the handshake over c->io: state st (TLS or TLS_STRICT). */
-static tdsc_errc tls_enter(tdsc_conn *c, tdsc__attempt *a, tdsc__astate st) {
+tdsc_errc tdsc__as_tls_enter(tdsc_conn *c, tdsc__attempt *a,
+                             tdsc__astate st) {
   a->st = st;
   a->tlso = (tdsc__tls_opts){
       .host = a->tls_host,
@@ -179,7 +110,6 @@ static tdsc_errc tls_enter(tdsc_conn *c, tdsc__attempt *a, tdsc__astate st) {
   return rc;
 }
 
-static tdsc_errc prelogin_send(tdsc_conn *c, tdsc__attempt *a);
 
 static tdsc_errc tls_step(tdsc_conn *c, tdsc__attempt *a) {
   tdsc__io *top = NULL;
@@ -208,7 +138,7 @@ static tdsc_errc tls_step(tdsc_conn *c, tdsc__attempt *a) {
   snprintf(c->tls_version, sizeof c->tls_version, "%s",
            tdsc__tls_version(c->io));
   if (a->st == TDSC__AS_TLS_STRICT)
-    return prelogin_send(c, a);
+    return tdsc__as_prelogin_send(c, a);
   a->st = TDSC__AS_LOGIN;
   return TDSC_OK;
 }
@@ -217,7 +147,7 @@ static tdsc_errc tls_step(tdsc_conn *c, tdsc__attempt *a) {
 
 /* Queues PRELOGIN (MS-TDS 2.2.6.5); its answer is read in state
  * PRELOGIN. */
-static tdsc_errc prelogin_send(tdsc_conn *c, tdsc__attempt *a) {
+tdsc_errc tdsc__as_prelogin_send(tdsc_conn *c, tdsc__attempt *a) {
   tdsc__prelogin pl = {.ver_major = TDSC_VERSION_MAJOR,
                        .ver_minor = TDSC_VERSION_MINOR,
                        .ver_build = TDSC_VERSION_PATCH,
@@ -316,7 +246,7 @@ static tdsc_errc prelogin_step(tdsc_conn *c, tdsc__attempt *a) {
                 : a->plan == TDSC__TLS_LOGIN_ONLY ? "login-only"
                                                   : "off";
   if (a->plan != TDSC__TLS_NONE)
-    return tls_enter(c, a, TDSC__AS_TLS);
+    return tdsc__as_tls_enter(c, a, TDSC__AS_TLS);
   a->st = TDSC__AS_LOGIN;
   return TDSC_OK;
 }
@@ -637,149 +567,6 @@ static tdsc_errc round_step(tdsc_conn *c, tdsc__attempt *a) {
   return rc;
 }
 
-/* --------------------------------------------------------- transport */
-
-/* Starts the lookup of the host: of its SQL Browser while the instance's
- * port is unknown, else of its TCP port. */
-static tdsc_errc lookup_enter(tdsc_conn *c, tdsc__attempt *a) {
-  bool browser = !a->ep.port;
-  uint16_t port = !browser               ? a->ep.port
-                  : c->opts.browser_port ? (uint16_t)c->opts.browser_port
-                                         : TDSC__SSRP_PORT;
-  char purpose[32];
-  snprintf(purpose, sizeof purpose,
-           browser ? "to ask its SQL Server Browser" : "port %u",
-           (unsigned)port);
-  a->st = TDSC__AS_LOOKUP;
-  return tdsc__lookup_start(a->ep.host, port,
-                            browser ? SOCK_DGRAM : SOCK_STREAM, purpose,
-                            &a->lk, &c->err);
-}
-
-/* Opens the transport: a pipe or shared memory at once (blocking, within
- * the deadline); for TCP the host's lookup starts. */
-static tdsc_errc transport_enter(tdsc_conn *c, tdsc__attempt *a) {
-  if (a->ep.kind == TDSC__EP_TCP)
-    return lookup_enter(c, a);
-  tdsc_errc rc = tdsc__endpoint_open(&a->ep, a->deadline, &c->io, c->address,
-                                     sizeof c->address, &c->err);
-  if (rc != TDSC_OK)
-    return rc;
-  if (c->opts.encrypt == TDSC__ENC_STRICT)
-    return tls_enter(c, a, TDSC__AS_TLS_STRICT);
-  return prelogin_send(c, a);
-}
-
-/* The credentials the mechanism's init left to acquire (a password or a
- * keytab asks the KDC), on its worker, before any traffic; then the
- * transport. */
-static tdsc_errc creds_step(tdsc_conn *c, tdsc__attempt *a) {
-  if (a->ops->acquire) {
-    tdsc__auth_status st = a->ops->acquire(a->state, &c->err);
-    if (st == TDSC__AUTH_PENDING) {
-      a->fd = a->ops->pollfd ? a->ops->pollfd(a->state) : TDSC__NO_POLLFD;
-      a->want = TDSC__WANT_READ;
-      if (a->fd == TDSC__NO_POLLFD)
-        a->timer_ms = 2; /* nothing to wait on: look again shortly */
-      return TDSC__AGAIN;
-    }
-    if (st == TDSC__AUTH_FAILED)
-      return c->err.code;
-    mech_target(a); /* who was acquired */
-  }
-  return transport_enter(c, a);
-}
-
-/* The mechanism readied (init), then its credentials (creds_step). */
-static tdsc_errc mech_enter(tdsc_conn *c, tdsc__attempt *a) {
-  tdsc_errc rc = mech_init(c, a);
-  if (rc != TDSC_OK)
-    return rc;
-  a->st = TDSC__AS_CREDENTIALS;
-  return creds_step(c, a);
-}
-
-/* Readies the mechanism, then opens the transport; for an instance SQL
- * Browser is asked first (the mechanism waits for the port, which its SPN
- * may name). */
-static tdsc_errc begin(tdsc_conn *c, tdsc__attempt *a) {
-  a->deadline = tdsc__deadline_in(c->opts.login_timeout * 1000);
-  if (a->ep.kind == TDSC__EP_TCP && !a->ep.port)
-    snprintf(c->address, sizeof c->address, "%s\\%s (SQL Browser)",
-             a->ep.host, a->ep.instance);
-  else if (a->ep.kind == TDSC__EP_TCP)
-    snprintf(c->address, sizeof c->address, "%s,%u", a->ep.host, a->ep.port);
-  else
-    snprintf(c->address, sizeof c->address, "%s", a->ep.path);
-  a->tls_used = c->opts.encrypt == TDSC__ENC_STRICT ? "strict" : "-";
-  if (a->ep.kind == TDSC__EP_TCP && !a->ep.port)
-    return lookup_enter(c, a);
-  return mech_enter(c, a);
-}
-
-static tdsc_errc lookup_step(tdsc_conn *c, tdsc__attempt *a) {
-  tdsc__addr *addrs;
-  size_t n;
-  tdsc_errc rc = tdsc__lookup_step(a->lk, a->deadline, &addrs, &n, &a->fd,
-                                   &c->err);
-  if (rc == TDSC__AGAIN) {
-    a->want = TDSC__WANT_READ;
-    if (a->fd == TDSC__NO_POLLFD)
-      a->timer_ms = 2; /* nothing to wait on: look again shortly */
-    return rc;
-  }
-  tdsc__lookup_free(a->lk);
-  a->lk = NULL;
-  if (rc != TDSC_OK)
-    return rc;
-  if (!a->ep.port) {
-    a->st = TDSC__AS_BROWSER;
-    return tdsc__ssrp_start(a->ep.host, (uint16_t)c->opts.browser_port,
-                            a->ep.instance, addrs, n, &a->browser, &c->err);
-  }
-  a->st = TDSC__AS_TRANSPORT;
-  return tdsc__tcp_connect_start(a->ep.host, a->ep.port, addrs, n, &a->tcp,
-                                 &c->err);
-}
-
-/* SQL Browser's answer gives the port; then the mechanism, and the TCP
- * port's lookup. */
-static tdsc_errc browser_step(tdsc_conn *c, tdsc__attempt *a) {
-  tdsc__ssrp_info info;
-  tdsc_errc rc = tdsc__ssrp_step(a->browser, a->deadline, &info, &a->fd,
-                                 &a->timer_ms, &c->err);
-  if (rc == TDSC__AGAIN) {
-    a->want = TDSC__WANT_READ;
-    return rc;
-  }
-  tdsc__ssrp_free(a->browser);
-  a->browser = NULL;
-  if (rc == TDSC_OK)
-    rc = tdsc__endpoint_browsed(&a->ep, &info, &c->err);
-  if (rc == TDSC_OK)
-    rc = mech_enter(c, a);
-  return rc;
-}
-
-static tdsc_errc transport_step(tdsc_conn *c, tdsc__attempt *a) {
-  tdsc__io *io = NULL;
-  tdsc_errc rc = tdsc__tcp_connect_step(a->tcp, a->deadline, &io, c->address,
-                                        sizeof c->address, &a->fd,
-                                        &a->timer_ms, &c->err);
-  if (rc == TDSC__AGAIN) {
-    a->want = TDSC__WANT_WRITE; /* a connect completes writable */
-    return rc;
-  }
-  tdsc__tcp_connect_free(a->tcp);
-  a->tcp = NULL;
-  if (rc != TDSC_OK)
-    return rc;
-  c->io = io;
-  if (c->opts.encrypt == TDSC__ENC_STRICT)
-    return tls_enter(c, a, TDSC__AS_TLS_STRICT);
-  return prelogin_send(c, a);
-}
-
 /* ------------------------------------------------------------ driver */
 
 tdsc_errc tdsc__attempt_step(tdsc_conn *c, tdsc__attempt *a) {
@@ -790,19 +577,19 @@ tdsc_errc tdsc__attempt_step(tdsc_conn *c, tdsc__attempt *a) {
     tdsc_errc rc;
     switch (a->st) {
     case TDSC__AS_BEGIN:
-      rc = begin(c, a);
+      rc = tdsc__as_begin(c, a);
       break;
     case TDSC__AS_CREDENTIALS:
-      rc = creds_step(c, a);
+      rc = tdsc__as_creds(c, a);
       break;
     case TDSC__AS_LOOKUP:
-      rc = lookup_step(c, a);
+      rc = tdsc__as_lookup(c, a);
       break;
     case TDSC__AS_BROWSER:
-      rc = browser_step(c, a);
+      rc = tdsc__as_browser(c, a);
       break;
     case TDSC__AS_TRANSPORT:
-      rc = transport_step(c, a);
+      rc = tdsc__as_transport(c, a);
       break;
     case TDSC__AS_TLS_STRICT:
     case TDSC__AS_TLS:

@@ -91,4 +91,17 @@ tdsc_errc tdsc__attempt_step(tdsc_conn *c, tdsc__attempt *a);
 /* Frees what a holds (the mechanism's state too), not c->io. */
 void tdsc__attempt_free(tdsc__attempt *a);
 
+/* The states' steps, shared by attempt.c (the driver, TLS, PRELOGIN,
+ * LOGIN7, the login response) and attempt_open.c (up to the transport):
+ * each as tdsc__attempt_step says, st set to where it goes on. */
+tdsc_errc tdsc__as_begin(tdsc_conn *c, tdsc__attempt *a);
+tdsc_errc tdsc__as_creds(tdsc_conn *c, tdsc__attempt *a);
+tdsc_errc tdsc__as_lookup(tdsc_conn *c, tdsc__attempt *a);
+tdsc_errc tdsc__as_browser(tdsc_conn *c, tdsc__attempt *a);
+tdsc_errc tdsc__as_transport(tdsc_conn *c, tdsc__attempt *a);
+/* The TLS handshake started (st TLS or TLS_STRICT); PRELOGIN queued. */
+tdsc_errc tdsc__as_tls_enter(tdsc_conn *c, tdsc__attempt *a,
+                             tdsc__astate st);
+tdsc_errc tdsc__as_prelogin_send(tdsc_conn *c, tdsc__attempt *a);
+
 #endif
