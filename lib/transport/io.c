@@ -123,11 +123,6 @@ intptr_t tdsc__io_pollfd(tdsc__io *top) {
   return b && b->ops->pollfd ? b->ops->pollfd((tdsc__io *)b) : TDSC__NO_POLLFD;
 }
 
-bool tdsc__io_pollfd_is_handle(tdsc__io *top) {
-  const tdsc__io *b = io_bottom(top);
-  return b && b->ops->pollfd && b->ops->pollfd_is_handle;
-}
-
 /* ---------------------------------------------------------------- blocking */
 
 tdsc_errc tdsc__io_read(tdsc__io *io, void *buf, size_t len, size_t *got,

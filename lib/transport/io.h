@@ -50,10 +50,8 @@ typedef struct tdsc__io_ops {
                          int *want, tdsc_error *err);
   tdsc_errc (*write_some)(tdsc__io *io, const void *buf, size_t len,
                           size_t *put, int *want, tdsc_error *err);
-  /* Windows: pollfd is an event HANDLE (signalled when an overlapped
-   * operation completed, whatever the want), not a SOCKET. */
-  bool pollfd_is_handle;
-  /* Bottoms whose pollfd poll() cannot wait on (the HANDLE above): the
+  /* Bottoms whose pollfd poll() cannot wait on (a Windows event HANDLE,
+   * signalled when an overlapped operation completed, whatever the want): the
    * wait of tdsc__io_wait, until deadline, or the waker unless sending
    * (a blocking write); NULL: poll() on the pollfd.  Platform files only
    * (pipe_win32.c), so that io.c knows no platform. */
@@ -116,11 +114,11 @@ tdsc_errc tdsc__io_write_some(tdsc__io *top, const void *buf, size_t len,
  * Linux an epoll descriptor over its doorbell eventfd and rendezvous
  * socket, readable when the server rang or went away: level-triggered,
  * poll it for POLLIN whatever the want); on Windows a SOCKET, or for the
- * pipes an event HANDLE (tdsc__io_pollfd_is_handle) to wait on with
- * WaitForMultipleObjects; TDSC__NO_POLLFD for none (a wait is then a
+ * pipes an event HANDLE (signalled when an overlapped operation
+ * completed, whatever the want; the bottom's wait op waits on it with
+ * WaitForMultipleObjects); TDSC__NO_POLLFD for none (a wait is then a
  * short sleep, see io.c). */
 intptr_t tdsc__io_pollfd(tdsc__io *top);
-bool tdsc__io_pollfd_is_handle(tdsc__io *top);
 /* Waits until the stack may progress on want (TDSC__WANT_*), until the
  * deadline (TDSC_E_READ_TIMEOUT) or until the bottom's waker fires
  * (TDSC_E_CANCELLED). */

@@ -226,7 +226,6 @@ static const tdsc__io_ops np_ops = {.name = "np",
                                     .pollfd = pipe_pollfd,
                                     .read_some = pipe_read_some,
                                     .write_some = pipe_write_some,
-                                    .pollfd_is_handle = true,
                                     .wait = pipe_wait};
 static const tdsc__io_ops shm_ops = {.name = "shm",
                                      .read = tdsc__io_read,
@@ -235,7 +234,6 @@ static const tdsc__io_ops shm_ops = {.name = "shm",
                                      .pollfd = pipe_pollfd,
                                      .read_some = pipe_read_some,
                                      .write_some = pipe_write_some,
-                                     .pollfd_is_handle = true,
                                      .wait = pipe_wait};
 
 /* ---------------------------------------------------------------- connect */
