@@ -612,9 +612,9 @@ tdsc_errc tdsc__attempt_step(tdsc_conn *c, tdsc__attempt *a) {
       return TDSC_OK;
     }
     if (rc == TDSC__AGAIN) {
-      /* the wire's and TLS's waits are on the stack's descriptor (the
-       * lookup, SQL Browser, the TCP connect and a mechanism's worker set
-       * their own) */
+      /* the wire's and TLS's waits are on the stack's descriptor; the
+       * states up to TRANSPORT (attempt.h) and a mechanism's worker set
+       * their own */
       if (a->st > TDSC__AS_TRANSPORT && !a->pending) {
         if (!a->want)
           a->want = c->want ? c->want : TDSC__WANT_READ;

@@ -10,6 +10,9 @@
 
 #include "tls/tls.h"
 
+/* In order: the states up to TRANSPORT set their own wait (a worker's
+ * waker, a UDP or connecting socket); those after it wait on the stack's
+ * descriptor (tdsc__attempt_step relies on the order). */
 typedef enum tdsc__astate {
   TDSC__AS_BEGIN,       /* the mechanism readied (once the port is
                            known), or SQL Browser's lookup started */
