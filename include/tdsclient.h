@@ -389,9 +389,11 @@ TDSC_API tdsc_errc tdsc_conn_consume(tdsc_conn *c);
  * password or a keytab, and the Kerberos and NTLM token calls of GSSAPI
  * and SSPI run on a worker thread and the connect waits on a descriptor
  * the worker signals (tdsc_conn_socket is then no socket: wait for it to
- * be readable).  Only the connect of a named pipe or of shared memory (a
- * local endpoint) still blocks inside one call in this release, at most
- * LoginTimeout.  Until the connect ends, use c only with these calls,
+ * be readable); so does the open of a Windows named pipe (and of the
+ * SQLLocal pipe of shared memory).  A POSIX pipe whose listener's queue is
+ * full is tried again on a timer; shared memory waits for the server's
+ * answer on its rendezvous socket.  Until the connect ends, use c only
+ * with these calls,
  * tdsc_conn_socket, tdsc_conn_wants, tdsc_conn_timeout_ms,
  * tdsc_conn_error, tdsc_conn_close and tdsc_conn_free (tdsc_conn_close
  * abandons the connect); requests fail with TDSC_E_NOT_CONNECTED.

@@ -67,8 +67,8 @@ void tdsc__attempt_free(tdsc__attempt *a) {
   a->lk = NULL;
   tdsc__ssrp_free(a->browser);
   a->browser = NULL;
-  tdsc__tcp_connect_free(a->tcp);
-  a->tcp = NULL;
+  tdsc__opener_free(a->open);
+  a->open = NULL;
   tdsc__tls_hs_free(a->hs);
   a->hs = NULL;
   tdsc__buf_wipe(&a->token);

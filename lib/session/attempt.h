@@ -58,7 +58,7 @@ typedef struct tdsc__attempt {
   tdsc__tls_plan plan;
   struct tdsc__lookup *lk;    /* the host's lookup in flight */
   struct tdsc__ssrp_query *browser; /* SQL Browser asked */
-  struct tdsc__tcp_conn *tcp; /* TCP connect in flight */
+  struct tdsc__opener *open;        /* the transport's open in flight */
   tdsc__tls_hs *hs;           /* TLS handshake in progress */
   tdsc__tls_opts tlso;        /* its options (outlive the handshake) */
   tdsc__buf token;            /* the mechanism's next token */

@@ -98,28 +98,18 @@ static tdsc_errc lookup_enter(tdsc_conn *c, tdsc__attempt *a) {
   uint16_t port = !browser               ? a->ep.port
                   : c->opts.browser_port ? (uint16_t)c->opts.browser_port
                                          : TDSC__SSRP_PORT;
-  char purpose[32];
-  snprintf(purpose, sizeof purpose,
-           browser ? "to ask its SQL Server Browser" : "port %u",
-           (unsigned)port);
   a->st = TDSC__AS_LOOKUP;
-  return tdsc__lookup_start(a->ep.host, port,
-                            browser ? SOCK_DGRAM : SOCK_STREAM, purpose,
-                            &a->lk, &c->err);
+  return tdsc__lookup_start(
+      a->ep.host, port, browser ? SOCK_DGRAM : SOCK_STREAM, &a->lk, &c->err);
 }
 
-/* Opens the transport: a pipe or shared memory at once (blocking, within
- * the deadline); for TCP the host's lookup starts. */
+/* Opens the transport: a pipe or shared memory at once; for TCP the
+ * host's lookup comes first. */
 static tdsc_errc transport_enter(tdsc_conn *c, tdsc__attempt *a) {
   if (a->ep.kind == TDSC__EP_TCP)
     return lookup_enter(c, a);
-  tdsc_errc rc = tdsc__endpoint_open(&a->ep, a->deadline, &c->io, c->address,
-                                     sizeof c->address, &c->err);
-  if (rc != TDSC_OK)
-    return rc;
-  if (c->opts.encrypt == TDSC__ENC_STRICT)
-    return tdsc__as_tls_enter(c, a, TDSC__AS_TLS_STRICT);
-  return tdsc__as_prelogin_send(c, a);
+  a->st = TDSC__AS_TRANSPORT;
+  return tdsc__endpoint_opener(&a->ep, NULL, 0, &a->open, &c->err);
 }
 
 /* The credentials the mechanism's init left to acquire (a password or a
@@ -190,8 +180,7 @@ tdsc_errc tdsc__as_lookup(tdsc_conn *c, tdsc__attempt *a) {
                             a->ep.instance, addrs, n, &a->browser, &c->err);
   }
   a->st = TDSC__AS_TRANSPORT;
-  return tdsc__tcp_connect_start(a->ep.host, a->ep.port, addrs, n, &a->tcp,
-                                 &c->err);
+  return tdsc__endpoint_opener(&a->ep, addrs, n, &a->open, &c->err);
 }
 
 /* SQL Browser's answer gives the port; then the mechanism, and the TCP
@@ -215,15 +204,17 @@ tdsc_errc tdsc__as_browser(tdsc_conn *c, tdsc__attempt *a) {
 
 tdsc_errc tdsc__as_transport(tdsc_conn *c, tdsc__attempt *a) {
   tdsc__io *io = NULL;
-  tdsc_errc rc = tdsc__tcp_connect_step(a->tcp, a->deadline, &io, c->address,
-                                        sizeof c->address, &a->fd,
-                                        &a->timer_ms, &c->err);
+  tdsc__open_wait w;
+  tdsc_errc rc = tdsc__opener_step(a->open, a->deadline, &io, c->address,
+                                   sizeof c->address, &w, &c->err);
   if (rc == TDSC__AGAIN) {
-    a->want = TDSC__WANT_WRITE; /* a connect completes writable */
+    a->fd = w.fd;
+    a->want = w.want;
+    a->timer_ms = w.timer_ms;
     return rc;
   }
-  tdsc__tcp_connect_free(a->tcp);
-  a->tcp = NULL;
+  tdsc__opener_free(a->open);
+  a->open = NULL;
   if (rc != TDSC_OK)
     return rc;
   c->io = io;

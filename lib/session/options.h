@@ -120,8 +120,13 @@ tdsc_errc tdsc__options_parse(tdsc__options *opts, const char *connstr,
 void tdsc__options_clear(tdsc__options *opts);
 /* The value of an option, or NULL when neither given nor defaulted. */
 const char *tdsc__opt(const tdsc__options *opts, tdsc__opt_id id);
-/* "kerberos", "ntlm", "sql", "entra": the names of Authentication= and the trail. */
+/* The mechanisms' names are their rows' in policy.c.  "kerberos", "ntlm",
+ * "sql", "entra": the names of Authentication= and the trail. */
 const char *tdsc__mech_name(tdsc__mech m);
+/* The mechanism named by p (n bytes, any case; a name or an alias). */
+bool tdsc__mech_named(const char *p, size_t n, tdsc__mech *m);
+/* "sql, kerberos, ntlm or entra (ActiveDirectoryAccessToken)". */
+void tdsc__mech_known(char *out, size_t cap);
 /* The options given in the string (not defaults nor environment) as a
  * connection string that parses back to them, with option id set to value
  * (left out when value is NULL).  malloc'd, the caller wipes (it holds
@@ -196,6 +201,14 @@ struct tdsc__ssrp_info;
 tdsc_errc tdsc__endpoint_browsed(tdsc__endpoint *ep,
                                  const struct tdsc__ssrp_info *info,
                                  tdsc_error *err);
+/* Starts opening ep's transport without blocking (a pipe, shared memory;
+ * for TCP the port is resolved and addrs, naddr are the host's addresses,
+ * taken over: tdsc__tcp_open).  Errors: the transport's. */
+struct tdsc__addr;
+struct tdsc__opener;
+tdsc_errc tdsc__endpoint_opener(const tdsc__endpoint *ep,
+                                struct tdsc__addr *addrs, size_t naddr,
+                                struct tdsc__opener **out, tdsc_error *err);
 /* Opens ep's transport (port resolved) into *io; address receives the
  * socket path or the address connected to.  Errors: the transport's. */
 tdsc_errc tdsc__endpoint_open(const tdsc__endpoint *ep, int64_t deadline,

@@ -289,21 +289,33 @@ tdsc_errc tdsc__endpoint_browsed(tdsc__endpoint *ep,
   return TDSC_OK;
 }
 
-tdsc_errc tdsc__endpoint_open(const tdsc__endpoint *ep, int64_t deadline,
-                              tdsc__io **io, char *address, size_t cap,
-                              tdsc_error *err) {
+tdsc_errc tdsc__endpoint_opener(const tdsc__endpoint *ep, tdsc__addr *addrs,
+                                size_t naddr, tdsc__opener **out,
+                                tdsc_error *err) {
   switch (ep->kind) {
   case TDSC__EP_SHM:
-    snprintf(address, cap, "%s", ep->path);
-    return tdsc__shm_connect(ep->path, deadline, io, err);
+    free(addrs);
+    return tdsc__shm_open(ep->path, out, err);
   case TDSC__EP_PIPE:
-    snprintf(address, cap, "%s", ep->path);
-    return tdsc__pipe_connect(ep->path, deadline, io, err);
+    free(addrs);
+    return tdsc__pipe_open(ep->path, out, err);
   case TDSC__EP_TCP:
     break;
   }
-  return tdsc__tcp_connect(ep->host, ep->port, deadline, io, address, cap,
-                           err);
+  return tdsc__tcp_open(ep->host, ep->port, addrs, naddr, out, err);
+}
+
+tdsc_errc tdsc__endpoint_open(const tdsc__endpoint *ep, int64_t deadline,
+                              tdsc__io **io, char *address, size_t cap,
+                              tdsc_error *err) {
+  *io = NULL;
+  if (ep->kind == TDSC__EP_TCP) /* it waits on every attempt at once */
+    return tdsc__tcp_connect(ep->host, ep->port, deadline, io, address, cap,
+                             err);
+  tdsc__opener *o;
+  tdsc_errc rc = tdsc__endpoint_opener(ep, NULL, 0, &o, err);
+  return rc == TDSC_OK ? tdsc__opener_run(o, deadline, io, address, cap, err)
+                       : rc;
 }
 
 bool tdsc__endpoint_unreachable(tdsc_errc rc) {

@@ -258,3 +258,46 @@ tdsc_errc tdsc__fd_write_some(tdsc__sock fd, const char *peer,
     return tdsc__err_errno(err, TDSC_E_SOCKET, e, "cannot send to %s", peer);
   }
 }
+
+/* ---------------------------------------------------------------- openers */
+
+tdsc_errc tdsc__opener_step(tdsc__opener *o, int64_t deadline, tdsc__io **out,
+                            char *addr, size_t addrlen, tdsc__open_wait *w,
+                            tdsc_error *err) {
+  return o->ops->step(o, deadline, out, addr, addrlen, w, err);
+}
+
+void tdsc__opener_free(tdsc__opener *o) {
+  if (o)
+    o->ops->free(o);
+}
+
+tdsc_errc tdsc__opener_run(tdsc__opener *o, int64_t deadline, tdsc__io **out,
+                           char *addr, size_t addrlen, tdsc_error *err) {
+  *out = NULL;
+  tdsc_errc rc;
+  for (;;) {
+    tdsc__open_wait w;
+    rc = tdsc__opener_step(o, deadline, out, addr, addrlen, &w, err);
+    if (rc != TDSC__AGAIN)
+      break;
+    /* Until the socket shows what the step waits for, its timer, or the
+     * deadline: the next step says which (a past deadline fails it). */
+    int ms = tdsc__ms_left(deadline);
+    if (w.timer_ms >= 0 && (ms < 0 || w.timer_ms < ms))
+      ms = w.timer_ms;
+    if (w.fd == TDSC__NO_POLLFD && (ms < 0 || ms > NO_POLLFD_NAP_MS * 25))
+      ms = NO_POLLFD_NAP_MS * 25; /* nothing to wait on: look again */
+    struct pollfd p = {.fd = w.fd == TDSC__NO_POLLFD ? TDSC__NO_SOCK
+                                                     : (tdsc__sock)w.fd,
+                       .events = w.want == TDSC__WANT_WRITE ? POLLOUT : POLLIN};
+    if (tdsc__sock_poll(&p, 1, ms) < 0 &&
+        tdsc__sock_errno() != TDSC__SOCK_EINTR) {
+      rc = tdsc__err_errno(err, TDSC_E_SOCKET, tdsc__sock_errno(),
+                           "cannot wait for the connection to open");
+      break;
+    }
+  }
+  tdsc__opener_free(o);
+  return rc;
+}

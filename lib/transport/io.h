@@ -144,13 +144,16 @@ typedef struct tdsc__addr {
 
 /* Resolves host:port for socktype (SOCK_STREAM, SOCK_DGRAM) into a
  * malloc'ed array, families interleaved (RFC 8305 4); "localhost" is ::1
- * and 127.0.0.1 without a resolver (RFC 6761 6.3).  purpose completes the
- * messages ("port 1433").  Codes: HOST_NOT_FOUND (provider GETADDRINFO),
- * SOCKET, NO_MEMORY.  getaddrinfo is not bounded by a deadline (see the
- * comment in resolve.c). */
+ * and 127.0.0.1 without a resolver (RFC 6761 6.3).  The messages say what
+ * for (tdsc__resolve_purpose).  Codes: HOST_NOT_FOUND (provider
+ * GETADDRINFO), SOCKET, NO_MEMORY.  getaddrinfo is not bounded by a
+ * deadline (see the comment in resolve.c). */
 tdsc_errc tdsc__resolve(const char *host, uint16_t port, int socktype,
-                        const char *purpose, tdsc__addr **out, size_t *n,
-                        tdsc_error *err);
+                        tdsc__addr **out, size_t *n, tdsc_error *err);
+/* What a lookup is for, in its messages: "port 1433" for a stream, "to
+ * ask its SQL Server Browser" for a datagram (SQL Browser is the only
+ * datagram peer). */
+void tdsc__resolve_purpose(int socktype, uint16_t port, char *out, size_t cap);
 bool tdsc__is_localhost(const char *host);
 /* Whether host is an IPv4 or IPv6 address literal. */
 bool tdsc__is_ip_literal(const char *host);
@@ -177,6 +180,37 @@ tdsc_errc tdsc__fd_write_some(tdsc__sock fd, const char *peer,
 /* Destroys the whole stack from top down. */
 void tdsc__io_destroy_all(tdsc__io *top);
 
+/* ---- Opening a transport without blocking (the connect state machine).
+ * An opener (tcp.c, pipe_*.c, shm_*.c) is started, then stepped: each step
+ * goes as far as it can without waiting and returns TDSC_OK with *out (and
+ * in addr, if not NULL, what it connected to), a failure, or TDSC__AGAIN
+ * with what to wait for in *w before the next step.  The deadline is the
+ * step's: past it a step fails with the transport's timeout code.
+ * tdsc__opener_free in every case (NULL is fine). */
+typedef struct tdsc__open_wait {
+  intptr_t fd;  /* a socket to poll (on w->want), or TDSC__NO_POLLFD */
+  int want;     /* TDSC__WANT_READ or TDSC__WANT_WRITE */
+  int timer_ms; /* step again after this long at the latest; -1: no timer */
+} tdsc__open_wait;
+typedef struct tdsc__opener tdsc__opener;
+typedef struct tdsc__opener_ops {
+  tdsc_errc (*step)(tdsc__opener *o, int64_t deadline, tdsc__io **out,
+                    char *addr, size_t addrlen, tdsc__open_wait *w,
+                    tdsc_error *err);
+  void (*free)(tdsc__opener *o);
+} tdsc__opener_ops;
+struct tdsc__opener {
+  const tdsc__opener_ops *ops;
+};
+tdsc_errc tdsc__opener_step(tdsc__opener *o, int64_t deadline, tdsc__io **out,
+                            char *addr, size_t addrlen, tdsc__open_wait *w,
+                            tdsc_error *err);
+void tdsc__opener_free(tdsc__opener *o);
+/* The blocking form: steps o, waiting in between, until it opens or
+ * fails; frees o. */
+tdsc_errc tdsc__opener_run(tdsc__opener *o, int64_t deadline, tdsc__io **out,
+                           char *addr, size_t addrlen, tdsc_error *err);
+
 /* TCP (tcp.c): resolves host, connects to its addresses (IPv6 and IPv4,
  * staggered in parallel as in RFC 8305) until one answers or the deadline
  * passes. Codes: HOST_NOT_FOUND, CONN_REFUSED, CONN_TIMEOUT,
@@ -187,30 +221,18 @@ tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
                             tdsc__io **out, char *addr, size_t addrlen,
                             tdsc_error *err);
 
-/* The same connect, resumable (issue 16: the connect state machine).
- * start takes host's addresses (addrs, naddr: from tdsc__resolve for
- * SOCK_STREAM and port, taken over whatever start returns; NULL: start
- * resolves them, blocking: getaddrinfo is not bounded, resolve.c); each
- * step looks,
- * without waiting, at the attempts in flight and starts the next address
- * when its turn has come (RFC 8305 5), then returns TDSC_OK with *out (and
- * addr) as tdsc__tcp_connect's, its failure codes (CONN_TIMEOUT once the
- * deadline has passed), or TDSC__AGAIN: wait until *fd (a socket) is
- * writable (TDSC__WANT_WRITE) or *timer_ms (-1: only the deadline) has
- * passed, then step again.  One socket to wait on: the newest attempt;
- * while older ones are still in flight the timer is at most 50 ms, so the
- * one that answers first is found within that (the blocking form waits on
- * all of them at once).  tdsc__tcp_connect_free in every case (it closes
- * the attempts that did not win). */
-typedef struct tdsc__tcp_conn tdsc__tcp_conn;
-tdsc_errc tdsc__tcp_connect_start(const char *host, uint16_t port,
-                                  tdsc__addr *addrs, size_t naddr,
-                                  tdsc__tcp_conn **out, tdsc_error *err);
-tdsc_errc tdsc__tcp_connect_step(tdsc__tcp_conn *c, int64_t deadline,
-                                 tdsc__io **out, char *addr, size_t addrlen,
-                                 intptr_t *fd, int *timer_ms,
-                                 tdsc_error *err);
-void tdsc__tcp_connect_free(tdsc__tcp_conn *c);
+/* The same connect as an opener.  It takes host's addresses (addrs, naddr:
+ * from tdsc__resolve for SOCK_STREAM and port, taken over whatever it
+ * returns; NULL: it resolves them, blocking: getaddrinfo is not bounded,
+ * resolve.c).  Each step looks, without waiting, at the attempts in flight
+ * and starts the next address when its turn has come (RFC 8305 5); its
+ * codes are tdsc__tcp_connect's (CONN_TIMEOUT once the deadline passed).
+ * It waits for one socket to be writable: the newest attempt; while older
+ * ones are still in flight the timer is at most 50 ms, so the one that
+ * answers first is found within that (tdsc__tcp_connect waits on all of
+ * them at once).  Freeing it closes the attempts that did not win. */
+tdsc_errc tdsc__tcp_open(const char *host, uint16_t port, tdsc__addr *addrs,
+                         size_t naddr, tdsc__opener **out, tdsc_error *err);
 
 /* Named pipe, POSIX (pipe_posix.c): on POSIX a named-pipe target is an
  * AF_UNIX stream socket carrying TDS packets as they are (DESIGN,
@@ -223,6 +245,11 @@ void tdsc__tcp_connect_free(tdsc__tcp_conn *c);
  * CONN_CLOSED, CONN_RESET. */
 tdsc_errc tdsc__pipe_connect(const char *path, int64_t deadline,
                              tdsc__io **out, tdsc_error *err);
+/* The same as an opener: a connect to a full queue is tried again every
+ * few milliseconds (a timer); on Windows, where a busy or remote pipe's
+ * open blocks, the open runs on the worker (worker.h). */
+tdsc_errc tdsc__pipe_open(const char *path, tdsc__opener **out,
+                          tdsc_error *err);
 
 /* Maps a SQL Server pipe name of the local host to its POSIX socket path:
  * `\\.\pipe\MSSQL$INST\sql\query` -> `<dir>/pipe/MSSQL$INST/sql/query`
@@ -241,6 +268,10 @@ tdsc_errc tdsc__pipe_path_for(const char *win_pipe, const char *dir,
  * this protocol or version), READ_TIMEOUT, SOCKET, SYSTEM. */
 tdsc_errc tdsc__shm_connect(const char *rendezvous_path, int64_t deadline,
                             tdsc__io **out, tdsc_error *err);
+/* The same as an opener, which waits for the server's answer on the
+ * rendezvous socket (readable) between steps. */
+tdsc_errc tdsc__shm_open(const char *rendezvous_path, tdsc__opener **out,
+                         tdsc_error *err);
 
 /* Windows (pipe_win32.c, shm_win32.c): a pipe target is the Win32 named
  * pipe itself, in message mode, any host; tdsc__pipe_path_for checks the

@@ -14,7 +14,6 @@
 /* The worker's payload: what to resolve, and the answer. */
 typedef struct job {
   char *host;
-  char *purpose;
   uint16_t port;
   int socktype;
   tdsc_errc rc;
@@ -33,14 +32,13 @@ struct tdsc__lookup {
 
 static void job_run(void *p) {
   job *j = p;
-  j->rc = tdsc__resolve(j->host, j->port, j->socktype, j->purpose, &j->addrs,
-                        &j->n, &j->err);
+  j->rc =
+      tdsc__resolve(j->host, j->port, j->socktype, &j->addrs, &j->n, &j->err);
 }
 
 static void job_discard(void *p) {
   job *j = p;
   free(j->host);
-  free(j->purpose);
   free(j->addrs);
   tdsc__err_clear(&j->err);
   free(j);
@@ -58,22 +56,21 @@ void tdsc__lookup_free(tdsc__lookup *l) {
 }
 
 tdsc_errc tdsc__lookup_start(const char *host, uint16_t port, int socktype,
-                             const char *purpose, tdsc__lookup **out,
-                             tdsc_error *err) {
+                             tdsc__lookup **out, tdsc_error *err) {
   *out = NULL;
   tdsc__lookup *l = calloc(1, sizeof *l);
   job *j = calloc(1, sizeof *j);
   if (!l || !j)
     goto oom;
   j->host = tdsc__strdup(host ? host : "");
-  j->purpose = tdsc__strdup(purpose);
   j->port = port;
   j->socktype = socktype;
-  if (!j->host || !j->purpose || !(l->w = tdsc__work_new(job_run, job_discard,
-                                                          j)))
+  if (!j->host || !(l->w = tdsc__work_new(job_run, job_discard, j)))
     goto oom;
   j = NULL; /* the work's now */
   l->start = tdsc__now_ms();
+  char purpose[32];
+  tdsc__resolve_purpose(socktype, port, purpose, sizeof purpose);
   snprintf(l->what, sizeof l->what, "%s (%s)", host ? host : "", purpose);
   /* resolve.c answers these without a resolver */
   bool at_once = !host || !*host || tdsc__is_localhost(host) ||

@@ -10,11 +10,10 @@
 
 typedef struct tdsc__lookup tdsc__lookup;
 
-/* Starts resolving host:port for socktype; purpose completes the messages
- * as tdsc__resolve's ("port 1433").  NO_MEMORY, or TDSC_OK. */
+/* Starts resolving host:port for socktype (tdsc__resolve's).  NO_MEMORY,
+ * or TDSC_OK. */
 tdsc_errc tdsc__lookup_start(const char *host, uint16_t port, int socktype,
-                             const char *purpose, tdsc__lookup **out,
-                             tdsc_error *err);
+                             tdsc__lookup **out, tdsc_error *err);
 
 /* Without waiting: TDSC_OK with *addrs (malloc'ed, the caller's) and *n,
  * tdsc__resolve's failures, TDSC_E_HOST_NOT_FOUND once the deadline has

@@ -110,89 +110,107 @@ static tdsc_errc connect_error(int e, const char *path, tdsc_error *err) {
   }
 }
 
-tdsc_errc tdsc__pipe_connect(const char *path, int64_t deadline, tdsc__io **out,
-                             tdsc_error *err) {
-  *out = NULL;
+typedef struct pipe_opener {
+  tdsc__opener base;
+  int fd;
+  bool in_progress; /* tdsc__unix_connect_step's */
   struct sockaddr_un sun;
-  memset(&sun, 0, sizeof sun);
-  sun.sun_family = AF_UNIX;
+} pipe_opener;
+
+static void pipe_open_free(tdsc__opener *o) {
+  pipe_opener *p = (pipe_opener *)o;
+  if (p->fd >= 0)
+    close(p->fd);
+  free(p);
+}
+
+static tdsc_errc pipe_open_step(tdsc__opener *o, int64_t deadline,
+                                tdsc__io **out, char *addr, size_t addrlen,
+                                tdsc__open_wait *w, tdsc_error *err) {
+  pipe_opener *p = (pipe_opener *)o;
+  const char *path = p->sun.sun_path;
+  *out = NULL;
+  *w = (tdsc__open_wait){TDSC__NO_POLLFD, TDSC__WANT_WRITE, -1};
+  int e;
+  switch (tdsc__unix_connect_step(p->fd, &p->sun, &p->in_progress, &e)) {
+  case TDSC__UNIX_CONNECTED:
+    break;
+  case TDSC__UNIX_FAILED:
+    return connect_error(e, path, err);
+  case TDSC__UNIX_WAIT:
+    if (tdsc__ms_left(deadline) == 0)
+      return tdsc__err_errno(err, TDSC_E_PIPE_BUSY, ETIMEDOUT,
+                             "cannot open the pipe %s: it stayed busy "
+                             "until the timeout",
+                             path);
+    w->fd = p->fd;
+    return TDSC__AGAIN;
+  case TDSC__UNIX_BUSY:
+    if (tdsc__ms_left(deadline) == 0)
+      return tdsc__err_errno(err, TDSC_E_PIPE_BUSY, EAGAIN,
+                             "cannot open the pipe %s: the server's queue "
+                             "of new connections stayed full until the "
+                             "timeout",
+                             path);
+    w->timer_ms = BUSY_RETRY_MS;
+    return TDSC__AGAIN;
+  }
+
+  pipe_io *t = calloc(1, sizeof *t);
+  if (!t)
+    return tdsc__err_oom(err);
+  t->base.ops = &pipe_ops;
+  t->fd = p->fd;
+  p->fd = -1;
+  memcpy(t->path, path, sizeof t->path);
+  snprintf(t->desc, sizeof t->desc, "the pipe %s", t->path);
+  t->base.peer = t->desc;
+  if (addr && addrlen)
+    snprintf(addr, addrlen, "%s", t->path);
+  *out = &t->base;
+  return TDSC_OK;
+}
+
+static const tdsc__opener_ops pipe_opener_ops = {.step = pipe_open_step,
+                                                 .free = pipe_open_free};
+
+tdsc_errc tdsc__pipe_open(const char *path, tdsc__opener **out,
+                          tdsc_error *err) {
+  *out = NULL;
   size_t n = path ? strlen(path) : 0;
   if (n == 0)
     return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
                          "no named pipe path to connect to");
-  if (n >= sizeof sun.sun_path)
+  if (n >= sizeof((struct sockaddr_un *)0)->sun_path)
     return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
                          "the pipe path %s is %zu bytes long; a POSIX socket "
                          "address holds at most %zu",
-                         path, n, sizeof sun.sun_path - 1);
-  memcpy(sun.sun_path, path, n);
-
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return tdsc__err_errno(err, TDSC_E_SOCKET, errno,
-                           "cannot create a socket for the pipe %s", path);
-  for (;;) {
-    if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
-      break;
-    int e = errno;
-    if (e == EINTR)
-      continue;
-    if (e == EINPROGRESS) {
-      /* Not what Linux does for AF_UNIX, but POSIX allows it. */
-      struct pollfd pf = {.fd = fd, .events = POLLOUT};
-      int r = poll(&pf, 1, tdsc__ms_left(deadline));
-      if (r == 0) {
-        close(fd);
-        return tdsc__err_errno(err, TDSC_E_PIPE_BUSY, ETIMEDOUT,
-                               "cannot open the pipe %s: it stayed busy "
-                               "until the timeout",
-                               path);
-      }
-      int soerr = 0;
-      socklen_t sl = sizeof soerr;
-      if (r < 0)
-        soerr = errno;
-      else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-        soerr = errno;
-      if (soerr == 0)
-        break;
-      if (soerr == EINTR)
-        continue;
-      close(fd);
-      return connect_error(soerr, path, err);
-    }
-    if (e == EAGAIN) {
-      /* Linux: the server's listen queue is full (ERROR_PIPE_BUSY on
-       * Windows).  Try again until the deadline. */
-      int left = tdsc__ms_left(deadline);
-      if (left == 0) {
-        close(fd);
-        return tdsc__err_errno(err, TDSC_E_PIPE_BUSY, e,
-                               "cannot open the pipe %s: the server's queue "
-                               "of new connections stayed full until the "
-                               "timeout",
-                               path);
-      }
-      (void)poll(NULL, 0,
-                 left < 0 || left > BUSY_RETRY_MS ? BUSY_RETRY_MS : left);
-      continue;
-    }
-    close(fd);
-    return connect_error(e, path, err);
-  }
-
-  pipe_io *t = calloc(1, sizeof *t);
-  if (!t) {
-    close(fd);
+                         path, n,
+                         sizeof((struct sockaddr_un *)0)->sun_path - 1);
+  pipe_opener *p = calloc(1, sizeof *p);
+  if (!p)
     return tdsc__err_oom(err);
+  p->base.ops = &pipe_opener_ops;
+  p->sun.sun_family = AF_UNIX;
+  memcpy(p->sun.sun_path, path, n);
+  p->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (p->fd < 0) {
+    tdsc_errc rc =
+        tdsc__err_errno(err, TDSC_E_SOCKET, errno,
+                        "cannot create a socket for the pipe %s", path);
+    pipe_open_free(&p->base);
+    return rc;
   }
-  t->base.ops = &pipe_ops;
-  t->fd = fd;
-  memcpy(t->path, path, n + 1);
-  snprintf(t->desc, sizeof t->desc, "the pipe %s", t->path);
-  t->base.peer = t->desc;
-  *out = &t->base;
+  *out = &p->base;
   return TDSC_OK;
+}
+
+tdsc_errc tdsc__pipe_connect(const char *path, int64_t deadline, tdsc__io **out,
+                             tdsc_error *err) {
+  tdsc__opener *o;
+  tdsc_errc rc = tdsc__pipe_open(path, &o, err);
+  *out = NULL;
+  return rc == TDSC_OK ? tdsc__opener_run(o, deadline, out, NULL, 0, err) : rc;
 }
 
 /* ---------------------------------------------------------------- mapping */

@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "transport/win32.h"
+#include "transport/worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,8 +283,8 @@ static tdsc_errc open_error(DWORD e, const char *name, bool shm,
 }
 
 tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
-                                int64_t deadline, tdsc__io **out,
-                                tdsc_error *err) {
+                                int64_t deadline, volatile LONG *busy,
+                                tdsc__io **out, tdsc_error *err) {
   *out = NULL;
   bool shm = strcmp(kind, "shm") == 0;
   size_t len = name ? strlen(name) : 0;
@@ -318,9 +319,13 @@ tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
     /* Every instance is taken: wait for one to be free (0 would mean the
      * pipe's default timeout, so an expired deadline stops here). */
     int left = tdsc__ms_left(deadline);
+    if (busy)
+      InterlockedExchange(busy, 1);
     bool waited = left != 0 &&
                   WaitNamedPipeW(wname, left < 0 ? NMPWAIT_WAIT_FOREVER
                                                  : (DWORD)left);
+    if (busy)
+      InterlockedExchange(busy, 0);
     if (left == 0 || (!waited && GetLastError() == ERROR_SEM_TIMEOUT))
       return tdsc__err_errno(err, TDSC_E_PIPE_BUSY, ERROR_PIPE_BUSY,
                              "cannot open the pipe %s: every instance of it "
@@ -366,7 +371,152 @@ tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
 
 tdsc_errc tdsc__pipe_connect(const char *path, int64_t deadline, tdsc__io **out,
                              tdsc_error *err) {
-  return tdsc__pipe_open_win32(path, "np", deadline, out, err);
+  return tdsc__pipe_open_win32(path, "np", deadline, NULL, out, err);
+}
+
+/* ---------------------------------------------------------------- opener */
+
+/* The open on the worker (worker.h): CreateFile waits on SMB for a remote
+ * host, and WaitNamedPipe for a free instance; neither can be polled.
+ * busy is the one field read while the call runs (atomically, before the
+ * poll that may abandon the work): whether it waits for a free instance,
+ * so that a deadline reached then is PIPE_BUSY, as in the blocking form. */
+typedef struct open_job {
+  char *name;
+  const char *kind;
+  int64_t deadline;
+  volatile LONG busy;
+  tdsc_errc rc;
+  tdsc__io *io;
+  tdsc_error err;
+} open_job;
+
+typedef struct pipe_opener {
+  tdsc__opener base;
+  open_job *job; /* until the work has it */
+  tdsc__work *w;
+  tdsc__waker *wake;
+  bool started; /* on the worker (else done on this thread) */
+  int64_t start;
+  char name[NAME_MAX_LEN];
+} pipe_opener;
+
+static void job_run(void *p) {
+  open_job *j = p;
+  j->rc = tdsc__pipe_open_win32(j->name, j->kind, j->deadline, &j->busy, &j->io,
+                                &j->err);
+}
+
+static void job_discard(void *p) {
+  open_job *j = p;
+  if (j->io)
+    tdsc__io_destroy_all(j->io);
+  tdsc__err_clear(&j->err);
+  free(j->name);
+  free(j);
+}
+
+static void pipe_open_free(tdsc__opener *o) {
+  pipe_opener *p = (pipe_opener *)o;
+  if (p->w && p->started)
+    tdsc__work_abandon(p->w); /* ends it at once if it is done */
+  else if (p->w)
+    tdsc__work_end(p->w);
+  if (p->job)
+    job_discard(p->job);
+  tdsc__waker_free(p->wake);
+  free(p);
+}
+
+static tdsc_errc pipe_open_step(tdsc__opener *o, int64_t deadline,
+                                tdsc__io **out, char *addr, size_t addrlen,
+                                tdsc__open_wait *w, tdsc_error *err) {
+  pipe_opener *p = (pipe_opener *)o;
+  *out = NULL;
+  *w = (tdsc__open_wait){TDSC__NO_POLLFD, TDSC__WANT_READ, -1};
+  if (!p->w) { /* the first step: the deadline is known now */
+    p->job->deadline = deadline;
+    if (!(p->w = tdsc__work_new(job_run, job_discard, p->job)))
+      return tdsc__err_oom(err);
+    p->job = NULL; /* the work's now */
+    p->start = tdsc__now_ms();
+    if (!(p->wake = tdsc__waker_new()))
+      job_run(tdsc__work_payload(p->w)); /* (no waker: on this thread) */
+    else
+      p->started = tdsc__work_start(p->w, p->wake);
+  }
+  if (p->started) {
+    open_job *j = tdsc__work_payload(p->w);
+    bool busy = InterlockedCompareExchange(&j->busy, 0, 0) != 0;
+    int st = tdsc__work_poll(p->w, deadline);
+    if (st == 0) {
+      w->fd = tdsc__waker_fd(p->wake);
+      return TDSC__AGAIN;
+    }
+    p->started = false;
+    if (st < 0 && busy) { /* abandoned, and gone */
+      p->w = NULL;
+      return tdsc__err_errno(err, TDSC_E_PIPE_BUSY, ERROR_PIPE_BUSY,
+                             "cannot open the pipe %s: every instance of it "
+                             "stayed busy until the timeout",
+                             p->name);
+    }
+    if (st < 0) {
+      p->w = NULL;
+      return tdsc__err_errno(err, TDSC_E_CONN_TIMEOUT, ERROR_SEM_TIMEOUT,
+                             "cannot open the pipe %s: it did not open "
+                             "within %lld ms (its host does not answer)",
+                             p->name, (long long)(tdsc__now_ms() - p->start));
+    }
+  }
+  open_job *j = tdsc__work_payload(p->w);
+  tdsc_errc rc = j->rc;
+  if (rc == TDSC_OK) {
+    *out = j->io;
+    j->io = NULL;
+    if (addr && addrlen)
+      snprintf(addr, addrlen, "%s", p->name);
+  } else {
+    tdsc__err_move(err, &j->err);
+  }
+  tdsc__work_end(p->w);
+  p->w = NULL;
+  return rc;
+}
+
+static const tdsc__opener_ops pipe_opener_ops = {.step = pipe_open_step,
+                                                 .free = pipe_open_free};
+
+tdsc_errc tdsc__pipe_opener_win32(const char *name, const char *kind,
+                                  tdsc__opener **out, tdsc_error *err) {
+  *out = NULL;
+  size_t len = name ? strlen(name) : 0;
+  if (len == 0)
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "no named pipe to connect to");
+  if (len >= NAME_MAX_LEN)
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "the pipe name %.40s... is %zu bytes long; at most "
+                         "%d",
+                         name, len, NAME_MAX_LEN - 1);
+  pipe_opener *p = calloc(1, sizeof *p);
+  open_job *j = calloc(1, sizeof *j);
+  if (!p || !j || !(j->name = tdsc__strdup(name))) {
+    free(p);
+    free(j);
+    return tdsc__err_oom(err);
+  }
+  j->kind = kind;
+  p->base.ops = &pipe_opener_ops;
+  p->job = j;
+  memcpy(p->name, name, len + 1);
+  *out = &p->base;
+  return TDSC_OK;
+}
+
+tdsc_errc tdsc__pipe_open(const char *path, tdsc__opener **out,
+                          tdsc_error *err) {
+  return tdsc__pipe_opener_win32(path, "np", out, err);
 }
 
 /* ---------------------------------------------------------------- names */

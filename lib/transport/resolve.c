@@ -40,10 +40,17 @@ bool tdsc__is_localhost(const char *host) {
   return n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0;
 }
 
+void tdsc__resolve_purpose(int socktype, uint16_t port, char *out, size_t cap) {
+  if (socktype == SOCK_DGRAM)
+    snprintf(out, cap, "to ask its SQL Server Browser");
+  else
+    snprintf(out, cap, "port %u", (unsigned)port);
+}
 
 tdsc_errc tdsc__resolve(const char *host, uint16_t port, int socktype,
-                        const char *purpose, tdsc__addr **out, size_t *nout,
-                        tdsc_error *err) {
+                        tdsc__addr **out, size_t *nout, tdsc_error *err) {
+  char purpose[32];
+  tdsc__resolve_purpose(socktype, port, purpose, sizeof purpose);
   *out = NULL;
   *nout = 0;
   tdsc__addr *list = NULL;

@@ -314,29 +314,31 @@ static bool ring_size_ok(uint64_t n) {
 }
 
 /* Waits for fd to be ready for events; 1 ready, 0 timeout, -1 error. */
-static int wait_fd(int fd, short events, int64_t deadline) {
-  for (;;) {
-    struct pollfd p = {.fd = fd, .events = events};
-    int r = poll(&p, 1, tdsc__ms_left(deadline));
-    if (r >= 0)
-      return r;
-    if (errno != EINTR)
-      return -1;
-  }
-}
+/* The rendezvous in progress (tdsc__shm_open): connect, hello, answer. */
+typedef struct shm_opener {
+  tdsc__opener base;
+  shm_io *s;
+  struct sockaddr_un sun;
+  bool in_progress; /* tdsc__unix_connect_step's */
+  bool hello_sent;
+  uint8_t ans[SHM_ANSWER_LEN];
+  size_t have; /* of ans */
+  int fds[3];
+  int nfds; /* every descriptor received (extras closed) */
+} shm_opener;
 
-/* Receives the 32-byte answer and its descriptors (up to 3 kept in fds,
- * *nfds counting every one received, extras closed). */
-static tdsc_errc recv_answer(shm_io *s, uint8_t ans[SHM_ANSWER_LEN], int fds[3],
-                             int *nfds, int64_t deadline, tdsc_error *err) {
-  size_t have = 0;
-  while (have < SHM_ANSWER_LEN) {
+/* Receives what has come of the 32-byte answer and its descriptors (up
+ * to 3 kept in fds, every one counted in nfds, extras closed), without
+ * waiting: TDSC__AGAIN until all of it is there. */
+static tdsc_errc recv_answer(shm_opener *o, tdsc_error *err) {
+  shm_io *s = o->s;
+  while (o->have < SHM_ANSWER_LEN) {
     union {
       struct cmsghdr h;
       char buf[CMSG_SPACE(4 * sizeof(int))];
     } ctl;
-    struct iovec iov = {.iov_base = ans + have,
-                        .iov_len = SHM_ANSWER_LEN - have};
+    struct iovec iov = {.iov_base = o->ans + o->have,
+                        .iov_len = SHM_ANSWER_LEN - o->have};
     struct msghdr m = {.msg_iov = &iov,
                        .msg_iovlen = 1,
                        .msg_control = ctl.buf,
@@ -344,18 +346,8 @@ static tdsc_errc recv_answer(shm_io *s, uint8_t ans[SHM_ANSWER_LEN], int fds[3],
     ssize_t n = recvmsg(s->sock, &m, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      int r = wait_fd(s->sock, POLLIN, deadline);
-      if (r == 0)
-        return tdsc__err_set(err, TDSC_E_READ_TIMEOUT,
-                             "the server at %s did not answer the "
-                             "shared-memory hello before the timeout",
-                             s->path);
-      if (r < 0)
-        return tdsc__err_errno(err, TDSC_E_SOCKET, errno,
-                               "cannot wait for the answer of %s", s->path);
-      continue;
-    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return TDSC__AGAIN;
     if (n < 0)
       return tdsc__err_errno(
           err, errno == ECONNRESET ? TDSC_E_CONN_RESET : TDSC_E_SOCKET, errno,
@@ -367,25 +359,23 @@ static tdsc_errc recv_answer(shm_io *s, uint8_t ans[SHM_ANSWER_LEN], int fds[3],
       for (size_t i = 0; i < k; i++) {
         int fd;
         memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        if (*nfds < 3)
-          fds[*nfds] = fd;
+        if (o->nfds < 3)
+          o->fds[o->nfds] = fd;
         else
           close(fd);
-        (*nfds)++;
+        o->nfds++;
       }
     }
     if (m.msg_flags & MSG_CTRUNC)
-      (*nfds)++; /* more than we take: counted as a protocol error */
+      o->nfds++; /* more than we take: counted as a protocol error */
     if (n == 0)
-      break; /* checked by the caller: short answer */
-    have += (size_t)n;
+      return tdsc__err_set(err, TDSC_E_PROTOCOL,
+                           "the server at %s closed the rendezvous socket "
+                           "instead of answering the shared-memory hello "
+                           "(not this protocol, or it refused the client)",
+                           s->path);
+    o->have += (size_t)n;
   }
-  if (have < SHM_ANSWER_LEN)
-    return tdsc__err_set(err, TDSC_E_PROTOCOL,
-                         "the server at %s closed the rendezvous socket "
-                         "instead of answering the shared-memory hello (not "
-                         "this protocol, or it refused the client)",
-                         s->path);
   return TDSC_OK;
 }
 
@@ -485,100 +475,148 @@ static tdsc_errc make_pollfd(shm_io *s, tdsc_error *err) {
 
 /* ---------------------------------------------------------------- connect */
 
-tdsc_errc tdsc__shm_connect(const char *rendezvous_path, int64_t deadline,
-                            tdsc__io **out, tdsc_error *err) {
+static void shm_open_free(tdsc__opener *op) {
+  shm_opener *o = (shm_opener *)op;
+  for (int i = 0; i < 3 && i < o->nfds; i++)
+    close_fd(&o->fds[i]);
+  if (o->s)
+    shm_destroy(&o->s->base);
+  free(o);
+}
+
+/* The connect's failure (no server: SHM_NOT_FOUND, so that the session
+ * tries its next transport). */
+static tdsc_errc connect_error(int e, const char *path, tdsc_error *err) {
+  if (e == ENOENT || e == ENOTDIR)
+    return tdsc__err_errno(err, TDSC_E_SHM_NOT_FOUND, e,
+                           "no shared-memory endpoint at %s (no such file): "
+                           "the server is not running or does not offer "
+                           "shared memory",
+                           path);
+  if (e == ECONNREFUSED)
+    return tdsc__err_errno(err, TDSC_E_SHM_NOT_FOUND, e,
+                           "nothing listens at %s: a stale socket file left "
+                           "by a server that stopped, or not a socket",
+                           path);
+  return tdsc__err_errno(err, TDSC_E_SOCKET, e, "cannot connect to %s", path);
+}
+
+/* Connects (a full listen queue is tried again), sends the hello, then
+ * waits for the answer; adopts the segment. */
+static tdsc_errc shm_open_step(tdsc__opener *op, int64_t deadline,
+                               tdsc__io **out, char *addr, size_t addrlen,
+                               tdsc__open_wait *w, tdsc_error *err) {
+  shm_opener *o = (shm_opener *)op;
+  shm_io *s = o->s;
+  *out = NULL;
+  *w = (tdsc__open_wait){TDSC__NO_POLLFD, TDSC__WANT_WRITE, -1};
+  bool late = tdsc__ms_left(deadline) == 0;
+  if (!o->hello_sent) {
+    int e;
+    switch (tdsc__unix_connect_step(s->sock, &o->sun, &o->in_progress, &e)) {
+    case TDSC__UNIX_CONNECTED:
+      break;
+    case TDSC__UNIX_FAILED:
+      return connect_error(e, s->path, err);
+    case TDSC__UNIX_WAIT:
+    case TDSC__UNIX_BUSY:
+      if (late)
+        return tdsc__err_set(err, TDSC_E_CONN_TIMEOUT,
+                             "the server at %s accepted no connection "
+                             "before the timeout (its queue is full)",
+                             s->path);
+      if (o->in_progress)
+        w->fd = s->sock;
+      else
+        w->timer_ms = 2;
+      return TDSC__AGAIN;
+    }
+    uint8_t hello[SHM_HELLO_LEN] = {0};
+    put_u32le(hello, SHM_HELLO_MAGIC);
+    hello[4] = SHM_VERSION;  /* u16 version, then reserved u16 */
+    put_u32le(hello + 8, 0); /* the server's default ring size */
+    /* A fresh socket's buffer takes 16 bytes at once. */
+    ssize_t n = send(s->sock, hello, sizeof hello, MSG_NOSIGNAL);
+    if (n != (ssize_t)sizeof hello)
+      return tdsc__err_errno(err, TDSC_E_CONN_RESET, n < 0 ? errno : EAGAIN,
+                             "cannot send the shared-memory hello to %s",
+                             s->path);
+    o->hello_sent = true;
+  }
+  tdsc_errc rc = recv_answer(o, err);
+  if (rc == TDSC__AGAIN) {
+    if (late)
+      return tdsc__err_set(err, TDSC_E_READ_TIMEOUT,
+                           "the server at %s did not answer the "
+                           "shared-memory hello before the timeout",
+                           s->path);
+    w->fd = s->sock;
+    w->want = TDSC__WANT_READ;
+    return rc;
+  }
+  if (rc == TDSC_OK)
+    rc = adopt_segment(s, o->ans, o->fds, o->nfds, err);
+  if (rc == TDSC_OK)
+    rc = make_pollfd(s, err);
+  if (rc != TDSC_OK)
+    return rc;
+  if (addr && addrlen)
+    snprintf(addr, addrlen, "%s", s->path);
+  *out = &s->base;
+  o->s = NULL;
+  return TDSC_OK;
+}
+
+static const tdsc__opener_ops shm_opener_ops = {.step = shm_open_step,
+                                                .free = shm_open_free};
+
+tdsc_errc tdsc__shm_open(const char *rendezvous_path, tdsc__opener **out,
+                         tdsc_error *err) {
   *out = NULL;
   if (!rendezvous_path || !*rendezvous_path)
     return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
                          "no shared-memory rendezvous path to connect to");
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
   size_t plen = strlen(rendezvous_path);
-  if (plen >= sizeof sa.sun_path)
+  if (plen >= sizeof((struct sockaddr_un *)0)->sun_path)
     return tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
                          "the shared-memory path %s is longer than a socket "
                          "path may be (%zu bytes)",
-                         rendezvous_path, sizeof sa.sun_path - 1);
-  memcpy(sa.sun_path, rendezvous_path, plen + 1);
-
+                         rendezvous_path,
+                         sizeof((struct sockaddr_un *)0)->sun_path - 1);
+  shm_opener *o = calloc(1, sizeof *o);
   shm_io *s = calloc(1, sizeof *s);
-  if (!s)
+  if (!o || !s) {
+    free(o);
+    free(s);
     return tdsc__err_oom(err);
+  }
+  o->base.ops = &shm_opener_ops;
+  o->s = s;
+  o->fds[0] = o->fds[1] = o->fds[2] = -1;
+  o->sun.sun_family = AF_UNIX;
+  memcpy(o->sun.sun_path, rendezvous_path, plen + 1);
   s->base.ops = &shm_ops;
   s->sock = s->bell_mine = s->bell_peer = s->ep = -1;
   memcpy(s->path, rendezvous_path, plen + 1);
   snprintf(s->desc, sizeof s->desc, "the server (shared memory %s)", s->path);
   s->base.peer = s->desc;
-  int fds[3] = {-1, -1, -1};
-  int nfds = 0;
-  tdsc_errc rc;
-
   s->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (s->sock < 0) {
-    rc = tdsc__err_errno(err, TDSC_E_SOCKET, errno,
-                         "cannot create a socket for %s", s->path);
-    goto fail;
+    tdsc_errc rc = tdsc__err_errno(err, TDSC_E_SOCKET, errno,
+                                   "cannot create a socket for %s", s->path);
+    shm_open_free(&o->base);
+    return rc;
   }
-  /* A non-blocking AF_UNIX connect completes at once or fails; EAGAIN is a
-   * full listen queue, retried until the deadline. */
-  while (connect(s->sock, (struct sockaddr *)&sa, sizeof sa) != 0) {
-    int e = errno;
-    if (e == EINTR)
-      continue;
-    if (e == EAGAIN) {
-      if (tdsc__ms_left(deadline) == 0) {
-        rc = tdsc__err_set(err, TDSC_E_CONN_TIMEOUT,
-                           "the server at %s accepted no connection before "
-                           "the timeout (its queue is full)",
-                           s->path);
-        goto fail;
-      }
-      poll(NULL, 0, 2);
-      continue;
-    }
-    if (e == ENOENT || e == ENOTDIR)
-      rc = tdsc__err_errno(err, TDSC_E_SHM_NOT_FOUND, e,
-                           "no shared-memory endpoint at %s (no such file): "
-                           "the server is not running or does not offer "
-                           "shared memory",
-                           s->path);
-    else if (e == ECONNREFUSED)
-      rc = tdsc__err_errno(err, TDSC_E_SHM_NOT_FOUND, e,
-                           "nothing listens at %s: a stale socket file left "
-                           "by a server that stopped, or not a socket",
-                           s->path);
-    else
-      rc = tdsc__err_errno(err, TDSC_E_SOCKET, e, "cannot connect to %s",
-                           s->path);
-    goto fail;
-  }
-
-  uint8_t hello[SHM_HELLO_LEN] = {0};
-  put_u32le(hello, SHM_HELLO_MAGIC);
-  hello[4] = SHM_VERSION;  /* u16 version, then reserved u16 */
-  put_u32le(hello + 8, 0); /* the server's default ring size */
-  /* A fresh socket's buffer takes 16 bytes at once. */
-  ssize_t n = send(s->sock, hello, sizeof hello, MSG_NOSIGNAL);
-  if (n != (ssize_t)sizeof hello) {
-    rc = tdsc__err_errno(err, TDSC_E_CONN_RESET, n < 0 ? errno : EAGAIN,
-                         "cannot send the shared-memory hello to %s", s->path);
-    goto fail;
-  }
-  uint8_t ans[SHM_ANSWER_LEN];
-  rc = recv_answer(s, ans, fds, &nfds, deadline, err);
-  if (rc == TDSC_OK)
-    rc = adopt_segment(s, ans, fds, nfds, err);
-  if (rc == TDSC_OK)
-    rc = make_pollfd(s, err);
-  if (rc != TDSC_OK)
-    goto fail;
-  *out = &s->base;
+  *out = &o->base;
   return TDSC_OK;
+}
 
-fail:
-  for (int i = 0; i < 3 && i < nfds; i++)
-    close_fd(&fds[i]);
-  shm_destroy(&s->base);
-  return rc;
+tdsc_errc tdsc__shm_connect(const char *rendezvous_path, int64_t deadline,
+                            tdsc__io **out, tdsc_error *err) {
+  tdsc__opener *o;
+  tdsc_errc rc = tdsc__shm_open(rendezvous_path, &o, err);
+  *out = NULL;
+  return rc == TDSC_OK ? tdsc__opener_run(o, deadline, out, NULL, 0, err) : rc;
 }
 
 void tdsc__shm_path_for(const char *dir, const char *instance, char *out,

@@ -10,7 +10,13 @@
 
 tdsc_errc tdsc__shm_connect(const char *rendezvous_path, int64_t deadline,
                             tdsc__io **out, tdsc_error *err) {
-  return tdsc__pipe_open_win32(rendezvous_path, "shm", deadline, out, err);
+  return tdsc__pipe_open_win32(rendezvous_path, "shm", deadline, NULL, out,
+                               err);
+}
+
+tdsc_errc tdsc__shm_open(const char *rendezvous_path, tdsc__opener **out,
+                         tdsc_error *err) {
+  return tdsc__pipe_opener_win32(rendezvous_path, "shm", out, err);
 }
 
 void tdsc__shm_path_for(const char *dir, const char *instance, char *out,

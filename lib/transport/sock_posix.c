@@ -4,6 +4,7 @@
 #include "transport/sock.h"
 
 #include <stdio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 bool tdsc__sock_again(int e) {
@@ -41,4 +42,32 @@ int tdsc__sock_pending_error(tdsc__sock s) {
 const char *tdsc__gai_text(int rc, char *buf, size_t len) {
   snprintf(buf, len, "%s", gai_strerror(rc));
   return buf;
+}
+
+tdsc__unix_step tdsc__unix_connect_step(int fd, const struct sockaddr_un *sa,
+                                        bool *in_progress, int *e) {
+  *e = 0;
+  if (*in_progress) {
+    /* Not what Linux does for AF_UNIX, but POSIX allows it. */
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int r = poll(&p, 1, 0);
+    if (r == 0 || (r < 0 && errno == EINTR))
+      return TDSC__UNIX_WAIT;
+    *in_progress = false;
+    *e = r < 0 ? errno : tdsc__sock_pending_error(fd);
+    return *e ? TDSC__UNIX_FAILED : TDSC__UNIX_CONNECTED;
+  }
+  for (;;) {
+    if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0)
+      return TDSC__UNIX_CONNECTED;
+    *e = errno;
+    if (*e == EINTR)
+      continue;
+    if (*e == EINPROGRESS) {
+      *in_progress = true;
+      return TDSC__UNIX_WAIT;
+    }
+    /* Linux: the listener's queue is full (ERROR_PIPE_BUSY on Windows). */
+    return *e == EAGAIN ? TDSC__UNIX_BUSY : TDSC__UNIX_FAILED;
+  }
 }

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 
 typedef int tdsc__sock;
@@ -30,5 +31,20 @@ typedef int tdsc__sock;
 #define TDSC__EAI_SYSTEM EAI_SYSTEM
 #define TDSC__SOCK_UDP_REFUSED(e) ((e) == ECONNREFUSED)
 typedef nfds_t tdsc__nfds;
+
+/* One step of a non-blocking AF_UNIX stream connect of fd to sa
+ * (pipe_posix.c, and shm_posix.c's rendezvous), *in_progress false at
+ * first: CONNECTED; WAIT: in progress, fd shows writable when it is over
+ * (*in_progress is then true: the next step looks at the outcome); BUSY:
+ * the listener's queue is full, try again later; FAILED: *e says why. */
+struct sockaddr_un;
+typedef enum {
+  TDSC__UNIX_CONNECTED,
+  TDSC__UNIX_WAIT,
+  TDSC__UNIX_BUSY,
+  TDSC__UNIX_FAILED
+} tdsc__unix_step;
+tdsc__unix_step tdsc__unix_connect_step(int fd, const struct sockaddr_un *sa,
+                                        bool *in_progress, int *e);
 
 #endif

@@ -361,8 +361,7 @@ tdsc_errc tdsc__ssrp_start(const char *host, uint16_t browser_port,
   q->port = browser_port;
   if ((rc = tdsc__ssrp_request(instance, q->req, &q->reqlen, err)) != TDSC_OK)
     goto fail;
-  if (!addrs && (rc = tdsc__resolve(host, browser_port, SOCK_DGRAM,
-                                    "to ask its SQL Server Browser", &addrs,
+  if (!addrs && (rc = tdsc__resolve(host, browser_port, SOCK_DGRAM, &addrs,
                                     &naddr, err)) != TDSC_OK)
     goto fail;
   q->host = tdsc__strdup(host);

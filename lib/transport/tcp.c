@@ -114,7 +114,8 @@ typedef struct attempt {
  * attempts still in flight are looked at again after this long. */
 #define RECHECK_MS 50
 
-struct tdsc__tcp_conn {
+typedef struct tcp_opener {
+  tdsc__opener base;
   char *host;
   uint16_t port;
   tdsc__addr *addrs;
@@ -125,7 +126,7 @@ struct tdsc__tcp_conn {
   size_t next;        /* next address to start */
   size_t inflight;    /* attempts with an open fd */
   int64_t next_start; /* when the next address may start */
-};
+} tcp_opener;
 
 /* Starts a non-blocking connect; returns 1 connected, 0 in flight, -1
  * failed (a->errnum set). */
@@ -146,7 +147,8 @@ static int attempt_start(attempt *a, const tdsc__addr *ad) {
   return -1;
 }
 
-void tdsc__tcp_connect_free(tdsc__tcp_conn *c) {
+static void tcp_open_free(tdsc__opener *o) {
+  tcp_opener *c = (tcp_opener *)o;
   if (!c)
     return;
   if (c->att)
@@ -160,11 +162,16 @@ void tdsc__tcp_connect_free(tdsc__tcp_conn *c) {
   free(c);
 }
 
-tdsc_errc tdsc__tcp_connect_start(const char *host, uint16_t port,
-                                  tdsc__addr *addrs, size_t naddr,
-                                  tdsc__tcp_conn **out, tdsc_error *err) {
+static tdsc_errc tcp_open_step(tdsc__opener *o, int64_t deadline,
+                               tdsc__io **out, char *addrbuf, size_t addrlen,
+                               tdsc__open_wait *w, tdsc_error *err);
+static const tdsc__opener_ops tcp_opener_ops = {.step = tcp_open_step,
+                                                .free = tcp_open_free};
+
+tdsc_errc tdsc__tcp_open(const char *host, uint16_t port, tdsc__addr *addrs,
+                         size_t naddr, tdsc__opener **out, tdsc_error *err) {
   *out = NULL;
-  tdsc__tcp_conn *c = NULL;
+  tcp_opener *c = NULL;
   tdsc_errc rc;
   if (!host || !*host) {
     rc = tdsc__err_set(err, TDSC_E_INVALID_ARGUMENT,
@@ -175,12 +182,11 @@ tdsc_errc tdsc__tcp_connect_start(const char *host, uint16_t port,
     rc = tdsc__err_oom(err);
     goto fail;
   }
+  c->base.ops = &tcp_opener_ops;
   c->port = port;
   if (!addrs) {
-    char purpose[16];
-    snprintf(purpose, sizeof purpose, "port %u", (unsigned)port);
-    if ((rc = tdsc__resolve(host, port, SOCK_STREAM, purpose, &addrs, &naddr,
-                            err)) != TDSC_OK)
+    if ((rc = tdsc__resolve(host, port, SOCK_STREAM, &addrs, &naddr, err)) !=
+        TDSC_OK)
       goto fail;
   }
   c->addrs = addrs;
@@ -195,17 +201,17 @@ tdsc_errc tdsc__tcp_connect_start(const char *host, uint16_t port,
   }
   for (size_t i = 0; i < c->naddr; i++)
     c->att[i].fd = TDSC__NO_SOCK;
-  *out = c;
+  *out = &c->base;
   return TDSC_OK;
 
 fail:
   free(addrs);
-  tdsc__tcp_connect_free(c);
+  tcp_open_free(&c->base);
   return rc;
 }
 
 /* The attempts in flight, in c->pfds (POLLOUT) and c->pidx; their count. */
-static size_t inflight_pollfds(tdsc__tcp_conn *c) {
+static size_t inflight_pollfds(tcp_opener *c) {
   size_t np = 0;
   for (size_t i = 0; i < c->next; i++) {
     if (c->att[i].fd == TDSC__NO_SOCK)
@@ -219,8 +225,8 @@ static size_t inflight_pollfds(tdsc__tcp_conn *c) {
 }
 
 /* The connected socket of attempt i as the bottom of a stack. */
-static tdsc_errc adopt(tdsc__tcp_conn *c, size_t i, tdsc__io **out,
-                       char *addrbuf, size_t addrlen, tdsc_error *err) {
+static tdsc_errc adopt(tcp_opener *c, size_t i, tdsc__io **out, char *addrbuf,
+                       size_t addrlen, tdsc_error *err) {
   tcp_io *t = calloc(1, sizeof *t);
   if (!t)
     return tdsc__err_oom(err);
@@ -247,7 +253,7 @@ static tdsc_errc adopt(tdsc__tcp_conn *c, size_t i, tdsc__io **out,
 
 /* Every address failed, or the deadline passed: name every address and
  * what happened to it. */
-static tdsc_errc connect_failure(tdsc__tcp_conn *c, tdsc_error *err) {
+static tdsc_errc connect_failure(tcp_opener *c, tdsc_error *err) {
   char tried[1024] = "";
   tdsc_errc best = TDSC_E_SOCKET;
   int best_errno = 0;
@@ -283,7 +289,7 @@ static tdsc_errc connect_failure(tdsc__tcp_conn *c, tdsc_error *err) {
 }
 
 /* Until the deadline or the next address is due (-1: no limit). */
-static int next_timer(const tdsc__tcp_conn *c, int64_t deadline) {
+static int next_timer(const tcp_opener *c, int64_t deadline) {
   int wait = tdsc__ms_left(deadline);
   if (c->next < c->naddr) {
     int64_t until = c->next_start - tdsc__now_ms();
@@ -295,13 +301,14 @@ static int next_timer(const tdsc__tcp_conn *c, int64_t deadline) {
   return wait;
 }
 
-tdsc_errc tdsc__tcp_connect_step(tdsc__tcp_conn *c, int64_t deadline,
-                                 tdsc__io **out, char *addrbuf,
-                                 size_t addrlen, intptr_t *fd, int *timer_ms,
-                                 tdsc_error *err) {
+static tdsc_errc tcp_open_step(tdsc__opener *o, int64_t deadline,
+                               tdsc__io **out, char *addrbuf, size_t addrlen,
+                               tdsc__open_wait *w, tdsc_error *err) {
+  tcp_opener *c = (tcp_opener *)o;
   *out = NULL;
-  *fd = TDSC__NO_POLLFD;
-  *timer_ms = -1;
+  w->fd = TDSC__NO_POLLFD;
+  w->want = TDSC__WANT_WRITE; /* a connect completes writable */
+  w->timer_ms = -1;
   for (;;) {
     /* The attempts in flight that ended, without waiting. */
     size_t np = inflight_pollfds(c);
@@ -348,13 +355,13 @@ tdsc_errc tdsc__tcp_connect_step(tdsc__tcp_conn *c, int64_t deadline,
    * ones are looked at again, or the deadline. */
   for (size_t i = c->next; i-- > 0;)
     if (c->att[i].fd != TDSC__NO_SOCK) {
-      *fd = (intptr_t)c->att[i].fd;
+      w->fd = (intptr_t)c->att[i].fd;
       break;
     }
   int wait = next_timer(c, deadline);
   if (c->inflight > 1 && (wait < 0 || wait > RECHECK_MS))
     wait = RECHECK_MS;
-  *timer_ms = wait;
+  w->timer_ms = wait;
   return TDSC__AGAIN;
 }
 
@@ -362,17 +369,16 @@ tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
                             tdsc__io **out, char *addrbuf, size_t addrlen,
                             tdsc_error *err) {
   *out = NULL;
-  tdsc__tcp_conn *c = NULL;
-  tdsc_errc rc = tdsc__tcp_connect_start(host, port, NULL, 0, &c, err);
+  tdsc__opener *o = NULL;
+  tdsc_errc rc = tdsc__tcp_open(host, port, NULL, 0, &o, err);
   while (rc == TDSC_OK) {
-    intptr_t fd;
-    int ms;
-    rc = tdsc__tcp_connect_step(c, deadline, out, addrbuf, addrlen, &fd, &ms,
-                                err);
+    tdsc__open_wait w;
+    rc = tcp_open_step(o, deadline, out, addrbuf, addrlen, &w, err);
     if (rc != TDSC__AGAIN)
       break;
     /* Blocking, every attempt in flight is waited on at once (RFC 8305
      * races them); the step looks at which ended. */
+    tcp_opener *c = (tcp_opener *)o;
     size_t np = inflight_pollfds(c);
     int pr = tdsc__sock_poll(c->pfds, (tdsc__nfds)np, next_timer(c, deadline));
     if (pr < 0 && tdsc__sock_errno() != TDSC__SOCK_EINTR) {
@@ -383,6 +389,6 @@ tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
     }
     rc = TDSC_OK;
   }
-  tdsc__tcp_connect_free(c);
+  tcp_open_free(o);
   return rc;
 }

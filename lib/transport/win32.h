@@ -15,9 +15,14 @@ HANDLE tdsc__waker_handle(const tdsc__waker *w);
 /* Opens the named pipe name (UTF-8, \\host\pipe\...) in message read mode
  * for overlapped I/O, waiting for a free instance until the deadline.
  * kind: "np", or "shm" for the SQLLocal pipe, whose absence is then
- * SHM_NOT_FOUND rather than PIPE_NOT_FOUND. */
+ * SHM_NOT_FOUND rather than PIPE_NOT_FOUND.  busy (NULL: none) is 1 while
+ * it waits for a free instance. */
 tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
-                                int64_t deadline, tdsc__io **out,
-                                tdsc_error *err);
+                                int64_t deadline, volatile LONG *busy,
+                                tdsc__io **out, tdsc_error *err);
+/* The same as an opener (io.h): the open runs on the worker, the step
+ * waits on its waker. */
+tdsc_errc tdsc__pipe_opener_win32(const char *name, const char *kind,
+                                  tdsc__opener **out, tdsc_error *err);
 
 #endif

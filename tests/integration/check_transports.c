@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static th_realm realm;
@@ -277,6 +278,51 @@ START_TEST(sql_browser_is_asked_without_blocking) {
 }
 END_TEST
 
+/* Issue 16: shared memory's rendezvous does not block the caller either:
+ * a server that takes the connection but never answers the hello leaves
+ * the start waiting on the rendezvous socket (readable), and LoginTimeout
+ * ends the connect as the blocking one does.  (The start used to wait for
+ * the answer inside, for the whole LoginTimeout.) */
+START_TEST(shared_memory_is_opened_without_blocking) {
+  char d[32], path[64];
+  snprintf(d, sizeof d, "/tmp/tdsc-silent.XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(d));
+  snprintf(path, sizeof path, "%s/MSSQLSERVER.shm", d);
+  int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+  ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+  ck_assert_int_eq(listen(ls, 4), 0); /* never accepted, never answered */
+  char cs[3000];
+  snprintf(cs, sizeof cs,
+           "Server=lpc:.;LocalDir=%s;CAFile=%s;LoginTimeout=2;UID=sa;PWD=x", d,
+           th_cert("ca.pem"));
+  tdsc_conn *c = tdsc_conn_new();
+  ck_assert_int_eq(tdsc_conn_connect_start(c, cs), TDSC_E_WOULD_BLOCK);
+  int domain = 0;
+  socklen_t dlen = sizeof domain;
+  ck_assert_int_eq(
+      getsockopt(tdsc_conn_socket(c), SOL_SOCKET, SO_DOMAIN, &domain, &dlen),
+      0);
+  ck_assert_int_eq(domain, AF_UNIX);
+  ck_assert_int_eq(tdsc_conn_wants(c), TDSC_WANT_READ);
+  ck_assert_int_gt(tdsc_conn_timeout_ms(c), 0);
+  tdsc_conn_free(c);
+  c = tdsc_conn_new();
+  tdsc_errc first;
+  tdsc_errc rc = connect_nb(c, cs, &first);
+  ck_assert_int_eq(first, TDSC_E_WOULD_BLOCK);
+  ck_assert_msg(rc == TDSC_E_READ_TIMEOUT, "%s",
+                tdsc_error_report(tdsc_conn_error(c)));
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(tdsc_conn_error(c)),
+                               "did not answer the shared-memory hello"));
+  tdsc_conn_free(c);
+  close(ls);
+  unlink(path);
+  rmdir(d);
+}
+END_TEST
+
 /* A pipe or shared memory is the local host's: the certificate is checked
  * against that name without HostNameInCertificate= (this failed with
  * "no host name to verify" before). */
@@ -387,6 +433,7 @@ static Suite *transports_suite(void) {
   tcase_add_test(tc, transport_pins_the_order);
   tcase_add_test(tc, a_named_instance_is_found_through_sql_browser);
   tcase_add_test(tc, sql_browser_is_asked_without_blocking);
+  tcase_add_test(tc, shared_memory_is_opened_without_blocking);
   tcase_add_test(tc, local_transports_verify_the_certificate_as_the_local_host);
   tcase_add_test(tc, each_resolution_failure_has_its_code);
   tcase_add_test(tc, the_kdc_hint_offers_a_local_transport_only_where_one_helps);

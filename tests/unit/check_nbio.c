@@ -426,26 +426,25 @@ static int free_port(void) {
 /* The TCP connect by steps and poll(2) on the socket and timer given. */
 START_TEST(resumable_tcp_connect_by_poll_alone) {
   tdsc_error *err = err_new();
-  tdsc__tcp_conn *c = NULL;
+  tdsc__opener *o = NULL;
   /* localhost: ::1 first, where nothing listens, then 127.0.0.1 */
-  ck_assert_int_eq(tdsc__tcp_connect_start("localhost", (uint16_t)g_port, NULL, 0, &c,
-                                           err),
-                   TDSC_OK);
+  ck_assert_int_eq(
+      tdsc__tcp_open("localhost", (uint16_t)g_port, NULL, 0, &o, err), TDSC_OK);
   tdsc__io *io = NULL;
   char addr[TDSC__ADDR_TEXT_LEN];
   tdsc_errc rc;
   int64_t dl = tdsc__deadline_in(10000);
+  tdsc__open_wait w;
   for (;;) {
-    intptr_t fd;
-    int ms;
-    rc = tdsc__tcp_connect_step(c, dl, &io, addr, sizeof addr, &fd, &ms, err);
+    rc = tdsc__opener_step(o, dl, &io, addr, sizeof addr, &w, err);
     if (rc != TDSC__AGAIN)
       break;
-    ck_assert(fd != TDSC__NO_POLLFD);
-    struct pollfd p = {.fd = (int)fd, .events = POLLOUT};
-    ck_assert_int_ge(poll(&p, 1, ms), 0);
+    ck_assert(w.fd != TDSC__NO_POLLFD);
+    ck_assert_int_eq(w.want, TDSC__WANT_WRITE);
+    struct pollfd p = {.fd = (int)w.fd, .events = POLLOUT};
+    ck_assert_int_ge(poll(&p, 1, w.timer_ms), 0);
   }
-  tdsc__tcp_connect_free(c);
+  tdsc__opener_free(o);
   ck_assert_msg(rc == TDSC_OK, "%s", tdsc_error_message(err));
   ck_assert_ptr_nonnull(strstr(addr, "127.0.0.1:"));
   ck_assert(tdsc__io_pollfd(io) != TDSC__NO_POLLFD);
@@ -456,21 +455,16 @@ START_TEST(resumable_tcp_connect_by_poll_alone) {
 
   /* nothing listening: the step ends with the connect's own failure */
   int port = free_port();
-  c = NULL;
-  ck_assert_int_eq(tdsc__tcp_connect_start("127.0.0.1", (uint16_t)port, NULL, 0, &c,
-                                           err),
-                   TDSC_OK);
+  ck_assert_int_eq(
+      tdsc__tcp_open("127.0.0.1", (uint16_t)port, NULL, 0, &o, err), TDSC_OK);
   for (;;) {
-    intptr_t fd;
-    int ms;
-    rc = tdsc__tcp_connect_step(c, tdsc__deadline_in(5000), &io, NULL, 0, &fd,
-                                &ms, err);
+    rc = tdsc__opener_step(o, tdsc__deadline_in(5000), &io, NULL, 0, &w, err);
     if (rc != TDSC__AGAIN)
       break;
-    struct pollfd p = {.fd = (int)fd, .events = POLLOUT};
-    ck_assert_int_ge(poll(&p, 1, ms), 0);
+    struct pollfd p = {.fd = (int)w.fd, .events = POLLOUT};
+    ck_assert_int_ge(poll(&p, 1, w.timer_ms), 0);
   }
-  tdsc__tcp_connect_free(c);
+  tdsc__opener_free(o);
   ck_assert_msg(rc == TDSC_E_CONN_REFUSED, "%d: %s", (int)rc,
                 tdsc_error_message(err));
   ck_assert_ptr_nonnull(strstr(tdsc_error_message(err), "refused"));

@@ -448,6 +448,44 @@ START_TEST(shm_stale_socket_file_is_shm_not_found) {
 }
 END_TEST
 
+/* The opener never waits: a server that takes the connection but does
+ * not answer the hello leaves the step waiting for the rendezvous socket
+ * to be readable; past the deadline the step fails with READ_TIMEOUT.
+ * (tdsc__shm_connect used to wait for the answer inside the connect.) */
+START_TEST(shm_open_waits_for_the_answer_between_steps) {
+  int ls = listen_at(g_path); /* listens, never accepts nor answers */
+  tdsc_error *err = err_new();
+  tdsc__opener *o = NULL;
+  ck_assert_int_eq(tdsc__shm_open(g_path, &o, err), TDSC_OK);
+  tdsc__io *io = NULL;
+  tdsc__open_wait w;
+  /* a deadline far off: a step that waited for the answer would not
+   * come back before it, and then with READ_TIMEOUT */
+  ck_assert_int_eq(
+      tdsc__opener_step(o, tdsc__deadline_in(60000), &io, NULL, 0, &w, err),
+      TDSC__AGAIN);
+  ck_assert_ptr_null(io);
+  ck_assert_int_eq(w.want, TDSC__WANT_READ);
+  ck_assert(w.fd != TDSC__NO_POLLFD);
+  int domain = 0;
+  socklen_t dl = sizeof domain;
+  ck_assert_int_eq(getsockopt((int)w.fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl),
+                   0);
+  ck_assert_int_eq(domain, AF_UNIX);
+  struct pollfd p = {.fd = (int)w.fd, .events = POLLIN};
+  ck_assert_int_eq(poll(&p, 1, 0), 0); /* nothing to read: truly waiting */
+  ck_assert_int_eq(
+      tdsc__opener_step(o, tdsc__now_ms() - 1, &io, NULL, 0, &w, err),
+      TDSC_E_READ_TIMEOUT);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(err),
+                               "did not answer the shared-memory hello"));
+  tdsc__opener_free(o);
+  err_free(err);
+  close(ls);
+  unlink(g_path);
+}
+END_TEST
+
 START_TEST(shm_connect_close_cycles_leak_no_descriptors) {
   int before = count_fds();
   for (int i = 0; i < 200; i++) {
@@ -596,6 +634,7 @@ static Suite *shm_suite(void) {
   tcase_add_test(tc, shm_missing_path_is_shm_not_found);
   tcase_add_test(tc, shm_stale_socket_file_is_shm_not_found);
   tcase_add_test(tc, shm_connect_close_cycles_leak_no_descriptors);
+  tcase_add_test(tc, shm_open_waits_for_the_answer_between_steps);
   suite_add_tcase(s, tc);
   TCase *py = tcase_create("python-server");
   tcase_add_checked_fixture(py, setup, teardown);

@@ -875,6 +875,52 @@ START_TEST(pipe_full_listen_queue_is_busy_at_the_deadline) {
 }
 END_TEST
 
+/* The opener does not wait for a full queue: it asks to be stepped again
+ * on a timer, with no descriptor (there is none to wait on), until the
+ * deadline, then says PIPE_BUSY. */
+START_TEST(pipe_open_retries_a_full_queue_on_a_timer) {
+  make_tmpdir();
+  char path[128];
+  snprintf(path, sizeof path, "%s/busy.sock", tmpdir);
+  int lfd = unix_listener(path, 0);
+  /* fill the queue: connects that are never accepted */
+  int held[8];
+  size_t nheld = 0;
+  for (; nheld < 8; nheld++) {
+    held[nheld] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    if (connect(held[nheld], (struct sockaddr *)&sa, sizeof sa) != 0) {
+      ck_assert_int_eq(errno, EAGAIN);
+      close(held[nheld]);
+      break;
+    }
+  }
+  ck_assert_uint_lt(nheld, 8);
+  tdsc_error err = {0};
+  tdsc__opener *o = NULL;
+  ck_assert_int_eq(tdsc__pipe_open(path, &o, &err), TDSC_OK);
+  tdsc__io *io = NULL;
+  tdsc__open_wait w;
+  ck_assert_int_eq(
+      tdsc__opener_step(o, tdsc__deadline_in(60000), &io, NULL, 0, &w, &err),
+      TDSC__AGAIN);
+  ck_assert_ptr_null(io);
+  ck_assert(w.fd == TDSC__NO_POLLFD);
+  ck_assert_int_gt(w.timer_ms, 0);
+  ck_assert_int_eq(
+      tdsc__opener_step(o, tdsc__now_ms() - 1, &io, NULL, 0, &w, &err),
+      TDSC_E_PIPE_BUSY);
+  ck_assert_msg_has(err, "stayed full");
+  tdsc__opener_free(o);
+  for (size_t j = 0; j < nheld; j++)
+    close(held[j]);
+  close(lfd);
+  tdsc__err_clear(&err);
+  remove_tree(tmpdir);
+}
+END_TEST
+
 /* A connected client and the server's end of it. */
 static tdsc__io *pipe_pair(const char *path, int *lfd, int *srv) {
   *lfd = unix_listener(path, 4);
@@ -1126,6 +1172,7 @@ static Suite *transport_suite(void) {
   tcase_add_test(tc, pipe_stale_socket_or_plain_file_is_not_found);
   tcase_add_test(tc, pipe_without_permission_is_not_found_saying_why);
   tcase_add_test(tc, pipe_full_listen_queue_is_busy_at_the_deadline);
+  tcase_add_test(tc, pipe_open_retries_a_full_queue_on_a_timer);
   tcase_add_test(tc, pipe_silent_server_is_read_timeout);
   tcase_add_test(tc, pipe_server_closing_with_unread_data_is_reset);
   tcase_add_test(tc, pipe_write_to_closed_server_is_reset_not_sigpipe);
