@@ -370,23 +370,16 @@ static tdsc_errc parse_mechs(tdsc__options *o, const char *v,
     if (!n)
       break;
     tdsc__mech m;
-    if (n == 3 && !strncasecmp(p, "sql", 3))
-      m = TDSC__MECH_SQL;
-    else if (n == 8 && !strncasecmp(p, "kerberos", 8))
-      m = TDSC__MECH_KERBEROS;
-    else if (n == 4 && !strncasecmp(p, "ntlm", 4))
-      m = TDSC__MECH_NTLM;
-    else if ((n == 5 && !strncasecmp(p, "entra", 5)) ||
-             (n == 26 && !strncasecmp(p, "ActiveDirectoryAccessToken", 26)))
-      m = TDSC__MECH_ENTRA; /* the second: ODBC's and SqlClient's name */
-    else if (o->after_secret[d->id])
-      return bad_value(o, d, v, "kerberos, ntlm, sql or entra", err);
-    else
+    if (!tdsc__mech_named(p, n, &m)) {
+      char known[128];
+      tdsc__mech_known(known, sizeof known);
+      if (o->after_secret[d->id])
+        return bad_value(o, d, v, known, err);
       return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
                            "Authentication lists '%.*s', which this version "
-                           "does not know (it knows: kerberos, ntlm, sql, "
-                           "entra (ActiveDirectoryAccessToken))",
-                           (int)n, p);
+                           "does not know (it knows: %s)",
+                           (int)n, p, known);
+    }
     for (size_t i = 0; i < o->nmechs; i++)
       if (o->mechs[i] == m)
         return o->after_secret[d->id]
@@ -727,16 +720,6 @@ out:
 
 const tdsc_option_info *tdsc_option_at(size_t i) {
   return i < TDSC__OPT_COUNT ? &tdsc__optdefs[i].info : NULL;
-}
-
-const char *tdsc__mech_name(tdsc__mech m) {
-  switch (m) {
-  case TDSC__MECH_KERBEROS: return "kerberos";
-  case TDSC__MECH_NTLM: return "ntlm";
-  case TDSC__MECH_ENTRA: return "entra";
-  case TDSC__MECH_SQL: break;
-  }
-  return "sql";
 }
 
 /* Key={value}; with '}' doubled: read_value's quoting, so that any value

@@ -12,11 +12,13 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* One row per mechanism of Authentication= (options.h). */
 static const tdsc__mech_row rows[] = {
     {
         .mech = TDSC__MECH_SQL,
+        .name = "sql",
         .label = "SQL",
         .ops = &tdsc__mech_sql,
         .owns_uid = true,
@@ -28,6 +30,7 @@ static const tdsc__mech_row rows[] = {
     },
     {
         .mech = TDSC__MECH_KERBEROS,
+        .name = "kerberos",
         .label = "Kerberos",
         .ops = &tdsc__mech_kerberos,
         .absent_code = TDSC_E_KRB_FAILED,
@@ -43,6 +46,7 @@ static const tdsc__mech_row rows[] = {
     },
     {
         .mech = TDSC__MECH_NTLM,
+        .name = "ntlm",
         .label = "NTLM",
         .ops = &tdsc__mech_ntlm,
         .absent_code = TDSC_E_NTLM_FAILED,
@@ -59,6 +63,8 @@ static const tdsc__mech_row rows[] = {
     },
     {
         .mech = TDSC__MECH_ENTRA,
+        .name = "entra",
+        .alias = "ActiveDirectoryAccessToken", /* ODBC's and SqlClient's name */
         .label = "Entra ID",
         .ops = &tdsc__mech_entra,
         .secret = true, /* a bearer token: whoever reads it may use it */
@@ -76,6 +82,38 @@ const tdsc__mech_row *tdsc__mech_row_of(tdsc__mech m) {
     if (rows[i].mech == m)
       return &rows[i];
   return NULL; /* options.c accepts only the mechanisms above */
+}
+
+static bool names(const char *name, const char *p, size_t n) {
+  return name && strlen(name) == n && !strncasecmp(name, p, n);
+}
+
+bool tdsc__mech_named(const char *p, size_t n, tdsc__mech *m) {
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    if (names(rows[i].name, p, n) || names(rows[i].alias, p, n)) {
+      *m = rows[i].mech;
+      return true;
+    }
+  return false;
+}
+
+const char *tdsc__mech_name(tdsc__mech m) {
+  const tdsc__mech_row *r = tdsc__mech_row_of(m);
+  return r ? r->name : "?";
+}
+
+void tdsc__mech_known(char *out, size_t cap) {
+  size_t n = sizeof rows / sizeof rows[0], at = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < n && at < cap; i++) {
+    const char *sep = i == 0 ? "" : i + 1 < n ? ", " : " or ";
+    const char *alias = rows[i].alias;
+    int k = snprintf(out + at, cap - at, "%s%s%s%s%s", sep, rows[i].name,
+                     alias ? " (" : "", alias ? alias : "", alias ? ")" : "");
+    if (k < 0)
+      break;
+    at += (size_t)k;
+  }
 }
 
 /* Failures that are the KDC's or the server's judgment of the client's

@@ -309,6 +309,8 @@ void tdsc__connect_free(tdsc_conn *c);
 typedef struct tdsc__mech_ops tdsc__mech_ops;
 typedef struct tdsc__mech_row {
   tdsc__mech mech;
+  const char *name;                 /* in Authentication= and the trail */
+  const char *alias;                /* another name it takes, or NULL */
   const char *label;                /* "Kerberos": for messages */
   const tdsc__mech_ops *const *ops; /* *ops NULL: not in this build */
   tdsc_errc absent_code;            /* ... and then this error */
