@@ -25,7 +25,7 @@ void tdsc__tokp_reset(tdsc__tokp *p) {
   p->cols = NULL;
   p->ncols = 0;
   p->has_meta = false;
-  p->plan_ok = p->plan_all = false;
+  p->plan_ok = p->plan_all = p->vals_planned = false;
   p->has_large = false;
   p->row.active = false;
 }
@@ -38,6 +38,7 @@ void tdsc__tokp_free(tdsc__tokp *p) {
   free(p->vals);
   free(p->offs);
   free(p->plan);
+  free(p->lchk);
   free(p);
 }
 
@@ -172,16 +173,17 @@ static tok_res parse_stream(tdsc__tokp *p, const uint8_t *in, size_t n,
   return r;
 }
 
-tdsc__tok_status tdsc__tokp_next(tdsc__tokp *p, const uint8_t *in, size_t n,
-                                 size_t *used, size_t *need, tdsc__event *ev,
-                                 tdsc_error *err) {
+/* Every token but a planned row.  Out of line, so that the planned row's
+ * path (tdsc__tokp_next) does not pay for this one's registers. */
+static __attribute__((noinline)) tdsc__tok_status
+next_token(tdsc__tokp *p, const uint8_t *in, size_t n, size_t *used,
+           size_t *need, tdsc__event *ev, tdsc_error *err) {
   tok_res r;
-  /* The most common token first: a ROW of a COLMETADATA whose columns all
-   * have one size (tok_row.c's plan), its values read in place, no event
-   * memory used, so nothing to reset (issue 15: decode only).  Rows of
-   * lazy mode's large columns are never planned. */
+  /* the paths below fill the values their own way (tok_row.c) */
+  p->vals_planned = false;
+  /* a planned row with a NULL, or one near the input's end */
   if (p->plan_ok && n && !p->row.active &&
-      tdsc__tok_planned_row(p, in, n, used, ev)) {
+      tdsc__tok_planned_row_nulls(p, in, n, used, ev)) {
     *need = 0;
     ev->token = in[0];
     p->consumed += *used;
@@ -268,4 +270,21 @@ out:
   memset(ev, 0, sizeof *ev);
   *used = 0;
   return r == R_MORE ? TDSC__TOK_NEED_MORE : TDSC__TOK_FAIL;
+}
+
+tdsc__tok_status tdsc__tokp_next(tdsc__tokp *p, const uint8_t *in, size_t n,
+                                 size_t *used, size_t *need, tdsc__event *ev,
+                                 tdsc_error *err) {
+  /* The most common token first: a ROW of a COLMETADATA whose columns all
+   * have one size (tok_row.c's plan), its values read in place, no event
+   * memory used, so nothing to reset (issue 15: decode only).  Rows of
+   * lazy mode's large columns are never planned. */
+  if (p->plan_ok && n && !p->row.active &&
+      tdsc__tok_planned_row(p, in, n, used, ev)) {
+    *need = 0;
+    ev->token = in[0];
+    p->consumed += *used;
+    return TDSC__TOK_EVENT;
+  }
+  return next_token(p, in, n, used, need, ev, err);
 }
