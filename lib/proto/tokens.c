@@ -15,14 +15,16 @@
 
 tdsc__tokp *tdsc__tokp_new(void) {
   tdsc__tokp *p = calloc(1, sizeof *p);
-  if (p)
+  if (p) {
     tdsc__buf_init(&p->arena);
+    tdsc__buf_init(&p->names);
+    tdsc__buf_init(&p->spare_names);
+  }
   return p;
 }
 
+/* (the column storage stays for the next COLMETADATA: tok_colmeta.c) */
 void tdsc__tokp_reset(tdsc__tokp *p) {
-  tdsc__tok_free_cols(p->cols, p->ncols);
-  p->cols = NULL;
   p->ncols = 0;
   p->has_meta = false;
   p->plan_ok = p->plan_all = p->vals_planned = false;
@@ -34,6 +36,10 @@ void tdsc__tokp_free(tdsc__tokp *p) {
   if (!p)
     return;
   tdsc__tokp_reset(p);
+  free(p->cols);
+  free(p->spare_cols);
+  tdsc__buf_free(&p->names);
+  tdsc__buf_free(&p->spare_names);
   tdsc__buf_free(&p->arena);
   free(p->vals);
   free(p->offs);

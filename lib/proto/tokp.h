@@ -1,7 +1,7 @@
 /* The token parser's insides, shared by its files and by nothing else
  * (callers use tokens.h).  The parser is split by responsibility:
  *   tokens.c       the driver: lifecycle, framing, dispatch by token type
- *   tok_mem.c      event memory (the arena), errors, the column list's storage
+ *   tok_mem.c      event memory (the arena), errors
  *   tok_colmeta.c  COLMETADATA (2.2.7.4) over typeinfo.c's TYPE_INFO
  *   tok_row.c      values of ROW/NBCROW (2.2.7.17, 2.2.7.13) and RETURNVALUE,
  *                  and the row plan of a COLMETADATA of fixed-size columns
@@ -73,8 +73,16 @@ typedef struct tok_lencheck {
 } tok_lencheck;
 
 struct tdsc__tokp {
-  tdsc__colinfo *cols; /* current COLMETADATA, names malloc'd */
+  tdsc__colinfo *cols; /* current COLMETADATA, names in `names` */
   size_t ncols;
+  size_t cols_cap;
+  tdsc__buf names; /* the columns' names, each NUL-terminated */
+  /* The storage of the COLMETADATA before the current one, which the
+   * next one is read into (tok_colmeta.c): the two swap when it is
+   * complete. */
+  tdsc__colinfo *spare_cols;
+  size_t spare_cap;
+  tdsc__buf spare_names;
   bool has_meta;
   bool has_large;    /* a PLP or LONG column among cols */
   bool lazy;         /* tdsc__tokp_set_lazy */
@@ -136,7 +144,6 @@ size_t tdsc__tok_read_varchar(tdsc__tokp *p, tdsc__cur *c, bool ushort,
                               bool *oomp);
 /* Grows vals/offs to n entries; false on out-of-memory. */
 bool tdsc__tok_grow_vals(tdsc__tokp *p, size_t n);
-void tdsc__tok_free_cols(tdsc__colinfo *cols, size_t n);
 
 /* A string in the arena by its offset (NULL for NONE). */
 static inline char *tdsc__tok_astr(tdsc__tokp *p, size_t off) {
