@@ -773,6 +773,18 @@ tdsc_errc tdsc__tls_be_done(tdsc__tls_hs *hs, tdsc_error *err) {
     X509_free(t->leaf);
     t->fail_cert = t->leaf = NULL;
   }
+  /* What msg_cb records is for a failed handshake: after it, OpenSSL
+   * would call it for every record (issue 15: round trips). */
+  SSL_set_msg_callback(t->ssl, NULL);
+  /* Records are read whole, header and body in one read from the layer
+   * below, and what follows them kept for the next SSL_read: one read
+   * (a system call) a response where there were two or three.  Only now
+   * that the records go raw over the transport: during a TDS 7.x
+   * handshake the layer below is the PRELOGIN wrap, and no read can
+   * happen between here and login-only TLS's end (the session pops it
+   * after LOGIN7 is sent).  A caller waits on the transport only after a
+   * read said AGAIN, when what OpenSSL holds is no whole record. */
+  SSL_set_read_ahead(t->ssl, 1);
   return TDSC_OK;
 }
 
