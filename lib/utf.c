@@ -182,18 +182,32 @@ void tdsc__utf8_sanitize(const uint8_t *p, size_t n, tdsc__buf *out) {
 size_t tdsc__utf8_to_utf16le(const char *str, size_t n, tdsc__buf *out) {
   const uint8_t *s = (const uint8_t *)str;
   size_t start = out->len;
-  if (!tdsc__buf_reserve(out, 2 * n))
+  /* Each input byte gives at most two output bytes (a 4-byte sequence a
+   * surrogate pair, an invalid part one U+FFFD), so that the loop writes
+   * in place without a check per character: the SQL text of every
+   * request comes here (issue 15). */
+  if (n > SIZE_MAX / 2 || !tdsc__buf_reserve(out, 2 * n))
     return (size_t)-1;
+  if (n == 0)
+    return 0; /* (out->data may be NULL) */
+  uint8_t *o = out->data + out->len;
   for (size_t i = 0; i < n;) {
-    uint32_t c;
-    i += get_utf8(s + i, n - i, &c);
+    uint32_t c = s[i];
+    if (c < 0x80)
+      i++;
+    else
+      i += get_utf8(s + i, n - i, &c);
     if (c >= 0x10000) {
       c -= 0x10000;
-      tdsc__buf_put_u16le(out, (uint16_t)(0xD800 + (c >> 10)));
-      tdsc__buf_put_u16le(out, (uint16_t)(0xDC00 + (c & 0x3FF)));
+      uint32_t hi = 0xD800 + (c >> 10), lo = 0xDC00 + (c & 0x3FF);
+      o[0] = (uint8_t)hi, o[1] = (uint8_t)(hi >> 8);
+      o[2] = (uint8_t)lo, o[3] = (uint8_t)(lo >> 8);
+      o += 4;
     } else {
-      tdsc__buf_put_u16le(out, (uint16_t)c);
+      o[0] = (uint8_t)c, o[1] = (uint8_t)(c >> 8);
+      o += 2;
     }
   }
-  return out->oom ? (size_t)-1 : out->len - start;
+  out->len = (size_t)(o - out->data);
+  return out->len - start;
 }

@@ -1,6 +1,6 @@
 /* The token parser's event memory and errors (tokp.h): the arena that
  * holds an event's strings and values until the next call, the value
- * arrays of a row, the column list's storage, and the protocol errors
+ * arrays of a row, and the protocol errors
  * that name the token and its stream offset.  Used by every tok_*.c file
  * and tokens.c; calls only buf.c, utf.c and error.c. */
 #include "config.h"
@@ -74,12 +74,4 @@ bool tdsc__tok_grow_vals(tdsc__tokp *p, size_t n) {
   p->offs = o;
   p->vcap = n;
   return true;
-}
-
-void tdsc__tok_free_cols(tdsc__colinfo *cols, size_t n) {
-  if (!cols)
-    return;
-  for (size_t i = 0; i < n; i++)
-    free(cols[i].name);
-  free(cols);
 }

@@ -309,10 +309,54 @@ static void plan_check(const tdsc__colinfo *col, tok_plan *pl) {
   }
 }
 
+/* Sets byte i (memory order) of *w to b. */
+static void word_set_byte(uint64_t *w, size_t i, uint8_t b) {
+  uint8_t x[8];
+  memcpy(x, w, 8);
+  x[i] = b;
+  memcpy(w, x, 8);
+}
+
+/* Where each value of a row without NULL starts, and the words that check
+ * its length bytes (tok_lencheck): each length byte in one word, those at
+ * 0, 8, 16, ... of the row, the last moved back to end at plan_span so
+ * that no read goes past what tdsc__tok_planned_row has checked is there.
+ * False when out of memory. */
+static bool plan_lencheck(tdsc__tokp *p) {
+  size_t span = p->plan_max < 8 ? 8 : p->plan_max;
+  size_t nw = (span + 7) / 8, pos = 0;
+  if (nw > p->lchk_cap) {
+    tok_lencheck *nl = realloc(p->lchk, nw * sizeof *nl);
+    if (!nl)
+      return false;
+    p->lchk = nl;
+    p->lchk_cap = nw;
+  }
+  p->plan_span = span;
+  p->nlchk = 0;
+  for (size_t i = 0; i < p->ncols; i++) {
+    tok_plan *pl = &p->plan[i];
+    if (!pl->fixed) {
+      size_t k = pos / 8 < nw - 1 ? pos / 8 : nw - 1;
+      size_t at = k < nw - 1 ? 8 * k : span - 8;
+      /* positions only grow: the word is the last one or a new one */
+      if (p->nlchk == 0 || p->lchk[p->nlchk - 1].off != at)
+        p->lchk[p->nlchk++] = (tok_lencheck){.off = at};
+      tok_lencheck *w = &p->lchk[p->nlchk - 1];
+      word_set_byte(&w->mask, pos - at, 0xFF);
+      word_set_byte(&w->want, pos - at, (uint8_t)pl->len);
+      pos++;
+    }
+    pl->off = pos;
+    pos += pl->len;
+  }
+  return true;
+}
+
 bool tdsc__tok_plan_rows(tdsc__tokp *p) {
   size_t max = 0;
   bool one_size = true;
-  p->plan_ok = p->plan_all = false;
+  p->plan_ok = p->plan_all = p->vals_planned = false;
   if (!p->has_meta || p->ncols == 0)
     return true;
   if (!tdsc__tok_ensure_vals(p, p->ncols))
@@ -336,19 +380,18 @@ bool tdsc__tok_plan_rows(tdsc__tokp *p) {
   }
   p->plan_all = true;
   p->plan_max = max;
+  if (one_size && !plan_lencheck(p))
+    return false;
   p->plan_ok = one_size;
   return true;
 }
 
-/* A ROW of a planned COLMETADATA whose input holds the most its values can
- * take (plan_max bytes after the token byte), so that no value needs a
- * bounds check: per value one length byte compared with the one allowed
- * (issue 15: decode only).  A small function of its own, so that the
- * common row costs no more than this loop.  False for anything else (no
- * plan, a short input, NBCROW, another length) with *used and ev
- * untouched: tdsc__tok_row_token then decodes or reports the row. */
-bool tdsc__tok_planned_row(tdsc__tokp *p, const uint8_t *in, size_t n,
-                           size_t *used, tdsc__event *ev) {
+/* A planned row that has a NULL (tokp.h's tdsc__tok_planned_row takes
+ * those without one): per value one length byte compared with the one
+ * allowed, no bounds check of its own (the input holds plan_max bytes
+ * after the token byte). */
+bool tdsc__tok_planned_row_nulls(tdsc__tokp *p, const uint8_t *in, size_t n,
+                                 size_t *used, tdsc__event *ev) {
   if (!p->plan_ok || in[0] != TDSC__TOK_ROW || n - 1 < p->plan_max)
     return false;
   /* Locals, not p->: the stores to the values could alias p's fields, and
@@ -356,6 +399,7 @@ bool tdsc__tok_planned_row(tdsc__tokp *p, const uint8_t *in, size_t n,
   const tok_plan *pl = p->plan, *end = p->plan + p->ncols;
   tdsc__value *v = p->vals;
   const uint8_t *q = in + 1;
+  p->vals_planned = false;
   for (; pl < end; pl++, v++) {
     uint32_t len = pl->len;
     if (!pl->fixed) {

@@ -15,17 +15,19 @@
 
 tdsc__tokp *tdsc__tokp_new(void) {
   tdsc__tokp *p = calloc(1, sizeof *p);
-  if (p)
+  if (p) {
     tdsc__buf_init(&p->arena);
+    tdsc__buf_init(&p->names);
+    tdsc__buf_init(&p->spare_names);
+  }
   return p;
 }
 
+/* (the column storage stays for the next COLMETADATA: tok_colmeta.c) */
 void tdsc__tokp_reset(tdsc__tokp *p) {
-  tdsc__tok_free_cols(p->cols, p->ncols);
-  p->cols = NULL;
   p->ncols = 0;
   p->has_meta = false;
-  p->plan_ok = p->plan_all = false;
+  p->plan_ok = p->plan_all = p->vals_planned = false;
   p->has_large = false;
   p->row.active = false;
 }
@@ -34,10 +36,15 @@ void tdsc__tokp_free(tdsc__tokp *p) {
   if (!p)
     return;
   tdsc__tokp_reset(p);
+  free(p->cols);
+  free(p->spare_cols);
+  tdsc__buf_free(&p->names);
+  tdsc__buf_free(&p->spare_names);
   tdsc__buf_free(&p->arena);
   free(p->vals);
   free(p->offs);
   free(p->plan);
+  free(p->lchk);
   free(p);
 }
 
@@ -172,16 +179,17 @@ static tok_res parse_stream(tdsc__tokp *p, const uint8_t *in, size_t n,
   return r;
 }
 
-tdsc__tok_status tdsc__tokp_next(tdsc__tokp *p, const uint8_t *in, size_t n,
-                                 size_t *used, size_t *need, tdsc__event *ev,
-                                 tdsc_error *err) {
+/* Every token but a planned row.  Out of line, so that the planned row's
+ * path (tdsc__tokp_next) does not pay for this one's registers. */
+static __attribute__((noinline)) tdsc__tok_status
+next_token(tdsc__tokp *p, const uint8_t *in, size_t n, size_t *used,
+           size_t *need, tdsc__event *ev, tdsc_error *err) {
   tok_res r;
-  /* The most common token first: a ROW of a COLMETADATA whose columns all
-   * have one size (tok_row.c's plan), its values read in place, no event
-   * memory used, so nothing to reset (issue 15: decode only).  Rows of
-   * lazy mode's large columns are never planned. */
+  /* the paths below fill the values their own way (tok_row.c) */
+  p->vals_planned = false;
+  /* a planned row with a NULL, or one near the input's end */
   if (p->plan_ok && n && !p->row.active &&
-      tdsc__tok_planned_row(p, in, n, used, ev)) {
+      tdsc__tok_planned_row_nulls(p, in, n, used, ev)) {
     *need = 0;
     ev->token = in[0];
     p->consumed += *used;
@@ -268,4 +276,21 @@ out:
   memset(ev, 0, sizeof *ev);
   *used = 0;
   return r == R_MORE ? TDSC__TOK_NEED_MORE : TDSC__TOK_FAIL;
+}
+
+tdsc__tok_status tdsc__tokp_next(tdsc__tokp *p, const uint8_t *in, size_t n,
+                                 size_t *used, size_t *need, tdsc__event *ev,
+                                 tdsc_error *err) {
+  /* The most common token first: a ROW of a COLMETADATA whose columns all
+   * have one size (tok_row.c's plan), its values read in place, no event
+   * memory used, so nothing to reset (issue 15: decode only).  Rows of
+   * lazy mode's large columns are never planned. */
+  if (p->plan_ok && n && !p->row.active &&
+      tdsc__tok_planned_row(p, in, n, used, ev)) {
+    *need = 0;
+    ev->token = in[0];
+    p->consumed += *used;
+    return TDSC__TOK_EVENT;
+  }
+  return next_token(p, in, n, used, need, ev, err);
 }

@@ -1,7 +1,7 @@
 /* The token parser's insides, shared by its files and by nothing else
  * (callers use tokens.h).  The parser is split by responsibility:
  *   tokens.c       the driver: lifecycle, framing, dispatch by token type
- *   tok_mem.c      event memory (the arena), errors, the column list's storage
+ *   tok_mem.c      event memory (the arena), errors
  *   tok_colmeta.c  COLMETADATA (2.2.7.4) over typeinfo.c's TYPE_INFO
  *   tok_row.c      values of ROW/NBCROW (2.2.7.17, 2.2.7.13) and RETURNVALUE,
  *                  and the row plan of a COLMETADATA of fixed-size columns
@@ -15,6 +15,8 @@
 
 #include "proto/tokens.h"
 #include "proto/typeinfo.h" /* tdsc__cur */
+
+#include <string.h>
 
 /* SQL Server allows 4096 columns in a SELECT; a larger COLMETADATA count
  * is hostile or corrupt (0xFFFF alone means "no metadata", 2.2.7.4). */
@@ -58,11 +60,29 @@ typedef struct tok_plan {
                    other checks, the column's maximum */
   uint8_t check; /* how tok_row.c's fast_row reads and checks the length:
                     one of tok_row.c's PLAN_ values, typeinfo.c's rules */
+  size_t off;    /* where the value starts in a row without NULL, from the
+                    byte after the token byte (plan_ok only) */
 } tok_plan;
 
+/* Eight bytes of a planned row without NULL (tok_row.c): the bytes under
+ * mask must equal want's, i.e. every length byte there is the one its
+ * column allows.  Bytes taken in memory order, whatever the host's. */
+typedef struct tok_lencheck {
+  size_t off; /* from the byte after the token byte */
+  uint64_t mask, want;
+} tok_lencheck;
+
 struct tdsc__tokp {
-  tdsc__colinfo *cols; /* current COLMETADATA, names malloc'd */
+  tdsc__colinfo *cols; /* current COLMETADATA, names in `names` */
   size_t ncols;
+  size_t cols_cap;
+  tdsc__buf names; /* the columns' names, each NUL-terminated */
+  /* The storage of the COLMETADATA before the current one, which the
+   * next one is read into (tok_colmeta.c): the two swap when it is
+   * complete. */
+  tdsc__colinfo *spare_cols;
+  size_t spare_cap;
+  tdsc__buf spare_names;
   bool has_meta;
   bool has_large;    /* a PLP or LONG column among cols */
   bool lazy;         /* tdsc__tokp_set_lazy */
@@ -90,6 +110,16 @@ struct tdsc__tokp {
   size_t plan_max;
   tok_plan *plan;
   size_t plan_cap;
+  /* A planned row without NULL is checked eight bytes at a time: the
+   * words holding a length byte (nlchk of them), read from an input of at
+   * least plan_span (plan_max, but no less than 8) bytes after the token
+   * byte.  vals_planned: vals[0..ncols) hold what such a row sets besides
+   * the data pointers (not NULL, the plan's length), so that the next one
+   * sets only those; any other way of filling vals clears it. */
+  size_t plan_span;
+  tok_lencheck *lchk;
+  size_t nlchk, lchk_cap;
+  bool vals_planned;
 };
 
 /* A token parser's outcome: done (the cursor past the token), more input
@@ -114,7 +144,6 @@ size_t tdsc__tok_read_varchar(tdsc__tokp *p, tdsc__cur *c, bool ushort,
                               bool *oomp);
 /* Grows vals/offs to n entries; false on out-of-memory. */
 bool tdsc__tok_grow_vals(tdsc__tokp *p, size_t n);
-void tdsc__tok_free_cols(tdsc__colinfo *cols, size_t n);
 
 /* A string in the arena by its offset (NULL for NONE). */
 static inline char *tdsc__tok_astr(tdsc__tokp *p, size_t off) {
@@ -146,11 +175,78 @@ tok_res tdsc__tok_read_value(tdsc__tokp *p, tdsc__cur *c,
  * memory: reported as NO_MEMORY like any other allocation failure (the
  * general path would have needed the same values array). */
 bool tdsc__tok_plan_rows(tdsc__tokp *p);
-/* A ROW of a COLMETADATA whose columns all have one size, whole in
- * in[0..n) (n >= 1, the token byte first): true with *used and ev set, or
- * false having changed neither (then tdsc__tok_row_token). */
-bool tdsc__tok_planned_row(tdsc__tokp *p, const uint8_t *in, size_t n,
-                           size_t *used, tdsc__event *ev);
+/* A planned ROW that has a NULL (tdsc__tok_planned_row takes those without
+ * one), whole in in[0..n) (n >= 1, the token byte first): as
+ * tdsc__tok_planned_row, per value one length byte compared with the one
+ * allowed. */
+bool tdsc__tok_planned_row_nulls(tdsc__tokp *p, const uint8_t *in, size_t n,
+                                 size_t *used, tdsc__event *ev);
+
+/* True when every length byte of the row at q (plan_span bytes there) is
+ * the one its column allows: no NULL, every value where the plan says. */
+static inline bool tdsc__tok_planned_no_null(const tdsc__tokp *p,
+                                             const uint8_t *q) {
+  uint64_t diff = 0, x, y;
+  const tok_lencheck *w = p->lchk;
+  /* two at a time, as the values below */
+  for (size_t k = p->nlchk / 2; k; k--, w += 2) {
+    memcpy(&x, q + w[0].off, 8);
+    memcpy(&y, q + w[1].off, 8);
+    diff |= ((x & w[0].mask) ^ w[0].want) | ((y & w[1].mask) ^ w[1].want);
+  }
+  if (p->nlchk % 2) {
+    memcpy(&x, q + w->off, 8);
+    diff |= (x & w->mask) ^ w->want;
+  }
+  return diff == 0;
+}
+
+/* A ROW without NULL of a COLMETADATA whose columns all have one size
+ * (tok_row.c's plan), whole in in[0..n) (n >= 1, the token byte first),
+ * the input holding at least plan_span bytes after the token byte, so that
+ * no value needs a bounds check of its own: true with *used and ev set, or
+ * false having changed neither (no plan, a short input, NBCROW, a NULL or
+ * a length the column does not allow: then tdsc__tok_planned_row_nulls
+ * or tdsc__tok_row_token decodes or reports the row).
+ *
+ * Its length bytes are checked eight at a time and every value is where
+ * the plan says, so that the row costs the stores of the data pointers
+ * (not NULL and the lengths stay from the previous row when that was such
+ * a row too: vals_planned).  Inline in tokens.c's driver, whose every
+ * such row comes here (issue 15: decode only): a call and the registers
+ * it saved were a fifth of the row's cost. */
+static inline bool tdsc__tok_planned_row(tdsc__tokp *p, const uint8_t *in,
+                                         size_t n, size_t *used,
+                                         tdsc__event *ev) {
+  if (!p->plan_ok || in[0] != TDSC__TOK_ROW || n - 1 < p->plan_span)
+    return false;
+  const uint8_t *q = in + 1;
+  if (!tdsc__tok_planned_no_null(p, q))
+    return false;
+  const tok_plan *pl = p->plan;
+  tdsc__value *v = p->vals;
+  if (!p->vals_planned) {
+    for (size_t i = 0; i < p->ncols; i++)
+      v[i].null = false, v[i].len = pl[i].len;
+    p->vals_planned = true;
+  }
+  /* four at a time: the loop's own count and branch cost as much as a
+   * store */
+  for (size_t k = p->ncols / 4; k; k--, pl += 4, v += 4) {
+    v[0].data = q + pl[0].off;
+    v[1].data = q + pl[1].off;
+    v[2].data = q + pl[2].off;
+    v[3].data = q + pl[3].off;
+  }
+  for (size_t k = p->ncols % 4; k; k--, pl++, v++)
+    v->data = q + pl->off;
+  *used = 1 + p->plan_max;
+  ev->kind = TDSC__EV_ROW;
+  ev->u.row.ncols = p->ncols;
+  ev->u.row.values = p->vals;
+  return true;
+}
+
 /* A whole ROW/NBCROW token from in[0..n), the token byte first. */
 tok_res tdsc__tok_row_token(tdsc__tokp *p, const uint8_t *in, size_t n,
                             size_t *used, size_t *need, tdsc__event *ev,

@@ -8,6 +8,7 @@
 
 #include "clock.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,9 +16,7 @@ static void free_columns(tdsc_result *r) {
   for (size_t i = 0; i < r->ncols; i++)
     tdsc__buf_free(&r->text[i]);
   tdsc__row_free(r);
-  free(r->cols);
-  free(r->text);
-  free(r->text_ok);
+  /* the arrays stay in r->colmem for the next set (set_columns) */
   r->cols = NULL;
   r->text = NULL;
   r->text_ok = NULL;
@@ -27,28 +26,55 @@ static void free_columns(tdsc_result *r) {
   r->is_output = false;
 }
 
+/* n elements of size sz from *at in the column block, aligned for any
+ * type (carve_columns). */
+static void *carve(uint8_t **at, size_t n, size_t sz) {
+  const size_t a = _Alignof(max_align_t);
+  void *p = *at;
+  *at += (n * sz + a - 1) / a * a;
+  return p;
+}
+
+/* Lays the per-column arrays of n columns out in block (NULL: only
+ * measures); returns the bytes they take. */
+static size_t carve_columns(tdsc_result *r, uint8_t *block, size_t n) {
+  uint8_t *at = block;
+  struct tdsc_column *cols = carve(&at, n, sizeof *r->cols);
+  tdsc__buf *text = carve(&at, n, sizeof *r->text);
+  tdsc__rowcol *rc = carve(&at, n, sizeof *r->rc);
+  tdsc__value *lazy_vals = carve(&at, n, sizeof *r->lazy_vals);
+  bool *text_ok = carve(&at, n, sizeof *r->text_ok);
+  if (block) {
+    r->cols = cols, r->text = text, r->rc = rc, r->lazy_vals = lazy_vals;
+    r->text_ok = text_ok;
+  }
+  return (size_t)(at - block);
+}
+
+/* The per-column arrays (cols, text, text_ok, and stream.c's rc and
+ * lazy_vals) are one block, kept by the result across its sets and grown
+ * when a set has more columns: no allocation for a set that fits, where
+ * there were five (issue 15: SELECT 1 round trips). */
 static tdsc_errc set_columns(tdsc_result *r, size_t n,
                              const tdsc__colinfo *ci) {
   free_columns(r);
   if (!n)
     return TDSC_OK;
-  r->cols = calloc(n, sizeof *r->cols);
-  r->text = calloc(n, sizeof *r->text);
-  r->text_ok = calloc(n, sizeof *r->text_ok);
-  if (!r->cols || !r->text || !r->text_ok) {
-    free(r->cols);
-    free(r->text);
-    free(r->text_ok);
-    r->cols = NULL, r->text = NULL, r->text_ok = NULL;
-    return tdsc__err_oom(&r->conn->err);
+  /* (at most 4096 columns, or 2100 parameters: no overflow) */
+  size_t size = carve_columns(r, NULL, n);
+  if (n > r->colcap) {
+    uint8_t *block = malloc(size);
+    if (!block)
+      return tdsc__err_oom(&r->conn->err);
+    free(r->colmem);
+    r->colmem = block;
+    r->colcap = n;
   }
+  memset(r->colmem, 0, size);
+  carve_columns(r, r->colmem, n);
   for (size_t i = 0; i < n; i++)
     r->cols[i].ci = &ci[i];
   r->ncols = n;
-  if (tdsc__row_alloc(r, n) != TDSC_OK) {
-    free_columns(r);
-    return TDSC_E_NO_MEMORY;
-  }
   return TDSC_OK;
 }
 
@@ -517,6 +543,7 @@ void tdsc_result_free(tdsc_result *r) {
   if (r->conn)
     r->conn->result = NULL;
   free_columns(r);
+  free(r->colmem);
   free_outputs(r);
   free(r);
 }

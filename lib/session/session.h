@@ -159,6 +159,8 @@ struct tdsc_result {
    * whole (getters) or in pieces (tdsc_result_read) */
   tdsc__rowcol *rc;          /* per column */
   tdsc__value *lazy_vals;    /* a lazy row's values (r->values) */
+  void *colmem;  /* the block of cols, text, text_ok, rc and lazy_vals */
+  size_t colcap; /* (exec.c's set_columns): columns it has room for */
   bool lazy;                 /* the current row is lazy */
   size_t next_col;           /* the next column the stream delivers */
   size_t streaming;          /* the column in TDSC__COL_STREAMING */
@@ -381,7 +383,7 @@ tdsc_errc tdsc__fedauth_ack(tdsc_conn *c, const tdsc__event *ev);
 tdsc_errc tdsc__fedauth_done(tdsc_conn *c);
 
 /* ---- stream.c: the current row column by column */
-tdsc_errc tdsc__row_alloc(tdsc_result *r, size_t ncols); /* sets c->err */
+/* Frees the columns' held values (the arrays are exec.c's block). */
 void tdsc__row_free(tdsc_result *r);
 /* A new current row: lazy when the parser delivers it by columns. */
 void tdsc__row_start(tdsc_result *r, bool lazy);

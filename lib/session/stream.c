@@ -16,25 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-tdsc_errc tdsc__row_alloc(tdsc_result *r, size_t ncols) {
-  r->rc = calloc(ncols, sizeof *r->rc);
-  r->lazy_vals = calloc(ncols, sizeof *r->lazy_vals);
-  if (!r->rc || !r->lazy_vals) {
-    free(r->rc);
-    free(r->lazy_vals);
-    r->rc = NULL;
-    r->lazy_vals = NULL;
-    return tdsc__err_oom(&r->conn->err);
-  }
-  return TDSC_OK;
-}
-
 void tdsc__row_free(tdsc_result *r) {
   for (size_t i = 0; r->rc && i < r->ncols; i++)
     tdsc__buf_free(&r->rc[i].buf);
-  free(r->rc);
-  free(r->lazy_vals);
-  r->rc = NULL;
+  r->rc = NULL; /* the arrays are exec.c's set_columns's block */
   r->lazy_vals = NULL;
   r->lazy = false;
 }

@@ -9,6 +9,7 @@
 #include <tdsclient.h>
 
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,94 @@ START_TEST(a_revoked_certificate_is_named_by_the_crl_in_cafile) {
 }
 END_TEST
 
+/* Copies file from to to (through a temporary file and rename when
+ * replace, so that to is a new file; in place otherwise), with pad bytes
+ * of newline after it so that sizes differ. */
+static void put_file(const char *from, const char *to, bool replace,
+                     int pad) {
+  char tmp[700], cmd[2000];
+  snprintf(tmp, sizeof tmp, "%s.new", to);
+  snprintf(cmd, sizeof cmd, "cat '%s' > '%s' && printf '%%*s' %d '' | tr ' ' '\\n' >> '%s'",
+           from, replace ? tmp : to, pad, replace ? tmp : to);
+  ck_assert_int_eq(system(cmd), 0);
+  if (replace)
+    ck_assert_int_eq(rename(tmp, to), 0);
+}
+
+static tdsc_errc connect_with_ca(const char *cafile) {
+  char cs[2000];
+  snprintf(cs, sizeof cs, "Server=tcp:localhost,%d;UID=sa;PWD=Secret-123;"
+           "CAFile=%s", srv.port, cafile);
+  tdsc_conn *c = tdsc_conn_new();
+  tdsc_errc rc = tdsc_conn_connect(c, cs);
+  tdsc_conn_free(c);
+  return rc;
+}
+
+/* The TLS context of a CAFile is kept across connects (tls_openssl.c),
+ * but a CAFile changed on disk, in place or replaced by a new file, is
+ * read again at the next connect (tdsclient(3), CAFile). */
+START_TEST(a_cafile_changed_on_disk_is_read_again) {
+  char ca[700];
+  snprintf(ca, sizeof ca, "%s/rotating-ca.pem", scratch);
+  char good[700], other[700];
+  snprintf(good, sizeof good, "%s", th_cert("ca.pem"));
+  snprintf(other, sizeof other, "%s", th_cert("otherca.pem"));
+  serve("server", NULL, NULL, NULL, NULL, NULL);
+  put_file(good, ca, false, 0);
+  ck_assert_int_eq(connect_with_ca(ca), TDSC_OK);
+  ck_assert_int_eq(connect_with_ca(ca), TDSC_OK);
+  /* in place, another CA: no longer trusted */
+  put_file(other, ca, false, 1);
+  ck_assert_int_eq(connect_with_ca(ca), TDSC_E_TLS_CERT_UNTRUSTED);
+  /* replaced by a new file with the right CA: trusted again */
+  put_file(good, ca, true, 2);
+  ck_assert_int_eq(connect_with_ca(ca), TDSC_OK);
+  /* replaced by the other CA */
+  put_file(other, ca, true, 3);
+  ck_assert_int_eq(connect_with_ca(ca), TDSC_E_TLS_CERT_UNTRUSTED);
+  /* gone: the loader's error, not a context kept from before */
+  ck_assert_int_eq(unlink(ca), 0);
+  ck_assert_int_eq(connect_with_ca(ca), TDSC_E_BAD_OPTION_VALUE);
+  th_server_stop(&srv);
+}
+END_TEST
+
+/* Threads connecting with the same trust settings share one context
+ * (tls_openssl.c): each connect still succeeds, and a wrong CA in one
+ * thread is still that thread's failure. */
+typedef struct ctx_thread {
+  const char *cafile;
+  tdsc_errc want;
+  int ok;
+} ctx_thread;
+
+static void *connect_thread(void *arg) {
+  ctx_thread *t = arg;
+  for (int i = 0; i < 4; i++)
+    t->ok += connect_with_ca(t->cafile) == t->want;
+  return NULL;
+}
+
+START_TEST(threads_connect_with_shared_contexts) {
+  char good[700], other[700];
+  snprintf(good, sizeof good, "%s", th_cert("ca.pem"));
+  snprintf(other, sizeof other, "%s", th_cert("otherca.pem"));
+  serve("server", NULL, NULL, NULL, NULL, NULL);
+  ctx_thread t[3] = {{good, TDSC_OK, 0},
+                     {good, TDSC_OK, 0},
+                     {other, TDSC_E_TLS_CERT_UNTRUSTED, 0}};
+  pthread_t th[3];
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(pthread_create(&th[i], NULL, connect_thread, &t[i]), 0);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    ck_assert_int_eq(t[i].ok, 4);
+  }
+  th_server_stop(&srv);
+}
+END_TEST
+
 /* ------------------------------------------------------- versions, ciphers */
 
 START_TEST(a_server_below_tls_1_2_is_told_to_enable_it) {
@@ -289,6 +378,8 @@ static Suite *tls_suite(void) {
   tcase_add_test(tc, a_certificate_of_an_unknown_ca_is_untrusted);
   tcase_add_test(tc, a_client_certificate_on_the_server_is_the_wrong_purpose);
   tcase_add_test(tc, a_revoked_certificate_is_named_by_the_crl_in_cafile);
+  tcase_add_test(tc, a_cafile_changed_on_disk_is_read_again);
+  tcase_add_test(tc, threads_connect_with_shared_contexts);
   tcase_add_test(tc, a_server_below_tls_1_2_is_told_to_enable_it);
   tcase_add_test(tc,
                  a_client_capped_below_the_servers_version_is_told_to_raise_it);

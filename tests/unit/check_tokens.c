@@ -827,6 +827,89 @@ START_TEST(tokens_planned_rows_match_the_general_path) {
 }
 END_TEST
 
+/* A planned row without NULL sets only the data pointers when the row
+ * before it was such a row too (tok_row.c, issue 15): a row with NULLs in
+ * between, a plan shorter than the 8 bytes its check reads, a plan of
+ * fixed types only, and columns not a multiple of four must all give the
+ * general path's events, whole input or fed a byte at a time. */
+#define META_INTN9                                                             \
+  "81 0900 00000000 0100 26 04 00 00000000 0100 26 04 00"                      \
+  " 00000000 0100 26 04 00 00000000 0100 26 04 00 00000000 0100 26 04 00"      \
+  " 00000000 0100 26 04 00 00000000 0100 26 04 00 00000000 0100 26 04 00"      \
+  " 00000000 0100 26 04 00"
+#define ROW_INTN9(x)                                                           \
+  " d1 04 " x "000000 04 02000000 04 03000000 04 04000000 04 05000000"         \
+  " 04 06000000 04 07000000 04 08000000 04 09000000"
+
+static void expect_same_both_ways(const char *hex, const char *const *want) {
+  size_t n;
+  uint8_t *in = tdsc_test_hex(hex, &n);
+  ck_assert_ptr_nonnull(in);
+  char *t = trace_all(in, n);
+  expect_lines(t, want);
+  ck_assert_ptr_null(strstr(t, "FAIL"));
+  char *f = trace_fed(in, n, false, NULL);
+  ck_assert_str_eq(t, f);
+  free(f);
+  free(t);
+  free(in);
+}
+
+START_TEST(tokens_planned_rows_without_null_after_other_rows) {
+  const char *const five[] = {
+      "ROW d1 07000000 08000000 000000000000f03f "
+      "00112233445566778899aabbccddeeff 01\n",
+      "ROW d1 09000000 NULL NULL NULL 00\n",
+      "ROW d1 0a000000 0b000000 0000000000000040 "
+      "ffeeddccbbaa99887766554433221100 01\n",
+      "ROW d1 0c000000 0d000000 0000000000000840 "
+      "00112233445566778899aabbccddeeff 00\n",
+      "DONE fd", NULL};
+  expect_same_both_ways(
+      PLANNED_META " d1 07000000 04 08000000 08 000000000000f03f"
+                   " 10 00112233445566778899aabbccddeeff 01"
+                   " d1 09000000 00 00 00 00"
+                   " d1 0a000000 04 0b000000 08 0000000000000040"
+                   " 10 ffeeddccbbaa99887766554433221100 01"
+                   " d1 0c000000 04 0d000000 08 0000000000000840"
+                   " 10 00112233445566778899aabbccddeeff 00" DONE0 DONE0,
+      five);
+  /* one INTN(4): 5 bytes a row, the check reads 8 */
+  const char *const one[] = {"ROW d1 01000000\n", "ROW d1 NULL\n",
+                             "ROW d1 02000000\n", "ROW d1 03000000\n",
+                             "ROW d1 NULL\n", "DONE fd", NULL};
+  expect_same_both_ways(META1("26 04") " d1 04 01000000 d1 00 d1 04 02000000"
+                                       " d1 04 03000000 d1 00" DONE0,
+                        one);
+  /* fixed types only (INT4, INT8): nothing to check, never NULL */
+  const char *const fixed[] = {"ROW d1 01000000 0200000000000000\n",
+                               "ROW d1 03000000 0400000000000000\n",
+                               "DONE fd", NULL};
+  expect_same_both_ways(
+      "81 0200 00000000 0000 38 01 6100 00000000 0000 7f 01 6200"
+      " d1 01000000 0200000000000000 d1 03000000 0400000000000000" DONE0,
+      fixed);
+  /* nine INTN(4): the last check word overlaps the one before */
+  const char *const nine[] = {
+      "ROW d1 01000000 02000000 03000000 04000000 05000000 06000000 "
+      "07000000 08000000 09000000\n",
+      "ROW d1 11000000 02000000",
+      "ROW d1 NULL 02000000", "ROW d1 21000000 02000000", "DONE fd", NULL};
+  expect_same_both_ways(META_INTN9 ROW_INTN9("01") ROW_INTN9("11")
+                            " d1 00 04 02000000 04 03000000 04 04000000"
+                            " 04 05000000 04 06000000 04 07000000"
+                            " 04 08000000 04 09000000" ROW_INTN9("21") DONE0,
+                        nine);
+  /* a wrong length in the overlapping word is still the general error */
+  expect_fail(META_INTN9 ROW_INTN9("01")
+              " d1 04 01000000 04 02000000 04 03000000 04 04000000 04 05000000"
+              " 04 06000000 04 07000000 04 08000000 03 090000" DONE0 DONE0,
+              "INTN value of 3 bytes");
+  expect_fail(META1("26 04") " d1 05 0102030405" DONE0,
+              "INTN value of 5 bytes");
+}
+END_TEST
+
 /* Before TDS 7.2, INFO and ERROR end with a 2-byte LineNumber (2.2.7.10):
  * both bytes count; 3 bytes left is neither layout. */
 START_TEST(tokens_info_with_a_two_byte_line_number) {
@@ -1763,6 +1846,7 @@ Suite *tdsc_test_tokens_suite(void) {
   tc = tcase_create("hostile");
   tcase_add_test(tc, tokens_reject_hostile_input);
   tcase_add_test(tc, tokens_planned_rows_match_the_general_path);
+  tcase_add_test(tc, tokens_planned_rows_without_null_after_other_rows);
   tcase_add_test(tc, tokens_info_with_a_two_byte_line_number);
   tcase_add_test(tc, tokens_every_truncation_of_a_mixed_stream_needs_more);
   tcase_add_test(tc, tokens_mutated_streams_never_crash);
