@@ -63,8 +63,8 @@ extern "C" {
 #define TDSC_HAS_NONBLOCKING 1 /* tdsc_conn_set_nonblocking and friends */
 #define TDSC_HAS_ENTRA 1 /* Authentication=entra, AccessToken=,
                             tdsc_conn_set_token_provider */
-#define TDSC_HAS_CHANNEL_BINDING 1 /* tls-unique bindings for Extended
-                                      Protection, tdsc_attempt_channel_binding */
+/* tls-unique bindings for Extended Protection, tdsc_attempt_channel_binding */
+#define TDSC_HAS_CHANNEL_BINDING 1
 
 /* Returns the library's version string, e.g. "0.1.0". Static storage. */
 TDSC_API const char *tdsc_version(void);

@@ -351,7 +351,8 @@ static tdsc__work *ctx_job(sspi_state *s, const uint8_t *in, size_t inlen) {
     }
   }
   const tdsc__buf *cb = &s->x.bindings;
-  if (j->out && cb->len && cb->len <= ULONG_MAX - sizeof(SEC_CHANNEL_BINDINGS)) {
+  if (j->out && cb->len &&
+      cb->len <= ULONG_MAX - sizeof(SEC_CHANNEL_BINDINGS)) {
     /* SEC_CHANNEL_BINDINGS: addresses empty, the application data right
      * after the structure */
     j->cblen = (ULONG)(sizeof(SEC_CHANNEL_BINDINGS) + cb->len);

@@ -27,8 +27,7 @@ tdsc_errc tdsc__attempt_bind(tdsc_conn *c, tdsc__attempt *a) {
   }
   if (!a->ops->bind) {
     snprintf(a->binding, sizeof a->binding,
-             "none: the %s mechanism takes no channel bindings",
-             a->ops->name);
+             "none: the %s mechanism takes no channel bindings", a->ops->name);
     return TDSC_OK;
   }
   /* only tls-unique exists (tls.h); its prefix is part of what is hashed */

@@ -40,16 +40,16 @@ static void world(const char *mode, const char *extra1, const char *extra2) {
   ck_assert_ptr_nonnull(f);
   fputs("TDSC:alice:alice-nt-pw\n", f);
   fclose(f);
-  ck_assert(th_realm_cmd(&realm, "addprinc", "alice", "--password",
-                         "alice-pw", (const char *)NULL));
-  ck_assert(th_realm_cmd(&realm, "addprinc", spn, "--randkey",
+  ck_assert(th_realm_cmd(&realm, "addprinc", "alice", "--password", "alice-pw",
                          (const char *)NULL));
+  ck_assert(
+      th_realm_cmd(&realm, "addprinc", spn, "--randkey", (const char *)NULL));
   ck_assert(th_realm_cmd(&realm, "ktadd", keytab, spn, (const char *)NULL));
   ck_assert(th_realm_cmd(&realm, "kinit", "alice", "--password", "alice-pw",
                          (const char *)NULL));
   ck_assert_msg(th_server_start(&srv, "--port", portstr, "--keytab", keytab,
-                                "--ntlm-users", users, "--map", krbmap,
-                                "--map", "TDSC\\alice=TDSC\\alice",
+                                "--ntlm-users", users, "--map", krbmap, "--map",
+                                "TDSC\\alice=TDSC\\alice",
                                 "--extended-protection", mode, extra1, extra2,
                                 (const char *)NULL),
                 "the test server did not start");
@@ -103,7 +103,8 @@ static void teardown(void) {
 
 static tdsc_errc connect_to(int to, const char *extra, tdsc_conn **out) {
   char cs[2048];
-  snprintf(cs, sizeof cs, "Server=tcp:localhost,%d;CAFile=%s;ServerSPN="
+  snprintf(cs, sizeof cs,
+           "Server=tcp:localhost,%d;CAFile=%s;ServerSPN="
            "MSSQLSvc/localhost:%d;%s",
            to, th_cert("ca.pem"), port, extra);
   *out = tdsc_conn_new();
@@ -148,8 +149,9 @@ static void expect_login_as(tdsc_conn *c, const char *login) {
   tdsc_result_free(r);
 }
 
-#define ALICE_NTLM "Authentication=ntlm;NTLMUser=TDSC\\alice;" \
-                   "NTLMPassword=alice-nt-pw;"
+#define ALICE_NTLM                                                             \
+  "Authentication=ntlm;NTLMUser=TDSC\\alice;"                                  \
+  "NTLMPassword=alice-nt-pw;"
 #define ALICE_KRB "Authentication=kerberos;"
 
 static const char *const logins[] = {
@@ -165,9 +167,8 @@ START_TEST(every_integrated_login_is_bound_and_passes_required) {
     expect_ok(c, connect_to(port, logins[i], &c));
     expect_login_as(c, "TDSC\\alice");
     ck_assert_uint_eq(tdsc_conn_attempt_count(c), 1);
-    ck_assert_str_eq(
-        tdsc_attempt_channel_binding(tdsc_conn_attempt_at(c, 0)),
-        "tls-unique");
+    ck_assert_str_eq(tdsc_attempt_channel_binding(tdsc_conn_attempt_at(c, 0)),
+                     "tls-unique");
     tdsc_conn_free(c);
   }
   ck_assert_int_eq(log_count("17806"), 0);
@@ -178,8 +179,8 @@ END_TEST
 START_TEST(a_sql_login_carries_no_binding_and_says_nothing_of_it) {
   tdsc_conn *c;
   world("required", NULL, NULL);
-  expect_ok(c, connect_to(port, "Authentication=sql;UID=sa;PWD=Secret-123;",
-                          &c));
+  expect_ok(c,
+            connect_to(port, "Authentication=sql;UID=sa;PWD=Secret-123;", &c));
   ck_assert_str_eq(tdsc_attempt_channel_binding(tdsc_conn_attempt_at(c, 0)),
                    "");
   tdsc_conn_free(c);
@@ -203,8 +204,8 @@ START_TEST(tls13_sends_no_binding_and_required_refuses_it) {
     const char *b = tdsc_attempt_channel_binding(tdsc_error_trail_at(e, 0));
     ck_assert_msg(strstr(b, "none: TLS 1.3 has no tls-unique"), "%s", b);
     ck_assert_ptr_nonnull(strstr(tdsc_error_hint(e), "no channel binding"));
-    ck_assert_ptr_nonnull(strstr(tdsc_error_report(e),
-                                 "channel binding none: TLS 1.3"));
+    ck_assert_ptr_nonnull(
+        strstr(tdsc_error_report(e), "channel binding none: TLS 1.3"));
     tdsc_conn_free(c);
   }
   ck_assert_int_eq(log_count("state 46 (error 17806)"), 4);
@@ -251,11 +252,10 @@ START_TEST(a_tls_intercepting_relay_passes_only_when_protection_is_off) {
       }
       const tdsc_error *e =
           expect(c, rc, i < 2 ? TDSC_E_NTLM_LOGON_DENIED : TDSC_E_KRB_FAILED);
-      ck_assert_str_eq(
-          tdsc_attempt_channel_binding(tdsc_error_trail_at(e, 0)),
-          "tls-unique");
-      ck_assert_msg(strstr(tdsc_error_hint(e), "TLS-intercepting proxy"),
-                    "%s", tdsc_error_hint(e));
+      ck_assert_str_eq(tdsc_attempt_channel_binding(tdsc_error_trail_at(e, 0)),
+                       "tls-unique");
+      ck_assert_msg(strstr(tdsc_error_hint(e), "TLS-intercepting proxy"), "%s",
+                    tdsc_error_hint(e));
       tdsc_conn_free(c);
     }
     ck_assert_int_eq(log_count("state 46 (error 17806)"), m == 0 ? 0 : 4);
@@ -273,7 +273,8 @@ static Suite *epa_suite(void) {
   tcase_add_test(t, a_sql_login_carries_no_binding_and_says_nothing_of_it);
   tcase_add_test(t, tls13_sends_no_binding_and_required_refuses_it);
   tcase_add_test(t, allowed_lets_an_unbound_tls13_login_in);
-  tcase_add_test(t, a_tls_intercepting_relay_passes_only_when_protection_is_off);
+  tcase_add_test(t,
+                 a_tls_intercepting_relay_passes_only_when_protection_is_off);
   suite_add_tcase(s, t);
   return s;
 }
