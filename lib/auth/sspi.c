@@ -350,8 +350,13 @@ static tdsc__work *ctx_job(sspi_state *s, const uint8_t *in, size_t inlen) {
       j->inlen = (ULONG)inlen;
     }
   }
+  /* Kerberos binds its AP-REQ, made by the first call (no token in);
+   * NTLM its AUTHENTICATE, made with the CHALLENGE in: Wine's NTLM
+   * package refuses a first call given the bindings alone
+   * (SEC_E_INVALID_TOKEN), so NTLM gets them with a token only */
   const tdsc__buf *cb = &s->x.bindings;
-  if (j->out && cb->len &&
+  bool bind = s->kind == MECH_KRB || (in && inlen);
+  if (bind && j->out && cb->len &&
       cb->len <= ULONG_MAX - sizeof(SEC_CHANNEL_BINDINGS)) {
     /* SEC_CHANNEL_BINDINGS: addresses empty, the application data right
      * after the structure */
@@ -364,7 +369,7 @@ static tdsc__work *ctx_job(sspi_state *s, const uint8_t *in, size_t inlen) {
       memcpy(j->cb + sizeof *h, cb->data, cb->len);
     }
   }
-  if (!j->out || (in && inlen && !j->in) || (cb->len && !j->cb)) {
+  if (!j->out || (in && inlen && !j->in) || (bind && cb->len && !j->cb)) {
     tdsc__work_end(w);
     return NULL;
   }
