@@ -176,6 +176,26 @@ START_TEST(every_integrated_login_is_bound_and_passes_required) {
 }
 END_TEST
 
+/* Login-only encryption (a server with encryption off): LOGIN7 and the
+ * first token still travel in TLS, so they are bound, and pass. */
+START_TEST(login_only_encryption_is_bound_too) {
+  world("required", "--encryption", "off");
+  for (size_t i = 0; i < sizeof logins / sizeof logins[0]; i++) {
+    tdsc_conn *c;
+    char cs[256];
+    snprintf(cs, sizeof cs, "%sEncrypt=optional;", logins[i]);
+    expect_ok(c, connect_to(port, cs, &c));
+    ck_assert_str_eq(tdsc_conn_encryption(c), "login-only");
+    ck_assert_str_eq(tdsc_attempt_channel_binding(tdsc_conn_attempt_at(c, 0)),
+                     "tls-unique");
+    expect_login_as(c, "TDSC\\alice");
+    tdsc_conn_free(c);
+  }
+  ck_assert_int_eq(log_count("17806"), 0);
+  teardown();
+}
+END_TEST
+
 START_TEST(a_sql_login_carries_no_binding_and_says_nothing_of_it) {
   tdsc_conn *c;
   world("required", NULL, NULL);
@@ -270,6 +290,7 @@ static Suite *epa_suite(void) {
   TCase *t = tcase_create("bindings");
   tcase_set_timeout(t, 120);
   tcase_add_test(t, every_integrated_login_is_bound_and_passes_required);
+  tcase_add_test(t, login_only_encryption_is_bound_too);
   tcase_add_test(t, a_sql_login_carries_no_binding_and_says_nothing_of_it);
   tcase_add_test(t, tls13_sends_no_binding_and_required_refuses_it);
   tcase_add_test(t, allowed_lets_an_unbound_tls13_login_in);
