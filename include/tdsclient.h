@@ -63,6 +63,8 @@ extern "C" {
 #define TDSC_HAS_NONBLOCKING 1 /* tdsc_conn_set_nonblocking and friends */
 #define TDSC_HAS_ENTRA 1 /* Authentication=entra, AccessToken=,
                             tdsc_conn_set_token_provider */
+/* tls-unique bindings for Extended Protection, tdsc_attempt_channel_binding */
+#define TDSC_HAS_CHANNEL_BINDING 1
 
 /* Returns the library's version string, e.g. "0.1.0". Static storage. */
 TDSC_API const char *tdsc_version(void);
@@ -152,6 +154,11 @@ TDSC_API const char *tdsc_attempt_address(const tdsc_attempt *a); /* host:port *
 TDSC_API const char *tdsc_attempt_tls(const tdsc_attempt *a); /* "off", "login-only", "tds7", "strict" */
 TDSC_API const char *tdsc_attempt_mechanism(const tdsc_attempt *a); /* "sql" */
 TDSC_API const char *tdsc_attempt_target(const tdsc_attempt *a); /* user or SPN */
+/* The channel binding an integrated login carried (Extended Protection):
+ * "tls-unique", or "none: " and why none could be made (e.g. "none: TLS
+ * 1.3 has no tls-unique ..."); "" for a login without tokens or an
+ * attempt that ended before LOGIN7. */
+TDSC_API const char *tdsc_attempt_channel_binding(const tdsc_attempt *a);
 /* NULL when the attempt succeeded. */
 TDSC_API const tdsc_error *tdsc_attempt_error(const tdsc_attempt *a);
 

@@ -124,6 +124,7 @@ static void attempt_clear(tdsc_attempt *a) {
   free(a->tls);
   free(a->mechanism);
   free(a->target);
+  free(a->binding);
   tdsc_error_free(a->error);
   memset(a, 0, sizeof *a);
 }
@@ -301,6 +302,7 @@ bool tdsc__err_trail_add(tdsc_error *e, const char *transport,
   a->tls = tdsc__strdup(tls ? tls : "");
   a->mechanism = tdsc__strdup(mechanism ? mechanism : "");
   a->target = tdsc__strdup(target ? target : "");
+  a->binding = tdsc__strdup("");
   if (outcome_copy) {
     a->error = outcome_copy;
     {
@@ -313,11 +315,25 @@ bool tdsc__err_trail_add(tdsc_error *e, const char *transport,
     }
   }
   if (!a->transport || !a->address || !a->tls || !a->mechanism ||
-      !a->target) {
+      !a->target || !a->binding) {
     attempt_clear(a);
     return false;
   }
   e->ntrail++;
+  free(e->report);
+  e->report = NULL;
+  return true;
+}
+
+bool tdsc__err_trail_binding(tdsc_error *e, const char *binding) {
+  if (!e->ntrail || !binding)
+    return true;
+  char *b = tdsc__strdup(binding);
+  if (!b)
+    return false;
+  tdsc_attempt *a = &e->trail[e->ntrail - 1];
+  free(a->binding);
+  a->binding = b;
   free(e->report);
   e->report = NULL;
   return true;
@@ -365,7 +381,8 @@ bool tdsc__err_copy(tdsc_error *dst, const tdsc_error *src) {
   for (size_t i = 0; i < src->ntrail; i++) {
     const tdsc_attempt *a = &src->trail[i];
     if (!tdsc__err_trail_add(dst, a->transport, a->address, a->tls,
-                             a->mechanism, a->target, a->error))
+                             a->mechanism, a->target, a->error) ||
+        !tdsc__err_trail_binding(dst, a->binding))
       goto oom;
   }
   return true;
@@ -505,6 +522,10 @@ const char *tdsc_error_report(const tdsc_error *e) {
       tdsc__buf_put_str(&b, " as ");
       tdsc__buf_put_str(&b, a->target);
     }
+    if (*a->binding) {
+      tdsc__buf_put_str(&b, ", channel binding ");
+      tdsc__buf_put_str(&b, a->binding);
+    }
     if (a->error && a->error->code == e->code && a->error->message &&
         e->message && !strcmp(a->error->message, e->message)) {
       tdsc__buf_put_str(&b, ": TDSC_E_");
@@ -545,6 +566,9 @@ const char *tdsc_attempt_mechanism(const tdsc_attempt *a) {
 }
 const char *tdsc_attempt_target(const tdsc_attempt *a) {
   return a ? a->target : "";
+}
+const char *tdsc_attempt_channel_binding(const tdsc_attempt *a) {
+  return a ? a->binding : "";
 }
 const tdsc_error *tdsc_attempt_error(const tdsc_attempt *a) {
   return a ? a->error : NULL;

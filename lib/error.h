@@ -39,6 +39,7 @@ struct tdsc_attempt {
   char *tls;
   char *mechanism;
   char *target;
+  char *binding;     /* channel binding: "tls-unique", "none: why", "" */
   tdsc_error *error; /* NULL when the attempt succeeded */
 };
 
@@ -103,6 +104,9 @@ bool tdsc__err_trail_add(tdsc_error *e, const char *transport,
                          const char *address, const char *tls,
                          const char *mechanism, const char *target,
                          const tdsc_error *outcome);
+/* Sets the channel binding (tdsc_attempt_channel_binding) of the trail's
+ * last attempt; false on out-of-memory (the trail keeps "" then). */
+bool tdsc__err_trail_binding(tdsc_error *e, const char *binding);
 /* Replaces dst's trail with src's, which src gives up. */
 void tdsc__err_take_trail(tdsc_error *dst, tdsc_error *src);
 /* Moves src into dst (dst cleared first, src left cleared). */

@@ -77,6 +77,13 @@ typedef struct tdsc__mech_ops {
    * gives its security token (UTF-8, valid as long as the state), which
    * session/fedauth.c puts in LOGIN7; NULL for the others. */
   const char *(*bearer)(void *state);
+  /* Optional (the context mechanisms): the channel bindings of the TLS
+   * session the login travels in (RFC 5056; doc/channel-binding.md),
+   * given before the first step: app is the application data of RFC
+   * 2744's gss_channel_bindings_struct ("tls-unique:" and the binding's
+   * bytes; both addresses empty), copied.  Not called: no bindings. */
+  tdsc_errc (*bind)(void *state, const uint8_t *app, size_t len,
+                    tdsc_error *err);
 } tdsc__mech_ops;
 
 /* Kerberos through GSSAPI (gssapi.c); NULL where the build has no GSSAPI. */

@@ -45,12 +45,34 @@ void tdsc__exchange_init(tdsc__exchange *x, const tdsc__mech_facts *f,
   x->mic_sent = false;
   x->identity = NULL;
   tdsc__buf_init(&x->mech_list);
+  tdsc__buf_init(&x->bindings);
 }
 
 void tdsc__exchange_free(tdsc__exchange *x) {
   free(x->identity);
   x->identity = NULL;
   tdsc__buf_free(&x->mech_list);
+  tdsc__buf_free(&x->bindings);
+}
+
+tdsc_errc tdsc__exchange_bind(void *state, const uint8_t *app, size_t len,
+                              tdsc_error *err) {
+  tdsc__exchange *x = state;
+  tdsc__buf_reset(&x->bindings);
+  tdsc__buf_put(&x->bindings, app, len);
+  return x->bindings.oom ? tdsc__err_oom(err) : TDSC_OK;
+}
+
+/* RFC 2744 section 3.11: each address as its type and length (u32, here
+ * little-endian as MIT krb5 and MS-NLMP hash it) and its bytes, then the
+ * application data's length and bytes.  Addresses are empty for TLS
+ * bindings (RFC 5929 section 3). */
+void tdsc__chan_bindings_serialise(const uint8_t *app, size_t len,
+                                   tdsc__buf *out) {
+  for (int i = 0; i < 4; i++)
+    tdsc__buf_put_u32le(out, 0); /* initiator, acceptor: type 0, length 0 */
+  tdsc__buf_put_u32le(out, (uint32_t)len);
+  tdsc__buf_put(out, app, len);
 }
 
 const char *tdsc__exchange_identity(void *state) {

@@ -66,6 +66,9 @@ typedef struct tdsc__exchange {
   bool mic_sent;
   char *identity;      /* the mechanism's client identity (owned), or NULL */
   tdsc__buf mech_list; /* DER of the mechTypes we sent (the MIC covers it) */
+  /* the channel bindings' application data (auth.h bind), empty: none;
+   * the provider's ctx hook reads it */
+  tdsc__buf bindings;
 } tdsc__exchange;
 
 void tdsc__exchange_init(tdsc__exchange *x, const tdsc__mech_facts *f,
@@ -75,6 +78,15 @@ void tdsc__exchange_init(tdsc__exchange *x, const tdsc__mech_facts *f,
 tdsc__auth_status tdsc__exchange_step(void *state, const uint8_t *in,
                                       size_t inlen, tdsc__buf *out,
                                       tdsc_error *err);
+/* The mech_ops bind (auth.h) of every context mechanism: keeps a copy for
+ * the provider's ctx hook. */
+tdsc_errc tdsc__exchange_bind(void *state, const uint8_t *app, size_t len,
+                              tdsc_error *err);
+/* The serialised gss_channel_bindings_struct of the application data app
+ * (RFC 2744 section 3.11, MS-NLMP 2.2.2.1 MsvAvChannelBindings's input):
+ * two empty addresses, then app's length and bytes, appended to out. */
+void tdsc__chan_bindings_serialise(const uint8_t *app, size_t len,
+                                   tdsc__buf *out);
 /* The mech_ops identity (auth.h) of every context mechanism. */
 const char *tdsc__exchange_identity(void *state);
 void tdsc__exchange_free(tdsc__exchange *x);

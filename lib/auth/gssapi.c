@@ -121,6 +121,9 @@ typedef struct krb_job {
   char *store_vals[2];
   OM_uint32 nstore;
   gss_buffer_desc in;
+  /* the channel bindings (doc/channel-binding.md), or has_cb false */
+  struct gss_channel_bindings_struct cb;
+  bool has_cb;
   /* outputs */
   OM_uint32 major, minor, flags;
   bool minor_ours; /* minor is a krb5 code job_call found, not GSSAPI's */
@@ -142,6 +145,7 @@ static void job_discard(void *arg) {
   for (size_t i = 0; i < 2; i++)
     free(j->store_vals[i]);
   free(j->in.value);
+  free(j->cb.application_data.value);
   free(j);
 }
 
@@ -182,7 +186,8 @@ static void job_call(void *arg) {
     j->major = gss_init_sec_context(
         &j->minor, j->res.cred, &j->res.ctx, j->res.target,
         (gss_OID)gss_mech_krb5, KRB_FLAGS, GSS_C_INDEFINITE,
-        GSS_C_NO_CHANNEL_BINDINGS, j->in.length ? &j->in : GSS_C_NO_BUFFER,
+        j->has_cb ? &j->cb : GSS_C_NO_CHANNEL_BINDINGS,
+        j->in.length ? &j->in : GSS_C_NO_BUFFER,
         NULL, &j->out, &j->flags, NULL);
     break;
   }
@@ -643,6 +648,19 @@ static tdsc_errc krb_ctx(void *m, const uint8_t *in, size_t inlen,
       memcpy(j->in.value, in, inlen);
       j->in.length = inlen;
     }
+    /* RFC 4121 4.1.1.2: the authenticator's Bnd is the MD5 of the
+     * bindings (MIT computes it); addresses GSS_C_AF_UNSPEC and empty */
+    const tdsc__buf *cb = &s->x.bindings;
+    if (cb->len) {
+      j->cb.application_data.value = malloc(cb->len);
+      if (!j->cb.application_data.value) {
+        tdsc__work_end(w);
+        return tdsc__err_oom(err);
+      }
+      memcpy(j->cb.application_data.value, cb->data, cb->len);
+      j->cb.application_data.length = cb->len;
+      j->has_cb = true;
+    }
   }
   if ((ec = krb_call(s, w, phase, err)))
     return ec;
@@ -730,6 +748,7 @@ static const tdsc__mech_ops kerberos_ops = {
     .identity = tdsc__exchange_identity,
     .free_state = krb_free,
     .pollfd = krb_pollfd,
+    .bind = tdsc__exchange_bind,
 };
 
 const tdsc__mech_ops *const tdsc__mech_kerberos = &kerberos_ops;

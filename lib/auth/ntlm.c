@@ -422,8 +422,9 @@ static tdsc_errc parse_challenge(ntlm_state *s, const uint8_t *in, size_t len,
 /* --------------------------------------------------------- AUTHENTICATE */
 
 /* The client's AV pairs for temp (MS-NLMP 3.1.5.1.2): the server's, with
- * MsvAvFlags (MIC bit when a MIC is sent) and MsvAvTargetName (the SPN)
- * added, then MsvAvEOL. */
+ * MsvAvFlags (MIC bit when a MIC is sent), MsvAvChannelBindings (when the
+ * session gave bindings) and MsvAvTargetName (the SPN) added, then
+ * MsvAvEOL. */
 static void put_client_av(const ntlm_state *s, bool mic, tdsc__buf *b) {
   const tdsc__ntlm_info *I = &s->info;
   uint32_t avflags = mic ? AV_FLAG_MIC : 0;
@@ -451,6 +452,25 @@ static void put_client_av(const ntlm_state *s, bool mic, tdsc__buf *b) {
     tdsc__buf_put_u16le(b, AV_FLAGS);
     tdsc__buf_put_u16le(b, 4);
     tdsc__buf_put_u32le(b, avflags);
+  }
+  if (s->x.bindings.len) {
+    /* 2.2.2.1: the MD5 of the serialised gss_channel_bindings_struct
+     * (doc/channel-binding.md).  Without MD5 the pair is left out: the
+     * NTLMv2 response that follows fails on it with its own message. */
+    tdsc__buf gcb;
+    tdsc__buf_init(&gcb);
+    tdsc__chan_bindings_serialise(s->x.bindings.data, s->x.bindings.len,
+                                  &gcb);
+    uint8_t h[16];
+    tdsc__iov v = {gcb.data, gcb.len};
+    if (gcb.oom) {
+      b->oom = true;
+    } else if (tdsc__md5(&v, 1, h)) {
+      tdsc__buf_put_u16le(b, AV_CHANNEL_BINDINGS);
+      tdsc__buf_put_u16le(b, 16);
+      tdsc__buf_put(b, h, 16);
+    }
+    tdsc__buf_free(&gcb);
   }
   if (s->spn && *s->spn) {
     size_t at = b->len;
@@ -743,6 +763,7 @@ static const tdsc__mech_ops ntlm_ops = {
     .step = tdsc__exchange_step,
     .identity = tdsc__exchange_identity,
     .free_state = ntlm_free,
+    .bind = tdsc__exchange_bind,
 };
 
 const tdsc__mech_ops *const tdsc__mech_ntlm = &ntlm_ops;

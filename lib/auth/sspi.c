@@ -93,6 +93,7 @@ static void job_discard(void *arg) {
   free(j->principal);
   free(j->target);
   free(j->in);
+  free(j->cb);
   free(j->out);
   free(j);
 }
@@ -111,8 +112,16 @@ static void job_call(void *arg) {
       tdsc__sspi_wipe(j->idbuf, j->idbuf_len * sizeof(WCHAR));
     return;
   }
-  SecBuffer ib = {j->inlen, SECBUFFER_TOKEN, j->in};
-  SecBufferDesc id = {SECBUFFER_VERSION, 1, &ib};
+  /* the server's token, and the channel bindings on every call (as
+   * Windows' own clients give them) */
+  SecBuffer ib[2] = {{j->inlen, SECBUFFER_TOKEN, j->in}};
+  SecBufferDesc id = {SECBUFFER_VERSION, 0, j->in ? ib : ib + 1};
+  if (j->in)
+    id.cBuffers++;
+  if (j->cb) {
+    ib[1] = (SecBuffer){j->cblen, SECBUFFER_CHANNEL_BINDINGS, j->cb};
+    id.cBuffers++;
+  }
   SecBuffer ob = {j->outcap, SECBUFFER_TOKEN, j->out};
   SecBufferDesc od = {SECBUFFER_VERSION, 1, &ob};
   CtxtHandle nctx;
@@ -120,7 +129,7 @@ static void job_call(void *arg) {
   /* Our own output buffer: Wine's packages fail ISC_REQ_ALLOCATE_MEMORY. */
   j->status = InitializeSecurityContextW(
       &j->res.cred, j->res.have_ctx ? &j->res.ctx : NULL, j->target, j->req, 0,
-      SECURITY_NATIVE_DREP, j->in ? &id : NULL, 0,
+      SECURITY_NATIVE_DREP, id.cBuffers ? &id : NULL, 0,
       j->res.have_ctx ? &j->res.ctx : &nctx, &od, &j->attrs, &expiry);
   if (j->status == SEC_E_OK || j->status == SEC_I_CONTINUE_NEEDED ||
       j->status == SEC_I_COMPLETE_NEEDED ||
@@ -341,7 +350,26 @@ static tdsc__work *ctx_job(sspi_state *s, const uint8_t *in, size_t inlen) {
       j->inlen = (ULONG)inlen;
     }
   }
-  if (!j->out || (in && inlen && !j->in)) {
+  /* Kerberos binds its AP-REQ, made by the first call (no token in);
+   * NTLM its AUTHENTICATE, made with the CHALLENGE in: Wine's NTLM
+   * package refuses a first call given the bindings alone
+   * (SEC_E_INVALID_TOKEN), so NTLM gets them with a token only */
+  const tdsc__buf *cb = &s->x.bindings;
+  bool bind = s->kind == MECH_KRB || (in && inlen);
+  if (bind && j->out && cb->len &&
+      cb->len <= ULONG_MAX - sizeof(SEC_CHANNEL_BINDINGS)) {
+    /* SEC_CHANNEL_BINDINGS: addresses empty, the application data right
+     * after the structure */
+    j->cblen = (ULONG)(sizeof(SEC_CHANNEL_BINDINGS) + cb->len);
+    j->cb = calloc(1, j->cblen);
+    if (j->cb) {
+      SEC_CHANNEL_BINDINGS *h = (SEC_CHANNEL_BINDINGS *)j->cb;
+      h->cbApplicationDataLength = (ULONG)cb->len;
+      h->dwApplicationDataOffset = sizeof *h;
+      memcpy(j->cb + sizeof *h, cb->data, cb->len);
+    }
+  }
+  if (!j->out || (in && inlen && !j->in) || (bind && cb->len && !j->cb)) {
     tdsc__work_end(w);
     return NULL;
   }
@@ -481,6 +509,7 @@ static const tdsc__mech_ops kerberos_ops = {
     .identity = tdsc__exchange_identity,
     .free_state = sspi_free,
     .pollfd = sspi_pollfd,
+    .bind = tdsc__exchange_bind,
 };
 static const tdsc__mech_ops ntlm_ops = {
     .name = "ntlm",
@@ -489,6 +518,7 @@ static const tdsc__mech_ops ntlm_ops = {
     .identity = tdsc__exchange_identity,
     .free_state = sspi_free,
     .pollfd = sspi_pollfd,
+    .bind = tdsc__exchange_bind,
 };
 
 const tdsc__mech_ops *const tdsc__mech_kerberos = &kerberos_ops;

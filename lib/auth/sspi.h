@@ -54,6 +54,10 @@ typedef struct sspi_job {
   ULONG req;
   uint8_t *in;
   ULONG inlen;
+  /* the channel bindings: a SEC_CHANNEL_BINDINGS and its application data
+   * after it (doc/channel-binding.md), or NULL */
+  uint8_t *cb;
+  ULONG cblen;
   /* outputs */
   SECURITY_STATUS status;
   ULONG attrs;

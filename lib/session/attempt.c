@@ -331,6 +331,8 @@ static tdsc_errc mech_step(tdsc_conn *c, tdsc__attempt *a, bool server,
 static tdsc_errc login_start(tdsc_conn *c, tdsc__attempt *a) {
   c->encryption = a->tls_used;
   tdsc_errc rc;
+  if (a->ops->step && !a->pending && (rc = tdsc__attempt_bind(c, a)))
+    return rc;
   if (a->ops->step && (rc = mech_step(c, a, false, NULL, 0)) != TDSC_OK)
     return rc;
   a->st = TDSC__AS_LOGIN_FLUSH;

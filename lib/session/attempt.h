@@ -49,6 +49,9 @@ typedef struct tdsc__attempt {
   char target[1200]; /* user, or "principal for SPN (how it was derived)" */
   char spn[300];
   char spn_how[600]; /* how the SPN was derived, for the trail */
+  char binding[200]; /* the channel binding given to the mechanism, for
+                        the trail (chanbind.c): "tls-unique", "none: why",
+                        "" before LOGIN or without tokens */
   bool done;        /* the mechanism completed (Kerberos: server proved) */
   bool mech_failed; /* the mechanism failed on a server token */
 
@@ -106,5 +109,19 @@ tdsc_errc tdsc__as_transport(tdsc_conn *c, tdsc__attempt *a);
 tdsc_errc tdsc__as_tls_enter(tdsc_conn *c, tdsc__attempt *a,
                              tdsc__astate st);
 tdsc_errc tdsc__as_prelogin_send(tdsc_conn *c, tdsc__attempt *a);
+
+/* Extended Protection (chanbind.c, doc/channel-binding.md): the channel
+ * bindings of c->io's TLS given to the mechanism before its first token,
+ * a->binding set for the trail; fails only with the mechanism's bind. */
+tdsc_errc tdsc__attempt_bind(tdsc_conn *c, tdsc__attempt *a);
+/* A refusal (18452) of the attempt's login: the hint says what was bound
+ * (the server's answer does not tell a refused binding from refused
+ * credentials). */
+void tdsc__attempt_binding_hint(tdsc_conn *c, const tdsc__attempt *a);
+/* Once the attempt ended with rc: its channel binding into the trail
+ * entries just added (c->attempts, and c->err when it failed).  false:
+ * out of memory. */
+bool tdsc__attempt_binding_record(tdsc_conn *c, const tdsc__attempt *a,
+                                  tdsc_errc rc);
 
 #endif

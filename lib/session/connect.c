@@ -69,8 +69,10 @@ static tdsc_errc attempt_ended(tdsc_conn *c, struct tdsc__connecting *x,
                                tdsc_errc rc) {
   tdsc__attempt *a = &x->a;
   x->active = false;
-  if (rc != TDSC_OK)
+  if (rc != TDSC_OK) {
     tdsc__policy_fit_hint(c, a->ep.kind != TDSC__EP_TCP, x->t.host);
+    tdsc__attempt_binding_hint(c, a);
+  }
   const char *via = tdsc__ep_name(a->ep.kind);
   bool oom = !tdsc__err_trail_add(&c->attempts, via, c->address, a->tls_used,
                                   tdsc__mech_name(a->mech), a->target,
@@ -78,7 +80,8 @@ static tdsc_errc attempt_ended(tdsc_conn *c, struct tdsc__connecting *x,
              (rc != TDSC_OK &&
               !tdsc__err_trail_add(&c->err, via, c->address, a->tls_used,
                                    tdsc__mech_name(a->mech), a->target,
-                                   &c->err));
+                                   &c->err)) ||
+             !tdsc__attempt_binding_record(c, a, rc);
   bool unreachable = tdsc__endpoint_unreachable(rc);
   tdsc__attempt_free(a);
   if (oom)

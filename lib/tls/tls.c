@@ -206,3 +206,16 @@ void tdsc__tls_pop(tdsc__io **top) {
   *top = io->next;
   io->ops->destroy(io);
 }
+
+/* ------------------------------------------------------ channel binding */
+
+void tdsc__tls_channel_binding(const tdsc__io *io, tdsc__tls_binding *out) {
+  memset(out, 0, sizeof *out);
+  if (!tdsc__tls_is_filter(io)) {
+    out->why = "no TLS";
+    return;
+  }
+  tdsc__tls_be_binding(io, out);
+  if (!out->type && !out->why)
+    out->why = "the TLS backend gave none";
+}

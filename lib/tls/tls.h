@@ -83,6 +83,23 @@ tdsc_errc tdsc__tls_peer_info(const tdsc__io *io, tdsc__tls_info *out);
 tdsc_errc tdsc__tls_verdict(const tdsc__io *io, const tdsc__tls_opts *opts,
                             tdsc_error *err);
 
+/* The channel binding of an established TLS session (RFC 5056, RFC 5929),
+ * for Extended Protection (doc/channel-binding.md): type "tls-unique" and
+ * its bytes (the first Finished message's verify_data), or type NULL and
+ * why there is none ("TLS 1.3 has no tls-unique ..."). */
+#define TDSC__TLS_BINDING_MAX 64
+typedef struct tdsc__tls_binding {
+  const char *type; /* "tls-unique", or NULL: none */
+  const char *why;  /* type NULL: why none, for the trail (static) */
+  uint8_t data[TDSC__TLS_BINDING_MAX];
+  size_t len;
+} tdsc__tls_binding;
+/* Fills out for io, the TLS filter at the top of the stack; io not a TLS
+ * filter: none ("no TLS").  Never fails: no binding is an answer. */
+void tdsc__tls_channel_binding(const tdsc__io *io, tdsc__tls_binding *out);
+/* The backend's part, for its own filter: as above. */
+void tdsc__tls_be_binding(const tdsc__io *filter, tdsc__tls_binding *out);
+
 /* ---- For the backends: what they share (tls.c). */
 #define TDSC__TLS_WHERE_LEN 320
 /* The peer in messages: "localhost at 127.0.0.1:1433", or the address

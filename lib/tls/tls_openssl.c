@@ -1022,3 +1022,32 @@ tdsc_errc tdsc__tls_verdict(const tdsc__io *io, const tdsc__tls_opts *opts,
     return TDSC_OK;
   return cert_error(t, opts, v, 0, err);
 }
+
+/* ------------------------------------------------------ channel binding */
+
+/* RFC 5929 section 3: tls-unique is the first Finished message of the
+ * latest handshake: ours (the client's) after a full handshake, the
+ * server's after a resumed one.  TLS 1.3 has none (RFC 9266 section 2),
+ * and what SQL Server checks there is not established
+ * (doc/channel-binding.md). */
+void tdsc__tls_be_binding(const tdsc__io *filter, tdsc__tls_binding *out) {
+  const tls_io *t = (const tls_io *)filter;
+  int v = SSL_version(t->ssl);
+  if (v >= TLS1_3_VERSION || v < TLS1_VERSION) {
+    out->why = v >= TLS1_3_VERSION
+                   ? "TLS 1.3 has no tls-unique, and which binding SQL "
+                     "Server expects under TLS 1.3 is not established"
+                   : "the TLS version has no tls-unique this client sends";
+    return;
+  }
+  size_t n = SSL_session_reused(t->ssl)
+                 ? SSL_get_peer_finished(t->ssl, out->data, sizeof out->data)
+                 : SSL_get_finished(t->ssl, out->data, sizeof out->data);
+  if (n == 0 || n > sizeof out->data) {
+    out->len = 0;
+    out->why = "the handshake's Finished message is not available";
+    return;
+  }
+  out->len = n;
+  out->type = "tls-unique";
+}

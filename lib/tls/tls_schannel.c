@@ -654,3 +654,41 @@ tdsc_errc tdsc__tls_verdict(const tdsc__io *io, const tdsc__tls_opts *opts,
     return tdsc__err_oom(err);
   return t->verdict.code;
 }
+
+/* ------------------------------------------------------ channel binding */
+
+/* RFC 5929 section 3 through SChannel: SECPKG_ATTR_UNIQUE_BINDINGS gives a
+ * SEC_CHANNEL_BINDINGS whose application data is "tls-unique:" and the
+ * bytes (the first Finished of the handshake, which SChannel picks).  TLS
+ * 1.3: none, as tls_openssl.c says. */
+void tdsc__tls_be_binding(const tdsc__io *filter, tdsc__tls_binding *out) {
+  static const char prefix[] = "tls-unique:";
+  const size_t plen = sizeof prefix - 1;
+  tls_io *t = (tls_io *)filter;
+  if (t->protocol & SP_PROT_TLS1_3_CLIENT) {
+    out->why = "TLS 1.3 has no tls-unique, and which binding SQL Server "
+               "expects under TLS 1.3 is not established";
+    return;
+  }
+  SecPkgContext_Bindings b = {0};
+  if (QueryContextAttributesW(&t->ctx, SECPKG_ATTR_UNIQUE_BINDINGS, &b) !=
+          SEC_E_OK ||
+      !b.Bindings) {
+    out->why = "SChannel gave no unique bindings (SECPKG_ATTR_UNIQUE_"
+               "BINDINGS)";
+    return;
+  }
+  const SEC_CHANNEL_BINDINGS *cb = b.Bindings;
+  const uint8_t *app = (const uint8_t *)cb + cb->dwApplicationDataOffset;
+  size_t n = cb->cbApplicationDataLength;
+  if ((size_t)cb->dwApplicationDataOffset + n > b.BindingsLength ||
+      n <= plen || n - plen > sizeof out->data ||
+      memcmp(app, prefix, plen) != 0) {
+    out->why = "SChannel's unique bindings are not tls-unique";
+  } else {
+    out->len = n - plen;
+    memcpy(out->data, app + plen, out->len);
+    out->type = "tls-unique";
+  }
+  FreeContextBuffer(b.Bindings);
+}

@@ -149,6 +149,9 @@ doctor "healthy chain" "Server=localhost;$(base_cs kerberos,ntlm)"
 exit_is 0
 clean kerberos,ntlm
 expect auth-ntlm ok "" "alone (Authentication=ntlm)"
+# Extended Protection: each integrated login says what it was bound to
+expect auth-kerberos ok "" "tls-unique"
+expect auth-ntlm ok "" "tls-unique"
 
 # Transport= reorders the plan, as it does the library's.
 doctor "transport np first" "Server=localhost;Transport=np,tcp;$(base_cs kerberos)"

@@ -225,6 +225,62 @@ START_TEST(authenticate_matches_4_2_4_3_byte_for_byte) {
 }
 END_TEST
 
+/* Extended Protection (doc/channel-binding.md): bound, the AUTHENTICATE's
+ * NTLMv2 response carries MsvAvChannelBindings = MD5 of the serialised
+ * gss_channel_bindings_struct (MS-NLMP 2.2.2.1, RFC 2744 3.11), built here
+ * by hand; unbound it has none (the byte-for-byte test above). */
+START_TEST(a_bound_authenticate_carries_the_bindings_md5) {
+  tdsc__auth_params p = spec_params();
+  p.spn = "MSSQLSvc/db.example.test:1433@EXAMPLE.TEST";
+  void *st = init_ok(&p);
+  static const uint8_t app[] = "tls-unique:\x01\x02\x03\x04\x05\x06"
+                               "\x07\x08\x09\x0a\x0b\x0c";
+  tdsc_error err = {0};
+  ck_assert_ptr_nonnull(tdsc__mech_ntlm->bind);
+  ck_assert_int_eq(tdsc__mech_ntlm->bind(st, app, sizeof app - 1, &err),
+                   TDSC_OK);
+  tdsc__buf out;
+  tdsc__buf_init(&out);
+  ck_assert_int_eq(tdsc__mech_ntlm->step(st, NULL, 0, &out, &err),
+                   TDSC__AUTH_CONTINUE);
+  size_t cn;
+  uint8_t *chal = hex(spec_challenge, &cn);
+  tdsc__buf_reset(&out);
+  ck_assert_int_eq(tdsc__mech_ntlm->step(st, chal, cn, &out, &err),
+                   TDSC__AUTH_DONE);
+  /* NtChallengeResponseFields (2.2.1.3), then the NTLMv2 response: the
+   * NTProofStr and 28 fixed bytes before the AV pairs (2.2.2.7) */
+  size_t len = tdsc__le16(out.data + 20), off = tdsc__le32(out.data + 24);
+  ck_assert_uint_le(off + len, out.len);
+  uint8_t want[16];
+  uint8_t gcb[16 + 4 + sizeof app - 1];
+  memset(gcb, 0, 16);
+  gcb[16] = (uint8_t)(sizeof app - 1);
+  gcb[17] = gcb[18] = gcb[19] = 0;
+  memcpy(gcb + 20, app, sizeof app - 1);
+  tdsc__iov v = {gcb, sizeof gcb};
+  ck_assert(tdsc__md5(&v, 1, want));
+  bool cb = false, target = false;
+  for (size_t i = off + 16 + 28; i + 4 <= off + len;) {
+    unsigned id = tdsc__le16(out.data + i), n = tdsc__le16(out.data + i + 2);
+    if (id == 0)
+      break;
+    if (id == 10) {
+      ck_assert_uint_eq(n, 16);
+      ck_assert_mem_eq(out.data + i + 4, want, 16);
+      ck_assert(!target); /* before MsvAvTargetName, as Windows sends it */
+      cb = true;
+    }
+    target = target || id == 9;
+    i += 4 + n;
+  }
+  ck_assert(cb && target);
+  tdsc__buf_free(&out);
+  free(chal);
+  tdsc__mech_ntlm->free_state(st);
+}
+END_TEST
+
 START_TEST(session_security_matches_4_2_4_4) {
   uint8_t esk[16], seal[16], sign[16], sealed[18], sig[16];
   memset(esk, 0x55, 16);
@@ -1001,6 +1057,7 @@ static Suite *ntlm_suite(void) {
   tcase_add_test(t, nt_hash_and_ntowfv2_match_4_2);
   tcase_add_test(t, ntowfv2_upper_cases_every_letter);
   tcase_add_test(t, authenticate_matches_4_2_4_3_byte_for_byte);
+  tcase_add_test(t, a_bound_authenticate_carries_the_bindings_md5);
   tcase_add_test(t, session_security_matches_4_2_4_4);
   tcase_add_test(t, real_server_challenge_parses);
   suite_add_tcase(s, t);

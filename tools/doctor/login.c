@@ -98,6 +98,13 @@ static void trail_facts(doc_check *c, const tdsc_conn *conn,
                  tdsc_attempt_tls(a), tdsc_attempt_mechanism(a),
                  tdsc_attempt_target(a),
                  ae ? tdsc_errc_name(tdsc_error_code(ae)) : "ok");
+    /* Extended Protection: what the login carried (tls-unique, or none
+     * and why), for integrated logins that got as far as LOGIN7 */
+    const char *cb = tdsc_attempt_channel_binding(a);
+    if (*cb) {
+      snprintf(key, sizeof key, "channel binding %zu", n);
+      doc_fact_add(c, key, "%s", cb);
+    }
   }
 }
 
@@ -114,6 +121,12 @@ static void logged_in_facts(doc_check *c, tdsc_conn *conn, long long took) {
   doc_fact_add(c, "encryption", "%s%s%s", tdsc_conn_encryption(conn),
                *tdsc_conn_tls_version(conn) ? ", " : "",
                tdsc_conn_tls_version(conn));
+  /* Extended Protection: what the login that succeeded was bound to */
+  size_t n = tdsc_conn_attempt_count(conn);
+  const char *cb =
+      n ? tdsc_attempt_channel_binding(tdsc_conn_attempt_at(conn, n - 1)) : "";
+  if (*cb)
+    doc_fact_add(c, "channel binding", "%s", cb);
 }
 
 static void keep_or_free(tdsc_conn *conn) {

@@ -7,6 +7,8 @@ translate     T-SQL to SQLite text: statements, comments, translation
 sqldb         SQLite through ctypes, the attention-aware progress handler
 sqlfuncs      SQLite C constants, the T-SQL functions added to SQLite
 acceptors     authentication acceptors: GSSAPI / NTLM helpers, mapping
+epa           Extended Protection: the channel bindings integrated logins
+              must carry (off / allowed / required)
 login         the session up to the login (PRELOGIN, TLS, LOGIN7; mixin)
 session       one connection: requests, batches, statements, errors
 maintenance   DBCC, BACKUP, RESTORE VERIFYONLY (mixin of the session)

@@ -11,7 +11,7 @@ import time
 from .acceptors import (MSG_18452, gss_acceptor_creds, gss_token_kind,
                         krb5_error_name, map_principal, mech_name,
                         ntlm_error_name, ntlm_offer, ntlm_v1_response)
-from . import fedauth, liar
+from . import epa, fedauth, liar
 from .log import log
 from .shm import ShmSock
 from .sqldb import SQLiteDB
@@ -47,6 +47,7 @@ class LoginMixin:
                    cfg.ctx_strict.wrap_socket(self.sock, server_side=True))
             self.c.tr = tls
             self.sock = tls
+            self.tls_obj = tls  # its channel binding (epa.py)
             strict = True
             log('connection %d: TDS 8.0 strict TLS %s alpn=%s' % (
                 self.spid, tls.version(), tls.selected_alpn_protocol()))
@@ -160,6 +161,7 @@ class LoginMixin:
                 inc.write(hdr + self.c.read_exact(ln))
         log('connection %d TLS %s %s' % (self.spid, sslobj.version(),
                                          sslobj.cipher()[0]))
+        self.tls_obj = sslobj  # its channel binding (epa.py)
         tr = BioTLS(self.sock, sslobj, inc, out)
         if self.c.buffered():         # raw records already read
             inc.write(self.c.take_buffered())
@@ -302,6 +304,7 @@ class LoginMixin:
             # connections (the stale-kvno scenario) is read again.
             creds = gss_acceptor_creds(cfg, token)
             rounds = 0
+            bound = False
             while True:
                 rounds += 1
                 v1 = ntlm_v1_response(token)
@@ -318,7 +321,17 @@ class LoginMixin:
                 if os.environ.get('TDSSRV_SSPI_DUMP'):
                     with open(os.environ['TDSSRV_SSPI_DUMP'], 'a') as f:
                         f.write(token.hex() + '\n')
-                res = accept_sec_context(token, creds, ctx)
+                # Extended Protection (epa.py): this round's bindings, or
+                # the login refused for lack of them
+                cbs, refusal = epa.bindings_for(self, token)
+                if refusal:
+                    epa.log_refusal(self, refusal)
+                    self.reply(self.err(18452, 14, MSG_18452)
+                               + tok_done(DONE_ERROR))
+                    return None
+                bound = bound or cbs is not None
+                res = accept_sec_context(token, creds, ctx,
+                                         channel_bindings=cbs)
                 ctx = res.context
                 log('connection %d SSPI round %d: in %d bytes%s, out %d bytes, '
                     'mech %s, %s' % (self.spid, rounds, len(token),
@@ -341,6 +354,9 @@ class LoginMixin:
                                  % typ)
         except GSSError as e:
             etok = getattr(e, 'token', None) or b''
+            if e.maj_code & 0x00ff0000 == 0x00040000:  # GSS_S_BAD_BINDINGS
+                epa.log_refusal(self, 'they do not match (the acceptor '
+                                'says so)')
             log('connection %d integrated login failed: GSS major 0x%08x '
                 'minor %d%s [%s]; error token %d bytes%s' % (
                     self.spid, e.maj_code, e.min_code,
@@ -351,6 +367,11 @@ class LoginMixin:
             # or SPNEGO's reject wrapping it) before the login error.
             self.reply((tok_sspi(etok) if etok else b'') +
                        self.err(18452, 14, MSG_18452) + tok_done(DONE_ERROR))
+            return None
+        refusal = epa.check_bound(self, res, bound)
+        if refusal:
+            epa.log_refusal(self, refusal)
+            self.reply(self.err(18452, 14, MSG_18452) + tok_done(DONE_ERROR))
             return None
         # gss-ntlmssp's initiator name is 'DOMAIN\\user' with a trailing NUL
         principal = display_name(res.initiator_name, name_type=False).name \

@@ -10,7 +10,7 @@ import ssl
 import sys
 import threading
 
-from . import fedauth, liar, tds_stream
+from . import epa, fedauth, liar, tds_stream
 from .acceptors import parse_map, setup_ntlm
 from .listeners import PipeListener, SSRPResponder, ShmListener
 from .log import log, set_log_file
@@ -109,6 +109,7 @@ def main(argv=None):
                     help='instance name the SQL Server Browser answers for')
     liar.add_arguments(ap)
     fedauth.add_arguments(ap)  # entra
+    epa.add_arguments(ap)
     args = ap.parse_args(argv)
 
     tds_stream.plp_unknown_length = args.plp_unknown_length
@@ -126,6 +127,7 @@ def main(argv=None):
     cfg.misbehave = args.misbehave
     liar.configure(cfg, args)  # after misbehave: tds-downgrade sets it
     fedauth.configure(cfg, args)  # entra
+    epa.configure(cfg, args)
     cfg.cert, cfg.key = args.cert, args.key or args.cert
     cfg.tls_min, cfg.tls_max = args.tls_min, args.tls_max
     cfg.users = {}
