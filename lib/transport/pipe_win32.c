@@ -282,12 +282,8 @@ static tdsc_errc open_error(DWORD e, const char *name, bool shm,
   }
 }
 
-tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
-                                int64_t deadline, volatile LONG *busy,
-                                tdsc__io **out, tdsc_error *err) {
-  *out = NULL;
-  bool shm = strcmp(kind, "shm") == 0;
-  size_t len = name ? strlen(name) : 0;
+/* A name the open can take: not empty, and short enough. */
+static tdsc_errc check_name(const char *name, size_t len, tdsc_error *err) {
   if (len == 0)
     return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
                          "no named pipe to connect to");
@@ -296,6 +292,26 @@ tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
                          "the pipe name %.40s... is %zu bytes long; at most "
                          "%d",
                          name, len, NAME_MAX_LEN - 1);
+  return TDSC_OK;
+}
+
+/* Every instance of the pipe stayed taken until the deadline. */
+static tdsc_errc busy_error(const char *name, tdsc_error *err) {
+  return tdsc__err_errno(err, TDSC_E_PIPE_BUSY, ERROR_PIPE_BUSY,
+                         "cannot open the pipe %s: every instance of it "
+                         "stayed busy until the timeout",
+                         name);
+}
+
+tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
+                                int64_t deadline, volatile LONG *busy,
+                                tdsc__io **out, tdsc_error *err) {
+  *out = NULL;
+  bool shm = strcmp(kind, "shm") == 0;
+  size_t len = name ? strlen(name) : 0;
+  tdsc_errc nrc = check_name(name, len, err);
+  if (nrc != TDSC_OK)
+    return nrc;
   wchar_t wname[NAME_MAX_LEN];
   if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, name, -1, wname,
                           NAME_MAX_LEN) == 0)
@@ -327,10 +343,7 @@ tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
     if (busy)
       InterlockedExchange(busy, 0);
     if (left == 0 || (!waited && GetLastError() == ERROR_SEM_TIMEOUT))
-      return tdsc__err_errno(err, TDSC_E_PIPE_BUSY, ERROR_PIPE_BUSY,
-                             "cannot open the pipe %s: every instance of it "
-                             "stayed busy until the timeout",
-                             name);
+      return busy_error(name, err);
     /* Free now, or gone (CreateFile says which); another client may take
      * the free instance first: then wait again.  A wait that failed at
      * once must not make this loop spin. */
@@ -456,10 +469,7 @@ static tdsc_errc pipe_open_step(tdsc__opener *o, int64_t deadline,
     p->started = false;
     if (st < 0 && busy) { /* abandoned, and gone */
       p->w = NULL;
-      return tdsc__err_errno(err, TDSC_E_PIPE_BUSY, ERROR_PIPE_BUSY,
-                             "cannot open the pipe %s: every instance of it "
-                             "stayed busy until the timeout",
-                             p->name);
+      return busy_error(p->name, err);
     }
     if (st < 0) {
       p->w = NULL;
@@ -491,14 +501,9 @@ tdsc_errc tdsc__pipe_opener_win32(const char *name, const char *kind,
                                   tdsc__opener **out, tdsc_error *err) {
   *out = NULL;
   size_t len = name ? strlen(name) : 0;
-  if (len == 0)
-    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                         "no named pipe to connect to");
-  if (len >= NAME_MAX_LEN)
-    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                         "the pipe name %.40s... is %zu bytes long; at most "
-                         "%d",
-                         name, len, NAME_MAX_LEN - 1);
+  tdsc_errc nrc = check_name(name, len, err);
+  if (nrc != TDSC_OK)
+    return nrc;
   pipe_opener *p = calloc(1, sizeof *p);
   open_job *j = calloc(1, sizeof *j);
   if (!p || !j || !(j->name = tdsc__strdup(name))) {
