@@ -26,29 +26,33 @@ static void free_columns(tdsc_result *r) {
   r->is_output = false;
 }
 
-/* n elements of size sz from *at in the column block, aligned for any
- * type (carve_columns). */
-static void *carve(uint8_t **at, size_t n, size_t sz) {
+/* The offset of n elements of size sz at *at in the column block, aligned
+ * for any type (carve_columns). */
+static size_t carve(size_t *at, size_t n, size_t sz) {
   const size_t a = _Alignof(max_align_t);
-  void *p = *at;
+  size_t off = *at;
   *at += (n * sz + a - 1) / a * a;
-  return p;
+  return off;
 }
 
 /* Lays the per-column arrays of n columns out in block (NULL: only
- * measures); returns the bytes they take. */
+ * measures, in offsets: no arithmetic on a null pointer); returns the
+ * bytes they take. */
 static size_t carve_columns(tdsc_result *r, uint8_t *block, size_t n) {
-  uint8_t *at = block;
-  struct tdsc_column *cols = carve(&at, n, sizeof *r->cols);
-  tdsc__buf *text = carve(&at, n, sizeof *r->text);
-  tdsc__rowcol *rc = carve(&at, n, sizeof *r->rc);
-  tdsc__value *lazy_vals = carve(&at, n, sizeof *r->lazy_vals);
-  bool *text_ok = carve(&at, n, sizeof *r->text_ok);
+  size_t at = 0;
+  size_t cols = carve(&at, n, sizeof *r->cols);
+  size_t text = carve(&at, n, sizeof *r->text);
+  size_t rc = carve(&at, n, sizeof *r->rc);
+  size_t lazy_vals = carve(&at, n, sizeof *r->lazy_vals);
+  size_t text_ok = carve(&at, n, sizeof *r->text_ok);
   if (block) {
-    r->cols = cols, r->text = text, r->rc = rc, r->lazy_vals = lazy_vals;
-    r->text_ok = text_ok;
+    r->cols = (struct tdsc_column *)(void *)(block + cols);
+    r->text = (tdsc__buf *)(void *)(block + text);
+    r->rc = (tdsc__rowcol *)(void *)(block + rc);
+    r->lazy_vals = (tdsc__value *)(void *)(block + lazy_vals);
+    r->text_ok = (bool *)(void *)(block + text_ok);
   }
-  return (size_t)(at - block);
+  return at;
 }
 
 /* The per-column arrays (cols, text, text_ok, and stream.c's rc and
