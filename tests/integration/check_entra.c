@@ -6,6 +6,7 @@
  * can see in the token come before anything is sent; the token never
  * shows in an error or in a protocol trace. */
 #include "harness.h"
+#include "login_as.h"
 
 #include <tdsclient.h>
 
@@ -141,18 +142,6 @@ static const tdsc_error *expect(tdsc_conn *c, tdsc_errc rc, tdsc_errc want) {
   return e;
 }
 
-static void expect_login_as(tdsc_conn *c, const char *login) {
-  tdsc_result *r;
-  const char *t;
-  ck_assert_int_eq(tdsc_conn_execute(c, "SELECT SUSER_NAME() AS who", &r),
-                   TDSC_OK);
-  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_RESULT);
-  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
-  ck_assert_int_eq(tdsc_result_get_text(r, 0, &t, NULL), TDSC_OK);
-  ck_assert_str_eq(t, login);
-  tdsc_result_free(r);
-}
-
 /* No part of the token in text: slices of its claims and its signature. */
 static void assert_no_token_in(const char *text, const char *token) {
   size_t n = strlen(token);
@@ -171,7 +160,7 @@ START_TEST(good_token_logs_in_as_the_mapped_login) {
   tdsc_conn *c;
   tdsc_errc rc = connect_token(srv.port, good_token(), NULL, &c);
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
-  expect_login_as(c, "alice_entra");
+  th_expect_login_as(c, "alice_entra");
   ck_assert_str_eq(tdsc_conn_encryption(c), "tds7");
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 1);
   const tdsc_attempt *a = tdsc_conn_attempt_at(c, 0);
@@ -187,14 +176,14 @@ START_TEST(good_token_logs_in_as_the_mapped_login) {
            good_token());
   rc = connect_port(srv_nonce.port, extra, &c);
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
-  expect_login_as(c, "alice_entra");
+  th_expect_login_as(c, "alice_entra");
   tdsc_conn_free(c);
   /* AccessToken= alone selects entra (as in ODBC) */
   snprintf(extra, sizeof extra, "AccessToken=%s;Encrypt=strict",
            good_token());
   rc = connect_port(srv.port, extra, &c);
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
-  expect_login_as(c, "alice_entra");
+  th_expect_login_as(c, "alice_entra");
   tdsc_conn_free(c);
 }
 END_TEST
@@ -357,7 +346,7 @@ START_TEST(token_provider_is_asked_when_the_mechanism_runs) {
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
   ck_assert_int_eq(p.calls, 1);
   ck_assert_str_eq(p.resource, SQL_AUD);
-  expect_login_as(c, "alice_entra");
+  th_expect_login_as(c, "alice_entra");
   tdsc_conn_free(c);
   /* a provider without a token: the mechanism is skipped */
   p.none = true;
@@ -375,7 +364,7 @@ START_TEST(entra_without_a_token_source_skips_to_sql) {
   tdsc_errc rc = connect_port(
       srv.port, "Authentication=entra,sql;UID=sa;PWD=Secret-123", &c);
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
-  expect_login_as(c, "sa");
+  th_expect_login_as(c, "sa");
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
   const tdsc_attempt *a0 = tdsc_conn_attempt_at(c, 0);
   ck_assert_str_eq(tdsc_attempt_mechanism(a0), "entra");
@@ -423,7 +412,7 @@ START_TEST(token_never_in_the_protocol_trace) {
   tdsc_conn *c;
   tdsc_errc rc = connect_token(srv_nonce.port, tok, extra, &c);
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
-  expect_login_as(c, "alice_entra");
+  th_expect_login_as(c, "alice_entra");
   tdsc_conn_free(c);
   FILE *f = fopen(path, "r");
   ck_assert_ptr_nonnull(f);

@@ -4,6 +4,7 @@
  * allowed or required; a relay that terminates TLS (tls_relay.py) stands
  * for the machine in the middle. */
 #include "harness.h"
+#include "login_as.h"
 
 #include <tdsclient.h>
 
@@ -137,18 +138,6 @@ static const tdsc_error *expect(tdsc_conn *c, tdsc_errc rc, tdsc_errc want) {
   return e;
 }
 
-static void expect_login_as(tdsc_conn *c, const char *login) {
-  tdsc_result *r;
-  const char *t;
-  ck_assert_int_eq(tdsc_conn_execute(c, "SELECT SUSER_NAME() AS who", &r),
-                   TDSC_OK);
-  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_RESULT);
-  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
-  ck_assert_int_eq(tdsc_result_get_text(r, 0, &t, NULL), TDSC_OK);
-  ck_assert_str_eq(t, login);
-  tdsc_result_free(r);
-}
-
 #define ALICE_NTLM                                                             \
   "Authentication=ntlm;NTLMUser=TDSC\\alice;"                                  \
   "NTLMPassword=alice-nt-pw;"
@@ -165,7 +154,7 @@ START_TEST(every_integrated_login_is_bound_and_passes_required) {
   for (size_t i = 0; i < sizeof logins / sizeof logins[0]; i++) {
     tdsc_conn *c;
     expect_ok(c, connect_to(port, logins[i], &c));
-    expect_login_as(c, "TDSC\\alice");
+    th_expect_login_as(c, "TDSC\\alice");
     ck_assert_uint_eq(tdsc_conn_attempt_count(c), 1);
     ck_assert_str_eq(tdsc_attempt_channel_binding(tdsc_conn_attempt_at(c, 0)),
                      "tls-unique");
@@ -188,7 +177,7 @@ START_TEST(login_only_encryption_is_bound_too) {
     ck_assert_str_eq(tdsc_conn_encryption(c), "login-only");
     ck_assert_str_eq(tdsc_attempt_channel_binding(tdsc_conn_attempt_at(c, 0)),
                      "tls-unique");
-    expect_login_as(c, "TDSC\\alice");
+    th_expect_login_as(c, "TDSC\\alice");
     tdsc_conn_free(c);
   }
   ck_assert_int_eq(log_count("17806"), 0);
@@ -241,7 +230,7 @@ START_TEST(allowed_lets_an_unbound_tls13_login_in) {
     char cs[256];
     snprintf(cs, sizeof cs, "%sEncrypt=strict;", logins[i]);
     expect_ok(c, connect_to(port, cs, &c));
-    expect_login_as(c, "TDSC\\alice");
+    th_expect_login_as(c, "TDSC\\alice");
     tdsc_conn_free(c);
   }
   teardown();
@@ -266,7 +255,7 @@ START_TEST(a_tls_intercepting_relay_passes_only_when_protection_is_off) {
       tdsc_errc rc = connect_to(relay_port, logins[i], &c);
       if (m == 0) {
         expect_ok(c, rc);
-        expect_login_as(c, "TDSC\\alice");
+        th_expect_login_as(c, "TDSC\\alice");
         tdsc_conn_free(c);
         continue;
       }

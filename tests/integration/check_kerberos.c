@@ -5,6 +5,7 @@
  * clocks apart, no ticket...) and checks the code, the facts the message
  * names, and the trail. */
 #include "harness.h"
+#include "login_as.h"
 
 #include <tdsclient.h>
 
@@ -78,18 +79,6 @@ static void expect_in_message(const tdsc_error *e, const char *fact) {
                 tdsc_error_message(e), fact);
 }
 
-static void expect_login_as(tdsc_conn *c, const char *login) {
-  tdsc_result *r;
-  const char *t;
-  ck_assert_int_eq(tdsc_conn_execute(c, "SELECT SUSER_NAME() AS who", &r),
-                   TDSC_OK);
-  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_RESULT);
-  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
-  ck_assert_int_eq(tdsc_result_get_text(r, 0, &t, NULL), TDSC_OK);
-  ck_assert_str_eq(t, login);
-  tdsc_result_free(r);
-}
-
 /* tdsc, the CLI, on the same connection string: it must name the same
  * code as the library (its "error: TDSC_E_..." line). */
 static void expect_cli(const char *extra, tdsc_errc want) {
@@ -131,7 +120,7 @@ START_TEST(kerberos_login_through_spnego_works) {
   serve(NULL, NULL);
   tdsc_errc rc = connect_krb("", &c);
   ck_assert_msg(rc == TDSC_OK, "%s", tdsc_error_report(tdsc_conn_error(c)));
-  expect_login_as(c, "TDSC\\alice");
+  th_expect_login_as(c, "TDSC\\alice");
   tdsc_conn_free(c);
   teardown();
 }
@@ -143,7 +132,7 @@ START_TEST(raw_kerberos_tokens_work_too) {
   serve(NULL, NULL);
   tdsc_errc rc = connect_krb("SPNEGO=no", &c);
   ck_assert_msg(rc == TDSC_OK, "%s", tdsc_error_report(tdsc_conn_error(c)));
-  expect_login_as(c, "TDSC\\alice");
+  th_expect_login_as(c, "TDSC\\alice");
   tdsc_conn_free(c);
   teardown();
 }
@@ -157,7 +146,7 @@ START_TEST(integrated_security_is_the_default_without_uid) {
   snprintf(cs, sizeof cs, "Server=tcp:localhost,%d;CAFile=%s", port,
            th_cert("ca.pem"));
   ck_assert_int_eq(tdsc_conn_connect(c, cs), TDSC_OK);
-  expect_login_as(c, "TDSC\\alice");
+  th_expect_login_as(c, "TDSC\\alice");
   tdsc_conn_free(c);
   teardown();
 }
@@ -183,7 +172,7 @@ START_TEST(a_named_ccache_a_keytab_and_a_password_all_work) {
            realm.realm);
   tdsc_errc rc = connect_krb(extra, &c);
   ck_assert_msg(rc == TDSC_OK, "%s", tdsc_error_report(tdsc_conn_error(c)));
-  expect_login_as(c, "TDSC\\alice");
+  th_expect_login_as(c, "TDSC\\alice");
   tdsc_conn_free(c);
   /* principal and password, in memory: bob's (ktadd gave alice new keys) */
   snprintf(mapping, sizeof mapping, "bob@%s=TDSC\\bob", realm.realm);
@@ -193,7 +182,7 @@ START_TEST(a_named_ccache_a_keytab_and_a_password_all_work) {
            realm.realm);
   rc = connect_krb(extra, &c);
   ck_assert_msg(rc == TDSC_OK, "%s", tdsc_error_report(tdsc_conn_error(c)));
-  expect_login_as(c, "TDSC\\bob");
+  th_expect_login_as(c, "TDSC\\bob");
   tdsc_conn_free(c);
   teardown();
 }
@@ -520,7 +509,7 @@ START_TEST(uid_is_the_principal_and_a_cache_of_another_fails) {
   /* UID= naming the cache's own principal logs in */
   rc = connect_krb("UID=alice", &c);
   ck_assert_msg(rc == TDSC_OK, "%s", tdsc_error_report(tdsc_conn_error(c)));
-  expect_login_as(c, "TDSC\\alice");
+  th_expect_login_as(c, "TDSC\\alice");
   tdsc_conn_free(c);
   teardown();
 }
@@ -691,7 +680,7 @@ START_TEST(kdc_down_falls_back_to_sql_login_when_listed) {
   tdsc_errc rc = connect_krb(
       "Authentication=kerberos,sql;UID=sa;PWD=Secret-123", &c);
   ck_assert_msg(rc == TDSC_OK, "%s", tdsc_error_report(tdsc_conn_error(c)));
-  expect_login_as(c, "sa");
+  th_expect_login_as(c, "sa");
   /* the fallback is visible: kerberos failed, then sql logged in */
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
   const tdsc_attempt *a0 = tdsc_conn_attempt_at(c, 0);

@@ -4,6 +4,7 @@
  * project comes first: a service on the database host, integrated security,
  * and no KDC to be reached. */
 #include "harness.h"
+#include "login_as.h"
 
 #include <tdsclient.h>
 
@@ -72,18 +73,6 @@ static void expect_ok(tdsc_conn *c, tdsc_errc rc) {
   ck_assert_msg(rc == TDSC_OK, "%s", tdsc_error_report(tdsc_conn_error(c)));
 }
 
-static void expect_login_as(tdsc_conn *c, const char *login) {
-  tdsc_result *r;
-  const char *t;
-  ck_assert_int_eq(tdsc_conn_execute(c, "SELECT SUSER_NAME() AS who", &r),
-                   TDSC_OK);
-  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_RESULT);
-  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
-  ck_assert_int_eq(tdsc_result_get_text(r, 0, &t, NULL), TDSC_OK);
-  ck_assert_str_eq(t, login);
-  tdsc_result_free(r);
-}
-
 static const char *mech_of(const tdsc_error *e, size_t i) {
   return tdsc_attempt_mechanism(tdsc_error_trail_at(e, i));
 }
@@ -103,7 +92,7 @@ START_TEST(off_the_domain_kerberos_then_ntlm_logs_in_through_ntlm) {
   tdsc_errc rc =
       connect_with("Authentication=kerberos,ntlm;" ALICE_NTLM, &c);
   expect_ok(c, rc);
-  expect_login_as(c, "TDSC\\alice");
+  th_expect_login_as(c, "TDSC\\alice");
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
   const tdsc_attempt *a0 = tdsc_conn_attempt_at(c, 0);
   ck_assert_str_eq(tdsc_attempt_mechanism(a0), "kerberos");
@@ -142,10 +131,10 @@ START_TEST(ntlm_logs_in_raw_and_through_spnego) {
   tdsc_conn *c;
   world(NULL, NULL);
   expect_ok(c, connect_with("Authentication=ntlm;" ALICE_NTLM, &c));
-  expect_login_as(c, "TDSC\\alice");
+  th_expect_login_as(c, "TDSC\\alice");
   tdsc_conn_free(c);
   expect_ok(c, connect_with("Authentication=ntlm;SPNEGO=no;" ALICE_NTLM, &c));
-  expect_login_as(c, "TDSC\\alice");
+  th_expect_login_as(c, "TDSC\\alice");
   tdsc_conn_free(c);
   teardown();
 }
@@ -155,7 +144,7 @@ START_TEST(a_domain_uid_means_ntlm_as_freetds_has_it) {
   tdsc_conn *c;
   world(NULL, NULL);
   expect_ok(c, connect_with("UID=TDSC\\alice;PWD=alice-nt-pw", &c));
-  expect_login_as(c, "TDSC\\alice");
+  th_expect_login_as(c, "TDSC\\alice");
   ck_assert_str_eq(tdsc_attempt_mechanism(tdsc_conn_attempt_at(c, 0)),
                    "ntlm");
   tdsc_conn_free(c);
@@ -173,7 +162,7 @@ START_TEST(a_credentials_file_serves_unattended_services) {
   fclose(f);
   snprintf(extra, sizeof extra, "Authentication=ntlm;NTLMCredFile=%s", path);
   expect_ok(c, connect_with(extra, &c));
-  expect_login_as(c, "TDSC\\alice");
+  th_expect_login_as(c, "TDSC\\alice");
   tdsc_conn_free(c);
   teardown();
 }
@@ -217,7 +206,7 @@ START_TEST(a_server_refusing_ntlm_is_named_and_cured_by_the_next_mechanism) {
                     "UID=sa;PWD=Secret-123",
                     &c);
   expect_ok(c, rc);
-  expect_login_as(c, "sa");
+  th_expect_login_as(c, "sa");
   ck_assert_int_eq(tdsc_error_code(tdsc_attempt_error(tdsc_conn_attempt_at(c, 0))),
                    TDSC_E_NTLM_REFUSED);
   tdsc_conn_free(c);

@@ -5,6 +5,7 @@
  * then the pipe, then TCP, and the trail says so; each resolution and
  * connection failure has its code. */
 #include "harness.h"
+#include "login_as.h"
 
 #include <tdsclient.h>
 
@@ -97,18 +98,6 @@ static void expect_ok(tdsc_conn *c, tdsc_errc rc) {
   ck_assert_msg(rc == TDSC_OK, "%s", tdsc_error_report(tdsc_conn_error(c)));
 }
 
-static void expect_query_as(tdsc_conn *c, const char *login) {
-  tdsc_result *r;
-  const char *t;
-  ck_assert_int_eq(tdsc_conn_execute(c, "SELECT SUSER_NAME() AS who", &r),
-                   TDSC_OK);
-  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_RESULT);
-  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
-  ck_assert_int_eq(tdsc_result_get_text(r, 0, &t, NULL), TDSC_OK);
-  ck_assert_str_eq(t, login);
-  tdsc_result_free(r);
-}
-
 static const char *via(const tdsc_conn *c) {
   size_t n = tdsc_conn_attempt_count(c);
   return tdsc_attempt_transport(tdsc_conn_attempt_at(c, n - 1));
@@ -140,7 +129,7 @@ START_TEST(each_transport_carries_every_mechanism_under_tls) {
                     mechs[m].extra, tdsc_error_report(tdsc_conn_error(c)));
       ck_assert_str_eq(via(c), names[i]);
       ck_assert_str_eq(tdsc_conn_encryption(c), "tds7");
-      expect_query_as(c, mechs[m].login);
+      th_expect_login_as(c, mechs[m].login);
       tdsc_conn_free(c);
     }
   }
