@@ -206,7 +206,8 @@ tdsc_errc tdsc__tcp_open(const char *host, uint16_t port, tdsc__addr *addrs,
 
 fail:
   free(addrs);
-  tcp_open_free(&c->base);
+  if (c)
+    tcp_open_free(&c->base);
   return rc;
 }
 
