@@ -317,11 +317,11 @@ static void word_set_byte(uint64_t *w, size_t i, uint8_t b) {
   memcpy(w, x, 8);
 }
 
-/* Where each value of a row without NULL starts, and the words that check
- * its length bytes (tok_lencheck): each length byte in one word, those at
- * 0, 8, 16, ... of the row, the last moved back to end at plan_span so
- * that no read goes past what tdsc__tok_planned_row has checked is there.
- * False when out of memory. */
+/* Where each value of a row without NULL starts, and the words that copy
+ * and check it (tok_lencheck): one at 0, 8, 16, ... of the row, the last
+ * moved back to end at plan_span so that no read goes past what
+ * tdsc__tok_planned_row has checked is there; each length byte checked in
+ * one of them; room for the copy (plan_row).  False when out of memory. */
 static bool plan_lencheck(tdsc__tokp *p) {
   size_t span = p->plan_max < 8 ? 8 : p->plan_max;
   size_t nw = (span + 7) / 8, pos = 0;
@@ -332,19 +332,23 @@ static bool plan_lencheck(tdsc__tokp *p) {
     p->lchk = nl;
     p->lchk_cap = nw;
   }
+  if (span > p->plan_row_cap) {
+    uint8_t *nr = realloc(p->plan_row, span);
+    if (!nr)
+      return false;
+    p->plan_row = nr;
+    p->plan_row_cap = span;
+  }
   p->plan_span = span;
-  p->nlchk = 0;
+  p->nlchk = nw;
+  for (size_t k = 0; k < nw; k++)
+    p->lchk[k] = (tok_lencheck){.off = k < nw - 1 ? 8 * k : span - 8};
   for (size_t i = 0; i < p->ncols; i++) {
     tok_plan *pl = &p->plan[i];
     if (!pl->fixed) {
-      size_t k = pos / 8 < nw - 1 ? pos / 8 : nw - 1;
-      size_t at = k < nw - 1 ? 8 * k : span - 8;
-      /* positions only grow: the word is the last one or a new one */
-      if (p->nlchk == 0 || p->lchk[p->nlchk - 1].off != at)
-        p->lchk[p->nlchk++] = (tok_lencheck){.off = at};
-      tok_lencheck *w = &p->lchk[p->nlchk - 1];
-      word_set_byte(&w->mask, pos - at, 0xFF);
-      word_set_byte(&w->want, pos - at, (uint8_t)pl->len);
+      tok_lencheck *w = &p->lchk[pos / 8 < nw - 1 ? pos / 8 : nw - 1];
+      word_set_byte(&w->mask, pos - w->off, 0xFF);
+      word_set_byte(&w->want, pos - w->off, (uint8_t)pl->len);
       pos++;
     }
     pl->off = pos;

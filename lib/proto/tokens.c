@@ -45,6 +45,7 @@ void tdsc__tokp_free(tdsc__tokp *p) {
   free(p->offs);
   free(p->plan);
   free(p->lchk);
+  free(p->plan_row);
   free(p);
 }
 

@@ -64,9 +64,10 @@ typedef struct tok_plan {
                     byte after the token byte (plan_ok only) */
 } tok_plan;
 
-/* Eight bytes of a planned row without NULL (tok_row.c): the bytes under
- * mask must equal want's, i.e. every length byte there is the one its
- * column allows.  Bytes taken in memory order, whatever the host's. */
+/* Eight bytes of a planned row (tok_row.c), copied to plan_row as they
+ * are checked: the bytes under mask must equal want's, i.e. every length
+ * byte there is the one its column allows.  Bytes taken in memory order,
+ * whatever the host's. */
 typedef struct tok_lencheck {
   size_t off; /* from the byte after the token byte */
   uint64_t mask, want;
@@ -110,15 +111,17 @@ struct tdsc__tokp {
   size_t plan_max;
   tok_plan *plan;
   size_t plan_cap;
-  /* A planned row without NULL is checked eight bytes at a time: the
-   * words holding a length byte (nlchk of them), read from an input of at
-   * least plan_span (plan_max, but no less than 8) bytes after the token
-   * byte.  vals_planned: vals[0..ncols) hold what such a row sets besides
-   * the data pointers (not NULL, the plan's length), so that the next one
-   * sets only those; any other way of filling vals clears it. */
+  /* A planned row without NULL is copied to plan_row and checked eight
+   * bytes at a time, the words of plan_span (plan_max, but no less than
+   * 8) bytes after the token byte (nlchk of them); the input holds at
+   * least that.  vals_planned: vals[0..ncols) hold what such a row sets
+   * (not NULL, the plan's length, a data pointer into plan_row), so that
+   * the next one sets nothing; any other way of filling vals clears it. */
   size_t plan_span;
   tok_lencheck *lchk;
   size_t nlchk, lchk_cap;
+  uint8_t *plan_row;
+  size_t plan_row_cap;
   bool vals_planned;
 };
 
@@ -182,20 +185,16 @@ bool tdsc__tok_plan_rows(tdsc__tokp *p);
 bool tdsc__tok_planned_row_nulls(tdsc__tokp *p, const uint8_t *in, size_t n,
                                  size_t *used, tdsc__event *ev);
 
-/* True when every length byte of the row at q (plan_span bytes there) is
- * the one its column allows: no NULL, every value where the plan says. */
-static inline bool tdsc__tok_planned_no_null(const tdsc__tokp *p,
-                                             const uint8_t *q) {
-  uint64_t diff = 0, x, y;
-  const tok_lencheck *w = p->lchk;
-  /* two at a time, as the values below */
-  for (size_t k = p->nlchk / 2; k; k--, w += 2) {
-    memcpy(&x, q + w[0].off, 8);
-    memcpy(&y, q + w[1].off, 8);
-    diff |= ((x & w[0].mask) ^ w[0].want) | ((y & w[1].mask) ^ w[1].want);
-  }
-  if (p->nlchk % 2) {
+/* Copies the row at q (plan_span bytes there) to plan_row; true when
+ * every length byte is the one its column allows: no NULL, every value
+ * where the plan says.  One pass, a word at a time: the check's loads are
+ * the copy's (a memcpy call and its own loop cost a third of a row). */
+static inline bool tdsc__tok_planned_copy(tdsc__tokp *p, const uint8_t *q) {
+  uint64_t diff = 0, x;
+  uint8_t *dst = p->plan_row;
+  for (const tok_lencheck *w = p->lchk, *end = w + p->nlchk; w < end; w++) {
     memcpy(&x, q + w->off, 8);
+    memcpy(dst + w->off, &x, 8);
     diff |= (x & w->mask) ^ w->want;
   }
   return diff == 0;
@@ -209,37 +208,30 @@ static inline bool tdsc__tok_planned_no_null(const tdsc__tokp *p,
  * a length the column does not allow: then tdsc__tok_planned_row_nulls
  * or tdsc__tok_row_token decodes or reports the row).
  *
- * Its length bytes are checked eight at a time and every value is where
- * the plan says, so that the row costs the stores of the data pointers
- * (not NULL and the lengths stay from the previous row when that was such
- * a row too: vals_planned).  Inline in tokens.c's driver, whose every
- * such row comes here (issue 15: decode only): a call and the registers
- * it saved were a fifth of the row's cost. */
+ * Its bytes are copied to plan_row as its length bytes are checked,
+ * eight at a time, so that every value is where the plan says: the
+ * values' data pointers, not NULL and the lengths stay from the previous
+ * row when that was such a row too (vals_planned), and the row costs
+ * its words' copy instead of a pointer store a column (issue 15: decode
+ * only).  The values live until the next call, as those read in place in
+ * the input do.  Inline in tokens.c's driver, whose every such row comes
+ * here: a call and the registers it saved were a fifth of the row's
+ * cost. */
 static inline bool tdsc__tok_planned_row(tdsc__tokp *p, const uint8_t *in,
                                          size_t n, size_t *used,
                                          tdsc__event *ev) {
   if (!p->plan_ok || in[0] != TDSC__TOK_ROW || n - 1 < p->plan_span)
     return false;
-  const uint8_t *q = in + 1;
-  if (!tdsc__tok_planned_no_null(p, q))
+  if (!tdsc__tok_planned_copy(p, in + 1))
     return false;
-  const tok_plan *pl = p->plan;
-  tdsc__value *v = p->vals;
   if (!p->vals_planned) {
+    const tok_plan *pl = p->plan;
+    tdsc__value *v = p->vals;
     for (size_t i = 0; i < p->ncols; i++)
-      v[i].null = false, v[i].len = pl[i].len;
+      v[i].null = false, v[i].len = pl[i].len,
+      v[i].data = p->plan_row + pl[i].off;
     p->vals_planned = true;
   }
-  /* four at a time: the loop's own count and branch cost as much as a
-   * store */
-  for (size_t k = p->ncols / 4; k; k--, pl += 4, v += 4) {
-    v[0].data = q + pl[0].off;
-    v[1].data = q + pl[1].off;
-    v[2].data = q + pl[2].off;
-    v[3].data = q + pl[3].off;
-  }
-  for (size_t k = p->ncols % 4; k; k--, pl++, v++)
-    v->data = q + pl->off;
   *used = 1 + p->plan_max;
   ev->kind = TDSC__EV_ROW;
   ev->u.row.ncols = p->ncols;

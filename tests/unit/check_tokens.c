@@ -827,11 +827,12 @@ START_TEST(tokens_planned_rows_match_the_general_path) {
 }
 END_TEST
 
-/* A planned row without NULL sets only the data pointers when the row
- * before it was such a row too (tok_row.c, issue 15): a row with NULLs in
- * between, a plan shorter than the 8 bytes its check reads, a plan of
- * fixed types only, and columns not a multiple of four must all give the
- * general path's events, whole input or fed a byte at a time. */
+/* A planned row without NULL sets nothing in the values when the row
+ * before it was such a row too, its bytes copied where they point
+ * (tok_row.c, issue 15): a row with NULLs in between, a plan shorter than
+ * the 8 bytes its check reads, a plan of fixed types only, columns not a
+ * multiple of four and a wider plan after a narrower one must all give
+ * the general path's events, whole input or fed a byte at a time. */
 #define META_INTN9                                                             \
   "81 0900 00000000 0100 26 04 00 00000000 0100 26 04 00"                      \
   " 00000000 0100 26 04 00 00000000 0100 26 04 00 00000000 0100 26 04 00"      \
@@ -900,6 +901,20 @@ START_TEST(tokens_planned_rows_without_null_after_other_rows) {
                             " 04 05000000 04 06000000 04 07000000"
                             " 04 08000000 04 09000000" ROW_INTN9("21") DONE0,
                         nine);
+  /* a wider plan after a narrow one: the row's copy moves (ASan sees a
+   * value left pointing at the old one) */
+  const char *const grown[] = {
+      "ROW d1 01000000\n",
+      "ROW d1 02000000\n",
+      "ROW d1 01000000 02000000 03000000 04000000 05000000 06000000 "
+      "07000000 08000000 09000000\n",
+      "ROW d1 11000000 02000000",
+      "DONE fd",
+      NULL};
+  expect_same_both_ways(
+      META1("26 04") " d1 04 01000000 d1 04 02000000" DONE0 META_INTN9
+          ROW_INTN9("01") ROW_INTN9("11") DONE0,
+      grown);
   /* a wrong length in the overlapping word is still the general error */
   expect_fail(META_INTN9 ROW_INTN9("01")
               " d1 04 01000000 04 02000000 04 03000000 04 04000000 04 05000000"
