@@ -192,15 +192,17 @@ tdsc_errc tdsc__tcp_open(const char *host, uint16_t port, tdsc__addr *addrs,
   c->addrs = addrs;
   c->naddr = naddr;
   addrs = NULL;
-  c->att = calloc(c->naddr, sizeof *c->att);
+  /* no socket yet in any attempt before anything can fail: calloc's 0 is
+   * a descriptor, which tcp_open_free would close */
+  if ((c->att = calloc(c->naddr, sizeof *c->att)))
+    for (size_t i = 0; i < c->naddr; i++)
+      c->att[i].fd = TDSC__NO_SOCK;
   c->pfds = calloc(c->naddr, sizeof *c->pfds);
   c->pidx = calloc(c->naddr, sizeof *c->pidx);
   if (!c->att || !c->pfds || !c->pidx) {
     rc = tdsc__err_oom(err);
     goto fail;
   }
-  for (size_t i = 0; i < c->naddr; i++)
-    c->att[i].fd = TDSC__NO_SOCK;
   *out = &c->base;
   return TDSC_OK;
 

@@ -1,15 +1,15 @@
 /* Allocation-failure torture against the test server: for N = 1, 2, ...
  * the Nth allocation of a whole session (connect, a query over every
  * column kind read with every getter, a failing statement, close) fails;
- * then the same for an NTLM login bound to its TLS session (Extended
- * Protection required: the channel bindings, NTLMv2's messages and keys,
- * TLS) and a query.
+ * then the same for NTLM and Kerberos logins bound to their TLS session
+ * (Extended Protection required: the channel bindings, NTLMv2's messages
+ * and keys, GSSAPI's calls on the worker, TLS) and a query.
  * Each run must end without a crash or a leak (AddressSanitizer and
  * valgrind see to that), report TDSC_E_NO_MEMORY and no other code (or,
  * for an allocation the library can do without, change nothing the
  * application sees), and leave the handle usable (the rest of the session
- * works) or cleanly broken (not connected).  N stops when a run no longer meets the
- * failure; a stride bounds the time under valgrind. */
+ * works) or cleanly broken (not connected).  N stops when a run no longer meets
+ * the failure; a stride bounds the time under valgrind. */
 #define _DEFAULT_SOURCE
 #include "alloc_fail.h"
 #include "harness.h"
@@ -26,7 +26,9 @@
 #include <time.h>
 
 static th_server srv, epa_srv;
-static char users[600], cafile[600];
+static th_realm realm;
+static char users[600], cafile[600], keytab[600], krbmap[200];
+static int epa_port;
 
 typedef struct seen {
   tdsc_errc bad;     /* a code other than NO_MEMORY */
@@ -105,11 +107,48 @@ static void query(seen *s, tdsc_conn *c, const char *sql, const char *what) {
   tdsc_result_free(r);
 }
 
+/* The process's descriptors (the first 256): a failure path that closes
+ * one it does not own (calloc's 0 taken for a socket) or leaves one open
+ * shows as a change after the session. */
+#define NFD 256
+typedef struct fds {
+  bool open[NFD];
+  dev_t dev[NFD];
+  ino_t ino[NFD];
+} fds;
+
+static void fds_take(fds *f) {
+  for (int i = 0; i < NFD; i++) {
+    struct stat st;
+    f->open[i] = fstat(i, &st) == 0;
+    f->dev[i] = f->open[i] ? st.st_dev : 0;
+    f->ino[i] = f->open[i] ? st.st_ino : 0;
+  }
+}
+
+static void fds_same(const fds *before, long n) {
+  fds now;
+  fds_take(&now);
+  for (int i = 0; i < NFD; i++) {
+    ck_assert_msg(now.open[i] == before->open[i],
+                  "N=%ld: descriptor %d was %s before the session and is %s "
+                  "after it",
+                  n, i, before->open[i] ? "open" : "closed",
+                  now.open[i] ? "open" : "closed");
+    ck_assert_msg(!now.open[i] || (now.dev[i] == before->dev[i] &&
+                                   now.ino[i] == before->ino[i]),
+                  "N=%ld: descriptor %d is another file after the session", n,
+                  i);
+  }
+}
+
 /* One session over cs with the Nth allocation failing (with typed, the
  * query over every column kind and the failing statement too); true when
  * it failed. */
 static bool session(long n, seen *s, const char *cs, bool typed) {
   memset(s, 0, sizeof *s);
+  fds open_before;
+  fds_take(&open_before);
   af_arm(n);
   tdsc_conn *c = tdsc_conn_new();
   if (!c) {
@@ -142,6 +181,7 @@ static bool session(long n, seen *s, const char *cs, bool typed) {
                   n, tdsc_errc_name(again.bad), again.where, again.message);
   }
   tdsc_conn_free(c);
+  fds_same(&open_before, n);
   return fired;
 }
 
@@ -197,29 +237,6 @@ START_TEST(every_allocation_failure_reports_no_memory) {
 }
 END_TEST
 
-/* A CAFile changed since the last session: its TLS context is built and
- * kept anew (tls_openssl_ctx.c), not taken from the last session. */
-static void cafile_changed(long n) {
-  struct timespec t[2] = {{.tv_sec = 1000000000 + n},
-                          {.tv_sec = 1000000000 + n}};
-  ck_assert_int_eq(utimensat(AT_FDCWD, cafile, t, 0), 0);
-}
-
-/* NTLM raw and in SPNEGO, bound to TLS 1.2's tls-unique: the server
- * refuses a login whose binding is missing or wrong, so a failure that
- * lost the binding on the way could not log in. */
-START_TEST(every_allocation_failure_in_a_bound_ntlm_login) {
-  static const char *const spnego[] = {"no", "yes"};
-  char cs[1024];
-  snprintf(cs, sizeof cs,
-           "Server=tcp:localhost,%d;CAFile=%s;LoginTimeout=5;"
-           "Authentication=ntlm;NTLMUser=TDSC\\alice;"
-           "NTLMPassword=alice-nt-pw;SPNEGO=%s",
-           epa_srv.port, cafile, spnego[_i]);
-  torture(cs, false, 50, cafile_changed);
-}
-END_TEST
-
 static bool copy_file(const char *from, const char *to) {
   FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
   char buf[4096];
@@ -235,39 +252,86 @@ static bool copy_file(const char *from, const char *to) {
   return ok;
 }
 
+/* A CAFile changed since the last session: its TLS context is built and
+ * kept anew (tls_openssl_ctx.c), not taken from the last session. */
+static void cafile_changed(long n) {
+  struct timespec t[2] = {{.tv_sec = 1000000000 + n},
+                          {.tv_sec = 1000000000 + n}};
+  ck_assert_int_eq(utimensat(AT_FDCWD, cafile, t, 0), 0);
+}
+
+/* NTLM and Kerberos, raw and in SPNEGO, bound to TLS 1.2's tls-unique:
+ * the server refuses a login whose binding is missing or wrong, so a
+ * failure that lost the binding on the way could not log in. */
+START_TEST(every_allocation_failure_in_a_bound_login) {
+  static const char *const mech[] = {
+      "Authentication=ntlm;NTLMUser=TDSC\\alice;NTLMPassword=alice-nt-pw;"
+      "SPNEGO=no",
+      "Authentication=ntlm;NTLMUser=TDSC\\alice;NTLMPassword=alice-nt-pw;"
+      "SPNEGO=yes",
+      "Authentication=kerberos;SPNEGO=no",
+      "Authentication=kerberos;SPNEGO=yes"};
+  char cs[1024];
+  snprintf(cs, sizeof cs,
+           "Server=tcp:localhost,%d;CAFile=%s;LoginTimeout=5;"
+           "ServerSPN=MSSQLSvc/localhost:%d;%s",
+           epa_port, cafile, epa_port, mech[_i]);
+  torture(cs, false, 50, cafile_changed);
+}
+END_TEST
+
+/* alice: a Kerberos principal with a TGT and an NTLM account, both mapped
+ * to the login TDSC\alice, on a server with Extended Protection required
+ * (as check_epa's). */
+static bool epa_world(void) {
+  char spn[128], portstr[16];
+  if (!th_realm_create(&realm))
+    return false;
+  epa_port = th_free_port();
+  snprintf(portstr, sizeof portstr, "%d", epa_port);
+  snprintf(spn, sizeof spn, "MSSQLSvc/localhost:%d", epa_port);
+  snprintf(keytab, sizeof keytab, "%s/server.keytab", realm.dir);
+  snprintf(users, sizeof users, "%s/ntlm.users", realm.dir);
+  snprintf(cafile, sizeof cafile, "%s/ca.pem", realm.dir);
+  snprintf(krbmap, sizeof krbmap, "alice@%s=TDSC\\alice", realm.realm);
+  FILE *f = fopen(users, "w");
+  if (!f || fputs("TDSC:alice:alice-nt-pw\n", f) < 0 || fclose(f) != 0)
+    return false;
+  return copy_file(th_cert("ca.pem"), cafile) &&
+         th_realm_cmd(&realm, "addprinc", "alice", "--password", "alice-pw",
+                      (const char *)NULL) &&
+         th_realm_cmd(&realm, "addprinc", spn, "--randkey",
+                      (const char *)NULL) &&
+         th_realm_cmd(&realm, "ktadd", keytab, spn, (const char *)NULL) &&
+         th_realm_cmd(&realm, "kinit", "alice", "--password", "alice-pw",
+                      (const char *)NULL) &&
+         th_server_start(&epa_srv, "--port", portstr, "--keytab", keytab,
+                         "--ntlm-users", users, "--map", krbmap, "--map",
+                         "TDSC\\alice=TDSC\\alice", "--extended-protection",
+                         "required", (const char *)NULL);
+}
+
 static void stop_here(long n) {
   if (getenv("AF_STOP") && atol(getenv("AF_STOP")) == n)
     abort(); /* to see where (gdb) */
 }
 
 int main(void) {
-  th_require_server();
+  th_require_realm();
   af_trace = stop_here;
-  if (!th_server_start(&srv, "--encryption", "not_sup", (const char *)NULL))
-    return EXIT_FAILURE;
-  /* gss-ntlmssp's accounts file for the server's NTLM acceptor */
-  snprintf(users, sizeof users, "%s/ntlm.users", srv.dir);
-  snprintf(cafile, sizeof cafile, "%s/ca.pem", srv.dir);
-  FILE *f = fopen(users, "w");
-  if (!f || fputs("TDSC:alice:alice-nt-pw\n", f) < 0 || fclose(f) != 0 ||
-      !copy_file(th_cert("ca.pem"), cafile)) {
-    th_server_stop(&srv);
-    return EXIT_FAILURE;
+  int rc = EXIT_FAILURE;
+  if (th_server_start(&srv, "--encryption", "not_sup", (const char *)NULL) &&
+      epa_world()) {
+    Suite *s = suite_create("torture");
+    TCase *tc = tcase_create("alloc");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, every_allocation_failure_reports_no_memory);
+    tcase_add_loop_test(tc, every_allocation_failure_in_a_bound_login, 0, 4);
+    suite_add_tcase(s, tc);
+    rc = th_run_suite(s);
   }
-  if (!th_server_start(&epa_srv, "--ntlm-users", users, "--map",
-                       "TDSC\\alice=TDSC\\alice", "--extended-protection",
-                       "required", (const char *)NULL)) {
-    th_server_stop(&srv);
-    return EXIT_FAILURE;
-  }
-  Suite *s = suite_create("torture");
-  TCase *tc = tcase_create("alloc");
-  tcase_set_timeout(tc, 900);
-  tcase_add_test(tc, every_allocation_failure_reports_no_memory);
-  tcase_add_loop_test(tc, every_allocation_failure_in_a_bound_ntlm_login, 0, 2);
-  suite_add_tcase(s, tc);
-  int rc = th_run_suite(s);
   th_server_stop(&epa_srv);
+  th_realm_destroy(&realm);
   th_server_stop(&srv);
   return rc;
 }
