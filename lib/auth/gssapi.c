@@ -420,7 +420,12 @@ static tdsc_errc krb_done(krb_state *s, tdsc__work *w, tdsc__krb_phase phase,
 static tdsc_errc krb_run(krb_state *s, tdsc__work *w, tdsc__krb_phase phase,
                          tdsc_error *err) {
   krb_hand_over(s, tdsc__work_payload(w));
-  if (!tdsc__work_run(w, s->deadline))
+  int st = tdsc__work_run(w, s->deadline);
+  if (st == 0) {
+    tdsc__work_end(w);
+    return tdsc__work_no_thread(err, "a Kerberos call");
+  }
+  if (st < 0)
     return krb_timeout(s, err, s->started, phase);
   return krb_done(s, w, phase, err);
 }
@@ -437,8 +442,10 @@ static tdsc_errc krb_call(krb_state *s, tdsc__work *w, tdsc__krb_phase phase,
     /* the caller does not wait: the worker fires s->wake when done */
     krb_hand_over(s, tdsc__work_payload(w));
     tdsc__waker_clear(s->wake);
-    if (!tdsc__work_start(w, s->wake))
-      return krb_done(s, w, phase, err); /* it ran here */
+    if (!tdsc__work_start(w, s->wake)) {
+      tdsc__work_end(w);
+      return tdsc__work_no_thread(err, "a Kerberos call");
+    }
     s->pending = w;
   }
   int st = tdsc__work_poll(w, s->deadline);
@@ -516,9 +523,9 @@ static tdsc_errc krb_init(void **state, const tdsc__auth_params *p,
   s->res = res_none;
   tdsc__exchange_init(&s->x, &tdsc__facts_kerberos, &krb_hooks, s, p->spnego);
   s->deadline = p->deadline;
-  /* without a waker (none could be made) every call waits, as before */
-  if (p->pending_ok)
-    s->wake = tdsc__waker_new();
+  /* a caller that does not wait is woken by the worker */
+  if (p->pending_ok && !(s->wake = tdsc__waker_new()))
+    return tdsc__err_oom(err);
   tdsc_errc ec = tdsc__krb_check_params(p->spn, p->principal, p->password,
                                         err);
   if (ec)

@@ -305,7 +305,12 @@ static tdsc_errc sspi_done(sspi_state *s, tdsc__work *w, phase ph,
 tdsc_errc tdsc__sspi_run(sspi_state *s, tdsc__work *w, phase ph,
                           tdsc_error *err) {
   sspi_hand_over(s, w);
-  if (!tdsc__work_run(w, s->deadline))
+  int st = tdsc__work_run(w, s->deadline);
+  if (st == 0) {
+    tdsc__work_end(w);
+    return tdsc__work_no_thread(err, "an SSPI call");
+  }
+  if (st < 0)
     return sspi_timeout(s, err, s->started, ph);
   return sspi_done(s, w, ph, err);
 }
@@ -318,9 +323,11 @@ sspi_state *tdsc__sspi_state_new(mech_kind kind, const tdsc__auth_params *p) {
   s->package = kind == MECH_KRB ? L"Kerberos" : L"NTLM";
   s->req = kind == MECH_KRB ? KRB_REQ : NTLM_REQ;
   s->deadline = p->deadline;
-  /* without a waker (none could be made) every call waits */
-  if (p->pending_ok)
-    s->wake = tdsc__waker_new();
+  /* a caller that does not wait is woken by the worker */
+  if (p->pending_ok && !(s->wake = tdsc__waker_new())) {
+    free(s);
+    return NULL;
+  }
   tdsc__exchange_init(
       &s->x, kind == MECH_KRB ? &tdsc__facts_kerberos : &tdsc__facts_ntlm,
       &hooks, s, p->spnego);
@@ -393,12 +400,19 @@ static tdsc_errc sspi_ctx(void *m, const uint8_t *in, size_t inlen,
     if (!(w = ctx_job(s, in, inlen)))
       return tdsc__err_oom(err);
     sspi_hand_over(s, w);
+    int st = 1;
     if (s->wake) {
       tdsc__waker_clear(s->wake);
-      (void)tdsc__work_start(w, s->wake); /* false: it ran here, done */
-    } else if (!tdsc__work_run(w, s->deadline)) {
-      return sspi_timeout(s, err, s->started, ph);
+      st = tdsc__work_start(w, s->wake) ? 1 : 0;
+    } else {
+      st = tdsc__work_run(w, s->deadline);
     }
+    if (st == 0) {
+      tdsc__work_end(w);
+      return tdsc__work_no_thread(err, "an SSPI call");
+    }
+    if (st < 0)
+      return sspi_timeout(s, err, s->started, ph);
   }
   int done = s->wake ? tdsc__work_poll(w, s->deadline) : 1;
   s->pending = done == 0 ? w : NULL;

@@ -75,10 +75,14 @@ tdsc_errc tdsc__lookup_start(const char *host, uint16_t port, int socktype,
   /* resolve.c answers these without a resolver */
   bool at_once = !host || !*host || tdsc__is_localhost(host) ||
                  tdsc__is_ip_literal(host);
-  if (at_once || !(l->wake = tdsc__waker_new()))
-    job_run(tdsc__work_payload(l->w)); /* (no waker: without a deadline) */
-  else
-    l->started = tdsc__work_start(l->w, l->wake);
+  if (at_once) {
+    job_run(tdsc__work_payload(l->w));
+  } else if (!(l->wake = tdsc__waker_new())) {
+    goto oom;
+  } else if (!(l->started = tdsc__work_start(l->w, l->wake))) {
+    tdsc__lookup_free(l);
+    return tdsc__work_no_thread(err, "a name lookup");
+  }
   *out = l;
   return TDSC_OK;
 

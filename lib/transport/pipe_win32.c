@@ -454,9 +454,9 @@ static tdsc_errc pipe_open_step(tdsc__opener *o, int64_t deadline,
     p->job = NULL; /* the work's now */
     p->start = tdsc__now_ms();
     if (!(p->wake = tdsc__waker_new()))
-      job_run(tdsc__work_payload(p->w)); /* (no waker: on this thread) */
-    else
-      p->started = tdsc__work_start(p->w, p->wake);
+      return tdsc__err_oom(err);
+    if (!(p->started = tdsc__work_start(p->w, p->wake)))
+      return tdsc__work_no_thread(err, "opening a named pipe");
   }
   if (p->started) {
     open_job *j = tdsc__work_payload(p->w);

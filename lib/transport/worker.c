@@ -124,9 +124,14 @@ bool tdsc__work_start(tdsc__work *w, tdsc__waker *wake) {
   if ((w->thread = tdsc__thread_start(worker, w)))
     return true;
   atomic_fetch_sub(&active, 1);
-  w->call(w->payload);
-  w->done = true;
   return false;
+}
+
+tdsc_errc tdsc__work_no_thread(tdsc_error *err, const char *what) {
+  return tdsc__err_set(err, TDSC_E_NO_MEMORY,
+                       "cannot start a thread for %s (out of memory, or the "
+                       "system's limit on threads reached)",
+                       what);
 }
 
 int tdsc__work_poll(tdsc__work *w, int64_t deadline) {
@@ -139,9 +144,9 @@ int tdsc__work_poll(tdsc__work *w, int64_t deadline) {
   return done ? 1 : gone ? -1 : 0;
 }
 
-bool tdsc__work_run(tdsc__work *w, int64_t deadline) {
+int tdsc__work_run(tdsc__work *w, int64_t deadline) {
   if (!tdsc__work_start(w, NULL))
-    return true;
+    return 0;
   tdsc__monitor_lock(w->mon);
   while (!w->done) {
     if (tdsc__ms_left(deadline) == 0) {
@@ -152,7 +157,7 @@ bool tdsc__work_run(tdsc__work *w, int64_t deadline) {
   }
   bool done = w->done;
   tdsc__monitor_unlock(w->mon);
-  return done;
+  return done ? 1 : -1;
 }
 
 void tdsc__work_end(tdsc__work *w) {

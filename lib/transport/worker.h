@@ -35,18 +35,24 @@ tdsc__work *tdsc__work_new(tdsc__work_fn call, tdsc__work_fn discard,
 
 /* Starts the call on a worker thread; wake (NULL: none) is fired when it
  * is done, unless the caller abandoned it.  false: no thread could be
- * made, and the call ran on the caller's thread, without a deadline
- * rather than not at all (the work is done). */
+ * made (no memory, or the system's limit on threads) and nothing ran:
+ * the caller reports tdsc__work_no_thread and ends w.  The call never
+ * runs on the caller's thread instead: that would hold the caller past
+ * its deadline, and a non-blocking one in its poll. */
 bool tdsc__work_start(tdsc__work *w, tdsc__waker *wake);
+
+/* TDSC_E_NO_MEMORY: no thread could be made for what. */
+tdsc_errc tdsc__work_no_thread(tdsc_error *err, const char *what);
 
 /* Whether the started w is done, without waiting: 1 done (the payload's
  * outputs are valid), 0 still running, -1 the deadline (tdsc__now_ms
  * scale; TDSC__NO_DEADLINE: none) passed: w is abandoned and gone. */
 int tdsc__work_poll(tdsc__work *w, int64_t deadline);
 
-/* Starts w and waits until it is done (true) or the deadline passes
- * (false: w is abandoned and gone). */
-bool tdsc__work_run(tdsc__work *w, int64_t deadline);
+/* Starts w and waits until it is done: 1; -1 the deadline passed (w is
+ * abandoned and gone); 0 no thread could be made (as tdsc__work_start:
+ * nothing ran, the caller ends w). */
+int tdsc__work_run(tdsc__work *w, int64_t deadline);
 
 /* The payload of w, for its outputs once it is done. */
 void *tdsc__work_payload(tdsc__work *w);

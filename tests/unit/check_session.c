@@ -4,10 +4,11 @@
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include "config.h"
 
-#include "transport/worker.h"
 #include "clock.h"
-#include "transport/lookup.h"
 #include "session/session.h"
+#include "sys.h"
+#include "transport/lookup.h"
+#include "transport/worker.h"
 
 #include <check.h>
 #include <dlfcn.h>
@@ -886,6 +887,19 @@ int getaddrinfo(const char *node, const char *service,
   return real(node, service, hints, res);
 }
 
+/* Linked with --wrap=tdsc__thread_start: once armed, the next thread
+ * cannot be made, as under the system's limit on threads. */
+static bool no_thread;
+tdsc__thread *__real_tdsc__thread_start(void (*fn)(void *arg), void *arg);
+tdsc__thread *__wrap_tdsc__thread_start(void (*fn)(void *arg), void *arg);
+tdsc__thread *__wrap_tdsc__thread_start(void (*fn)(void *arg), void *arg) {
+  if (no_thread) {
+    no_thread = false;
+    return NULL;
+  }
+  return __real_tdsc__thread_start(fn, arg);
+}
+
 /* Steps l until it is done, waiting as it asks; the steps that returned
  * TDSC__AGAIN in *waits. */
 static tdsc_errc lookup_run(tdsc__lookup *l, int64_t deadline,
@@ -928,6 +942,41 @@ START_TEST(a_slow_name_service_is_left_at_the_deadline) {
   for (int i = 0; i < 100 && tdsc__work_active(); i++)
     poll(NULL, 0, 50);
   ck_assert_uint_eq(tdsc__work_active(), 0);
+}
+END_TEST
+
+static void count_call(void *payload) { ++*(int *)payload; }
+static void keep_payload(void *payload) { (void)payload; }
+
+/* A call whose thread cannot be made does not run on the caller's thread
+ * instead, where it would hold the caller past its deadline (and a
+ * non-blocking one in its poll): it is NO_MEMORY, saying what could not
+ * start, and nothing ran. */
+START_TEST(a_call_without_its_thread_is_no_memory_not_run_here) {
+  tdsc__lookup *l = NULL;
+  no_thread = true;
+  int64_t t0 = tdsc__now_ms();
+  ck_assert_int_eq(tdsc__lookup_start(SLOW_NAME, 1433, SOCK_STREAM, &l, &err),
+                   TDSC_E_NO_MEMORY);
+  ck_assert_int_lt(tdsc__now_ms() - t0, SLOW_MS); /* the name was not asked */
+  ck_assert_ptr_null(l);
+  ck_assert_ptr_nonnull(
+      strstr(err.message, "cannot start a thread for a name lookup"));
+  int calls = 0;
+  tdsc__work *w = tdsc__work_new(count_call, keep_payload, &calls);
+  ck_assert_ptr_nonnull(w);
+  no_thread = true;
+  ck_assert_int_eq(tdsc__work_run(w, tdsc__deadline_in(1000)), 0);
+  ck_assert_int_eq(calls, 0);
+  no_thread = true;
+  ck_assert(!tdsc__work_start(w, NULL));
+  ck_assert_int_eq(calls, 0);
+  tdsc__work_end(w);
+  /* the next thread is made: the same call runs there */
+  w = tdsc__work_new(count_call, keep_payload, &calls);
+  ck_assert_int_eq(tdsc__work_run(w, tdsc__deadline_in(5000)), 1);
+  ck_assert_int_eq(calls, 1);
+  tdsc__work_end(w);
 }
 END_TEST
 
@@ -1023,6 +1072,7 @@ static Suite *session_suite(void) {
   tcase_set_timeout(lk, 30);
   tcase_add_test(lk, a_slow_name_service_is_left_at_the_deadline);
   tcase_add_test(lk, a_lookup_gives_the_resolvers_answer);
+  tcase_add_test(lk, a_call_without_its_thread_is_no_memory_not_run_here);
   suite_add_tcase(s, lk);
   return s;
 }
