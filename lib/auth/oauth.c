@@ -308,17 +308,30 @@ static tdsc_errc refused(const tdsc__http *h, const char *endpoint,
       }
   const char *desc = r->error_description[0] ? r->error_description
                                              : r->message;
-  /* an identity provider that quotes the secret back is not quoted */
-  if (h->secret && *h->secret && strstr(desc, h->secret))
+  /* an identity provider that quotes the secret back is not quoted; its
+   * head suffices (the description may be cut in the middle of it) */
+  char head[9] = "";
+  if (h->secret)
+    snprintf(head, sizeof head, "%s", h->secret);
+  if (head[0] && strstr(desc, head))
     desc = "(its description is withheld: it quotes the secret)";
+  tdsc__wipe(head, sizeof head);
+  /* Entra ID ends its descriptions with "\r\nTrace ID: ...": one line */
+  char line[400];
+  size_t n = 0;
+  for (; desc[n] && n + 1 < sizeof line; n++)
+    line[n] = (unsigned char)desc[n] < 0x20 ? ' ' : desc[n];
+  while (n && line[n - 1] == ' ')
+    n--;
+  line[n] = 0;
   char num[40] = "";
   if (first)
     snprintf(num, sizeof num, ", AADSTS%lld", (long long)first);
   tdsc__err_set(err, code,
                 "the identity provider at %s refused to issue a token "
-                "(HTTP %ld, error '%s'%s): %.400s",
+                "(HTTP %ld, error '%s'%s): %s",
                 endpoint, h->status, r->error[0] ? r->error : "(none)", num,
-                desc[0] ? desc : "(no description)");
+                line[0] ? line : "(no description)");
   tdsc__err_provider(err, TDSC_PROVIDER_HTTP, h->status, first, 0, NULL);
   return code;
 }
