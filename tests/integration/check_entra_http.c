@@ -36,10 +36,9 @@
 #define UAMI_OID "0c0ffee0-0000-4000-8000-0000000000a3"
 #define UAMI "uami-0000-client"
 
-static char dir[256], authority[64];
+static char dir[256], authority[64], tls_authority[64];
 static th_server srv;
-static pid_t auth_pid = -1;
-static int auth_port;
+static pid_t auth_pid = -1, tls_pid = -1;
 /* the base64url of the header of every token the authority issues: a
  * slice of the token that must never be printed */
 static char token_head[128];
@@ -70,7 +69,11 @@ static void b64url(const unsigned char *in, size_t n, char *out) {
   out[o] = 0;
 }
 
-static void authority_start(void) {
+/* Starts authority.py (https when tls) into *pid; its URL into url. */
+static void authority_start(bool tls, pid_t *pid, char *url, size_t cap) {
+  char tls_cert[600], tls_key[600]; /* th_cert's buffer is static */
+  snprintf(tls_cert, sizeof tls_cert, "%s", th_cert("server.pem"));
+  snprintf(tls_key, sizeof tls_key, "%s", th_cert("server.key"));
   char script[600], keyf[300], secretf[300], assertf[300], port_line[64];
   snprintf(script, sizeof script, "%s/tests/server/authority.py",
            getenv("TDSC_SRCDIR"));
@@ -84,12 +87,13 @@ static void authority_start(void) {
                         "--principal", CLIENT "=" SP_OID,
                         "--principal", "system=" MSI_OID,
                         "--principal", UAMI "=" UAMI_OID, "--slow", "6",
-                        NULL};
+                        tls ? "--tls-cert" : NULL, tls_cert, "--tls-key",
+                        tls_key, NULL};
   int fds[2];
   ck_assert_int_eq(pipe(fds), 0);
-  auth_pid = fork();
-  ck_assert_int_ge(auth_pid, 0);
-  if (auth_pid == 0) {
+  *pid = fork();
+  ck_assert_int_ge(*pid, 0);
+  if (*pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     dup2(fds[1], 1);
     close(fds[0]);
@@ -108,9 +112,12 @@ static void authority_start(void) {
   }
   port_line[n] = 0;
   close(fds[0]);
-  ck_assert_msg(sscanf(port_line, "READY %d", &auth_port) == 1,
+  int port;
+  ck_assert_msg(sscanf(port_line, "READY %d", &port) == 1,
                 "the authority did not start: '%s'", port_line);
-  snprintf(authority, sizeof authority, "http://127.0.0.1:%d", auth_port);
+  /* https: by the name the test certificate is for */
+  snprintf(url, cap, tls ? "https://localhost:%d" : "http://127.0.0.1:%d",
+           port);
 }
 
 static void world_up(void) {
@@ -138,7 +145,8 @@ static void world_up(void) {
                                 "--entra-user", UAMI_OID "=uami_entra",
                                 (const char *)NULL),
                 "the test server did not start");
-  authority_start();
+  authority_start(false, &auth_pid, authority, sizeof authority);
+  authority_start(true, &tls_pid, tls_authority, sizeof tls_authority);
   unsetenv("AZURE_TENANT_ID");
   unsetenv("AZURE_AUTHORITY_HOST");
   unsetenv("IDENTITY_ENDPOINT");
@@ -147,10 +155,12 @@ static void world_up(void) {
 
 static void world_down(void) {
   th_server_stop(&srv);
-  if (auth_pid > 0) {
-    kill(auth_pid, SIGTERM);
-    waitpid(auth_pid, NULL, 0);
-  }
+  pid_t pids[] = {auth_pid, tls_pid};
+  for (size_t i = 0; i < 2; i++)
+    if (pids[i] > 0) {
+      kill(pids[i], SIGTERM);
+      waitpid(pids[i], NULL, 0);
+    }
   const char *files[] = {"tenant.pem", "tenant.key", "secret", "assertion",
                          "trace.txt"};
   char path[300];
@@ -225,6 +235,29 @@ START_TEST(service_principal_logs_in_with_its_secret) {
   unsetenv("AZURE_AUTHORITY_HOST");
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
   th_expect_login_as(c, "sp_entra");
+  tdsc_conn_free(c);
+}
+END_TEST
+
+/* An https authority is verified: trusted through CAFile=, refused
+ * (unreachable, TLS named) without it. */
+START_TEST(https_authority_is_verified) {
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(
+      &c, "Authentication=entra-sp;UID=" CLIENT ";PWD=" SECRET
+          ";EntraTenant=" TENANT ";EntraAuthority=%s", tls_authority);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  tdsc_conn_free(c);
+  char cs[1000];
+  snprintf(cs, sizeof cs,
+           "Server=tcp:localhost,%d;TrustServerCertificate=yes;"
+           "Authentication=entra-sp;UID=" CLIENT ";PWD=" SECRET
+           ";EntraTenant=" TENANT ";EntraAuthority=%s",
+           srv.port, tls_authority);
+  c = tdsc_conn_new();
+  rc = tdsc_conn_connect(c, cs);
+  expect(c, rc, TDSC_E_ENTRA_ENDPOINT_UNREACHABLE, "certificate");
   tdsc_conn_free(c);
 }
 END_TEST
@@ -531,6 +564,7 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_unchecked_fixture(tc, world_up, world_down);
   tcase_add_test(tc, service_principal_logs_in_with_its_secret);
+  tcase_add_test(tc, https_authority_is_verified);
   tcase_add_test(tc, identity_provider_refusals_are_named);
   tcase_add_test(tc, bad_answers_and_bad_tokens_are_named);
   tcase_add_test(tc, endpoint_out_of_reach_or_insecure_or_incomplete);

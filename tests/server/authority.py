@@ -4,7 +4,7 @@
 credentials, RFC 6749 section 4.4, with a client secret or a federated
 client assertion, RFC 7523), the instance metadata endpoint of managed
 identity and App Service's local identity endpoint, on loopback, plain
-http.  Tokens are RS256 JWTs signed by a key the tests generate, which the
+http (or https with --tls-cert).  Tokens are RS256 JWTs signed by a key the tests generate, which the
 test server (tdssrv/fedauth.py) validates.
 
 It misbehaves on demand, chosen per request so that one instance serves a
@@ -225,9 +225,16 @@ def main():
                          '"system": the system-assigned identity)')
     ap.add_argument('--slow', type=float, default=8,
                     help='seconds the "slow" mode waits')
+    ap.add_argument('--tls-cert', help='serve https with this certificate')
+    ap.add_argument('--tls-key', help='... and its key')
     args = ap.parse_args()
     srv = ThreadingHTTPServer(('127.0.0.1', args.port), Handler)
     srv.daemon_threads = True
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.authority = Authority(args)
     print('READY %d' % srv.server_address[1], flush=True)
     srv.serve_forever()
