@@ -99,7 +99,9 @@ typedef enum tdsc_provider {
   TDSC_PROVIDER_OPENSSL = 3,     /* [0] ERR_get_error(), [1] X509 verify result */
   TDSC_PROVIDER_GSSAPI = 4,      /* [0] major, [1] minor, [2] krb5 code */
   TDSC_PROVIDER_SSPI = 5,        /* [0] SECURITY_STATUS */
-  TDSC_PROVIDER_SERVER = 6       /* [0] error number, [1] state, [2] class */
+  TDSC_PROVIDER_SERVER = 6,      /* [0] error number, [1] state, [2] class */
+  TDSC_PROVIDER_HTTP = 7         /* a token endpoint: [0] HTTP status, [1]
+                                    the first AADSTS code, [2] CURLcode */
 } tdsc_provider;
 
 /* Names and hints of codes and categories: static strings; an unknown value

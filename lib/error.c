@@ -465,6 +465,7 @@ static const char *provider_name(tdsc_provider p) {
   case TDSC_PROVIDER_GSSAPI: return "gssapi";
   case TDSC_PROVIDER_SSPI: return "sspi";
   case TDSC_PROVIDER_SERVER: return "server";
+  case TDSC_PROVIDER_HTTP: return "http";
   case TDSC_PROVIDER_NONE: break;
   }
   return "none";

@@ -8,6 +8,7 @@ check openssl python3 python3-tds python3-cryptography python3-openssl
 freetds-bin freetds-dev valgrind shellcheck libkrb5-dev krb5-kdc
 krb5-admin-server krb5-user python3-gssapi faketime
 gss-ntlmssp winbind python3-ntlm-auth libzip-dev
+libcurl4-openssl-dev
 dpkg-dev debhelper lintian"
 # tshark reads captures of the test sessions; tedious runs on Node and
 # installs with npm.  A machine may bring its own Node (with npm), which

@@ -342,7 +342,52 @@
     "principal (CREATE USER [name] FROM EXTERNAL PROVIDER).")                 \
   X(ENTRA_PROVIDER_FAILED, 1007, ENTRA,                                       \
     "The application's token provider (tdsc_conn_set_token_provider) "        \
-    "reported a failure: see the application's own log for why.")
+    "reported a failure: see the application's own log for why.")     \
+  X(ENTRA_NO_HTTP,        1008, ENTRA,                                        \
+    "This build of tdsclient has no HTTP token sources (it was built "        \
+    "without libcurl): give AccessToken= or a token provider, or use a "      \
+    "build with libcurl (Debian: libcurl4-openssl-dev).")                     \
+  X(ENTRA_NO_CLIENT_CREDENTIALS, 1009, ENTRA,                                 \
+    "The token source lacks what it needs (named in the message): for a "     \
+    "service principal UID= (client id), PWD= (client secret) and "          \
+    "EntraTenant=; for workload identity AZURE_FEDERATED_TOKEN_FILE, "        \
+    "AZURE_CLIENT_ID and AZURE_TENANT_ID.")                                   \
+  X(ENTRA_ENDPOINT_INSECURE, 1010, ENTRA,                                     \
+    "A token endpoint is reached by https only (plain http only on this "     \
+    "machine's loopback, or the instance metadata address): fix "            \
+    "EntraAuthority=, EntraIMDS= or the environment variable named.")         \
+  X(ENTRA_ENDPOINT_UNREACHABLE, 1011, ENTRA,                                  \
+    "The token endpoint named in the message could not be reached (refused, " \
+    "no such host, TLS failed): check the address, the network and, for "     \
+    "managed identity, that this machine runs on Azure.")                     \
+  X(ENTRA_ENDPOINT_TIMEOUT, 1012, ENTRA,                                      \
+    "The token endpoint named in the message did not answer within the "     \
+    "login timeout: check the network to it, or raise LoginTimeout.")         \
+  X(ENTRA_ENDPOINT_BAD_RESPONSE, 1013, ENTRA,                                 \
+    "The token endpoint answered something that is not an OAuth 2.0 token "   \
+    "response (not JSON, or no access_token): check that the address is the " \
+    "identity provider's token endpoint (no proxy or portal in between).")    \
+  X(ENTRA_ENDPOINT_HTTP_ERROR, 1014, ENTRA,                                   \
+    "The token endpoint answered an HTTP error without an OAuth 2.0 error "   \
+    "(status in the message): check the address and the endpoint's health.")  \
+  X(ENTRA_CLIENT_SECRET_INVALID, 1015, ENTRA,                                 \
+    "Microsoft Entra ID refused the client secret (AADSTS7000215): PWD= "     \
+    "must be the secret's value (not its id) of the application in UID=.")   \
+  X(ENTRA_CLIENT_SECRET_EXPIRED, 1016, ENTRA,                                 \
+    "The client secret has expired (AADSTS7000222): create a new secret for " \
+    "the application (Certificates & secrets) and use it in PWD=.")           \
+  X(ENTRA_APP_NOT_FOUND,  1017, ENTRA,                                        \
+    "No application with the client id in UID= exists in the tenant "         \
+    "(AADSTS700016): check UID= and EntraTenant=, or consent the "            \
+    "application in that tenant.")                                            \
+  X(ENTRA_TENANT_NOT_FOUND, 1018, ENTRA,                                      \
+    "Microsoft Entra ID knows no such tenant (AADSTS90002): check "           \
+    "EntraTenant= (a tenant id or a verified domain) and EntraAuthority= "   \
+    "(the cloud).")                                                           \
+  X(ENTRA_IDENTITY_REFUSED, 1019, ENTRA,                                      \
+    "The identity provider refused to issue a token (its error and AADSTS "   \
+    "code in the message): fix the identity's credentials or configuration " \
+    "as the message says.")
 /* clang-format on */
 
 #endif

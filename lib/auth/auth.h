@@ -30,6 +30,14 @@ typedef struct tdsc__auth_params {
   tdsc_token_fn token_fn;   /* Entra ID: the application's provider */
   void *token_ud;
   const char *audience;     /* Entra ID: EntraAudience=, NULL for Azure SQL */
+  /* Entra ID token sources over HTTP (oauth.h) */
+  const char *client_id;     /* UID=: a service principal's application id,
+                                a user-assigned identity's client id */
+  const char *client_secret; /* PWD= (service principal) */
+  const char *tenant;        /* EntraTenant= (AZURE_TENANT_ID) */
+  const char *authority;     /* EntraAuthority= (AZURE_AUTHORITY_HOST) */
+  const char *imds;          /* EntraIMDS=: the instance metadata endpoint */
+  const char *cafile;        /* CAFile=: also trusted for token endpoints */
   bool encrypt_off;         /* Encrypt=off: no secret may go (entra.c) */
   int64_t deadline;         /* every call returns by then (clock.h) */
   bool pending_ok;          /* step may return TDSC__AUTH_PENDING (the
@@ -95,5 +103,10 @@ extern const tdsc__mech_ops *const tdsc__mech_sql;
 /* Microsoft Entra ID access tokens, sent as a FEDAUTH security token
  * (entra.c). */
 extern const tdsc__mech_ops *const tdsc__mech_entra;
+/* The same with the token fetched over HTTP (entra.c, oauth.c): a service
+ * principal's client secret, managed identity, workload identity. */
+extern const tdsc__mech_ops *const tdsc__mech_entra_sp;
+extern const tdsc__mech_ops *const tdsc__mech_entra_msi;
+extern const tdsc__mech_ops *const tdsc__mech_entra_workload;
 
 #endif

@@ -1,7 +1,13 @@
-/* Microsoft Entra ID access tokens: the "entra" mechanism of auth.h
- * (Authentication=entra, ODBC's ActiveDirectoryAccessToken).  The token
- * comes from AccessToken= or the application's provider
- * (tdsc_conn_set_token_provider) and travels in LOGIN7's FEDAUTH feature
+/* Microsoft Entra ID access tokens: the "entra" mechanisms of auth.h
+ * (Authentication=entra, ODBC's ActiveDirectoryAccessToken; entra-sp,
+ * entra-msi and entra-workload, ODBC's ActiveDirectoryServicePrincipal,
+ * ActiveDirectoryManagedIdentity, ActiveDirectoryWorkloadIdentity).  The
+ * token comes from AccessToken= or the application's provider
+ * (tdsc_conn_set_token_provider), or is fetched from an identity provider
+ * over HTTP (oauth.c builds the request and reads the answer; it runs on
+ * the worker, bounded by the login deadline, so that a connect that may
+ * not wait is never blocked by it: the acquire op), and travels in
+ * LOGIN7's FEDAUTH feature
  * as a security token (MS-TDS 2.2.6.4; session/fedauth.c puts it there).
  * Before anything is sent the token's claims are read (jwt.c, no
  * signature check: that is the server's) so that an expired token, one
@@ -12,6 +18,9 @@
 
 #include "auth/auth.h"
 #include "auth/jwt.h"
+#include "auth/oauth.h"
+#include "clock.h"
+#include "transport/worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +51,15 @@ typedef struct entra_state {
   char *token; /* NUL-terminated; wiped before it is freed */
   size_t len;
   char who[600]; /* "upn (tenant tid)", for trails and messages */
+  /* a token fetched over HTTP (oauth.h): the request, a tdsc__http
+   * payload of the worker, prepared by init and run by acquire */
+  tdsc__token_source src;
+  tdsc__work *acq;
+  bool started;          /* acq runs on the worker, wake fires when done */
+  tdsc__waker *wake;     /* NULL: the caller waits (no pending_ok) */
+  int64_t deadline;
+  char *audience;        /* EntraAudience=, for the claims once fetched */
+  char endpoint[300];    /* the token endpoint, for messages */
 } entra_state;
 
 static bool aud_eq(const char *a, const char *b) {
@@ -182,12 +200,75 @@ static tdsc_errc diagnose(entra_state *s, const char *audience,
   return TDSC_OK;
 }
 
-static tdsc_errc entra_init(void **state, const tdsc__auth_params *p,
+/* The work of a fetch (worker.h): a tdsc__http. */
+static void fetch_call(void *payload) { tdsc__http_perform(payload); }
+
+static void fetch_discard(void *payload) {
+  tdsc__http_clear(payload);
+  free(payload);
+}
+
+/* The fetch w is done: its answer read, the token's claims checked. */
+static tdsc_errc fetched(entra_state *s, tdsc__work *w, tdsc_error *err) {
+  tdsc_errc rc = tdsc__oauth_read(s->src, tdsc__work_payload(w), s->endpoint,
+                                   &s->token, &s->len, err);
+  tdsc__work_end(w);
+  return rc ? rc : diagnose(s, s->audience, err);
+}
+
+static tdsc_errc fetch_timeout(entra_state *s, tdsc_error *err) {
+  return tdsc__err_set(err, TDSC_E_ENTRA_ENDPOINT_TIMEOUT,
+                       "the token endpoint %s did not answer within the "
+                       "login timeout",
+                       s->endpoint);
+}
+
+/* Prepares the fetch of an HTTP source: the request built (oauth.c),
+ * then run here when the caller waits, else left to entra_acquire. */
+static tdsc_errc fetch_init(entra_state *s, const tdsc__auth_params *p,
                             tdsc_error *err) {
+  tdsc__http *h = calloc(1, sizeof *h);
+  if (!h)
+    return tdsc__err_oom(err);
+  tdsc__buf_init(&h->resp);
+  tdsc_errc rc = tdsc__oauth_request(s->src, p, h, s->endpoint,
+                                     sizeof s->endpoint, err);
+  if (rc == TDSC_OK && p->encrypt_off)
+    rc = tdsc__err_set(err, TDSC_E_ENTRA_TLS_REQUIRED,
+                       "Encrypt=off, but an access token is never sent "
+                       "without TLS (anyone who reads it may use it until "
+                       "it expires): no token was fetched");
+  if (rc == TDSC_OK && p->audience && !(s->audience = tdsc__strdup(p->audience)))
+    rc = tdsc__err_oom(err);
+  if (rc == TDSC_OK && !(s->acq = tdsc__work_new(fetch_call, fetch_discard, h)))
+    rc = tdsc__err_oom(err);
+  if (rc != TDSC_OK) {
+    fetch_discard(h);
+    return rc;
+  }
+  s->deadline = p->deadline;
+  if (p->deadline != TDSC__NO_DEADLINE) {
+    int64_t left = p->deadline - tdsc__now_ms();
+    h->timeout_ms = left > 0 ? (long)left : 1;
+  }
+  if (p->pending_ok && (s->wake = tdsc__waker_new()))
+    return TDSC_OK; /* entra_acquire, on the worker */
+  tdsc__work *w = s->acq;
+  s->acq = NULL;
+  if (!tdsc__work_run(w, s->deadline))
+    return fetch_timeout(s, err); /* w is abandoned */
+  return fetched(s, w, err);
+}
+
+static tdsc_errc entra_init_from(void **state, const tdsc__auth_params *p,
+                                 tdsc__token_source src, tdsc_error *err) {
   entra_state *s = calloc(1, sizeof *s);
   *state = s;
   if (!s)
     return tdsc__err_oom(err);
+  s->src = src;
+  if (src != TDSC__SRC_GIVEN)
+    return fetch_init(s, p, err);
   const char *resource = p->audience ? p->audience
                                      : "https://database.windows.net/";
   /* No source: skipped (a trail entry), whatever Encrypt= says. */
@@ -210,6 +291,56 @@ static tdsc_errc entra_init(void **state, const tdsc__auth_params *p,
     return rc;
   }
   return diagnose(s, p->audience, err);
+}
+
+static tdsc_errc entra_init(void **state, const tdsc__auth_params *p,
+                            tdsc_error *err) {
+  return entra_init_from(state, p, TDSC__SRC_GIVEN, err);
+}
+
+static tdsc_errc secret_init(void **state, const tdsc__auth_params *p,
+                             tdsc_error *err) {
+  return entra_init_from(state, p, TDSC__SRC_SECRET, err);
+}
+
+static tdsc_errc managed_init(void **state, const tdsc__auth_params *p,
+                              tdsc_error *err) {
+  return entra_init_from(state, p, TDSC__SRC_MANAGED, err);
+}
+
+static tdsc_errc workload_init(void **state, const tdsc__auth_params *p,
+                               tdsc_error *err) {
+  return entra_init_from(state, p, TDSC__SRC_WORKLOAD, err);
+}
+
+/* The fetch init prepared, on the worker: PENDING until it is done (the
+ * waker fires), FAILED with the endpoint's codes or the claims'. */
+static tdsc__auth_status entra_acquire(void *state, tdsc_error *err) {
+  entra_state *s = state;
+  if (!s->acq)
+    return TDSC__AUTH_DONE;
+  if (!s->started) {
+    tdsc__waker_clear(s->wake);
+    s->started = tdsc__work_start(s->acq, s->wake);
+    if (!s->started) { /* no thread: it ran here */
+      tdsc__work *w = s->acq;
+      s->acq = NULL;
+      return fetched(s, w, err) ? TDSC__AUTH_FAILED : TDSC__AUTH_DONE;
+    }
+  }
+  int st = tdsc__work_poll(s->acq, s->deadline);
+  if (st == 0)
+    return TDSC__AUTH_PENDING;
+  tdsc__work *w = s->acq;
+  s->acq = NULL;
+  if (st < 0)
+    return fetch_timeout(s, err), TDSC__AUTH_FAILED; /* w abandoned */
+  return fetched(s, w, err) ? TDSC__AUTH_FAILED : TDSC__AUTH_DONE;
+}
+
+static intptr_t entra_pollfd(void *state) {
+  entra_state *s = state;
+  return s && s->acq && s->started ? tdsc__waker_fd(s->wake) : -1;
 }
 
 static const char *entra_bearer(void *state) {
@@ -237,6 +368,12 @@ static void entra_free(void *state) {
     tdsc__wipe(s->token, s->len);
     free(s->token);
   }
+  if (s->acq && s->started)
+    tdsc__work_abandon(s->acq); /* the worker discards the request */
+  else if (s->acq)
+    tdsc__work_end(s->acq);
+  tdsc__waker_free(s->wake);
+  free(s->audience);
   free(s);
 }
 
@@ -250,4 +387,23 @@ static const tdsc__mech_ops entra_ops = {
     .bearer = entra_bearer,
 };
 
+/* The sources over HTTP: the same mechanism, its token fetched first. */
+#define FETCHING_OPS(var, nm, initf)                                          \
+  static const tdsc__mech_ops var = {                                         \
+      .name = nm,                                                             \
+      .init = initf,                                                          \
+      .acquire = entra_acquire,                                               \
+      .identity = entra_identity,                                             \
+      .free_state = entra_free,                                               \
+      .basic = entra_basic,                                                   \
+      .pollfd = entra_pollfd,                                                 \
+      .bearer = entra_bearer,                                                 \
+  }
+FETCHING_OPS(secret_ops, "entra-sp", secret_init);
+FETCHING_OPS(managed_ops, "entra-msi", managed_init);
+FETCHING_OPS(workload_ops, "entra-workload", workload_init);
+
 const tdsc__mech_ops *const tdsc__mech_entra = &entra_ops;
+const tdsc__mech_ops *const tdsc__mech_entra_sp = &secret_ops;
+const tdsc__mech_ops *const tdsc__mech_entra_msi = &managed_ops;
+const tdsc__mech_ops *const tdsc__mech_entra_workload = &workload_ops;

@@ -1,10 +1,13 @@
 /* Reads a JWT's header and claims (jwt.h): base64url (RFC 4648 section 5,
  * without padding as RFC 7515 section 2 has it) and just enough JSON
  * (RFC 8259) to take the top-level members entra.c names.  Nested values
- * are skipped to a bounded depth; anything else malformed is refused. */
+ * are skipped to a bounded depth; anything else malformed is refused.
+ * The same reader takes a token endpoint's answer (tdsc__oauth_reply_decode,
+ * for oauth.c): the project's one JSON reader. */
 #include "config.h"
 
 #include "auth/jwt.h"
+#include "buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,4 +373,86 @@ bool tdsc__jwt_decode(const char *token, tdsc__jwt_claims *c, char *why,
     return false;
   }
   return true;
+}
+
+/* ------------------------------------------------ token responses */
+
+/* One member of a token response. */
+static bool reply_member(jr *r, const char *key, tdsc__oauth_reply *o) {
+  static const struct {
+    const char *key;
+    size_t off, cap;
+  } strs[] = {
+      {"token_type", offsetof(tdsc__oauth_reply, token_type),
+       sizeof o->token_type},
+      {"error", offsetof(tdsc__oauth_reply, error), sizeof o->error},
+      {"error_description", offsetof(tdsc__oauth_reply, error_description),
+       sizeof o->error_description},
+      {"message", offsetof(tdsc__oauth_reply, message), sizeof o->message},
+  };
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+    if (!strcmp(key, strs[i].key) && peek(r, '"'))
+      return str(r, (char *)o + strs[i].off, strs[i].cap);
+  if (!strcmp(key, "access_token") && peek(r, '"')) {
+    /* the token cannot be longer than the body that holds it */
+    size_t cap = r->n - r->pos + 1;
+    char *t = calloc(1, cap); /* zeros: NUL-terminated even if cut short */
+    if (!t)
+      return r->bad = true, false;
+    bool ok = str(r, t, cap);
+    if (o->access_token) {
+      tdsc__wipe(o->access_token, strlen(o->access_token));
+      free(o->access_token);
+    }
+    o->access_token = t;
+    o->token_len = ok ? strlen(t) : 0;
+    return ok;
+  }
+  if (!strcmp(key, "error_codes") && eat(r, '[')) {
+    if (eat(r, ']'))
+      return true;
+    do {
+      int64_t v;
+      if (peek(r, '"') || peek(r, '{') || peek(r, '['))
+        return r->bad = true, false;
+      if (!num(r, &v))
+        return false;
+      if (o->ncodes < TDSC__OAUTH_MAX_CODES)
+        o->codes[o->ncodes++] = v;
+    } while (eat(r, ','));
+    return eat(r, ']') || (r->bad = true, false);
+  }
+  return skip_value(r, 1);
+}
+
+bool tdsc__oauth_reply_decode(const uint8_t *body, size_t n,
+                              tdsc__oauth_reply *o, char *why, size_t cap) {
+  memset(o, 0, sizeof *o);
+  jr r = {body, n, 0, false};
+  bool ok = eat(&r, '{');
+  if (ok && !eat(&r, '}')) {
+    do {
+      char key[32];
+      ok = str(&r, key, sizeof key) && eat(&r, ':') &&
+           reply_member(&r, key, o);
+    } while (ok && eat(&r, ','));
+    ok = ok && eat(&r, '}');
+  }
+  ws(&r);
+  if (ok && !r.bad && r.pos == r.n)
+    return true;
+  tdsc__oauth_reply_clear(o);
+  snprintf(why, cap, "%s",
+           !n               ? "the body is empty"
+           : body[0] == '<' ? "the body looks like HTML or XML"
+                            : "the body is not a well-formed JSON object");
+  return false;
+}
+
+void tdsc__oauth_reply_clear(tdsc__oauth_reply *o) {
+  if (o->access_token) {
+    tdsc__wipe(o->access_token, strlen(o->access_token));
+    free(o->access_token);
+  }
+  memset(o, 0, sizeof *o);
 }

@@ -33,4 +33,26 @@ typedef struct tdsc__jwt_claims {
 bool tdsc__jwt_decode(const char *token, tdsc__jwt_claims *c, char *why,
                       size_t cap);
 
+/* An OAuth 2.0 token endpoint's JSON answer (RFC 6749 sections 5.1 and
+ * 5.2; Entra ID's error_codes, App Service's and the metadata endpoint's
+ * expires_on as a string), read by the same reader as the claims. */
+#define TDSC__OAUTH_MAX_CODES 4
+typedef struct tdsc__oauth_reply {
+  char *access_token;  /* malloc'd (a secret: wipe it), NULL if absent */
+  size_t token_len;
+  char token_type[32];
+  char error[64];              /* "invalid_client", ... ("" if absent) */
+  char error_description[512]; /* may quote the client id, never a secret */
+  size_t ncodes;               /* Entra ID's error_codes (AADSTS numbers) */
+  int64_t codes[TDSC__OAUTH_MAX_CODES];
+  char message[256];           /* App Service's and IMDS's "message" */
+} tdsc__oauth_reply;
+
+/* Decodes a token response of n bytes.  False (and why, without quoting
+ * the body) when it is not a JSON object; r is then empty.  The caller
+ * frees with tdsc__oauth_reply_clear in either case. */
+bool tdsc__oauth_reply_decode(const uint8_t *body, size_t n,
+                              tdsc__oauth_reply *r, char *why, size_t cap);
+void tdsc__oauth_reply_clear(tdsc__oauth_reply *r);
+
 #endif

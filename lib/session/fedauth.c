@@ -31,6 +31,14 @@ void tdsc__fedauth_params(tdsc_conn *c, const tdsc__mech_row *row,
   p->token_fn = c->token_fn;
   p->token_ud = c->token_ud;
   p->audience = tdsc__opt(&c->opts, TDSC__OPT_ENTRA_AUDIENCE);
+  /* the HTTP sources (oauth.h): ODBC's and SqlClient's keywords, UID= the
+   * client id and PWD= the secret */
+  p->client_id = tdsc__opt(&c->opts, TDSC__OPT_UID);
+  p->client_secret = tdsc__opt(&c->opts, TDSC__OPT_PWD);
+  p->tenant = tdsc__opt(&c->opts, TDSC__OPT_ENTRA_TENANT);
+  p->authority = tdsc__opt(&c->opts, TDSC__OPT_ENTRA_AUTHORITY);
+  p->imds = tdsc__opt(&c->opts, TDSC__OPT_ENTRA_IMDS);
+  p->cafile = tdsc__opt(&c->opts, TDSC__OPT_CAFILE);
   p->encrypt_off = c->opts.encrypt == TDSC__ENC_OFF;
 }
 

@@ -70,7 +70,10 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
   {TDSC__OPT_AUTHENTICATION, TDSC__OPTK_STRING, NULL, 0, 0,
    {"Authentication", NULL, NULL, NULL,
     "ordered list of mechanisms to try: kerberos, ntlm, sql, entra "
-    "(ActiveDirectoryAccessToken) (default: "
+    "(ActiveDirectoryAccessToken), entra-sp "
+    "(ActiveDirectoryServicePrincipal), entra-msi "
+    "(ActiveDirectoryManagedIdentity), entra-workload "
+    "(ActiveDirectoryWorkloadIdentity) (default: "
     "sql with a UID, ntlm with a UID DOMAIN\\user, else kerberos,ntlm)",
     false}},
   {TDSC__OPT_APP, TDSC__OPTK_STRING, NULL, 0, 0,
@@ -182,6 +185,23 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
    {"EntraAudience", NULL, NULL, NULL,
     "the audience (aud claim) the access token must name (default: Azure "
     "SQL's, https://database.windows.net/ and its national clouds)",
+    false}},
+  /* The token sources over HTTP (lib/auth/oauth.c) */
+  {TDSC__OPT_ENTRA_TENANT, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"EntraTenant", NULL, NULL, "AZURE_TENANT_ID",
+    "the Entra ID tenant (id or domain) of a service principal "
+    "(Authentication=ActiveDirectoryServicePrincipal)",
+    false}},
+  {TDSC__OPT_ENTRA_AUTHORITY, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"EntraAuthority", NULL, "https://login.microsoftonline.com",
+    "AZURE_AUTHORITY_HOST",
+    "the Entra ID authority whose token endpoint is asked "
+    "({authority}/{tenant}/oauth2/v2.0/token; https, or http to loopback)",
+    false}},
+  {TDSC__OPT_ENTRA_IMDS, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"EntraIMDS", NULL, "http://169.254.169.254", NULL,
+    "the instance metadata endpoint of managed identity (when "
+    "IDENTITY_ENDPOINT and IDENTITY_HEADER are not set)",
     false}},
 };
 /* clang-format on */
@@ -371,7 +391,7 @@ static tdsc_errc parse_mechs(tdsc__options *o, const char *v,
       break;
     tdsc__mech m;
     if (!tdsc__mech_named(p, n, &m)) {
-      char known[128];
+      char known[512];
       tdsc__mech_known(known, sizeof known);
       if (o->after_secret[d->id])
         return bad_value(o, d, v, known, err);
@@ -388,7 +408,7 @@ static tdsc_errc parse_mechs(tdsc__options *o, const char *v,
                                    "Authentication lists '%.*s' twice",
                                    (int)n, p);
     if (o->nmechs == sizeof o->mechs / sizeof o->mechs[0])
-      return bad_value(o, d, v, "at most 4 mechanisms", err);
+      return bad_value(o, d, v, "at most 8 mechanisms", err);
     o->mechs[o->nmechs++] = m;
     p += n;
   }

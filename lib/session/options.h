@@ -50,6 +50,9 @@ typedef enum tdsc__opt_id {
   TDSC__OPT_TRACE,
   TDSC__OPT_ACCESS_TOKEN,
   TDSC__OPT_ENTRA_AUDIENCE,
+  TDSC__OPT_ENTRA_TENANT,
+  TDSC__OPT_ENTRA_AUTHORITY,
+  TDSC__OPT_ENTRA_IMDS,
   TDSC__OPT_COUNT
 } tdsc__opt_id;
 
@@ -76,6 +79,9 @@ typedef enum tdsc__mech {
   TDSC__MECH_KERBEROS = 2,
   TDSC__MECH_NTLM = 3,
   TDSC__MECH_ENTRA = 4, /* Microsoft Entra ID access token (FEDAUTH) */
+  TDSC__MECH_ENTRA_SP = 5,       /* the token fetched: a client secret */
+  TDSC__MECH_ENTRA_MSI = 6,      /* ... managed identity */
+  TDSC__MECH_ENTRA_WORKLOAD = 7, /* ... workload identity */
 } tdsc__mech;
 
 /* How the host name becomes the SPN's (SPNHostCanonicalization=). */
@@ -102,7 +108,7 @@ typedef struct tdsc__options {
   long query_timeout; /* seconds, 0 = none */
   long cancel_timeout; /* seconds, 0 = none */
   long packet_size;
-  tdsc__mech mechs[4];
+  tdsc__mech mechs[8];
   size_t nmechs;
   tdsc__canon canon;
   bool spnego;

@@ -75,6 +75,48 @@ static const tdsc__mech_row rows[] = {
         .on_18456 = TDSC_E_ENTRA_TOKEN_REJECTED,
         .on_18452 = {TDSC_E_ENTRA_TOKEN_REJECTED, TDSC_E_ENTRA_TOKEN_REJECTED},
     },
+    /* The same, the token fetched over HTTP (oauth.c) first.  UID= is the
+     * client id of the application or of a user-assigned identity, as in
+     * ODBC and SqlClient, so Kerberos does not take it for a principal. */
+    {
+        .mech = TDSC__MECH_ENTRA_SP,
+        .name = "entra-sp",
+        .alias = "ActiveDirectoryServicePrincipal",
+        .label = "Entra ID (service principal)",
+        .ops = &tdsc__mech_entra_sp,
+        .owns_uid = true,
+        .secret = true,
+        .fedauth = true,
+        .no_credentials = TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS,
+        .on_18456 = TDSC_E_ENTRA_TOKEN_REJECTED,
+        .on_18452 = {TDSC_E_ENTRA_TOKEN_REJECTED, TDSC_E_ENTRA_TOKEN_REJECTED},
+    },
+    {
+        .mech = TDSC__MECH_ENTRA_MSI,
+        .name = "entra-msi",
+        .alias = "ActiveDirectoryManagedIdentity",
+        .label = "Entra ID (managed identity)",
+        .ops = &tdsc__mech_entra_msi,
+        .owns_uid = true,
+        .secret = true,
+        .fedauth = true,
+        .no_credentials = TDSC_E_ENTRA_NO_TOKEN, /* always has a source */
+        .on_18456 = TDSC_E_ENTRA_TOKEN_REJECTED,
+        .on_18452 = {TDSC_E_ENTRA_TOKEN_REJECTED, TDSC_E_ENTRA_TOKEN_REJECTED},
+    },
+    {
+        .mech = TDSC__MECH_ENTRA_WORKLOAD,
+        .name = "entra-workload",
+        .alias = "ActiveDirectoryWorkloadIdentity",
+        .label = "Entra ID (workload identity)",
+        .ops = &tdsc__mech_entra_workload,
+        .owns_uid = true,
+        .secret = true,
+        .fedauth = true,
+        .no_credentials = TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS,
+        .on_18456 = TDSC_E_ENTRA_TOKEN_REJECTED,
+        .on_18452 = {TDSC_E_ENTRA_TOKEN_REJECTED, TDSC_E_ENTRA_TOKEN_REJECTED},
+    },
 };
 
 const tdsc__mech_row *tdsc__mech_row_of(tdsc__mech m) {
@@ -131,6 +173,11 @@ static bool judged(tdsc_errc rc) {
   case TDSC_E_INTEGRATED_LOGIN_FAILED:
   case TDSC_E_UNTRUSTED_DOMAIN:
   case TDSC_E_ENTRA_TOKEN_REJECTED:
+  /* the identity provider judged the application or identity */
+  case TDSC_E_ENTRA_CLIENT_SECRET_INVALID:
+  case TDSC_E_ENTRA_CLIENT_SECRET_EXPIRED:
+  case TDSC_E_ENTRA_APP_NOT_FOUND:
+  case TDSC_E_ENTRA_IDENTITY_REFUSED:
     return true;
   default:
     return false;
@@ -156,6 +203,12 @@ static bool curable(tdsc_errc rc) {
   case TDSC_E_ENTRA_WRONG_AUDIENCE:
   case TDSC_E_ENTRA_TOKEN_MALFORMED:
   case TDSC_E_ENTRA_PROVIDER_FAILED:
+  /* no token source here (no HTTP, no credentials, no metadata endpoint:
+   * not on Azure), as a KDC out of reach */
+  case TDSC_E_ENTRA_NO_HTTP:
+  case TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS:
+  case TDSC_E_ENTRA_ENDPOINT_UNREACHABLE:
+  case TDSC_E_ENTRA_ENDPOINT_TIMEOUT:
   case TDSC_E_KRB_KDC_UNREACHABLE:
   case TDSC_E_KRB_SPN_UNKNOWN:
   case TDSC_E_KRB_NO_CREDENTIALS:
@@ -259,7 +312,12 @@ tdsc_errc tdsc__policy_verdict(tdsc__policy *p, tdsc_conn *c, size_t i,
           &c->err,
           "not falling back to %s: the %s judged this identity "
           "(another mechanism would only try another one)",
-          rest, tdsc_errc_category(rc) == TDSC_CAT_KERBEROS ? "KDC" : "server");
+          rest,
+          tdsc_errc_category(rc) == TDSC_CAT_KERBEROS ? "KDC"
+          : tdsc_errc_category(rc) == TDSC_CAT_ENTRA &&
+                  rc != TDSC_E_ENTRA_TOKEN_REJECTED
+              ? "identity provider"
+              : "server");
     else
       tdsc__err_context(&c->err,
                         "not falling back to %s: another mechanism cannot "

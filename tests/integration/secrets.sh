@@ -52,4 +52,32 @@ timeout -k 5 30 "$doctor" --json -c "Server=x;PWD=abc;ret99" >"$tmp/out" 2>&1
 # before any secret, the offending text is quoted: it is the best pointer
 timeout -k 5 30 "$tdsc" -c "Server=x;ret99" -Q 'SELECT 1' >"$tmp/out" 2>&1
 grep -q "'ret99'" "$tmp/out"; check "text before any secret is quoted" $?
+# Issue 17: the token sources over HTTP (a client secret, App Service's
+# IDENTITY_HEADER, a workload's federated assertion) are never printed by
+# either tool nor written to the protocol trace, when the endpoint is out
+# of reach, plain http elsewhere than loopback, or the source incomplete.
+printf 'eyJret77assert.e30.c2ln\n' >"$tmp/assertion"
+entra_case() { # description, connection string (env set by the caller)
+	for tool in tdsc doctor; do
+		rm -f "$tmp/trace"
+		if [ $tool = tdsc ]; then
+			TDSC_TRACE="$tmp/trace" timeout -k 5 30 "$tdsc" -c "$2" -Q 'SELECT 1' >"$tmp/out" 2>&1
+		else
+			TDSC_TRACE="$tmp/trace" timeout -k 5 30 "$doctor" -t 3 -c "$2" >"$tmp/out" 2>&1
+		fi
+		rc=$?
+		[ $rc != 0 ] && grep -q 'ENTRA' "$tmp/out" &&
+			! cat "$tmp/out" "$tmp/trace" 2>/dev/null | grep -q 'ret77'
+		check "$tool, $1: fails naming the cause, no secret printed or traced (rc $rc)" $?
+	done
+}
+sp='Server=tcp:127.0.0.1,1;Authentication=ActiveDirectoryServicePrincipal;UID=app;PWD=ret77sec;EntraTenant=t'
+entra_case "client secret, endpoint refused" "$sp;EntraAuthority=http://127.0.0.1:1"
+entra_case "client secret, insecure endpoint" "$sp;EntraAuthority=http://login.example.test"
+entra_case "client secret, no tenant" "Server=tcp:127.0.0.1,1;Authentication=entra-sp;UID=app;PWD=ret77sec"
+IDENTITY_ENDPOINT=http://127.0.0.1:1/msi IDENTITY_HEADER=ret77hdr \
+	entra_case "IDENTITY_HEADER, endpoint refused" "Server=tcp:127.0.0.1,1;Authentication=ActiveDirectoryManagedIdentity"
+AZURE_FEDERATED_TOKEN_FILE="$tmp/assertion" AZURE_CLIENT_ID=app AZURE_TENANT_ID=t \
+	AZURE_AUTHORITY_HOST=http://127.0.0.1:1 \
+	entra_case "federated assertion, endpoint refused" "Server=tcp:127.0.0.1,1;Authentication=ActiveDirectoryWorkloadIdentity"
 exit $fail

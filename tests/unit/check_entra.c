@@ -145,6 +145,52 @@ static tdsc_errc try_token(const char *token, const char *aud,
   return rc;
 }
 
+/* The token endpoints' answers (RFC 6749 5.1 and 5.2, Entra ID's
+ * error_codes, IMDS's strings for numbers) through the same reader. */
+START_TEST(oauth_reply_reads_tokens_and_errors) {
+  tdsc__oauth_reply r;
+  char why[128] = "";
+  const char *ok = "{\"token_type\":\"Bearer\",\"expires_in\":\"3599\","
+                   "\"access_token\":\"a.b\\u002fc.d\",\"x\":[{\"y\":null}]}";
+  ck_assert(tdsc__oauth_reply_decode((const uint8_t *)ok, strlen(ok), &r, why,
+                                     sizeof why));
+  ck_assert_str_eq(r.access_token, "a.b/c.d");
+  ck_assert_uint_eq(r.token_len, 7);
+  ck_assert_str_eq(r.token_type, "Bearer");
+  tdsc__oauth_reply_clear(&r);
+  ck_assert_ptr_null(r.access_token);
+  const char *err = "{\"error\":\"invalid_client\",\"error_description\":"
+                    "\"AADSTS7000215: Invalid client secret.\","
+                    "\"error_codes\":[7000215,1,2,3,4]}";
+  ck_assert(tdsc__oauth_reply_decode((const uint8_t *)err, strlen(err), &r,
+                                     why, sizeof why));
+  ck_assert_ptr_null(r.access_token);
+  ck_assert_str_eq(r.error, "invalid_client");
+  ck_assert_uint_eq(r.ncodes, TDSC__OAUTH_MAX_CODES); /* the rest dropped */
+  ck_assert_int_eq(r.codes[0], 7000215);
+  tdsc__oauth_reply_clear(&r);
+  static const struct {
+    const char *body, *why;
+  } bad[] = {
+      {"", "empty"},
+      {"<html>nginx</html>", "HTML"},
+      {"{\"access_token\":\"abc\"", "well-formed"},
+      {"{\"error_codes\":[\"x\"]}", "well-formed"},
+      {"[1]", "well-formed"},
+      {"{\"a\":1} trailing", "well-formed"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    why[0] = 0;
+    ck_assert(!tdsc__oauth_reply_decode((const uint8_t *)bad[i].body,
+                                        strlen(bad[i].body), &r, why,
+                                        sizeof why));
+    ck_assert_ptr_null(r.access_token); /* nothing left to free */
+    ck_assert_msg(strstr(why, bad[i].why), "%s: %s", bad[i].body, why);
+    ck_assert(!strstr(why, "abc")); /* never quotes the body */
+  }
+}
+END_TEST
+
 START_TEST(entra_names_each_unusable_token_before_sending) {
   tdsc_error e = {0};
   const char *sql = "\"https://database.windows.net/\"";
@@ -299,6 +345,7 @@ int main(void) {
   tcase_add_test(tc, jwt_refuses_what_is_not_a_jwt_without_quoting_it);
   suite_add_tcase(s, tc);
   tc = tcase_create("mechanism");
+  tcase_add_test(tc, oauth_reply_reads_tokens_and_errors);
   tcase_add_test(tc, entra_names_each_unusable_token_before_sending);
   tcase_add_test(tc, entra_token_sources_and_tls);
   tcase_add_test(tc, entra_provider_is_asked_again_for_a_large_token);

@@ -344,7 +344,20 @@ START_TEST(authentication_is_an_ordered_list_of_known_mechanisms) {
   /* the names known are policy.c's rows, aliases with them */
   ck_assert_ptr_nonnull(
       strstr(tdsc_error_message(&err),
-             "sql, kerberos, ntlm or entra (ActiveDirectoryAccessToken)"));
+             "sql, kerberos, ntlm, entra (ActiveDirectoryAccessToken), "
+             "entra-sp (ActiveDirectoryServicePrincipal), entra-msi "
+             "(ActiveDirectoryManagedIdentity) or entra-workload "
+             "(ActiveDirectoryWorkloadIdentity)"));
+  /* every mechanism once: the list holds them all */
+  ck_assert_int_eq(parse("Authentication=ActiveDirectoryServicePrincipal,"
+                         "activedirectorymanagedidentity,entra-workload,sql,"
+                         "kerberos,ntlm,entra"),
+                   TDSC_OK);
+  ck_assert_uint_eq(o.nmechs, 7);
+  ck_assert_int_eq(o.mechs[0], TDSC__MECH_ENTRA_SP);
+  ck_assert_int_eq(o.mechs[1], TDSC__MECH_ENTRA_MSI);
+  ck_assert_int_eq(o.mechs[2], TDSC__MECH_ENTRA_WORKLOAD);
+  ck_assert_int_eq(o.mechs[6], TDSC__MECH_ENTRA);
   ck_assert_int_eq(parse("Authentication=activedirectoryaccesstoken,NTLM"),
                    TDSC_OK);
   ck_assert_int_eq(o.mechs[0], TDSC__MECH_ENTRA);

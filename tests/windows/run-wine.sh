@@ -391,6 +391,19 @@ mkdir -p "$tmp/empty"
 parity shm-not-found SHM_NOT_FOUND "Server=lpc:.\\NOSUCH;UID=sa;$pca" \
 	"Server=lpc:.\\NOSUCH;UID=sa;$lca;LocalDir=$tmp/empty"
 
+# ------------------------------------------------------------ Entra ID
+
+# The Windows build has no libcurl: the token sources over HTTP say so
+# with their own code (no secret printed), and the next mechanism of the
+# list still runs.
+wtdsc entra-no-http "$tcp;$ca;Authentication=ActiveDirectoryServicePrincipal;UID=app;PWD=ret77sec;EntraTenant=t"
+[ "$(code_of "$tmp/entra-no-http.w.err")" = TDSC_E_ENTRA_NO_HTTP ] &&
+	! grep -q ret77 "$tmp/entra-no-http.w.out" "$tmp/entra-no-http.w.err"
+check "entra-no-http: a service principal says ENTRA_NO_HTTP, no secret printed" $?
+wtdsc entra-no-http-next "$tcp;$ca;Authentication=entra-msi,sql;UID=sa"
+[ $wrc = 0 ]
+check "entra-no-http-next: sql logs in after entra-msi is passed over" $?
+
 echo "wine run: $(($(date +%s) - started)) s"
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

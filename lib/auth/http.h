@@ -1,0 +1,50 @@
+/* One HTTP request of a token source (oauth.c): through libcurl
+ * (http_curl.c), or refused in a build without it (http_none.c).  The
+ * call blocks: entra.c runs it on the worker (transport/worker.h) so that
+ * a connect never waits on it, and bounds it by the login deadline.  The
+ * request may carry secrets (a client secret in the body, IDENTITY_HEADER
+ * in a header): they are wiped with it and never put in why. */
+#ifndef TDSC_AUTH_HTTP_H
+#define TDSC_AUTH_HTTP_H
+
+#include "buf.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum tdsc__http_result {
+  TDSC__HTTP_OK,          /* an answer came: status and body */
+  TDSC__HTTP_UNREACHABLE, /* refused, no such host, TLS failed, reset */
+  TDSC__HTTP_TIMEOUT,     /* timeout_ms passed */
+  TDSC__HTTP_FAILED,      /* anything else (why says it) */
+  TDSC__HTTP_ABSENT       /* this build has no HTTP */
+} tdsc__http_result;
+
+typedef struct tdsc__http {
+  /* inputs, owned (tdsc__http_clear wipes and frees them) */
+  char *url;        /* never holds a secret (it is named in messages) */
+  char *headers[2]; /* "Name: value", or NULL */
+  char *body;       /* application/x-www-form-urlencoded; NULL: a GET */
+  char *cafile;     /* CAFile=, NULL: the system's trust store */
+  char *secret;     /* the request's secret as given (client secret,
+                       assertion, IDENTITY_HEADER): not sent from here,
+                       kept so that no message quotes it back */
+  long timeout_ms;  /* 0: none */
+  /* outputs */
+  tdsc__http_result res;
+  long status;      /* the HTTP status */
+  long provider;    /* the library's own code (CURLcode) */
+  tdsc__buf resp;   /* the body (at most 1 MiB; may hold a token) */
+  char why[256];    /* the library's words on a failure */
+} tdsc__http;
+
+/* Whether this build can fetch tokens over HTTP. */
+extern const bool tdsc__http_built;
+
+/* Runs the request, blocking up to timeout_ms; fills the outputs. */
+void tdsc__http_perform(tdsc__http *h);
+
+/* Wipes and frees inputs and outputs (h itself is the caller's). */
+void tdsc__http_clear(tdsc__http *h);
+
+#endif

@@ -1,0 +1,35 @@
+/* The token sources of the entra mechanisms that ask an identity provider
+ * over HTTP (OAuth 2.0, RFC 6749): a service principal with a client
+ * secret (client credentials, section 4.4), managed identity (App
+ * Service's IDENTITY_ENDPOINT, else the instance metadata endpoint) and
+ * workload identity (client credentials with a federated assertion, RFC
+ * 7523).  oauth.c builds the request and reads the answer; entra.c runs
+ * the request (http.h) on the worker and checks the token's claims. */
+#ifndef TDSC_AUTH_OAUTH_H
+#define TDSC_AUTH_OAUTH_H
+
+#include "auth/auth.h"
+#include "auth/http.h"
+
+typedef enum tdsc__token_source {
+  TDSC__SRC_GIVEN,     /* AccessToken= or the application's provider */
+  TDSC__SRC_SECRET,    /* service principal + client secret */
+  TDSC__SRC_MANAGED,   /* managed identity */
+  TDSC__SRC_WORKLOAD   /* workload identity (federated token file) */
+} tdsc__token_source;
+
+/* Fills h's inputs (url, headers, body, cafile) for src from p, and
+ * endpoint (cap bytes) with the address to name in messages (no query,
+ * never a secret).  Errors: TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS (what is
+ * missing), TDSC_E_ENTRA_ENDPOINT_INSECURE, TDSC_E_ENTRA_NO_HTTP, oom. */
+tdsc_errc tdsc__oauth_request(tdsc__token_source src,
+                              const tdsc__auth_params *p, tdsc__http *h,
+                              char *endpoint, size_t cap, tdsc_error *err);
+
+/* Reads h's outcome: *token (malloc'd, NUL-terminated, the caller wipes
+ * it) or err set with the endpoint's and identity provider's codes. */
+tdsc_errc tdsc__oauth_read(tdsc__token_source src, const tdsc__http *h,
+                            const char *endpoint, char **token, size_t *len,
+                            tdsc_error *err);
+
+#endif

@@ -1,0 +1,580 @@
+/* Entra ID tokens fetched over HTTP (issue 17's token sources): a service
+ * principal's client secret, managed identity (the instance metadata
+ * endpoint and App Service's) and workload identity, from a local identity
+ * provider (tests/server/authority.py, plain http on loopback) that signs
+ * RS256 tokens with a key generated here, which the test server validates
+ * as Azure SQL does.  Each failure of the endpoint and of the identity
+ * provider is provoked and asserted on its code and key facts; no secret
+ * (client secret, token, assertion, IDENTITY_HEADER) shows in an error or
+ * a trace; the fetch never blocks the connect that may not wait. */
+#define _DEFAULT_SOURCE
+#include "harness.h"
+#include "login_as.h"
+
+#include <tdsclient.h>
+
+#include <check.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TENANT "72f988bf-0000-4000-8000-00000000cafe"
+#define CLIENT "5e1f0000-0000-4000-8000-0000000000c1"
+#define SECRET "Q~sp-secret-value-Zq7"
+#define ASSERTION "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06d2wifQ.d2wtc2ln"
+#define HEADER "idh-5ecret-4f1c"
+#define SP_OID "0c0ffee0-0000-4000-8000-0000000000a1"
+#define MSI_OID "0c0ffee0-0000-4000-8000-0000000000a2"
+#define UAMI_OID "0c0ffee0-0000-4000-8000-0000000000a3"
+#define UAMI "uami-0000-client"
+
+static char dir[256], authority[64], tls_authority[64];
+static th_server srv;
+static pid_t auth_pid = -1, tls_pid = -1;
+/* the base64url of the header of every token the authority issues: a
+ * slice of the token that must never be printed */
+static char token_head[128];
+
+static void write_file(const char *name, const char *text, char *path,
+                       size_t cap) {
+  snprintf(path, cap, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void b64url(const unsigned char *in, size_t n, char *out) {
+  static const char a[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    unsigned v = in[i] << 16 | (i + 1 < n ? in[i + 1] << 8 : 0) |
+                 (i + 2 < n ? in[i + 2] : 0);
+    out[o++] = a[v >> 18 & 63];
+    out[o++] = a[v >> 12 & 63];
+    if (i + 1 < n)
+      out[o++] = a[v >> 6 & 63];
+    if (i + 2 < n)
+      out[o++] = a[v & 63];
+  }
+  out[o] = 0;
+}
+
+/* Starts authority.py (https when tls) into *pid; its URL into url. */
+static void authority_start(bool tls, pid_t *pid, char *url, size_t cap) {
+  char tls_cert[600], tls_key[600]; /* th_cert's buffer is static */
+  snprintf(tls_cert, sizeof tls_cert, "%s", th_cert("server.pem"));
+  snprintf(tls_key, sizeof tls_key, "%s", th_cert("server.key"));
+  char script[600], keyf[300], secretf[300], assertf[300], port_line[64];
+  snprintf(script, sizeof script, "%s/tests/server/authority.py",
+           getenv("TDSC_SRCDIR"));
+  snprintf(keyf, sizeof keyf, "%s/tenant.key", dir);
+  write_file("secret", SECRET, secretf, sizeof secretf);
+  write_file("assertion", ASSERTION "\n", assertf, sizeof assertf);
+  const char *argv[] = {getenv("PYTHON3"), script, "--key", keyf,
+                        "--tenant", TENANT, "--client-id", CLIENT,
+                        "--secret-file", secretf, "--assertion-file", assertf,
+                        "--identity-header", HEADER,
+                        "--principal", CLIENT "=" SP_OID,
+                        "--principal", "system=" MSI_OID,
+                        "--principal", UAMI "=" UAMI_OID, "--slow", "6",
+                        tls ? "--tls-cert" : NULL, tls_cert, "--tls-key",
+                        tls_key, NULL};
+  int fds[2];
+  ck_assert_int_eq(pipe(fds), 0);
+  *pid = fork();
+  ck_assert_int_ge(*pid, 0);
+  if (*pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execvp(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  size_t n = 0;
+  while (n < sizeof port_line - 1) {
+    struct pollfd p = {.fd = fds[0], .events = POLLIN};
+    if (poll(&p, 1, 20000) <= 0 || read(fds[0], port_line + n, 1) != 1 ||
+        port_line[n] == '\n')
+      break;
+    n++;
+  }
+  port_line[n] = 0;
+  close(fds[0]);
+  int port;
+  ck_assert_msg(sscanf(port_line, "READY %d", &port) == 1,
+                "the authority did not start: '%s'", port_line);
+  /* https: by the name the test certificate is for */
+  snprintf(url, cap, tls ? "https://localhost:%d" : "http://127.0.0.1:%d",
+           port);
+}
+
+static void world_up(void) {
+  snprintf(dir, sizeof dir, "/tmp/tdsc-entra-http-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  EVP_PKEY *key = EVP_RSA_gen(2048);
+  ck_assert_ptr_nonnull(key);
+  char path[300];
+  snprintf(path, sizeof path, "%s/tenant.pem", dir);
+  FILE *f = fopen(path, "w");
+  ck_assert(f && PEM_write_PUBKEY(f, key) == 1);
+  fclose(f);
+  snprintf(path, sizeof path, "%s/tenant.key", dir);
+  f = fopen(path, "w");
+  ck_assert(f && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
+  fclose(f);
+  EVP_PKEY_free(key);
+  /* python's json.dumps of the authority's header */
+  const char *hdr = "{\"alg\": \"RS256\", \"typ\": \"JWT\", \"kid\": \"test\"}";
+  b64url((const unsigned char *)hdr, strlen(hdr), token_head);
+  snprintf(path, sizeof path, "%s/tenant.pem", dir);
+  ck_assert_msg(th_server_start(&srv, "--entra-key", path, "--entra-tenant",
+                                TENANT, "--entra-user", SP_OID "=sp_entra",
+                                "--entra-user", MSI_OID "=msi_entra",
+                                "--entra-user", UAMI_OID "=uami_entra",
+                                (const char *)NULL),
+                "the test server did not start");
+  authority_start(false, &auth_pid, authority, sizeof authority);
+  authority_start(true, &tls_pid, tls_authority, sizeof tls_authority);
+  unsetenv("AZURE_TENANT_ID");
+  unsetenv("AZURE_AUTHORITY_HOST");
+  unsetenv("IDENTITY_ENDPOINT");
+  unsetenv("IDENTITY_HEADER");
+}
+
+static void world_down(void) {
+  th_server_stop(&srv);
+  pid_t pids[] = {auth_pid, tls_pid};
+  for (size_t i = 0; i < 2; i++)
+    if (pids[i] > 0) {
+      kill(pids[i], SIGTERM);
+      waitpid(pids[i], NULL, 0);
+    }
+  const char *files[] = {"tenant.pem", "tenant.key", "secret", "assertion",
+                         "trace.txt"};
+  char path[300];
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    unlink(path);
+  }
+  rmdir(dir);
+}
+
+/* Connects to the test server with the test CA and the printf-formatted
+ * rest of the string. */
+static tdsc_errc connect_with(tdsc_conn **out, const char *fmt, ...) {
+  char extra[2000], cs[2600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(extra, sizeof extra, fmt, ap);
+  va_end(ap);
+  snprintf(cs, sizeof cs, "Server=tcp:localhost,%d;CAFile=%s;%s", srv.port,
+           th_cert("ca.pem"), extra);
+  *out = tdsc_conn_new();
+  return tdsc_conn_connect(*out, cs);
+}
+
+/* No secret of any source in text. */
+static void assert_no_secret(const char *text) {
+  const char *secrets[] = {SECRET, ASSERTION, HEADER, token_head};
+  for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+    ck_assert_msg(!strstr(text, secrets[i]), "a secret in:\n%s", text);
+}
+
+static const tdsc_error *expect(tdsc_conn *c, tdsc_errc rc, tdsc_errc want,
+                                const char *fact) {
+  const tdsc_error *e = tdsc_conn_error(c);
+  ck_assert_msg(rc == want, "got %s, want %s:\n%s", tdsc_errc_name(rc),
+                tdsc_errc_name(want), th_report(c));
+  if (fact)
+    ck_assert_msg(strstr(tdsc_error_message(e), fact), "no '%s' in:\n%s",
+                  fact, tdsc_error_report(e));
+  assert_no_secret(tdsc_error_report(e));
+  return e;
+}
+
+static const char *sp_as(const char *mechs, const char *tenant,
+                         const char *uid, const char *pwd) {
+  static char buf[600];
+  snprintf(buf, sizeof buf,
+           "Authentication=%s;UID=%s;PWD=%s;EntraTenant=%s;EntraAuthority=%s",
+           mechs, uid, pwd, tenant, authority);
+  return buf;
+}
+
+static const char *sp(const char *tenant, const char *uid, const char *pwd) {
+  return sp_as("ActiveDirectoryServicePrincipal", tenant, uid, pwd);
+}
+
+/* ------------------------------------------------- service principal */
+
+START_TEST(service_principal_logs_in_with_its_secret) {
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(&c, "%s", sp(TENANT, CLIENT, SECRET));
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  const tdsc_attempt *a = tdsc_conn_attempt_at(c, 0);
+  ck_assert_str_eq(tdsc_attempt_mechanism(a), "entra-sp");
+  ck_assert_str_eq(tdsc_attempt_target(a), SP_OID " (tenant " TENANT ")");
+  tdsc_conn_free(c);
+  /* the policy's own name; the authority from the environment */
+  setenv("AZURE_AUTHORITY_HOST", authority, 1);
+  rc = connect_with(&c, "Authentication=entra-sp;UID=" CLIENT
+                        ";PWD=" SECRET ";EntraTenant=" TENANT);
+  unsetenv("AZURE_AUTHORITY_HOST");
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  tdsc_conn_free(c);
+}
+END_TEST
+
+/* An https authority is verified: trusted through CAFile=, refused
+ * (unreachable, TLS named) without it. */
+START_TEST(https_authority_is_verified) {
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(
+      &c, "Authentication=entra-sp;UID=" CLIENT ";PWD=" SECRET
+          ";EntraTenant=" TENANT ";EntraAuthority=%s", tls_authority);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  tdsc_conn_free(c);
+  char cs[1000];
+  snprintf(cs, sizeof cs,
+           "Server=tcp:localhost,%d;TrustServerCertificate=yes;"
+           "Authentication=entra-sp;UID=" CLIENT ";PWD=" SECRET
+           ";EntraTenant=" TENANT ";EntraAuthority=%s",
+           srv.port, tls_authority);
+  c = tdsc_conn_new();
+  rc = tdsc_conn_connect(c, cs);
+  expect(c, rc, TDSC_E_ENTRA_ENDPOINT_UNREACHABLE, "certificate");
+  tdsc_conn_free(c);
+}
+END_TEST
+
+START_TEST(identity_provider_refusals_are_named) {
+  static const struct {
+    const char *tenant, *uid, *pwd;
+    tdsc_errc code;
+    const char *fact;
+    long status, aadsts;
+  } cases[] = {
+      {TENANT, CLIENT, "wrong", TDSC_E_ENTRA_CLIENT_SECRET_INVALID,
+       "AADSTS7000215", 401, 7000215},
+      {TENANT, "nobody", SECRET, TDSC_E_ENTRA_APP_NOT_FOUND, "AADSTS700016",
+       400, 700016},
+      {"nosuch-tenant", CLIENT, SECRET, TDSC_E_ENTRA_TENANT_NOT_FOUND,
+       "AADSTS90002", 400, 90002},
+      {"expired-secret", CLIENT, SECRET, TDSC_E_ENTRA_CLIENT_SECRET_EXPIRED,
+       "AADSTS7000222", 401, 7000222},
+      {"user-password", CLIENT, SECRET, TDSC_E_ENTRA_IDENTITY_REFUSED,
+       "AADSTS50126", 400, 50126},
+      /* an identity provider that quotes the secret is not quoted */
+      {"echo-secret", CLIENT, SECRET, TDSC_E_ENTRA_CLIENT_SECRET_INVALID,
+       "withheld", 401, 7000215},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    tdsc_conn *c;
+    tdsc_errc rc =
+        connect_with(&c, "%s", sp(cases[i].tenant, cases[i].uid, cases[i].pwd));
+    const tdsc_error *e = expect(c, rc, cases[i].code, cases[i].fact);
+    ck_assert_int_eq(tdsc_error_category(e), TDSC_CAT_ENTRA);
+    ck_assert_int_eq(tdsc_error_provider(e), TDSC_PROVIDER_HTTP);
+    ck_assert_int_eq(tdsc_error_provider_status(e, 0), cases[i].status);
+    ck_assert_int_eq(tdsc_error_provider_status(e, 1), cases[i].aadsts);
+    ck_assert_msg(strstr(tdsc_error_message(e), authority), "%s",
+                  tdsc_error_message(e));
+    tdsc_conn_free(c);
+  }
+}
+END_TEST
+
+START_TEST(bad_answers_and_bad_tokens_are_named) {
+  static const struct {
+    const char *tenant;
+    tdsc_errc code;
+    const char *fact;
+  } cases[] = {
+      {"garbage", TDSC_E_ENTRA_ENDPOINT_BAD_RESPONSE, "HTML"},
+      {"http500", TDSC_E_ENTRA_ENDPOINT_HTTP_ERROR, "HTTP 502"},
+      {"no-token", TDSC_E_ENTRA_ENDPOINT_BAD_RESPONSE, "without an access_token"},
+      /* the fetched token's claims are checked before it is sent */
+      {"expired-token", TDSC_E_ENTRA_TOKEN_EXPIRED, "expired at"},
+      {"wrong-aud", TDSC_E_ENTRA_WRONG_AUDIENCE, "graph.microsoft.com"},
+      /* and the server judges it */
+      {"unmapped", TDSC_E_ENTRA_TOKEN_REJECTED, "<token-identified"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    tdsc_conn *c;
+    tdsc_errc rc = connect_with(&c, "%s", sp(cases[i].tenant, CLIENT, SECRET));
+    const tdsc_error *e = expect(c, rc, cases[i].code, cases[i].fact);
+    if (i < 3)
+      ck_assert_msg(strstr(tdsc_error_message(e), authority), "%s",
+                    tdsc_error_message(e));
+    tdsc_conn_free(c);
+  }
+}
+END_TEST
+
+START_TEST(endpoint_out_of_reach_or_insecure_or_incomplete) {
+  tdsc_conn *c;
+  int dead = th_free_port();
+  tdsc_errc rc = connect_with(
+      &c, "Authentication=entra-sp;UID=" CLIENT ";PWD=" SECRET
+          ";EntraTenant=" TENANT ";EntraAuthority=http://127.0.0.1:%d",
+      dead);
+  char where[64];
+  snprintf(where, sizeof where, "127.0.0.1:%d", dead);
+  expect(c, rc, TDSC_E_ENTRA_ENDPOINT_UNREACHABLE, where);
+  tdsc_conn_free(c);
+  /* plain http elsewhere than loopback: refused before any traffic */
+  rc = connect_with(&c, "Authentication=entra-sp;UID=" CLIENT ";PWD=" SECRET
+                        ";EntraTenant=" TENANT
+                        ";EntraAuthority=http://login.example.test");
+  expect(c, rc, TDSC_E_ENTRA_ENDPOINT_INSECURE, "login.example.test");
+  tdsc_conn_free(c);
+  rc = connect_with(&c, "Authentication=entra-msi;EntraIMDS=http://10.1.2.3");
+  expect(c, rc, TDSC_E_ENTRA_ENDPOINT_INSECURE, "10.1.2.3");
+  tdsc_conn_free(c);
+  /* what is missing is named, and the mechanism is only passed over */
+  rc = connect_with(&c, "Authentication=entra-sp,kerberos;UID=" CLIENT
+                        ";PWD=" SECRET ";EntraAuthority=%s;KrbCCache=FILE:%s/none",
+                    authority, dir);
+  const tdsc_error *e =
+      expect(c, rc, TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS, "a tenant");
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 2); /* kerberos tried too */
+  tdsc_conn_free(c);
+  rc = connect_with(&c, "Authentication=entra-sp;UID=" CLIENT
+                        ";EntraTenant=" TENANT);
+  expect(c, rc, TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS, "PWD=");
+  tdsc_conn_free(c);
+}
+END_TEST
+
+START_TEST(slow_endpoint_gets_its_own_timeout) {
+  tdsc_conn *c;
+  long long t0 = th_now_ms();
+  tdsc_errc rc =
+      connect_with(&c, "%s;LoginTimeout=2", sp("slow", CLIENT, SECRET));
+  long long took = th_now_ms() - t0;
+  expect(c, rc, TDSC_E_ENTRA_ENDPOINT_TIMEOUT, authority);
+  ck_assert_msg(took >= 1500 && took < 4500, "took %lld ms", took);
+  tdsc_conn_free(c);
+}
+END_TEST
+
+/* The non-blocking connect: each call returns at once while the endpoint
+ * stalls; the wait is on a descriptor the worker signals; the login
+ * timeout ends it with the endpoint's code. */
+START_TEST(fetch_never_blocks_the_nonblocking_connect) {
+  char cs[1200];
+  snprintf(cs, sizeof cs, "Server=tcp:localhost,%d;CAFile=%s;%s;"
+           "LoginTimeout=2", srv.port, th_cert("ca.pem"),
+           sp("slow", CLIENT, SECRET));
+  tdsc_conn *c = tdsc_conn_new();
+  long long t0 = th_now_ms(), slowest = 0;
+  tdsc_errc rc = tdsc_conn_connect_start(c, cs);
+  slowest = th_now_ms() - t0;
+  int waits = 0;
+  while (rc == TDSC_E_WOULD_BLOCK) {
+    struct pollfd p = {.fd = tdsc_conn_socket(c), .events = POLLIN};
+    int ms = tdsc_conn_timeout_ms(c);
+    ck_assert_int_ge(poll(&p, p.fd >= 0 ? 1 : 0, ms < 0 ? 1000 : ms), 0);
+    waits++;
+    long long t = th_now_ms();
+    rc = tdsc_conn_connect_poll(c);
+    if (th_now_ms() - t > slowest)
+      slowest = th_now_ms() - t;
+    ck_assert_msg(th_now_ms() - t0 < 6000, "still connecting");
+  }
+  ck_assert_msg(slowest < 300, "a call blocked for %lld ms", slowest);
+  ck_assert_int_ge(waits, 1);
+  expect(c, rc, TDSC_E_ENTRA_ENDPOINT_TIMEOUT, authority);
+  tdsc_conn_free(c);
+  /* and a good one logs in the same way */
+  snprintf(cs, sizeof cs, "Server=tcp:localhost,%d;CAFile=%s;%s", srv.port,
+           th_cert("ca.pem"), sp(TENANT, CLIENT, SECRET));
+  c = tdsc_conn_new();
+  rc = tdsc_conn_connect_start(c, cs);
+  while (rc == TDSC_E_WOULD_BLOCK) {
+    struct pollfd p = {.fd = tdsc_conn_socket(c),
+                       .events = (short)((tdsc_conn_wants(c) & TDSC_WANT_WRITE)
+                                             ? POLLOUT
+                                             : POLLIN)};
+    int ms = tdsc_conn_timeout_ms(c);
+    poll(&p, p.fd >= 0 ? 1 : 0, ms < 0 ? 1000 : ms);
+    rc = tdsc_conn_connect_poll(c);
+  }
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  tdsc_conn_free(c);
+}
+END_TEST
+
+/* ------------------------------------------------ managed identity */
+
+START_TEST(managed_identity_from_the_metadata_endpoint) {
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(
+      &c, "Authentication=ActiveDirectoryManagedIdentity;EntraIMDS=%s",
+      authority);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "msi_entra");
+  ck_assert_str_eq(tdsc_attempt_mechanism(tdsc_conn_attempt_at(c, 0)),
+                   "entra-msi");
+  tdsc_conn_free(c);
+  /* a user-assigned identity, by its client id in UID= */
+  rc = connect_with(&c, "Authentication=entra-msi;UID=" UAMI ";EntraIMDS=%s",
+                    authority);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "uami_entra");
+  tdsc_conn_free(c);
+  rc = connect_with(&c, "Authentication=entra-msi;UID=no-identity;"
+                        "EntraIMDS=%s", authority);
+  expect(c, rc, TDSC_E_ENTRA_IDENTITY_REFUSED, "Identity not found");
+  tdsc_conn_free(c);
+  rc = connect_with(&c, "Authentication=entra-msi;UID=garbage;EntraIMDS=%s",
+                    authority);
+  expect(c, rc, TDSC_E_ENTRA_ENDPOINT_BAD_RESPONSE, "/metadata/identity");
+  tdsc_conn_free(c);
+  /* no metadata endpoint (not on Azure): curable, sql is tried */
+  rc = connect_with(&c, "Authentication=entra-msi,sql;UID=sa;PWD=Secret-123;"
+                        "EntraIMDS=http://127.0.0.1:%d", th_free_port());
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  ck_assert_int_eq(
+      tdsc_error_code(tdsc_attempt_error(tdsc_conn_attempt_at(c, 0))),
+      TDSC_E_ENTRA_ENDPOINT_UNREACHABLE);
+  tdsc_conn_free(c);
+}
+END_TEST
+
+START_TEST(managed_identity_from_app_service) {
+  char ep[128];
+  snprintf(ep, sizeof ep, "%s/msi/token", authority);
+  setenv("IDENTITY_ENDPOINT", ep, 1);
+  setenv("IDENTITY_HEADER", HEADER, 1);
+  tdsc_conn *c;
+  /* EntraIMDS= points nowhere: App Service's endpoint is the one asked */
+  tdsc_errc rc = connect_with(&c, "Authentication=entra-msi;"
+                                  "EntraIMDS=http://127.0.0.1:1");
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "msi_entra");
+  tdsc_conn_free(c);
+  setenv("IDENTITY_HEADER", "not-" HEADER, 1);
+  rc = connect_with(&c, "Authentication=entra-msi");
+  expect(c, rc, TDSC_E_ENTRA_IDENTITY_REFUSED, "/msi/token");
+  tdsc_conn_free(c);
+  unsetenv("IDENTITY_ENDPOINT");
+  unsetenv("IDENTITY_HEADER");
+}
+END_TEST
+
+/* ------------------------------------------------ workload identity */
+
+START_TEST(workload_identity_presents_the_federated_token) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/assertion", dir);
+  setenv("AZURE_FEDERATED_TOKEN_FILE", path, 1);
+  setenv("AZURE_CLIENT_ID", CLIENT, 1);
+  setenv("AZURE_TENANT_ID", TENANT, 1);
+  setenv("AZURE_AUTHORITY_HOST", authority, 1);
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(&c, "Authentication="
+                                  "ActiveDirectoryWorkloadIdentity");
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  ck_assert_str_eq(tdsc_attempt_mechanism(tdsc_conn_attempt_at(c, 0)),
+                   "entra-workload");
+  tdsc_conn_free(c);
+  /* a token the identity provider has no federation for */
+  char other[300];
+  write_file("other-assertion", "eyJvdGhlciI6MX0.e30.c2ln", other,
+             sizeof other);
+  setenv("AZURE_FEDERATED_TOKEN_FILE", other, 1);
+  rc = connect_with(&c, "Authentication=entra-workload");
+  expect(c, rc, TDSC_E_ENTRA_IDENTITY_REFUSED, "AADSTS700213");
+  tdsc_conn_free(c);
+  unlink(other);
+  setenv("AZURE_FEDERATED_TOKEN_FILE", "/nonexistent/token", 1);
+  rc = connect_with(&c, "Authentication=entra-workload");
+  expect(c, rc, TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS, "/nonexistent/token");
+  tdsc_conn_free(c);
+  unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+  rc = connect_with(&c, "Authentication=entra-workload");
+  expect(c, rc, TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS,
+         "AZURE_FEDERATED_TOKEN_FILE");
+  tdsc_conn_free(c);
+  unsetenv("AZURE_CLIENT_ID");
+  unsetenv("AZURE_TENANT_ID");
+  unsetenv("AZURE_AUTHORITY_HOST");
+}
+END_TEST
+
+/* ----------------------------------------------------- policy, trace */
+
+START_TEST(identity_provider_judgment_stops_the_chain) {
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(&c, "%s",
+                              sp_as("entra-sp,sql", TENANT, CLIENT, "wrong"));
+  const tdsc_error *e =
+      expect(c, rc, TDSC_E_ENTRA_CLIENT_SECRET_INVALID, "not falling back");
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(e), "identity provider"));
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 1);
+  tdsc_conn_free(c);
+  /* Encrypt=off: nothing is fetched, nothing sent */
+  rc = connect_with(&c, "%s;Encrypt=off", sp(TENANT, CLIENT, SECRET));
+  expect(c, rc, TDSC_E_ENTRA_TLS_REQUIRED, "no token was fetched");
+  tdsc_conn_free(c);
+}
+END_TEST
+
+START_TEST(no_secret_in_the_protocol_trace) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/trace.txt", dir);
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(&c, "%s;Trace=%s", sp(TENANT, CLIENT, SECRET),
+                              path);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  tdsc_conn_free(c);
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  static char text[1 << 20];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = 0;
+  ck_assert_msg(strstr(text, "FEDAUTH"), "%s", text);
+  assert_no_secret(text);
+}
+END_TEST
+
+int main(void) {
+  th_require_server();
+  Suite *s = suite_create("entra_http");
+  TCase *tc = tcase_create("entra_http");
+  tcase_set_timeout(tc, 120);
+  tcase_add_unchecked_fixture(tc, world_up, world_down);
+  tcase_add_test(tc, service_principal_logs_in_with_its_secret);
+  tcase_add_test(tc, https_authority_is_verified);
+  tcase_add_test(tc, identity_provider_refusals_are_named);
+  tcase_add_test(tc, bad_answers_and_bad_tokens_are_named);
+  tcase_add_test(tc, endpoint_out_of_reach_or_insecure_or_incomplete);
+  tcase_add_test(tc, slow_endpoint_gets_its_own_timeout);
+  tcase_add_test(tc, fetch_never_blocks_the_nonblocking_connect);
+  tcase_add_test(tc, managed_identity_from_the_metadata_endpoint);
+  tcase_add_test(tc, managed_identity_from_app_service);
+  tcase_add_test(tc, workload_identity_presents_the_federated_token);
+  tcase_add_test(tc, identity_provider_judgment_stops_the_chain);
+  tcase_add_test(tc, no_secret_in_the_protocol_trace);
+  suite_add_tcase(s, tc);
+  return th_run_suite(s);
+}
