@@ -251,11 +251,19 @@ static tdsc_errc fetch_init(entra_state *s, const tdsc__auth_params *p,
     int64_t left = p->deadline - tdsc__now_ms();
     h->timeout_ms = left > 0 ? (long)left : 1;
   }
-  if (p->pending_ok && (s->wake = tdsc__waker_new()))
-    return TDSC_OK; /* entra_acquire, on the worker */
+  if (p->pending_ok) { /* entra_acquire, on the worker */
+    if (!(s->wake = tdsc__waker_new()))
+      return tdsc__err_oom(err); /* entra_free ends s->acq */
+    return TDSC_OK;
+  }
   tdsc__work *w = s->acq;
   s->acq = NULL;
-  if (!tdsc__work_run(w, s->deadline))
+  int st = tdsc__work_run(w, s->deadline);
+  if (st == 0) {
+    tdsc__work_end(w);
+    return tdsc__work_no_thread(err, "fetching an Entra ID token");
+  }
+  if (st < 0)
     return fetch_timeout(s, err); /* w is abandoned */
   return fetched(s, w, err);
 }
@@ -322,10 +330,11 @@ static tdsc__auth_status entra_acquire(void *state, tdsc_error *err) {
   if (!s->started) {
     tdsc__waker_clear(s->wake);
     s->started = tdsc__work_start(s->acq, s->wake);
-    if (!s->started) { /* no thread: it ran here */
-      tdsc__work *w = s->acq;
+    if (!s->started) {
+      tdsc__work_end(s->acq);
       s->acq = NULL;
-      return fetched(s, w, err) ? TDSC__AUTH_FAILED : TDSC__AUTH_DONE;
+      tdsc__work_no_thread(err, "fetching an Entra ID token");
+      return TDSC__AUTH_FAILED;
     }
   }
   int st = tdsc__work_poll(s->acq, s->deadline);
