@@ -276,6 +276,7 @@ static tdsc_errc send_login(tdsc_conn *c, const tdsc__attempt *a) {
           TDSC__OF1_USE_DB_ON | TDSC__OF1_INIT_DB_FATAL | TDSC__OF1_SET_LANG_ON,
       .option_flags2 = TDSC__OF2_INIT_LANG_FATAL | TDSC__OF2_ODBC |
                        (sql ? 0 : TDSC__OF2_INTEGRATED),
+      .type_flags = c->opts.read_only ? TDSC__TF_READ_ONLY_INTENT : 0,
       .client_lcid = 0x0409,
       .hostname = wsid,
       .username = user,

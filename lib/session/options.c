@@ -183,6 +183,13 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
     "the audience (aud claim) the access token must name (default: Azure "
     "SQL's, https://database.windows.net/ and its national clouds)",
     false}},
+  /* LOGIN7's fReadOnlyIntent (MS-TDS 2.2.6.4): an availability group's
+   * read-only routing sends such a login to a readable secondary. */
+  {TDSC__OPT_APP_INTENT, TDSC__OPTK_ENUM, "ReadWrite|ReadOnly", 0, 0,
+   {"ApplicationIntent", "Application Intent", "ReadWrite", NULL,
+    "ReadOnly: the application only reads (a server with read-only "
+    "routing may send the login to a readable secondary); ReadWrite",
+    false}},
 };
 /* clang-format on */
 
@@ -467,6 +474,7 @@ static tdsc_errc typecheck(tdsc__options *o, tdsc_error *err) {
              : !strcasecmp(canon, "forward") ? TDSC__CANON_FORWARD
                                              : TDSC__CANON_REVERSE;
   parse_bool(o->value[TDSC__OPT_SPNEGO], &o->spnego);
+  o->read_only = !strcasecmp(o->value[TDSC__OPT_APP_INTENT], "ReadOnly");
   parse_long(o->value[TDSC__OPT_BROWSER_PORT], 1, 65535, &o->browser_port);
   bool mars = false;
   parse_bool(o->value[TDSC__OPT_MARS], &mars);

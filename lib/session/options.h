@@ -50,6 +50,7 @@ typedef enum tdsc__opt_id {
   TDSC__OPT_TRACE,
   TDSC__OPT_ACCESS_TOKEN,
   TDSC__OPT_ENTRA_AUDIENCE,
+  TDSC__OPT_APP_INTENT,
   TDSC__OPT_COUNT
 } tdsc__opt_id;
 
@@ -107,6 +108,7 @@ typedef struct tdsc__options {
   tdsc__canon canon;
   bool spnego;
   long browser_port;
+  bool read_only; /* ApplicationIntent=ReadOnly: LOGIN7's fReadOnlyIntent */
 } tdsc__options;
 
 /* Parses an ODBC/ADO-style connection string into opts (cleared first).

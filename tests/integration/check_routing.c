@@ -229,6 +229,27 @@ START_TEST(the_routed_hop_keeps_the_login_timeout) {
 }
 END_TEST
 
+/* Read-only routing (an availability group's): only a login whose intent
+ * is read-only (ApplicationIntent=ReadOnly, LOGIN7's fReadOnlyIntent) is
+ * sent to the readable secondary; a read-write one stays. */
+START_TEST(read_only_intent_is_routed_read_write_stays) {
+  start(NULL, "localhost", "--route-read-only", NULL);
+  tdsc_conn *c = connect_ok(th_connstr(&gw, "ApplicationIntent=ReadOnly"));
+  expect_server(c, "REPLICA");
+  ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
+  tdsc_conn_free(c);
+  c = connect_ok(th_connstr(&gw, "ApplicationIntent=ReadWrite"));
+  expect_server(c, "GATEWAY");
+  ck_assert_uint_eq(tdsc_conn_attempt_count(c), 1);
+  ck_assert_str_eq(tdsc_attempt_routed_to(tdsc_conn_attempt_at(c, 0)), "");
+  tdsc_conn_free(c);
+  c = connect_ok(th_connstr(&gw, ""));
+  expect_server(c, "GATEWAY");
+  tdsc_conn_free(c);
+  stop();
+}
+END_TEST
+
 /* -------------------------------------------------------- non-blocking */
 
 START_TEST(the_non_blocking_connect_routes_too) {
@@ -268,6 +289,7 @@ static Suite *suite(void) {
   tcase_add_loop_test(tc, bad_routing_data_is_a_protocol_error, 0,
                       (int)(sizeof bad / sizeof bad[0]));
   tcase_add_test(tc, the_routed_hop_keeps_the_login_timeout);
+  tcase_add_test(tc, read_only_intent_is_routed_read_write_stays);
   tcase_add_test(tc, the_non_blocking_connect_routes_too);
   suite_add_tcase(s, tc);
   return s;

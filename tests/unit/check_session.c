@@ -413,6 +413,21 @@ START_TEST(mars_false_is_accepted_true_refused) {
 }
 END_TEST
 
+START_TEST(application_intent_is_read_only_or_read_write) {
+  ck_assert_int_eq(parse("Server=h"), TDSC_OK);
+  ck_assert(!o.read_only); /* ReadWrite by default */
+  ck_assert_int_eq(parse("ApplicationIntent=ReadOnly"), TDSC_OK);
+  ck_assert(o.read_only);
+  ck_assert_int_eq(parse("Application Intent=readonly"), TDSC_OK);
+  ck_assert(o.read_only);
+  ck_assert_int_eq(parse("ApplicationIntent=READWRITE"), TDSC_OK);
+  ck_assert(!o.read_only);
+  ck_assert_int_eq(parse("ApplicationIntent=Read"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "ApplicationIntent"));
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "ReadOnly"));
+}
+END_TEST
+
 START_TEST(foreign_keywords_say_what_to_do_instead) {
   ck_assert_int_eq(parse("Driver={ODBC Driver 18 for SQL Server};Server=h"),
                    TDSC_E_UNKNOWN_KEYWORD);
@@ -992,6 +1007,7 @@ static Suite *session_suite(void) {
   tcase_add_test(opt, the_spn_follows_the_canonicalization_rule);
   tcase_add_test(opt, integrated_security_selects_the_integrated_mechanisms);
   tcase_add_test(opt, mars_false_is_accepted_true_refused);
+  tcase_add_test(opt, application_intent_is_read_only_or_read_write);
   tcase_add_test(opt, foreign_keywords_say_what_to_do_instead);
   tcase_add_test(opt, an_unknown_keyword_names_the_closest_known_one);
   tcase_add_test(opt, the_library_reads_the_password_from_the_environment);
