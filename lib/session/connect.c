@@ -106,6 +106,7 @@ static tdsc_errc route_plan(tdsc_conn *c, struct tdsc__connecting *x,
   x->route.kind = TDSC__EP_TCP;
   memcpy(x->route.host, a->route_host, sizeof x->route.host);
   x->route.port = a->route_port;
+  x->route.parallel = c->opts.multi_subnet;
   snprintf(x->route_name, sizeof x->route_name, "%s,%u", a->route_host,
            a->route_port);
   x->route_deadline = a->deadline;

@@ -190,6 +190,11 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
     "ReadOnly: the application only reads (a server with read-only "
     "routing may send the login to a readable secondary); ReadWrite",
     false}},
+  {TDSC__OPT_MULTI_SUBNET, TDSC__OPTK_BOOL, NULL, 0, 0,
+   {"MultiSubnetFailover", "Multi Subnet Failover", "no", NULL,
+    "yes: try all of the host's addresses at once, not one after another "
+    "250 ms apart (an availability group listener across subnets)",
+    false}},
 };
 /* clang-format on */
 
@@ -475,6 +480,7 @@ static tdsc_errc typecheck(tdsc__options *o, tdsc_error *err) {
                                              : TDSC__CANON_REVERSE;
   parse_bool(o->value[TDSC__OPT_SPNEGO], &o->spnego);
   o->read_only = !strcasecmp(o->value[TDSC__OPT_APP_INTENT], "ReadOnly");
+  parse_bool(o->value[TDSC__OPT_MULTI_SUBNET], &o->multi_subnet);
   parse_long(o->value[TDSC__OPT_BROWSER_PORT], 1, 65535, &o->browser_port);
   bool mars = false;
   parse_bool(o->value[TDSC__OPT_MARS], &mars);
