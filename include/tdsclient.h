@@ -161,6 +161,12 @@ TDSC_API const char *tdsc_attempt_target(const tdsc_attempt *a); /* user or SPN 
  * 1.3 has no tls-unique ..."); "" for a login without tokens or an
  * attempt that ended before LOGIN7. */
 TDSC_API const char *tdsc_attempt_channel_binding(const tdsc_attempt *a);
+/* Where the server sent the login (ENVCHANGE routing, MS-TDS 2.2.7.9: a
+ * gateway, an availability group's read-only routing): "host,port", the
+ * next attempt's address; "" when the attempt was not routed. A routed
+ * attempt logged in (its error is NULL unless following the route was
+ * refused, e.g. TDSC_E_ROUTING_TOO_MANY_HOPS). */
+TDSC_API const char *tdsc_attempt_routed_to(const tdsc_attempt *a);
 /* NULL when the attempt succeeded. */
 TDSC_API const tdsc_error *tdsc_attempt_error(const tdsc_attempt *a);
 

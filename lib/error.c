@@ -125,6 +125,7 @@ static void attempt_clear(tdsc_attempt *a) {
   free(a->mechanism);
   free(a->target);
   free(a->binding);
+  free(a->routed);
   tdsc_error_free(a->error);
   memset(a, 0, sizeof *a);
 }
@@ -303,6 +304,7 @@ bool tdsc__err_trail_add(tdsc_error *e, const char *transport,
   a->mechanism = tdsc__strdup(mechanism ? mechanism : "");
   a->target = tdsc__strdup(target ? target : "");
   a->binding = tdsc__strdup("");
+  a->routed = tdsc__strdup("");
   if (outcome_copy) {
     a->error = outcome_copy;
     {
@@ -315,7 +317,7 @@ bool tdsc__err_trail_add(tdsc_error *e, const char *transport,
     }
   }
   if (!a->transport || !a->address || !a->tls || !a->mechanism ||
-      !a->target || !a->binding) {
+      !a->target || !a->binding || !a->routed) {
     attempt_clear(a);
     return false;
   }
@@ -334,6 +336,20 @@ bool tdsc__err_trail_binding(tdsc_error *e, const char *binding) {
   tdsc_attempt *a = &e->trail[e->ntrail - 1];
   free(a->binding);
   a->binding = b;
+  free(e->report);
+  e->report = NULL;
+  return true;
+}
+
+bool tdsc__err_trail_routed(tdsc_error *e, const char *routed) {
+  if (!e->ntrail || !routed || !*routed)
+    return true;
+  char *r = tdsc__strdup(routed);
+  if (!r)
+    return false;
+  tdsc_attempt *a = &e->trail[e->ntrail - 1];
+  free(a->routed);
+  a->routed = r;
   free(e->report);
   e->report = NULL;
   return true;
@@ -382,7 +398,8 @@ bool tdsc__err_copy(tdsc_error *dst, const tdsc_error *src) {
     const tdsc_attempt *a = &src->trail[i];
     if (!tdsc__err_trail_add(dst, a->transport, a->address, a->tls,
                              a->mechanism, a->target, a->error) ||
-        !tdsc__err_trail_binding(dst, a->binding))
+        !tdsc__err_trail_binding(dst, a->binding) ||
+        !tdsc__err_trail_routed(dst, a->routed))
       goto oom;
   }
   return true;
@@ -527,6 +544,10 @@ const char *tdsc_error_report(const tdsc_error *e) {
       tdsc__buf_put_str(&b, ", channel binding ");
       tdsc__buf_put_str(&b, a->binding);
     }
+    if (*a->routed) {
+      tdsc__buf_put_str(&b, ", routed to ");
+      tdsc__buf_put_str(&b, a->routed);
+    }
     if (a->error && a->error->code == e->code && a->error->message &&
         e->message && !strcmp(a->error->message, e->message)) {
       tdsc__buf_put_str(&b, ": TDSC_E_");
@@ -570,6 +591,9 @@ const char *tdsc_attempt_target(const tdsc_attempt *a) {
 }
 const char *tdsc_attempt_channel_binding(const tdsc_attempt *a) {
   return a ? a->binding : "";
+}
+const char *tdsc_attempt_routed_to(const tdsc_attempt *a) {
+  return a ? a->routed : "";
 }
 const tdsc_error *tdsc_attempt_error(const tdsc_attempt *a) {
   return a ? a->error : NULL;

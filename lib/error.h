@@ -40,6 +40,7 @@ struct tdsc_attempt {
   char *mechanism;
   char *target;
   char *binding;     /* channel binding: "tls-unique", "none: why", "" */
+  char *routed;      /* "host,port" the server routed the login to, "" */
   tdsc_error *error; /* NULL when the attempt succeeded */
 };
 
@@ -107,6 +108,10 @@ bool tdsc__err_trail_add(tdsc_error *e, const char *transport,
 /* Sets the channel binding (tdsc_attempt_channel_binding) of the trail's
  * last attempt; false on out-of-memory (the trail keeps "" then). */
 bool tdsc__err_trail_binding(tdsc_error *e, const char *binding);
+/* Sets where the server routed the trail's last attempt
+ * (tdsc_attempt_routed_to: "host,port"; "" leaves it); false on
+ * out-of-memory. */
+bool tdsc__err_trail_routed(tdsc_error *e, const char *routed);
 /* Replaces dst's trail with src's, which src gives up. */
 void tdsc__err_take_trail(tdsc_error *dst, tdsc_error *src);
 /* Moves src into dst (dst cleared first, src left cleared). */

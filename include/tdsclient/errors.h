@@ -311,8 +311,13 @@
     "The server does not speak TDS 7.4: tdsclient needs SQL Server 2012 or "  \
     "later.")                                                                 \
   X(ROUTING_UNSUPPORTED,  902, PROTOCOL,                                      \
-    "The server redirected the login elsewhere (ENVCHANGE routing); connect " \
-    "to the server named in the message.")                                   \
+    "Not returned any more: routing (ENVCHANGE routing) is followed. Older "  \
+    "versions returned it when the server redirected the login elsewhere.")  \
+  X(ROUTING_TOO_MANY_HOPS, 903, PROTOCOL,                                     \
+    "The servers routed the login in a loop, or more than 5 times "           \
+    "(ENVCHANGE routing): check the routing configuration (the gateway's, "   \
+    "the availability group's read-only routing list), or connect to the "    \
+    "last server named in the trail.")                                        \
                                                                               \
   X(ENTRA_NO_TOKEN,       1000, ENTRA,                                        \
     "The entra mechanism had no access token: give AccessToken= or set a "    \

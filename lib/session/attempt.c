@@ -276,6 +276,7 @@ static tdsc_errc send_login(tdsc_conn *c, const tdsc__attempt *a) {
           TDSC__OF1_USE_DB_ON | TDSC__OF1_INIT_DB_FATAL | TDSC__OF1_SET_LANG_ON,
       .option_flags2 = TDSC__OF2_INIT_LANG_FATAL | TDSC__OF2_ODBC |
                        (sql ? 0 : TDSC__OF2_INTEGRATED),
+      .type_flags = c->opts.read_only ? TDSC__TF_READ_ONLY_INTENT : 0,
       .client_lcid = 0x0409,
       .hostname = wsid,
       .username = user,
@@ -397,6 +398,45 @@ static tdsc_errc login_refused(tdsc_conn *c, const tdsc__attempt *a,
   return code;
 }
 
+/* An ENVCHANGE routing (MS-TDS 2.2.7.9): checked and kept for connect.c,
+ * which follows it once the login response is over.  The token's codec
+ * checked its lengths; what it carries is judged here. */
+static tdsc_errc routing_take(tdsc_conn *c, tdsc__attempt *a,
+                              const tdsc__routing *r) {
+  const char *srv = r->server ? r->server : "";
+  if (a->routed)
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server at %s routes the login twice (a second "
+                         "ENVCHANGE routing, to %s,%u)",
+                         c->address, srv, r->port);
+  if (r->protocol != 0)
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server at %s routes the login to %s,%u over "
+                         "protocol %u (ENVCHANGE routing), but MS-TDS defines "
+                         "only 0, TCP",
+                         c->address, srv, r->port, r->protocol);
+  if (!*srv)
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server at %s routes the login to an empty "
+                         "server name (ENVCHANGE routing, port %u)",
+                         c->address, r->port);
+  if (!r->port)
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server at %s routes the login to %s at port 0 "
+                         "(ENVCHANGE routing)",
+                         c->address, srv);
+  if (strlen(srv) >= sizeof a->route_host)
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server at %s routes the login to a server name "
+                         "of %zu bytes (ENVCHANGE routing), longer than a "
+                         "host name can be",
+                         c->address, strlen(srv));
+  a->routed = true;
+  a->route_port = r->port;
+  memcpy(a->route_host, srv, strlen(srv) + 1);
+  return TDSC_OK;
+}
+
 /* One round of the login response: LOGINACK, ENVCHANGEs, INFO/ERROR, SSPI
  * tokens (stepped through the mechanism, whose answer lands in a->token),
  * DONE.  TDSC__AGAIN when the rest has not arrived: the next call goes on
@@ -437,13 +477,9 @@ static tdsc_errc read_round(tdsc_conn *c, tdsc__attempt *a) {
       break;
     case TDSC__EV_ENVCHANGE:
       if (ev.u.envchange.type == TDSC__ENV_ROUTING) {
-        const tdsc__routing *r = &ev.u.envchange.routing;
-        return tdsc__err_set(&c->err, TDSC_E_ROUTING_UNSUPPORTED,
-                             "the server at %s routes this login to %s,%u "
-                             "(ENVCHANGE routing), which this version does "
-                             "not follow",
-                             c->address, r->server ? r->server : "?",
-                             r->port);
+        if ((rc = routing_take(c, a, &ev.u.envchange.routing)) != TDSC_OK)
+          return rc;
+        break;
       }
       if ((rc = tdsc__conn_envchange(c, &ev)) != TDSC_OK)
         return rc;

@@ -33,6 +33,10 @@ typedef enum tdsc__astate {
   TDSC__AS_DONE         /* logged in */
 } tdsc__astate;
 
+/* The routes (ENVCHANGE routing) a connect follows for one mechanism;
+ * one more is TDSC_E_ROUTING_TOO_MANY_HOPS. */
+#define TDSC__MAX_HOPS 5
+
 /* What PRELOGIN negotiated. */
 typedef enum { TDSC__TLS_NONE, TDSC__TLS_LOGIN_ONLY, TDSC__TLS_FULL } tdsc__tls_plan;
 
@@ -57,7 +61,8 @@ typedef struct tdsc__attempt {
 
   /* the machine */
   tdsc__astate st;
-  int64_t deadline; /* LoginTimeout, from the attempt's start */
+  int64_t deadline; /* LoginTimeout, from the attempt's start (0 until
+                       then; a routed attempt's is set before) */
   tdsc__tls_plan plan;
   struct tdsc__lookup *lk;    /* the host's lookup in flight */
   struct tdsc__ssrp_query *browser; /* SQL Browser asked */
@@ -73,6 +78,12 @@ typedef struct tdsc__attempt {
   tdsc_message first_error;
   bool have_error, ack, sspi;
   int round;
+  /* ENVCHANGE routing (MS-TDS 2.2.7.9) in the login response: the server
+   * accepted the login and sends the client to route_host,route_port
+   * (checked: TCP, a name, a port); connect.c follows it */
+  bool routed;
+  char route_host[256];
+  uint16_t route_port;
 
   /* what the last step waits for (TDSC__AGAIN): a descriptor and
    * TDSC__WANT_*, or TDSC__NO_POLLFD; a timer in ms (-1: none) besides
@@ -118,10 +129,10 @@ tdsc_errc tdsc__attempt_bind(tdsc_conn *c, tdsc__attempt *a);
  * (the server's answer does not tell a refused binding from refused
  * credentials). */
 void tdsc__attempt_binding_hint(tdsc_conn *c, const tdsc__attempt *a);
-/* Once the attempt ended with rc: its channel binding into the trail
- * entries just added (c->attempts, and c->err when it failed).  false:
- * out of memory. */
+/* Once the attempt ended: its channel binding into the trail entries just
+ * added (c->attempts, and c->err when in_err: it failed, or was routed).
+ * false: out of memory. */
 bool tdsc__attempt_binding_record(tdsc_conn *c, const tdsc__attempt *a,
-                                  tdsc_errc rc);
+                                  bool in_err);
 
 #endif

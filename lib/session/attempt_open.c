@@ -145,7 +145,10 @@ static tdsc_errc mech_enter(tdsc_conn *c, tdsc__attempt *a) {
  * Browser is asked first (the mechanism waits for the port, which its SPN
  * may name). */
 tdsc_errc tdsc__as_begin(tdsc_conn *c, tdsc__attempt *a) {
-  a->deadline = tdsc__deadline_in(c->opts.login_timeout * 1000);
+  /* a routed attempt keeps the deadline of the one routed (connect.c):
+   * LoginTimeout bounds the whole way to the server */
+  if (!a->deadline)
+    a->deadline = tdsc__deadline_in(c->opts.login_timeout * 1000);
   if (a->ep.kind == TDSC__EP_TCP && !a->ep.port)
     snprintf(c->address, sizeof c->address, "%s\\%s (SQL Browser)",
              a->ep.host, a->ep.instance);

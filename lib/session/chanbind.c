@@ -84,7 +84,7 @@ void tdsc__attempt_binding_hint(tdsc_conn *c, const tdsc__attempt *a) {
 }
 
 bool tdsc__attempt_binding_record(tdsc_conn *c, const tdsc__attempt *a,
-                                  tdsc_errc rc) {
+                                  bool in_err) {
   return tdsc__err_trail_binding(&c->attempts, a->binding) &&
-         (rc == TDSC_OK || tdsc__err_trail_binding(&c->err, a->binding));
+         (!in_err || tdsc__err_trail_binding(&c->err, a->binding));
 }

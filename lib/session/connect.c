@@ -14,8 +14,10 @@
 #include "clock.h"
 #include "transport/sock.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct tdsc__connecting {
   tdsc__target t;
@@ -27,6 +29,18 @@ struct tdsc__connecting {
   size_t from; /* the first endpoint worth trying */
   bool active; /* a runs */
   tdsc__attempt a;
+  /* Routing (MS-TDS 2.2.7.9): a login accepted with ENVCHANGE routing
+   * sends the mechanism's attempt on to x->route, within the first
+   * attempt's deadline; hops counts the routes followed for it, seen
+   * holds the servers logged in to on the way (a loop's evidence). */
+  int hops;
+  tdsc__endpoint route;
+  char route_name[300]; /* LOGIN7 ServerName there: "host,port" */
+  int64_t route_deadline;
+  struct {
+    char host[256];
+    uint16_t port;
+  } seen[TDSC__MAX_HOPS + 1];
 };
 
 void tdsc__connect_free(tdsc_conn *c) {
@@ -63,32 +77,96 @@ tdsc_errc tdsc__connect_start(tdsc_conn *c, const char *connstr) {
   return TDSC_OK;
 }
 
+/* The attempt a logged in and was routed: the next hop readied in x
+ * (TDSC_OK), or TDSC_E_ROUTING_TOO_MANY_HOPS (c->err) for a loop or one
+ * hop too many. */
+static tdsc_errc route_plan(tdsc_conn *c, struct tdsc__connecting *x,
+                            const tdsc__attempt *a) {
+  snprintf(x->seen[x->hops].host, sizeof x->seen[x->hops].host, "%s",
+           a->ep.host);
+  x->seen[x->hops].port = a->ep.port;
+  for (int k = 0; k <= x->hops; k++)
+    if (x->seen[k].port == a->route_port &&
+        !strcasecmp(x->seen[k].host, a->route_host))
+      return tdsc__err_set(&c->err, TDSC_E_ROUTING_TOO_MANY_HOPS,
+                           "the server at %s routes the login back to %s,%u, "
+                           "which %s (a routing loop)",
+                           c->address, a->route_host, a->route_port,
+                           k == x->hops ? "is itself"
+                           : k == 0     ? "was the server connected to first"
+                                        : "routed the login before");
+  if (x->hops == TDSC__MAX_HOPS)
+    return tdsc__err_set(&c->err, TDSC_E_ROUTING_TOO_MANY_HOPS,
+                         "the server at %s routes the login to %s,%u, a "
+                         "route more than the %d this client follows",
+                         c->address, a->route_host, a->route_port,
+                         TDSC__MAX_HOPS);
+  x->hops++;
+  memset(&x->route, 0, sizeof x->route);
+  x->route.kind = TDSC__EP_TCP;
+  memcpy(x->route.host, a->route_host, sizeof x->route.host);
+  x->route.port = a->route_port;
+  x->route.parallel = c->opts.multi_subnet;
+  snprintf(x->route_name, sizeof x->route_name, "%s,%u", a->route_host,
+           a->route_port);
+  x->route_deadline = a->deadline;
+  return TDSC_OK;
+}
+
+/* The attempt a ended with rc (routed: where the server sent it, or ""):
+ * its entry in the connect's trail (c->attempts) and, when it failed or
+ * was routed (a later hop may fail), in the failure's (c->err).  false:
+ * out of memory. */
+static bool trail_record(tdsc_conn *c, const tdsc__attempt *a, tdsc_errc rc,
+                         const char *routed) {
+  const char *via = tdsc__ep_name(a->ep.kind);
+  const char *mech = tdsc__mech_name(a->mech);
+  const tdsc_error *outcome = rc == TDSC_OK ? NULL : &c->err;
+  bool in_err = rc != TDSC_OK || *routed;
+  return tdsc__err_trail_add(&c->attempts, via, c->address, a->tls_used,
+                             mech, a->target, outcome) &&
+         tdsc__err_trail_routed(&c->attempts, routed) &&
+         (!in_err ||
+          (tdsc__err_trail_add(&c->err, via, c->address, a->tls_used, mech,
+                               a->target, outcome) &&
+           tdsc__err_trail_routed(&c->err, routed))) &&
+         tdsc__attempt_binding_record(c, a, in_err);
+}
+
 /* The attempt x->a ended with rc: its trail entry, then the next attempt
  * (TDSC__AGAIN: go on) or the connect's outcome. */
 static tdsc_errc attempt_ended(tdsc_conn *c, struct tdsc__connecting *x,
                                tdsc_errc rc) {
   tdsc__attempt *a = &x->a;
   x->active = false;
+  char routed[300] = "";
+  /* a routed login is followed; its hop stays in the failure's trail
+   * too, should a later hop fail */
+  bool follow = false;
+  if (rc == TDSC_OK && a->routed) {
+    snprintf(routed, sizeof routed, "%s,%u", a->route_host, a->route_port);
+    rc = route_plan(c, x, a);
+    follow = rc == TDSC_OK;
+  }
   if (rc != TDSC_OK) {
     tdsc__policy_fit_hint(c, a->ep.kind != TDSC__EP_TCP, x->t.host);
     tdsc__attempt_binding_hint(c, a);
   }
-  const char *via = tdsc__ep_name(a->ep.kind);
-  bool oom = !tdsc__err_trail_add(&c->attempts, via, c->address, a->tls_used,
-                                  tdsc__mech_name(a->mech), a->target,
-                                  rc == TDSC_OK ? NULL : &c->err) ||
-             (rc != TDSC_OK &&
-              !tdsc__err_trail_add(&c->err, via, c->address, a->tls_used,
-                                   tdsc__mech_name(a->mech), a->target,
-                                   &c->err)) ||
-             !tdsc__attempt_binding_record(c, a, rc);
-  bool unreachable = tdsc__endpoint_unreachable(rc);
+  bool oom = !trail_record(c, a, rc, routed);
+  /* a routed attempt's endpoint is not one of the plan's: its failure
+   * does not move the plan on, and the gateway did reach the server */
+  bool unreachable = !x->hops && tdsc__endpoint_unreachable(rc);
   tdsc__attempt_free(a);
   if (oom)
     return tdsc__err_oom(&c->err);
-  if (rc == TDSC_OK)
+  if (rc == TDSC_OK && !follow)
     return TDSC_OK;
+  /* the session the server routed is closed; the next hop connects
+   * anew (PRELOGIN, TLS verified for the routed host, login) */
   tdsc__conn_drop(c);
+  if (follow)
+    return TDSC__AGAIN;
+  x->hops = 0;
   /* Each transport in turn, while the server cannot be reached; once one
    * reaches it, the next mechanisms start there. */
   if (unreachable && x->e + 1 < x->neps) {
@@ -117,8 +195,14 @@ tdsc_errc tdsc__connect_poll(tdsc_conn *c) {
   tdsc_errc rc;
   for (;;) {
     if (!x->active) {
-      tdsc__attempt_init(&x->a, &x->eps[x->e], c->opts.mechs[x->i],
-                         x->t.name, x->t.host);
+      if (x->hops) {
+        tdsc__attempt_init(&x->a, &x->route, c->opts.mechs[x->i],
+                           x->route_name, x->route.host);
+        x->a.deadline = x->route_deadline;
+      } else {
+        tdsc__attempt_init(&x->a, &x->eps[x->e], c->opts.mechs[x->i],
+                           x->t.name, x->t.host);
+      }
       c->packet_size = TDSC__PKT_DEFAULT;
       x->active = true;
     }

@@ -203,6 +203,18 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
     "the instance metadata endpoint of managed identity (when "
     "IDENTITY_ENDPOINT and IDENTITY_HEADER are not set)",
     false}},
+  /* LOGIN7's fReadOnlyIntent (MS-TDS 2.2.6.4): an availability group's
+   * read-only routing sends such a login to a readable secondary. */
+  {TDSC__OPT_APP_INTENT, TDSC__OPTK_ENUM, "ReadWrite|ReadOnly", 0, 0,
+   {"ApplicationIntent", "Application Intent", "ReadWrite", NULL,
+    "ReadOnly: the application only reads (a server with read-only "
+    "routing may send the login to a readable secondary); ReadWrite",
+    false}},
+  {TDSC__OPT_MULTI_SUBNET, TDSC__OPTK_BOOL, NULL, 0, 0,
+   {"MultiSubnetFailover", "Multi Subnet Failover", "no", NULL,
+    "yes: try all of the host's addresses at once, not one after another "
+    "250 ms apart (an availability group listener across subnets)",
+    false}},
 };
 /* clang-format on */
 
@@ -487,6 +499,8 @@ static tdsc_errc typecheck(tdsc__options *o, tdsc_error *err) {
              : !strcasecmp(canon, "forward") ? TDSC__CANON_FORWARD
                                              : TDSC__CANON_REVERSE;
   parse_bool(o->value[TDSC__OPT_SPNEGO], &o->spnego);
+  o->read_only = !strcasecmp(o->value[TDSC__OPT_APP_INTENT], "ReadOnly");
+  parse_bool(o->value[TDSC__OPT_MULTI_SUBNET], &o->multi_subnet);
   parse_long(o->value[TDSC__OPT_BROWSER_PORT], 1, 65535, &o->browser_port);
   bool mars = false;
   parse_bool(o->value[TDSC__OPT_MARS], &mars);

@@ -53,6 +53,8 @@ typedef enum tdsc__opt_id {
   TDSC__OPT_ENTRA_TENANT,
   TDSC__OPT_ENTRA_AUTHORITY,
   TDSC__OPT_ENTRA_IMDS,
+  TDSC__OPT_APP_INTENT,
+  TDSC__OPT_MULTI_SUBNET,
   TDSC__OPT_COUNT
 } tdsc__opt_id;
 
@@ -113,6 +115,8 @@ typedef struct tdsc__options {
   tdsc__canon canon;
   bool spnego;
   long browser_port;
+  bool read_only; /* ApplicationIntent=ReadOnly: LOGIN7's fReadOnlyIntent */
+  bool multi_subnet; /* MultiSubnetFailover=yes: addresses in parallel */
 } tdsc__options;
 
 /* Parses an ODBC/ADO-style connection string into opts (cleared first).
@@ -176,6 +180,8 @@ typedef struct tdsc__endpoint {
   char host[256];     /* for TCP, SSRP and the SPN */
   char instance[128]; /* "" for the default instance */
   uint16_t port;      /* TCP; 0 = ask SQL Browser for the instance's */
+  bool parallel;      /* TCP: the host's addresses all at once
+                         (MultiSubnetFailover=yes) */
   char path[512];     /* pipe or rendezvous socket */
 } tdsc__endpoint;
 

@@ -211,6 +211,7 @@ tdsc_errc tdsc__endpoints_plan(const tdsc__options *o, const tdsc__target *t,
   }
   if (t->proto == TDSC__PROTO_TCP || t->proto == TDSC__PROTO_AUTO) {
     all[nall].kind = TDSC__EP_TCP;
+    all[nall].parallel = o->multi_subnet;
     /* host,port wins; an instance without a port asks SQL Browser */
     all[nall++].port = t->port ? t->port : t->instance[0] ? 0 : 1433;
   }
@@ -302,14 +303,16 @@ tdsc_errc tdsc__endpoint_opener(const tdsc__endpoint *ep, tdsc__addr *addrs,
   case TDSC__EP_TCP:
     break;
   }
-  return tdsc__tcp_open(ep->host, ep->port, addrs, naddr, out, err);
+  return tdsc__tcp_open(ep->host, ep->port, addrs, naddr, ep->parallel, out,
+                        err);
 }
 
 tdsc_errc tdsc__endpoint_open(const tdsc__endpoint *ep, int64_t deadline,
                               tdsc__io **io, char *address, size_t cap,
                               tdsc_error *err) {
   *io = NULL;
-  if (ep->kind == TDSC__EP_TCP) /* it waits on every attempt at once */
+  if (ep->kind == TDSC__EP_TCP && !ep->parallel) /* it waits on every
+                                                    attempt at once */
     return tdsc__tcp_connect(ep->host, ep->port, deadline, io, address, cap,
                              err);
   tdsc__opener *o;

@@ -230,9 +230,13 @@ tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
  * It waits for one socket to be writable: the newest attempt; while older
  * ones are still in flight the timer is at most 50 ms, so the one that
  * answers first is found within that (tdsc__tcp_connect waits on all of
- * them at once).  Freeing it closes the attempts that did not win. */
+ * them at once).  Freeing it closes the attempts that did not win.
+ * parallel: every address starts at once instead of one after another
+ * (MultiSubnetFailover=: a listener with an address in each subnet, of
+ * which only the active one answers). */
 tdsc_errc tdsc__tcp_open(const char *host, uint16_t port, tdsc__addr *addrs,
-                         size_t naddr, tdsc__opener **out, tdsc_error *err);
+                         size_t naddr, bool parallel, tdsc__opener **out,
+                         tdsc_error *err);
 
 /* Named pipe, POSIX (pipe_posix.c): on POSIX a named-pipe target is an
  * AF_UNIX stream socket carrying TDS packets as they are (DESIGN,

@@ -126,6 +126,7 @@ typedef struct tcp_opener {
   size_t next;        /* next address to start */
   size_t inflight;    /* attempts with an open fd */
   int64_t next_start; /* when the next address may start */
+  bool parallel;      /* every address at once (no RFC 8305 delay) */
 } tcp_opener;
 
 /* Starts a non-blocking connect; returns 1 connected, 0 in flight, -1
@@ -169,7 +170,8 @@ static const tdsc__opener_ops tcp_opener_ops = {.step = tcp_open_step,
                                                 .free = tcp_open_free};
 
 tdsc_errc tdsc__tcp_open(const char *host, uint16_t port, tdsc__addr *addrs,
-                         size_t naddr, tdsc__opener **out, tdsc_error *err) {
+                         size_t naddr, bool parallel, tdsc__opener **out,
+                         tdsc_error *err) {
   *out = NULL;
   tcp_opener *c = NULL;
   tdsc_errc rc;
@@ -184,6 +186,7 @@ tdsc_errc tdsc__tcp_open(const char *host, uint16_t port, tdsc__addr *addrs,
   }
   c->base.ops = &tcp_opener_ops;
   c->port = port;
+  c->parallel = parallel;
   if (!addrs) {
     if ((rc = tdsc__resolve(host, port, SOCK_STREAM, &addrs, &naddr, err)) !=
         TDSC_OK)
@@ -346,8 +349,8 @@ static tdsc_errc tcp_open_step(tdsc__opener *o, int64_t deadline,
       if (r == 1)
         return adopt(c, i, out, addrbuf, addrlen, err);
       /* RFC 8305 5: the next address starts after the delay, or at once
-       * when this one has already failed. */
-      c->next_start = r == 0 ? tdsc__now_ms() + STAGGER_MS : 0;
+       * when this one has already failed, or when all start in parallel. */
+      c->next_start = r == 0 && !c->parallel ? tdsc__now_ms() + STAGGER_MS : 0;
       continue;
     }
     if (c->inflight == 0 || tdsc__ms_left(deadline) == 0)
@@ -373,7 +376,7 @@ tdsc_errc tdsc__tcp_connect(const char *host, uint16_t port, int64_t deadline,
                             tdsc_error *err) {
   *out = NULL;
   tdsc__opener *o = NULL;
-  tdsc_errc rc = tdsc__tcp_open(host, port, NULL, 0, &o, err);
+  tdsc_errc rc = tdsc__tcp_open(host, port, NULL, 0, false, &o, err);
   while (rc == TDSC_OK) {
     tdsc__open_wait w;
     rc = tcp_open_step(o, deadline, out, addrbuf, addrlen, &w, err);

@@ -442,7 +442,6 @@ static const struct {
 } lies[] = {
     {"bad-encryption", TDSC_E_PROTOCOL, "0x07"},
     {"wrong-packet-type", TDSC_E_PROTOCOL, "type 0x01"},
-    {"route", TDSC_E_ROUTING_UNSUPPORTED, "replica.example,21433"},
     {"no-loginack", TDSC_E_PROTOCOL, "LOGINACK"},
     {"bad-packet-size", TDSC_E_PROTOCOL, "'12'"},
 };

@@ -142,7 +142,7 @@ reset|reset_after_prelogin|tcp|sql||CONN_RESET|
 closed|close_after_prelogin|tcp|sql||CONN_CLOSED|
 garbage-prelogin|garbage_prelogin|tcp|sql||PROTOCOL|
 tds73-server|tds73|tcp|sql||PROTOCOL_VERSION|
-routing|route|tcp|sql||ROUTING_UNSUPPORTED|
+routing-loop|route|tcp|sql||ROUTING_TOO_MANY_HOPS|
 unknown-keyword|healthy|tcp|sql|Colour=blue|UNKNOWN_KEYWORD|
 EOF
 }

@@ -135,6 +135,24 @@ done
 grep -q '^verdict: all checks passed; mechanisms that work: sql$' "$tmp/out.txt"
 check "healthy: the text report ends with the verdict" $?
 
+# A gateway that routes every login to the world's server (ENVCHANGE
+# routing): the doctor's connect follows it, and its report names the hop.
+rm -f "$tmp/gw.ready"
+timeout -k 10 120 "$PYTHON3" "$src/tests/server/tdsserver.py" \
+	--host 127.0.0.1 --port 0 --db "$tmp/gw.sqlite" --user "$SERVER_USER" \
+	--cert "$certs/server.pem" --key "$certs/server.key" \
+	--route-to "localhost,$kport" >"$tmp/gw.ready" 2>>"$tmp/server.err" &
+gw_pid=$!
+wait_line "$tmp/gw.ready" '^READY ' "$gw_pid" || { echo "no gateway"; exit 1; }
+gw_port=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$tmp/gw.ready")
+doctor "routed" "Server=tcp:localhost,$gw_port;$(base_cs sql)"
+exit_is 0
+expect connect ok "" "to localhost,$kport"
+grep -q "routed 1  *to localhost,$kport" "$tmp/out.txt"
+check "routed: the text report names the hop" $?
+kill "$gw_pid"
+wait "$gw_pid" 2>/dev/null
+
 # The local server with Kerberos, as a user meets it: no port, shared
 # memory first; never the TCP SPN nor port 1433 it does not use.
 doctor "healthy local kerberos" "Server=(local);$(base_cs kerberos)"

@@ -428,8 +428,9 @@ START_TEST(resumable_tcp_connect_by_poll_alone) {
   tdsc_error *err = err_new();
   tdsc__opener *o = NULL;
   /* localhost: ::1 first, where nothing listens, then 127.0.0.1 */
-  ck_assert_int_eq(
-      tdsc__tcp_open("localhost", (uint16_t)g_port, NULL, 0, &o, err), TDSC_OK);
+  ck_assert_int_eq(tdsc__tcp_open("localhost", (uint16_t)g_port, NULL, 0, false,
+                                  &o, err),
+                   TDSC_OK);
   tdsc__io *io = NULL;
   char addr[TDSC__ADDR_TEXT_LEN];
   tdsc_errc rc;
@@ -455,8 +456,9 @@ START_TEST(resumable_tcp_connect_by_poll_alone) {
 
   /* nothing listening: the step ends with the connect's own failure */
   int port = free_port();
-  ck_assert_int_eq(
-      tdsc__tcp_open("127.0.0.1", (uint16_t)port, NULL, 0, &o, err), TDSC_OK);
+  ck_assert_int_eq(tdsc__tcp_open("127.0.0.1", (uint16_t)port, NULL, 0, false,
+                                  &o, err),
+                   TDSC_OK);
   for (;;) {
     rc = tdsc__opener_step(o, tdsc__deadline_in(5000), &io, NULL, 0, &w, err);
     if (rc != TDSC__AGAIN)

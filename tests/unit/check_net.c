@@ -295,6 +295,83 @@ START_TEST(tcp_several_failures_report_the_most_informative) {
 }
 END_TEST
 
+/* A listener on the IPv4 loopback address ip (host order) at *port (0:
+ * any; then set); -1 when it cannot bind. */
+static int listener_at(uint32_t ip, int backlog, uint16_t *port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons(*port),
+                          .sin_addr.s_addr = htonl(ip)};
+  socklen_t sl = sizeof a;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+      listen(fd, backlog) < 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &sl) < 0) {
+    close(fd);
+    return -1;
+  }
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+/* MultiSubnetFailover (the opener's parallel): TWO_NAME's first address
+ * is a silent server (a full accept queue drops SYNs), its second a live
+ * one on the same port.  One after another (RFC 8305), the first step
+ * leaves the second address for later (its timer is the connection
+ * attempt delay); in parallel both start at once (the step only rechecks
+ * the attempts in flight, 50 ms at most, or has already connected).  The
+ * live address wins either way. */
+START_TEST(tcp_parallel_starts_every_address_at_once) {
+  uint16_t port = 0;
+  int silent = listener_at(0x7F000001, 0, &port);
+  ck_assert_int_ge(silent, 0);
+  int live = listener_at(0x7F000002, 16, &port);
+  ck_assert_int_ge(live, 0);
+  tdsc_error err = {0};
+  tdsc__io *filler[3] = {NULL, NULL, NULL};
+  size_t nfill = 0;
+  for (; nfill < 3; nfill++)
+    if (tdsc__tcp_connect("127.0.0.1", port, tdsc__deadline_in(150),
+                          &filler[nfill], NULL, 0, &err) != TDSC_OK)
+      break;
+  ck_assert_msg(nfill >= 1 && nfill < 3,
+                "the accept queue never filled (%zu connections)", nfill);
+  for (int parallel = 0; parallel < 2; parallel++) {
+    tdsc__opener *o = NULL;
+    ck_assert_int_eq(
+        tdsc__tcp_open(TWO_NAME, port, NULL, 0, parallel, &o, &err), TDSC_OK);
+    tdsc__io *io = NULL;
+    char addr[TDSC__ADDR_TEXT_LEN] = "";
+    tdsc__open_wait w;
+    int64_t dl = tdsc__deadline_in(5000);
+    tdsc_errc rc = tdsc__opener_step(o, dl, &io, addr, sizeof addr, &w, &err);
+    if (!parallel) {
+      ck_assert_int_eq(rc, TDSC__AGAIN);
+      ck_assert_msg(w.timer_ms > 100, "timer %d ms", w.timer_ms);
+    } else {
+      ck_assert_msg(rc == TDSC_OK || (rc == TDSC__AGAIN && w.timer_ms <= 50),
+                    "rc %d, timer %d ms", (int)rc, w.timer_ms);
+    }
+    while (rc == TDSC__AGAIN) {
+      struct pollfd p = {.fd = (int)w.fd, .events = POLLOUT};
+      ck_assert_int_ge(poll(&p, w.fd == TDSC__NO_POLLFD ? 0 : 1, w.timer_ms),
+                       0);
+      rc = tdsc__opener_step(o, dl, &io, addr, sizeof addr, &w, &err);
+    }
+    ck_assert_msg(rc == TDSC_OK, "%s", err.message ? err.message : "");
+    ck_assert_msg(strstr(addr, "127.0.0.2:"), "%s", addr);
+    tdsc__io_destroy_all(io);
+    tdsc__opener_free(o);
+  }
+  for (size_t i = 0; i < nfill; i++)
+    tdsc__io_destroy_all(filler[i]);
+  close(silent);
+  close(live);
+  tdsc__err_clear(&err);
+}
+END_TEST
+
 START_TEST(tcp_unknown_host_is_host_not_found) {
   tdsc_error err = {0};
   tdsc__io *io = NULL;
@@ -1273,6 +1350,7 @@ int main(void) {
   tcase_add_test(tc, tcp_localhost_reaches_ipv6_only_and_ipv4_only_listeners);
   tcase_add_test(tc, tcp_closed_port_is_refused_naming_host_and_addresses);
   tcase_add_test(tc, tcp_several_failures_report_the_most_informative);
+  tcase_add_test(tc, tcp_parallel_starts_every_address_at_once);
   tcase_add_test(tc, tcp_unknown_host_is_host_not_found);
   tcase_add_test(tc, tcp_silent_server_is_conn_timeout_near_deadline);
   tcase_add_test(tc, tcp_silent_peer_is_read_timeout);

@@ -427,6 +427,47 @@ START_TEST(mars_false_is_accepted_true_refused) {
 }
 END_TEST
 
+START_TEST(application_intent_is_read_only_or_read_write) {
+  ck_assert_int_eq(parse("Server=h"), TDSC_OK);
+  ck_assert(!o.read_only); /* ReadWrite by default */
+  ck_assert_int_eq(parse("ApplicationIntent=ReadOnly"), TDSC_OK);
+  ck_assert(o.read_only);
+  ck_assert_int_eq(parse("Application Intent=readonly"), TDSC_OK);
+  ck_assert(o.read_only);
+  ck_assert_int_eq(parse("ApplicationIntent=READWRITE"), TDSC_OK);
+  ck_assert(!o.read_only);
+  ck_assert_int_eq(parse("ApplicationIntent=Read"), TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "ApplicationIntent"));
+  ck_assert_ptr_nonnull(strstr(tdsc_error_message(&err), "ReadOnly"));
+}
+END_TEST
+
+/* MultiSubnetFailover=yes makes the TCP endpoints (a routed one too,
+ * connect.c) start their addresses in parallel; no by default. */
+START_TEST(multi_subnet_failover_connects_in_parallel) {
+  tdsc__target t;
+  tdsc__endpoint eps[TDSC__MAX_ENDPOINTS];
+  size_t n = 0;
+  ck_assert_int_eq(parse("Server=tcp:db.example,1433"), TDSC_OK);
+  ck_assert(!o.multi_subnet);
+  ck_assert_int_eq(tdsc__target_parse("tcp:db.example,1433", &t, &err),
+                   TDSC_OK);
+  ck_assert_int_eq(tdsc__endpoints_plan(&o, &t, eps, &n, &err), TDSC_OK);
+  ck_assert_uint_eq(n, 1);
+  ck_assert(!eps[0].parallel);
+  ck_assert_int_eq(
+      parse("Server=tcp:db.example,1433;MultiSubnetFailover=yes"), TDSC_OK);
+  ck_assert(o.multi_subnet);
+  ck_assert_int_eq(tdsc__endpoints_plan(&o, &t, eps, &n, &err), TDSC_OK);
+  ck_assert_uint_eq(n, 1);
+  ck_assert(eps[0].parallel);
+  ck_assert_int_eq(parse("MultiSubnetFailover=maybe"),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(
+      strstr(tdsc_error_message(&err), "MultiSubnetFailover"));
+}
+END_TEST
+
 START_TEST(foreign_keywords_say_what_to_do_instead) {
   ck_assert_int_eq(parse("Driver={ODBC Driver 18 for SQL Server};Server=h"),
                    TDSC_E_UNKNOWN_KEYWORD);
@@ -1054,6 +1095,8 @@ static Suite *session_suite(void) {
   tcase_add_test(opt, the_spn_follows_the_canonicalization_rule);
   tcase_add_test(opt, integrated_security_selects_the_integrated_mechanisms);
   tcase_add_test(opt, mars_false_is_accepted_true_refused);
+  tcase_add_test(opt, application_intent_is_read_only_or_read_write);
+  tcase_add_test(opt, multi_subnet_failover_connects_in_parallel);
   tcase_add_test(opt, foreign_keywords_say_what_to_do_instead);
   tcase_add_test(opt, an_unknown_keyword_names_the_closest_known_one);
   tcase_add_test(opt, the_library_reads_the_password_from_the_environment);

@@ -105,6 +105,13 @@ static void trail_facts(doc_check *c, const tdsc_conn *conn,
       snprintf(key, sizeof key, "channel binding %zu", n);
       doc_fact_add(c, key, "%s", cb);
     }
+    /* a gateway or read-only routing sent the login on: the next
+     * attempt is the hop (ENVCHANGE routing) */
+    const char *to = tdsc_attempt_routed_to(a);
+    if (*to) {
+      snprintf(key, sizeof key, "routed %zu", n);
+      doc_fact_add(c, key, "to %s", to);
+    }
   }
 }
 

@@ -11,7 +11,7 @@ import time
 from .acceptors import (MSG_18452, gss_acceptor_creds, gss_token_kind,
                         krb5_error_name, map_principal, mech_name,
                         ntlm_error_name, ntlm_offer, ntlm_v1_response)
-from . import epa, fedauth, liar
+from . import epa, fedauth, liar, routing
 from .log import log
 from .shm import ShmSock
 from .sqldb import SQLiteDB
@@ -269,14 +269,7 @@ class LoginMixin:
             out = [o for o in out if o[0] != TOK_LOGINACK]
         elif cfg.misbehave == 'bad-packet-size':
             out[-1] = tok_envchange(4, '12', '4096')
-        elif cfg.misbehave == 'route':
-            # ENVCHANGE routing (2.2.7.9): type 20, RoutingDataValueLength,
-            # protocol 0 (TCP), port, server name (US_VARCHAR); old value 0
-            name = 'replica.example'.encode('utf-16-le')
-            val = (bytes([0]) + struct.pack('<HH', 21433, len(name) // 2)
-                   + name)
-            body = bytes([20]) + struct.pack('<H', len(val)) + val + b'\x00\x00'
-            out.append(struct.pack('<BH', TOK_ENVCHANGE, len(body)) + body)
+        out.append(routing.token(self, tf))
         if fext:
             ack = b''
             if 0x02 in features:  # entra: FEDAUTH (fedauth.py)

@@ -10,7 +10,7 @@ import ssl
 import sys
 import threading
 
-from . import epa, fedauth, liar, tds_stream
+from . import epa, fedauth, liar, routing, tds_stream
 from .acceptors import parse_map, setup_ntlm
 from .listeners import PipeListener, SSRPResponder, ShmListener
 from .log import log, set_log_file
@@ -110,6 +110,7 @@ def main(argv=None):
     liar.add_arguments(ap)
     fedauth.add_arguments(ap)  # entra
     epa.add_arguments(ap)
+    routing.add_arguments(ap)
     args = ap.parse_args(argv)
 
     tds_stream.plp_unknown_length = args.plp_unknown_length
@@ -128,6 +129,7 @@ def main(argv=None):
     liar.configure(cfg, args)  # after misbehave: tds-downgrade sets it
     fedauth.configure(cfg, args)  # entra
     epa.configure(cfg, args)
+    routing.configure(cfg, args)
     cfg.cert, cfg.key = args.cert, args.key or args.cert
     cfg.tls_min, cfg.tls_max = args.tls_min, args.tls_max
     cfg.users = {}
@@ -187,6 +189,7 @@ def main(argv=None):
     lsock.listen(64)
     lsock.settimeout(0.2)
     port = lsock.getsockname()[1]
+    cfg.host, cfg.port = args.host, port  # --misbehave route: to itself
     log('listening on %s port %d encryption=%s strict=%s misbehave=%s' % (
         args.host, port, args.encryption, args.strict, args.misbehave))
 
