@@ -1,14 +1,16 @@
 /* The token sources' HTTP (http.h) through libcurl: TLS verified as
- * libcurl does by default (peer and host name), CAFile= as its CA bundle,
- * http and https only, no redirects followed (a token request that is
- * redirected goes nowhere else), no signals (it runs on a worker
- * thread).  libcurl initialises itself on first use (thread-safe since
- * 7.84, the CURL_VERSION_THREADSAFE feature). */
+ * libcurl does by default (peer and host name), CAFile= trusted besides
+ * the system's CAs (the identity provider's certificate is a public CA's
+ * even where the SQL Server's is a private one), http and https only, no
+ * redirects followed (a token request that is redirected goes nowhere else), no
+ * signals (it runs on a worker thread).  libcurl initialises itself on first
+ * use (thread-safe since 7.84, the CURL_VERSION_THREADSAFE feature). */
 #include "config.h"
 
 #include "auth/http.h"
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,14 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     return 0; /* CURLE_WRITE_ERROR: named below */
   tdsc__buf_put(&h->resp, p, k);
   return h->resp.oom ? 0 : k;
+}
+
+/* libcurl's OpenSSL context, its default CAs loaded: CAFile= added. */
+static CURLcode add_cafile(CURL *e, void *ssl_ctx, void *cafile) {
+  (void)e;
+  return SSL_CTX_load_verify_locations(ssl_ctx, cafile, NULL) == 1
+             ? CURLE_OK
+             : CURLE_SSL_CACERT_BADFILE;
 }
 
 static tdsc__http_result classify(CURLcode rc) {
@@ -74,7 +84,12 @@ void tdsc__http_perform(tdsc__http *h) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, h);
   if (h->timeout_ms > 0)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-  if (h->cafile)
+  /* CURLOPT_CAINFO would replace the system's CAs: added instead, where
+   * libcurl's TLS is OpenSSL (Debian's libcurl4-openssl-dev) */
+  if (h->cafile &&
+      (curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, add_cafile) != CURLE_OK ||
+       curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, (void *)h->cafile) !=
+           CURLE_OK))
     curl_easy_setopt(e, CURLOPT_CAINFO, h->cafile);
   if (hdrs)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
