@@ -68,6 +68,16 @@ static bool loopback(const char *h, size_t n) {
  * and never leaves the host. */
 static tdsc_errc endpoint_check(const char *url, const char *from, bool imds,
                                 tdsc_error *err) {
+  /* user:password@host (RFC 3986 3.2.1): a secret, which every message
+   * naming the endpoint would quote */
+  const char *auth = strstr(url, "://");
+  if (auth && memchr(auth + 3, '@', strcspn(auth + 3, "/?#")))
+    return tdsc__err_set(err, TDSC_E_ENTRA_ENDPOINT_INSECURE,
+                         "the token endpoint from %s carries credentials in "
+                         "its address (user:password@host), which would be "
+                         "quoted wherever the endpoint is named: give the "
+                         "address alone",
+                         from);
   if (!strncasecmp(url, "https://", 8) && url[8])
     return TDSC_OK;
   if (!strncasecmp(url, "http://", 7)) {

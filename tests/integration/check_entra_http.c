@@ -346,6 +346,15 @@ START_TEST(endpoint_out_of_reach_or_insecure_or_incomplete) {
   rc = connect_with(&c, "Authentication=entra-msi;EntraIMDS=http://10.1.2.3");
   expect(c, rc, TDSC_E_ENTRA_ENDPOINT_INSECURE, "10.1.2.3");
   tdsc_conn_free(c);
+  /* credentials in the address: refused, and never quoted */
+  rc = connect_with(&c, "Authentication=entra-sp;UID=" CLIENT ";PWD=" SECRET
+                        ";EntraTenant=" TENANT
+                        ";EntraAuthority=https://me:Hunter-2-pw@login.example."
+                        "test");
+  const tdsc_error *ui =
+      expect(c, rc, TDSC_E_ENTRA_ENDPOINT_INSECURE, "credentials");
+  ck_assert_ptr_null(strstr(tdsc_error_report(ui), "Hunter-2-pw"));
+  tdsc_conn_free(c);
   /* what is missing is named, and the mechanism is only passed over */
   rc = connect_with(&c, "Authentication=entra-sp,kerberos;UID=" CLIENT
                         ";PWD=" SECRET ";EntraAuthority=%s;KrbCCache=FILE:%s/none",
