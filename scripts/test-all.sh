@@ -142,6 +142,8 @@ tests/unit/check_replay
 tests/unit/check_tls_diag
 tests/integration/check_tls
 tests/integration/check_entra
+tests/integration/check_entra_http
+tests/integration/check_routing
 tests/fuzz/fuzz_tokens
 tests/fuzz/fuzz_prelogin
 tests/fuzz/fuzz_login
