@@ -10,6 +10,10 @@ krb5-admin-server krb5-user python3-gssapi faketime
 gss-ntlmssp winbind python3-ntlm-auth libzip-dev
 libcurl4-openssl-dev
 dpkg-dev debhelper lintian"
+# libcurl's own static dependencies (pkg-config --static --libs libcurl),
+# for the static pkg-config consumer, which links libtdsclient.a
+pkgs="$pkgs libnghttp2-dev librtmp-dev libssh2-1-dev libpsl-dev libldap-dev
+libzstd-dev libbrotli-dev libidn2-dev"
 # tshark reads captures of the test sessions; tedious runs on Node and
 # installs with npm.  A machine may bring its own Node (with npm), which
 # Debian's packages would conflict with: those only where none is.
