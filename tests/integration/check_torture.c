@@ -3,7 +3,10 @@
  * column kind read with every getter, a failing statement, close) fails;
  * then the same for NTLM and Kerberos logins bound to their TLS session
  * (Extended Protection required: the channel bindings, NTLMv2's messages
- * and keys, GSSAPI's calls on the worker, TLS) and a query.
+ * and keys, GSSAPI's calls on the worker, TLS) and a query; and a login
+ * that a gateway routes to a replica (ENVCHANGE routing: the connect
+ * again, TLS verified for the routed host, the hops' trail); the last two
+ * also through the non-blocking connect.
  * Each run must end without a crash or a leak (AddressSanitizer and
  * valgrind see to that), report TDSC_E_NO_MEMORY and no other code (or,
  * for an allocation the library can do without, change nothing the
@@ -18,6 +21,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +29,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static th_server srv, epa_srv;
+static th_server srv, epa_srv, gateway, replica;
 static th_realm realm;
 static char users[600], cafile[600], keytab[600], krbmap[200];
 static int epa_port;
@@ -142,6 +146,26 @@ static void fds_same(const fds *before, long n) {
   }
 }
 
+/* Connects through the non-blocking API (tdsc_conn_connect_start and
+ * _poll): the waker of each call on the worker, the pending states. */
+static bool nonblocking;
+
+static tdsc_errc connect_nb(tdsc_conn *c, const char *cs) {
+  tdsc_errc rc = tdsc_conn_connect_start(c, cs);
+  while (rc == TDSC_E_WOULD_BLOCK) {
+    struct pollfd p = {.fd = tdsc_conn_socket(c), .events = 0};
+    int w = tdsc_conn_wants(c);
+    p.events = (short)((w & TDSC_WANT_READ ? POLLIN : 0) |
+                       (w & TDSC_WANT_WRITE ? POLLOUT : 0));
+    /* no ck_assert while armed: check allocates */
+    if (poll(&p, p.fd == TDSC_INVALID_SOCKET ? 0 : 1, tdsc_conn_timeout_ms(c)) <
+        0)
+      abort();
+    rc = tdsc_conn_connect_poll(c);
+  }
+  return rc;
+}
+
 /* One session over cs with the Nth allocation failing (with typed, the
  * query over every column kind and the failing statement too); true when
  * it failed. */
@@ -156,7 +180,7 @@ static bool session(long n, seen *s, const char *cs, bool typed) {
     s->no_memory = true; /* the only way it fails */
     return true;
   }
-  tdsc_errc rc = tdsc_conn_connect(c, cs);
+  tdsc_errc rc = nonblocking ? connect_nb(c, cs) : tdsc_conn_connect(c, cs);
   note(s, c, rc, "connect");
   if (rc == TDSC_OK && typed) {
     query(s, c, "SELECT * FROM typed ORDER BY id", "typed");
@@ -280,6 +304,49 @@ START_TEST(every_allocation_failure_in_a_bound_login) {
 }
 END_TEST
 
+/* A gateway routes the login to the replica (check_routing's world): two
+ * TLS sessions verified, two logins, the trail's hops. */
+START_TEST(every_allocation_failure_in_a_routed_login) {
+  char cs[1024];
+  snprintf(cs, sizeof cs,
+           "Server=tcp:localhost,%d;UID=sa;PWD=Secret-123;CAFile=%s;"
+           "LoginTimeout=5",
+           gateway.port, cafile);
+  torture(cs, false, 50, NULL);
+}
+END_TEST
+
+/* The routed login and the bound Kerberos one through the non-blocking
+ * API: GSSAPI's calls on the worker, each with its waker. */
+START_TEST(every_allocation_failure_in_a_non_blocking_login) {
+  char cs[1024];
+  if (_i == 0)
+    snprintf(cs, sizeof cs,
+             "Server=tcp:localhost,%d;UID=sa;PWD=Secret-123;CAFile=%s;"
+             "LoginTimeout=5",
+             gateway.port, cafile);
+  else
+    snprintf(cs, sizeof cs,
+             "Server=tcp:localhost,%d;CAFile=%s;LoginTimeout=5;"
+             "ServerSPN=MSSQLSvc/localhost:%d;Authentication=kerberos;"
+             "SPNEGO=yes",
+             epa_port, cafile, epa_port);
+  nonblocking = true;
+  torture(cs, false, 50, NULL);
+  nonblocking = false;
+}
+END_TEST
+
+static bool routing_world(void) {
+  if (!th_server_start(&replica, "--server-name", "REPLICA",
+                       (const char *)NULL))
+    return false;
+  char to[64];
+  snprintf(to, sizeof to, "localhost,%d", replica.port);
+  return th_server_start(&gateway, "--server-name", "GATEWAY", "--route-to", to,
+                         (const char *)NULL);
+}
+
 /* alice: a Kerberos principal with a TGT and an NTLM account, both mapped
  * to the login TDSC\alice, on a server with Extended Protection required
  * (as check_epa's). */
@@ -321,15 +388,20 @@ int main(void) {
   af_trace = stop_here;
   int rc = EXIT_FAILURE;
   if (th_server_start(&srv, "--encryption", "not_sup", (const char *)NULL) &&
-      epa_world()) {
+      epa_world() && routing_world()) {
     Suite *s = suite_create("torture");
     TCase *tc = tcase_create("alloc");
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, every_allocation_failure_reports_no_memory);
     tcase_add_loop_test(tc, every_allocation_failure_in_a_bound_login, 0, 4);
+    tcase_add_test(tc, every_allocation_failure_in_a_routed_login);
+    tcase_add_loop_test(tc, every_allocation_failure_in_a_non_blocking_login, 0,
+                        2);
     suite_add_tcase(s, tc);
     rc = th_run_suite(s);
   }
+  th_server_stop(&gateway);
+  th_server_stop(&replica);
   th_server_stop(&epa_srv);
   th_realm_destroy(&realm);
   th_server_stop(&srv);
