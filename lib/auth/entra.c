@@ -153,10 +153,11 @@ static tdsc_errc diagnose(entra_state *s, const char *audience,
                          "access token can be (%u)",
                          s->len, MAX_TOKEN);
   if (!tdsc__jwt_decode(s->token, &cl, why, sizeof why))
-    return tdsc__err_set(err, TDSC_E_ENTRA_TOKEN_MALFORMED,
-                         "the access token (%zu bytes, not shown) is not a "
-                         "JWT: %s",
-                         s->len, why);
+    return cl.oom ? tdsc__err_oom(err)
+                  : tdsc__err_set(err, TDSC_E_ENTRA_TOKEN_MALFORMED,
+                                  "the access token (%zu bytes, not shown) "
+                                  "is not a JWT: %s",
+                                  s->len, why);
   if (!cl.has_exp)
     return tdsc__err_set(err, TDSC_E_ENTRA_TOKEN_MALFORMED,
                          "the access token (%zu bytes, not shown) has no exp "

@@ -17,7 +17,8 @@ typedef enum tdsc__http_result {
   TDSC__HTTP_UNREACHABLE, /* refused, no such host, TLS failed, reset */
   TDSC__HTTP_TIMEOUT,     /* timeout_ms passed */
   TDSC__HTTP_FAILED,      /* anything else (why says it) */
-  TDSC__HTTP_ABSENT       /* this build has no HTTP */
+  TDSC__HTTP_ABSENT,      /* this build has no HTTP */
+  TDSC__HTTP_NO_MEMORY    /* an allocation failed, ours or the library's */
 } tdsc__http_result;
 
 typedef struct tdsc__http {

@@ -38,6 +38,8 @@ static CURLcode add_cafile(CURL *e, void *ssl_ctx, void *cafile) {
 
 static tdsc__http_result classify(CURLcode rc) {
   switch (rc) {
+  case CURLE_OUT_OF_MEMORY:
+    return TDSC__HTTP_NO_MEMORY;
   case CURLE_OPERATION_TIMEDOUT:
     return TDSC__HTTP_TIMEOUT;
   case CURLE_COULDNT_RESOLVE_HOST:
@@ -59,11 +61,11 @@ void tdsc__http_perform(tdsc__http *h) {
   struct curl_slist *hdrs = NULL;
   char errbuf[CURL_ERROR_SIZE] = "";
   CURL *e = curl_easy_init();
-  h->res = TDSC__HTTP_FAILED;
-  if (!e) {
-    snprintf(h->why, sizeof h->why, "libcurl could not start (no memory?)");
+  /* curl_easy_init and curl_slist_append fail only for memory */
+  h->res = TDSC__HTTP_NO_MEMORY;
+  snprintf(h->why, sizeof h->why, "no memory for the HTTP request");
+  if (!e)
     return;
-  }
   for (size_t i = 0; i < sizeof h->headers / sizeof h->headers[0]; i++) {
     if (!h->headers[i])
       continue;
@@ -72,6 +74,7 @@ void tdsc__http_perform(tdsc__http *h) {
       goto done;
     hdrs = n;
   }
+  h->why[0] = 0;
   curl_easy_setopt(e, CURLOPT_URL, h->url);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -102,7 +105,10 @@ void tdsc__http_perform(tdsc__http *h) {
     h->res = TDSC__HTTP_OK;
   } else {
     h->res = classify(rc);
-    if (rc == CURLE_WRITE_ERROR)
+    if (rc == CURLE_WRITE_ERROR && h->resp.oom) {
+      h->res = TDSC__HTTP_NO_MEMORY;
+      snprintf(h->why, sizeof h->why, "no memory for the answer");
+    } else if (rc == CURLE_WRITE_ERROR)
       snprintf(h->why, sizeof h->why, "the answer is larger than %u bytes",
                MAX_BODY);
     else

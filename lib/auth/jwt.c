@@ -31,16 +31,17 @@ static int b64url_val(unsigned char ch) {
 }
 
 /* Decodes n characters of base64url into a malloc'd buffer (*out, *outn).
- * False for a character outside the alphabet or an impossible length. */
-static bool b64url_decode(const char *s, size_t n, uint8_t **out,
-                          size_t *outn) {
+ * False for a character outside the alphabet or an impossible length, or
+ * (*oom) for memory. */
+static bool b64url_decode(const char *s, size_t n, uint8_t **out, size_t *outn,
+                          bool *oom) {
   while (n && s[n - 1] == '=') /* tolerated, though RFC 7515 omits it */
     n--;
   if (n % 4 == 1)
     return false;
   uint8_t *b = malloc(n * 3 / 4 + 1);
   if (!b)
-    return false;
+    return *oom = true, false;
   size_t o = 0;
   uint32_t acc = 0;
   int bits = 0;
@@ -356,8 +357,11 @@ bool tdsc__jwt_decode(const char *token, tdsc__jwt_claims *c, char *why,
     const char *name = i ? "claims (payload)" : "header";
     uint8_t *b = NULL;
     size_t n = 0;
-    if (!len[i] || len[i] > MAX_PART || !b64url_decode(part[i], len[i], &b, &n)) {
-      snprintf(why, cap, "its %s is not base64url of a reasonable size",
+    if (!len[i] || len[i] > MAX_PART ||
+        !b64url_decode(part[i], len[i], &b, &n, &c->oom)) {
+      snprintf(why, cap,
+               c->oom ? "there is no memory to decode its %s"
+                      : "its %s is not base64url of a reasonable size",
                name);
       return false;
     }
@@ -398,7 +402,7 @@ static bool reply_member(jr *r, const char *key, tdsc__oauth_reply *o) {
     size_t cap = r->n - r->pos + 1;
     char *t = calloc(1, cap); /* zeros: NUL-terminated even if cut short */
     if (!t)
-      return r->bad = true, false;
+      return o->oom = r->bad = true, false;
     bool ok = str(r, t, cap);
     if (o->access_token) {
       tdsc__wipe(o->access_token, strlen(o->access_token));
@@ -441,9 +445,12 @@ bool tdsc__oauth_reply_decode(const uint8_t *body, size_t n,
   ws(&r);
   if (ok && !r.bad && r.pos == r.n)
     return true;
+  bool oom = o->oom;
   tdsc__oauth_reply_clear(o);
+  o->oom = oom;
   snprintf(why, cap, "%s",
-           !n               ? "the body is empty"
+           oom              ? "no memory for the token"
+           : !n             ? "the body is empty"
            : body[0] == '<' ? "the body looks like HTML or XML"
                             : "the body is not a well-formed JSON object");
   return false;

@@ -24,12 +24,14 @@ typedef struct tdsc__jwt_claims {
   char upn[256];      /* Entra ID: user principal name (users only) */
   char unique_name[256];
   char appid[64];     /* the client application (v1 tokens; azp in v2) */
+  bool oom;           /* decoding failed for memory, not for the token */
 } tdsc__jwt_claims;
 
 /* Decodes the header and claims of token (NUL-terminated).  Strings longer
  * than their field are cut.  Returns false when the token is not a JWT
- * whose header and claims are JSON objects; why (capacity cap) then says
- * what is wrong without quoting any part of the token. */
+ * whose header and claims are JSON objects, or (c->oom) when memory ran
+ * out; why (capacity cap) then says what is wrong without quoting any part
+ * of the token. */
 bool tdsc__jwt_decode(const char *token, tdsc__jwt_claims *c, char *why,
                       size_t cap);
 
@@ -46,10 +48,12 @@ typedef struct tdsc__oauth_reply {
   size_t ncodes;               /* Entra ID's error_codes (AADSTS numbers) */
   int64_t codes[TDSC__OAUTH_MAX_CODES];
   char message[256];           /* App Service's and IMDS's "message" */
+  bool oom; /* decoding failed for memory, not for the answer */
 } tdsc__oauth_reply;
 
 /* Decodes a token response of n bytes.  False (and why, without quoting
- * the body) when it is not a JSON object; r is then empty.  The caller
+ * the body) when it is not a JSON object, or (r->oom) when memory ran
+ * out; r is then empty but for oom.  The caller
  * frees with tdsc__oauth_reply_clear in either case. */
 bool tdsc__oauth_reply_decode(const uint8_t *body, size_t n,
                               tdsc__oauth_reply *r, char *why, size_t cap);

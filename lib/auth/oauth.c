@@ -359,6 +359,8 @@ tdsc_errc tdsc__oauth_read(tdsc__token_source src, const tdsc__http *h,
     break;
   case TDSC__HTTP_ABSENT:
     return tdsc__err_set(err, TDSC_E_ENTRA_NO_HTTP, "%s", h->why);
+  case TDSC__HTTP_NO_MEMORY:
+    return tdsc__err_oom(err);
   case TDSC__HTTP_TIMEOUT:
     code = tdsc__err_set(err, TDSC_E_ENTRA_ENDPOINT_TIMEOUT,
                          "the token endpoint %s did not answer within the "
@@ -377,7 +379,9 @@ tdsc_errc tdsc__oauth_read(tdsc__token_source src, const tdsc__http *h,
   bool json = tdsc__oauth_reply_decode(h->resp.data, h->resp.len, &r, why,
                                        sizeof why);
   bool ok_status = h->status >= 200 && h->status < 300;
-  if (!json && !ok_status) {
+  if (r.oom) {
+    code = tdsc__err_oom(err);
+  } else if (!json && !ok_status) {
     code = tdsc__err_set(err, TDSC_E_ENTRA_ENDPOINT_HTTP_ERROR,
                          "the token endpoint %s answered HTTP %ld without "
                          "an OAuth 2.0 error (%s, %zu bytes)",

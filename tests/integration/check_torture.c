@@ -5,8 +5,10 @@
  * (Extended Protection required: the channel bindings, NTLMv2's messages
  * and keys, GSSAPI's calls on the worker, TLS) and a query; and a login
  * that a gateway routes to a replica (ENVCHANGE routing: the connect
- * again, TLS verified for the routed host, the hops' trail); the last two
- * also through the non-blocking connect.
+ * again, TLS verified for the routed host, the hops' trail); a service
+ * principal's login, its token fetched over HTTP on the worker from a
+ * loopback identity provider; the last three also through the
+ * non-blocking connect.
  * Each run must end without a crash or a leak (AddressSanitizer and
  * valgrind see to that), report TDSC_E_NO_MEMORY and no other code (or,
  * for an allocation the library can do without, change nothing the
@@ -15,6 +17,7 @@
  * the failure; a stride bounds the time under valgrind. */
 #define _DEFAULT_SOURCE
 #include "alloc_fail.h"
+#include "authority.h"
 #include "harness.h"
 
 #include <tdsclient.h>
@@ -27,9 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
-static th_server srv, epa_srv, gateway, replica;
+static th_server srv, epa_srv, gateway, replica, entra_srv;
 static th_realm realm;
 static char users[600], cafile[600], keytab[600], krbmap[200];
 static int epa_port;
@@ -316,8 +320,32 @@ START_TEST(every_allocation_failure_in_a_routed_login) {
 }
 END_TEST
 
-/* The routed login and the bound Kerberos one through the non-blocking
- * API: GSSAPI's calls on the worker, each with its waker. */
+/* The service principal's login: the token request built, sent and read
+ * (oauth.c, http_curl.c) on the worker, its claims read (jwt.c), the token
+ * in LOGIN7's FEDAUTH (fedauth.c). */
+#define TENANT "72f988bf-0000-4000-8000-00000000cafe"
+#define CLIENT "5e1f0000-0000-4000-8000-0000000000c1"
+#define SP_OID "0c0ffee0-0000-4000-8000-0000000000a1"
+static char entra_dir[64] = "", entra_cs[1024];
+static pid_t authority_pid = -1;
+
+static void entra_cs_make(int port) {
+  snprintf(entra_cs, sizeof entra_cs,
+           "Server=tcp:localhost,%d;CAFile=%s;LoginTimeout=10;"
+           "Authentication=ActiveDirectoryServicePrincipal;UID=" CLIENT
+           ";PWD=sp-secret;EntraTenant=" TENANT
+           ";EntraAuthority=http://127.0.0.1:%d",
+           entra_srv.port, cafile, port);
+}
+
+START_TEST(every_allocation_failure_in_a_token_fetch) {
+  torture(entra_cs, false, 50, NULL);
+}
+END_TEST
+
+/* The routed login, the bound Kerberos one and the service principal's
+ * through the non-blocking API: GSSAPI's calls and the token's fetch on
+ * the worker, each with its waker. */
 START_TEST(every_allocation_failure_in_a_non_blocking_login) {
   char cs[1024];
   if (_i == 0)
@@ -325,17 +353,61 @@ START_TEST(every_allocation_failure_in_a_non_blocking_login) {
              "Server=tcp:localhost,%d;UID=sa;PWD=Secret-123;CAFile=%s;"
              "LoginTimeout=5",
              gateway.port, cafile);
-  else
+  else if (_i == 1)
     snprintf(cs, sizeof cs,
              "Server=tcp:localhost,%d;CAFile=%s;LoginTimeout=5;"
              "ServerSPN=MSSQLSvc/localhost:%d;Authentication=kerberos;"
              "SPNEGO=yes",
              epa_port, cafile, epa_port);
+  else
+    snprintf(cs, sizeof cs, "%s", entra_cs);
   nonblocking = true;
   torture(cs, false, 50, NULL);
   nonblocking = false;
 }
 END_TEST
+
+/* A tenant's key, the identity provider that signs with it, and a server
+ * that validates its tokens and maps the service principal to a login. */
+static bool entra_world(void) {
+  char path[600], key[600], secret[600], principal[100];
+  snprintf(entra_dir, sizeof entra_dir, "/tmp/tdsc-torture-XXXXXX");
+  if (!mkdtemp(entra_dir) || !th_entra_keys(entra_dir))
+    return false;
+  snprintf(secret, sizeof secret, "%s/secret", entra_dir);
+  FILE *f = fopen(secret, "w");
+  if (!f || fputs("sp-secret\n", f) < 0 || fclose(f) != 0)
+    return false;
+  snprintf(key, sizeof key, "%s/tenant.key", entra_dir);
+  snprintf(principal, sizeof principal, "%s=%s", CLIENT, SP_OID);
+  const char *args[] = {
+      "--key",         key,    "--tenant",    TENANT,    "--client-id", CLIENT,
+      "--secret-file", secret, "--principal", principal, NULL};
+  int port = th_authority_start(args, &authority_pid);
+  snprintf(path, sizeof path, "%s/tenant.pem", entra_dir);
+  if (port < 0 || !th_server_start(&entra_srv, "--entra-key", path,
+                                   "--entra-tenant", TENANT, "--entra-user",
+                                   SP_OID "=sp_entra", (const char *)NULL))
+    return false;
+  entra_cs_make(port);
+  return true;
+}
+
+static void entra_world_end(void) {
+  th_server_stop(&entra_srv);
+  if (authority_pid > 0) {
+    kill(authority_pid, SIGTERM);
+    waitpid(authority_pid, NULL, 0);
+  }
+  const char *files[] = {"tenant.pem", "tenant.key", "secret"};
+  char path[600];
+  for (size_t i = 0; entra_dir[0] && i < 3; i++) {
+    snprintf(path, sizeof path, "%s/%s", entra_dir, files[i]);
+    unlink(path);
+  }
+  if (entra_dir[0])
+    rmdir(entra_dir);
+}
 
 static bool routing_world(void) {
   if (!th_server_start(&replica, "--server-name", "REPLICA",
@@ -388,18 +460,20 @@ int main(void) {
   af_trace = stop_here;
   int rc = EXIT_FAILURE;
   if (th_server_start(&srv, "--encryption", "not_sup", (const char *)NULL) &&
-      epa_world() && routing_world()) {
+      epa_world() && routing_world() && entra_world()) {
     Suite *s = suite_create("torture");
     TCase *tc = tcase_create("alloc");
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, every_allocation_failure_reports_no_memory);
     tcase_add_loop_test(tc, every_allocation_failure_in_a_bound_login, 0, 4);
     tcase_add_test(tc, every_allocation_failure_in_a_routed_login);
+    tcase_add_test(tc, every_allocation_failure_in_a_token_fetch);
     tcase_add_loop_test(tc, every_allocation_failure_in_a_non_blocking_login, 0,
-                        2);
+                        3);
     suite_add_tcase(s, tc);
     rc = th_run_suite(s);
   }
+  entra_world_end();
   th_server_stop(&gateway);
   th_server_stop(&replica);
   th_server_stop(&epa_srv);

@@ -60,7 +60,8 @@ static void entra_claims(const doc_ctx *d, doc_check *c) {
   tdsc__jwt_claims cl;
   char why[200];
   if (!tdsc__jwt_decode(tok, &cl, why, sizeof why)) {
-    doc_fact_add(c, "token", "%zu bytes, not a JWT: %s", strlen(tok), why);
+    doc_fact_add(c, "token", "%zu bytes, %s: %s", strlen(tok),
+                 cl.oom ? "not read" : "not a JWT", why);
     return;
   }
   long long now = (long long)time(NULL);
