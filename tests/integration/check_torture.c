@@ -33,7 +33,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
-static th_server srv, epa_srv, gateway, replica, entra_srv;
+static th_server srv, epa_srv, gateway, replica, entra_srv, instance, local;
+static int browser;
+static char local_dir[600], pipe_path[800];
 static th_realm realm;
 static char users[600], cafile[600], keytab[600], krbmap[200];
 static int epa_port;
@@ -343,6 +345,47 @@ START_TEST(every_allocation_failure_in_a_token_fetch) {
 }
 END_TEST
 
+/* The other transports and the instance lookup: a named instance through
+ * SQL Browser (ssrp.c), shared memory and a named pipe (LocalDir=), each
+ * under TLS. */
+START_TEST(every_allocation_failure_over_each_transport) {
+  char cs[3000], server[900];
+  if (_i == 0)
+    snprintf(server, sizeof server, "tcp:localhost\\TDSCINST");
+  else if (_i == 1)
+    snprintf(server, sizeof server, "shm:");
+  else
+    snprintf(server, sizeof server, "np:%s", pipe_path);
+  snprintf(cs, sizeof cs,
+           "Server=%s;LocalDir=%s;BrowserPort=%d;CAFile=%s;"
+           "HostNameInCertificate=localhost;LoginTimeout=5;UID=sa;"
+           "PWD=Secret-123",
+           server, local_dir, browser, cafile);
+  torture(cs, false, 50, NULL);
+}
+END_TEST
+
+/* A named instance behind SQL Browser; the default instance's shared
+ * memory and pipe in local_dir, as LocalDir= expects them. */
+static bool transports_world(void) {
+  char bport[16], shm[700], sub[700];
+  snprintf(local_dir, sizeof local_dir, "%s/local", realm.dir);
+  snprintf(sub, sizeof sub, "%s/pipe", local_dir);
+  snprintf(pipe_path, sizeof pipe_path, "%s/sql/query", sub);
+  snprintf(shm, sizeof shm, "%s/MSSQLSERVER.shm", local_dir);
+  if (mkdir(local_dir, 0700) != 0 || mkdir(sub, 0700) != 0)
+    return false;
+  snprintf(sub, sizeof sub, "%s/pipe/sql", local_dir);
+  if (mkdir(sub, 0700) != 0)
+    return false;
+  browser = th_free_port();
+  snprintf(bport, sizeof bport, "%d", browser);
+  return th_server_start(&instance, "--ssrp-port", bport, "--instance",
+                         "TDSCINST", (const char *)NULL) &&
+         th_server_start(&local, "--shm", shm, "--pipe", pipe_path,
+                         (const char *)NULL);
+}
+
 /* The routed login, the bound Kerberos one and the service principal's
  * through the non-blocking API: GSSAPI's calls and the token's fetch on
  * the worker, each with its waker. */
@@ -460,7 +503,7 @@ int main(void) {
   af_trace = stop_here;
   int rc = EXIT_FAILURE;
   if (th_server_start(&srv, "--encryption", "not_sup", (const char *)NULL) &&
-      epa_world() && routing_world() && entra_world()) {
+      epa_world() && routing_world() && entra_world() && transports_world()) {
     Suite *s = suite_create("torture");
     TCase *tc = tcase_create("alloc");
     tcase_set_timeout(tc, 900);
@@ -468,12 +511,15 @@ int main(void) {
     tcase_add_loop_test(tc, every_allocation_failure_in_a_bound_login, 0, 4);
     tcase_add_test(tc, every_allocation_failure_in_a_routed_login);
     tcase_add_test(tc, every_allocation_failure_in_a_token_fetch);
+    tcase_add_loop_test(tc, every_allocation_failure_over_each_transport, 0, 3);
     tcase_add_loop_test(tc, every_allocation_failure_in_a_non_blocking_login, 0,
                         3);
     suite_add_tcase(s, tc);
     rc = th_run_suite(s);
   }
   entra_world_end();
+  th_server_stop(&local);
+  th_server_stop(&instance);
   th_server_stop(&gateway);
   th_server_stop(&replica);
   th_server_stop(&epa_srv);
