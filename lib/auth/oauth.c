@@ -251,7 +251,9 @@ static tdsc_errc managed(const tdsc__auth_params *p, tdsc__http *h,
   if (p->client_id && *p->client_id)
     put_param(q, "client_id", p->client_id); /* a user-assigned identity */
   h->url = tdsc__buf_cstr(q);
-  tdsc__buf_init(q); /* the url owns the bytes now */
+  if (h->url)
+    tdsc__buf_init(q); /* the url owns the bytes now; else the caller
+                          frees them */
   /* IDENTITY_HEADER is a secret; nothing in IMDS's request is */
   h->secret = app ? tdsc__strdup(hdr) : NULL;
   h->headers[0] = app ? tdsc__strdup_printf("X-IDENTITY-HEADER: %s", hdr)
@@ -279,9 +281,10 @@ tdsc_errc tdsc__oauth_request(tdsc__token_source src,
                      : client_credentials(src, p, h, &b, err);
   if (rc == TDSC_OK && src != TDSC__SRC_MANAGED) {
     h->body = tdsc__buf_cstr(&b);
-    tdsc__buf_init(&b); /* the body owns the bytes now */
-    if (!h->body)
-      rc = tdsc__err_oom(err);
+    if (h->body)
+      tdsc__buf_init(&b); /* the body owns the bytes now */
+    else
+      rc = tdsc__err_oom(err); /* b's bytes are wiped and freed below */
   }
   tdsc__buf_wipe(&b);
   tdsc__buf_free(&b);
