@@ -4,13 +4,15 @@
  * login with 4060 + 18456).  The partner is tried when the principal is
  * out of reach, silent, or answers as a mirror; never after a TLS or
  * identity verdict; within one LoginTimeout; every attempt in the trail,
- * both causes in the message when both fail. */
+ * both causes in the message when both fail; the non-blocking connect
+ * alike. */
 #define _DEFAULT_SOURCE
 #include "harness.h"
 
 #include <tdsclient.h>
 
 #include <check.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,6 +357,41 @@ START_TEST(two_stalled_partners_keep_the_login_timeout) {
 }
 END_TEST
 
+/* -------------------------------------------------------- non-blocking */
+
+/* The non-blocking connect fails over as the blocking one does. */
+START_TEST(the_non_blocking_connect_fails_over_too) {
+  ck_assert(th_server_start(&prin, "--mirror-role", "mirror",
+                            (const char *)NULL));
+  ck_assert(th_server_start(&part, "--server-name", "PARTNER",
+                            "--mirror-partner", "MIRROR", (const char *)NULL));
+  tdsc_conn *c = tdsc_conn_new();
+  tdsc_errc rc = tdsc_conn_connect_start(c, cs(prin.port, part.port, ""));
+  int polls = 0;
+  while (rc == TDSC_E_WOULD_BLOCK) {
+    struct pollfd p = {.fd = tdsc_conn_socket(c), .events = 0};
+    int w = tdsc_conn_wants(c);
+    p.events = (short)((w & TDSC_WANT_READ ? POLLIN : 0) |
+                       (w & TDSC_WANT_WRITE ? POLLOUT : 0));
+    ck_assert_int_ge(poll(&p, p.fd == TDSC_INVALID_SOCKET ? 0 : 1,
+                          tdsc_conn_timeout_ms(c)),
+                     0);
+    rc = tdsc_conn_connect_poll(c);
+    polls++;
+  }
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  ck_assert_int_gt(polls, 1);
+  expect_server(c, "PARTNER");
+  ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
+  expect_attempt(tdsc_conn_attempt_at(c, 0), prin.port,
+                 TDSC_E_LOGIN_NO_DATABASE);
+  ck_assert_str_eq(tdsc_conn_failover_partner(c), "MIRROR");
+  tdsc_conn_free(c);
+  th_server_stop(&prin);
+  th_server_stop(&part);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("failover");
   TCase *tc = tcase_create("failover");
@@ -371,6 +408,7 @@ static Suite *suite(void) {
                       0, (int)(sizeof bad / sizeof bad[0]));
   tcase_add_test(tc, a_stalled_principal_leaves_the_partner_time);
   tcase_add_test(tc, two_stalled_partners_keep_the_login_timeout);
+  tcase_add_test(tc, the_non_blocking_connect_fails_over_too);
   suite_add_tcase(s, tc);
   return s;
 }
