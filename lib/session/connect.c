@@ -223,6 +223,10 @@ static tdsc_errc failover(tdsc_conn *c, struct tdsc__connecting *x,
   if (prc != TDSC_OK)
     return prc;
   x->on_partner = true;
+  /* the verdict freed the policy's errors; its flags start anew too (a
+   * principal out of reach "stopped" its chain, the partner's has not) */
+  tdsc__policy_clear(&x->pol);
+  memset(&x->pol, 0, sizeof x->pol);
   x->i = x->e = x->from = 0;
   x->hops = 0;
   return TDSC__AGAIN;

@@ -357,6 +357,27 @@ START_TEST(two_stalled_partners_keep_the_login_timeout) {
 }
 END_TEST
 
+/* The partner's chain has its own fallback policy: with the principal out
+ * of reach (a failure that stopped the principal's chain), the partner
+ * refusing NTLM (curable) and Kerberos lacking credentials, the headline
+ * is the partner's first real failure, as without a partner. */
+START_TEST(the_partner_has_its_own_fallback_policy) {
+  ck_assert(th_server_start(&part, (const char *)NULL));
+  int closed = th_free_port();
+  char s[2048];
+  snprintf(s, sizeof s,
+           "Server=tcp:localhost,%d;Failover Partner=localhost,%d;"
+           "Database=master;Authentication=ntlm,kerberos;UID=DOM\\u;"
+           "PWD=Secret-123;KrbCCache=FILE:/nonexistent/cc;CAFile=%s",
+           closed, part.port, th_cert("ca.pem"));
+  tdsc_conn *c = tdsc_conn_new();
+  tdsc_errc rc = tdsc_conn_connect(c, s);
+  expect_failure(c, rc, TDSC_E_NTLM_REFUSED, "failover partner");
+  tdsc_conn_free(c);
+  th_server_stop(&part);
+}
+END_TEST
+
 /* -------------------------------------------------------- non-blocking */
 
 /* The non-blocking connect fails over as the blocking one does. */
@@ -409,6 +430,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, a_stalled_principal_leaves_the_partner_time);
   tcase_add_test(tc, two_stalled_partners_keep_the_login_timeout);
   tcase_add_test(tc, the_non_blocking_connect_fails_over_too);
+  tcase_add_test(tc, the_partner_has_its_own_fallback_policy);
   suite_add_tcase(s, tc);
   return s;
 }
