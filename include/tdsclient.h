@@ -65,6 +65,8 @@ extern "C" {
                             tdsc_conn_set_token_provider */
 /* tls-unique bindings for Extended Protection, tdsc_attempt_channel_binding */
 #define TDSC_HAS_CHANNEL_BINDING 1
+/* Failover Partner= (database mirroring), tdsc_conn_failover_partner */
+#define TDSC_HAS_FAILOVER_PARTNER 1
 
 /* Returns the library's version string, e.g. "0.1.0". Static storage. */
 TDSC_API const char *tdsc_version(void);
@@ -253,6 +255,11 @@ TDSC_API void tdsc_conn_set_token_provider(tdsc_conn *c, tdsc_token_fn fn,
 TDSC_API const char *tdsc_conn_database(const tdsc_conn *c);
 TDSC_API const char *tdsc_conn_server_name(const tdsc_conn *c); /* LOGINACK program name */
 TDSC_API const char *tdsc_conn_server_version(const tdsc_conn *c); /* "16.0.1000" */
+/* Database mirroring: the partner the server named at login (ENVCHANGE
+ * type 13, MS-TDS 2.2.7.9), "" when it named none.  After a login that
+ * failed over, this is the name to give as Failover Partner= next time.
+ * Lives as long as the session (until tdsc_conn_close). */
+TDSC_API const char *tdsc_conn_failover_partner(const tdsc_conn *c);
 TDSC_API uint32_t tdsc_conn_tds_version(const tdsc_conn *c); /* 0x74000004 */
 TDSC_API uint32_t tdsc_conn_packet_size(const tdsc_conn *c);
 /* "off", "login-only", "tds7" (full TLS after PRELOGIN), "strict" */

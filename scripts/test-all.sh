@@ -144,6 +144,7 @@ tests/integration/check_tls
 tests/integration/check_entra
 tests/integration/check_entra_http
 tests/integration/check_routing
+tests/integration/check_failover
 tests/fuzz/fuzz_tokens
 tests/fuzz/fuzz_prelogin
 tests/fuzz/fuzz_login

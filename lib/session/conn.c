@@ -154,7 +154,8 @@ static void forget_session(tdsc_conn *c) {
   free(c->database);
   free(c->language);
   free(c->server_name);
-  c->database = c->language = c->server_name = NULL;
+  free(c->failover_partner);
+  c->database = c->language = c->server_name = c->failover_partner = NULL;
   c->server_version[0] = 0;
   c->tls_version[0] = 0;
   c->address[0] = 0;
@@ -335,6 +336,10 @@ tdsc_errc tdsc__conn_envchange(tdsc_conn *c, const tdsc__event *ev) {
     return set_text(c, &c->database, ev->u.envchange.new_text);
   case TDSC__ENV_LANGUAGE:
     return set_text(c, &c->language, ev->u.envchange.new_text);
+  case TDSC__ENV_MIRRORPARTNER:
+    /* the database's mirroring partner, as the server names it: what the
+     * application should give as Failover Partner= next time */
+    return set_text(c, &c->failover_partner, ev->u.envchange.new_text);
   case TDSC__ENV_PACKETSIZE: {
     /* decimal digits only (no sign, space or NUL: strtol would take
      * " 512" and "+600", and stop at a NUL), 512..32767 */
@@ -381,6 +386,9 @@ const char *tdsc_conn_database(const tdsc_conn *c) {
 }
 const char *tdsc_conn_server_name(const tdsc_conn *c) {
   return c && c->server_name ? c->server_name : "";
+}
+const char *tdsc_conn_failover_partner(const tdsc_conn *c) {
+  return c && c->failover_partner ? c->failover_partner : "";
 }
 const char *tdsc_conn_server_version(const tdsc_conn *c) {
   return c ? c->server_version : "";

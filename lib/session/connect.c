@@ -6,7 +6,9 @@
  * names one).  The walk is resumable (tdsc__connect_poll never waits): the
  * blocking connect is the same walk with a wait between the steps
  * (tdsc__connect_wait), the non-blocking one hands the wait to the
- * application (tdsc_conn_connect_start, tdsc_conn_connect_poll). */
+ * application (tdsc_conn_connect_start, tdsc_conn_connect_poll).  With
+ * Failover Partner= (database mirroring) the walk runs once more, at the
+ * partner, when the principal's failed in a way the partner may cure. */
 #include "config.h"
 
 #include "session/attempt.h"
@@ -41,6 +43,14 @@ struct tdsc__connecting {
     char host[256];
     uint16_t port;
   } seen[TDSC__MAX_HOPS + 1];
+  /* Database mirroring (Failover Partner=): the partner, pt, is walked
+   * once after the principal's walk failed over (failover_worthy);
+   * on_partner while it runs.  With a LoginTimeout the principal gets the
+   * first half of it from start, the partner what is left (failover). */
+  bool has_partner, on_partner;
+  tdsc__target pt;
+  int64_t start;
+  char primary_cause[700]; /* "CODE: message" of the principal's failure */
 };
 
 void tdsc__connect_free(tdsc_conn *c) {
@@ -70,6 +80,15 @@ tdsc_errc tdsc__connect_start(tdsc_conn *c, const char *connstr) {
   if ((rc = tdsc__endpoints_plan(&c->opts, &x->t, x->eps, &x->neps,
                                  &c->err)) != TDSC_OK)
     return rc;
+  const char *fp = tdsc__opt(&c->opts, TDSC__OPT_FAILOVER_PARTNER);
+  if (fp) { /* checked by the option parser (tdsc__partner_check) */
+    if ((rc = tdsc__target_parse_as(
+             tdsc__optdefs[TDSC__OPT_FAILOVER_PARTNER].info.keyword, fp,
+             &x->pt, &c->err)) != TDSC_OK)
+      return rc;
+    x->pt.proto = TDSC__PROTO_TCP; /* never a local pipe or memory */
+    x->has_partner = true;
+  }
   if (!c->tokp && !(c->tokp = tdsc__tokp_new()))
     return tdsc__err_oom(&c->err);
   tdsc__tokp_set_lazy(c->tokp, true); /* large values stream (stream.c) */
@@ -133,6 +152,86 @@ static bool trail_record(tdsc_conn *c, const tdsc__attempt *a, tdsc_errc rc,
          tdsc__attempt_binding_record(c, a, in_err);
 }
 
+/* The principal's failure (rc, c->err, after the policy's verdict) that
+ * the mirroring partner may cure.  A whitelist, so that nothing judged
+ * ever fails over: TLS verdicts (the certificate, the name) and the
+ * identity's (18456, 18452, the KDC's, the identity provider's: policy.c
+ * judged) are absent, as are option and protocol errors.
+ *  - The principal cannot be reached or does not answer: every address
+ *    refused, unreachable or silent, the name or instance unknown, the
+ *    connection dropped before the login was answered.
+ *  - It answers that it cannot serve the database.  A mirror refuses a
+ *    login to its database (in RESTORING state) with 4060 "Cannot open
+ *    database requested by the login", then 18456; the first error is the
+ *    one that says why (as SqlClient's SqlException.Number takes the
+ *    first, and retries the partner unless it is 18456, 18488 or 1346).
+ *    SQL Server's own messages for a database that is not the principal
+ *    here (sys.messages): 954 "acting as a mirror database", 955 "enabled
+ *    for Database Mirroring, but the database lacks quorum", and, for an
+ *    availability group replica that cannot take the login, 976 (not
+ *    accessible for queries), 978 (read-intent connections only) and 983
+ *    (neither PRIMARY nor SECONDARY role).  The 18456 a client sees
+ *    always carries state 1 (the real state is only in the server's log),
+ *    so it can never tell "database not available": it never fails
+ *    over. */
+static bool failover_worthy(const tdsc_conn *c, tdsc_errc rc) {
+  switch (rc) {
+  case TDSC_E_HOST_NOT_FOUND:
+  case TDSC_E_CONN_REFUSED:
+  case TDSC_E_CONN_TIMEOUT:
+  case TDSC_E_READ_TIMEOUT:
+  case TDSC_E_CONN_RESET:
+  case TDSC_E_CONN_CLOSED:
+  case TDSC_E_BROWSER_UNREACHABLE:
+  case TDSC_E_INSTANCE_NOT_FOUND:
+  case TDSC_E_SHM_NOT_FOUND:
+  case TDSC_E_PIPE_NOT_FOUND:
+  case TDSC_E_PIPE_BUSY:
+    return true;
+  case TDSC_E_LOGIN_NO_DATABASE:
+  case TDSC_E_SERVER_ERROR:
+    break;
+  default:
+    return false;
+  }
+  if (!c->err.server_msg)
+    return false;
+  switch (c->err.server_msg->number) {
+  case 4060:
+  case 954:
+  case 955:
+  case 976:
+  case 978:
+  case 983:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* The principal failed with rc (failover_worthy): the walk starts again
+ * at the partner, every mechanism of Authentication= in order, TLS
+ * verified for the partner's host (unless HostNameInCertificate= names
+ * one), LOGIN7's ServerName the partner as named.  The trail goes on. */
+static tdsc_errc failover(tdsc_conn *c, struct tdsc__connecting *x,
+                          tdsc_errc rc) {
+  snprintf(x->primary_cause, sizeof x->primary_cause, "%s: %s",
+           tdsc_errc_name(rc), tdsc_error_message(&c->err));
+  x->t = x->pt;
+  tdsc_errc prc = tdsc__endpoints_plan(&c->opts, &x->t, x->eps, &x->neps,
+                                       &c->err);
+  if (prc != TDSC_OK)
+    return prc;
+  x->on_partner = true;
+  /* the verdict freed the policy's errors; its flags start anew too (a
+   * principal out of reach "stopped" its chain, the partner's has not) */
+  tdsc__policy_clear(&x->pol);
+  memset(&x->pol, 0, sizeof x->pol);
+  x->i = x->e = x->from = 0;
+  x->hops = 0;
+  return TDSC__AGAIN;
+}
+
 /* The attempt x->a ended with rc: its trail entry, then the next attempt
  * (TDSC__AGAIN: go on) or the connect's outcome. */
 static tdsc_errc attempt_ended(tdsc_conn *c, struct tdsc__connecting *x,
@@ -182,9 +281,41 @@ static tdsc_errc attempt_ended(tdsc_conn *c, struct tdsc__connecting *x,
     return TDSC__AGAIN;
   }
   rc = tdsc__policy_verdict(&x->pol, c, x->i, rc);
+  if (x->has_partner && !x->on_partner && failover_worthy(c, rc))
+    return failover(c, x, rc);
+  if (x->on_partner) /* both failed: each one's cause in the message */
+    tdsc__err_context(&c->err,
+                      "the principal %s failed (%s), then the failover "
+                      "partner %s",
+                      tdsc__opt(&c->opts, TDSC__OPT_SERVER), x->primary_cause,
+                      tdsc__opt(&c->opts, TDSC__OPT_FAILOVER_PARTNER));
+  else if (x->has_partner)
+    tdsc__err_context(&c->err,
+                      "not trying the failover partner %s after this "
+                      "failure (only a principal out of reach, or one that "
+                      "cannot serve the database, is failed over)",
+                      tdsc__opt(&c->opts, TDSC__OPT_FAILOVER_PARTNER));
   if (c->opts.note[0]) /* e.g. a password file ignored: maybe the cause */
     tdsc__err_context(&c->err, "%s", c->opts.note);
   return rc;
+}
+
+/* With a partner and a LoginTimeout, the deadline of an attempt (0: the
+ * attempt's own, LoginTimeout from its start).  SqlClient and ODBC
+ * alternate the two partners in rounds of growing slices (8% of the login
+ * period, then 16%, ...) until it runs out; this client tries each once,
+ * so it splits the period in two: the principal's attempts end at half of
+ * it (a silent principal still leaves the partner time), the partner's
+ * at its end, which is more than half when the principal failed
+ * quickly (refused). */
+static int64_t partner_deadline(const tdsc_conn *c,
+                                struct tdsc__connecting *x) {
+  int64_t ms = (int64_t)c->opts.login_timeout * 1000;
+  if (!x->has_partner || ms <= 0)
+    return 0;
+  if (!x->start)
+    x->start = tdsc__now_ms();
+  return x->start + (x->on_partner ? ms : ms / 2);
 }
 
 tdsc_errc tdsc__connect_poll(tdsc_conn *c) {
@@ -202,8 +333,12 @@ tdsc_errc tdsc__connect_poll(tdsc_conn *c) {
       } else {
         tdsc__attempt_init(&x->a, &x->eps[x->e], c->opts.mechs[x->i],
                            x->t.name, x->t.host);
+        x->a.deadline = partner_deadline(c, x);
       }
       c->packet_size = TDSC__PKT_DEFAULT;
+      /* a partner named in a login that then failed is not this one's */
+      free(c->failover_partner);
+      c->failover_partner = NULL;
       x->active = true;
     }
     rc = tdsc__attempt_step(c, &x->a);

@@ -215,6 +215,14 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
     "yes: try all of the host's addresses at once, not one after another "
     "250 ms apart (an availability group listener across subnets)",
     false}},
+  /* Database mirroring (connect.c): the mirror, tried when the principal
+   * named by Server= cannot serve the database. */
+  {TDSC__OPT_FAILOVER_PARTNER, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"Failover Partner", "Failover_Partner|FailoverPartner", NULL, NULL,
+    "database mirroring: the partner, host[\\instance][,port] over TCP, "
+    "tried within LoginTimeout when Server= cannot serve Database= "
+    "(needs Database=)",
+    false}},
 };
 /* clang-format on */
 
@@ -502,6 +510,9 @@ static tdsc_errc typecheck(tdsc__options *o, tdsc_error *err) {
   o->read_only = !strcasecmp(o->value[TDSC__OPT_APP_INTENT], "ReadOnly");
   parse_bool(o->value[TDSC__OPT_MULTI_SUBNET], &o->multi_subnet);
   parse_long(o->value[TDSC__OPT_BROWSER_PORT], 1, 65535, &o->browser_port);
+  tdsc_errc rc = tdsc__partner_check(o, err);
+  if (rc != TDSC_OK)
+    return rc;
   bool mars = false;
   parse_bool(o->value[TDSC__OPT_MARS], &mars);
   if (mars)

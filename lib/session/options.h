@@ -55,6 +55,7 @@ typedef enum tdsc__opt_id {
   TDSC__OPT_ENTRA_IMDS,
   TDSC__OPT_APP_INTENT,
   TDSC__OPT_MULTI_SUBNET,
+  TDSC__OPT_FAILOVER_PARTNER,
   TDSC__OPT_COUNT
 } tdsc__opt_id;
 
@@ -167,6 +168,14 @@ typedef struct tdsc__target {
 /* Errors: TDSC_E_BAD_OPTION_VALUE naming the part that is wrong. */
 tdsc_errc tdsc__target_parse(const char *server, tdsc__target *t,
                              tdsc_error *err);
+/* The same syntax for another keyword (kw, "Failover Partner"), named in
+ * the errors. */
+tdsc_errc tdsc__target_parse_as(const char *kw, const char *server,
+                                tdsc__target *t, tdsc_error *err);
+/* Failover Partner= (options parsed): a TCP target, with Database=,
+ * without MultiSubnetFailover=yes, TCP in Transport=.  Errors:
+ * TDSC_E_BAD_OPTION_VALUE, TDSC_E_BAD_CONNSTR (a conflicting pair). */
+tdsc_errc tdsc__partner_check(const tdsc__options *o, tdsc_error *err);
 
 /* One way to reach the server (DESIGN.md "Transports and targets"). */
 typedef enum tdsc__ep_kind {

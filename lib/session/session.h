@@ -31,6 +31,7 @@ struct tdsc_conn {
   char *database;
   char *language;
   char *server_name;
+  char *failover_partner; /* ENVCHANGE 13: the mirroring partner, or NULL */
   char server_version[24];
   uint8_t collation[5];
   uint8_t txn[8];   /* transaction descriptor (ALL_HEADERS) */

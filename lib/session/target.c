@@ -23,13 +23,14 @@ static bool copy(char *dst, size_t cap, const char *src, size_t n) {
   return true;
 }
 
-tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
-                             tdsc_error *err) {
+tdsc_errc tdsc__target_parse_as(const char *kw, const char *s,
+                                tdsc__target *t, tdsc_error *err) {
   memset(t, 0, sizeof *t);
   if (!s || !*s)
     return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                         "Server= is missing: name the server, e.g. "
-                         "Server=tcp:db.example.com,1433");
+                         "%s= is missing: name the server, e.g. "
+                         "%s=tcp:db.example.com,1433",
+                         kw, kw);
   static const struct {
     const char *prefix;
     tdsc__proto proto;
@@ -48,7 +49,7 @@ tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
   if (t->proto == TDSC__PROTO_NP) {
     if (!copy(t->pipe, sizeof t->pipe, s, strlen(s)) || !*s)
       return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                           "Server=np: needs a pipe path");
+                           "%s=np: needs a pipe path", kw);
     snprintf(t->name, sizeof t->name, "%s", t->pipe);
     return TDSC_OK;
   }
@@ -59,7 +60,7 @@ tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
     end = strchr(s, ']');
     if (!end)
       return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                           "Server='%s': '[' without ']'", host);
+                           "%s='%s': '[' without ']'", kw, host);
     host = s + 1;
     hlen = (size_t)(end - host);
     s = end + 1;
@@ -73,9 +74,9 @@ tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
         colon + 1 < s + hlen &&
         strspn(colon + 1, "0123456789") == (size_t)(s + hlen - colon - 1))
       return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                           "Server='%s': a port is given after ',' in SQL "
-                           "Server's syntax: write Server=%.*s,%.*s",
-                           host, (int)(colon - s), s,
+                           "%s='%s': a port is given after ',' in SQL "
+                           "Server's syntax: write %s=%.*s,%.*s",
+                           kw, host, kw, (int)(colon - s), s,
                            (int)(s + hlen - colon - 1), colon + 1);
     s += hlen;
   }
@@ -83,8 +84,8 @@ tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
     size_t n = strcspn(s + 1, ",");
     if (!n || !copy(t->instance, sizeof t->instance, s + 1, n))
       return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                           "Server=: the instance name after '\\' is empty "
-                           "or longer than 127 characters");
+                           "%s=: the instance name after '\\' is empty "
+                           "or longer than 127 characters", kw);
     s += 1 + n;
   }
   if (*s == ',') {
@@ -92,13 +93,13 @@ tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
     long port = strtol(s + 1, &pend, 10);
     if (s[1] < '0' || s[1] > '9' || *pend || port < 1 || port > 65535)
       return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                           "Server=: port '%s' is not a number from 1 to "
+                           "%s=: port '%s' is not a number from 1 to "
                            "65535",
-                           s + 1);
+                           kw, s + 1);
     t->port = (uint16_t)port;
   } else if (*s) {
     return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                         "Server=: unexpected '%s' after the host name", s);
+                         "%s=: unexpected '%s' after the host name", kw, s);
   }
   while (hlen && host[hlen - 1] == ' ')
     hlen--;
@@ -106,7 +107,7 @@ tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
     host++, hlen--;
   if (!hlen && t->proto != TDSC__PROTO_SHM)
     return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                         "Server=: the host name is empty");
+                         "%s=: the host name is empty", kw);
   /* fits: host (< 256) + '\\' + instance (< 128) < sizeof name */
   snprintf(t->name, sizeof t->name, "%.*s%s%s", (int)hlen, host,
            t->instance[0] ? "\\" : "", t->instance);
@@ -117,7 +118,69 @@ tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
   }
   if (!copy(t->host, sizeof t->host, host, hlen))
     return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                         "Server=: the host name is longer than 255 bytes");
+                         "%s=: the host name is longer than 255 bytes", kw);
+  return TDSC_OK;
+}
+
+tdsc_errc tdsc__target_parse(const char *s, tdsc__target *t,
+                             tdsc_error *err) {
+  return tdsc__target_parse_as("Server", s, t, err);
+}
+
+/* Failover Partner= (database mirroring, connect.c): checked by the
+ * option parser, before any traffic.  The partner is parsed as Server= is, but reached over TCP
+ * only: mirroring partners are two instances, each with its own TCP
+ * endpoint, and a pipe or shared memory would reach this machine's
+ * server, not a partner's. */
+tdsc_errc tdsc__partner_check(const tdsc__options *o, tdsc_error *err) {
+  const char *fp = o->value[TDSC__OPT_FAILOVER_PARTNER];
+  const char *kw = tdsc__optdefs[TDSC__OPT_FAILOVER_PARTNER].info.keyword;
+  if (!fp)
+    return TDSC_OK;
+  tdsc__target t;
+  tdsc_errc rc = tdsc__target_parse_as(kw, fp, &t, err);
+  if (rc != TDSC_OK)
+    return rc;
+  if (t.proto != TDSC__PROTO_AUTO && t.proto != TDSC__PROTO_TCP)
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "%s=%s: the partner is reached over TCP only (a "
+                         "pipe or shared memory reaches this machine's "
+                         "server, not a mirroring partner); write "
+                         "host[\\instance][,port]",
+                         kw, fp);
+  /* SqlClient refuses the same pair: MultiSubnetFailover is an
+   * availability group listener's, whose one name follows the primary;
+   * mirroring names the two partners instead */
+  if (o->multi_subnet)
+    return tdsc__err_set(err, TDSC_E_BAD_CONNSTR,
+                         "%s= and MultiSubnetFailover=yes are given: "
+                         "MultiSubnetFailover is for an availability group "
+                         "listener, %s= for database mirroring; keep the "
+                         "one that matches the server",
+                         kw, kw);
+  const char *db = o->value[TDSC__OPT_DATABASE];
+  if (!db || !*db)
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "%s= needs Database=: a server is the mirroring "
+                         "principal of some databases and the mirror of "
+                         "others, so only the database says which partner "
+                         "serves the login (SqlClient and ODBC require it "
+                         "too)",
+                         kw);
+  const char *list = o->value[TDSC__OPT_TRANSPORT];
+  bool tcp = !list;
+  for (const char *p = list; p && *p;) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    size_t len = strcspn(p, ", ");
+    tcp |= len == 3 && !strncasecmp(p, "tcp", 3);
+    p += len;
+  }
+  if (!tcp)
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "%s= is reached over TCP, which Transport=%s "
+                         "leaves out: add tcp to Transport=",
+                         kw, list);
   return TDSC_OK;
 }
 

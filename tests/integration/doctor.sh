@@ -153,6 +153,24 @@ check "routed: the text report names the hop" $?
 kill "$gw_pid"
 wait "$gw_pid" 2>/dev/null
 
+# A mirrored database's principal names its partner after login (ENVCHANGE
+# 13): the doctor's connect shows it, the name to give as Failover Partner=.
+rm -f "$tmp/gw.ready"
+timeout -k 10 120 "$PYTHON3" "$src/tests/server/tdsserver.py" \
+	--host 127.0.0.1 --port 0 --db "$tmp/gw.sqlite" --user "$SERVER_USER" \
+	--cert "$certs/server.pem" --key "$certs/server.key" \
+	--mirror-partner "mirror.example" >"$tmp/gw.ready" 2>>"$tmp/server.err" &
+gw_pid=$!
+wait_line "$tmp/gw.ready" '^READY ' "$gw_pid" || { echo "no principal"; exit 1; }
+gw_port=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$tmp/gw.ready")
+doctor "mirrored" "Server=tcp:localhost,$gw_port;$(base_cs sql)"
+exit_is 0
+expect connect ok "" "mirror.example (named by the server)"
+grep -q "failover partner  *mirror.example" "$tmp/out.txt"
+check "mirrored: the text report names the partner" $?
+kill "$gw_pid"
+wait "$gw_pid" 2>/dev/null
+
 # The local server with Kerberos, as a user meets it: no port, shared
 # memory first; never the TCP SPN nor port 1433 it does not use.
 doctor "healthy local kerberos" "Server=(local);$(base_cs kerberos)"

@@ -135,6 +135,10 @@ static void logged_in_facts(doc_check *c, tdsc_conn *conn, long long took) {
       n ? tdsc_attempt_channel_binding(tdsc_conn_attempt_at(conn, n - 1)) : "";
   if (*cb)
     doc_fact_add(c, "channel binding", "%s", cb);
+  /* database mirroring: the partner to give as Failover Partner= */
+  if (*tdsc_conn_failover_partner(conn))
+    doc_fact_add(c, "failover partner", "%s (named by the server)",
+                 tdsc_conn_failover_partner(conn));
 }
 
 static void keep_or_free(tdsc_conn *conn) {

@@ -11,7 +11,7 @@ import time
 from .acceptors import (MSG_18452, gss_acceptor_creds, gss_token_kind,
                         krb5_error_name, map_principal, mech_name,
                         ntlm_error_name, ntlm_offer, ntlm_v1_response)
-from . import epa, fedauth, liar, routing
+from . import epa, fedauth, liar, mirroring, routing
 from .log import log
 from .shm import ShmSock
 from .sqldb import SQLiteDB
@@ -241,6 +241,10 @@ class LoginMixin:
             self.reply(self.err(18456, 14, "Login failed for user '%s'." % user)
                        + tok_done(DONE_ERROR))
             return False
+        refused = mirroring.refusal(self, user, database)
+        if refused:
+            self.reply(refused + tok_done(DONE_ERROR))
+            return False
         db = cfg.database
         if database:
             db = self.known_db(database)
@@ -270,6 +274,7 @@ class LoginMixin:
         elif cfg.misbehave == 'bad-packet-size':
             out[-1] = tok_envchange(4, '12', '4096')
         out.append(routing.token(self, tf))
+        out.append(mirroring.envchange(self))
         if fext:
             ack = b''
             if 0x02 in features:  # entra: FEDAUTH (fedauth.py)

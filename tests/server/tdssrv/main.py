@@ -10,7 +10,7 @@ import ssl
 import sys
 import threading
 
-from . import epa, fedauth, liar, routing, tds_stream
+from . import epa, fedauth, liar, mirroring, routing, tds_stream
 from .acceptors import parse_map, setup_ntlm
 from .listeners import PipeListener, SSRPResponder, ShmListener
 from .log import log, set_log_file
@@ -111,6 +111,7 @@ def main(argv=None):
     fedauth.add_arguments(ap)  # entra
     epa.add_arguments(ap)
     routing.add_arguments(ap)
+    mirroring.add_arguments(ap)
     args = ap.parse_args(argv)
 
     tds_stream.plp_unknown_length = args.plp_unknown_length
@@ -130,6 +131,7 @@ def main(argv=None):
     fedauth.configure(cfg, args)  # entra
     epa.configure(cfg, args)
     routing.configure(cfg, args)
+    mirroring.configure(cfg, args)
     cfg.cert, cfg.key = args.cert, args.key or args.cert
     cfg.tls_min, cfg.tls_max = args.tls_min, args.tls_max
     cfg.users = {}
