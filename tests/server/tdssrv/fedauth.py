@@ -48,10 +48,12 @@ def add_arguments(ap):
     ap.add_argument('--fedauth-spn', metavar='SPN',
                     help='the SPN FEDAUTHINFO names (default: '
                          '--entra-audience)')
-    ap.add_argument('--fedauth-info', choices=('malformed', 'none', 'twice'),
+    ap.add_argument('--fedauth-info',
+                    choices=('malformed', 'none', 'twice', 'to-token'),
                     help='misbehave (ADAL library): a FEDAUTHINFO whose '
                          'data lies outside it, none (the login accepted '
-                         'at once), or two of them')
+                         'at once), or two of them; or one sent to a '
+                         'security-token login (to-token)')
     ap.add_argument('--entra-ack', choices=('none', 'data'),
                     help='misbehave: accept the token but leave FEDAUTH out '
                          'of FEATUREEXTACK (none), or acknowledge it with '
@@ -221,6 +223,11 @@ def login(sess, data):
     if echo != getattr(sess, 'fedauth_required', 0):
         raise ValueError('fFedAuthEcho %d, but PRELOGIN answered %d' % (
             echo, getattr(sess, 'fedauth_required', 0)))
+    if lib == LIB_SECURITY_TOKEN and sess.cfg.fedauth_info == 'to-token':
+        sess.reply(fedauthinfo([(0x01, sess.cfg.fedauth_sts.encode(
+            'utf-16-le')), (0x02, sess.cfg.fedauth_spn.encode('utf-16-le'))]))
+        sess.c.read_message()  # the client closes
+        raise ValueError('the client sent more after FEDAUTHINFO')
     if lib == LIB_ADAL:
         got = _adal(sess, data)
         if got[1] is None:
