@@ -722,16 +722,22 @@ START_TEST(fedauthinfo_foreign_sts_or_resource_is_refused) {
 END_TEST
 
 /* A FEDAUTHINFO that breaks MS-TDS 2.2.7.12, none where the ADAL
- * workflow waits for one, two of them: protocol errors saying so. */
+ * workflow waits for one, two of them, an STS URL that is not
+ * https://host/tenant: protocol errors saying so. */
 START_TEST(fedauthinfo_broken_is_a_protocol_error) {
   static const struct {
-    const char *mode, *fact;
-  } cases[] = {{"malformed", "lie outside the token's data"},
-               {"none", "without FEDAUTHINFO"},
-               {"twice", "FEDAUTHINFO twice"}};
+    const char *opt, *val, *fact;
+  } cases[] = {
+      {"--fedauth-info", "malformed", "lie outside the token's data"},
+      {"--fedauth-info", "none", "without FEDAUTHINFO"},
+      {"--fedauth-info", "twice", "FEDAUTHINFO twice"},
+      {"--fedauth-sts", "https://login.microsoftonline.com/" TENANT "/x",
+       "not of the form https://host/tenant"},
+      {"--fedauth-sts", "https://login.microsoftonline.com/?t=" TENANT,
+       "not of the form"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     th_server s2;
-    adal_server(&s2, "--fedauth-info", cases[i].mode);
+    adal_server(&s2, cases[i].opt, cases[i].val);
     tdsc_conn *c;
     tdsc_errc rc = connect_to(&s2, &c, "%s", sp(TENANT, CLIENT, SECRET));
     expect(c, rc, TDSC_E_PROTOCOL, cases[i].fact);
