@@ -731,6 +731,7 @@ START_TEST(fedauthinfo_broken_is_a_protocol_error) {
       {"--fedauth-info", "malformed", "lie outside the token's data"},
       {"--fedauth-info", "none", "without FEDAUTHINFO"},
       {"--fedauth-info", "twice", "FEDAUTHINFO twice"},
+      {"--fedauth-info", "with-ack", "before it was sent the token"},
       {"--fedauth-sts", "https://login.microsoftonline.com/" TENANT "/x",
        "not of the form https://host/tenant"},
       {"--fedauth-sts", "https://login.microsoftonline.com/?t=" TENANT,

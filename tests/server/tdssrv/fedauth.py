@@ -49,11 +49,13 @@ def add_arguments(ap):
                     help='the SPN FEDAUTHINFO names (default: '
                          '--entra-audience)')
     ap.add_argument('--fedauth-info',
-                    choices=('malformed', 'none', 'twice', 'to-token'),
+                    choices=('malformed', 'none', 'twice', 'to-token',
+                             'with-ack'),
                     help='misbehave (ADAL library): a FEDAUTHINFO whose '
                          'data lies outside it, none (the login accepted '
-                         'at once), or two of them; or one sent to a '
-                         'security-token login (to-token)')
+                         'at once), two of them, one in the LOGINACK '
+                         'message (with-ack, no token asked); or one sent '
+                         'to a security-token login (to-token)')
     ap.add_argument('--entra-ack', choices=('none', 'data'),
                     help='misbehave: accept the token but leave FEDAUTH out '
                          'of FEATUREEXTACK (none), or acknowledge it with '
@@ -180,12 +182,13 @@ def _adal(sess, data):
     if len(data) != 2 or data[1] not in (0x01, 0x02, 0x03):
         raise ValueError('ADAL FEDAUTH feature data %s' % data.hex())
     log('connection %d FEDAUTH ADAL, workflow 0x%02x' % (sess.spid, data[1]))
-    if cfg.fedauth_info == 'none':
-        return cfg.entra_users.get(next(iter(cfg.entra_users), ''),
-                                   'nobody'), None
     sts = cfg.fedauth_sts.encode('utf-16-le')
     spn = cfg.fedauth_spn.encode('utf-16-le')
     tok = fedauthinfo([(0x01, sts), (0x02, spn)])
+    if cfg.fedauth_info in ('none', 'with-ack'):
+        sess.fedauth_prefix = tok if cfg.fedauth_info == 'with-ack' else b''
+        return cfg.entra_users.get(next(iter(cfg.entra_users), ''),
+                                   'nobody'), None
     if cfg.fedauth_info == 'malformed':  # the SPN's data beyond the token
         tok = tok[:5 + 4 + 9 + 1] + struct.pack('<I', len(spn) + 1000) + \
             tok[5 + 4 + 9 + 5:]
