@@ -307,6 +307,7 @@ static tdsc_errc fetch_check(entra_state *s, const tdsc__auth_params *p,
   if (p->audience && !(s->audience = tdsc__strdup(p->audience)))
     return tdsc__err_oom(err);
   s->p = *p;
+  s->p.workstation = NULL; /* the caller's buffer; not the sources' */
   return TDSC_OK;
 }
 
