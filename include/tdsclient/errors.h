@@ -392,7 +392,12 @@
   X(ENTRA_IDENTITY_REFUSED, 1019, ENTRA,                                      \
     "The identity provider refused to issue a token (its error and AADSTS "   \
     "code in the message): fix the identity's credentials or configuration " \
-    "as the message says.")
+    "as the message says.")                                                   \
+  X(ENTRA_STS_UNTRUSTED,  1030, ENTRA,                                        \
+    "The server's FEDAUTHINFO names a token service on a host that is not a " \
+    "Microsoft Entra authority: no credential was sent there.  If the host "  \
+    "is yours, name it in EntraAuthority=; else the server is not to be "     \
+    "trusted.")
 /* clang-format on */
 
 #endif

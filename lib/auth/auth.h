@@ -92,6 +92,17 @@ typedef struct tdsc__mech_ops {
    * bytes; both addresses empty), copied.  Not called: no bindings. */
   tdsc_errc (*bind)(void *state, const uint8_t *app, size_t len,
                     tdsc_error *err);
+  /* Optional (a mechanism of federated authentication whose token is got
+   * during the login: MS-TDS's ADAL workflow): LOGIN7's FEDAUTH names the
+   * library and fedauth_workflow, no token; the server's FEDAUTHINFO
+   * (2.2.7.12: its STS URL and SPN, either NULL when absent) is given
+   * here, which readies the token's fetch (or fails: the mechanism's
+   * codes, TDSC_E_PROTOCOL for what the server said); acquire then gets
+   * it (PENDING on its pollfd as before the login) and bearer gives it,
+   * for the Federated Authentication Token message (2.2.6.3). */
+  tdsc_errc (*fedauth_info)(void *state, const char *sts_url,
+                            const char *spn, tdsc_error *err);
+  uint8_t fedauth_workflow;
 } tdsc__mech_ops;
 
 /* Kerberos through GSSAPI (gssapi.c); NULL where the build has no GSSAPI. */

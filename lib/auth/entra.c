@@ -6,9 +6,15 @@
  * (tdsc_conn_set_token_provider), or is fetched from an identity provider
  * over HTTP (oauth.c builds the request and reads the answer; it runs on
  * the worker, bounded by the login deadline, so that a connect that may
- * not wait is never blocked by it: the acquire op), and travels in
- * LOGIN7's FEDAUTH feature
- * as a security token (MS-TDS 2.2.6.4; session/fedauth.c puts it there).
+ * not wait is never blocked by it: the acquire op).  A given token
+ * travels in LOGIN7's FEDAUTH feature as a security token (MS-TDS
+ * 2.2.6.4; session/fedauth.c puts it there); a fetched one follows the
+ * ADAL workflow: LOGIN7 announces the library, the server's FEDAUTHINFO
+ * (2.2.7.12) names the resource (its SPN) and the token service (its STS
+ * URL, whose tenant is used when EntraTenant= names none), and the token
+ * fetched for them goes in a message of its own (2.2.6.3).  The STS URL
+ * is the server's word: a secret goes there only when its host is a
+ * Microsoft Entra authority or EntraAuthority='s (entra_sts).
  * Before anything is sent the token's claims are read (jwt.c, no
  * signature check: that is the server's) so that an expired token, one
  * not valid yet, one for another resource or no JWT at all is named with
@@ -20,8 +26,10 @@
 #include "auth/jwt.h"
 #include "auth/oauth.h"
 #include "clock.h"
+#include "proto/proto.h"
 #include "transport/worker.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +68,21 @@ typedef struct entra_state {
   int64_t deadline;
   char *audience;        /* EntraAudience=, for the claims once fetched */
   char endpoint[300];    /* the token endpoint, for messages */
+  /* the attempt's parameters (their strings live as long as the
+   * attempt): the request is built once FEDAUTHINFO came (entra_sts) */
+  tdsc__auth_params p;
 } entra_state;
+
+/* The hosts of Microsoft Entra ID's authorities, to which a secret may go
+ * when the server's STS URL names one: the public cloud (and its older
+ * name, which Azure SQL's FEDAUTHINFO uses), US Government, China (21Vianet,
+ * both names) and Germany, as MSAL's trusted host list and the national
+ * clouds' documentation have them. */
+static const char *const entra_hosts[] = {
+    "login.microsoftonline.com",       "login.windows.net",
+    "login.microsoftonline.us",        "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn", "login.microsoftonline.de",
+};
 
 static bool aud_eq(const char *a, const char *b) {
   size_t na = strlen(a), nb = strlen(b);
@@ -224,23 +246,17 @@ static tdsc_errc fetch_timeout(entra_state *s, tdsc_error *err) {
                        s->endpoint);
 }
 
-/* Prepares the fetch of an HTTP source: the request built (oauth.c),
- * then run here when the caller waits, else left to entra_acquire. */
+/* Prepares the fetch of an HTTP source for what FEDAUTHINFO said: the
+ * request built (oauth.c), then run here when the caller waits, else left
+ * to entra_acquire. */
 static tdsc_errc fetch_init(entra_state *s, const tdsc__auth_params *p,
-                            tdsc_error *err) {
+                            const tdsc__oauth_sts *sts, tdsc_error *err) {
   tdsc__http *h = calloc(1, sizeof *h);
   if (!h)
     return tdsc__err_oom(err);
   tdsc__buf_init(&h->resp);
-  tdsc_errc rc = tdsc__oauth_request(s->src, p, h, s->endpoint,
+  tdsc_errc rc = tdsc__oauth_request(s->src, p, sts, h, s->endpoint,
                                      sizeof s->endpoint, err);
-  if (rc == TDSC_OK && p->encrypt_off)
-    rc = tdsc__err_set(err, TDSC_E_ENTRA_TLS_REQUIRED,
-                       "Encrypt=off, but an access token is never sent "
-                       "without TLS (anyone who reads it may use it until "
-                       "it expires): no token was fetched");
-  if (rc == TDSC_OK && p->audience && !(s->audience = tdsc__strdup(p->audience)))
-    rc = tdsc__err_oom(err);
   if (rc == TDSC_OK && !(s->acq = tdsc__work_new(fetch_call, fetch_discard, h)))
     rc = tdsc__err_oom(err);
   if (rc != TDSC_OK) {
@@ -269,6 +285,129 @@ static tdsc_errc fetch_init(entra_state *s, const tdsc__auth_params *p,
   return fetched(s, w, err);
 }
 
+/* An HTTP source before the login: its request built once with
+ * stand-ins for what FEDAUTHINFO will say and dropped, so that a missing
+ * credential, an endpoint that is not https or a build without HTTP
+ * passes the mechanism over before any traffic. */
+static tdsc_errc fetch_check(entra_state *s, const tdsc__auth_params *p,
+                             tdsc_error *err) {
+  tdsc__oauth_sts stand_in = {.tenant = "organizations"};
+  tdsc__http h;
+  memset(&h, 0, sizeof h);
+  tdsc__buf_init(&h.resp);
+  tdsc_errc rc = tdsc__oauth_request(s->src, p, &stand_in, &h, s->endpoint,
+                                     sizeof s->endpoint, err);
+  tdsc__http_clear(&h);
+  if (rc != TDSC_OK)
+    return rc;
+  if (p->encrypt_off)
+    return tdsc__err_set(err, TDSC_E_ENTRA_TLS_REQUIRED,
+                         "Encrypt=off, but an access token is never sent "
+                         "without TLS (anyone who reads it may use it until "
+                         "it expires): no token was fetched");
+  if (p->audience && !(s->audience = tdsc__strdup(p->audience)))
+    return tdsc__err_oom(err);
+  s->p = *p;
+  s->p.workstation = NULL; /* the caller's buffer; not the sources' */
+  return TDSC_OK;
+}
+
+/* The origin ("scheme://host[:port]", at most cap bytes) and the tenant
+ * of an STS URL of the form https://host[:port]/tenant[/]: false for
+ * anything else (a query, user:password@, a longer path, odd bytes). */
+static bool sts_parse(const char *url, char *origin, size_t ocap,
+                      char *tenant, size_t tcap) {
+  size_t sl = !strncasecmp(url, "https://", 8)  ? 8
+              : !strncasecmp(url, "http://", 7) ? 7
+                                                : 0;
+  if (!sl)
+    return false;
+  for (const char *q = url; *q; q++)
+    if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f ||
+        strchr("?#@\\", *q))
+      return false;
+  size_t hn = strcspn(url + sl, "/");
+  const char *t = url + sl + hn;
+  if (!hn || sl + hn >= ocap || *t != '/')
+    return false;
+  size_t tn = strcspn(t + 1, "/");
+  if (!tn || tn >= tcap || (t[1 + tn] && strcmp(t + 1 + tn, "/")))
+    return false;
+  for (size_t i = 0; i < tn; i++)
+    if (!isalnum((unsigned char)t[1 + i]) && !strchr("-._", t[1 + i]))
+      return false;
+  snprintf(origin, ocap, "%.*s", (int)(sl + hn), url);
+  snprintf(tenant, tcap, "%.*s", (int)tn, t + 1);
+  return true;
+}
+
+/* Whether a secret may go to the STS of origin: a Microsoft Entra
+ * authority over https, or the origin of EntraAuthority= (the user's
+ * choice, a test's loopback authority). */
+static bool sts_trusted(const char *origin, const char *authority) {
+  if (authority) {
+    const char *a = strstr(authority, "://");
+    size_t an = a ? (size_t)(a - authority) + 3 + strcspn(a + 3, "/") : 0;
+    if (an && strlen(origin) == an && !strncasecmp(origin, authority, an))
+      return true;
+  }
+  if (strncasecmp(origin, "https://", 8))
+    return false;
+  const char *host = origin + 8;
+  size_t hn = strlen(host);
+  if (hn > 4 && !strcmp(host + hn - 4, ":443"))
+    hn -= 4;
+  for (size_t i = 0; i < sizeof entra_hosts / sizeof entra_hosts[0]; i++)
+    if (strlen(entra_hosts[i]) == hn && !strncasecmp(host, entra_hosts[i], hn))
+      return true;
+  return false;
+}
+
+/* The server's FEDAUTHINFO (MS-TDS 2.2.7.12, the ADAL workflow): the
+ * token is asked for its SPN, which must be a resource this client sends
+ * tokens to (as a given token's audience, diagnose), from the STS URL's
+ * tenant when the user named none; a client secret or assertion goes to
+ * the STS only if it is trusted (sts_trusted).  Managed identity asks
+ * its own endpoint, never the STS.  Readies the fetch entra_acquire
+ * runs. */
+static tdsc_errc entra_sts(void *state, const char *sts_url, const char *spn,
+                           tdsc_error *err) {
+  entra_state *s = state;
+  char origin[300], tenant[130];
+  tdsc__jwt_claims aud = {.naud = 1};
+  if (!spn || !*spn)
+    return tdsc__err_set(err, TDSC_E_PROTOCOL,
+                         "FEDAUTHINFO names no SPN (FedAuthInfoID 0x02): "
+                         "the resource to ask a token for is unknown");
+  snprintf(aud.aud[0], sizeof aud.aud[0], "%s", spn);
+  if (strlen(spn) >= sizeof aud.aud[0] || !audience_ok(&aud, s->audience))
+    return tdsc__err_set(err, TDSC_E_ENTRA_WRONG_AUDIENCE,
+                         "FEDAUTHINFO asks for a token for '%.200s' (its "
+                         "SPN), not for %s%s: no token is fetched for "
+                         "another resource",
+                         spn, s->audience ? s->audience : "Azure SQL (",
+                         s->audience ? "" : "https://database.windows.net/)");
+  tdsc__oauth_sts sts = {.resource = spn};
+  if (s->src != TDSC__SRC_MANAGED) {
+    if (!sts_url || !sts_parse(sts_url, origin, sizeof origin, tenant,
+                               sizeof tenant))
+      return tdsc__err_set(err, TDSC_E_PROTOCOL,
+                           "FEDAUTHINFO's STS URL '%.200s' is not of the "
+                           "form https://host/tenant",
+                           sts_url ? sts_url : "(none)");
+    if (!sts_trusted(origin, s->p.authority))
+      return tdsc__err_set(err, TDSC_E_ENTRA_STS_UNTRUSTED,
+                           "FEDAUTHINFO names the token service %s, whose "
+                           "host %s is neither a Microsoft Entra authority "
+                           "nor that of EntraAuthority=: no credential was "
+                           "sent there",
+                           origin, strstr(origin, "://") + 3);
+    sts.tenant = tenant;
+    sts.authority = origin;
+  }
+  return fetch_init(s, &s->p, &sts, err);
+}
+
 static tdsc_errc entra_init_from(void **state, const tdsc__auth_params *p,
                                  tdsc__token_source src, tdsc_error *err) {
   entra_state *s = calloc(1, sizeof *s);
@@ -277,7 +416,7 @@ static tdsc_errc entra_init_from(void **state, const tdsc__auth_params *p,
     return tdsc__err_oom(err);
   s->src = src;
   if (src != TDSC__SRC_GIVEN)
-    return fetch_init(s, p, err);
+    return fetch_check(s, p, err);
   const char *resource = p->audience ? p->audience
                                      : "https://database.windows.net/";
   /* No source: skipped (a trail entry), whatever Encrypt= says. */
@@ -397,21 +536,27 @@ static const tdsc__mech_ops entra_ops = {
     .bearer = entra_bearer,
 };
 
-/* The sources over HTTP: the same mechanism, its token fetched first. */
-#define FETCHING_OPS(var, nm, initf)                                          \
+/* The sources over HTTP: the same mechanism, its token fetched once the
+ * server's FEDAUTHINFO came (the ADAL workflow, with its Workflow byte). */
+#define FETCHING_OPS(var, nm, initf, workflow)                                \
   static const tdsc__mech_ops var = {                                         \
       .name = nm,                                                             \
       .init = initf,                                                          \
       .acquire = entra_acquire,                                               \
+      .fedauth_info = entra_sts,                                              \
+      .fedauth_workflow = workflow,                                           \
       .identity = entra_identity,                                             \
       .free_state = entra_free,                                               \
       .basic = entra_basic,                                                   \
       .pollfd = entra_pollfd,                                                 \
       .bearer = entra_bearer,                                                 \
   }
-FETCHING_OPS(secret_ops, "entra-sp", secret_init);
-FETCHING_OPS(managed_ops, "entra-msi", managed_init);
-FETCHING_OPS(workload_ops, "entra-workload", workload_init);
+FETCHING_OPS(secret_ops, "entra-sp", secret_init,
+             TDSC__FEDAUTH_WORKFLOW_PASSWORD);
+FETCHING_OPS(managed_ops, "entra-msi", managed_init,
+             TDSC__FEDAUTH_WORKFLOW_MSI);
+FETCHING_OPS(workload_ops, "entra-workload", workload_init,
+             TDSC__FEDAUTH_WORKFLOW_PASSWORD);
 
 const tdsc__mech_ops *const tdsc__mech_entra = &entra_ops;
 const tdsc__mech_ops *const tdsc__mech_entra_sp = &secret_ops;

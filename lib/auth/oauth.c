@@ -163,7 +163,8 @@ static tdsc_errc missing(tdsc_error *err, const char *source,
 /* Client credentials (RFC 6749 4.4): POST to the tenant's v2.0 token
  * endpoint. */
 static tdsc_errc client_credentials(tdsc__token_source src,
-                                    const tdsc__auth_params *p, tdsc__http *h,
+                                    const tdsc__auth_params *p,
+                                    const tdsc__oauth_sts *sts, tdsc__http *h,
                                     tdsc__buf *body, tdsc_error *err) {
   bool wl = src == TDSC__SRC_WORKLOAD;
   const char *what = wl ? "workload identity" : "a service principal";
@@ -174,6 +175,8 @@ static tdsc_errc client_credentials(tdsc__token_source src,
     client = getenv("AZURE_CLIENT_ID");
   if (wl && !tenant)
     tenant = getenv("AZURE_TENANT_ID");
+  if (!tenant && sts) /* the server's STS URL names it */
+    tenant = sts->tenant;
   if (!client || !*client)
     return missing(err, what,
                    wl ? "a client id (AZURE_CLIENT_ID or UID=)"
@@ -191,7 +194,9 @@ static tdsc_errc client_credentials(tdsc__token_source src,
   if (wl && !(file && *file))
     return missing(err, what,
                    "a federated token file (AZURE_FEDERATED_TOKEN_FILE)");
-  const char *authority = p->authority ? p->authority : DEFAULT_AUTHORITY;
+  const char *authority = p->authority                  ? p->authority
+                          : sts && sts->authority ? sts->authority
+                                                  : DEFAULT_AUTHORITY;
   tdsc_errc rc = endpoint_check(authority, "EntraAuthority= or "
                                 "AZURE_AUTHORITY_HOST", false, err);
   if (rc)
@@ -219,7 +224,9 @@ static tdsc_errc client_credentials(tdsc__token_source src,
   } else {
     put_param(body, "client_secret", h->secret);
   }
-  put_scope(body, p->audience ? p->audience : "https://database.windows.net/");
+  put_scope(body, sts && sts->resource ? sts->resource
+                  : p->audience        ? p->audience
+                                       : "https://database.windows.net/");
   return TDSC_OK;
 }
 
@@ -227,7 +234,8 @@ static tdsc_errc client_credentials(tdsc__token_source src,
  * and IDENTITY_HEADER are set (api-version 2019-08-01, the header
  * X-IDENTITY-HEADER), else the instance metadata endpoint (api-version
  * 2018-02-01, the header Metadata: true). */
-static tdsc_errc managed(const tdsc__auth_params *p, tdsc__http *h,
+static tdsc_errc managed(const tdsc__auth_params *p,
+                         const tdsc__oauth_sts *sts, tdsc__http *h,
                          tdsc__buf *q, tdsc_error *err) {
   const char *ep = getenv("IDENTITY_ENDPOINT");
   const char *hdr = getenv("IDENTITY_HEADER");
@@ -246,8 +254,9 @@ static tdsc_errc managed(const tdsc__auth_params *p, tdsc__http *h,
   tdsc__buf_put_str(q, strchr(base, '?') ? "&" : "?");
   tdsc__buf_put_str(q, app ? "api-version=2019-08-01"
                            : "api-version=2018-02-01");
-  put_param(q, "resource",
-            p->audience ? p->audience : "https://database.windows.net/");
+  put_param(q, "resource", sts && sts->resource ? sts->resource
+                           : p->audience        ? p->audience
+                                                : "https://database.windows.net/");
   if (p->client_id && *p->client_id)
     put_param(q, "client_id", p->client_id); /* a user-assigned identity */
   h->url = tdsc__buf_cstr(q);
@@ -264,7 +273,8 @@ static tdsc_errc managed(const tdsc__auth_params *p, tdsc__http *h,
 }
 
 tdsc_errc tdsc__oauth_request(tdsc__token_source src,
-                              const tdsc__auth_params *p, tdsc__http *h,
+                              const tdsc__auth_params *p,
+                              const tdsc__oauth_sts *sts, tdsc__http *h,
                               char *endpoint, size_t cap, tdsc_error *err) {
   if (!tdsc__http_built)
     return tdsc__err_set(err, TDSC_E_ENTRA_NO_HTTP,
@@ -277,8 +287,8 @@ tdsc_errc tdsc__oauth_request(tdsc__token_source src,
   tdsc__buf b;
   tdsc__buf_init(&b);
   tdsc_errc rc = src == TDSC__SRC_MANAGED
-                     ? managed(p, h, &b, err)
-                     : client_credentials(src, p, h, &b, err);
+                     ? managed(p, sts, h, &b, err)
+                     : client_credentials(src, p, sts, h, &b, err);
   if (rc == TDSC_OK && src != TDSC__SRC_MANAGED) {
     h->body = tdsc__buf_cstr(&b);
     if (h->body)

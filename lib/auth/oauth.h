@@ -18,12 +18,23 @@ typedef enum tdsc__token_source {
   TDSC__SRC_WORKLOAD   /* workload identity (federated token file) */
 } tdsc__token_source;
 
-/* Fills h's inputs (url, headers, body, cafile) for src from p, and
- * endpoint (cap bytes) with the address to name in messages (no query,
- * never a secret).  Errors: TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS (what is
- * missing), TDSC_E_ENTRA_ENDPOINT_INSECURE, TDSC_E_ENTRA_NO_HTTP, oom. */
+/* What the server's FEDAUTHINFO decided (MS-TDS 2.2.7.12, checked by
+ * entra.c): the resource the token is for (its SPN), and the tenant and
+ * authority of its STS URL, used where the user named none. */
+typedef struct tdsc__oauth_sts {
+  const char *resource;
+  const char *tenant;
+  const char *authority; /* "https://host[:port]" */
+} tdsc__oauth_sts;
+
+/* Fills h's inputs (url, headers, body, cafile) for src from p and sts
+ * (NULL: p alone), and endpoint (cap bytes) with the address to name in
+ * messages (no query, never a secret).  Errors:
+ * TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS (what is missing),
+ * TDSC_E_ENTRA_ENDPOINT_INSECURE, TDSC_E_ENTRA_NO_HTTP, oom. */
 tdsc_errc tdsc__oauth_request(tdsc__token_source src,
-                              const tdsc__auth_params *p, tdsc__http *h,
+                              const tdsc__auth_params *p,
+                              const tdsc__oauth_sts *sts, tdsc__http *h,
                               char *endpoint, size_t cap, tdsc_error *err);
 
 /* Reads h's outcome: *token (malloc'd, NUL-terminated, the caller wipes

@@ -87,43 +87,82 @@ static tdsc_errc put_string(tdsc__buf *out, size_t ol, const char *field,
   return TDSC_OK;
 }
 
-/* FEDAUTH with bFedAuthLibrary = security token (2.2.6.4): Options (the
- * library in the high 7 bits, fFedAuthEcho in bit 0), FedAuthToken as
- * L_VARBYTE (a DWORD byte count, then the token in UTF-16LE), then the
- * server's nonce when its PRELOGIN sent one. The token is a bearer
- * secret: converted in a side buffer that is wiped, like the password. */
-static tdsc_errc put_fedauth(tdsc__buf *b, const tdsc__login7 *l,
+/* The token (UTF-8) as UTF-16LE in tok, which the caller wipes and
+ * frees whatever the outcome; *bytes its length.  A token is a bearer
+ * secret, converted in a side buffer as the password is. */
+static tdsc_errc token_utf16(const char *token, tdsc__buf *tok, size_t *bytes,
                              tdsc_error *err) {
-  tdsc__buf tok;
-  tdsc_errc rc = TDSC_OK;
-  size_t n = strlen(l->fedauth_token);
+  size_t n = strlen(token);
+  tdsc__buf_init(tok);
   if (!n) /* "The length of FedAuthToken MUST NOT be 0." */
     return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                         "LOGIN7: the federated authentication token is "
-                         "empty");
-  tdsc__buf_init(&tok);
-  size_t bytes = tdsc__utf8_to_utf16le(l->fedauth_token, n, &tok);
-  if (bytes == (size_t)-1 || tok.oom) {
-    rc = tdsc__err_oom(err);
-    goto out;
+                         "the federated authentication token is empty");
+  *bytes = tdsc__utf8_to_utf16le(token, n, tok);
+  if (*bytes == (size_t)-1 || tok->oom)
+    return tdsc__err_oom(err);
+  if (*bytes > LOGIN7_MAX)
+    return tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                         "the federated authentication token (%zu bytes in "
+                         "UTF-16) exceeds the 128 KiB a login message may "
+                         "be",
+                         *bytes);
+  return TDSC_OK;
+}
+
+/* FEDAUTH (2.2.6.4): Options (the library in the high 7 bits,
+ * fFedAuthEcho in bit 0), then for a security token FedAuthToken as
+ * L_VARBYTE (a DWORD byte count, then the token in UTF-16LE) and the
+ * server's nonce when its PRELOGIN sent one; for ADAL the Workflow byte
+ * alone (the token follows FEDAUTHINFO in its own message). */
+static tdsc_errc put_fedauth(tdsc__buf *b, const tdsc__login7 *l,
+                             tdsc_error *err) {
+  uint8_t echo = l->fedauth_echo ? 1u : 0u;
+  if (!l->fedauth_token) {
+    tdsc__buf_put_u8(b, TDSC__FEAT_FEDAUTH);
+    tdsc__buf_put_u32le(b, 2);
+    tdsc__buf_put_u8(b, (uint8_t)(TDSC__FEDAUTH_LIB_ADAL << 1 | echo));
+    tdsc__buf_put_u8(b, l->fedauth_workflow);
+    return TDSC_OK;
   }
-  if (bytes > LOGIN7_MAX) {
-    rc = tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                       "LOGIN7: the federated authentication token (%zu "
-                       "bytes in UTF-16) exceeds the 128 KiB LOGIN7 limit",
-                       bytes);
-    goto out;
+  tdsc__buf tok;
+  size_t bytes = 0;
+  tdsc_errc rc = token_utf16(l->fedauth_token, &tok, &bytes, err);
+  if (rc == TDSC_OK) {
+    size_t data_len =
+        1 + 4 + bytes + (l->fedauth_nonce ? TDSC__NONCE_LEN : 0);
+    tdsc__buf_put_u8(b, TDSC__FEAT_FEDAUTH);
+    tdsc__buf_put_u32le(b, (uint32_t)data_len);
+    tdsc__buf_put_u8(b,
+                     (uint8_t)(TDSC__FEDAUTH_LIB_SECURITY_TOKEN << 1 | echo));
+    tdsc__buf_put_u32le(b, (uint32_t)bytes);
+    tdsc__buf_put(b, tok.data, bytes);
+    if (l->fedauth_nonce)
+      tdsc__buf_put(b, l->fedauth_nonce, TDSC__NONCE_LEN);
+  } else {
+    tdsc__err_context(err, "LOGIN7");
   }
-  size_t data_len = 1 + 4 + bytes + (l->fedauth_nonce ? TDSC__NONCE_LEN : 0);
-  tdsc__buf_put_u8(b, TDSC__FEAT_FEDAUTH);
-  tdsc__buf_put_u32le(b, (uint32_t)data_len);
-  tdsc__buf_put_u8(b, (uint8_t)(TDSC__FEDAUTH_LIB_SECURITY_TOKEN << 1 |
-                                (l->fedauth_echo ? 1u : 0u)));
-  tdsc__buf_put_u32le(b, (uint32_t)bytes);
-  tdsc__buf_put(b, tok.data, bytes);
-  if (l->fedauth_nonce)
-    tdsc__buf_put(b, l->fedauth_nonce, TDSC__NONCE_LEN);
-out:
+  tdsc__buf_wipe(&tok);
+  tdsc__buf_free(&tok);
+  return rc;
+}
+
+tdsc_errc tdsc__fedauth_token_encode(const char *token, const uint8_t *nonce,
+                                     tdsc__buf *out, tdsc_error *err) {
+  tdsc__buf tok;
+  size_t bytes = 0;
+  tdsc_errc rc = token_utf16(token, &tok, &bytes, err);
+  if (rc == TDSC_OK) {
+    size_t nn = nonce ? TDSC__NONCE_LEN : 0;
+    tdsc__buf_put_u32le(out, (uint32_t)(4 + bytes + nn)); /* DataLen */
+    tdsc__buf_put_u32le(out, (uint32_t)bytes);
+    tdsc__buf_put(out, tok.data, bytes);
+    if (nonce)
+      tdsc__buf_put(out, nonce, nn);
+    if (out->oom)
+      rc = tdsc__err_oom(err);
+  } else {
+    tdsc__err_context(err, "federated authentication token message");
+  }
   tdsc__buf_wipe(&tok);
   tdsc__buf_free(&tok);
   return rc;
@@ -134,7 +173,8 @@ tdsc_errc tdsc__login7_encode(const tdsc__login7 *l, tdsc__buf *out,
   tdsc__buf b; /* the payload; offsets are relative to its start */
   tdsc_errc rc = TDSC_OK;
   uint8_t flags3 = l->option_flags3;
-  bool ext = l->feature_utf8 || l->fedauth_token;
+  bool fedauth = l->fedauth_token || l->fedauth_workflow;
+  bool ext = l->feature_utf8 || fedauth;
   size_t ext_dword = 0;
 
   tdsc__buf_init(&b);
@@ -220,7 +260,7 @@ tdsc_errc tdsc__login7_encode(const tdsc__login7 *l, tdsc__buf *out,
      * the terminator. UTF8_SUPPORT carries no data in the request (the
      * server's FEATUREEXTACK answers with one byte). */
     tdsc__buf_set_u32le(&b, ext_dword, (uint32_t)b.len);
-    if (l->fedauth_token && (rc = put_fedauth(&b, l, err)) != TDSC_OK)
+    if (fedauth && (rc = put_fedauth(&b, l, err)) != TDSC_OK)
       goto done;
     if (l->feature_utf8) {
       tdsc__buf_put_u8(&b, TDSC__FEAT_UTF8_SUPPORT);

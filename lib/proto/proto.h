@@ -159,15 +159,34 @@ typedef struct tdsc__login7 {
   bool fedauth_echo;            /* the server's FEDAUTHREQUIRED was 0x01 */
   const uint8_t *fedauth_nonce; /* the server's NONCEOPT, TDSC__NONCE_LEN
                                    bytes, or NULL */
+  /* FEDAUTH with bFedAuthLibrary = ADAL (0x02) instead, when not 0 and
+   * fedauth_token is NULL: Options and this Workflow byte, no token (the
+   * server answers with FEDAUTHINFO; tdsc__fedauth_token_encode then
+   * sends the token); fedauth_echo as above. */
+  uint8_t fedauth_workflow;
 } tdsc__login7;
 
 #define TDSC__FEDAUTH_LIB_SECURITY_TOKEN 0x01u /* bFedAuthLibrary */
+#define TDSC__FEDAUTH_LIB_ADAL 0x02u
+/* The ADAL workflows of LOGIN7's FEDAUTH (2.2.6.4): a token got with
+ * credentials the client holds (SqlClient and go-mssqldb send it for a
+ * service principal too), or by managed identity. */
+#define TDSC__FEDAUTH_WORKFLOW_PASSWORD 0x01u
+#define TDSC__FEDAUTH_WORKFLOW_MSI 0x03u
 
 /* Appends the LOGIN7 payload (no packet header). Sets OF3_EXTENSION itself
  * when a feature is requested. Strings longer than the field allows are
  * TDSC_E_BAD_OPTION_VALUE naming the field. */
 tdsc_errc tdsc__login7_encode(const tdsc__login7 *l, tdsc__buf *out,
                               tdsc_error *err);
+
+/* Appends the payload of a Federated Authentication Token message (packet
+ * type 0x08, MS-TDS 2.2.6.3, bFedAuthLibrary = ADAL): DataLen, the token
+ * (UTF-8 in, UTF-16LE L_VARBYTE out; a secret, wiped from the encoder's
+ * buffers) and the server's nonce when not NULL (TDSC__NONCE_LEN bytes).
+ * An empty token or one too large is TDSC_E_BAD_OPTION_VALUE. */
+tdsc_errc tdsc__fedauth_token_encode(const char *token, const uint8_t *nonce,
+                                     tdsc__buf *out, tdsc_error *err);
 
 /* ALL_HEADERS (2.2.5.3) with the transaction descriptor header (2.2.5.3.2):
  * the start of SQLBatch and RPC payloads (sqlbatch.c). */

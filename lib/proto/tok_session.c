@@ -1,6 +1,7 @@
 /* The tokens about the session rather than a result: LOGINACK (MS-TDS
  * 2.2.7.14), ENVCHANGE (2.2.7.9), INFO/ERROR (2.2.7.12, 2.2.7.10) and
- * FEATUREEXTACK (2.2.7.11), decoded into the event for the session
+ * FEATUREEXTACK (2.2.7.11) and FEDAUTHINFO (2.2.7.12), decoded into the
+ * event for the session
  * (lib/session) to judge.  Called by tokens.c's dispatch with the
  * token's framed body; strings go to the arena through tok_mem.c. */
 #include "config.h"
@@ -44,6 +45,71 @@ tok_res tdsc__tok_featureextack(tdsc__tokp *p, tdsc__cur *c, tdsc__event *ev,
   ev->u.featureextack.ids = p->fe_ids;
   ev->u.featureextack.data = p->fe_data;
   ev->u.featureextack.lens = p->fe_lens;
+  return R_OK;
+}
+
+/* The FedAuthInfoIDs of FEDAUTHINFO (2.2.7.12); others are skipped. */
+#define FEDAUTHINFO_STSURL 0x01u
+#define FEDAUTHINFO_SPN 0x02u
+#define FEDAUTHINFO_OPT 9u /* FedAuthInfoID, DataLen, DataOffset */
+
+/* FEDAUTHINFO (2.2.7.12), its body whole (TokenLength framed it):
+ * CountOfInfoIDs, that many options (an id, the data's length and its
+ * offset measured from CountOfInfoIDs), then the data, UTF-16LE text.
+ * Every option's data must lie in the data part of the token, an id
+ * comes at most once, and the text holds no NUL (it becomes a C string
+ * the session reads as a URL). */
+tok_res tdsc__tok_fedauthinfo(tdsc__tokp *p, tdsc__cur *c, tdsc__event *ev,
+                              tdsc_error *err) {
+  const uint8_t tok = TDSC__TOK_FEDAUTHINFO;
+  const uint8_t *base = c->rd.p;
+  size_t blen = c->rd.len;
+  size_t offs[2] = {NONE, NONE};
+  if (blen < 4)
+    return tdsc__tok_fail(p, err, tok,
+                          "FEDAUTHINFO of %zu bytes: shorter than its "
+                          "CountOfInfoIDs (4 bytes)",
+                          blen);
+  uint32_t count = tdsc__cur_u32(c);
+  if (count > (blen - 4) / FEDAUTHINFO_OPT)
+    return tdsc__tok_fail(p, err, tok,
+                          "FEDAUTHINFO counts %lu options (CountOfInfoIDs), "
+                          "more than its %zu bytes can hold",
+                          (unsigned long)count, blen);
+  size_t data_start = 4 + (size_t)count * FEDAUTHINFO_OPT;
+  for (uint32_t i = 0; i < count; i++) {
+    uint8_t id = tdsc__cur_u8(c);
+    uint32_t len = tdsc__cur_u32(c);
+    uint32_t off = tdsc__cur_u32(c);
+    if (off < data_start || off > blen || len > blen - off)
+      return tdsc__tok_fail(p, err, tok,
+                            "FEDAUTHINFO option 0x%02X: %lu bytes at offset "
+                            "%lu lie outside the token's data (offsets "
+                            "%zu to %zu)",
+                            id, (unsigned long)len, (unsigned long)off,
+                            data_start, blen);
+    if (id != FEDAUTHINFO_STSURL && id != FEDAUTHINFO_SPN)
+      continue; /* reserved ids: nothing this client reads */
+    const char *what = id == FEDAUTHINFO_STSURL ? "STSURL" : "SPN";
+    size_t *slot = &offs[id - 1];
+    if (*slot != NONE)
+      return tdsc__tok_fail(p, err, tok, "FEDAUTHINFO names its %s twice",
+                            what);
+    if (len % 2)
+      return tdsc__tok_fail(p, err, tok,
+                            "FEDAUTHINFO's %s is %lu bytes long: odd, not "
+                            "UTF-16 text",
+                            what, (unsigned long)len);
+    for (size_t k = 0; k < len; k += 2)
+      if (!base[off + k] && !base[off + k + 1])
+        return tdsc__tok_fail(p, err, tok,
+                              "FEDAUTHINFO's %s holds a NUL character", what);
+    if ((*slot = tdsc__tok_arena_text(p, base + off, len)) == NONE)
+      return tdsc__tok_oom(err);
+  }
+  ev->kind = TDSC__EV_FEDAUTHINFO;
+  ev->u.fedauthinfo.sts_url = tdsc__tok_astr(p, offs[0]);
+  ev->u.fedauthinfo.spn = tdsc__tok_astr(p, offs[1]);
   return R_OK;
 }
 

@@ -107,7 +107,9 @@ static tok_res parse_framed(tdsc__tokp *p, const uint8_t *in, size_t n,
     ev->u.sspi.len = blen;
     return R_OK;
   }
-  default: /* TABNAME, COLINFO, SESSIONSTATE, FEDAUTHINFO */
+  case TDSC__TOK_FEDAUTHINFO:
+    return tdsc__tok_fedauthinfo(p, &c, ev, err);
+  default: /* TABNAME, COLINFO, SESSIONSTATE */
     ev->kind = TDSC__EV_SKIPPED;
     return R_OK;
   }

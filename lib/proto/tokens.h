@@ -133,7 +133,8 @@ typedef enum tdsc__ev_kind {
   TDSC__EV_COLUMN,        /* one whole value: u.column */
   TDSC__EV_LARGE_BEGIN,   /* a PLP/LONG value starts: u.large.index, total */
   TDSC__EV_LARGE_DATA,    /* its next bytes: u.large.data, len */
-  TDSC__EV_LARGE_END      /* after its last byte: u.large.index */
+  TDSC__EV_LARGE_END,     /* after its last byte: u.large.index */
+  TDSC__EV_FEDAUTHINFO    /* FEDAUTHINFO (2.2.7.12): u.fedauthinfo */
 } tdsc__ev_kind;
 
 typedef struct tdsc__routing {
@@ -212,6 +213,13 @@ typedef struct tdsc__event {
       const uint8_t *data;
       size_t len;
     } sspi;
+    /* FEDAUTHINFO (2.2.7.12): the STS URL (FedAuthInfoID 0x01) and the
+     * SPN (0x02), UTF-8 in the parser's memory, NULL when the token has
+     * none; options of other ids are skipped. */
+    struct {
+      const char *sts_url;
+      const char *spn;
+    } fedauthinfo;
   } u;
 } tdsc__event;
 

@@ -261,5 +261,9 @@ tok_res tdsc__tok_msg(tdsc__tokp *p, tdsc__cur *c, uint8_t tok, tdsc__event *ev,
                       tdsc_error *err);
 tok_res tdsc__tok_featureextack(tdsc__tokp *p, tdsc__cur *c, tdsc__event *ev,
                                 tdsc_error *err);
+/* FEDAUTHINFO's framed body (tok_session.c): R_OK or R_FAIL, never
+ * R_MORE (the body is whole). */
+tok_res tdsc__tok_fedauthinfo(tdsc__tokp *p, tdsc__cur *c, tdsc__event *ev,
+                              tdsc_error *err);
 
 #endif

@@ -346,6 +346,7 @@ static tdsc_errc login_start(tdsc_conn *c, tdsc__attempt *a) {
 static void round_begin(tdsc_conn *c, tdsc__attempt *a) {
   tdsc__buf_reset(&a->token);
   a->sspi = false;
+  a->fedinfo = false;
   a->st = TDSC__AS_ROUND;
   tdsc__wire_begin_response(c, a->deadline);
   /* an SSPI round's reply holds only the SSPI token, no DONE */
@@ -455,7 +456,8 @@ static tdsc_errc read_round(tdsc_conn *c, tdsc__attempt *a) {
       return TDSC__AGAIN;
     if (rc != TDSC_OK)
       return rc;
-    if (end && !c->in_final && (!a->sspi || a->ack || a->have_error))
+    if (end && !c->in_final &&
+        ((!a->sspi && !a->fedinfo) || a->ack || a->have_error))
       return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
                            "the server at %s ended its login response "
                            "without the final DONE token",
@@ -496,6 +498,11 @@ static tdsc_errc read_round(tdsc_conn *c, tdsc__attempt *a) {
       if ((rc = tdsc__fedauth_ack(c, &ev)) != TDSC_OK)
         return rc;
       break;
+    case TDSC__EV_FEDAUTHINFO: /* the ADAL workflow: fetched next */
+      if ((rc = tdsc__fedauth_info(c, a->ops, a->state, &ev)) != TDSC_OK)
+        return rc;
+      a->fedinfo = true;
+      break;
     case TDSC__EV_SSPI: {
       a->sspi = true;
       /* A token after the mechanism is done (SPNEGO's accept-completed,
@@ -528,12 +535,15 @@ static tdsc_errc read_round(tdsc_conn *c, tdsc__attempt *a) {
 static tdsc_errc login_verdict(tdsc_conn *c, tdsc__attempt *a) {
   if (a->have_error)
     return login_refused(c, a, &a->first_error);
+  if (!a->ack && tdsc__fedauth_done(c, false) != TDSC_OK)
+    return c->err.code; /* no FEDAUTHINFO where one was waited for */
   if (!a->ack)
     return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
                          "the server at %s ended its login response without "
                          "a LOGINACK token",
                          c->address);
-  tdsc_errc rc = tdsc__fedauth_done(c); /* acknowledged without FEDAUTH */
+  /* the ADAL workflow's order; acknowledged without FEDAUTH */
+  tdsc_errc rc = tdsc__fedauth_done(c, true);
   if (rc != TDSC_OK)
     return rc;
   if (a->ops->step && a->token.len)
@@ -580,6 +590,10 @@ static tdsc_errc round_step(tdsc_conn *c, tdsc__attempt *a) {
   tdsc_errc rc = read_round(c, a);
   if (rc == TDSC__AGAIN)
     return rc;
+  if (rc == TDSC_OK && a->fedinfo && !a->ack && !a->have_error) {
+    a->st = TDSC__AS_FEDAUTH; /* the token for what FEDAUTHINFO said */
+    return TDSC_OK;
+  }
   if (rc == TDSC_OK && (a->ack || a->have_error || !a->token.len)) {
     rc = login_verdict(c, a);
     if (rc == TDSC_OK)
@@ -603,6 +617,33 @@ static tdsc_errc round_step(tdsc_conn *c, tdsc__attempt *a) {
       tdsc_errc_category(rc) != TDSC_CAT_SERVER)
     tdsc__err_context(&c->err, "login response");
   return rc;
+}
+
+/* The ADAL workflow's token (MS-TDS 2.2.6.3), once FEDAUTHINFO readied
+ * its fetch: got on the mechanism's worker (TDSC__AGAIN meanwhile, the
+ * wait on its descriptor, the attempt's deadline bounding it), then
+ * queued as packet 0x08 and the login response read as another round. */
+static tdsc_errc fedauth_step(tdsc_conn *c, tdsc__attempt *a) {
+  tdsc__auth_status st = a->ops->acquire(a->state, &c->err);
+  a->pending = st == TDSC__AUTH_PENDING;
+  if (a->pending) {
+    a->fd = a->ops->pollfd ? a->ops->pollfd(a->state) : TDSC__NO_POLLFD;
+    a->want = TDSC__WANT_READ;
+    if (a->fd == TDSC__NO_POLLFD)
+      a->timer_ms = 2; /* nothing to wait on: look again shortly */
+    return TDSC__AGAIN;
+  }
+  if (st == TDSC__AUTH_FAILED)
+    return c->err.code;
+  tdsc__as_target(a); /* who the token names */
+  tdsc_errc rc = tdsc__fedauth_send(c, a->ops, a->state, a->deadline);
+  if (rc != TDSC_OK) {
+    tdsc__err_context(&c->err, "federated authentication token");
+    return rc;
+  }
+  a->round++;
+  round_begin(c, a);
+  return TDSC_OK;
 }
 
 /* ------------------------------------------------------------ driver */
@@ -644,6 +685,9 @@ tdsc_errc tdsc__attempt_step(tdsc_conn *c, tdsc__attempt *a) {
       break;
     case TDSC__AS_ROUND:
       rc = round_step(c, a);
+      break;
+    case TDSC__AS_FEDAUTH:
+      rc = fedauth_step(c, a);
       break;
     case TDSC__AS_DONE:
     default:

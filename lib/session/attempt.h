@@ -30,6 +30,8 @@ typedef enum tdsc__astate {
   TDSC__AS_LOGIN,       /* the mechanism's first token and LOGIN7 */
   TDSC__AS_LOGIN_FLUSH, /* LOGIN7 being sent (then login-only TLS ends) */
   TDSC__AS_ROUND,       /* a round of the login response being read */
+  TDSC__AS_FEDAUTH,     /* after FEDAUTHINFO: the mechanism's token got
+                           on its worker, then sent (packet 0x08) */
   TDSC__AS_DONE         /* logged in */
 } tdsc__astate;
 
@@ -77,6 +79,7 @@ typedef struct tdsc__attempt {
   /* the login response */
   tdsc_message first_error;
   bool have_error, ack, sspi;
+  bool fedinfo; /* the round was FEDAUTHINFO (its message has no DONE) */
   int round;
   /* ENVCHANGE routing (MS-TDS 2.2.7.9) in the login response: the server
    * accepted the login and sends the client to route_host,route_port
@@ -120,6 +123,8 @@ tdsc_errc tdsc__as_transport(tdsc_conn *c, tdsc__attempt *a);
 tdsc_errc tdsc__as_tls_enter(tdsc_conn *c, tdsc__attempt *a,
                              tdsc__astate st);
 tdsc_errc tdsc__as_prelogin_send(tdsc_conn *c, tdsc__attempt *a);
+/* The trail's target once the mechanism knows who it is (attempt_open.c). */
+void tdsc__as_target(tdsc__attempt *a);
 
 /* Extended Protection (chanbind.c, doc/channel-binding.md): the channel
  * bindings of c->io's TLS given to the mechanism before its first token,

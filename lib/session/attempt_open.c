@@ -25,7 +25,7 @@
  * none is skipped without touching the server). */
 /* The trail's target once the mechanism knows who it is: the identity,
  * and the SPN where the row says so. */
-static void mech_target(tdsc__attempt *a) {
+void tdsc__as_target(tdsc__attempt *a) {
   const char *id = a->ops->identity(a->state);
   if (id && *id && !a->row->trail_spn)
     snprintf(a->target, sizeof a->target, "%s", id);
@@ -85,7 +85,7 @@ static tdsc_errc mech_init(tdsc_conn *c, tdsc__attempt *a) {
   tdsc__fedauth_params(c, a->row, &p);
   tdsc_errc rc = a->ops->init(&a->state, &p, &c->err);
   if (rc == TDSC_OK)
-    mech_target(a);
+    tdsc__as_target(a);
   return rc;
 }
 
@@ -127,7 +127,7 @@ tdsc_errc tdsc__as_creds(tdsc_conn *c, tdsc__attempt *a) {
     }
     if (st == TDSC__AUTH_FAILED)
       return c->err.code;
-    mech_target(a); /* who was acquired */
+    tdsc__as_target(a); /* who was acquired */
   }
   return transport_enter(c, a);
 }

@@ -1,8 +1,11 @@
 /* Federated authentication around a mechanism whose policy row says
  * fedauth (policy.c; today entra.c's access tokens): PRELOGIN's
  * FEDAUTHREQUIRED and NONCEOPT (MS-TDS 2.2.6.5), the FEDAUTH feature of
- * LOGIN7 with bFedAuthLibrary = security token (2.2.6.4) and its
- * FEATUREEXTACK (2.2.7.11).  connect.c calls these hooks at each step of
+ * LOGIN7 (2.2.6.4) with bFedAuthLibrary = security token (a token the
+ * mechanism had before the login) or ADAL (one it gets once the server's
+ * FEDAUTHINFO, 2.2.7.12, said for what and where, then sent in the
+ * Federated Authentication Token message, 2.2.6.3) and its FEATUREEXTACK
+ * (2.2.7.11).  connect.c calls these hooks at each step of
  * an attempt; they do nothing for other mechanisms.  The codecs are
  * lib/proto's, the token the mechanism's (never copied here). */
 #include "config.h"
@@ -75,9 +78,52 @@ void tdsc__fedauth_login7(tdsc_conn *c, const tdsc__mech_ops *ops,
   l->option_flags2 &= (uint8_t)~TDSC__OF2_INTEGRATED;
   l->sspi = NULL;
   l->sspi_len = 0;
-  l->fedauth_token = ops->bearer(state);
   l->fedauth_echo = c->fedauth.echo;
+  if (ops->fedauth_info) { /* ADAL: the nonce goes with the token */
+    c->fedauth.adal = true;
+    l->fedauth_workflow = ops->fedauth_workflow;
+    return;
+  }
+  l->fedauth_token = ops->bearer(state);
   l->fedauth_nonce = c->fedauth.has_nonce ? c->fedauth.nonce : NULL;
+}
+
+tdsc_errc tdsc__fedauth_info(tdsc_conn *c, const tdsc__mech_ops *ops,
+                             void *state, const tdsc__event *ev) {
+  if (!c->fedauth.adal)
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server at %s sent FEDAUTHINFO, but this login "
+                         "%s",
+                         c->address,
+                         c->fedauth.on ? "sent its token in LOGIN7 (security "
+                                         "token): there is nothing to fetch"
+                                       : "is not federated");
+  if (c->fedauth.info)
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server at %s sent FEDAUTHINFO twice",
+                         c->address);
+  c->fedauth.info = true;
+  tdsc_errc rc = ops->fedauth_info(state, ev->u.fedauthinfo.sts_url,
+                                   ev->u.fedauthinfo.spn, &c->err);
+  if (rc != TDSC_OK)
+    tdsc__err_context(&c->err, "FEDAUTHINFO from the server at %s",
+                      c->address);
+  return rc;
+}
+
+tdsc_errc tdsc__fedauth_send(tdsc_conn *c, const tdsc__mech_ops *ops,
+                             void *state, int64_t deadline) {
+  tdsc__buf msg;
+  tdsc__buf_init(&msg);
+  tdsc_errc rc = tdsc__fedauth_token_encode(
+      ops->bearer(state), c->fedauth.has_nonce ? c->fedauth.nonce : NULL,
+      &msg, &c->err);
+  if (rc == TDSC_OK)
+    rc = tdsc__wire_send(c, TDSC__PKT_FEDAUTH, msg.data, msg.len, deadline);
+  tdsc__buf_wipe(&msg); /* it held the token */
+  tdsc__buf_free(&msg);
+  c->fedauth.sent = rc == TDSC_OK;
+  return rc;
 }
 
 tdsc_errc tdsc__fedauth_ack(tdsc_conn *c, const tdsc__event *ev) {
@@ -106,8 +152,19 @@ tdsc_errc tdsc__fedauth_ack(tdsc_conn *c, const tdsc__event *ev) {
   return TDSC_OK;
 }
 
-tdsc_errc tdsc__fedauth_done(tdsc_conn *c) {
-  if (!c->fedauth.on || c->fedauth.acked)
+tdsc_errc tdsc__fedauth_done(tdsc_conn *c, bool ack) {
+  if (c->fedauth.adal && !c->fedauth.info)
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server at %s answered LOGIN7 without "
+                         "FEDAUTHINFO, which the ADAL workflow of federated "
+                         "authentication waits for (MS-TDS 2.2.7.12)",
+                         c->address);
+  if (ack && c->fedauth.adal && !c->fedauth.sent)
+    return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
+                         "the server at %s accepted the login before it was "
+                         "sent the token its FEDAUTHINFO asked for",
+                         c->address);
+  if (!ack || !c->fedauth.on || c->fedauth.acked)
     return TDSC_OK;
   return tdsc__err_set(&c->err, TDSC_E_PROTOCOL,
                        "the server at %s accepted the login without "

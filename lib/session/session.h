@@ -73,6 +73,9 @@ struct tdsc_conn {
     bool has_nonce; /* the server's NONCEOPT, echoed in LOGIN7 */
     uint8_t nonce[TDSC__NONCE_LEN];
     bool acked;     /* FEATUREEXTACK carried FEDAUTH */
+    bool adal;      /* the ADAL workflow: LOGIN7 without the token */
+    bool info;      /* its FEDAUTHINFO came */
+    bool sent;      /* its token was sent (packet 0x08) */
   } fedauth;
 
   /* non-blocking use (wire.c; tdsclient.h "Non-blocking mode") */
@@ -374,14 +377,28 @@ void tdsc__fedauth_prelogin(tdsc_conn *c, tdsc__prelogin *pl);
  * Errors: TDSC_E_PROTOCOL for a value MS-TDS does not define. */
 tdsc_errc tdsc__fedauth_answer(tdsc_conn *c, const tdsc__prelogin *resp);
 /* LOGIN7: the mechanism's token in the FEDAUTH feature (security token),
- * with the echo and the nonce. */
+ * with the echo and the nonce; or, for a mechanism that gets its token
+ * once the server said where (auth.h fedauth_info), the ADAL library and
+ * its workflow, no token. */
 void tdsc__fedauth_login7(tdsc_conn *c, const tdsc__mech_ops *ops,
                           void *state, tdsc__login7 *l);
 /* A FEATUREEXTACK of the login response: checks its FEDAUTH entry. */
 tdsc_errc tdsc__fedauth_ack(tdsc_conn *c, const tdsc__event *ev);
-/* After LOGINACK: TDSC_E_PROTOCOL when a federated login was acknowledged
- * without its FEDAUTH FEATUREEXTACK (2.2.7.11: it MUST be there). */
-tdsc_errc tdsc__fedauth_done(tdsc_conn *c);
+/* FEDAUTHINFO in the login response (2.2.7.12): given to the mechanism,
+ * which readies its token's fetch.  Errors: TDSC_E_PROTOCOL when this
+ * login did not ask for one (a security token, no federated
+ * authentication) or got it twice; the mechanism's. */
+tdsc_errc tdsc__fedauth_info(tdsc_conn *c, const tdsc__mech_ops *ops,
+                             void *state, const tdsc__event *ev);
+/* The Federated Authentication Token message (2.2.6.3): the mechanism's
+ * token (and the server's nonce) queued as packet 0x08. */
+tdsc_errc tdsc__fedauth_send(tdsc_conn *c, const tdsc__mech_ops *ops,
+                             void *state, int64_t deadline);
+/* At the end of the login response (ack: it held LOGINACK):
+ * TDSC_E_PROTOCOL when the ADAL workflow saw no FEDAUTHINFO, or a login
+ * acknowledged before its token was sent or without its FEDAUTH
+ * FEATUREEXTACK (2.2.7.11: it MUST be there). */
+tdsc_errc tdsc__fedauth_done(tdsc_conn *c, bool ack);
 
 /* ---- stream.c: the current row column by column */
 /* Frees the columns' held values (the arrays are exec.c's block). */

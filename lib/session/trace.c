@@ -404,6 +404,12 @@ static void trace_event(tdsc__trace *t, const tdsc__event *ev) {
   case TDSC__EV_SKIPPED:
     tdsc__tout_line(o, "  %s (0x%02x)", token_name(ev->token), ev->token);
     break;
+  case TDSC__EV_FEDAUTHINFO: /* the server's, no secret */
+    tdsc__tout_line(o, "  FEDAUTHINFO STSURL \"%s\" SPN \"%s\"",
+                    ev->u.fedauthinfo.sts_url ? ev->u.fedauthinfo.sts_url
+                                              : "(none)",
+                    ev->u.fedauthinfo.spn ? ev->u.fedauthinfo.spn : "(none)");
+    break;
   default: /* lazy-row events: this parser is never lazy */
     break;
   }

@@ -143,6 +143,13 @@ static void describe(tdsc__tokp *p, const tdsc__event *ev,
     if (ev->u.sspi.len)
       fuzz_touch(ev->u.sspi.data, ev->u.sspi.len);
     break;
+  case TDSC__EV_FEDAUTHINFO: /* NUL-terminated, in the parser's memory */
+    if (ev->u.fedauthinfo.sts_url)
+      fuzz_touch(ev->u.fedauthinfo.sts_url,
+                 strlen(ev->u.fedauthinfo.sts_url));
+    if (ev->u.fedauthinfo.spn)
+      fuzz_touch(ev->u.fedauthinfo.spn, strlen(ev->u.fedauthinfo.spn));
+    break;
   default:
     break;
   }

@@ -296,12 +296,14 @@ END_TEST
 START_TEST(fedauth_acknowledgement_is_required_and_checked) {
   static const struct {
     const char *mode, *fact;
-  } cases[] = {{"none", "without acknowledging FEDAUTH"},
-               {"data", "5 bytes of data"}};
-  for (size_t i = 0; i < 2; i++) {
+  } cases[] = {{"--entra-ack=none", "without acknowledging FEDAUTH"},
+               {"--entra-ack=data", "5 bytes of data"},
+               /* FEDAUTHINFO (the ADAL workflow) to a login whose token
+                * went in LOGIN7 */
+               {"--fedauth-info=to-token", "sent its token in LOGIN7"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     th_server odd;
-    start(&odd, cases[i].mode[0] == 'n' ? "--entra-ack=none"
-                                        : "--entra-ack=data");
+    start(&odd, cases[i].mode);
     tdsc_conn *c;
     tdsc_errc rc = connect_token(odd.port, good_token(), NULL, &c);
     const tdsc_error *e = expect(c, rc, TDSC_E_PROTOCOL);

@@ -17,12 +17,17 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <poll.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -355,12 +360,13 @@ START_TEST(endpoint_out_of_reach_or_insecure_or_incomplete) {
       expect(c, rc, TDSC_E_ENTRA_ENDPOINT_INSECURE, "credentials");
   ck_assert_ptr_null(strstr(tdsc_error_report(ui), "Hunter-2-pw"));
   tdsc_conn_free(c);
-  /* what is missing is named, and the mechanism is only passed over */
-  rc = connect_with(&c, "Authentication=entra-sp,kerberos;UID=" CLIENT
-                        ";PWD=" SECRET ";EntraAuthority=%s;KrbCCache=FILE:%s/none",
+  /* what is missing is named, and the mechanism is only passed over
+   * (the tenant may come from the server's FEDAUTHINFO: not missing) */
+  rc = connect_with(&c, "Authentication=entra-sp,kerberos;PWD=" SECRET
+                        ";EntraAuthority=%s;KrbCCache=FILE:%s/none",
                     authority, dir);
   const tdsc_error *e =
-      expect(c, rc, TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS, "a tenant");
+      expect(c, rc, TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS, "UID=");
   ck_assert_uint_eq(tdsc_error_trail_count(e), 2); /* kerberos tried too */
   tdsc_conn_free(c);
   rc = connect_with(&c, "Authentication=entra-sp;UID=" CLIENT
@@ -566,6 +572,182 @@ START_TEST(no_secret_in_the_protocol_trace) {
 }
 END_TEST
 
+/* ------------------------------------ FEDAUTHINFO (the ADAL workflow) */
+
+/* A second test server whose FEDAUTHINFO (MS-TDS 2.2.7.12) is set by
+ * opt/val (--fedauth-sts URL, --fedauth-spn SPN, --fedauth-info MODE). */
+static void adal_server(th_server *s, const char *opt, const char *val) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/tenant.pem", dir);
+  ck_assert_msg(th_server_start(s, "--entra-key", path, "--entra-tenant",
+                                TENANT, "--entra-user", SP_OID "=sp_entra",
+                                "--entra-user", MSI_OID "=msi_entra", opt,
+                                val, (const char *)NULL),
+                "the test server did not start");
+}
+
+static tdsc_errc connect_to(const th_server *s, tdsc_conn **out,
+                            const char *fmt, ...) {
+  char extra[2000], cs[2600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(extra, sizeof extra, fmt, ap);
+  va_end(ap);
+  snprintf(cs, sizeof cs, "Server=tcp:localhost,%d;CAFile=%s;%s", s->port,
+           th_cert("ca.pem"), extra);
+  *out = tdsc_conn_new();
+  return tdsc_conn_connect(*out, cs);
+}
+
+/* A listening socket on loopback that nothing answers: its port into
+ * *port.  Whether anyone connected to it tells whether an HTTP request
+ * was even tried. */
+static int silent_listener(int *port) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t n = sizeof sa;
+  ck_assert(l >= 0 && bind(l, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+            listen(l, 4) == 0 &&
+            getsockname(l, (struct sockaddr *)&sa, &n) == 0);
+  ck_assert_int_eq(fcntl(l, F_SETFL, O_NONBLOCK), 0);
+  *port = ntohs(sa.sin_port);
+  return l;
+}
+
+static void assert_never_asked(int l) {
+  int k = accept(l, NULL, NULL);
+  ck_assert_msg(k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK),
+                "a token endpoint was asked");
+  close(l);
+}
+
+/* The tenant of the server's STS URL is the one asked when EntraTenant=
+ * names none; EntraTenant= wins over it; managed identity never asks the
+ * STS; workload identity takes it too. */
+START_TEST(fedauthinfo_tenant_comes_from_the_sts_url) {
+  th_server s2, s3;
+  char sts[128];
+  snprintf(sts, sizeof sts, "%s/" TENANT, authority);
+  adal_server(&s2, "--fedauth-sts", sts);
+  tdsc_conn *c;
+  tdsc_errc rc = connect_to(&s2, &c, "Authentication=entra-sp;UID=" CLIENT
+                                     ";PWD=" SECRET ";EntraAuthority=%s",
+                            authority);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  ck_assert_str_eq(tdsc_attempt_target(tdsc_conn_attempt_at(c, 0)),
+                   SP_OID " (tenant " TENANT ")");
+  tdsc_conn_free(c);
+  rc = connect_to(&s2, &c, "Authentication=entra-msi;EntraIMDS=%s",
+                  authority);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "msi_entra");
+  tdsc_conn_free(c);
+  char path[300];
+  snprintf(path, sizeof path, "%s/assertion", dir);
+  setenv("AZURE_FEDERATED_TOKEN_FILE", path, 1);
+  rc = connect_to(&s2, &c, "Authentication=entra-workload;UID=" CLIENT
+                           ";EntraAuthority=%s", authority);
+  unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  tdsc_conn_free(c);
+  th_server_stop(&s2);
+  /* a tenant the identity provider does not know: it was the one asked */
+  snprintf(sts, sizeof sts, "%s/nosuch-tenant", authority);
+  adal_server(&s3, "--fedauth-sts", sts);
+  rc = connect_to(&s3, &c, "Authentication=entra-sp;UID=" CLIENT
+                           ";PWD=" SECRET ";EntraAuthority=%s", authority);
+  expect(c, rc, TDSC_E_ENTRA_TENANT_NOT_FOUND, "AADSTS90002");
+  tdsc_conn_free(c);
+  rc = connect_to(&s3, &c, "%s", sp(TENANT, CLIENT, SECRET));
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  tdsc_conn_free(c);
+  th_server_stop(&s3);
+}
+END_TEST
+
+/* The STS URL is the server's word: a host that is neither a Microsoft
+ * Entra authority nor EntraAuthority='s (its port included) is refused
+ * with its own code, naming the host, before any request; so is an SPN
+ * for another resource. */
+START_TEST(fedauthinfo_foreign_sts_or_resource_is_refused) {
+  int port;
+  int l = silent_listener(&port);
+  th_server s2, s3, s4;
+  adal_server(&s2, "--fedauth-sts", "https://sts.example.test/" TENANT);
+  tdsc_conn *c;
+  tdsc_errc rc = connect_to(&s2, &c, "Authentication=entra-sp;UID=" CLIENT
+                                     ";PWD=" SECRET ";EntraTenant=" TENANT
+                                     ";EntraAuthority=http://127.0.0.1:%d",
+                            port);
+  const tdsc_error *e =
+      expect(c, rc, TDSC_E_ENTRA_STS_UNTRUSTED, "host sts.example.test");
+  ck_assert_int_eq(tdsc_error_category(e), TDSC_CAT_ENTRA);
+  tdsc_conn_free(c);
+  /* not even to a Microsoft host when the user named no authority: the
+   * default one is Entra's, the STS is not */
+  rc = connect_to(&s2, &c, "Authentication=entra-sp,sql;UID=" CLIENT
+                           ";PWD=" SECRET);
+  e = expect(c, rc, TDSC_E_ENTRA_STS_UNTRUSTED, "sts.example.test");
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 1); /* no fallback */
+  tdsc_conn_free(c);
+  th_server_stop(&s2);
+  char sts[128];
+  snprintf(sts, sizeof sts, "http://127.0.0.1:%d/" TENANT, port + 1);
+  adal_server(&s3, "--fedauth-sts", sts);
+  char path[300];
+  snprintf(path, sizeof path, "%s/assertion", dir);
+  setenv("AZURE_FEDERATED_TOKEN_FILE", path, 1);
+  rc = connect_to(&s3, &c, "Authentication=entra-workload;UID=" CLIENT
+                           ";EntraAuthority=http://127.0.0.1:%d", port);
+  unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+  expect(c, rc, TDSC_E_ENTRA_STS_UNTRUSTED, "host 127.0.0.1:");
+  tdsc_conn_free(c);
+  th_server_stop(&s3);
+  adal_server(&s4, "--fedauth-spn", "https://management.azure.com/");
+  rc = connect_to(&s4, &c, "Authentication=entra-sp;UID=" CLIENT
+                           ";PWD=" SECRET ";EntraTenant=" TENANT
+                           ";EntraAuthority=http://127.0.0.1:%d", port);
+  expect(c, rc, TDSC_E_ENTRA_WRONG_AUDIENCE, "management.azure.com");
+  tdsc_conn_free(c);
+  rc = connect_to(&s4, &c, "Authentication=entra-msi;EntraIMDS=http://"
+                           "127.0.0.1:%d", port);
+  expect(c, rc, TDSC_E_ENTRA_WRONG_AUDIENCE, "management.azure.com");
+  tdsc_conn_free(c);
+  th_server_stop(&s4);
+  assert_never_asked(l);
+}
+END_TEST
+
+/* A FEDAUTHINFO that breaks MS-TDS 2.2.7.12, none where the ADAL
+ * workflow waits for one, two of them, an STS URL that is not
+ * https://host/tenant: protocol errors saying so. */
+START_TEST(fedauthinfo_broken_is_a_protocol_error) {
+  static const struct {
+    const char *opt, *val, *fact;
+  } cases[] = {
+      {"--fedauth-info", "malformed", "lie outside the token's data"},
+      {"--fedauth-info", "none", "without FEDAUTHINFO"},
+      {"--fedauth-info", "twice", "FEDAUTHINFO twice"},
+      {"--fedauth-info", "with-ack", "before it was sent the token"},
+      {"--fedauth-sts", "https://login.microsoftonline.com/" TENANT "/x",
+       "not of the form https://host/tenant"},
+      {"--fedauth-sts", "https://login.microsoftonline.com/?t=" TENANT,
+       "not of the form"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    th_server s2;
+    adal_server(&s2, cases[i].opt, cases[i].val);
+    tdsc_conn *c;
+    tdsc_errc rc = connect_to(&s2, &c, "%s", sp(TENANT, CLIENT, SECRET));
+    expect(c, rc, TDSC_E_PROTOCOL, cases[i].fact);
+    tdsc_conn_free(c);
+    th_server_stop(&s2);
+  }
+}
+END_TEST
+
 int main(void) {
   th_require_server();
   Suite *s = suite_create("entra_http");
@@ -584,6 +766,9 @@ int main(void) {
   tcase_add_test(tc, workload_identity_presents_the_federated_token);
   tcase_add_test(tc, identity_provider_judgment_stops_the_chain);
   tcase_add_test(tc, no_secret_in_the_protocol_trace);
+  tcase_add_test(tc, fedauthinfo_tenant_comes_from_the_sts_url);
+  tcase_add_test(tc, fedauthinfo_foreign_sts_or_resource_is_refused);
+  tcase_add_test(tc, fedauthinfo_broken_is_a_protocol_error);
   suite_add_tcase(s, tc);
   return th_run_suite(s);
 }

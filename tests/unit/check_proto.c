@@ -583,6 +583,62 @@ START_TEST(login7_fedauth_empty_token_is_refused) {
 }
 END_TEST
 
+/* FEDAUTH, ADAL (MS-TDS 2.2.6.4): Options = 0x02 << 1 | fFedAuthEcho and
+ * the Workflow byte, no token: it follows FEDAUTHINFO in a message of its
+ * own (2.2.6.3), DataLen, the token as L_VARBYTE in UTF-16LE, then the
+ * server's nonce. */
+START_TEST(login7_fedauth_adal_layout_and_token_message) {
+  tdsc__login7 l = {0};
+  l.tds_version = TDSC__TDS74;
+  l.hostname = "h";
+  l.fedauth_workflow = TDSC__FEDAUTH_WORKFLOW_MSI;
+  l.fedauth_echo = true;
+  tdsc__buf out;
+  tdsc__buf_init(&out);
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, NULL), TDSC_OK);
+  ck_assert_uint_eq(out.data[27] & TDSC__OF3_EXTENSION, TDSC__OF3_EXTENSION);
+  ck_assert_uint_eq(out.data[25] & TDSC__OF2_INTEGRATED, 0);
+  uint32_t fe = tdsc__le32(out.data + tdsc__le16(out.data + 56));
+  const uint8_t adal[] = {0x02, 2, 0, 0, 0, 0x05, 0x03, 0xFF};
+  ck_assert_uint_eq(out.len, fe + sizeof adal);
+  assert_bytes(out.data + fe, sizeof adal, adal, sizeof adal);
+  l.fedauth_echo = false;
+  l.fedauth_workflow = TDSC__FEDAUTH_WORKFLOW_PASSWORD;
+  tdsc__buf_reset(&out);
+  ck_assert_int_eq(tdsc__login7_encode(&l, &out, NULL), TDSC_OK);
+  fe = tdsc__le32(out.data + tdsc__le16(out.data + 56));
+  const uint8_t pw[] = {0x02, 2, 0, 0, 0, 0x04, 0x01, 0xFF};
+  assert_bytes(out.data + fe, sizeof pw, pw, sizeof pw);
+
+  uint8_t nonce[TDSC__NONCE_LEN];
+  for (size_t i = 0; i < sizeof nonce; i++)
+    nonce[i] = (uint8_t)(0xA0 + i);
+  tdsc__buf_reset(&out);
+  ck_assert_int_eq(tdsc__fedauth_token_encode("ab", NULL, &out, NULL),
+                   TDSC_OK);
+  const uint8_t bare[] = {8, 0, 0, 0, 4, 0, 0, 0, 'a', 0, 'b', 0};
+  ck_assert_uint_eq(out.len, sizeof bare);
+  assert_bytes(out.data, sizeof bare, bare, sizeof bare);
+  tdsc__buf_reset(&out);
+  ck_assert_int_eq(tdsc__fedauth_token_encode("ab", nonce, &out, NULL),
+                   TDSC_OK);
+  const uint8_t head[] = {40, 0, 0, 0, 4, 0, 0, 0, 'a', 0, 'b', 0};
+  ck_assert_uint_eq(out.len, sizeof head + 32);
+  assert_bytes(out.data, sizeof head, head, sizeof head);
+  assert_bytes(out.data + sizeof head, 32, nonce, 32);
+
+  /* an empty token is refused, nothing appended */
+  tdsc_error err = {0};
+  tdsc__buf_reset(&out);
+  ck_assert_int_eq(tdsc__fedauth_token_encode("", NULL, &out, &err),
+                   TDSC_E_BAD_OPTION_VALUE);
+  ck_assert_ptr_nonnull(strstr(err.message, "empty"));
+  ck_assert_uint_eq(out.len, 0);
+  tdsc__err_clear(&err);
+  tdsc__buf_free(&out);
+}
+END_TEST
+
 START_TEST(login7_rejects_overlong_fields_by_name) {
   char s[300];
   memset(s, 'x', sizeof s - 1);
@@ -784,6 +840,7 @@ static Suite *login7_suite(void) {
   tcase_add_test(tc, login7_utf8_feature_extension_layout);
   tcase_add_test(tc, login7_fedauth_security_token_layout);
   tcase_add_test(tc, login7_fedauth_empty_token_is_refused);
+  tcase_add_test(tc, login7_fedauth_adal_layout_and_token_message);
   tcase_add_test(tc, login7_rejects_overlong_fields_by_name);
   tcase_add_test(tc, login7_long_sspi_uses_cbsspilong);
   tcase_add_test(tc, login7_sspi_length_at_the_ushort_boundary);

@@ -154,6 +154,10 @@ static void describe(const tdsc__event *ev, tdsc__buf *b) {
   case TDSC__EV_LARGE_END:
     putf(b, "LARGE_END %zu", ev->u.large.index);
     break;
+  case TDSC__EV_FEDAUTHINFO:
+    putf(b, "FEDAUTHINFO sts=%s spn=%s", q(ev->u.fedauthinfo.sts_url),
+         q(ev->u.fedauthinfo.spn));
+    break;
   }
   tdsc__buf_put_u8(b, '\n');
 }
@@ -670,7 +674,7 @@ START_TEST(tokens_no_metadata_and_misc_tokens) {
       "a4 0300 010203"    /* TABNAME */
       "a5 0200 0102"      /* COLINFO */
       "78 0100 0200"      /* OFFSET */
-      "ee 02000000 0102"  /* FEDAUTHINFO */
+      "ee 04000000 00000000" /* FEDAUTHINFO without options */
       "aa 1600 12480000 01 0e 0200 6e006f00 01 7300 01 7000 07000000"
       /* ERROR 18450 class 14, "no", server s, proc p, line 7 */
       "ac 0000 02 4000 7800 01 00000000 0100 26 04 04 2a000000"
@@ -692,7 +696,7 @@ START_TEST(tokens_no_metadata_and_misc_tokens) {
       "SKIPPED a4\n",
       "SKIPPED a5\n",
       "SKIPPED 78\n",
-      "SKIPPED ee\n",
+      "FEDAUTHINFO sts=(null) spn=(null)\n",
       "ERROR 18450 st=1 cls=14 text=no srv=s proc=p line=7\n",
       "RETURNVALUE 2a000000\n",
       "RETURNVALUE NULL\n",
@@ -945,6 +949,59 @@ START_TEST(tokens_info_with_a_two_byte_line_number) {
               "3 bytes left for the line number");
   expect_fail("ab 1700 12480000 01 0e 0200 6e006f00 01 7300 01 7000 0102030405",
               "5 bytes left for the line number");
+}
+END_TEST
+
+/* FEDAUTHINFO (MS-TDS 2.2.7.12): options whose data offsets count from
+ * CountOfInfoIDs, UTF-16LE text; the data may come in any order, and an
+ * option of a reserved id is skipped. */
+START_TEST(tokens_fedauthinfo_sts_url_and_spn) {
+  size_t n;
+  uint8_t *in = tdsc_test_hex(
+      "ee 1e000000 02000000"
+      " 02 02000000 1c000000" /* SPN "s", after the STS URL */
+      " 01 06000000 16000000" /* STSURL "a/b" */
+      " 61002f006200 7300"
+      "ee 0f000000 01000000 09 02000000 0d000000 6100" /* id 9: skipped */
+      "ee 16000000 02000000 01 00000000 16000000 02 00000000 16000000",
+      &n);
+  char *t = trace_all(in, n);
+  const char *const want[] = {"FEDAUTHINFO sts=a/b spn=s\n",
+                              "FEDAUTHINFO sts=(null) spn=(null)\n",
+                              "FEDAUTHINFO sts= spn=\n", NULL};
+  expect_lines(t, want);
+  ck_assert_uint_eq(count_lines(t), 3);
+  char *f = trace_fed(in, n, false, NULL);
+  ck_assert_str_eq(t, f);
+  free(f);
+  free(t);
+  free(in);
+}
+END_TEST
+
+/* Every malformed FEDAUTHINFO is a protocol error that says what is
+ * wrong with it. */
+START_TEST(tokens_fedauthinfo_malformed) {
+  expect_fail("ee 02000000 0102", "shorter than its CountOfInfoIDs");
+  expect_fail("ee 04000000 01000000", "more than its 4 bytes can hold");
+  expect_fail("ee 0d000000 ffffffff 01 00000000 0d000000",
+              "4294967295 options");
+  /* data offset among the options, past the end, length beyond it */
+  expect_fail("ee 0f000000 01000000 01 02000000 0c000000 6100",
+              "at offset 12 lie outside the token's data (offsets 13 to 15)");
+  expect_fail("ee 0f000000 01000000 01 02000000 ffffffff 6100",
+              "lie outside");
+  expect_fail("ee 0f000000 01000000 02 04000000 0d000000 6100",
+              "option 0x02: 4 bytes at offset 13 lie outside");
+  expect_fail("ee 0f000000 01000000 01 ffffffff 02000000 6100",
+              "lie outside");
+  expect_fail("ee 0f000000 01000000 01 01000000 0d000000 6100",
+              "STSURL is 1 bytes long: odd");
+  expect_fail("ee 0f000000 01000000 02 02000000 0d000000 0000",
+              "SPN holds a NUL character");
+  expect_fail("ee 18000000 02000000 01 02000000 16000000"
+              " 01 02000000 16000000 6100",
+              "names its STSURL twice");
 }
 END_TEST
 
@@ -1839,6 +1896,8 @@ Suite *tdsc_test_tokens_suite(void) {
   Suite *s = suite_create("tokens");
   TCase *tc = tcase_create("vectors");
   tcase_add_test(tc, tokens_spec_login_response_every_event);
+  tcase_add_test(tc, tokens_fedauthinfo_sts_url_and_spn);
+  tcase_add_test(tc, tokens_fedauthinfo_malformed);
   tcase_add_test(tc, tokens_real_login_response_every_event);
   tcase_add_test(tc, tokens_spec_batch_response);
   tcase_add_test(tc, tokens_spec_rpc_response);

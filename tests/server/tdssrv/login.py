@@ -262,6 +262,8 @@ class LoginMixin:
         size = pktsize or 4096
         size = max(512, min(32767, size))
         out = [tok_sspi(sspi_out)] if sspi_out else []
+        if getattr(self, 'fedauth_prefix', b''):  # fedauth.py misbehaving
+            out.append(self.fedauth_prefix)
         out += [tok_envchange(1, db, 'master'),
                self.info(5701, "Changed database context to '%s'." % db, 2),
                tok_envchange(7, COLLATION, b''),
