@@ -392,7 +392,33 @@
   X(ENTRA_IDENTITY_REFUSED, 1019, ENTRA,                                      \
     "The identity provider refused to issue a token (its error and AADSTS "   \
     "code in the message): fix the identity's credentials or configuration " \
-    "as the message says.")
+    "as the message says.")                                                   \
+  X(ENTRA_CLIENT_CERT_UNREADABLE, 1020, ENTRA,                                \
+    "The file of EntraClientCertificate= cannot be read or holds no PEM "     \
+    "certificate: give the path of a PEM file with the application's "        \
+    "certificate and its private key (e.g. openssl pkcs12 -in app.pfx "       \
+    "-out app.pem).")                                                         \
+  X(ENTRA_CLIENT_CERT_NO_KEY, 1021, ENTRA,                                    \
+    "The file of EntraClientCertificate= holds a certificate but no RSA "     \
+    "private key: append the certificate's private key (PEM) to the file.")   \
+  X(ENTRA_CLIENT_CERT_KEY_MISMATCH, 1022, ENTRA,                              \
+    "The private key in the file of EntraClientCertificate= is not the "      \
+    "certificate's: put the key the certificate was issued for beside it.")   \
+  X(ENTRA_CLIENT_CERT_PASSPHRASE, 1023, ENTRA,                                \
+    "The private key of EntraClientCertificate= is encrypted and PWD= gives " \
+    "no passphrase or a wrong one: set PWD= to the key's passphrase.")        \
+  X(ENTRA_CLIENT_CERT_EXPIRED, 1024, ENTRA,                                   \
+    "The certificate of EntraClientCertificate= is outside its validity "     \
+    "(dates in the message): register a new certificate for the "             \
+    "application and use it, or fix this machine's clock.")                   \
+  X(ENTRA_CLIENT_CERT_REFUSED, 1025, ENTRA,                                   \
+    "Microsoft Entra ID refused the certificate's assertion (AADSTS700027): " \
+    "upload the certificate (its public part; thumbprint in the message) to " \
+    "the application in UID= (Certificates & secrets), in the tenant asked.") \
+  X(ENTRA_CLIENT_ASSERTION_EXPIRED, 1026, ENTRA,                              \
+    "The identity provider found the client assertion outside its time "     \
+    "range (AADSTS700024): fix this machine's clock (a certificate's "        \
+    "assertion) or renew the federated token file (workload identity).")
 /* clang-format on */
 
 #endif

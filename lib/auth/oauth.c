@@ -1,7 +1,8 @@
 /* Token sources over HTTP (oauth.h): the requests of OAuth 2.0's client
- * credentials grant (RFC 6749 section 4.4, with a client secret or, for
- * workload identity, a federated assertion as RFC 7523 section 2.2 has
- * it) and of managed identity (Azure's App Service and instance metadata
+ * credentials grant (RFC 6749 section 4.4, with a client secret or a
+ * client assertion as RFC 7523 section 2.2 has it: signed by a service
+ * principal's certificate, assertion.c, or for workload identity the
+ * federated token) and of managed identity (Azure's App Service and instance metadata
  * endpoints), and the reading of their answers (RFC 6749 sections 5.1 and
  * 5.2, Entra ID's AADSTS error codes) into tdsc error codes.  No I/O:
  * entra.c runs the request.  Secrets go into the request only, and a
@@ -10,6 +11,7 @@
 
 #include "auth/oauth.h"
 
+#include "auth/assertion.h"
 #include "auth/jwt.h"
 
 #include <ctype.h>
@@ -160,6 +162,29 @@ static tdsc_errc missing(tdsc_error *err, const char *source,
                        "%s needs %s", source, what);
 }
 
+/* A service principal's credential: its client secret, or with
+ * EntraClientCertificate= an assertion signed by its certificate's key
+ * (assertion.h; PWD= is then the key's passphrase) for the endpoint at
+ * h->url.  *assertion: whether the secret is an assertion. */
+static tdsc_errc sp_credential(const tdsc__auth_params *p, const char *client,
+                               tdsc__http *h, bool *assertion,
+                               tdsc_error *err) {
+  *assertion = p->client_cert && *p->client_cert;
+  if (!*assertion)
+    return (h->secret = tdsc__strdup(p->client_secret)) ? TDSC_OK
+                                                         : tdsc__err_oom(err);
+  tdsc__cert_facts facts;
+  tdsc_errc rc = tdsc__client_assertion(p->client_cert, p->client_secret,
+                                        client, h->url, &h->secret, &facts,
+                                        err);
+  if (facts.sha1[0])
+    snprintf(h->about, sizeof h->about,
+             "the assertion was signed by the certificate %.120s, thumbprint "
+             "%s",
+             facts.subject, facts.sha1);
+  return rc;
+}
+
 /* Client credentials (RFC 6749 4.4): POST to the tenant's v2.0 token
  * endpoint. */
 static tdsc_errc client_credentials(tdsc__token_source src,
@@ -186,8 +211,11 @@ static tdsc_errc client_credentials(tdsc__token_source src,
                          "the tenant '%.140s' is neither a tenant id nor a "
                          "domain name",
                          tenant);
-  if (!wl && !(p->client_secret && *p->client_secret))
-    return missing(err, what, "its client secret in PWD=");
+  if (!wl && !(p->client_secret && *p->client_secret) &&
+      !(p->client_cert && *p->client_cert))
+    return missing(err, what,
+                   "its client secret in PWD= or its certificate in "
+                   "EntraClientCertificate=");
   if (wl && !(file && *file))
     return missing(err, what,
                    "a federated token file (AZURE_FEDERATED_TOKEN_FILE)");
@@ -201,18 +229,19 @@ static tdsc_errc client_credentials(tdsc__token_source src,
     an--;
   h->url = tdsc__strdup_printf("%.*s/%s/oauth2/v2.0/token", (int)an,
                                authority, tenant);
+  if (!h->url)
+    return tdsc__err_oom(err);
+  bool assertion = wl;
   if (wl) {
     h->secret = read_assertion(file, err);
     if (!h->secret)
       return err->code;
-  } else {
-    h->secret = tdsc__strdup(p->client_secret);
+  } else if ((rc = sp_credential(p, client, h, &assertion, err)) != TDSC_OK) {
+    return rc;
   }
-  if (!h->url || !h->secret)
-    return tdsc__err_oom(err);
   put_param(body, "grant_type", "client_credentials");
   put_param(body, "client_id", client);
-  if (wl) {
+  if (assertion) {
     put_param(body, "client_assertion_type",
               "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
     put_param(body, "client_assertion", h->secret);
@@ -303,6 +332,10 @@ static const struct {
     {7000222, TDSC_E_ENTRA_CLIENT_SECRET_EXPIRED},
     {700016, TDSC_E_ENTRA_APP_NOT_FOUND},
     {90002, TDSC_E_ENTRA_TENANT_NOT_FOUND},
+    /* the certificate unknown to the application, or the signature not
+     * its key's; the assertion out of its time range */
+    {700027, TDSC_E_ENTRA_CLIENT_CERT_REFUSED},
+    {700024, TDSC_E_ENTRA_CLIENT_ASSERTION_EXPIRED},
 };
 
 static tdsc_errc refused(const tdsc__http *h, const char *endpoint,
@@ -339,9 +372,10 @@ static tdsc_errc refused(const tdsc__http *h, const char *endpoint,
     snprintf(num, sizeof num, ", AADSTS%lld", (long long)first);
   tdsc__err_set(err, code,
                 "the identity provider at %s refused to issue a token "
-                "(HTTP %ld, error '%s'%s): %s",
+                "(HTTP %ld, error '%s'%s): %s%s%s",
                 endpoint, h->status, r->error[0] ? r->error : "(none)", num,
-                line[0] ? line : "(no description)");
+                line[0] ? line : "(no description)", h->about[0] ? "; " : "",
+                h->about);
   tdsc__err_provider(err, TDSC_PROVIDER_HTTP, h->status, first, 0, NULL);
   return code;
 }

@@ -215,6 +215,14 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
     "yes: try all of the host's addresses at once, not one after another "
     "250 ms apart (an availability group listener across subnets)",
     false}},
+  /* A service principal's certificate credential (lib/auth/assertion.c):
+   * the path only; the key's passphrase, if any, is PWD= (secret). */
+  {TDSC__OPT_ENTRA_CLIENT_CERT, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"EntraClientCertificate", NULL, NULL, NULL,
+    "PEM file of a service principal's certificate and private key, "
+    "instead of a client secret (Authentication="
+    "ActiveDirectoryServicePrincipal; PWD= is then the key's passphrase)",
+    false}},
 };
 /* clang-format on */
 

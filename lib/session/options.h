@@ -55,6 +55,7 @@ typedef enum tdsc__opt_id {
   TDSC__OPT_ENTRA_IMDS,
   TDSC__OPT_APP_INTENT,
   TDSC__OPT_MULTI_SUBNET,
+  TDSC__OPT_ENTRA_CLIENT_CERT,
   TDSC__OPT_COUNT
 } tdsc__opt_id;
 

@@ -177,6 +177,7 @@ static bool judged(tdsc_errc rc) {
   case TDSC_E_ENTRA_CLIENT_SECRET_INVALID:
   case TDSC_E_ENTRA_CLIENT_SECRET_EXPIRED:
   case TDSC_E_ENTRA_APP_NOT_FOUND:
+  case TDSC_E_ENTRA_CLIENT_CERT_REFUSED:
   case TDSC_E_ENTRA_IDENTITY_REFUSED:
     return true;
   default:
@@ -209,6 +210,14 @@ static bool curable(tdsc_errc rc) {
   case TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS:
   case TDSC_E_ENTRA_ENDPOINT_UNREACHABLE:
   case TDSC_E_ENTRA_ENDPOINT_TIMEOUT:
+  /* a certificate file this machine cannot use, as an unusable keytab:
+   * nothing was sent, no identity judged (an expired certificate too:
+   * it was refused here, before the identity provider saw it) */
+  case TDSC_E_ENTRA_CLIENT_CERT_UNREADABLE:
+  case TDSC_E_ENTRA_CLIENT_CERT_NO_KEY:
+  case TDSC_E_ENTRA_CLIENT_CERT_KEY_MISMATCH:
+  case TDSC_E_ENTRA_CLIENT_CERT_PASSPHRASE:
+  case TDSC_E_ENTRA_CLIENT_CERT_EXPIRED:
   case TDSC_E_KRB_KDC_UNREACHABLE:
   case TDSC_E_KRB_SPN_UNKNOWN:
   case TDSC_E_KRB_NO_CREDENTIALS:
