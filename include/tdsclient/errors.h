@@ -405,8 +405,9 @@
     "The private key in the file of EntraClientCertificate= is not the "      \
     "certificate's: put the key the certificate was issued for beside it.")   \
   X(ENTRA_CLIENT_CERT_PASSPHRASE, 1023, ENTRA,                                \
-    "The private key of EntraClientCertificate= is encrypted and PWD= gives " \
-    "no passphrase or a wrong one: set PWD= to the key's passphrase.")        \
+    "The certificate's private key is encrypted and no passphrase or a "     \
+    "wrong one was given: set PWD= (AZURE_CLIENT_CERTIFICATE_PASSWORD for "   \
+    "the environment's certificate) to the key's passphrase.")                \
   X(ENTRA_CLIENT_CERT_EXPIRED, 1024, ENTRA,                                   \
     "The certificate of EntraClientCertificate= is outside its validity "     \
     "(dates in the message): register a new certificate for the "             \
@@ -418,7 +419,13 @@
   X(ENTRA_CLIENT_ASSERTION_EXPIRED, 1026, ENTRA,                              \
     "The identity provider found the client assertion outside its time "     \
     "range (AADSTS700024): fix this machine's clock (a certificate's "        \
-    "assertion) or renew the federated token file (workload identity).")
+    "assertion) or renew the federated token file (workload identity).")    \
+  X(ENTRA_NO_SOURCE,      1027, ENTRA,                                        \
+    "Authentication=ActiveDirectoryDefault found no credential: set "         \
+    "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or "            \
+    "AZURE_CLIENT_CERTIFICATE_PATH, or run where workload identity "          \
+    "(AZURE_FEDERATED_TOKEN_FILE) or a managed identity is, or choose "       \
+    "another Authentication=.")
 /* clang-format on */
 
 #endif

@@ -88,13 +88,12 @@ static void when(const ASN1_TIME *t, char *buf, size_t cap) {
 }
 
 /* The file's text (at most MAX_PEM bytes) into b. */
-static tdsc_errc read_pem(const char *path, tdsc__buf *b, tdsc_error *err) {
-  FILE *f = fopen(path, "rb");
+static tdsc_errc read_pem(const char *file, const char *path, tdsc__buf *b,
+                          tdsc_error *err) {
+  FILE *f = fopen(file, "rb");
   if (!f)
     return tdsc__err_errno(err, TDSC_E_ENTRA_CLIENT_CERT_UNREADABLE, errno,
-                           "cannot read the certificate file %s "
-                           "(EntraClientCertificate=)",
-                           path);
+                           "cannot read the certificate file %s", path);
   char chunk[4096];
   size_t n;
   /* room for it all at once: a copy left behind by realloc would hold
@@ -109,7 +108,7 @@ static tdsc_errc read_pem(const char *path, tdsc__buf *b, tdsc_error *err) {
     return tdsc__err_oom(err);
   if (failed || b->len > MAX_PEM)
     return tdsc__err_set(err, TDSC_E_ENTRA_CLIENT_CERT_UNREADABLE,
-                         "the certificate file %s (EntraClientCertificate=) "
+                         "the certificate file %s "
                          "%s",
                          path,
                          failed ? "could not be read to its end"
@@ -137,13 +136,13 @@ static tdsc_errc read_key(const tdsc__buf *b, const char *path,
                    has(b, "Proc-Type: 4,ENCRYPTED");
   if (!any)
     return tdsc__err_set(err, TDSC_E_ENTRA_CLIENT_CERT_NO_KEY,
-                         "the certificate file %s (EntraClientCertificate=) "
+                         "the certificate file %s "
                          "holds no private key, only the certificate",
                          path);
   if (encrypted && !(pass && *pass))
     return tdsc__err_set(err, TDSC_E_ENTRA_CLIENT_CERT_PASSPHRASE,
-                         "the private key in %s (EntraClientCertificate=) is "
-                         "encrypted, and PWD= gives no passphrase",
+                         "the private key in %s is "
+                         "encrypted, and no passphrase was given",
                          path);
   BIO *bio = BIO_new_mem_buf(b->data, (int)b->len);
   if (!bio)
@@ -156,14 +155,14 @@ static tdsc_errc read_key(const tdsc__buf *b, const char *path,
   ERR_clear_error();
   if (!*key && encrypted)
     return tdsc__err_set(err, TDSC_E_ENTRA_CLIENT_CERT_PASSPHRASE,
-                         "the private key in %s (EntraClientCertificate=) "
-                         "does not decrypt with the passphrase in PWD=",
+                         "the private key in %s "
+                         "does not decrypt with the passphrase given",
                          path);
   if (!*key) {
     char why[160];
     ERR_error_string_n(e, why, sizeof why);
     tdsc__err_set(err, TDSC_E_ENTRA_CLIENT_CERT_NO_KEY,
-                  "the private key in %s (EntraClientCertificate=) cannot be "
+                  "the private key in %s cannot be "
                   "read: %s",
                   path, e ? why : "not a PEM private key");
     tdsc__err_provider(err, TDSC_PROVIDER_OPENSSL, (long long)e, 0, 0, NULL);
@@ -171,7 +170,7 @@ static tdsc_errc read_key(const tdsc__buf *b, const char *path,
   }
   if (!EVP_PKEY_is_a(*key, "RSA"))
     return tdsc__err_set(err, TDSC_E_ENTRA_CLIENT_CERT_NO_KEY,
-                         "the private key in %s (EntraClientCertificate=) is "
+                         "the private key in %s is "
                          "%s, not RSA: Entra ID's certificate credentials "
                          "are signed RS256 or PS256",
                          path, EVP_PKEY_get0_type_name(*key));
@@ -189,7 +188,7 @@ static tdsc_errc read_cert(const tdsc__buf *b, const char *path, X509 **cert,
   ERR_clear_error();
   if (!*cert)
     return tdsc__err_set(err, TDSC_E_ENTRA_CLIENT_CERT_UNREADABLE,
-                         "the file %s (EntraClientCertificate=) holds no PEM "
+                         "the file %s holds no PEM "
                          "certificate (-----BEGIN CERTIFICATE-----)",
                          path);
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -292,7 +291,8 @@ static bool sign(EVP_PKEY *key, const tdsc__buf *in, tdsc__buf *out) {
   return ok;
 }
 
-tdsc_errc tdsc__client_assertion(const char *pem, const char *passphrase,
+tdsc_errc tdsc__client_assertion(const char *pem, const char *from,
+                                 const char *passphrase,
                                  const char *client_id, const char *aud,
                                  char **out, tdsc__cert_facts *facts,
                                  tdsc_error *err) {
@@ -303,16 +303,19 @@ tdsc_errc tdsc__client_assertion(const char *pem, const char *passphrase,
   EVP_PKEY *key = NULL;
   *out = NULL;
   memset(facts, 0, sizeof *facts);
-  tdsc_errc rc = read_pem(pem, &file, err);
+  /* the file as messages name it: where its path came from */
+  char where[700];
+  snprintf(where, sizeof where, "%s (%s)", pem, from);
+  tdsc_errc rc = read_pem(pem, where, &file, err);
   if (rc == TDSC_OK)
-    rc = read_cert(&file, pem, &cert, facts, err);
+    rc = read_cert(&file, where, &cert, facts, err);
   if (rc == TDSC_OK)
-    rc = read_key(&file, pem, passphrase, &key, err);
+    rc = read_key(&file, where, passphrase, &key, err);
   if (rc == TDSC_OK && X509_check_private_key(cert, key) != 1)
     rc = tdsc__err_set(err, TDSC_E_ENTRA_CLIENT_CERT_KEY_MISMATCH,
-                       "the private key in %s (EntraClientCertificate=) is "
+                       "the private key in %s is "
                        "not the key of its certificate %s (thumbprint %s)",
-                       pem, facts->subject, facts->sha1);
+                       where, facts->subject, facts->sha1);
   ERR_clear_error();
   if (rc != TDSC_OK)
     goto out;
@@ -320,9 +323,9 @@ tdsc_errc tdsc__client_assertion(const char *pem, const char *passphrase,
   signing_input(&jwt, cert, client_id, aud);
   if (jwt.oom || !sign(key, &jwt, &jwt) || jwt.oom) {
     rc = tdsc__err_set(err, TDSC_E_ENTRA_CLIENT_CERT_NO_KEY,
-                       "the private key in %s (EntraClientCertificate=) "
+                       "the private key in %s "
                        "could not sign the client assertion (PS256)",
-                       pem);
+                       where);
     goto out;
   }
   char *s = tdsc__buf_cstr(&jwt);

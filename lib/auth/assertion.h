@@ -20,10 +20,12 @@ typedef struct tdsc__cert_facts {
 
 /* The signed assertion for client_id at the token endpoint aud: *out
  * (malloc'd, NUL-terminated, a secret: the caller wipes it).  pem: the
- * file's path; passphrase: NULL or its key's.  facts is filled as soon as
+ * file's path, from: where it was named ("EntraClientCertificate=", for
+ * messages); passphrase: NULL or its key's.  facts is filled as soon as
  * the certificate is read.  Errors: TDSC_E_ENTRA_CLIENT_CERT_UNREADABLE,
  * _NO_KEY, _KEY_MISMATCH, _PASSPHRASE, _EXPIRED, oom. */
-tdsc_errc tdsc__client_assertion(const char *pem, const char *passphrase,
+tdsc_errc tdsc__client_assertion(const char *pem, const char *from,
+                                 const char *passphrase,
                                  const char *client_id, const char *aud,
                                  char **out, tdsc__cert_facts *facts,
                                  tdsc_error *err);

@@ -162,21 +162,50 @@ static tdsc_errc missing(tdsc_error *err, const char *source,
                        "%s needs %s", source, what);
 }
 
-/* A service principal's credential: its client secret, or with
- * EntraClientCertificate= an assertion signed by its certificate's key
- * (assertion.h; PWD= is then the key's passphrase) for the endpoint at
- * h->url.  *assertion: whether the secret is an assertion. */
-static tdsc_errc sp_credential(const tdsc__auth_params *p, const char *client,
-                               tdsc__http *h, bool *assertion,
-                               tdsc_error *err) {
-  *assertion = p->client_cert && *p->client_cert;
+/* A service principal's credentials: from the string (UID=, PWD= the
+ * secret or, with EntraClientCertificate=, the key's passphrase) or, when
+ * UID= is not given, from the environment as Azure's EnvironmentCredential
+ * reads it (AZURE_CLIENT_ID; AZURE_CLIENT_SECRET, else
+ * AZURE_CLIENT_CERTIFICATE_PATH with AZURE_CLIENT_CERTIFICATE_PASSWORD):
+ * one source or the other, never a mix. */
+typedef struct sp_creds {
+  bool env;
+  const char *client, *secret, *cert, *pass;
+} sp_creds;
+
+static void sp_creds_of(const tdsc__auth_params *p, sp_creds *k) {
+  memset(k, 0, sizeof *k);
+  k->env = !(p->client_id && *p->client_id);
+  if (!k->env) {
+    k->client = p->client_id;
+    k->cert = p->client_cert;
+    k->secret = k->cert && *k->cert ? NULL : p->client_secret;
+    k->pass = k->cert && *k->cert ? p->client_secret : NULL;
+    return;
+  }
+  k->client = getenv("AZURE_CLIENT_ID");
+  k->secret = getenv("AZURE_CLIENT_SECRET");
+  if (!(k->secret && *k->secret)) {
+    k->secret = NULL;
+    k->cert = getenv("AZURE_CLIENT_CERTIFICATE_PATH");
+    k->pass = getenv("AZURE_CLIENT_CERTIFICATE_PASSWORD");
+  }
+}
+
+/* The secret of the request for the endpoint at h->url: the client
+ * secret, or an assertion signed by the certificate's key (assertion.h).
+ * *assertion: whether it is an assertion. */
+static tdsc_errc sp_credential(const sp_creds *k, tdsc__http *h,
+                               bool *assertion, tdsc_error *err) {
+  *assertion = k->cert && *k->cert;
   if (!*assertion)
-    return (h->secret = tdsc__strdup(p->client_secret)) ? TDSC_OK
-                                                         : tdsc__err_oom(err);
+    return (h->secret = tdsc__strdup(k->secret)) ? TDSC_OK
+                                                  : tdsc__err_oom(err);
   tdsc__cert_facts facts;
-  tdsc_errc rc = tdsc__client_assertion(p->client_cert, p->client_secret,
-                                        client, h->url, &h->secret, &facts,
-                                        err);
+  tdsc_errc rc = tdsc__client_assertion(
+      k->cert,
+      k->env ? "AZURE_CLIENT_CERTIFICATE_PATH" : "EntraClientCertificate=",
+      k->pass, k->client, h->url, &h->secret, &facts, err);
   if (facts.sha1[0])
     snprintf(h->about, sizeof h->about,
              "the assertion was signed by the certificate %.120s, thumbprint "
@@ -192,7 +221,9 @@ static tdsc_errc client_credentials(tdsc__token_source src,
                                     tdsc__buf *body, tdsc_error *err) {
   bool wl = src == TDSC__SRC_WORKLOAD;
   const char *what = wl ? "workload identity" : "a service principal";
-  const char *client = p->client_id;
+  sp_creds k;
+  sp_creds_of(p, &k);
+  const char *client = wl ? p->client_id : k.client;
   const char *tenant = p->tenant;
   const char *file = wl ? getenv("AZURE_FEDERATED_TOKEN_FILE") : NULL;
   if (wl && !client)
@@ -202,7 +233,8 @@ static tdsc_errc client_credentials(tdsc__token_source src,
   if (!client || !*client)
     return missing(err, what,
                    wl ? "a client id (AZURE_CLIENT_ID or UID=)"
-                      : "its client (application) id in UID=");
+                      : "its client (application) id: UID=, or for the "
+                        "environment's AZURE_CLIENT_ID (not set)");
   if (!tenant || !*tenant)
     return missing(err, what,
                    "a tenant (EntraTenant= or AZURE_TENANT_ID)");
@@ -211,11 +243,13 @@ static tdsc_errc client_credentials(tdsc__token_source src,
                          "the tenant '%.140s' is neither a tenant id nor a "
                          "domain name",
                          tenant);
-  if (!wl && !(p->client_secret && *p->client_secret) &&
-      !(p->client_cert && *p->client_cert))
+  if (!wl && !(k.secret && *k.secret) && !(k.cert && *k.cert))
     return missing(err, what,
-                   "its client secret in PWD= or its certificate in "
-                   "EntraClientCertificate=");
+                   k.env ? "with AZURE_CLIENT_ID its client secret in "
+                           "AZURE_CLIENT_SECRET or its certificate in "
+                           "AZURE_CLIENT_CERTIFICATE_PATH (neither is set)"
+                         : "its client secret in PWD= or its certificate in "
+                           "EntraClientCertificate=");
   if (wl && !(file && *file))
     return missing(err, what,
                    "a federated token file (AZURE_FEDERATED_TOKEN_FILE)");
@@ -236,7 +270,7 @@ static tdsc_errc client_credentials(tdsc__token_source src,
     h->secret = read_assertion(file, err);
     if (!h->secret)
       return err->code;
-  } else if ((rc = sp_credential(p, client, h, &assertion, err)) != TDSC_OK) {
+  } else if ((rc = sp_credential(&k, h, &assertion, err)) != TDSC_OK) {
     return rc;
   }
   put_param(body, "grant_type", "client_credentials");

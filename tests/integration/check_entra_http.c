@@ -718,6 +718,130 @@ START_TEST(workload_identity_presents_the_federated_token) {
 }
 END_TEST
 
+/* ----------------------------------------- ActiveDirectoryDefault */
+
+static void azure_env_clear(void) {
+  const char *vars[] = {"AZURE_CLIENT_ID", "AZURE_TENANT_ID",
+                        "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
+                        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+                        "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    unsetenv(vars[i]);
+}
+
+/* Attempt k of c's connect used mech and ended with code. */
+static void attempt_is(tdsc_conn *c, size_t k, const char *mech,
+                       tdsc_errc code) {
+  const tdsc_attempt *a = tdsc_conn_attempt_at(c, k);
+  ck_assert_msg(a, "no attempt %zu:\n%s", k, th_report(c));
+  ck_assert_str_eq(tdsc_attempt_mechanism(a), mech);
+  const tdsc_error *e = tdsc_attempt_error(a); /* NULL: logged in */
+  tdsc_errc got = e ? tdsc_error_code(e) : TDSC_OK;
+  ck_assert_msg(got == code, "attempt %zu: %s, want %s", k,
+                tdsc_errc_name(got), tdsc_errc_name(code));
+}
+
+/* Each source chosen by which variables are set, the absent ones before
+ * it passed over (a trail entry each), in DefaultAzureCredential's order. */
+START_TEST(default_chain_takes_the_first_source_present) {
+  char dead[64], assertion[300], cert[300];
+  snprintf(dead, sizeof dead, "http://127.0.0.1:%d", th_free_port());
+  snprintf(assertion, sizeof assertion, "%s/assertion", dir);
+  snprintf(cert, sizeof cert, "%s/app-enc.pem", dir);
+  azure_env_clear();
+  setenv("AZURE_AUTHORITY_HOST", authority, 1);
+  setenv("AZURE_TENANT_ID", TENANT, 1);
+  setenv("AZURE_CLIENT_ID", CLIENT, 1);
+  /* the environment's secret */
+  setenv("AZURE_CLIENT_SECRET", SECRET, 1);
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(
+      &c, "Authentication=ActiveDirectoryDefault;EntraIMDS=%s", dead);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  attempt_is(c, 0, "entra-sp", TDSC_OK);
+  ck_assert_ptr_null(tdsc_conn_attempt_at(c, 1)); /* stopped there */
+  tdsc_conn_free(c);
+  /* the environment's certificate, its passphrase there too */
+  unsetenv("AZURE_CLIENT_SECRET");
+  setenv("AZURE_CLIENT_CERTIFICATE_PATH", cert, 1);
+  setenv("AZURE_CLIENT_CERTIFICATE_PASSWORD", KEY_PASS, 1);
+  rc = connect_with(&c, "Authentication=entra-default;EntraIMDS=%s", dead);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  attempt_is(c, 0, "entra-sp", TDSC_OK);
+  tdsc_conn_free(c);
+  /* workload identity: the environment's service principal is not
+   * complete (a client id and tenant, no secret nor certificate) */
+  unsetenv("AZURE_CLIENT_CERTIFICATE_PATH");
+  unsetenv("AZURE_CLIENT_CERTIFICATE_PASSWORD");
+  setenv("AZURE_FEDERATED_TOKEN_FILE", assertion, 1);
+  rc = connect_with(&c, "Authentication=ActiveDirectoryDefault;EntraIMDS=%s",
+                    dead);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  attempt_is(c, 0, "entra-sp", TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS);
+  ck_assert_msg(strstr(tdsc_error_message(tdsc_attempt_error(
+                           tdsc_conn_attempt_at(c, 0))),
+                       "AZURE_CLIENT_SECRET"),
+                "%s", th_report(c));
+  attempt_is(c, 1, "entra-workload", TDSC_OK);
+  tdsc_conn_free(c);
+  /* managed identity, nothing in the environment */
+  azure_env_clear();
+  rc = connect_with(&c, "Authentication=ActiveDirectoryDefault;EntraIMDS=%s",
+                    authority);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "msi_entra");
+  attempt_is(c, 0, "entra-sp", TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS);
+  attempt_is(c, 1, "entra-workload", TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS);
+  attempt_is(c, 2, "entra-msi", TDSC_OK);
+  tdsc_conn_free(c);
+}
+END_TEST
+
+START_TEST(default_chain_without_any_source_says_what_it_looked_for) {
+  char dead[64];
+  snprintf(dead, sizeof dead, "127.0.0.1:%d", th_free_port());
+  azure_env_clear();
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(
+      &c, "Authentication=ActiveDirectoryDefault;EntraIMDS=http://%s", dead);
+  const tdsc_error *e = expect(c, rc, TDSC_E_ENTRA_NO_SOURCE, dead);
+  const char *looked[] = {"AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
+                          "AZURE_CLIENT_CERTIFICATE_PATH",
+                          "AZURE_FEDERATED_TOKEN_FILE", "managed identity"};
+  for (size_t i = 0; i < sizeof looked / sizeof looked[0]; i++)
+    ck_assert_msg(strstr(tdsc_error_message(e), looked[i]), "no %s in %s",
+                  looked[i], tdsc_error_message(e));
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 3);
+  tdsc_conn_free(c);
+  /* a source that is there but broken is the headline, not "no source" */
+  setenv("AZURE_TENANT_ID", TENANT, 1);
+  setenv("AZURE_CLIENT_ID", CLIENT, 1);
+  setenv("AZURE_CLIENT_CERTIFICATE_PATH", "/nonexistent/app.pem", 1);
+  rc = connect_with(
+      &c, "Authentication=ActiveDirectoryDefault;EntraIMDS=http://%s", dead);
+  expect(c, rc, TDSC_E_ENTRA_CLIENT_CERT_UNREADABLE,
+         "/nonexistent/app.pem (AZURE_CLIENT_CERTIFICATE_PATH)");
+  tdsc_conn_free(c);
+  /* an identity judged stops the chain: workload and managed identity
+   * are not tried */
+  unsetenv("AZURE_CLIENT_CERTIFICATE_PATH");
+  setenv("AZURE_CLIENT_SECRET", "wrong", 1);
+  setenv("AZURE_AUTHORITY_HOST", authority, 1);
+  rc = connect_with(
+      &c, "Authentication=ActiveDirectoryDefault;EntraIMDS=http://%s", dead);
+  e = expect(c, rc, TDSC_E_ENTRA_CLIENT_SECRET_INVALID, "not falling back");
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 1);
+  tdsc_conn_free(c);
+  azure_env_clear();
+  /* its mechanisms are listed once */
+  rc = connect_with(&c, "Authentication=entra-msi,ActiveDirectoryDefault");
+  expect(c, rc, TDSC_E_BAD_OPTION_VALUE, "twice");
+  tdsc_conn_free(c);
+}
+END_TEST
+
 /* ----------------------------------------------------- policy, trace */
 
 START_TEST(identity_provider_judgment_stops_the_chain) {
@@ -780,6 +904,8 @@ int main(void) {
   tcase_add_test(tc, managed_identity_from_the_metadata_endpoint);
   tcase_add_test(tc, managed_identity_from_app_service);
   tcase_add_test(tc, workload_identity_presents_the_federated_token);
+  tcase_add_test(tc, default_chain_takes_the_first_source_present);
+  tcase_add_test(tc, default_chain_without_any_source_says_what_it_looked_for);
   tcase_add_test(tc, identity_provider_judgment_stops_the_chain);
   tcase_add_test(tc, no_secret_in_the_protocol_trace);
   suite_add_tcase(s, tc);
