@@ -393,6 +393,39 @@
     "The identity provider refused to issue a token (its error and AADSTS "   \
     "code in the message): fix the identity's credentials or configuration " \
     "as the message says.")                                                   \
+  X(ENTRA_CLIENT_CERT_UNREADABLE, 1020, ENTRA,                                \
+    "The file of EntraClientCertificate= cannot be read or holds no PEM "     \
+    "certificate: give the path of a PEM file with the application's "        \
+    "certificate and its private key (e.g. openssl pkcs12 -in app.pfx "       \
+    "-out app.pem).")                                                         \
+  X(ENTRA_CLIENT_CERT_NO_KEY, 1021, ENTRA,                                    \
+    "The file of EntraClientCertificate= holds a certificate but no RSA "     \
+    "private key: append the certificate's private key (PEM) to the file.")   \
+  X(ENTRA_CLIENT_CERT_KEY_MISMATCH, 1022, ENTRA,                              \
+    "The private key in the file of EntraClientCertificate= is not the "      \
+    "certificate's: put the key the certificate was issued for beside it.")   \
+  X(ENTRA_CLIENT_CERT_PASSPHRASE, 1023, ENTRA,                                \
+    "The certificate's private key is encrypted and no passphrase or a "     \
+    "wrong one was given: set PWD= (AZURE_CLIENT_CERTIFICATE_PASSWORD for "   \
+    "the environment's certificate) to the key's passphrase.")                \
+  X(ENTRA_CLIENT_CERT_EXPIRED, 1024, ENTRA,                                   \
+    "The certificate of EntraClientCertificate= is outside its validity "     \
+    "(dates in the message): register a new certificate for the "             \
+    "application and use it, or fix this machine's clock.")                   \
+  X(ENTRA_CLIENT_CERT_REFUSED, 1025, ENTRA,                                   \
+    "Microsoft Entra ID refused the certificate's assertion (AADSTS700027): " \
+    "upload the certificate (its public part; thumbprint in the message) to " \
+    "the application in UID= (Certificates & secrets), in the tenant asked.") \
+  X(ENTRA_CLIENT_ASSERTION_EXPIRED, 1026, ENTRA,                              \
+    "The identity provider found the client assertion outside its time "     \
+    "range (AADSTS700024): fix this machine's clock (a certificate's "        \
+    "assertion) or renew the federated token file (workload identity).")    \
+  X(ENTRA_NO_SOURCE,      1027, ENTRA,                                        \
+    "Authentication=ActiveDirectoryDefault found no credential: set "         \
+    "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or "            \
+    "AZURE_CLIENT_CERTIFICATE_PATH, or run where workload identity "          \
+    "(AZURE_FEDERATED_TOKEN_FILE) or a managed identity is, or choose "       \
+    "another Authentication=.")                                               \
   X(ENTRA_STS_UNTRUSTED,  1030, ENTRA,                                        \
     "The server's FEDAUTHINFO names a token service on a host that is not a " \
     "Microsoft Entra authority: no credential was sent there.  If the host "  \

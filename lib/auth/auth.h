@@ -33,7 +33,9 @@ typedef struct tdsc__auth_params {
   /* Entra ID token sources over HTTP (oauth.h) */
   const char *client_id;     /* UID=: a service principal's application id,
                                 a user-assigned identity's client id */
-  const char *client_secret; /* PWD= (service principal) */
+  const char *client_secret; /* PWD= (service principal): the secret, or
+                                the passphrase of client_cert's key */
+  const char *client_cert;   /* EntraClientCertificate=: PEM cert + key */
   const char *tenant;        /* EntraTenant= (AZURE_TENANT_ID) */
   const char *authority;     /* EntraAuthority= (AZURE_AUTHORITY_HOST) */
   const char *imds;          /* EntraIMDS=: the instance metadata endpoint */

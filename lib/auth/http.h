@@ -31,6 +31,8 @@ typedef struct tdsc__http {
                        assertion, IDENTITY_HEADER): not sent from here,
                        kept so that no message quotes it back */
   long timeout_ms;  /* 0: none */
+  char about[240];  /* what the request presented, for messages (never a
+                       secret): a certificate's subject and thumbprint */
   /* outputs */
   tdsc__http_result res;
   long status;      /* the HTTP status */

@@ -1,7 +1,8 @@
 /* Token sources over HTTP (oauth.h): the requests of OAuth 2.0's client
- * credentials grant (RFC 6749 section 4.4, with a client secret or, for
- * workload identity, a federated assertion as RFC 7523 section 2.2 has
- * it) and of managed identity (Azure's App Service and instance metadata
+ * credentials grant (RFC 6749 section 4.4, with a client secret or a
+ * client assertion as RFC 7523 section 2.2 has it: signed by a service
+ * principal's certificate, assertion.c, or for workload identity the
+ * federated token) and of managed identity (Azure's App Service and instance metadata
  * endpoints), and the reading of their answers (RFC 6749 sections 5.1 and
  * 5.2, Entra ID's AADSTS error codes) into tdsc error codes.  No I/O:
  * entra.c runs the request.  Secrets go into the request only, and a
@@ -10,6 +11,7 @@
 
 #include "auth/oauth.h"
 
+#include "auth/assertion.h"
 #include "auth/jwt.h"
 
 #include <ctype.h>
@@ -160,6 +162,58 @@ static tdsc_errc missing(tdsc_error *err, const char *source,
                        "%s needs %s", source, what);
 }
 
+/* A service principal's credentials: from the string (UID=, PWD= the
+ * secret or, with EntraClientCertificate=, the key's passphrase) or, when
+ * UID= is not given, from the environment as Azure's EnvironmentCredential
+ * reads it (AZURE_CLIENT_ID; AZURE_CLIENT_SECRET, else
+ * AZURE_CLIENT_CERTIFICATE_PATH with AZURE_CLIENT_CERTIFICATE_PASSWORD):
+ * one source or the other, never a mix. */
+typedef struct sp_creds {
+  bool env;
+  const char *client, *secret, *cert, *pass;
+} sp_creds;
+
+static void sp_creds_of(const tdsc__auth_params *p, sp_creds *k) {
+  memset(k, 0, sizeof *k);
+  k->env = !(p->client_id && *p->client_id);
+  if (!k->env) {
+    k->client = p->client_id;
+    k->cert = p->client_cert;
+    k->secret = k->cert && *k->cert ? NULL : p->client_secret;
+    k->pass = k->cert && *k->cert ? p->client_secret : NULL;
+    return;
+  }
+  k->client = getenv("AZURE_CLIENT_ID");
+  k->secret = getenv("AZURE_CLIENT_SECRET");
+  if (!(k->secret && *k->secret)) {
+    k->secret = NULL;
+    k->cert = getenv("AZURE_CLIENT_CERTIFICATE_PATH");
+    k->pass = getenv("AZURE_CLIENT_CERTIFICATE_PASSWORD");
+  }
+}
+
+/* The secret of the request for the endpoint at h->url: the client
+ * secret, or an assertion signed by the certificate's key (assertion.h).
+ * *assertion: whether it is an assertion. */
+static tdsc_errc sp_credential(const sp_creds *k, tdsc__http *h,
+                               bool *assertion, tdsc_error *err) {
+  *assertion = k->cert && *k->cert;
+  if (!*assertion)
+    return (h->secret = tdsc__strdup(k->secret)) ? TDSC_OK
+                                                  : tdsc__err_oom(err);
+  tdsc__cert_facts facts;
+  tdsc_errc rc = tdsc__client_assertion(
+      k->cert,
+      k->env ? "AZURE_CLIENT_CERTIFICATE_PATH" : "EntraClientCertificate=",
+      k->pass, k->client, h->url, &h->secret, &facts, err);
+  if (facts.sha1[0])
+    snprintf(h->about, sizeof h->about,
+             "the assertion was signed by the certificate %.120s, thumbprint "
+             "%s",
+             facts.subject, facts.sha1);
+  return rc;
+}
+
 /* Client credentials (RFC 6749 4.4): POST to the tenant's v2.0 token
  * endpoint. */
 static tdsc_errc client_credentials(tdsc__token_source src,
@@ -168,7 +222,9 @@ static tdsc_errc client_credentials(tdsc__token_source src,
                                     tdsc__buf *body, tdsc_error *err) {
   bool wl = src == TDSC__SRC_WORKLOAD;
   const char *what = wl ? "workload identity" : "a service principal";
-  const char *client = p->client_id;
+  sp_creds k;
+  sp_creds_of(p, &k);
+  const char *client = wl ? p->client_id : k.client;
   const char *tenant = p->tenant;
   const char *file = wl ? getenv("AZURE_FEDERATED_TOKEN_FILE") : NULL;
   if (wl && !client)
@@ -180,7 +236,8 @@ static tdsc_errc client_credentials(tdsc__token_source src,
   if (!client || !*client)
     return missing(err, what,
                    wl ? "a client id (AZURE_CLIENT_ID or UID=)"
-                      : "its client (application) id in UID=");
+                      : "its client (application) id: UID=, or for the "
+                        "environment's AZURE_CLIENT_ID (not set)");
   if (!tenant || !*tenant)
     return missing(err, what,
                    "a tenant (EntraTenant= or AZURE_TENANT_ID)");
@@ -189,8 +246,13 @@ static tdsc_errc client_credentials(tdsc__token_source src,
                          "the tenant '%.140s' is neither a tenant id nor a "
                          "domain name",
                          tenant);
-  if (!wl && !(p->client_secret && *p->client_secret))
-    return missing(err, what, "its client secret in PWD=");
+  if (!wl && !(k.secret && *k.secret) && !(k.cert && *k.cert))
+    return missing(err, what,
+                   k.env ? "with AZURE_CLIENT_ID its client secret in "
+                           "AZURE_CLIENT_SECRET or its certificate in "
+                           "AZURE_CLIENT_CERTIFICATE_PATH (neither is set)"
+                         : "its client secret in PWD= or its certificate in "
+                           "EntraClientCertificate=");
   if (wl && !(file && *file))
     return missing(err, what,
                    "a federated token file (AZURE_FEDERATED_TOKEN_FILE)");
@@ -206,18 +268,19 @@ static tdsc_errc client_credentials(tdsc__token_source src,
     an--;
   h->url = tdsc__strdup_printf("%.*s/%s/oauth2/v2.0/token", (int)an,
                                authority, tenant);
+  if (!h->url)
+    return tdsc__err_oom(err);
+  bool assertion = wl;
   if (wl) {
     h->secret = read_assertion(file, err);
     if (!h->secret)
       return err->code;
-  } else {
-    h->secret = tdsc__strdup(p->client_secret);
+  } else if ((rc = sp_credential(&k, h, &assertion, err)) != TDSC_OK) {
+    return rc;
   }
-  if (!h->url || !h->secret)
-    return tdsc__err_oom(err);
   put_param(body, "grant_type", "client_credentials");
   put_param(body, "client_id", client);
-  if (wl) {
+  if (assertion) {
     put_param(body, "client_assertion_type",
               "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
     put_param(body, "client_assertion", h->secret);
@@ -316,6 +379,10 @@ static const struct {
     {7000222, TDSC_E_ENTRA_CLIENT_SECRET_EXPIRED},
     {700016, TDSC_E_ENTRA_APP_NOT_FOUND},
     {90002, TDSC_E_ENTRA_TENANT_NOT_FOUND},
+    /* the certificate unknown to the application, or the signature not
+     * its key's; the assertion out of its time range */
+    {700027, TDSC_E_ENTRA_CLIENT_CERT_REFUSED},
+    {700024, TDSC_E_ENTRA_CLIENT_ASSERTION_EXPIRED},
 };
 
 static tdsc_errc refused(const tdsc__http *h, const char *endpoint,
@@ -352,9 +419,10 @@ static tdsc_errc refused(const tdsc__http *h, const char *endpoint,
     snprintf(num, sizeof num, ", AADSTS%lld", (long long)first);
   tdsc__err_set(err, code,
                 "the identity provider at %s refused to issue a token "
-                "(HTTP %ld, error '%s'%s): %s",
+                "(HTTP %ld, error '%s'%s): %s%s%s",
                 endpoint, h->status, r->error[0] ? r->error : "(none)", num,
-                line[0] ? line : "(no description)");
+                line[0] ? line : "(no description)", h->about[0] ? "; " : "",
+                h->about);
   tdsc__err_provider(err, TDSC_PROVIDER_HTTP, h->status, first, 0, NULL);
   return code;
 }

@@ -1,6 +1,7 @@
 /* The token sources of the entra mechanisms that ask an identity provider
  * over HTTP (OAuth 2.0, RFC 6749): a service principal with a client
- * secret (client credentials, section 4.4), managed identity (App
+ * secret or a certificate (client credentials, section 4.4; the
+ * certificate's assertion is assertion.c's), managed identity (App
  * Service's IDENTITY_ENDPOINT, else the instance metadata endpoint) and
  * workload identity (client credentials with a federated assertion, RFC
  * 7523).  oauth.c builds the request and reads the answer; entra.c runs
@@ -13,7 +14,8 @@
 
 typedef enum tdsc__token_source {
   TDSC__SRC_GIVEN,     /* AccessToken= or the application's provider */
-  TDSC__SRC_SECRET,    /* service principal + client secret */
+  TDSC__SRC_SECRET,    /* service principal: client secret or, with
+                          EntraClientCertificate=, certificate */
   TDSC__SRC_MANAGED,   /* managed identity */
   TDSC__SRC_WORKLOAD   /* workload identity (federated token file) */
 } tdsc__token_source;

@@ -38,6 +38,7 @@ void tdsc__fedauth_params(tdsc_conn *c, const tdsc__mech_row *row,
    * client id and PWD= the secret */
   p->client_id = tdsc__opt(&c->opts, TDSC__OPT_UID);
   p->client_secret = tdsc__opt(&c->opts, TDSC__OPT_PWD);
+  p->client_cert = tdsc__opt(&c->opts, TDSC__OPT_ENTRA_CLIENT_CERT);
   p->tenant = tdsc__opt(&c->opts, TDSC__OPT_ENTRA_TENANT);
   p->authority = tdsc__opt(&c->opts, TDSC__OPT_ENTRA_AUTHORITY);
   p->imds = tdsc__opt(&c->opts, TDSC__OPT_ENTRA_IMDS);

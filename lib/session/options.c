@@ -73,7 +73,9 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
     "(ActiveDirectoryAccessToken), entra-sp "
     "(ActiveDirectoryServicePrincipal), entra-msi "
     "(ActiveDirectoryManagedIdentity), entra-workload "
-    "(ActiveDirectoryWorkloadIdentity) (default: "
+    "(ActiveDirectoryWorkloadIdentity), entra-default "
+    "(ActiveDirectoryDefault: entra-sp from the environment, "
+    "entra-workload, entra-msi) (default: "
     "sql with a UID, ntlm with a UID DOMAIN\\user, else kerberos,ntlm)",
     false}},
   {TDSC__OPT_APP, TDSC__OPTK_STRING, NULL, 0, 0,
@@ -222,6 +224,14 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
     "database mirroring: the partner, host[\\instance][,port] over TCP, "
     "tried within LoginTimeout when Server= cannot serve Database= "
     "(needs Database=)",
+    false}},
+  /* A service principal's certificate credential (lib/auth/assertion.c):
+   * the path only; the key's passphrase, if any, is PWD= (secret). */
+  {TDSC__OPT_ENTRA_CLIENT_CERT, TDSC__OPTK_STRING, NULL, 0, 0,
+   {"EntraClientCertificate", NULL, NULL, NULL,
+    "PEM file of a service principal's certificate and private key, "
+    "instead of a client secret (Authentication="
+    "ActiveDirectoryServicePrincipal; PWD= is then the key's passphrase)",
     false}},
 };
 /* clang-format on */
@@ -410,7 +420,12 @@ static tdsc_errc parse_mechs(tdsc__options *o, const char *v,
     if (!n)
       break;
     tdsc__mech m;
-    if (!tdsc__mech_named(p, n, &m)) {
+    const tdsc__mech *group = &m;
+    size_t ng = 1;
+    if (!tdsc__mech_named(p, n, &m) &&
+        (ng = tdsc__mech_group(p, n, &group)) > 0)
+      o->entra_default = true; /* the only group */
+    if (!ng) {
       char known[512];
       tdsc__mech_known(known, sizeof known);
       if (o->after_secret[d->id])
@@ -420,16 +435,20 @@ static tdsc_errc parse_mechs(tdsc__options *o, const char *v,
                            "does not know (it knows: %s)",
                            (int)n, p, known);
     }
-    for (size_t i = 0; i < o->nmechs; i++)
-      if (o->mechs[i] == m)
-        return o->after_secret[d->id]
-                   ? bad_value(o, d, v, "each mechanism once", err)
-                   : tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
-                                   "Authentication lists '%.*s' twice",
-                                   (int)n, p);
-    if (o->nmechs == sizeof o->mechs / sizeof o->mechs[0])
-      return bad_value(o, d, v, "at most 8 mechanisms", err);
-    o->mechs[o->nmechs++] = m;
+    for (size_t g = 0; g < ng; g++) {
+      for (size_t i = 0; i < o->nmechs; i++)
+        if (o->mechs[i] == group[g])
+          return o->after_secret[d->id]
+                     ? bad_value(o, d, v, "each mechanism once", err)
+                     : tdsc__err_set(err, TDSC_E_BAD_OPTION_VALUE,
+                                     "Authentication lists '%.*s'%s twice",
+                                     (int)n, p,
+                                     ng > 1 ? " (or one of its mechanisms)"
+                                            : "");
+      if (o->nmechs == sizeof o->mechs / sizeof o->mechs[0])
+        return bad_value(o, d, v, "at most 8 mechanisms", err);
+      o->mechs[o->nmechs++] = group[g];
+    }
     p += n;
   }
   if (!o->nmechs)

@@ -56,6 +56,7 @@ typedef enum tdsc__opt_id {
   TDSC__OPT_APP_INTENT,
   TDSC__OPT_MULTI_SUBNET,
   TDSC__OPT_FAILOVER_PARTNER,
+  TDSC__OPT_ENTRA_CLIENT_CERT,
   TDSC__OPT_COUNT
 } tdsc__opt_id;
 
@@ -113,6 +114,7 @@ typedef struct tdsc__options {
   long packet_size;
   tdsc__mech mechs[8];
   size_t nmechs;
+  bool entra_default; /* the list holds ActiveDirectoryDefault's chain */
   tdsc__canon canon;
   bool spnego;
   long browser_port;
@@ -138,6 +140,9 @@ const char *tdsc__mech_name(tdsc__mech m);
 bool tdsc__mech_named(const char *p, size_t n, tdsc__mech *m);
 /* "sql, kerberos, ntlm or entra (ActiveDirectoryAccessToken)". */
 void tdsc__mech_known(char *out, size_t cap);
+/* A name that stands for several mechanisms in order (p, n bytes, any
+ * case): their count and *mechs, or 0 for any other name. */
+size_t tdsc__mech_group(const char *p, size_t n, const tdsc__mech **mechs);
 /* The options given in the string (not defaults nor environment) as a
  * connection string that parses back to them, with option id set to value
  * (left out when value is NULL).  malloc'd, the caller wipes (it holds

@@ -11,6 +11,7 @@
 #include "auth/auth.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -144,13 +145,38 @@ const char *tdsc__mech_name(tdsc__mech m) {
   return r ? r->name : "?";
 }
 
+/* Names that stand for several mechanisms, tried in order.
+ * ActiveDirectoryDefault: the chain of Azure's DefaultAzureCredential for
+ * a program without a user at a keyboard (its developer tools' sources
+ * are not read): the environment's service principal (entra-sp without
+ * UID=, oauth.c), workload identity, managed identity. */
+static const struct {
+  const char *name, *alias;
+  tdsc__mech mechs[3];
+} groups[] = {
+    {"entra-default",
+     "ActiveDirectoryDefault",
+     {TDSC__MECH_ENTRA_SP, TDSC__MECH_ENTRA_WORKLOAD, TDSC__MECH_ENTRA_MSI}},
+};
+
+size_t tdsc__mech_group(const char *p, size_t n, const tdsc__mech **mechs) {
+  for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+    if (names(groups[i].name, p, n) || names(groups[i].alias, p, n)) {
+      *mechs = groups[i].mechs;
+      return sizeof groups[i].mechs / sizeof groups[i].mechs[0];
+    }
+  return 0;
+}
+
 void tdsc__mech_known(char *out, size_t cap) {
-  size_t n = sizeof rows / sizeof rows[0], at = 0;
+  size_t nr = sizeof rows / sizeof rows[0];
+  size_t n = nr + sizeof groups / sizeof groups[0], at = 0;
   out[0] = '\0';
   for (size_t i = 0; i < n && at < cap; i++) {
     const char *sep = i == 0 ? "" : i + 1 < n ? ", " : " or ";
-    const char *alias = rows[i].alias;
-    int k = snprintf(out + at, cap - at, "%s%s%s%s%s", sep, rows[i].name,
+    const char *name = i < nr ? rows[i].name : groups[i - nr].name;
+    const char *alias = i < nr ? rows[i].alias : groups[i - nr].alias;
+    int k = snprintf(out + at, cap - at, "%s%s%s%s%s", sep, name,
                      alias ? " (" : "", alias ? alias : "", alias ? ")" : "");
     if (k < 0)
       break;
@@ -177,6 +203,7 @@ static bool judged(tdsc_errc rc) {
   case TDSC_E_ENTRA_CLIENT_SECRET_INVALID:
   case TDSC_E_ENTRA_CLIENT_SECRET_EXPIRED:
   case TDSC_E_ENTRA_APP_NOT_FOUND:
+  case TDSC_E_ENTRA_CLIENT_CERT_REFUSED:
   case TDSC_E_ENTRA_IDENTITY_REFUSED:
     return true;
   default:
@@ -209,6 +236,14 @@ static bool curable(tdsc_errc rc) {
   case TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS:
   case TDSC_E_ENTRA_ENDPOINT_UNREACHABLE:
   case TDSC_E_ENTRA_ENDPOINT_TIMEOUT:
+  /* a certificate file this machine cannot use, as an unusable keytab:
+   * nothing was sent, no identity judged (an expired certificate too:
+   * it was refused here, before the identity provider saw it) */
+  case TDSC_E_ENTRA_CLIENT_CERT_UNREADABLE:
+  case TDSC_E_ENTRA_CLIENT_CERT_NO_KEY:
+  case TDSC_E_ENTRA_CLIENT_CERT_KEY_MISMATCH:
+  case TDSC_E_ENTRA_CLIENT_CERT_PASSPHRASE:
+  case TDSC_E_ENTRA_CLIENT_CERT_EXPIRED:
   case TDSC_E_KRB_KDC_UNREACHABLE:
   case TDSC_E_KRB_SPN_UNKNOWN:
   case TDSC_E_KRB_NO_CREDENTIALS:
@@ -286,10 +321,40 @@ void tdsc__policy_clear(tdsc__policy *p) {
  * the user prefers), and when every mechanism only lacked credentials, the
  * first one's (credentials for the preferred mechanism: kinit rather than
  * NTLMUser=).  i: the mechanism tried last. */
+/* ActiveDirectoryDefault's chain ended at managed identity, out of reach
+ * (not on Azure), each source before it absent: no source at all, which
+ * one code says, with what was looked for (each source's own reason is
+ * its trail entry). */
+static bool no_source(const tdsc__policy *p, const tdsc_conn *c, size_t i,
+                      tdsc_errc rc) {
+  return c->opts.entra_default && !p->stopped &&
+         c->opts.mechs[i] == TDSC__MECH_ENTRA_MSI &&
+         (rc == TDSC_E_ENTRA_ENDPOINT_UNREACHABLE ||
+          rc == TDSC_E_ENTRA_ENDPOINT_TIMEOUT) &&
+         (p->first.code == TDSC_OK || p->first_at == i);
+}
+
 tdsc_errc tdsc__policy_verdict(tdsc__policy *p, tdsc_conn *c, size_t i,
                                tdsc_errc rc) {
   if (p->oom)
     return tdsc__err_oom(&c->err);
+  if (no_source(p, c, i, rc)) {
+    char *msi = tdsc__strdup(tdsc_error_message(&c->err));
+    tdsc__policy_clear(p);
+    if (!msi)
+      return tdsc__err_oom(&c->err);
+    rc = tdsc__err_set(
+        &c->err, TDSC_E_ENTRA_NO_SOURCE,
+        "Authentication=ActiveDirectoryDefault found no Entra ID credential "
+        "here: no complete service principal (UID= with PWD= or "
+        "EntraClientCertificate=, or the environment's AZURE_CLIENT_ID, "
+        "AZURE_TENANT_ID, and AZURE_CLIENT_SECRET or "
+        "AZURE_CLIENT_CERTIFICATE_PATH), no workload identity "
+        "(AZURE_FEDERATED_TOKEN_FILE), no managed identity (%s)",
+        msi);
+    free(msi);
+    return rc;
+  }
   tdsc_error *head = p->stopped                 ? NULL
                      : p->first.code != TDSC_OK ? &p->first
                                                 : &p->first_skip;

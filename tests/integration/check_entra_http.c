@@ -16,6 +16,7 @@
 #include <check.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +41,7 @@
 #define MSI_OID "0c0ffee0-0000-4000-8000-0000000000a2"
 #define UAMI_OID "0c0ffee0-0000-4000-8000-0000000000a3"
 #define UAMI "uami-0000-client"
+#define KEY_PASS "Key-Pass-9f"
 
 static char dir[256], authority[64], tls_authority[64];
 static th_server srv;
@@ -47,6 +49,12 @@ static pid_t auth_pid = -1, tls_pid = -1;
 /* the base64url of the header of every token the authority issues: a
  * slice of the token that must never be printed */
 static char token_head[128];
+/* ... and of every certificate's assertion tdsclient signs */
+static char assertion_head[64];
+/* the service principal's certificate files (certs_make) */
+static const char *const cert_files[] = {
+    "app.crt", "app.pem", "app-enc.pem", "other.pem", "mismatch.pem",
+    "certonly.pem", "expired.pem", "ec.pem", "garbage.pem"};
 
 static void write_file(const char *name, const char *text, char *path,
                        size_t cap) {
@@ -74,12 +82,81 @@ static void b64url(const unsigned char *in, size_t n, char *out) {
   out[o] = 0;
 }
 
+/* A throwaway self-signed certificate for pub's key, CN=cn, valid from
+ * now + from to now + to (seconds). */
+static X509 *cert_new(const char *cn, EVP_PKEY *pub, long from, long to) {
+  X509 *x = X509_new();
+  ck_assert_ptr_nonnull(x);
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), from);
+  X509_gmtime_adj(X509_getm_notAfter(x), to);
+  X509_NAME *n = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn,
+                             -1, -1, 0);
+  X509_set_issuer_name(x, n);
+  X509_set_pubkey(x, pub);
+  ck_assert_int_gt(X509_sign(x, pub, EVP_sha256()), 0);
+  return x;
+}
+
+/* x in PEM to dir/name, followed by key's PEM when key is given
+ * (encrypted with pass when given). */
+static void pem_write(const char *name, X509 *x, EVP_PKEY *key,
+                      const char *pass) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  ck_assert(f && PEM_write_X509(f, x) == 1);
+  if (key)
+    ck_assert(PEM_write_PrivateKey(f, key, pass ? EVP_aes_256_cbc() : NULL,
+                                   NULL, 0, NULL, (void *)pass) == 1);
+  fclose(f);
+}
+
+/* The application's certificate (app.crt, registered with the authority)
+ * and the files tdsclient is given: good, encrypted, not registered, a key
+ * of another certificate, no key, expired, not RSA, not PEM. */
+static void certs_make(void) {
+  EVP_PKEY *app = EVP_RSA_gen(2048), *other = EVP_RSA_gen(2048);
+  EVP_PKEY *ec = EVP_EC_gen("P-256");
+  ck_assert(app && other && ec);
+  const long day = 86400;
+  X509 *x = cert_new("tdsc-test-app", app, -day, day);
+  pem_write("app.crt", x, NULL, NULL);
+  pem_write("app.pem", x, app, NULL);
+  pem_write("app-enc.pem", x, app, KEY_PASS);
+  pem_write("mismatch.pem", x, other, NULL);
+  pem_write("certonly.pem", x, NULL, NULL);
+  X509_free(x);
+  x = cert_new("tdsc-test-other", other, -day, day);
+  pem_write("other.pem", x, other, NULL);
+  X509_free(x);
+  x = cert_new("tdsc-test-app", app, -2 * day, -day);
+  pem_write("expired.pem", x, app, NULL);
+  X509_free(x);
+  x = cert_new("tdsc-test-ec", ec, -day, day);
+  pem_write("ec.pem", x, ec, NULL);
+  X509_free(x);
+  char g[300];
+  write_file("garbage.pem", "not a certificate\n", g, sizeof g);
+  EVP_PKEY_free(app);
+  EVP_PKEY_free(other);
+  EVP_PKEY_free(ec);
+  /* the head every assertion of tdsclient's starts with: 18 bytes, six
+   * whole base64 groups */
+  const char *hdr = "{\"alg\":\"PS256\",\"ty";
+  b64url((const unsigned char *)hdr, strlen(hdr), assertion_head);
+}
+
 /* Starts authority.py (https when tls) into *pid; its URL into url. */
 static void authority_start(bool tls, pid_t *pid, char *url, size_t cap) {
   char tls_cert[600], tls_key[600]; /* th_cert's buffer is static */
   snprintf(tls_cert, sizeof tls_cert, "%s", th_cert("server.pem"));
   snprintf(tls_key, sizeof tls_key, "%s", th_cert("server.key"));
   char script[600], keyf[300], secretf[300], assertf[300], port_line[64];
+  char certf[300];
+  snprintf(certf, sizeof certf, "%s/app.crt", dir);
   snprintf(script, sizeof script, "%s/tests/server/authority.py",
            getenv("TDSC_SRCDIR"));
   snprintf(keyf, sizeof keyf, "%s/tenant.key", dir);
@@ -92,6 +169,7 @@ static void authority_start(bool tls, pid_t *pid, char *url, size_t cap) {
                         "--principal", CLIENT "=" SP_OID,
                         "--principal", "system=" MSI_OID,
                         "--principal", UAMI "=" UAMI_OID, "--slow", "6",
+                        "--client-cert", certf,
                         tls ? "--tls-cert" : NULL, tls_cert, "--tls-key",
                         tls_key, NULL};
   int fds[2];
@@ -140,6 +218,7 @@ static void world_up(void) {
   ck_assert(f && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
   fclose(f);
   EVP_PKEY_free(key);
+  certs_make();
   /* python's json.dumps of the authority's header */
   const char *hdr = "{\"alg\": \"RS256\", \"typ\": \"JWT\", \"kid\": \"test\"}";
   b64url((const unsigned char *)hdr, strlen(hdr), token_head);
@@ -173,6 +252,10 @@ static void world_down(void) {
     snprintf(path, sizeof path, "%s/%s", dir, files[i]);
     unlink(path);
   }
+  for (size_t i = 0; i < sizeof cert_files / sizeof cert_files[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, cert_files[i]);
+    unlink(path);
+  }
   rmdir(dir);
 }
 
@@ -192,7 +275,9 @@ static tdsc_errc connect_with(tdsc_conn **out, const char *fmt, ...) {
 
 /* No secret of any source in text. */
 static void assert_no_secret(const char *text) {
-  const char *secrets[] = {SECRET, ASSERTION, HEADER, token_head};
+  const char *secrets[] = {SECRET,     ASSERTION,      HEADER,
+                           token_head, assertion_head, KEY_PASS,
+                           "PRIVATE KEY-----"};
   for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
     ck_assert_msg(!strstr(text, secrets[i]), "a secret in:\n%s", text);
 }
@@ -436,6 +521,110 @@ START_TEST(fetch_never_blocks_the_nonblocking_connect) {
 }
 END_TEST
 
+/* -------------------------------- service principal with a certificate */
+
+static const char *sp_cert(const char *mechs, const char *tenant,
+                           const char *file, const char *pass) {
+  static char buf[900];
+  snprintf(buf, sizeof buf,
+           "Authentication=%s;UID=" CLIENT ";EntraTenant=%s;"
+           "EntraAuthority=%s;EntraClientCertificate=%s/%s%s%s",
+           mechs, tenant, authority, dir, file, pass ? ";PWD=" : "",
+           pass ? pass : "");
+  return buf;
+}
+
+/* The authority verifies the assertion as Entra ID does (signature with
+ * the registered certificate's key, x5t#S256, aud, iss, sub, exp, a jti
+ * never seen): a login proves each. */
+START_TEST(certificate_signs_the_client_assertion) {
+  tdsc_conn *c;
+  for (int i = 0; i < 2; i++) { /* a new jti each time */
+    tdsc_errc rc = connect_with(
+        &c, "%s", sp_cert("ActiveDirectoryServicePrincipal", TENANT,
+                          "app.pem", NULL));
+    ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+    th_expect_login_as(c, "sp_entra");
+    ck_assert_str_eq(tdsc_attempt_mechanism(tdsc_conn_attempt_at(c, 0)),
+                     "entra-sp");
+    tdsc_conn_free(c);
+  }
+  /* an encrypted key: PWD= is its passphrase */
+  tdsc_errc rc = connect_with(
+      &c, "%s", sp_cert("entra-sp", TENANT, "app-enc.pem", KEY_PASS));
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  tdsc_conn_free(c);
+}
+END_TEST
+
+START_TEST(certificate_failures_are_named) {
+  static const struct {
+    const char *tenant, *file, *pass;
+    tdsc_errc code;
+    const char *fact;
+  } cases[] = {
+      {TENANT, "app-enc.pem", "Wrong-pass", TDSC_E_ENTRA_CLIENT_CERT_PASSPHRASE,
+       "does not decrypt"},
+      {TENANT, "app-enc.pem", NULL, TDSC_E_ENTRA_CLIENT_CERT_PASSPHRASE,
+       "no passphrase"},
+      {TENANT, "mismatch.pem", NULL, TDSC_E_ENTRA_CLIENT_CERT_KEY_MISMATCH,
+       "not the key of its certificate"},
+      {TENANT, "certonly.pem", NULL, TDSC_E_ENTRA_CLIENT_CERT_NO_KEY,
+       "no private key"},
+      {TENANT, "ec.pem", NULL, TDSC_E_ENTRA_CLIENT_CERT_NO_KEY, "not RSA"},
+      {TENANT, "no-such.pem", NULL, TDSC_E_ENTRA_CLIENT_CERT_UNREADABLE,
+       "no-such.pem"},
+      {TENANT, "garbage.pem", NULL, TDSC_E_ENTRA_CLIENT_CERT_UNREADABLE,
+       "no PEM certificate"},
+      {TENANT, "expired.pem", NULL, TDSC_E_ENTRA_CLIENT_CERT_EXPIRED,
+       "expired at"},
+      /* the identity provider's judgments, the certificate named */
+      {TENANT, "other.pem", NULL, TDSC_E_ENTRA_CLIENT_CERT_REFUSED,
+       "AADSTS700027"},
+      {"stale-assertion", "app.pem", NULL,
+       TDSC_E_ENTRA_CLIENT_ASSERTION_EXPIRED, "AADSTS700024"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    tdsc_conn *c;
+    tdsc_errc rc = connect_with(&c, "%s",
+                                sp_cert("entra-sp", cases[i].tenant,
+                                        cases[i].file, cases[i].pass));
+    const tdsc_error *e = expect(c, rc, cases[i].code, cases[i].fact);
+    ck_assert_int_eq(tdsc_error_category(e), TDSC_CAT_ENTRA);
+    if (i >= 8) {
+      ck_assert_int_eq(tdsc_error_provider(e), TDSC_PROVIDER_HTTP);
+      ck_assert_msg(strstr(tdsc_error_message(e), "thumbprint "), "%s",
+                    tdsc_error_message(e));
+    }
+    tdsc_conn_free(c);
+  }
+}
+END_TEST
+
+/* A certificate this machine cannot use is passed over as an unusable
+ * keytab is; the identity provider's refusal of it stops the chain. */
+START_TEST(certificate_policy_falls_back_or_stops) {
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(&c, "%s;EntraIMDS=%s",
+                              sp_cert("entra-sp,entra-msi", TENANT,
+                                      "no-such.pem", NULL),
+                              authority);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra"); /* UID= as a user-assigned identity */
+  ck_assert_int_eq(
+      tdsc_error_code(tdsc_attempt_error(tdsc_conn_attempt_at(c, 0))),
+      TDSC_E_ENTRA_CLIENT_CERT_UNREADABLE);
+  tdsc_conn_free(c);
+  const tdsc_error *e;
+  rc = connect_with(&c, "%s",
+                    sp_cert("entra-sp,sql", TENANT, "other.pem", NULL));
+  e = expect(c, rc, TDSC_E_ENTRA_CLIENT_CERT_REFUSED, "not falling back");
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 1);
+  tdsc_conn_free(c);
+}
+END_TEST
+
 /* ------------------------------------------------ managed identity */
 
 START_TEST(managed_identity_from_the_metadata_endpoint) {
@@ -535,6 +724,130 @@ START_TEST(workload_identity_presents_the_federated_token) {
 }
 END_TEST
 
+/* ----------------------------------------- ActiveDirectoryDefault */
+
+static void azure_env_clear(void) {
+  const char *vars[] = {"AZURE_CLIENT_ID", "AZURE_TENANT_ID",
+                        "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
+                        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+                        "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    unsetenv(vars[i]);
+}
+
+/* Attempt k of c's connect used mech and ended with code. */
+static void attempt_is(tdsc_conn *c, size_t k, const char *mech,
+                       tdsc_errc code) {
+  const tdsc_attempt *a = tdsc_conn_attempt_at(c, k);
+  ck_assert_msg(a, "no attempt %zu:\n%s", k, th_report(c));
+  ck_assert_str_eq(tdsc_attempt_mechanism(a), mech);
+  const tdsc_error *e = tdsc_attempt_error(a); /* NULL: logged in */
+  tdsc_errc got = e ? tdsc_error_code(e) : TDSC_OK;
+  ck_assert_msg(got == code, "attempt %zu: %s, want %s", k,
+                tdsc_errc_name(got), tdsc_errc_name(code));
+}
+
+/* Each source chosen by which variables are set, the absent ones before
+ * it passed over (a trail entry each), in DefaultAzureCredential's order. */
+START_TEST(default_chain_takes_the_first_source_present) {
+  char dead[64], assertion[300], cert[300];
+  snprintf(dead, sizeof dead, "http://127.0.0.1:%d", th_free_port());
+  snprintf(assertion, sizeof assertion, "%s/assertion", dir);
+  snprintf(cert, sizeof cert, "%s/app-enc.pem", dir);
+  azure_env_clear();
+  setenv("AZURE_AUTHORITY_HOST", authority, 1);
+  setenv("AZURE_TENANT_ID", TENANT, 1);
+  setenv("AZURE_CLIENT_ID", CLIENT, 1);
+  /* the environment's secret */
+  setenv("AZURE_CLIENT_SECRET", SECRET, 1);
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(
+      &c, "Authentication=ActiveDirectoryDefault;EntraIMDS=%s", dead);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  attempt_is(c, 0, "entra-sp", TDSC_OK);
+  ck_assert_ptr_null(tdsc_conn_attempt_at(c, 1)); /* stopped there */
+  tdsc_conn_free(c);
+  /* the environment's certificate, its passphrase there too */
+  unsetenv("AZURE_CLIENT_SECRET");
+  setenv("AZURE_CLIENT_CERTIFICATE_PATH", cert, 1);
+  setenv("AZURE_CLIENT_CERTIFICATE_PASSWORD", KEY_PASS, 1);
+  rc = connect_with(&c, "Authentication=entra-default;EntraIMDS=%s", dead);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  attempt_is(c, 0, "entra-sp", TDSC_OK);
+  tdsc_conn_free(c);
+  /* workload identity: the environment's service principal is not
+   * complete (a client id and tenant, no secret nor certificate) */
+  unsetenv("AZURE_CLIENT_CERTIFICATE_PATH");
+  unsetenv("AZURE_CLIENT_CERTIFICATE_PASSWORD");
+  setenv("AZURE_FEDERATED_TOKEN_FILE", assertion, 1);
+  rc = connect_with(&c, "Authentication=ActiveDirectoryDefault;EntraIMDS=%s",
+                    dead);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "sp_entra");
+  attempt_is(c, 0, "entra-sp", TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS);
+  ck_assert_msg(strstr(tdsc_error_message(tdsc_attempt_error(
+                           tdsc_conn_attempt_at(c, 0))),
+                       "AZURE_CLIENT_SECRET"),
+                "%s", th_report(c));
+  attempt_is(c, 1, "entra-workload", TDSC_OK);
+  tdsc_conn_free(c);
+  /* managed identity, nothing in the environment */
+  azure_env_clear();
+  rc = connect_with(&c, "Authentication=ActiveDirectoryDefault;EntraIMDS=%s",
+                    authority);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  th_expect_login_as(c, "msi_entra");
+  attempt_is(c, 0, "entra-sp", TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS);
+  attempt_is(c, 1, "entra-workload", TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS);
+  attempt_is(c, 2, "entra-msi", TDSC_OK);
+  tdsc_conn_free(c);
+}
+END_TEST
+
+START_TEST(default_chain_without_any_source_says_what_it_looked_for) {
+  char dead[64];
+  snprintf(dead, sizeof dead, "127.0.0.1:%d", th_free_port());
+  azure_env_clear();
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(
+      &c, "Authentication=ActiveDirectoryDefault;EntraIMDS=http://%s", dead);
+  const tdsc_error *e = expect(c, rc, TDSC_E_ENTRA_NO_SOURCE, dead);
+  const char *looked[] = {"AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
+                          "AZURE_CLIENT_CERTIFICATE_PATH",
+                          "AZURE_FEDERATED_TOKEN_FILE", "managed identity"};
+  for (size_t i = 0; i < sizeof looked / sizeof looked[0]; i++)
+    ck_assert_msg(strstr(tdsc_error_message(e), looked[i]), "no %s in %s",
+                  looked[i], tdsc_error_message(e));
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 3);
+  tdsc_conn_free(c);
+  /* a source that is there but broken is the headline, not "no source" */
+  setenv("AZURE_TENANT_ID", TENANT, 1);
+  setenv("AZURE_CLIENT_ID", CLIENT, 1);
+  setenv("AZURE_CLIENT_CERTIFICATE_PATH", "/nonexistent/app.pem", 1);
+  rc = connect_with(
+      &c, "Authentication=ActiveDirectoryDefault;EntraIMDS=http://%s", dead);
+  expect(c, rc, TDSC_E_ENTRA_CLIENT_CERT_UNREADABLE,
+         "/nonexistent/app.pem (AZURE_CLIENT_CERTIFICATE_PATH)");
+  tdsc_conn_free(c);
+  /* an identity judged stops the chain: workload and managed identity
+   * are not tried */
+  unsetenv("AZURE_CLIENT_CERTIFICATE_PATH");
+  setenv("AZURE_CLIENT_SECRET", "wrong", 1);
+  setenv("AZURE_AUTHORITY_HOST", authority, 1);
+  rc = connect_with(
+      &c, "Authentication=ActiveDirectoryDefault;EntraIMDS=http://%s", dead);
+  e = expect(c, rc, TDSC_E_ENTRA_CLIENT_SECRET_INVALID, "not falling back");
+  ck_assert_uint_eq(tdsc_error_trail_count(e), 1);
+  tdsc_conn_free(c);
+  azure_env_clear();
+  /* its mechanisms are listed once */
+  rc = connect_with(&c, "Authentication=entra-msi,ActiveDirectoryDefault");
+  expect(c, rc, TDSC_E_BAD_OPTION_VALUE, "twice");
+  tdsc_conn_free(c);
+}
+END_TEST
+
 /* ----------------------------------------------------- policy, trace */
 
 START_TEST(identity_provider_judgment_stops_the_chain) {
@@ -559,6 +872,12 @@ START_TEST(no_secret_in_the_protocol_trace) {
   tdsc_conn *c;
   tdsc_errc rc = connect_with(&c, "%s;Trace=%s", sp(TENANT, CLIENT, SECRET),
                               path);
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  tdsc_conn_free(c);
+  /* a certificate's: neither the passphrase nor the assertion */
+  rc = connect_with(&c, "%s;Trace=%s",
+                    sp_cert("entra-sp", TENANT, "app-enc.pem", KEY_PASS),
+                    path);
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
   tdsc_conn_free(c);
   FILE *f = fopen(path, "r");
@@ -756,6 +1075,9 @@ int main(void) {
   tcase_add_unchecked_fixture(tc, world_up, world_down);
   tcase_add_test(tc, service_principal_logs_in_with_its_secret);
   tcase_add_test(tc, https_authority_is_verified);
+  tcase_add_test(tc, certificate_signs_the_client_assertion);
+  tcase_add_test(tc, certificate_failures_are_named);
+  tcase_add_test(tc, certificate_policy_falls_back_or_stops);
   tcase_add_test(tc, identity_provider_refusals_are_named);
   tcase_add_test(tc, bad_answers_and_bad_tokens_are_named);
   tcase_add_test(tc, endpoint_out_of_reach_or_insecure_or_incomplete);
@@ -764,6 +1086,8 @@ int main(void) {
   tcase_add_test(tc, managed_identity_from_the_metadata_endpoint);
   tcase_add_test(tc, managed_identity_from_app_service);
   tcase_add_test(tc, workload_identity_presents_the_federated_token);
+  tcase_add_test(tc, default_chain_takes_the_first_source_present);
+  tcase_add_test(tc, default_chain_without_any_source_says_what_it_looked_for);
   tcase_add_test(tc, identity_provider_judgment_stops_the_chain);
   tcase_add_test(tc, no_secret_in_the_protocol_trace);
   tcase_add_test(tc, fedauthinfo_tenant_comes_from_the_sts_url);

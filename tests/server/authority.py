@@ -7,6 +7,12 @@ identity and App Service's local identity endpoint, on loopback, plain
 http (or https with --tls-cert).  Tokens are RS256 JWTs signed by a key the tests generate, which the
 test server (tdssrv/fedauth.py) validates.
 
+A certificate's assertion (Entra ID's certificate credentials) is
+verified as Entra ID does: the registered certificate found by the
+header's x5t#S256 or x5t, the signature (PS256 or RS256) checked with its
+public key, aud the endpoint itself, iss = sub the client id, a jti never
+seen before, exp in the future and near.
+
 It misbehaves on demand, chosen per request so that one instance serves a
 whole suite: by the tenant in the path of a token request, or the client_id
 of a managed-identity request (MODES below).  Prints "READY <port>" once
@@ -14,12 +20,15 @@ listening.  Secrets are never logged."""
 
 import argparse
 import base64
+import hashlib
 import json
 import sys
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -43,11 +52,74 @@ MODES = {
     'unmapped': 'unmapped',
     'echo-secret': 'echo-secret',
     'no-identity': 'no-identity',
+    'stale-assertion': 'aadsts:400:invalid_client:700024:Client assertion '
+                       'is not within its valid time range.',
 }
 
 
 def b64url(b):
     return base64.urlsafe_b64encode(b).rstrip(b'=').decode()
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
+
+
+def signed_by_certificate(assertion):
+    """Whether the assertion names a certificate (x5t, x5t#S256): the
+    application's own, not a federated token."""
+    try:
+        hdr = json.loads(b64url_decode(assertion.split('.')[0]))
+    except (ValueError, TypeError):
+        return False
+    return isinstance(hdr, dict) and ('x5t' in hdr or 'x5t#S256' in hdr)
+
+
+def cert_assertion_fault(a, assertion, endpoint):
+    """None when the assertion is one Entra ID accepts for a.client_id at
+    endpoint, else (AADSTS code, description)."""
+    try:
+        h64, c64, s64 = assertion.split('.')
+        hdr = json.loads(b64url_decode(h64))
+        claims = json.loads(b64url_decode(c64))
+        sig = b64url_decode(s64)
+    except (ValueError, TypeError):
+        return (50027, 'JWT token is invalid or malformed.')
+    cert = None
+    for c in a.certs:
+        der = c.public_bytes(serialization.Encoding.DER)
+        if (hdr.get('x5t#S256') == b64url(hashlib.sha256(der).digest()) or
+                hdr.get('x5t') == b64url(hashlib.sha1(der).digest())):
+            cert = c
+    if cert is None:
+        return (700027, 'The certificate with identifier used to sign the '
+                'client assertion is not registered on application.')
+    signing = (h64 + '.' + c64).encode()
+    pad = {'PS256': padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                                salt_length=32),
+           'RS256': padding.PKCS1v15()}.get(hdr.get('alg'))
+    if pad is None:
+        return (5002738, 'Invalid JWT token. Unsupported alg.')
+    try:
+        cert.public_key().verify(sig, signing, pad, hashes.SHA256())
+    except InvalidSignature:
+        return (700027, 'Client assertion failed signature validation.')
+    now = time.time()
+    if claims.get('aud') != endpoint:
+        return (700212, 'No matching federated identity record found for '
+                'presented assertion audience.')
+    if claims.get('iss') != a.client_id or claims.get('sub') != a.client_id:
+        return (700021, 'Client assertion application identifier doesn\'t '
+                'match \'client_id\' parameter.')
+    exp, nbf = claims.get('exp', 0), claims.get('nbf', 0)
+    if not (nbf - 300 <= now < exp) or exp - nbf > 3600:
+        return (700024, 'Client assertion is not within its valid time '
+                'range.')
+    jti = claims.get('jti')
+    if not jti or jti in a.jtis:
+        return (700226, 'The client assertion was already used (jti).')
+    a.jtis.add(jti)
+    return None
 
 
 class Authority:
@@ -62,6 +134,11 @@ class Authority:
         if args.assertion_file:
             with open(args.assertion_file) as f:
                 self.assertion = f.read().strip()
+        self.certs = []  # the application's registered certificates
+        for path in args.client_cert:
+            with open(path, 'rb') as f:
+                self.certs.append(x509.load_pem_x509_certificate(f.read()))
+        self.jtis = set()
         self.identity_header = args.identity_header
         self.principals = dict(p.split('=', 1) for p in args.principal)
         self.slow = args.slow
@@ -159,7 +236,18 @@ class Handler(BaseHTTPRequestHandler):
                 'aadsts:400:unauthorized_client:700016:Application with '
                 'identifier \'%s\' was not found in the directory.' %
                 f.get('client_id', ''))
-        if 'client_assertion' in f:
+        if 'client_assertion' in f and signed_by_certificate(
+                f['client_assertion']):
+            scheme = 'https' if self.server.tls else 'http'
+            fault = (f.get('client_assertion_type') != BEARER and
+                     (50027, 'Invalid client_assertion_type.') or
+                     cert_assertion_fault(a, f['client_assertion'],
+                                          '%s://%s%s' % (
+                                              scheme, self.headers['Host'],
+                                              self.path)))
+            if fault:
+                return self.aadsts('aadsts:401:invalid_client:%d:%s' % fault)
+        elif 'client_assertion' in f:  # workload identity's federated token
             if (f.get('client_assertion_type') != BEARER or
                     f['client_assertion'] != a.assertion):
                 return self.aadsts('aadsts:400:invalid_client:700213:No '
@@ -217,6 +305,10 @@ def main():
                     help='a file holding its client secret')
     ap.add_argument('--assertion-file',
                     help='the federated token a workload identity presents')
+    ap.add_argument('--client-cert', action='append', default=[],
+                    metavar='PEM',
+                    help='a certificate registered for the service '
+                         'principal (repeatable)')
     ap.add_argument('--identity-header', default='',
                     help="App Service's IDENTITY_HEADER")
     ap.add_argument('--principal', action='append', default=[],
@@ -230,6 +322,7 @@ def main():
     args = ap.parse_args()
     srv = ThreadingHTTPServer(('127.0.0.1', args.port), Handler)
     srv.daemon_threads = True
+    srv.tls = bool(args.tls_cert)
     if args.tls_cert:
         import ssl
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

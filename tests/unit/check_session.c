@@ -346,8 +346,18 @@ START_TEST(authentication_is_an_ordered_list_of_known_mechanisms) {
       strstr(tdsc_error_message(&err),
              "sql, kerberos, ntlm, entra (ActiveDirectoryAccessToken), "
              "entra-sp (ActiveDirectoryServicePrincipal), entra-msi "
-             "(ActiveDirectoryManagedIdentity) or entra-workload "
-             "(ActiveDirectoryWorkloadIdentity)"));
+             "(ActiveDirectoryManagedIdentity), entra-workload "
+             "(ActiveDirectoryWorkloadIdentity) or entra-default "
+             "(ActiveDirectoryDefault)"));
+  /* a name for several mechanisms, in DefaultAzureCredential's order */
+  ck_assert_int_eq(parse("Authentication=ActiveDirectoryDefault"), TDSC_OK);
+  ck_assert_uint_eq(o.nmechs, 3);
+  ck_assert_int_eq(o.mechs[0], TDSC__MECH_ENTRA_SP);
+  ck_assert_int_eq(o.mechs[1], TDSC__MECH_ENTRA_WORKLOAD);
+  ck_assert_int_eq(o.mechs[2], TDSC__MECH_ENTRA_MSI);
+  ck_assert(o.entra_default);
+  ck_assert_int_eq(parse("Authentication=entra-msi"), TDSC_OK);
+  ck_assert(!o.entra_default);
   /* every mechanism once: the list holds them all */
   ck_assert_int_eq(parse("Authentication=ActiveDirectoryServicePrincipal,"
                          "activedirectorymanagedidentity,entra-workload,sql,"
