@@ -8,26 +8,26 @@
  * (client secret, token, assertion, IDENTITY_HEADER) shows in an error or
  * a trace; the fetch never blocks the connect that may not wait. */
 #define _DEFAULT_SOURCE
+#include "authority.h"
 #include "harness.h"
 #include "login_as.h"
 
 #include <tdsclient.h>
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <poll.h>
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -154,50 +154,40 @@ static void authority_start(bool tls, pid_t *pid, char *url, size_t cap) {
   char tls_cert[600], tls_key[600]; /* th_cert's buffer is static */
   snprintf(tls_cert, sizeof tls_cert, "%s", th_cert("server.pem"));
   snprintf(tls_key, sizeof tls_key, "%s", th_cert("server.key"));
-  char script[600], keyf[300], secretf[300], assertf[300], port_line[64];
-  char certf[300];
+  char keyf[300], secretf[300], assertf[300], certf[300];
   snprintf(certf, sizeof certf, "%s/app.crt", dir);
-  snprintf(script, sizeof script, "%s/tests/server/authority.py",
-           getenv("TDSC_SRCDIR"));
   snprintf(keyf, sizeof keyf, "%s/tenant.key", dir);
   write_file("secret", SECRET, secretf, sizeof secretf);
   write_file("assertion", ASSERTION "\n", assertf, sizeof assertf);
-  const char *argv[] = {getenv("PYTHON3"), script, "--key", keyf,
-                        "--tenant", TENANT, "--client-id", CLIENT,
-                        "--secret-file", secretf, "--assertion-file", assertf,
-                        "--identity-header", HEADER,
-                        "--principal", CLIENT "=" SP_OID,
-                        "--principal", "system=" MSI_OID,
-                        "--principal", UAMI "=" UAMI_OID, "--slow", "6",
-                        "--client-cert", certf,
-                        tls ? "--tls-cert" : NULL, tls_cert, "--tls-key",
-                        tls_key, NULL};
-  int fds[2];
-  ck_assert_int_eq(pipe(fds), 0);
-  *pid = fork();
-  ck_assert_int_ge(*pid, 0);
-  if (*pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    execvp(argv[0], (char *const *)argv);
-    _exit(127);
-  }
-  close(fds[1]);
-  size_t n = 0;
-  while (n < sizeof port_line - 1) {
-    struct pollfd p = {.fd = fds[0], .events = POLLIN};
-    if (poll(&p, 1, 20000) <= 0 || read(fds[0], port_line + n, 1) != 1 ||
-        port_line[n] == '\n')
-      break;
-    n++;
-  }
-  port_line[n] = 0;
-  close(fds[0]);
-  int port;
-  ck_assert_msg(sscanf(port_line, "READY %d", &port) == 1,
-                "the authority did not start: '%s'", port_line);
+  const char *args[] = {"--key",
+                        keyf,
+                        "--tenant",
+                        TENANT,
+                        "--client-id",
+                        CLIENT,
+                        "--secret-file",
+                        secretf,
+                        "--assertion-file",
+                        assertf,
+                        "--identity-header",
+                        HEADER,
+                        "--principal",
+                        CLIENT "=" SP_OID,
+                        "--principal",
+                        "system=" MSI_OID,
+                        "--principal",
+                        UAMI "=" UAMI_OID,
+                        "--slow",
+                        "6",
+                        "--client-cert",
+                        certf,
+                        tls ? "--tls-cert" : NULL,
+                        tls_cert,
+                        "--tls-key",
+                        tls_key,
+                        NULL};
+  int port = th_authority_start(args, pid);
+  ck_assert_msg(port > 0, "the authority did not start");
   /* https: by the name the test certificate is for */
   snprintf(url, cap, tls ? "https://localhost:%d" : "http://127.0.0.1:%d",
            port);
@@ -206,18 +196,8 @@ static void authority_start(bool tls, pid_t *pid, char *url, size_t cap) {
 static void world_up(void) {
   snprintf(dir, sizeof dir, "/tmp/tdsc-entra-http-XXXXXX");
   ck_assert_ptr_nonnull(mkdtemp(dir));
-  EVP_PKEY *key = EVP_RSA_gen(2048);
-  ck_assert_ptr_nonnull(key);
+  ck_assert(th_entra_keys(dir));
   char path[300];
-  snprintf(path, sizeof path, "%s/tenant.pem", dir);
-  FILE *f = fopen(path, "w");
-  ck_assert(f && PEM_write_PUBKEY(f, key) == 1);
-  fclose(f);
-  snprintf(path, sizeof path, "%s/tenant.key", dir);
-  f = fopen(path, "w");
-  ck_assert(f && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
-  fclose(f);
-  EVP_PKEY_free(key);
   certs_make();
   /* python's json.dumps of the authority's header */
   const char *hdr = "{\"alg\": \"RS256\", \"typ\": \"JWT\", \"kid\": \"test\"}";
