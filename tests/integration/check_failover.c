@@ -7,6 +7,7 @@
  * both causes in the message when both fail; the non-blocking connect
  * alike. */
 #define _DEFAULT_SOURCE
+#include "expect.h"
 #include "harness.h"
 
 #include <tdsclient.h>
@@ -28,39 +29,6 @@ static const char *cs(int primary, int partner, const char *extra) {
            "Database=tdsc_test;UID=sa;PWD=Secret-123;CAFile=%s;%s",
            primary, partner, th_cert("ca.pem"), extra ? extra : "");
   return buf;
-}
-
-/* The server a connected c is logged in to: @@SERVERNAME. */
-static void expect_server(tdsc_conn *c, const char *name) {
-  tdsc_result *r;
-  ck_assert_msg(tdsc_conn_execute(c, "SELECT @@SERVERNAME", &r) == TDSC_OK,
-                "%s", th_report(c));
-  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_RESULT);
-  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
-  const char *got = NULL;
-  ck_assert_int_eq(tdsc_result_get_text(r, 0, &got, NULL), TDSC_OK);
-  ck_assert_str_eq(got, name);
-  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_END);
-  tdsc_result_free(r);
-}
-
-static tdsc_conn *connect_ok(const char *s) {
-  tdsc_conn *c = tdsc_conn_new();
-  ck_assert_ptr_nonnull(c);
-  ck_assert_msg(tdsc_conn_connect(c, s) == TDSC_OK, "%s", th_report(c));
-  return c;
-}
-
-static const tdsc_error *expect_failure(tdsc_conn *c, tdsc_errc rc,
-                                        tdsc_errc want, const char *named) {
-  const tdsc_error *e = tdsc_conn_error(c);
-  ck_assert_ptr_nonnull(e);
-  ck_assert_msg(rc == want, "got %s, want %s:\n%s", tdsc_errc_name(rc),
-                tdsc_errc_name(want), tdsc_error_report(e));
-  ck_assert_msg(strstr(tdsc_error_message(e), named), "'%s' lacks '%s'",
-                tdsc_error_message(e), named);
-  ck_assert(!tdsc_conn_is_connected(c));
-  return e;
 }
 
 /* Attempt i of c's trail reached port and ended with want. */
@@ -88,8 +56,8 @@ START_TEST(a_principal_out_of_reach_fails_over) {
                             "--mirror-partner", "OLDPRINCIPAL",
                             (const char *)NULL));
   int closed = th_free_port();
-  tdsc_conn *c = connect_ok(cs(closed, part.port, ""));
-  expect_server(c, "PARTNER");
+  tdsc_conn *c = th_connect_ok(cs(closed, part.port, ""));
+  th_expect_server(c, "PARTNER");
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
   expect_attempt(tdsc_conn_attempt_at(c, 0), closed, TDSC_E_CONN_REFUSED);
   expect_attempt(tdsc_conn_attempt_at(c, 1), part.port, TDSC_OK);
@@ -112,8 +80,8 @@ START_TEST(the_keyword_aliases_fail_over_too) {
              "Server=tcp:localhost,%d;%s=localhost,%d;Database=master;"
              "UID=sa;PWD=Secret-123;CAFile=%s",
              closed, kw[k], part.port, th_cert("ca.pem"));
-    tdsc_conn *c = connect_ok(s);
-    expect_server(c, "PARTNER");
+    tdsc_conn *c = th_connect_ok(s);
+    th_expect_server(c, "PARTNER");
     ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
     tdsc_conn_free(c);
   }
@@ -128,8 +96,8 @@ START_TEST(a_principal_that_is_the_mirror_fails_over) {
                             "mirror", (const char *)NULL));
   ck_assert(th_server_start(&part, "--server-name", "PARTNER",
                             (const char *)NULL));
-  tdsc_conn *c = connect_ok(cs(prin.port, part.port, "Encrypt=mandatory"));
-  expect_server(c, "PARTNER");
+  tdsc_conn *c = th_connect_ok(cs(prin.port, part.port, "Encrypt=mandatory"));
+  th_expect_server(c, "PARTNER");
   ck_assert_str_eq(tdsc_conn_encryption(c), "tds7");
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
   const tdsc_attempt *a0 = tdsc_conn_attempt_at(c, 0);
@@ -152,16 +120,16 @@ START_TEST(the_partner_the_server_names_is_kept) {
   ck_assert(th_server_start(&prin, "--mirror-partner", "mirror.example\\INST",
                             (const char *)NULL));
   ck_assert(th_server_start(&part, (const char *)NULL));
-  tdsc_conn *c = connect_ok(th_connstr(&prin, "Database=tdsc_test"));
+  tdsc_conn *c = th_connect_ok(th_connstr(&prin, "Database=tdsc_test"));
   ck_assert_str_eq(tdsc_conn_failover_partner(c), "mirror.example\\INST");
   tdsc_conn_close(c);
   ck_assert_str_eq(tdsc_conn_failover_partner(c), "");
   tdsc_conn_free(c);
-  c = connect_ok(cs(prin.port, part.port, ""));
+  c = th_connect_ok(cs(prin.port, part.port, ""));
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 1);
   ck_assert_str_eq(tdsc_conn_failover_partner(c), "mirror.example\\INST");
   tdsc_conn_free(c);
-  c = connect_ok(th_connstr(&part, ""));
+  c = th_connect_ok(th_connstr(&part, ""));
   ck_assert_str_eq(tdsc_conn_failover_partner(c), "");
   ck_assert_str_eq(tdsc_conn_failover_partner(NULL), "");
   tdsc_conn_free(c);
@@ -182,7 +150,7 @@ START_TEST(both_down_names_both_causes) {
   char n1[64], n2[64];
   snprintf(n1, sizeof n1, "principal tcp:localhost,%d failed", p1);
   snprintf(n2, sizeof n2, "failover partner localhost,%d", p2);
-  const tdsc_error *e = expect_failure(c, rc, TDSC_E_CONN_REFUSED, n1);
+  const tdsc_error *e = th_expect_failure(c, rc, TDSC_E_CONN_REFUSED, n1);
   ck_assert_msg(strstr(tdsc_error_message(e), n2), "%s",
                 tdsc_error_message(e));
   ck_assert_msg(strstr(tdsc_error_message(e), "CONN_REFUSED"), "%s",
@@ -203,7 +171,7 @@ START_TEST(a_mirror_and_a_partner_down_name_both_causes) {
   tdsc_conn *c = tdsc_conn_new();
   tdsc_errc rc = tdsc_conn_connect(c, cs(prin.port, p2, ""));
   const tdsc_error *e =
-      expect_failure(c, rc, TDSC_E_CONN_REFUSED, "LOGIN_NO_DATABASE");
+      th_expect_failure(c, rc, TDSC_E_CONN_REFUSED, "LOGIN_NO_DATABASE");
   ck_assert_msg(strstr(tdsc_error_message(e), "error 4060"), "%s",
                 tdsc_error_message(e));
   ck_assert_uint_eq(tdsc_error_trail_count(e), 2);
@@ -231,8 +199,8 @@ START_TEST(a_bad_certificate_never_fails_over) {
   tdsc_conn *c = tdsc_conn_new();
   tdsc_errc rc =
       tdsc_conn_connect(c, cs(prin.port, part.port, "Encrypt=mandatory"));
-  const tdsc_error *e = expect_failure(c, rc, TDSC_E_TLS_CERT_NAME_MISMATCH,
-                                       "not trying the failover partner");
+  const tdsc_error *e = th_expect_failure(c, rc, TDSC_E_TLS_CERT_NAME_MISMATCH,
+                                          "not trying the failover partner");
   ck_assert_uint_eq(tdsc_error_trail_count(e), 1);
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 1);
   tdsc_conn_free(c);
@@ -251,8 +219,8 @@ START_TEST(a_wrong_password_never_fails_over) {
   snprintf(s, sizeof s, "%s", cs(prin.port, part.port, ""));
   memcpy(strstr(s, "Secret-123"), "Wrong-4567", 10);
   tdsc_errc rc = tdsc_conn_connect(c, s);
-  const tdsc_error *e = expect_failure(c, rc, TDSC_E_LOGIN_FAILED,
-                                       "not trying the failover partner");
+  const tdsc_error *e = th_expect_failure(c, rc, TDSC_E_LOGIN_FAILED,
+                                          "not trying the failover partner");
   ck_assert_uint_eq(tdsc_error_trail_count(e), 1);
   ck_assert_msg(!strstr(tdsc_error_message(e), "Wrong-4567"), "%s",
                 tdsc_error_message(e));
@@ -265,7 +233,7 @@ START_TEST(a_wrong_password_never_fails_over) {
   memcpy(strstr(s, "Secret-123"), "Wrong-4567", 10);
   c = tdsc_conn_new();
   rc = tdsc_conn_connect(c, s);
-  expect_failure(c, rc, TDSC_E_LOGIN_FAILED, "18456");
+  th_expect_failure(c, rc, TDSC_E_LOGIN_FAILED, "18456");
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 1);
   tdsc_conn_free(c);
   th_server_stop(&prin);
@@ -308,7 +276,7 @@ static const struct {
 START_TEST(bad_partner_options_are_refused_before_any_traffic) {
   tdsc_conn *c = tdsc_conn_new();
   tdsc_errc rc = tdsc_conn_connect(c, bad[_i].cs);
-  expect_failure(c, rc, bad[_i].code, bad[_i].named);
+  th_expect_failure(c, rc, bad[_i].code, bad[_i].named);
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 0);
   tdsc_conn_free(c);
 }
@@ -324,9 +292,9 @@ START_TEST(a_stalled_principal_leaves_the_partner_time) {
   ck_assert(th_server_start(&part, "--server-name", "PARTNER",
                             (const char *)NULL));
   long long t0 = th_now_ms();
-  tdsc_conn *c = connect_ok(cs(prin.port, part.port, "LoginTimeout=4"));
+  tdsc_conn *c = th_connect_ok(cs(prin.port, part.port, "LoginTimeout=4"));
   long long took = th_now_ms() - t0;
-  expect_server(c, "PARTNER");
+  th_expect_server(c, "PARTNER");
   ck_assert_msg(took >= 1900 && took < 3900, "took %lld ms", took);
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
   expect_attempt(tdsc_conn_attempt_at(c, 0), prin.port, TDSC_E_READ_TIMEOUT);
@@ -348,7 +316,7 @@ START_TEST(two_stalled_partners_keep_the_login_timeout) {
                                          "LoginTimeout=2"));
   long long took = th_now_ms() - t0;
   const tdsc_error *e =
-      expect_failure(c, rc, TDSC_E_READ_TIMEOUT, "READ_TIMEOUT");
+      th_expect_failure(c, rc, TDSC_E_READ_TIMEOUT, "READ_TIMEOUT");
   ck_assert_msg(took >= 1900 && took < 2900, "took %lld ms", took);
   ck_assert_uint_eq(tdsc_error_trail_count(e), 2);
   tdsc_conn_free(c);
@@ -372,7 +340,7 @@ START_TEST(the_partner_has_its_own_fallback_policy) {
            closed, part.port, th_cert("ca.pem"));
   tdsc_conn *c = tdsc_conn_new();
   tdsc_errc rc = tdsc_conn_connect(c, s);
-  expect_failure(c, rc, TDSC_E_NTLM_REFUSED, "failover partner");
+  th_expect_failure(c, rc, TDSC_E_NTLM_REFUSED, "failover partner");
   tdsc_conn_free(c);
   th_server_stop(&part);
 }
@@ -402,7 +370,7 @@ START_TEST(the_non_blocking_connect_fails_over_too) {
   }
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
   ck_assert_int_gt(polls, 1);
-  expect_server(c, "PARTNER");
+  th_expect_server(c, "PARTNER");
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
   expect_attempt(tdsc_conn_attempt_at(c, 0), prin.port,
                  TDSC_E_LOGIN_NO_DATABASE);

@@ -6,6 +6,7 @@
  * value MS-TDS forbids are refused with their codes; the non-blocking
  * connect routes as the blocking one does; every hop is in the trail. */
 #define _DEFAULT_SOURCE
+#include "expect.h"
 #include "harness.h"
 
 #include <tdsclient.h>
@@ -48,47 +49,14 @@ static void stop(void) {
   th_server_stop(&replica);
 }
 
-/* The server a connected c is logged in to: @@SERVERNAME. */
-static void expect_server(tdsc_conn *c, const char *name) {
-  tdsc_result *r;
-  ck_assert_msg(tdsc_conn_execute(c, "SELECT @@SERVERNAME", &r) == TDSC_OK,
-                "%s", th_report(c));
-  ck_assert_int_eq(tdsc_result_next_set(r), TDSC_STEP_RESULT);
-  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_ROW);
-  const char *got = NULL;
-  ck_assert_int_eq(tdsc_result_get_text(r, 0, &got, NULL), TDSC_OK);
-  ck_assert_str_eq(got, name);
-  ck_assert_int_eq(tdsc_result_next_row(r), TDSC_STEP_END);
-  tdsc_result_free(r);
-}
-
-static tdsc_conn *connect_ok(const char *cs) {
-  tdsc_conn *c = tdsc_conn_new();
-  ck_assert_ptr_nonnull(c);
-  ck_assert_msg(tdsc_conn_connect(c, cs) == TDSC_OK, "%s", th_report(c));
-  return c;
-}
-
-static const tdsc_error *expect_failure(tdsc_conn *c, tdsc_errc rc,
-                                        tdsc_errc want, const char *named) {
-  const tdsc_error *e = tdsc_conn_error(c);
-  ck_assert_ptr_nonnull(e);
-  ck_assert_msg(rc == want, "got %s, want %s:\n%s", tdsc_errc_name(rc),
-                tdsc_errc_name(want), tdsc_error_report(e));
-  ck_assert_msg(strstr(tdsc_error_message(e), named), "'%s' lacks '%s'",
-                tdsc_error_message(e), named);
-  ck_assert(!tdsc_conn_is_connected(c));
-  return e;
-}
-
 /* ------------------------------------------------------------ following */
 
 START_TEST(a_gateway_routes_the_login_to_the_replica) {
   start(NULL, "localhost", NULL, NULL);
   char routed[300];
   snprintf(routed, sizeof routed, "localhost,%d", replica.port);
-  tdsc_conn *c = connect_ok(th_connstr(&gw, "Encrypt=mandatory"));
-  expect_server(c, "REPLICA");
+  tdsc_conn *c = th_connect_ok(th_connstr(&gw, "Encrypt=mandatory"));
+  th_expect_server(c, "REPLICA");
   ck_assert_str_eq(tdsc_conn_encryption(c), "tds7");
   /* two hops in the trail: the gateway's login, routed, then the
    * replica's */
@@ -128,7 +96,7 @@ START_TEST(tls_is_verified_for_the_routed_host) {
   tdsc_conn *c = tdsc_conn_new();
   tdsc_errc rc = tdsc_conn_connect(c, cs);
   const tdsc_error *e =
-      expect_failure(c, rc, TDSC_E_TLS_CERT_NAME_MISMATCH, "localhost");
+      th_expect_failure(c, rc, TDSC_E_TLS_CERT_NAME_MISMATCH, "localhost");
   ck_assert_msg(!strstr(tdsc_error_message(e), "127.0.0.1,"), "%s",
                 tdsc_error_message(e));
   ck_assert_uint_eq(tdsc_error_trail_count(e), 2);
@@ -146,7 +114,7 @@ START_TEST(a_routing_loop_is_refused) {
   tdsc_conn *c = tdsc_conn_new();
   tdsc_errc rc = tdsc_conn_connect(c, th_connstr(&gw, ""));
   const tdsc_error *e =
-      expect_failure(c, rc, TDSC_E_ROUTING_TOO_MANY_HOPS, "loop");
+      th_expect_failure(c, rc, TDSC_E_ROUTING_TOO_MANY_HOPS, "loop");
   /* localhost routed to 127.0.0.1, which routes to itself */
   ck_assert_uint_eq(tdsc_error_trail_count(e), 2);
   ck_assert_str_ne(tdsc_attempt_routed_to(tdsc_error_trail_at(e, 1)), "");
@@ -172,12 +140,12 @@ START_TEST(more_than_five_hops_are_refused) {
   tdsc_conn *c = tdsc_conn_new();
   tdsc_errc rc = tdsc_conn_connect(c, th_connstr(&chain[0], ""));
   const tdsc_error *e =
-      expect_failure(c, rc, TDSC_E_ROUTING_TOO_MANY_HOPS, "more than the 5");
+      th_expect_failure(c, rc, TDSC_E_ROUTING_TOO_MANY_HOPS, "more than the 5");
   ck_assert_uint_eq(tdsc_error_trail_count(e), 6);
   tdsc_conn_free(c);
   /* five hops are followed */
-  c = connect_ok(th_connstr(&chain[1], ""));
-  expect_server(c, "LAST");
+  c = th_connect_ok(th_connstr(&chain[1], ""));
+  th_expect_server(c, "LAST");
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 6);
   tdsc_conn_free(c);
   for (int k = 0; k < 7; k++)
@@ -203,7 +171,7 @@ START_TEST(bad_routing_data_is_a_protocol_error) {
                             (const char *)NULL));
   tdsc_conn *c = tdsc_conn_new();
   tdsc_errc rc = tdsc_conn_connect(c, th_connstr(&gw, ""));
-  expect_failure(c, rc, TDSC_E_PROTOCOL, bad[_i].named);
+  th_expect_failure(c, rc, TDSC_E_PROTOCOL, bad[_i].named);
   tdsc_conn_free(c);
   th_server_stop(&gw);
 }
@@ -221,7 +189,7 @@ START_TEST(the_routed_hop_keeps_the_login_timeout) {
   long long t0 = th_now_ms();
   tdsc_errc rc = tdsc_conn_connect(c, th_connstr(&gw, "LoginTimeout=2"));
   long long took = th_now_ms() - t0;
-  expect_failure(c, rc, TDSC_E_READ_TIMEOUT, "");
+  th_expect_failure(c, rc, TDSC_E_READ_TIMEOUT, "");
   ck_assert_msg(took < 2900, "took %lld ms", took);
   ck_assert_uint_eq(tdsc_error_trail_count(tdsc_conn_error(c)), 2);
   tdsc_conn_free(c);
@@ -234,17 +202,17 @@ END_TEST
  * sent to the readable secondary; a read-write one stays. */
 START_TEST(read_only_intent_is_routed_read_write_stays) {
   start(NULL, "localhost", "--route-read-only", NULL);
-  tdsc_conn *c = connect_ok(th_connstr(&gw, "ApplicationIntent=ReadOnly"));
-  expect_server(c, "REPLICA");
+  tdsc_conn *c = th_connect_ok(th_connstr(&gw, "ApplicationIntent=ReadOnly"));
+  th_expect_server(c, "REPLICA");
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
   tdsc_conn_free(c);
-  c = connect_ok(th_connstr(&gw, "ApplicationIntent=ReadWrite"));
-  expect_server(c, "GATEWAY");
+  c = th_connect_ok(th_connstr(&gw, "ApplicationIntent=ReadWrite"));
+  th_expect_server(c, "GATEWAY");
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 1);
   ck_assert_str_eq(tdsc_attempt_routed_to(tdsc_conn_attempt_at(c, 0)), "");
   tdsc_conn_free(c);
-  c = connect_ok(th_connstr(&gw, ""));
-  expect_server(c, "GATEWAY");
+  c = th_connect_ok(th_connstr(&gw, ""));
+  th_expect_server(c, "GATEWAY");
   tdsc_conn_free(c);
   stop();
 }
@@ -270,7 +238,7 @@ START_TEST(the_non_blocking_connect_routes_too) {
   }
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
   ck_assert_int_gt(polls, 1);
-  expect_server(c, "REPLICA");
+  th_expect_server(c, "REPLICA");
   ck_assert_uint_eq(tdsc_conn_attempt_count(c), 2);
   ck_assert_str_ne(tdsc_attempt_routed_to(tdsc_conn_attempt_at(c, 0)), "");
   tdsc_conn_free(c);
