@@ -309,14 +309,8 @@ static tdsc_errc send_login(tdsc_conn *c, const tdsc__attempt *a) {
 static tdsc_errc mech_step(tdsc_conn *c, tdsc__attempt *a, bool server,
                            const uint8_t *in, size_t inlen) {
   tdsc__auth_status st = a->ops->step(a->state, in, inlen, &a->token, &c->err);
-  a->pending = st == TDSC__AUTH_PENDING;
-  if (a->pending) {
-    a->fd = a->ops->pollfd ? a->ops->pollfd(a->state) : TDSC__NO_POLLFD;
-    a->want = TDSC__WANT_READ;
-    if (a->fd == TDSC__NO_POLLFD)
-      a->timer_ms = 2; /* nothing to wait on: look again shortly */
+  if (tdsc__as_mech_pending(a, st))
     return TDSC__AGAIN;
-  }
   if (st == TDSC__AUTH_FAILED) {
     /* After a server token the mechanism knows better than the 18452
      * that may follow: its error is kept. */
@@ -625,14 +619,8 @@ static tdsc_errc round_step(tdsc_conn *c, tdsc__attempt *a) {
  * queued as packet 0x08 and the login response read as another round. */
 static tdsc_errc fedauth_step(tdsc_conn *c, tdsc__attempt *a) {
   tdsc__auth_status st = a->ops->acquire(a->state, &c->err);
-  a->pending = st == TDSC__AUTH_PENDING;
-  if (a->pending) {
-    a->fd = a->ops->pollfd ? a->ops->pollfd(a->state) : TDSC__NO_POLLFD;
-    a->want = TDSC__WANT_READ;
-    if (a->fd == TDSC__NO_POLLFD)
-      a->timer_ms = 2; /* nothing to wait on: look again shortly */
+  if (tdsc__as_mech_pending(a, st))
     return TDSC__AGAIN;
-  }
   if (st == TDSC__AUTH_FAILED)
     return c->err.code;
   tdsc__as_target(a); /* who the token names */

@@ -6,6 +6,7 @@
 #ifndef TDSC_ATTEMPT_H
 #define TDSC_ATTEMPT_H
 
+#include "auth/auth.h"
 #include "session/session.h"
 
 #include "tls/tls.h"
@@ -125,6 +126,10 @@ tdsc_errc tdsc__as_tls_enter(tdsc_conn *c, tdsc__attempt *a,
 tdsc_errc tdsc__as_prelogin_send(tdsc_conn *c, tdsc__attempt *a);
 /* The trail's target once the mechanism knows who it is (attempt_open.c). */
 void tdsc__as_target(tdsc__attempt *a);
+/* Whether the mechanism's call that returned st still runs on its worker
+ * (a->pending): the attempt then waits on the mechanism's descriptor, or
+ * looks again shortly when it has none. */
+bool tdsc__as_mech_pending(tdsc__attempt *a, tdsc__auth_status st);
 
 /* Extended Protection (chanbind.c, doc/channel-binding.md): the channel
  * bindings of c->io's TLS given to the mechanism before its first token,

@@ -115,16 +115,22 @@ static tdsc_errc transport_enter(tdsc_conn *c, tdsc__attempt *a) {
 /* The credentials the mechanism's init left to acquire (a password or a
  * keytab asks the KDC), on its worker, before any traffic; then the
  * transport. */
+bool tdsc__as_mech_pending(tdsc__attempt *a, tdsc__auth_status st) {
+  a->pending = st == TDSC__AUTH_PENDING;
+  if (!a->pending)
+    return false;
+  a->fd = a->ops->pollfd ? a->ops->pollfd(a->state) : TDSC__NO_POLLFD;
+  a->want = TDSC__WANT_READ;
+  if (a->fd == TDSC__NO_POLLFD)
+    a->timer_ms = 2; /* nothing to wait on: look again shortly */
+  return true;
+}
+
 tdsc_errc tdsc__as_creds(tdsc_conn *c, tdsc__attempt *a) {
   if (a->ops->acquire) {
     tdsc__auth_status st = a->ops->acquire(a->state, &c->err);
-    if (st == TDSC__AUTH_PENDING) {
-      a->fd = a->ops->pollfd ? a->ops->pollfd(a->state) : TDSC__NO_POLLFD;
-      a->want = TDSC__WANT_READ;
-      if (a->fd == TDSC__NO_POLLFD)
-        a->timer_ms = 2; /* nothing to wait on: look again shortly */
+    if (tdsc__as_mech_pending(a, st))
       return TDSC__AGAIN;
-    }
     if (st == TDSC__AUTH_FAILED)
       return c->err.code;
     tdsc__as_target(a); /* who was acquired */
