@@ -195,10 +195,12 @@ const tdsc__optdef tdsc__optdefs[TDSC__OPT_COUNT] = {
     "(Authentication=ActiveDirectoryServicePrincipal)",
     false}},
   {TDSC__OPT_ENTRA_AUTHORITY, TDSC__OPTK_STRING, NULL, 0, 0,
-   {"EntraAuthority", NULL, "https://login.microsoftonline.com",
-    "AZURE_AUTHORITY_HOST",
+   /* no default here: without it the server's STS URL names the
+    * authority (its cloud), else oauth.c's https://login.microsoftonline.com */
+   {"EntraAuthority", NULL, NULL, "AZURE_AUTHORITY_HOST",
     "the Entra ID authority whose token endpoint is asked "
-    "({authority}/{tenant}/oauth2/v2.0/token; https, or http to loopback)",
+    "({authority}/{tenant}/oauth2/v2.0/token; https, or http to loopback; "
+    "default: the server's STS, else https://login.microsoftonline.com)",
     false}},
   {TDSC__OPT_ENTRA_IMDS, TDSC__OPTK_STRING, NULL, 0, 0,
    {"EntraIMDS", NULL, "http://169.254.169.254", NULL,

@@ -967,6 +967,39 @@ START_TEST(fedauthinfo_tenant_comes_from_the_sts_url) {
 }
 END_TEST
 
+/* Without EntraAuthority= the token is asked of the STS URL's authority,
+ * the server's cloud (here a sovereign one), not of the public cloud's
+ * default: a proxy that answers nothing (HTTPS_PROXY) sees to which host
+ * the request went, and nothing leaves this machine. */
+START_TEST(fedauthinfo_sts_authority_is_asked_without_entra_authority) {
+  int port;
+  int l = silent_listener(&port);
+  char proxy[64];
+  snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
+  setenv("HTTPS_PROXY", proxy, 1);
+  th_server s2;
+  adal_server(&s2, "--fedauth-sts", "https://login.microsoftonline.us/" TENANT);
+  tdsc_conn *c;
+  tdsc_errc rc = connect_to(&s2, &c,
+                            "Authentication=entra-sp;UID=" CLIENT ";PWD=" SECRET
+                            ";LoginTimeout=2");
+  unsetenv("HTTPS_PROXY");
+  expect(c, rc, TDSC_E_ENTRA_ENDPOINT_TIMEOUT,
+         "https://login.microsoftonline.us/" TENANT "/oauth2/v2.0/token");
+  tdsc_conn_free(c);
+  th_server_stop(&s2);
+  int k = accept(l, NULL, NULL);
+  ck_assert_msg(k >= 0, "the request did not go through the proxy");
+  char line[256] = "";
+  ssize_t n = read(k, line, sizeof line - 1);
+  line[n > 0 ? n : 0] = 0;
+  ck_assert_msg(!strncmp(line, "CONNECT login.microsoftonline.us:443 ", 37),
+                "%s", line);
+  close(k);
+  close(l);
+}
+END_TEST
+
 /* The STS URL is the server's word: a host that is neither a Microsoft
  * Entra authority nor EntraAuthority='s (its port included) is refused
  * with its own code, naming the host, before any request; so is an SPN
@@ -1071,6 +1104,8 @@ int main(void) {
   tcase_add_test(tc, identity_provider_judgment_stops_the_chain);
   tcase_add_test(tc, no_secret_in_the_protocol_trace);
   tcase_add_test(tc, fedauthinfo_tenant_comes_from_the_sts_url);
+  tcase_add_test(tc,
+                 fedauthinfo_sts_authority_is_asked_without_entra_authority);
   tcase_add_test(tc, fedauthinfo_foreign_sts_or_resource_is_refused);
   tcase_add_test(tc, fedauthinfo_broken_is_a_protocol_error);
   suite_add_tcase(s, tc);
