@@ -4,15 +4,20 @@
 # tdsc-doctor.  For every secret keyword and alias (the option table's
 # secret flag; --help marks them "never printed"), and each kind of parse
 # error after it, neither tool prints any text that follows the secret; the
-# message names the secret keyword and the offset.  No server is needed:
-# the string is rejected before any traffic.
+# message names the secret keyword and the offset.  No server is needed
+# there: the string is rejected before any traffic.  The token sources'
+# secrets (below) need the test server's FEDAUTHINFO.
 set -u
+src=${TDSC_SRCDIR:-.}
 build=${TDSC_BUILDDIR:-.}
 tdsc="$build/tools/tdsc"
 doctor="$build/tools/tdsc-doctor"
 [ -x "$tdsc" ] && [ -x "$doctor" ] || { echo "SKIP: tools not built"; exit 77; }
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+[ -n "${PYTHON3:-}" ] || { echo "SKIP: PYTHON3 unset"; exit 77; }
+SRCDIR=$src
+SERVER_USER=sa:Secret-123
+# shellcheck source=tests/server/server.sh
+. "$src/tests/server/server.sh"
 fail=0
 check() { # description, status (0 = pass)
 	if [ "$2" = 0 ]; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi
@@ -56,6 +61,9 @@ grep -q "'ret99'" "$tmp/out"; check "text before any secret is quoted" $?
 # IDENTITY_HEADER, a workload's federated assertion) are never printed by
 # either tool nor written to the protocol trace, when the endpoint is out
 # of reach, plain http elsewhere than loopback, or the source incomplete.
+# The fetch follows the server's FEDAUTHINFO (MS-TDS's ADAL workflow): a
+# test server that names Entra's token service, whose trusted host lets
+# EntraAuthority= and AZURE_AUTHORITY_HOST be asked (unreachable here).
 printf 'eyJret77assert.e30.c2ln\n' >"$tmp/assertion"
 entra_case() { # description, connection string (env set by the caller)
 	for tool in tdsc doctor; do
@@ -71,13 +79,17 @@ entra_case() { # description, connection string (env set by the caller)
 		check "$tool, $1: fails naming the cause, no secret printed or traced (rc $rc)" $?
 	done
 }
-sp='Server=tcp:127.0.0.1,1;Authentication=ActiveDirectoryServicePrincipal;UID=app;PWD=ret77sec;EntraTenant=t'
+timeout -k 10 60 openssl genpkey -algorithm RSA -out "$tmp/tenant.key" 2>/dev/null &&
+	openssl pkey -in "$tmp/tenant.key" -pubout -out "$tmp/tenant.pem" || exit 1
+start_server --entra-key "$tmp/tenant.pem"
+srv="Server=tcp:localhost,$port;CAFile=$certs/ca.pem;LoginTimeout=5"
+sp="$srv;Authentication=ActiveDirectoryServicePrincipal;UID=app;PWD=ret77sec;EntraTenant=t"
 entra_case "client secret, endpoint refused" "$sp;EntraAuthority=http://127.0.0.1:1"
 entra_case "client secret, insecure endpoint" "$sp;EntraAuthority=http://login.example.test"
-entra_case "client secret, no tenant" "Server=tcp:127.0.0.1,1;Authentication=entra-sp;UID=app;PWD=ret77sec"
+entra_case "client secret, no client id" "Server=tcp:127.0.0.1,1;Authentication=entra-sp;PWD=ret77sec"
 IDENTITY_ENDPOINT=http://127.0.0.1:1/msi IDENTITY_HEADER=ret77hdr \
-	entra_case "IDENTITY_HEADER, endpoint refused" "Server=tcp:127.0.0.1,1;Authentication=ActiveDirectoryManagedIdentity"
+	entra_case "IDENTITY_HEADER, endpoint refused" "$srv;Authentication=ActiveDirectoryManagedIdentity"
 AZURE_FEDERATED_TOKEN_FILE="$tmp/assertion" AZURE_CLIENT_ID=app AZURE_TENANT_ID=t \
 	AZURE_AUTHORITY_HOST=http://127.0.0.1:1 \
-	entra_case "federated assertion, endpoint refused" "Server=tcp:127.0.0.1,1;Authentication=ActiveDirectoryWorkloadIdentity"
+	entra_case "federated assertion, endpoint refused" "$srv;Authentication=ActiveDirectoryWorkloadIdentity"
 exit $fail
