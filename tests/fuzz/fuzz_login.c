@@ -109,6 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   free(c.database);
   free(c.language);
+  free(c.failover_partner); /* ENVCHANGE 13 */
   tdsc__err_clear(&c.err);
   tdsc__err_clear(&err);
   tdsc__buf_free(&in);
