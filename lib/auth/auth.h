@@ -105,6 +105,10 @@ typedef struct tdsc__mech_ops {
   tdsc_errc (*fedauth_info)(void *state, const char *sts_url,
                             const char *spn, tdsc_error *err);
   uint8_t fedauth_workflow;
+  /* Optional: the server's verdict on the login, once it came: accepted
+   * (LOGINACK) or refused (an ERROR token) — for what the mechanism keeps
+   * beyond the login (entra.c's cache of fetched tokens). */
+  void (*judged)(void *state, bool accepted);
 } tdsc__mech_ops;
 
 /* Kerberos through GSSAPI (gssapi.c); NULL where the build has no GSSAPI. */

@@ -25,6 +25,7 @@
 #include "auth/auth.h"
 #include "auth/jwt.h"
 #include "auth/oauth.h"
+#include "auth/token_cache.h"
 #include "clock.h"
 #include "proto/proto.h"
 #include "transport/worker.h"
@@ -68,6 +69,10 @@ typedef struct entra_state {
   int64_t deadline;
   char *audience;        /* EntraAudience=, for the claims once fetched */
   char endpoint[300];    /* the token endpoint, for messages */
+  char *key;             /* the token's in the process's cache
+                            (token_cache.h; holds a secret: wiped) */
+  bool cached;           /* the token came from that cache */
+  int64_t exp;           /* the token's exp claim, once read */
   /* the attempt's parameters (their strings live as long as the
    * attempt): the request is built once FEDAUTHINFO came (entra_sts) */
   tdsc__auth_params p;
@@ -191,6 +196,7 @@ static tdsc_errc diagnose(entra_state *s, const char *audience,
                                          : cl.appid;
   snprintf(s->who, sizeof s->who, "%s%s%s%s", name[0] ? name : "(no upn/oid)",
            cl.tid[0] ? " (tenant " : "", cl.tid, cl.tid[0] ? ")" : "");
+  s->exp = cl.exp;
   int64_t now = (int64_t)time(NULL);
   if (cl.exp <= now) {
     utc(cl.exp, t1, sizeof t1);
@@ -256,7 +262,14 @@ static tdsc_errc fetch_init(entra_state *s, const tdsc__auth_params *p,
     return tdsc__err_oom(err);
   tdsc__buf_init(&h->resp);
   tdsc_errc rc = tdsc__oauth_request(s->src, p, sts, h, s->endpoint,
-                                     sizeof s->endpoint, err);
+                                     sizeof s->endpoint, &s->key, err);
+  if (rc == TDSC_OK &&
+      tdsc__token_cache_get(s->key, (int64_t)time(NULL), &s->token, &s->len)) {
+    /* a server accepted it before: no request (token_cache.h) */
+    fetch_discard(h);
+    s->cached = true;
+    return diagnose(s, s->audience, err);
+  }
   if (rc == TDSC_OK && !(s->acq = tdsc__work_new(fetch_call, fetch_discard, h)))
     rc = tdsc__err_oom(err);
   if (rc != TDSC_OK) {
@@ -296,7 +309,7 @@ static tdsc_errc fetch_check(entra_state *s, const tdsc__auth_params *p,
   memset(&h, 0, sizeof h);
   tdsc__buf_init(&h.resp);
   tdsc_errc rc = tdsc__oauth_request(s->src, p, &stand_in, &h, s->endpoint,
-                                     sizeof s->endpoint, err);
+                                     sizeof s->endpoint, NULL, err);
   tdsc__http_clear(&h);
   if (rc != TDSC_OK)
     return rc;
@@ -509,10 +522,27 @@ static void entra_basic(void *state, const char **user,
   *password = NULL;
 }
 
+/* The server's verdict on the login with a fetched token: one it
+ * accepted is kept for the logins to come, one it refused is forgotten
+ * (token_cache.h). */
+static void entra_judged(void *state, bool accepted) {
+  entra_state *s = state;
+  if (!s || !s->key || !s->token)
+    return;
+  if (accepted && !s->cached)
+    tdsc__token_cache_put(s->key, s->token, s->len, s->exp);
+  else if (!accepted && s->cached)
+    tdsc__token_cache_drop(s->key, s->token, s->len);
+}
+
 static void entra_free(void *state) {
   entra_state *s = state;
   if (!s)
     return;
+  if (s->key) {
+    tdsc__wipe(s->key, strlen(s->key));
+    free(s->key);
+  }
   if (s->token) {
     tdsc__wipe(s->token, s->len);
     free(s->token);
@@ -538,18 +568,19 @@ static const tdsc__mech_ops entra_ops = {
 
 /* The sources over HTTP: the same mechanism, its token fetched once the
  * server's FEDAUTHINFO came (the ADAL workflow, with its Workflow byte). */
-#define FETCHING_OPS(var, nm, initf, workflow)                                \
-  static const tdsc__mech_ops var = {                                         \
-      .name = nm,                                                             \
-      .init = initf,                                                          \
-      .acquire = entra_acquire,                                               \
-      .fedauth_info = entra_sts,                                              \
-      .fedauth_workflow = workflow,                                           \
-      .identity = entra_identity,                                             \
-      .free_state = entra_free,                                               \
-      .basic = entra_basic,                                                   \
-      .pollfd = entra_pollfd,                                                 \
-      .bearer = entra_bearer,                                                 \
+#define FETCHING_OPS(var, nm, initf, workflow)                                 \
+  static const tdsc__mech_ops var = {                                          \
+      .name = nm,                                                              \
+      .init = initf,                                                           \
+      .acquire = entra_acquire,                                                \
+      .fedauth_info = entra_sts,                                               \
+      .fedauth_workflow = workflow,                                            \
+      .identity = entra_identity,                                              \
+      .free_state = entra_free,                                                \
+      .basic = entra_basic,                                                    \
+      .pollfd = entra_pollfd,                                                  \
+      .bearer = entra_bearer,                                                  \
+      .judged = entra_judged,                                                  \
   }
 FETCHING_OPS(secret_ops, "entra-sp", secret_init,
              TDSC__FEDAUTH_WORKFLOW_PASSWORD);

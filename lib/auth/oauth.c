@@ -219,7 +219,8 @@ static tdsc_errc sp_credential(const sp_creds *k, tdsc__http *h,
 static tdsc_errc client_credentials(tdsc__token_source src,
                                     const tdsc__auth_params *p,
                                     const tdsc__oauth_sts *sts, tdsc__http *h,
-                                    tdsc__buf *body, tdsc_error *err) {
+                                    tdsc__buf *body, tdsc__buf *key,
+                                    tdsc_error *err) {
   bool wl = src == TDSC__SRC_WORKLOAD;
   const char *what = wl ? "workload identity" : "a service principal";
   sp_creds k;
@@ -287,9 +288,15 @@ static tdsc_errc client_credentials(tdsc__token_source src,
   } else {
     put_param(body, "client_secret", h->secret);
   }
-  put_scope(body, sts && sts->resource ? sts->resource
-                  : p->audience        ? p->audience
-                                       : "https://database.windows.net/");
+  const char *resource = sts && sts->resource ? sts->resource
+                         : p->audience        ? p->audience
+                                              : "https://database.windows.net/";
+  put_scope(body, resource);
+  /* the key: an assertion is signed anew for each request (its id and
+   * times), so the certificate's thumbprint (in about) stands for it */
+  put_param(key, "client_id", client);
+  put_param(key, "resource", resource);
+  put_param(key, "credential", assertion && !wl ? h->about : h->secret);
   return TDSC_OK;
 }
 
@@ -338,7 +345,8 @@ static tdsc_errc managed(const tdsc__auth_params *p,
 tdsc_errc tdsc__oauth_request(tdsc__token_source src,
                               const tdsc__auth_params *p,
                               const tdsc__oauth_sts *sts, tdsc__http *h,
-                              char *endpoint, size_t cap, tdsc_error *err) {
+                              char *endpoint, size_t cap, char **key,
+                              tdsc_error *err) {
   if (!tdsc__http_built)
     return tdsc__err_set(err, TDSC_E_ENTRA_NO_HTTP,
                          "this build of tdsclient has no HTTP token sources "
@@ -347,11 +355,13 @@ tdsc_errc tdsc__oauth_request(tdsc__token_source src,
                          src == TDSC__SRC_MANAGED ? "managed identity"
                          : src == TDSC__SRC_WORKLOAD ? "workload identity"
                                                      : "a service principal");
-  tdsc__buf b;
+  tdsc__buf b, k;
   tdsc__buf_init(&b);
+  tdsc__buf_init(&k);
+  tdsc__buf_put_u8(&k, (uint8_t)('0' + src));
   tdsc_errc rc = src == TDSC__SRC_MANAGED
                      ? managed(p, sts, h, &b, err)
-                     : client_credentials(src, p, sts, h, &b, err);
+                     : client_credentials(src, p, sts, h, &b, &k, err);
   if (rc == TDSC_OK && src != TDSC__SRC_MANAGED) {
     h->body = tdsc__buf_cstr(&b);
     if (h->body)
@@ -363,6 +373,22 @@ tdsc_errc tdsc__oauth_request(tdsc__token_source src,
   tdsc__buf_free(&b);
   if (rc == TDSC_OK && p->cafile && !(h->cafile = tdsc__strdup(p->cafile)))
     rc = tdsc__err_oom(err);
+  if (rc == TDSC_OK && key) {
+    /* the endpoint (tenant, resource and client id of managed identity
+     * in its query), how it is verified and IDENTITY_HEADER complete the
+     * token's identity: a request that would fail never gets the token
+     * of one that did not */
+    put_param(&k, "url", h->url);
+    put_param(&k, "cafile", h->cafile ? h->cafile : "");
+    if (src == TDSC__SRC_MANAGED && h->secret)
+      put_param(&k, "header", h->secret);
+    if (!(*key = tdsc__buf_cstr(&k)))
+      rc = tdsc__err_oom(err);
+    else
+      tdsc__buf_init(&k); /* *key owns the bytes now */
+  }
+  tdsc__buf_wipe(&k);
+  tdsc__buf_free(&k);
   if (rc == TDSC_OK)
     snprintf(endpoint, cap, "%.*s", (int)strcspn(h->url, "?"), h->url);
   return rc;

@@ -30,14 +30,17 @@ typedef struct tdsc__oauth_sts {
 } tdsc__oauth_sts;
 
 /* Fills h's inputs (url, headers, body, cafile) for src from p and sts
- * (NULL: p alone), and endpoint (cap bytes) with the address to name in
- * messages (no query, never a secret).  Errors:
+ * (NULL: p alone), endpoint (cap bytes) with the address to name in
+ * messages (no query, never a secret) and, unless key is NULL, *key with
+ * the token's key in the process's cache (token_cache.h: malloc'd; it
+ * holds the credential, the caller wipes it).  Errors:
  * TDSC_E_ENTRA_NO_CLIENT_CREDENTIALS (what is missing),
  * TDSC_E_ENTRA_ENDPOINT_INSECURE, TDSC_E_ENTRA_NO_HTTP, oom. */
 tdsc_errc tdsc__oauth_request(tdsc__token_source src,
                               const tdsc__auth_params *p,
                               const tdsc__oauth_sts *sts, tdsc__http *h,
-                              char *endpoint, size_t cap, tdsc_error *err);
+                              char *endpoint, size_t cap, char **key,
+                              tdsc_error *err);
 
 /* Reads h's outcome: *token (malloc'd, NUL-terminated, the caller wipes
  * it) or err set with the endpoint's and identity provider's codes. */

@@ -590,6 +590,8 @@ static tdsc_errc round_step(tdsc_conn *c, tdsc__attempt *a) {
   }
   if (rc == TDSC_OK && (a->ack || a->have_error || !a->token.len)) {
     rc = login_verdict(c, a);
+    if (a->ops->judged && (a->ack || a->have_error))
+      a->ops->judged(a->state, rc == TDSC_OK);
     if (rc == TDSC_OK)
       a->st = TDSC__AS_DONE;
   } else if (rc == TDSC_OK && a->round > 16) {

@@ -1080,6 +1080,64 @@ START_TEST(fedauthinfo_broken_is_a_protocol_error) {
 }
 END_TEST
 
+/* ------------------------------------------ the process's token cache */
+
+/* A token a server accepted serves the next logins (token_cache.h): the
+ * 'once' tenants of the authority refuse every request after the first,
+ * as Entra ID refuses a client that asks too often. */
+START_TEST(a_fetched_token_serves_the_next_logins) {
+  for (int i = 0; i < 3; i++) {
+    tdsc_conn *c;
+    tdsc_errc rc = connect_with(&c, "%s", sp("once-kept", CLIENT, SECRET));
+    ck_assert_msg(rc == TDSC_OK, "login %d: %s", i + 1, th_report(c));
+    th_expect_login_as(c, "sp_entra");
+    tdsc_conn_free(c);
+  }
+  /* another secret is another key: the authority is asked, and judges */
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(&c, "%s", sp("once-kept", CLIENT, "wrong"));
+  expect(c, rc, TDSC_E_ENTRA_CLIENT_SECRET_INVALID, "7000215");
+  tdsc_conn_free(c);
+}
+END_TEST
+
+/* A token within the renewal margin of its exp is fetched anew: here the
+ * authority refuses the second request, which shows it was made. */
+START_TEST(a_token_near_its_expiry_is_fetched_anew) {
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(&c, "%s", sp("once-short", CLIENT, SECRET));
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  tdsc_conn_free(c);
+  rc = connect_with(&c, "%s", sp("once-short", CLIENT, SECRET));
+  expect(c, rc, TDSC_E_ENTRA_IDENTITY_REFUSED, "AADSTS50196");
+  tdsc_conn_free(c);
+}
+END_TEST
+
+/* A kept token a server refuses is forgotten: the next login asks the
+ * authority again (which refuses here, showing it was asked). */
+START_TEST(a_kept_token_a_server_refuses_is_forgotten) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/tenant.pem", dir);
+  th_server stranger; /* knows no login for the service principal */
+  ck_assert_msg(th_server_start(&stranger, "--entra-key", path,
+                                "--entra-tenant", TENANT, "--entra-user",
+                                MSI_OID "=msi_entra", (const char *)NULL),
+                "the second test server did not start");
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(&c, "%s", sp("once-drop", CLIENT, SECRET));
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  tdsc_conn_free(c);
+  rc = connect_to(&stranger, &c, "%s", sp("once-drop", CLIENT, SECRET));
+  expect(c, rc, TDSC_E_ENTRA_TOKEN_REJECTED, NULL);
+  tdsc_conn_free(c);
+  th_server_stop(&stranger);
+  rc = connect_with(&c, "%s", sp("once-drop", CLIENT, SECRET));
+  expect(c, rc, TDSC_E_ENTRA_IDENTITY_REFUSED, "AADSTS50196");
+  tdsc_conn_free(c);
+}
+END_TEST
+
 int main(void) {
   th_require_server();
   Suite *s = suite_create("entra_http");
@@ -1108,6 +1166,9 @@ int main(void) {
                  fedauthinfo_sts_authority_is_asked_without_entra_authority);
   tcase_add_test(tc, fedauthinfo_foreign_sts_or_resource_is_refused);
   tcase_add_test(tc, fedauthinfo_broken_is_a_protocol_error);
+  tcase_add_test(tc, a_fetched_token_serves_the_next_logins);
+  tcase_add_test(tc, a_token_near_its_expiry_is_fetched_anew);
+  tcase_add_test(tc, a_kept_token_a_server_refuses_is_forgotten);
   suite_add_tcase(s, tc);
   return th_run_suite(s);
 }

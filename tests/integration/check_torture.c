@@ -17,6 +17,7 @@
  * the failure; a stride bounds the time under valgrind. */
 #define _DEFAULT_SOURCE
 #include "alloc_fail.h"
+#include "auth/token_cache.h"
 #include "authority.h"
 #include "harness.h"
 
@@ -340,8 +341,25 @@ static void entra_cs_make(int port) {
            entra_srv.port, cafile, port);
 }
 
+/* Each session fetches: the token the last one's login kept is
+ * forgotten (token_cache.h). */
+static void no_kept_token(long n) {
+  (void)n;
+  tdsc__token_cache_clear();
+}
+
 START_TEST(every_allocation_failure_in_a_token_fetch) {
+  torture(entra_cs, false, 50, no_kept_token);
+}
+END_TEST
+
+/* The token a login kept (the session without failures keeps it; a
+ * failure that keeps none costs a fetch, invisible to the application):
+ * taken from the cache, its claims read again. */
+START_TEST(every_allocation_failure_with_a_kept_token) {
+  tdsc__token_cache_clear();
   torture(entra_cs, false, 50, NULL);
+  tdsc__token_cache_clear();
 }
 END_TEST
 
@@ -405,7 +423,7 @@ START_TEST(every_allocation_failure_in_a_non_blocking_login) {
   else
     snprintf(cs, sizeof cs, "%s", entra_cs);
   nonblocking = true;
-  torture(cs, false, 50, NULL);
+  torture(cs, false, 50, no_kept_token);
   nonblocking = false;
 }
 END_TEST
@@ -511,6 +529,7 @@ int main(void) {
     tcase_add_loop_test(tc, every_allocation_failure_in_a_bound_login, 0, 4);
     tcase_add_test(tc, every_allocation_failure_in_a_routed_login);
     tcase_add_test(tc, every_allocation_failure_in_a_token_fetch);
+    tcase_add_test(tc, every_allocation_failure_with_a_kept_token);
     tcase_add_loop_test(tc, every_allocation_failure_over_each_transport, 0, 3);
     tcase_add_loop_test(tc, every_allocation_failure_in_a_non_blocking_login, 0,
                         3);

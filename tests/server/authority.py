@@ -54,7 +54,15 @@ MODES = {
     'no-identity': 'no-identity',
     'stale-assertion': 'aadsts:400:invalid_client:700024:Client assertion '
                        'is not within its valid time range.',
+    # one token, then every valid request refused as Entra ID refuses a
+    # client that asks too often (the process's token cache, token_cache.h);
+    # -short: a token within the cache's renewal margin of its expiry
+    'once-kept': 'once',
+    'once-drop': 'once',
+    'once-short': 'once-short',
 }
+LOOP = ('aadsts:400:invalid_request:50196:The server terminated an operation '
+        'because it encountered a client request loop.')
 
 
 def b64url(b):
@@ -139,13 +147,15 @@ class Authority:
             with open(path, 'rb') as f:
                 self.certs.append(x509.load_pem_x509_certificate(f.read()))
         self.jtis = set()
+        self.issued = set()  # the 'once' tenants that had their token
         self.identity_header = args.identity_header
         self.principals = dict(p.split('=', 1) for p in args.principal)
         self.slow = args.slow
 
     def token(self, who, mode, aud=SQL):
         now = int(time.time())
-        exp = now - 600 if mode == 'expired-token' else now + 3600
+        exp = (now - 600 if mode == 'expired-token' else
+               now + 200 if mode == 'once-short' else now + 3600)
         claims = {
             'aud': GRAPH if mode == 'wrong-aud' else aud,
             'iss': 'https://sts.windows.net/%s/' % self.tenant,
@@ -258,6 +268,10 @@ class Handler(BaseHTTPRequestHandler):
         if f.get('scope') != SQL + '.default':
             return self.aadsts('aadsts:400:invalid_resource:500011:The '
                                'resource principal was not found.')
+        if mode.startswith('once'):
+            if tenant in a.issued:
+                return self.aadsts(LOOP)
+            a.issued.add(tenant)
         self.send(200, {'token_type': 'Bearer', 'expires_in': 3599,
                         'ext_expires_in': 3599,
                         'access_token': a.token(a.client_id, mode)})
