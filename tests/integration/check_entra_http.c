@@ -9,6 +9,7 @@
  * a trace; the fetch never blocks the connect that may not wait. */
 #define _DEFAULT_SOURCE
 #include "authority.h"
+#include "expect.h"
 #include "harness.h"
 #include "login_as.h"
 
@@ -485,16 +486,7 @@ START_TEST(fetch_never_blocks_the_nonblocking_connect) {
   snprintf(cs, sizeof cs, "Server=tcp:localhost,%d;CAFile=%s;%s", srv.port,
            th_cert("ca.pem"), sp(TENANT, CLIENT, SECRET));
   c = tdsc_conn_new();
-  rc = tdsc_conn_connect_start(c, cs);
-  while (rc == TDSC_E_WOULD_BLOCK) {
-    struct pollfd p = {.fd = tdsc_conn_socket(c),
-                       .events = (short)((tdsc_conn_wants(c) & TDSC_WANT_WRITE)
-                                             ? POLLOUT
-                                             : POLLIN)};
-    int ms = tdsc_conn_timeout_ms(c);
-    poll(&p, p.fd >= 0 ? 1 : 0, ms < 0 ? 1000 : ms);
-    rc = tdsc_conn_connect_poll(c);
-  }
+  rc = th_connect_wait(c, tdsc_conn_connect_start(c, cs), NULL);
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
   th_expect_login_as(c, "sp_entra");
   tdsc_conn_free(c);

@@ -12,7 +12,6 @@
 #include <tdsclient.h>
 
 #include <check.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,18 +223,8 @@ START_TEST(the_non_blocking_connect_routes_too) {
   start(NULL, "localhost", NULL, NULL);
   tdsc_conn *c = tdsc_conn_new();
   tdsc_errc rc = tdsc_conn_connect_start(c, th_connstr(&gw, ""));
-  int polls = 0;
-  while (rc == TDSC_E_WOULD_BLOCK) {
-    struct pollfd p = {.fd = tdsc_conn_socket(c), .events = 0};
-    int w = tdsc_conn_wants(c);
-    p.events = (short)((w & TDSC_WANT_READ ? POLLIN : 0) |
-                       (w & TDSC_WANT_WRITE ? POLLOUT : 0));
-    ck_assert_int_ge(poll(&p, p.fd == TDSC_INVALID_SOCKET ? 0 : 1,
-                          tdsc_conn_timeout_ms(c)),
-                     0);
-    rc = tdsc_conn_connect_poll(c);
-    polls++;
-  }
+  int polls;
+  rc = th_connect_wait(c, rc, &polls);
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
   ck_assert_int_gt(polls, 1);
   th_expect_server(c, "REPLICA");

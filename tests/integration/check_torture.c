@@ -19,13 +19,13 @@
 #include "alloc_fail.h"
 #include "auth/token_cache.h"
 #include "authority.h"
+#include "expect.h"
 #include "harness.h"
 
 #include <tdsclient.h>
 
 #include <check.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,19 +158,7 @@ static void fds_same(const fds *before, long n) {
 static bool nonblocking;
 
 static tdsc_errc connect_nb(tdsc_conn *c, const char *cs) {
-  tdsc_errc rc = tdsc_conn_connect_start(c, cs);
-  while (rc == TDSC_E_WOULD_BLOCK) {
-    struct pollfd p = {.fd = tdsc_conn_socket(c), .events = 0};
-    int w = tdsc_conn_wants(c);
-    p.events = (short)((w & TDSC_WANT_READ ? POLLIN : 0) |
-                       (w & TDSC_WANT_WRITE ? POLLOUT : 0));
-    /* no ck_assert while armed: check allocates */
-    if (poll(&p, p.fd == TDSC_INVALID_SOCKET ? 0 : 1, tdsc_conn_timeout_ms(c)) <
-        0)
-      abort();
-    rc = tdsc_conn_connect_poll(c);
-  }
-  return rc;
+  return th_connect_wait(c, tdsc_conn_connect_start(c, cs), NULL);
 }
 
 /* One session over cs with the Nth allocation failing (with typed, the

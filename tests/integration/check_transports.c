@@ -4,6 +4,7 @@
  * path with TLS and every mechanism; a local target tries shared memory,
  * then the pipe, then TCP, and the trail says so; each resolution and
  * connection failure has its code. */
+#include "expect.h"
 #include "harness.h"
 #include "login_as.h"
 
@@ -12,7 +13,6 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,21 +194,8 @@ END_TEST
 /* Runs the connect without waiting (tdsc_conn_connect_start / _poll),
  * waiting with poll(2); *first gets what the start returned. */
 static tdsc_errc connect_nb(tdsc_conn *c, const char *cs, tdsc_errc *first) {
-  tdsc_errc rc = *first = tdsc_conn_connect_start(c, cs);
-  long long t0 = th_now_ms();
-  while (rc == TDSC_E_WOULD_BLOCK) {
-    ck_assert_int_lt(th_now_ms() - t0, 30000);
-    struct pollfd p = {.fd = tdsc_conn_socket(c),
-                       .events = (short)((tdsc_conn_wants(c) & TDSC_WANT_READ
-                                              ? POLLIN
-                                              : 0) |
-                                         (tdsc_conn_wants(c) & TDSC_WANT_WRITE
-                                              ? POLLOUT
-                                              : 0))};
-    ck_assert_int_ge(poll(&p, p.fd >= 0 ? 1 : 0, tdsc_conn_timeout_ms(c)), 0);
-    rc = tdsc_conn_connect_poll(c);
-  }
-  return rc;
+  *first = tdsc_conn_connect_start(c, cs);
+  return th_connect_wait(c, *first, NULL);
 }
 
 /* Issue 16: SQL Browser is asked without blocking the caller: the start

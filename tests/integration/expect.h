@@ -9,6 +9,8 @@
 #include <tdsclient.h>
 
 #include <check.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The server a connected c is logged in to: @@SERVERNAME. */
@@ -46,6 +48,32 @@ static inline const tdsc_error *th_expect_failure(tdsc_conn *c, tdsc_errc rc,
                 tdsc_error_message(e), named);
   ck_assert(!tdsc_conn_is_connected(c));
   return e;
+}
+
+/* A connect begun with tdsc_conn_connect_start (rc: what it returned) run
+ * to its end, waiting with poll(2) on what the connection wants: its last
+ * code; *polls (NULL: not wanted) how many waits it took.  Nothing here
+ * allocates, so that the torture may call it armed: a poll that fails, or
+ * a connect still pending after a minute (every LoginTimeout of the tests
+ * is shorter), aborts. */
+static inline tdsc_errc th_connect_wait(tdsc_conn *c, tdsc_errc rc,
+                                        int *polls) {
+  long long t0 = th_now_ms();
+  int n = 0;
+  for (; rc == TDSC_E_WOULD_BLOCK; n++) {
+    int w = tdsc_conn_wants(c);
+    struct pollfd p = {.fd = tdsc_conn_socket(c),
+                       .events = (short)((w & TDSC_WANT_READ ? POLLIN : 0) |
+                                         (w & TDSC_WANT_WRITE ? POLLOUT : 0))};
+    if (th_now_ms() - t0 > 60000 ||
+        poll(&p, p.fd == TDSC_INVALID_SOCKET ? 0 : 1, tdsc_conn_timeout_ms(c)) <
+            0)
+      abort();
+    rc = tdsc_conn_connect_poll(c);
+  }
+  if (polls)
+    *polls = n;
+  return rc;
 }
 
 #endif
