@@ -349,9 +349,11 @@
     "The application's token provider (tdsc_conn_set_token_provider) "        \
     "reported a failure: see the application's own log for why.")     \
   X(ENTRA_NO_HTTP,        1008, ENTRA,                                        \
-    "This build of tdsclient has no HTTP token sources (it was built "        \
-    "without libcurl): give AccessToken= or a token provider, or use a "      \
-    "build with libcurl (Debian: libcurl4-openssl-dev).")                     \
+    "This build of tdsclient cannot fetch the token this way (a POSIX build " \
+    "without libcurl has no HTTP token sources; the Windows build signs no "  \
+    "certificate assertion): give AccessToken=, a token provider or, on "     \
+    "Windows, the client secret, or use a build with libcurl (Debian: "       \
+    "libcurl4-openssl-dev).")                                                 \
   X(ENTRA_NO_CLIENT_CREDENTIALS, 1009, ENTRA,                                 \
     "The token source lacks what it needs (named in the message): for a "     \
     "service principal UID= (client id), PWD= (client secret) and "          \

@@ -1,5 +1,6 @@
 /* One HTTP request of a token source (oauth.c): through libcurl
- * (http_curl.c), or refused in a build without it (http_none.c).  The
+ * (http_curl.c), WinHTTP in the Windows build (http_winhttp.c), or
+ * refused in a POSIX build without libcurl (http_none.c).  The
  * call blocks: entra.c runs it on the worker (transport/worker.h) so that
  * a connect never waits on it, and bounds it by the login deadline.  The
  * request may carry secrets (a client secret in the body, IDENTITY_HEADER
@@ -36,7 +37,8 @@ typedef struct tdsc__http {
   /* outputs */
   tdsc__http_result res;
   long status;      /* the HTTP status */
-  long provider;    /* the library's own code (CURLcode) */
+  long provider;    /* the library's own code (CURLcode; WinHTTP's Win32
+                       error, or a certificate check's HRESULT) */
   tdsc__buf resp;   /* the body (at most 1 MiB; may hold a token) */
   char why[256];    /* the library's words on a failure */
 } tdsc__http;

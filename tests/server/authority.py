@@ -46,6 +46,8 @@ MODES = {
     'slow': 'slow',
     'garbage': 'garbage',
     'http500': 'http500',
+    'huge': 'huge',
+    'redirect': 'redirect',
     'no-token': 'no-token',
     'expired-token': 'expired-token',
     'wrong-aud': 'wrong-aud',
@@ -210,6 +212,15 @@ class Handler(BaseHTTPRequestHandler):
                       'text/html')
         elif mode == 'http500':
             self.send(502, b'Bad Gateway\n', 'text/plain')
+        elif mode == 'redirect':  # to the real tenant: never followed
+            data = b'moved\n'
+            self.send_response(307)
+            self.send_header('Location', '/%s/oauth2/v2.0/token' % a.tenant)
+            self.send_header('Content-Length', str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        elif mode == 'huge':  # past the clients' 1 MiB cap on an answer
+            self.send(200, b'x' * (2 << 20), 'text/plain')
         elif mode == 'no-token':
             self.send(200, {'token_type': 'Bearer', 'expires_in': 3599})
         elif mode == 'no-identity':

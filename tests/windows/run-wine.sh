@@ -3,8 +3,10 @@
 # throwaway Kerberos realm: tools/tdsc.exe over Winsock TCP with SChannel
 # TLS, SSPI Kerberos and NTLM, a named pipe and lpc: (the SQLLocal pipe)
 # between two Windows processes (tests/windows/pipe_bridge.exe relays them
-# to the server's TCP port), and, for each broken world, the same error
-# code from the Windows tdsc.exe as from the Linux tools/tdsc.
+# to the server's TCP port), the Entra ID token sources over WinHTTP
+# against the loopback identity provider (tests/server/authority.py), and,
+# for each broken world, the same error code from the Windows tdsc.exe as
+# from the Linux tools/tdsc.
 #
 #   tests/windows/run-wine.sh WIN_BUILDDIR LINUX_BUILDDIR
 #
@@ -58,6 +60,10 @@ unset DISPLAY WAYLAND_DISPLAY
 
 # shellcheck disable=SC2317  # invoked through trap
 cleanup() {
+	for p in ${auth_pids:-}; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	[ -d "$WINEPREFIX" ] && timeout -k 10 30 wineserver -k >/dev/null 2>&1
 	if [ -n "$server_pid" ]; then
 		kill "$server_pid" 2>/dev/null
@@ -110,12 +116,26 @@ realm_py addprinc "$realm" alice --password alice-pw &&
 	die "realm principals"
 printf 'TDSC:alice:alice-nt-pw\n' >"$realm/ntlm.users"
 
+# Entra ID (at the end): the tenant's signing key, whose tokens the server
+# takes for three principals; the identity provider is started there.
+TENANT=72f988bf-0000-4000-8000-00000000cafe
+CLIENT=5e1f0000-0000-4000-8000-0000000000c1
+SP_OID=0c0ffee0-0000-4000-8000-0000000000a1
+MSI_OID=0c0ffee0-0000-4000-8000-0000000000a2
+UAMI_OID=0c0ffee0-0000-4000-8000-0000000000a3
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+	-out "$tmp/tenant.key" 2>/dev/null &&
+	openssl pkey -in "$tmp/tenant.key" -pubout -out "$tmp/tenant.pem" ||
+	die "the tenant's signing key (openssl)"
 timeout -k 10 900 "$PYTHON3" "$src/tests/server/tdsserver.py" \
 	--host 127.0.0.1 --port "$port" --db "$tmp/test.sqlite" \
 	--init "$src/tests/server/sample.sql" --user sa:Secret-123 \
 	--cert "$certs/server.pem" --key "$certs/server.key" \
 	--keytab "$realm/server.keytab" --ntlm-users "$realm/ntlm.users" \
 	--map "alice@$TDSC_REALM=TDSC\\alice" --map 'TDSC\alice=TDSC\alice' \
+	--entra-key "$tmp/tenant.pem" --entra-tenant "$TENANT" \
+	--entra-user "$SP_OID=sp_entra" --entra-user "$MSI_OID=msi_entra" \
+	--entra-user "$UAMI_OID=uami_entra" \
 	--log "$tmp/server.log" >"$tmp/ready" 2>"$tmp/server.err" </dev/null &
 server_pid=$!
 i=0
@@ -393,16 +413,132 @@ parity shm-not-found SHM_NOT_FOUND "Server=lpc:.\\NOSUCH;UID=sa;$pca" \
 
 # ------------------------------------------------------------ Entra ID
 
-# The Windows build has no libcurl: the token sources over HTTP say so
-# with their own code (no secret printed), and the next mechanism of the
-# list still runs.
-wtdsc entra-no-http "$tcp;$ca;Authentication=ActiveDirectoryServicePrincipal;UID=app;PWD=ret77sec;EntraTenant=t"
-[ "$(code_of "$tmp/entra-no-http.w.err")" = TDSC_E_ENTRA_NO_HTTP ] &&
-	! grep -q ret77 "$tmp/entra-no-http.w.out" "$tmp/entra-no-http.w.err"
-check "entra-no-http: a service principal says ENTRA_NO_HTTP, no secret printed" $?
-wtdsc entra-no-http-next "$tcp;$ca;Authentication=entra-msi,sql;UID=sa"
+# The token sources over HTTP through WinHTTP (lib/auth/http_winhttp.c),
+# against the loopback identity provider (tests/server/authority.py):
+# plain http to 127.0.0.1 (oauth.c's loopback rule), and https with the
+# test CA's certificate for localhost.  Each login and each failure is the
+# same from tdsc.exe as from tools/tdsc (libcurl); no secret is printed.
+SECRET=Q~sp-secret-value-Zq7
+HEADER=idh-5ecret-4f1c
+printf '%s\n' "$SECRET" >"$tmp/secret"
+# authority NAME [ARGS]: starts authority.py, its port in $aport
+authority() {
+	"$PYTHON3" "$src/tests/server/authority.py" --key "$tmp/tenant.key" \
+		--tenant "$TENANT" --client-id "$CLIENT" --secret-file "$tmp/secret" \
+		--identity-header "$HEADER" --principal "$CLIENT=$SP_OID" \
+		--principal "system=$MSI_OID" --principal "uami-0000-client=$UAMI_OID" \
+		--slow 6 "$@" >"$tmp/auth.ready" 2>>"$tmp/auth.err" </dev/null &
+	auth_pids="${auth_pids:-} $!"
+	i=0
+	until grep -q '^READY ' "$tmp/auth.ready" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 150 ] && { cat "$tmp/auth.err"; die "the identity provider (authority.py)"; }
+		sleep 0.1
+	done
+	aport=$(sed -n 's/^READY //p' "$tmp/auth.ready")
+}
+authority
+ahttp=http://127.0.0.1:$aport
+authority --tls-cert "$certs/server.pem" --tls-key "$certs/server.key"
+ahttps=https://localhost:$aport
+unset AZURE_TENANT_ID AZURE_AUTHORITY_HOST IDENTITY_ENDPOINT IDENTITY_HEADER
+# no secret (client secret, IDENTITY_HEADER, a token's head) in NAME's output
+token_head=eyJhbGciOiAiUlMyNTYi
+nosecret() {
+	! cat "$tmp/$1".[wl].out "$tmp/$1".[wl].err 2>/dev/null |
+		grep -q -e "$SECRET" -e "$HEADER" -e "$token_head"
+	check "$1: no secret printed" $?
+}
+sp="Authentication=ActiveDirectoryServicePrincipal;UID=$CLIENT;EntraTenant=$TENANT"
+same entra-sp "SELECT SUSER_NAME()" "$tcp;$ca;$sp;PWD=$SECRET;EntraAuthority=$ahttp" \
+	"$tcp;$lca;$sp;PWD=$SECRET;EntraAuthority=$ahttp"
+grep -qx ' *sp_entra *' "$tmp/entra-sp.w.out"
+check "entra-sp: tdsc.exe logged in as sp_entra (a token from WinHTTP)" $?
+nosecret entra-sp
+# a certificate's assertion is signed with OpenSSL, which this build has not
+wtdsc entra-sp-cert "$tcp;$ca;Authentication=entra-sp;UID=$CLIENT;EntraTenant=$TENANT;EntraAuthority=$ahttp;EntraClientCertificate=$(winpath "$certs/server.pem")"
+[ "$(code_of "$tmp/entra-sp-cert.w.err")" = TDSC_E_ENTRA_NO_HTTP ] &&
+	grep -q 'cannot sign' "$tmp/entra-sp-cert.w.err"
+check "entra-sp-cert: EntraClientCertificate= says ENTRA_NO_HTTP (no OpenSSL to sign with)" $?
+same entra-msi-imds "SELECT SUSER_NAME()" \
+	"$tcp;$ca;Authentication=ActiveDirectoryManagedIdentity;EntraIMDS=$ahttp" \
+	"$tcp;$lca;Authentication=ActiveDirectoryManagedIdentity;EntraIMDS=$ahttp"
+grep -qx ' *msi_entra *' "$tmp/entra-msi-imds.w.out"
+check "entra-msi-imds: tdsc.exe logged in as msi_entra (Metadata: true)" $?
+same entra-msi-uami "SELECT SUSER_NAME()" \
+	"$tcp;$ca;Authentication=entra-msi;UID=uami-0000-client;EntraIMDS=$ahttp" \
+	"$tcp;$lca;Authentication=entra-msi;UID=uami-0000-client;EntraIMDS=$ahttp"
+export IDENTITY_ENDPOINT="$ahttp/msi/token" IDENTITY_HEADER="$HEADER"
+same entra-msi-appservice "SELECT SUSER_NAME()" \
+	"$tcp;$ca;Authentication=entra-msi" "$tcp;$lca;Authentication=entra-msi"
+grep -qx ' *msi_entra *' "$tmp/entra-msi-appservice.w.out"
+check "entra-msi-appservice: IDENTITY_ENDPOINT and IDENTITY_HEADER (a header secret)" $?
+nosecret entra-msi-appservice
+export IDENTITY_HEADER=wrong-header
+parity entra-msi-appservice-refused ENTRA_IDENTITY_REFUSED \
+	"$tcp;$ca;Authentication=entra-msi" "$tcp;$lca;Authentication=entra-msi"
+unset IDENTITY_ENDPOINT IDENTITY_HEADER
+
+# https: WinHTTP verifies the chain; CAFile= (the test CA) is honoured by
+# checking the chain here before the body, which holds the secret, goes.
+same entra-sp-https "SELECT SUSER_NAME()" \
+	"$tcp;$ca;$sp;PWD=$SECRET;EntraAuthority=$ahttps" \
+	"$tcp;$lca;$sp;PWD=$SECRET;EntraAuthority=$ahttps"
+trust="$tcp;TrustServerCertificate=yes;$sp;PWD=$SECRET;EntraAuthority=$ahttps"
+parity entra-https-untrusted ENTRA_ENDPOINT_UNREACHABLE "$trust" "$trust"
+grep -q certificate "$tmp/entra-https-untrusted.w.err"
+check "entra-https-untrusted: no CAFile=, the system store does not know the test CA (certificate named)" $?
+parity entra-https-otherca ENTRA_ENDPOINT_UNREACHABLE \
+	"$trust;CAFile=$(winpath "$certs/otherca.pem")" "$trust;CAFile=$certs/otherca.pem"
+grep -q 'not trusted\|certificate' "$tmp/entra-https-otherca.w.err"
+check "entra-https-otherca: CAFile= of another CA, the chain refused before the secret" $?
+nosecret entra-https-otherca
+# a header secret is not held back: CAFile= is not applied, and says so
+export IDENTITY_ENDPOINT="$ahttps/msi/token" IDENTITY_HEADER="$HEADER"
+wtdsc entra-https-header "$tcp;$ca;Authentication=entra-msi"
+[ "$(code_of "$tmp/entra-https-header.w.err")" = TDSC_E_ENTRA_ENDPOINT_UNREACHABLE ] &&
+	grep -q 'CAFile= is not applied' "$tmp/entra-https-header.w.err"
+r=$?
+check "entra-https-header: IDENTITY_HEADER over https, CAFile= not applied (named in the error)" $r
+[ $r = 0 ] || show entra-https-header
+nosecret entra-https-header
+unset IDENTITY_ENDPOINT IDENTITY_HEADER
+
+# The endpoint's and the identity provider's failures, each with its code.
+dead=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+parity entra-unreachable ENTRA_ENDPOINT_UNREACHABLE \
+	"$tcp;$ca;$sp;PWD=$SECRET;EntraAuthority=http://127.0.0.1:$dead" \
+	"$tcp;$lca;$sp;PWD=$SECRET;EntraAuthority=http://127.0.0.1:$dead"
+grep -q "127.0.0.1:$dead" "$tmp/entra-unreachable.w.err"
+check "entra-unreachable: the closed port is named" $?
+wtdsc entra-msi-next "$tcp;$ca;Authentication=entra-msi,sql;UID=sa;EntraIMDS=http://127.0.0.1:$dead"
 [ $wrc = 0 ]
-check "entra-no-http-next: sql logs in after entra-msi is passed over" $?
+check "entra-msi-next: no metadata endpoint, sql logs in after entra-msi" $?
+for t in wrong:CLIENT_SECRET_INVALID nosuch-tenant:TENANT_NOT_FOUND \
+	expired-secret:CLIENT_SECRET_EXPIRED echo-secret:CLIENT_SECRET_INVALID \
+	garbage:ENDPOINT_BAD_RESPONSE http500:ENDPOINT_HTTP_ERROR \
+	no-token:ENDPOINT_BAD_RESPONSE huge:ENDPOINT_UNREACHABLE \
+	redirect:ENDPOINT_HTTP_ERROR \
+	expired-token:TOKEN_EXPIRED unmapped:TOKEN_REJECTED; do
+	tenant=${t%%:*}
+	pwd=$SECRET
+	[ "$tenant" = wrong ] && { tenant=$TENANT; pwd=wrong-secret; }
+	a="Authentication=entra-sp;UID=$CLIENT;PWD=$pwd;EntraTenant=$tenant;EntraAuthority=$ahttp"
+	parity "entra-$tenant-${t#*:}" "ENTRA_${t#*:}" "$tcp;$ca;$a" "$tcp;$lca;$a"
+	nosecret "entra-$tenant-${t#*:}"
+done
+grep -q 'AADSTS7000215' "$tmp/entra-$TENANT-CLIENT_SECRET_INVALID.w.err" &&
+	grep -q 'larger than' "$tmp/entra-huge-ENDPOINT_UNREACHABLE.w.err" &&
+	grep -q 'HTTP 307' "$tmp/entra-redirect-ENDPOINT_HTTP_ERROR.w.err"
+check "entra-refusals: tdsc.exe names the AADSTS code, the 1 MiB cap, the 307 it did not follow" $?
+t0=$(ms)
+parity entra-slow ENTRA_ENDPOINT_TIMEOUT \
+	"$tcp;$ca;Authentication=entra-sp;UID=$CLIENT;PWD=$SECRET;EntraTenant=slow;EntraAuthority=$ahttp;LoginTimeout=2" \
+	"$tcp;$lca;Authentication=entra-sp;UID=$CLIENT;PWD=$SECRET;EntraTenant=slow;EntraAuthority=$ahttp;LoginTimeout=2"
+t=$(($(ms) - t0))
+# both runs: each about LoginTimeout=2 s, well under the endpoint's 6 s
+[ $t -ge 3000 ] && [ $t -le 11000 ]
+check "entra-slow: both stop at LoginTimeout=2, not the endpoint's 6 s ($t ms for the two)" $?
 
 echo "wine run: $(($(date +%s) - started)) s"
 echo "$passed passed, $failed failed"
