@@ -27,6 +27,8 @@
  * wait (as pipe_posix.c retries a full listen queue). */
 #define BUSY_RETRY_MS 20
 
+void (*tdsc__pipe_wait_pause)(void);
+
 typedef struct pipe_io {
   tdsc__io base;
   HANDLE h;
@@ -332,23 +334,33 @@ tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
     DWORD e = GetLastError();
     if (e != ERROR_PIPE_BUSY)
       return open_error(e, name, shm, err);
-    /* Every instance is taken: wait for one to be free (0 would mean the
-     * pipe's default timeout, so an expired deadline stops here). */
-    int left = tdsc__ms_left(deadline);
+    /* Every instance is taken: the host has answered, and from here on a
+     * deadline is PIPE_BUSY, whatever this loop does when it passes.  So
+     * busy is never cleared: cleared after each wait, it let the opener,
+     * whose deadline falls when this wait's does, see it pass between the
+     * wait's end and this open's, and say CONN_TIMEOUT ("its host does
+     * not answer"), about one connect in 30 under Wine. */
     if (busy)
       InterlockedExchange(busy, 1);
+    /* Wait for a free instance (0 would mean the pipe's default timeout,
+     * so an expired deadline stops here). */
+    int left = tdsc__ms_left(deadline);
     bool waited = left != 0 &&
                   WaitNamedPipeW(wname, left < 0 ? NMPWAIT_WAIT_FOREVER
                                                  : (DWORD)left);
-    if (busy)
-      InterlockedExchange(busy, 0);
-    if (left == 0 || (!waited && GetLastError() == ERROR_SEM_TIMEOUT))
+    DWORD we = waited ? 0 : GetLastError();
+    if (tdsc__pipe_wait_pause)
+      tdsc__pipe_wait_pause();
+    if (left == 0 || we == ERROR_SEM_TIMEOUT)
       return busy_error(name, err);
     /* Free now, or gone (CreateFile says which); another client may take
      * the free instance first: then wait again.  A wait that failed at
-     * once must not make this loop spin. */
-    if (!waited)
-      Sleep(BUSY_RETRY_MS);
+     * once must not make this loop spin, nor its pause pass the
+     * deadline. */
+    if (!waited) {
+      left = tdsc__ms_left(deadline);
+      Sleep(left < 0 || left > BUSY_RETRY_MS ? BUSY_RETRY_MS : (DWORD)left);
+    }
   }
   /* SQL Server's pipes are message pipes; a byte pipe refuses message
    * reads and carries the same bytes as a stream, so that is no error. */
@@ -392,8 +404,10 @@ tdsc_errc tdsc__pipe_connect(const char *path, int64_t deadline, tdsc__io **out,
 /* The open on the worker (worker.h): CreateFile waits on SMB for a remote
  * host, and WaitNamedPipe for a free instance; neither can be polled.
  * busy is the one field read while the call runs (atomically, before the
- * poll that may abandon the work): whether it waits for a free instance,
- * so that a deadline reached then is PIPE_BUSY, as in the blocking form. */
+ * poll that may abandon the work): whether the pipe has said that every
+ * instance is taken, so that a deadline reached after that is PIPE_BUSY,
+ * as in the blocking form, and only one reached in the first CreateFile
+ * (a host that does not answer) is CONN_TIMEOUT. */
 typedef struct open_job {
   char *name;
   const char *kind;

@@ -15,8 +15,8 @@ HANDLE tdsc__waker_handle(const tdsc__waker *w);
 /* Opens the named pipe name (UTF-8, \\host\pipe\...) in message read mode
  * for overlapped I/O, waiting for a free instance until the deadline.
  * kind: "np", or "shm" for the SQLLocal pipe, whose absence is then
- * SHM_NOT_FOUND rather than PIPE_NOT_FOUND.  busy (NULL: none) is 1 while
- * it waits for a free instance. */
+ * SHM_NOT_FOUND rather than PIPE_NOT_FOUND.  busy (NULL: none) is set to
+ * 1 once the pipe said that every instance is taken, and stays 1. */
 tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
                                 int64_t deadline, volatile LONG *busy,
                                 tdsc__io **out, tdsc_error *err);
@@ -24,5 +24,10 @@ tdsc_errc tdsc__pipe_open_win32(const char *name, const char *kind,
  * waits on its waker. */
 tdsc_errc tdsc__pipe_opener_win32(const char *name, const char *kind,
                                   tdsc__opener **out, tdsc_error *err);
+
+/* Tests only: a hook the open calls each time a wait for a free instance
+ * has ended, before it looks at the outcome, to widen the window in which
+ * that wait has ended and the open has not. */
+extern void (*tdsc__pipe_wait_pause)(void);
 
 #endif

@@ -8,10 +8,11 @@
  *   pipe_bridge PORT [--busy-ms MS] PIPE...
  *
  * --busy-ms: the first pipe starts with its only instance taken by the
- * bridge itself for MS milliseconds (ERROR_PIPE_BUSY for clients) and
- * with a single instance after it: the client must wait (WaitNamedPipe)
- * within its login timeout.  Prints "READY" once every pipe exists; runs
- * until killed (wineserver -k), or for 10 minutes at most. */
+ * bridge itself for MS milliseconds (ERROR_PIPE_BUSY for clients, checked
+ * before READY) and with a single instance after it: the client must wait
+ * (WaitNamedPipe) within its login timeout.  Prints "READY" once every
+ * pipe exists; runs until killed (wineserver -k), or for 10 minutes at
+ * most. */
 #include "config.h"
 
 #include <winsock2.h>
@@ -195,6 +196,16 @@ int main(int argc, char **argv) {
                           OPEN_EXISTING, 0, NULL);
       if (holder == INVALID_HANDLE_VALUE || taken == INVALID_HANDLE_VALUE) {
         note("%s: cannot take the pipe (%lu)", l->text, GetLastError());
+        return 1;
+      }
+      /* Busy for every client from READY on, none can race for it: a
+       * second open must say so. */
+      HANDLE other = CreateFileW(l->name, GENERIC_READ | GENERIC_WRITE, 0,
+                                 NULL, OPEN_EXISTING, 0, NULL);
+      DWORD e = GetLastError();
+      if (other != INVALID_HANDLE_VALUE || e != ERROR_PIPE_BUSY) {
+        note("%s: not busy once taken (%lu)", l->text,
+             other != INVALID_HANDLE_VALUE ? 0 : e);
         return 1;
       }
       continue;
