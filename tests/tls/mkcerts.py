@@ -43,6 +43,20 @@ def key():
     return ec.generate_private_key(ec.SECP256R1())
 
 
+def sign(builder, k):
+    """builder signed by k, its ECDSA signature of one shape: r and s each
+    32 bytes without a leading zero (DER 30 44 02 20 .. 02 20 ..).  The
+    signature is random, its integers 31 to 33 bytes long; Wine's crypt32
+    refused some of the other shapes (every TLS check of one Windows run
+    failed with TRUST_E_CERT_SIGNATURE), so the shape is not left to
+    chance: about one signature in four has it."""
+    while True:
+        signed = builder.sign(k, hashes.SHA256())
+        sig = signed.signature
+        if sig[1] == 0x44 and sig[2:4] == b'\x02\x20' and sig[36:38] == b'\x02\x20':
+            return signed
+
+
 def name(cn):
     return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, 'tdsclient tests'),
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
@@ -61,16 +75,15 @@ def write(outdir, base, cert, k):
 def make_ca(cn, now):
     k = key()
     n = name(cn)
-    cert = (x509.CertificateBuilder().subject_name(n).issuer_name(n)
+    b = (x509.CertificateBuilder().subject_name(n).issuer_name(n)
             .public_key(k.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True,
                                          True, False, False), True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(k.public_key()), False)
-            .sign(k, hashes.SHA256()))
-    return cert, k
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(k.public_key()), False))
+    return sign(b, k), k
 
 
 def make_leaf(cn, sans, issuer_cert, issuer_key, start, end,
@@ -84,11 +97,11 @@ def make_leaf(cn, sans, issuer_cert, issuer_key, start, end,
          .add_extension(x509.SubjectAlternativeName(sans), False))
     if issuer_cert is None:
         b = b.issuer_name(name(cn))
-        return b.sign(k, hashes.SHA256()), k
+        return sign(b, k), k
     b = (b.issuer_name(issuer_cert.subject)
          .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
              issuer_key.public_key()), False))
-    return b.sign(issuer_key, hashes.SHA256()), k
+    return sign(b, issuer_key), k
 
 
 def main():
@@ -137,8 +150,8 @@ def main():
            .last_update(now - day).next_update(now + 3650 * day)
            .add_revoked_certificate(
                x509.RevokedCertificateBuilder().serial_number(c.serial_number)
-               .revocation_date(now - day).build())
-           .sign(ca_k, hashes.SHA256()))
+               .revocation_date(now - day).build()))
+    crl = sign(crl, ca_k)
     with open(os.path.join(outdir, 'ca-crl.pem'), 'wb') as f:
         f.write(ca.public_bytes(serialization.Encoding.PEM))
         f.write(crl.public_bytes(serialization.Encoding.PEM))
