@@ -32,6 +32,10 @@ typedef struct tdsc__http {
                        assertion, IDENTITY_HEADER): not sent from here,
                        kept so that no message quotes it back */
   long timeout_ms;  /* 0: none */
+  long connect_timeout_ms; /* 0: timeout_ms alone; else a connection not
+                              made within this (and sooner than timeout_ms)
+                              is TDSC__HTTP_UNREACHABLE: the metadata
+                              address, which nothing answers off Azure */
   char about[240];  /* what the request presented, for messages (never a
                        secret): a certificate's subject and thumbprint */
   /* outputs */

@@ -87,6 +87,11 @@ void tdsc__http_perform(tdsc__http *h) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, h);
   if (h->timeout_ms > 0)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+  bool connect_first =
+      h->connect_timeout_ms > 0 &&
+      (h->timeout_ms <= 0 || h->connect_timeout_ms < h->timeout_ms);
+  if (connect_first)
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
   /* CURLOPT_CAINFO would replace the system's CAs: added instead, where
    * libcurl's TLS is OpenSSL (Debian's libcurl4-openssl-dev) */
   if (h->cafile &&
@@ -105,7 +110,14 @@ void tdsc__http_perform(tdsc__http *h) {
     h->res = TDSC__HTTP_OK;
   } else {
     h->res = classify(rc);
-    if (rc == CURLE_WRITE_ERROR && h->resp.oom) {
+    curl_off_t connected = 0;
+    if (rc == CURLE_OPERATION_TIMEDOUT && connect_first &&
+        curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
+        connected == 0) {
+      h->res = TDSC__HTTP_UNREACHABLE;
+      snprintf(h->why, sizeof h->why, "no connection within %ld ms",
+               h->connect_timeout_ms);
+    } else if (rc == CURLE_WRITE_ERROR && h->resp.oom) {
       h->res = TDSC__HTTP_NO_MEMORY;
       snprintf(h->why, sizeof h->why, "no memory for the answer");
     } else if (rc == CURLE_WRITE_ERROR)

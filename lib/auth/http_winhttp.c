@@ -55,6 +55,7 @@ typedef struct req {
   bool timed_out;
   DWORD secure_flags; /* WINHTTP_CALLBACK_STATUS_SECURE_FAILURE's */
   bool header_secret; /* https, CAFile= and a secret in a header */
+  bool connecting;    /* in WinHttpSendRequest, which connects */
 } req;
 
 /* ---------------------------------------------------------- messages */
@@ -186,6 +187,15 @@ static void failed(req *r, const char *step) {
       r->h->res != TDSC__HTTP_NO_MEMORY)
     r->h->res = TDSC__HTTP_TIMEOUT;
   say(r, step, e);
+  /* before the deadline, only connect_timeout_ms can have run out: the
+   * connection was never made (bound) */
+  if (r->h->res == TDSC__HTTP_TIMEOUT && e == ERROR_WINHTTP_TIMEOUT &&
+      r->connecting && r->h->connect_timeout_ms > 0 &&
+      (!r->deadline || GetTickCount64() < r->deadline)) {
+    r->h->res = TDSC__HTTP_UNREACHABLE;
+    snprintf(r->h->why, sizeof r->h->why, "no connection within %ld ms",
+             r->h->connect_timeout_ms);
+  }
 }
 
 /* ---------------------------------------------------------- the steps */
@@ -193,8 +203,14 @@ static void failed(req *r, const char *step) {
 /* What is left of the deadline on r's request, as WinHTTP's timeouts:
  * false when nothing is (timed_out set) or they cannot be set (why). */
 static bool bound(req *r) {
-  if (!r->deadline)
-    return true;
+  long cms = r->h->connect_timeout_ms;
+  if (!r->deadline) {
+    if (cms <= 0 || cms > INT_MAX ||
+        WinHttpSetTimeouts(r->request, (int)cms, (int)cms, 0, 0)) /* 0: none */
+      return true;
+    failed(r, "setting its timeouts");
+    return false;
+  }
   uint64_t now = GetTickCount64();
   if (now >= r->deadline) {
     r->timed_out = true;
@@ -202,7 +218,8 @@ static bool bound(req *r) {
   }
   uint64_t left = r->deadline - now;
   int ms = left > INT_MAX ? INT_MAX : (int)left; /* never 0: infinite */
-  if (WinHttpSetTimeouts(r->request, ms, ms, ms, ms))
+  int connect = cms > 0 && cms < ms ? (int)cms : ms;
+  if (WinHttpSetTimeouts(r->request, connect, connect, ms, ms))
     return true;
   failed(r, "setting its timeouts");
   return false;
@@ -419,6 +436,7 @@ void tdsc__http_perform(tdsc__http *h) {
   h->why[0] = 0;
   if (!bound(&r))
     goto done;
+  r.connecting = true;
   if (!WinHttpSendRequest(r.request,
                           hlen ? hdrs : WINHTTP_NO_ADDITIONAL_HEADERS,
                           hlen ? (DWORD)hlen : 0, WINHTTP_NO_REQUEST_DATA, 0,
@@ -426,6 +444,7 @@ void tdsc__http_perform(tdsc__http *h) {
     failed(&r, "sending the request");
     goto done;
   }
+  r.connecting = false;
   if (own_check && !chain_ok(&r, host8, uc.nPort))
     goto done;
   for (DWORD sent = 0; sent < blen;) {

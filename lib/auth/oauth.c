@@ -25,6 +25,10 @@
 #define DEFAULT_IMDS "http://169.254.169.254"
 #define IMDS_ADDRESS "169.254.169.254"
 #define MAX_ASSERTION 65536u
+/* The metadata address is the host's own on Azure and answers at once;
+ * elsewhere nothing does, and a connect would wait out LoginTimeout (as
+ * Azure's own libraries, a short probe first). */
+#define IMDS_CONNECT_MS 1000
 
 /* ---------------------------------------------------------- requests */
 
@@ -333,6 +337,8 @@ static tdsc_errc managed(const tdsc__auth_params *p,
   if (h->url)
     tdsc__buf_init(q); /* the url owns the bytes now; else the caller
                           frees them */
+  if (!app)
+    h->connect_timeout_ms = IMDS_CONNECT_MS;
   /* IDENTITY_HEADER is a secret; nothing in IMDS's request is */
   h->secret = app ? tdsc__strdup(hdr) : NULL;
   h->headers[0] = app ? tdsc__strdup_printf("X-IDENTITY-HEADER: %s", hdr)

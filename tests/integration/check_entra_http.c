@@ -1130,6 +1130,41 @@ START_TEST(a_kept_token_a_server_refuses_is_forgotten) {
 }
 END_TEST
 
+/* Off Azure nothing answers the metadata address: the SYN is dropped.  A
+ * loopback listener whose accept queue is full (listen(0), one connection
+ * waiting in it) drops it too.  The request gives up after a second, not
+ * LoginTimeout, and the chain goes on. */
+START_TEST(metadata_address_that_drops_the_connection_costs_a_second) {
+  int l = socket(AF_INET, SOCK_STREAM, 0),
+      filler = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t n = sizeof sa;
+  ck_assert(l >= 0 && filler >= 0 &&
+            bind(l, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+            listen(l, 0) == 0 &&
+            getsockname(l, (struct sockaddr *)&sa, &n) == 0 &&
+            connect(filler, (struct sockaddr *)&sa, sizeof sa) == 0);
+  long long t0 = th_now_ms();
+  tdsc_conn *c;
+  tdsc_errc rc = connect_with(&c,
+                              "Authentication=entra-msi,sql;UID=sa;"
+                              "PWD=Secret-123;LoginTimeout=10;"
+                              "EntraIMDS=http://127.0.0.1:%d",
+                              ntohs(sa.sin_port));
+  long long took = th_now_ms() - t0;
+  ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
+  const tdsc_error *e = tdsc_attempt_error(tdsc_conn_attempt_at(c, 0));
+  ck_assert_int_eq(tdsc_error_code(e), TDSC_E_ENTRA_ENDPOINT_UNREACHABLE);
+  ck_assert_msg(strstr(tdsc_error_message(e), "no connection within 1000 ms"),
+                "%s", tdsc_error_message(e));
+  ck_assert_msg(took < 9000, "the chain took %lld ms (LoginTimeout=10)", took);
+  tdsc_conn_free(c);
+  close(filler);
+  close(l);
+}
+END_TEST
+
 int main(void) {
   th_require_server();
   Suite *s = suite_create("entra_http");
@@ -1161,6 +1196,7 @@ int main(void) {
   tcase_add_test(tc, a_fetched_token_serves_the_next_logins);
   tcase_add_test(tc, a_token_near_its_expiry_is_fetched_anew);
   tcase_add_test(tc, a_kept_token_a_server_refuses_is_forgotten);
+  tcase_add_test(tc, metadata_address_that_drops_the_connection_costs_a_second);
   suite_add_tcase(s, tc);
   return th_run_suite(s);
 }
