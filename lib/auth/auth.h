@@ -105,6 +105,12 @@ typedef struct tdsc__mech_ops {
   tdsc_errc (*fedauth_info)(void *state, const char *sts_url,
                             const char *spn, tdsc_error *err);
   uint8_t fedauth_workflow;
+  /* Optional (the entra mechanisms): what the mechanism read of its
+   * token, for the trail (tdsc_attempt_token_source, _claims): where it
+   * came from and its non-secret claims, each "" while unknown, never
+   * the token; valid as long as the state, also after a failure. */
+  void (*token_facts)(void *state, const char **source,
+                      const char **claims);
 } tdsc__mech_ops;
 
 /* Kerberos through GSSAPI (gssapi.c); NULL where the build has no GSSAPI. */

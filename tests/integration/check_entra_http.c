@@ -274,6 +274,20 @@ static const tdsc_error *expect(tdsc_conn *c, tdsc_errc rc, tdsc_errc want,
   return e;
 }
 
+/* The token facts of attempt a (tdsc_attempt_token_source, _claims) name
+ * each of the NULL-terminated facts, in its source (from) or claims, and
+ * no secret. */
+static void token_facts_name(const tdsc_attempt *a, const char *in,
+                             const char *const *facts) {
+  ck_assert_ptr_nonnull(a);
+  const char *text = !strcmp(in, "source") ? tdsc_attempt_token_source(a)
+                                           : tdsc_attempt_token_claims(a);
+  for (; *facts; facts++)
+    ck_assert_msg(strstr(text, *facts), "no '%s' in the token's %s: '%s'",
+                  *facts, in, text);
+  assert_no_secret(text);
+}
+
 static const char *sp_as(const char *mechs, const char *tenant,
                          const char *uid, const char *pwd) {
   static char buf[600];
@@ -297,6 +311,20 @@ START_TEST(service_principal_logs_in_with_its_secret) {
   const tdsc_attempt *a = tdsc_conn_attempt_at(c, 0);
   ck_assert_str_eq(tdsc_attempt_mechanism(a), "entra-sp");
   ck_assert_str_eq(tdsc_attempt_target(a), SP_OID " (tenant " TENANT ")");
+  /* the trail keeps where the token came from and what it claims */
+  char endpoint[200];
+  snprintf(endpoint, sizeof endpoint,
+           "token endpoint %s/" TENANT "/oauth2/v2.0/token,", authority);
+  token_facts_name(a, "source",
+                   (const char *const[]){endpoint, "client id " CLIENT ",",
+                                         "tenant " TENANT ";",
+                                         "a client secret (not shown)",
+                                         NULL});
+  token_facts_name(a, "claims",
+                   (const char *const[]){"aud=https://database.windows.net",
+                                         "tid=" TENANT, "oid=" SP_OID,
+                                         "exp=20", " UTC", NULL});
+  ck_assert_ptr_null(strstr(tdsc_attempt_token_claims(a), "upn="));
   tdsc_conn_free(c);
   /* the policy's own name; the authority from the environment */
   setenv("AZURE_AUTHORITY_HOST", authority, 1);
@@ -391,6 +419,19 @@ START_TEST(bad_answers_and_bad_tokens_are_named) {
     if (i < 3)
       ck_assert_msg(strstr(tdsc_error_message(e), authority), "%s",
                     tdsc_error_message(e));
+    /* the claims are kept when they fail the attempt (and the failure's
+     * trail has them too); no token, no claims */
+    const tdsc_attempt *a = tdsc_error_trail_at(e, 0);
+    token_facts_name(a, "source", (const char *const[]){authority, NULL});
+    if (i == 3)
+      token_facts_name(a, "claims", (const char *const[]){"exp=", NULL});
+    else if (i == 4)
+      token_facts_name(a, "claims",
+                       (const char *const[]){"aud=https://graph", NULL});
+    else if (i < 3)
+      ck_assert_str_eq(tdsc_attempt_token_claims(a), "");
+    ck_assert_str_eq(tdsc_attempt_token_claims(tdsc_conn_attempt_at(c, 0)),
+                     tdsc_attempt_token_claims(a));
     tdsc_conn_free(c);
   }
 }
@@ -527,6 +568,10 @@ START_TEST(certificate_signs_the_client_assertion) {
     th_expect_login_as(c, "sp_entra");
     ck_assert_str_eq(tdsc_attempt_mechanism(tdsc_conn_attempt_at(c, 0)),
                      "entra-sp");
+    token_facts_name(tdsc_conn_attempt_at(c, 0), "source",
+                     (const char *const[]){"client id " CLIENT,
+                                           "certificate /CN=tdsc-test-app,",
+                                           "thumbprint ", NULL});
     tdsc_conn_free(c);
   }
   /* an encrypted key: PWD= is its passphrase */
@@ -616,12 +661,21 @@ START_TEST(managed_identity_from_the_metadata_endpoint) {
   th_expect_login_as(c, "msi_entra");
   ck_assert_str_eq(tdsc_attempt_mechanism(tdsc_conn_attempt_at(c, 0)),
                    "entra-msi");
+  token_facts_name(tdsc_conn_attempt_at(c, 0), "source",
+                   (const char *const[]){"managed identity endpoint ",
+                                         "/metadata/identity/oauth2/token",
+                                         "the system-assigned identity",
+                                         NULL});
+  token_facts_name(tdsc_conn_attempt_at(c, 0), "claims",
+                   (const char *const[]){"oid=" MSI_OID, NULL});
   tdsc_conn_free(c);
   /* a user-assigned identity, by its client id in UID= */
   rc = connect_with(&c, "Authentication=entra-msi;UID=" UAMI ";EntraIMDS=%s",
                     authority);
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
   th_expect_login_as(c, "uami_entra");
+  token_facts_name(tdsc_conn_attempt_at(c, 0), "source",
+                   (const char *const[]){"client id " UAMI, NULL});
   tdsc_conn_free(c);
   rc = connect_with(&c, "Authentication=entra-msi;UID=no-identity;"
                         "EntraIMDS=%s", authority);
@@ -679,6 +733,11 @@ START_TEST(workload_identity_presents_the_federated_token) {
   th_expect_login_as(c, "sp_entra");
   ck_assert_str_eq(tdsc_attempt_mechanism(tdsc_conn_attempt_at(c, 0)),
                    "entra-workload");
+  token_facts_name(tdsc_conn_attempt_at(c, 0), "source",
+                   (const char *const[]){"client id " CLIENT,
+                                         "tenant " TENANT,
+                                         "federated token file ", path,
+                                         NULL});
   tdsc_conn_free(c);
   /* a token the identity provider has no federation for */
   char other[300];
