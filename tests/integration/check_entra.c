@@ -392,7 +392,14 @@ START_TEST(token_provider_is_asked_when_the_mechanism_runs) {
   ck_assert_str_eq(tdsc_attempt_token_claims(tdsc_conn_attempt_at(c, 0)),
                    tdsc_attempt_token_claims(a));
   assert_no_token_in(tdsc_attempt_token_claims(a), expired);
+  tdsc_error *kept = tdsc_error_dup(e); /* beyond the connection */
   tdsc_conn_free(c);
+  ck_assert_ptr_nonnull(kept);
+  a = tdsc_error_trail_at(kept, 0);
+  ck_assert_str_eq(tdsc_attempt_token_source(a),
+                   "the application's token provider");
+  ck_assert_ptr_nonnull(strstr(tdsc_attempt_token_claims(a), when));
+  tdsc_error_free(kept);
   p.token = NULL;
   /* a provider without a token: the mechanism is skipped, no claims */
   p.none = true;

@@ -1139,6 +1139,107 @@ START_TEST(fedauthinfo_broken_is_a_protocol_error) {
 }
 END_TEST
 
+/* ------------------------------------------------------ tdsc-doctor */
+
+/* tdsc-doctor's text report for the test server with the rest of the
+ * string (single-quoted: no quote in it), into out (static). */
+static const char *doctor(const char *fmt, ...) {
+  static char extra[2000], cmd[3000], out[1 << 16];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(extra, sizeof extra, fmt, ap);
+  va_end(ap);
+  const char *build = getenv("TDSC_BUILDDIR");
+  ck_assert_ptr_nonnull(build);
+  snprintf(cmd, sizeof cmd,
+           "%s/tools/tdsc-doctor -t 5 -c 'Server=tcp:localhost,%d;"
+           "CAFile=%s;%s' 2>&1",
+           build, srv.port, th_cert("ca.pem"), extra);
+  FILE *f = popen(cmd, "r");
+  ck_assert_ptr_nonnull(f);
+  size_t n = fread(out, 1, sizeof out - 1, f);
+  out[n] = 0;
+  pclose(f);
+  assert_no_secret(out);
+  ck_assert_msg(!strstr(out, HEADER) && !strstr(out, "PWD="), "%s", out);
+  return out;
+}
+
+/* The line of check title in the report and the facts after it, up to
+ * the next check (static). */
+static const char *doctor_check(const char *out, const char *title) {
+  static char sect[1 << 14];
+  const char *at = strstr(out, title);
+  ck_assert_msg(at, "no check '%s' in:\n%s", title, out);
+  while (at > out && at[-1] != '\n')
+    at--;
+  const char *end = strstr(at + 1, "\n[");
+  size_t n = end ? (size_t)(end - at) : strlen(at);
+  snprintf(sect, sizeof sect, "%.*s", (int)n, at);
+  return sect;
+}
+
+static void names(const char *text, const char *const *facts) {
+  for (; *facts; facts++)
+    ck_assert_msg(strstr(text, *facts), "no '%s' in:\n%s", *facts, text);
+}
+
+/* Issue 17's "done when": the doctor reports the fetched token's source
+ * and claims, never the token nor the secret, as the trail has them. */
+START_TEST(doctor_reports_the_fetched_token_and_where_it_came_from) {
+  const char *out = doctor("%s", sp(TENANT, CLIENT, SECRET));
+  const char *c = doctor_check(out, "Login with a service principal's");
+  char endpoint[200];
+  snprintf(endpoint, sizeof endpoint,
+           "from token endpoint %s/" TENANT "/oauth2/v2.0/token", authority);
+  names(c, (const char *const[]){"[ ok ]", "token 1", endpoint,
+                                 "client id " CLIENT,
+                                 "a client secret (not shown)", "claims 1",
+                                 "oid=" SP_OID, "tid=" TENANT, "exp=20",
+                                 NULL});
+  /* the other entra rows: not the policy's */
+  names(doctor_check(out, "Login with a managed identity's"),
+        (const char *const[]){"[skip]", "does not list entra-msi", NULL});
+  /* an expired token fetched: named with its exp, the verdict's */
+  out = doctor("%s", sp("expired-token", CLIENT, SECRET));
+  c = doctor_check(out, "Login with a service principal's");
+  names(c, (const char *const[]){"[FAIL]", "ENTRA_TOKEN_EXPIRED", "claims 1",
+                                 "exp=20", "tenant expired-token;", NULL});
+  /* a certificate's thumbprint */
+  out = doctor("%s", sp_cert("entra-sp", TENANT, "app.pem", NULL));
+  names(doctor_check(out, "Login with a service principal's"),
+        (const char *const[]){"[ ok ]", "/CN=tdsc-test-app, thumbprint ",
+                              NULL});
+}
+END_TEST
+
+/* ActiveDirectoryDefault's chain is each of its sources' row: the one
+ * that logged in from the trail, the others probed alone (managed
+ * identity logs in, workload identity has nothing to try with). */
+START_TEST(doctor_covers_the_default_chain) {
+  azure_env_clear();
+  setenv("AZURE_CLIENT_ID", CLIENT, 1);
+  setenv("AZURE_CLIENT_SECRET", SECRET, 1);
+  setenv("AZURE_TENANT_ID", TENANT, 1);
+  setenv("AZURE_AUTHORITY_HOST", authority, 1);
+  const char *out =
+      doctor("Authentication=ActiveDirectoryDefault;EntraIMDS=%s", authority);
+  azure_env_clear();
+  names(doctor_check(out, "Login with a service principal's"),
+        (const char *const[]){"[ ok ]", "client id " CLIENT,
+                              "oid=" SP_OID, NULL});
+  names(doctor_check(out, "Login with a managed identity's"),
+        (const char *const[]){"[ ok ]", "alone (Authentication=entra-msi)",
+                              "from managed identity endpoint ",
+                              "oid=" MSI_OID, NULL});
+  names(doctor_check(out, "Login with a workload identity's"),
+        (const char *const[]){"[skip]", "ENTRA_NO_CLIENT_CREDENTIALS",
+                              NULL});
+  names(doctor_check(out, "Login with a Microsoft Entra ID token"),
+        (const char *const[]){"[skip]", "does not list entra", NULL});
+}
+END_TEST
+
 int main(void) {
   th_require_server();
   Suite *s = suite_create("entra_http");
@@ -1167,6 +1268,8 @@ int main(void) {
                  fedauthinfo_sts_authority_is_asked_without_entra_authority);
   tcase_add_test(tc, fedauthinfo_foreign_sts_or_resource_is_refused);
   tcase_add_test(tc, fedauthinfo_broken_is_a_protocol_error);
+  tcase_add_test(tc, doctor_reports_the_fetched_token_and_where_it_came_from);
+  tcase_add_test(tc, doctor_covers_the_default_chain);
   suite_add_tcase(s, tc);
   return th_run_suite(s);
 }
