@@ -169,6 +169,19 @@ TDSC_API const char *tdsc_attempt_channel_binding(const tdsc_attempt *a);
  * attempt logged in (its error is NULL unless following the route was
  * refused, e.g. TDSC_E_ROUTING_TOO_MANY_HOPS). */
 TDSC_API const char *tdsc_attempt_routed_to(const tdsc_attempt *a);
+/* An Entra ID attempt's access token, never the token itself: where it
+ * came from ("AccessToken=", "the application's token provider", or for
+ * a fetched one "token endpoint <url>, client id <id>, tenant <t>; " and
+ * what the request presented: "a client secret (not shown)", the
+ * certificate's subject and thumbprint, the federated token file; for
+ * managed identity "managed identity endpoint <url>, client id <id>" or
+ * "..., the system-assigned identity"), and its claims as read before it
+ * was sent, also when they made the attempt fail ("aud=..., iss=...,
+ * tid=..., upn=..., unique_name=..., oid=..., appid=..., nbf=..., exp=...",
+ * those present, times as "YYYY-MM-DD HH:MM:SS UTC").  "" for another
+ * mechanism, and when there is none (no token had, or no JWT). */
+TDSC_API const char *tdsc_attempt_token_source(const tdsc_attempt *a);
+TDSC_API const char *tdsc_attempt_token_claims(const tdsc_attempt *a);
 /* NULL when the attempt succeeded. */
 TDSC_API const tdsc_error *tdsc_attempt_error(const tdsc_attempt *a);
 

@@ -126,6 +126,8 @@ static void attempt_clear(tdsc_attempt *a) {
   free(a->target);
   free(a->binding);
   free(a->routed);
+  free(a->token_source);
+  free(a->token_claims);
   tdsc_error_free(a->error);
   memset(a, 0, sizeof *a);
 }
@@ -305,6 +307,8 @@ bool tdsc__err_trail_add(tdsc_error *e, const char *transport,
   a->target = tdsc__strdup(target ? target : "");
   a->binding = tdsc__strdup("");
   a->routed = tdsc__strdup("");
+  a->token_source = tdsc__strdup("");
+  a->token_claims = tdsc__strdup("");
   if (outcome_copy) {
     a->error = outcome_copy;
     {
@@ -316,8 +320,8 @@ bool tdsc__err_trail_add(tdsc_error *e, const char *transport,
       a->error->ntrail = 0;
     }
   }
-  if (!a->transport || !a->address || !a->tls || !a->mechanism ||
-      !a->target || !a->binding || !a->routed) {
+  if (!a->transport || !a->address || !a->tls || !a->mechanism || !a->target ||
+      !a->binding || !a->routed || !a->token_source || !a->token_claims) {
     attempt_clear(a);
     return false;
   }
@@ -353,6 +357,26 @@ bool tdsc__err_trail_routed(tdsc_error *e, const char *routed) {
   free(e->report);
   e->report = NULL;
   return true;
+}
+
+static bool set_last(tdsc_error *e, char **field, const char *v) {
+  char *c = tdsc__strdup(v);
+  if (!c)
+    return false;
+  free(*field);
+  *field = c;
+  free(e->report);
+  e->report = NULL;
+  return true;
+}
+
+bool tdsc__err_trail_token(tdsc_error *e, const char *source,
+                           const char *claims) {
+  if (!e->ntrail)
+    return true;
+  tdsc_attempt *a = &e->trail[e->ntrail - 1];
+  return (!source || !*source || set_last(e, &a->token_source, source)) &&
+         (!claims || !*claims || set_last(e, &a->token_claims, claims));
 }
 
 void tdsc__err_take_trail(tdsc_error *dst, tdsc_error *src) {
@@ -399,7 +423,8 @@ bool tdsc__err_copy(tdsc_error *dst, const tdsc_error *src) {
     if (!tdsc__err_trail_add(dst, a->transport, a->address, a->tls,
                              a->mechanism, a->target, a->error) ||
         !tdsc__err_trail_binding(dst, a->binding) ||
-        !tdsc__err_trail_routed(dst, a->routed))
+        !tdsc__err_trail_routed(dst, a->routed) ||
+        !tdsc__err_trail_token(dst, a->token_source, a->token_claims))
       goto oom;
   }
   return true;
@@ -594,6 +619,12 @@ const char *tdsc_attempt_channel_binding(const tdsc_attempt *a) {
 }
 const char *tdsc_attempt_routed_to(const tdsc_attempt *a) {
   return a ? a->routed : "";
+}
+const char *tdsc_attempt_token_source(const tdsc_attempt *a) {
+  return a ? a->token_source : "";
+}
+const char *tdsc_attempt_token_claims(const tdsc_attempt *a) {
+  return a ? a->token_claims : "";
 }
 const tdsc_error *tdsc_attempt_error(const tdsc_attempt *a) {
   return a ? a->error : NULL;

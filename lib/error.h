@@ -41,6 +41,8 @@ struct tdsc_attempt {
   char *target;
   char *binding;     /* channel binding: "tls-unique", "none: why", "" */
   char *routed;      /* "host,port" the server routed the login to, "" */
+  char *token_source; /* an Entra ID token's source and claims (never */
+  char *token_claims; /* the token), "" */
   tdsc_error *error; /* NULL when the attempt succeeded */
 };
 
@@ -112,6 +114,10 @@ bool tdsc__err_trail_binding(tdsc_error *e, const char *binding);
  * (tdsc_attempt_routed_to: "host,port"; "" leaves it); false on
  * out-of-memory. */
 bool tdsc__err_trail_routed(tdsc_error *e, const char *routed);
+/* Sets the token facts (tdsc_attempt_token_source, _claims) of the
+ * trail's last attempt; NULL or "" leaves one; false on out-of-memory. */
+bool tdsc__err_trail_token(tdsc_error *e, const char *source,
+                           const char *claims);
 /* Replaces dst's trail with src's, which src gives up. */
 void tdsc__err_take_trail(tdsc_error *dst, tdsc_error *src);
 /* Moves src into dst (dst cleared first, src left cleared). */

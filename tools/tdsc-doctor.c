@@ -47,6 +47,13 @@ static const struct {
     [DOC_AUTH_NTLM] = {"auth-ntlm", "Login with NTLM"},
     [DOC_AUTH_SQL] = {"auth-sql", "Login with SQL authentication"},
     [DOC_AUTH_ENTRA] = {"auth-entra", "Login with a Microsoft Entra ID token"},
+    [DOC_AUTH_ENTRA_SP] = {"auth-entra-sp",
+                           "Login with a service principal's Entra ID token"},
+    [DOC_AUTH_ENTRA_MSI] = {"auth-entra-msi",
+                            "Login with a managed identity's Entra ID token"},
+    [DOC_AUTH_ENTRA_WORKLOAD] = {"auth-entra-workload",
+                                 "Login with a workload identity's Entra ID "
+                                 "token"},
 };
 
 static const char *status_name(doc_status s) {

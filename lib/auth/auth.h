@@ -109,6 +109,11 @@ typedef struct tdsc__mech_ops {
    * (LOGINACK) or refused (an ERROR token) — for what the mechanism keeps
    * beyond the login (entra.c's cache of fetched tokens). */
   void (*judged)(void *state, bool accepted);
+  /* Optional (the entra mechanisms): what the mechanism read of its
+   * token, for the trail (tdsc_attempt_token_source, _claims): where it
+   * came from and its non-secret claims, each "" while unknown, never
+   * the token; valid as long as the state, also after a failure. */
+  void (*token_facts)(void *state, const char **source, const char **claims);
 } tdsc__mech_ops;
 
 /* Kerberos through GSSAPI (gssapi.c); NULL where the build has no GSSAPI. */

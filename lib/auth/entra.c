@@ -60,6 +60,10 @@ typedef struct entra_state {
   char *token; /* NUL-terminated; wiped before it is freed */
   size_t len;
   char who[600]; /* "upn (tenant tid)", for trails and messages */
+  /* for the trail (token_facts): where the token came from or was asked
+   * for, and its claims once read ("aud=..., exp=... UTC"); no secret */
+  char source[700];
+  char claims[1800];
   /* a token fetched over HTTP (oauth.h): the request, a tdsc__http
    * payload of the worker, prepared by init and run by acquire */
   tdsc__token_source src;
@@ -169,6 +173,34 @@ static tdsc_errc from_provider(entra_state *s, const tdsc__auth_params *p,
                        MAX_TOKEN);
 }
 
+/* The claims the trail keeps (token_facts): those that say whose token
+ * it is, for what and until when; never the signature. */
+static void claims_fact(entra_state *s, const tdsc__jwt_claims *cl) {
+  char t[96];
+  size_t cap = sizeof s->claims;
+  s->claims[0] = 0;
+#define PUT(k, v)                                                              \
+  snprintf(s->claims + strlen(s->claims), cap - strlen(s->claims), "%s%s=%s",  \
+           s->claims[0] ? ", " : "", k, v)
+  for (size_t i = 0; i < cl->naud; i++)
+    PUT("aud", cl->aud[i]);
+  const char *k[] = {"iss", "tid", "upn", "unique_name", "oid", "appid"};
+  const char *v[] = {cl->iss,         cl->tid, cl->upn,
+                     cl->unique_name, cl->oid, cl->appid};
+  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+    if (v[i][0])
+      PUT(k[i], v[i]);
+  if (cl->has_nbf) {
+    utc(cl->nbf, t, sizeof t);
+    PUT("nbf", t);
+  }
+  if (cl->has_exp) {
+    utc(cl->exp, t, sizeof t);
+    PUT("exp", t);
+  }
+#undef PUT
+}
+
 /* Names what is wrong with the token, claims only (entra.c's header). */
 static tdsc_errc diagnose(entra_state *s, const char *audience,
                           tdsc_error *err) {
@@ -185,6 +217,7 @@ static tdsc_errc diagnose(entra_state *s, const char *audience,
                                   "the access token (%zu bytes, not shown) "
                                   "is not a JWT: %s",
                                   s->len, why);
+  claims_fact(s, &cl); /* kept for the trail whatever follows */
   if (!cl.has_exp)
     return tdsc__err_set(err, TDSC_E_ENTRA_TOKEN_MALFORMED,
                          "the access token (%zu bytes, not shown) has no exp "
@@ -252,6 +285,36 @@ static tdsc_errc fetch_timeout(entra_state *s, tdsc_error *err) {
                        s->endpoint);
 }
 
+/* Where a fetched token is asked for (token_facts): the endpoint, the
+ * client id and tenant the request names, what it presents (h->about: a
+ * certificate's subject and thumbprint), never the secret. */
+static void source_fact(entra_state *s, const tdsc__auth_params *p,
+                        const tdsc__http *h) {
+  const char *cid = p->client_id && *p->client_id ? p->client_id : NULL;
+  if (!cid && s->src != TDSC__SRC_MANAGED)
+    cid = getenv("AZURE_CLIENT_ID"); /* as oauth.c reads it */
+  if (s->src == TDSC__SRC_MANAGED) {
+    snprintf(s->source, sizeof s->source, "managed identity endpoint %s, %s%s",
+             s->endpoint, cid ? "client id " : "the system-assigned identity",
+             cid ? cid : "");
+    return;
+  }
+  /* the tenant is the path's first segment: authority/tenant/oauth2/... */
+  const char *tail = strstr(s->endpoint, "/oauth2/v2.0/token");
+  const char *t = tail;
+  while (t && t > s->endpoint && t[-1] != '/')
+    t--;
+  const char *file = getenv("AZURE_FEDERATED_TOKEN_FILE");
+  const char *how = s->src == TDSC__SRC_WORKLOAD
+                        ? "the assertion of the federated token file "
+                    : h->about[0] ? h->about
+                                  : "a client secret (not shown)";
+  snprintf(s->source, sizeof s->source,
+           "token endpoint %s, client id %s, tenant %.*s; %s%s", s->endpoint,
+           cid ? cid : "(none)", t ? (int)(tail - t) : 1, t ? t : "?", how,
+           s->src == TDSC__SRC_WORKLOAD && file ? file : "");
+}
+
 /* Prepares the fetch of an HTTP source for what FEDAUTHINFO said: the
  * request built (oauth.c), then run here when the caller waits, else left
  * to entra_acquire. */
@@ -263,9 +326,14 @@ static tdsc_errc fetch_init(entra_state *s, const tdsc__auth_params *p,
   tdsc__buf_init(&h->resp);
   tdsc_errc rc = tdsc__oauth_request(s->src, p, sts, h, s->endpoint,
                                      sizeof s->endpoint, &s->key, err);
+  if (rc == TDSC_OK)
+    source_fact(s, p, h);
   if (rc == TDSC_OK &&
       tdsc__token_cache_get(s->key, (int64_t)time(NULL), &s->token, &s->len)) {
     /* a server accepted it before: no request (token_cache.h) */
+    size_t n = strlen(s->source);
+    snprintf(s->source + n, sizeof s->source - n,
+             "; kept from an earlier login (no request)");
     fetch_discard(h);
     s->cached = true;
     return diagnose(s, s->audience, err);
@@ -444,6 +512,10 @@ static tdsc_errc entra_init_from(void **state, const tdsc__auth_params *p,
                          "without TLS (anyone who reads it may use it until "
                          "it expires)");
   tdsc_errc rc;
+  snprintf(s->source, sizeof s->source, "%s",
+           p->access_token && *p->access_token
+               ? "AccessToken="
+               : "the application's token provider");
   if (p->access_token && *p->access_token) {
     s->len = strlen(p->access_token);
     if (!(s->token = tdsc__strdup(p->access_token)))
@@ -510,6 +582,13 @@ static const char *entra_bearer(void *state) {
   return s ? s->token : NULL;
 }
 
+static void entra_token_facts(void *state, const char **source,
+                              const char **claims) {
+  entra_state *s = state;
+  *source = s ? s->source : "";
+  *claims = s ? s->claims : "";
+}
+
 static const char *entra_identity(void *state) {
   entra_state *s = state;
   return s ? s->who : "";
@@ -564,6 +643,7 @@ static const tdsc__mech_ops entra_ops = {
     .free_state = entra_free,
     .basic = entra_basic,
     .bearer = entra_bearer,
+    .token_facts = entra_token_facts,
 };
 
 /* The sources over HTTP: the same mechanism, its token fetched once the
@@ -581,6 +661,7 @@ static const tdsc__mech_ops entra_ops = {
       .pollfd = entra_pollfd,                                                  \
       .bearer = entra_bearer,                                                  \
       .judged = entra_judged,                                                  \
+      .token_facts = entra_token_facts,                                        \
   }
 FETCHING_OPS(secret_ops, "entra-sp", secret_init,
              TDSC__FEDAUTH_WORKFLOW_PASSWORD);

@@ -132,6 +132,15 @@ static tdsc_errc route_plan(tdsc_conn *c, struct tdsc__connecting *x,
   return TDSC_OK;
 }
 
+/* What the attempt's mechanism read of its token (auth.h token_facts),
+ * into the entry just added to e's trail. */
+static bool trail_token(tdsc_error *e, const tdsc__attempt *a) {
+  const char *source = "", *claims = "";
+  if (a->ops && a->ops->token_facts && a->state)
+    a->ops->token_facts(a->state, &source, &claims);
+  return tdsc__err_trail_token(e, source, claims);
+}
+
 /* The attempt a ended with rc (routed: where the server sent it, or ""):
  * its entry in the connect's trail (c->attempts) and, when it failed or
  * was routed (a later hop may fail), in the failure's (c->err).  false:
@@ -142,13 +151,14 @@ static bool trail_record(tdsc_conn *c, const tdsc__attempt *a, tdsc_errc rc,
   const char *mech = tdsc__mech_name(a->mech);
   const tdsc_error *outcome = rc == TDSC_OK ? NULL : &c->err;
   bool in_err = rc != TDSC_OK || *routed;
-  return tdsc__err_trail_add(&c->attempts, via, c->address, a->tls_used,
-                             mech, a->target, outcome) &&
+  return tdsc__err_trail_add(&c->attempts, via, c->address, a->tls_used, mech,
+                             a->target, outcome) &&
          tdsc__err_trail_routed(&c->attempts, routed) &&
-         (!in_err ||
-          (tdsc__err_trail_add(&c->err, via, c->address, a->tls_used, mech,
-                               a->target, outcome) &&
-           tdsc__err_trail_routed(&c->err, routed))) &&
+         trail_token(&c->attempts, a) &&
+         (!in_err || (tdsc__err_trail_add(&c->err, via, c->address, a->tls_used,
+                                          mech, a->target, outcome) &&
+                      tdsc__err_trail_routed(&c->err, routed) &&
+                      trail_token(&c->err, a))) &&
          tdsc__attempt_binding_record(c, a, in_err);
 }
 

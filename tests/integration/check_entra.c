@@ -167,6 +167,21 @@ START_TEST(good_token_logs_in_as_the_mapped_login) {
   ck_assert_str_eq(tdsc_attempt_mechanism(a), "entra");
   ck_assert_str_eq(tdsc_attempt_target(a), "alice@contoso.test (tenant " TENANT
                                            ")");
+  /* the trail keeps the token's source and claims, never the token */
+  ck_assert_str_eq(tdsc_attempt_token_source(a), "AccessToken=");
+  const char *cl = tdsc_attempt_token_claims(a);
+  const char *want[] = {"aud=" SQL_AUD ", ",
+                        "iss=https://sts.windows.net/" TENANT "/, ",
+                        "tid=" TENANT ", ",
+                        "upn=alice@contoso.test, ",
+                        "oid=0c0ffee0-0000-4000-8000-000000000001, ",
+                        "nbf=20",
+                        "exp=20"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    ck_assert_msg(strstr(cl, want[i]), "no '%s' in '%s'", want[i], cl);
+  ck_assert_msg(strlen(cl) > 4 && !strcmp(cl + strlen(cl) - 4, " UTC"), "%s",
+                cl);
+  assert_no_token_in(cl, good_token());
   tdsc_conn_free(c);
   /* ODBC's name of the mechanism; the server's nonce echoed in LOGIN7
    * (the server closes the connection when it is not) */
@@ -321,6 +336,7 @@ typedef struct prov {
   int calls;
   char resource[128];
   bool none;
+  const char *token; /* NULL: good_token() */
 } prov;
 
 static long provide(void *ud, const char *resource, char *buf, size_t cap) {
@@ -329,7 +345,7 @@ static long provide(void *ud, const char *resource, char *buf, size_t cap) {
   snprintf(p->resource, sizeof p->resource, "%s", resource);
   if (p->none)
     return -1;
-  const char *t = good_token();
+  const char *t = p->token ? p->token : good_token();
   size_t n = strlen(t);
   if (n < cap)
     memcpy(buf, t, n + 1);
@@ -349,12 +365,50 @@ START_TEST(token_provider_is_asked_when_the_mechanism_runs) {
   ck_assert_int_eq(p.calls, 1);
   ck_assert_str_eq(p.resource, SQL_AUD);
   th_expect_login_as(c, "alice_entra");
+  const tdsc_attempt *a = tdsc_conn_attempt_at(c, 0);
+  ck_assert_str_eq(tdsc_attempt_token_source(a),
+                   "the application's token provider");
+  ck_assert_msg(strstr(tdsc_attempt_token_claims(a), "upn=alice@contoso.test"),
+                "%s", tdsc_attempt_token_claims(a));
   tdsc_conn_free(c);
-  /* a provider without a token: the mechanism is skipped */
+  /* an expired token from the provider: its claims name exp, in the
+   * failure's trail as in the connection's */
+  char expired[8192], when[64];
+  long exp = (long)time(NULL) - 600;
+  snprintf(expired, sizeof expired, "%s",
+           sign(key, claims(SQL_AUD, TENANT, -600, -4000)));
+  time_t t = (time_t)exp;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(when, sizeof when, "exp=%Y-%m-%d %H:%M", &tm);
+  p.token = expired;
+  c = tdsc_conn_new();
+  tdsc_conn_set_token_provider(c, provide, &p);
+  const tdsc_error *e =
+      expect(c, tdsc_conn_connect(c, cs), TDSC_E_ENTRA_TOKEN_EXPIRED);
+  a = tdsc_error_trail_at(e, 0);
+  ck_assert_str_eq(tdsc_attempt_token_source(a),
+                   "the application's token provider");
+  ck_assert_msg(strstr(tdsc_attempt_token_claims(a), when), "no '%s' in '%s'",
+                when, tdsc_attempt_token_claims(a));
+  ck_assert_str_eq(tdsc_attempt_token_claims(tdsc_conn_attempt_at(c, 0)),
+                   tdsc_attempt_token_claims(a));
+  assert_no_token_in(tdsc_attempt_token_claims(a), expired);
+  tdsc_error *kept = tdsc_error_dup(e); /* beyond the connection */
+  tdsc_conn_free(c);
+  ck_assert_ptr_nonnull(kept);
+  a = tdsc_error_trail_at(kept, 0);
+  ck_assert_str_eq(tdsc_attempt_token_source(a),
+                   "the application's token provider");
+  ck_assert_ptr_nonnull(strstr(tdsc_attempt_token_claims(a), when));
+  tdsc_error_free(kept);
+  p.token = NULL;
+  /* a provider without a token: the mechanism is skipped, no claims */
   p.none = true;
   c = tdsc_conn_new();
   tdsc_conn_set_token_provider(c, provide, &p);
   expect(c, tdsc_conn_connect(c, cs), TDSC_E_ENTRA_NO_TOKEN);
+  ck_assert_str_eq(tdsc_attempt_token_claims(tdsc_conn_attempt_at(c, 0)), "");
   tdsc_conn_free(c);
 }
 END_TEST
@@ -373,6 +427,8 @@ START_TEST(entra_without_a_token_source_skips_to_sql) {
   ck_assert_int_eq(tdsc_error_code(tdsc_attempt_error(a0)),
                    TDSC_E_ENTRA_NO_TOKEN);
   ck_assert_str_eq(tdsc_attempt_mechanism(tdsc_conn_attempt_at(c, 1)), "sql");
+  ck_assert_str_eq(tdsc_attempt_token_source(tdsc_conn_attempt_at(c, 1)), "");
+  ck_assert_str_eq(tdsc_attempt_token_source(tdsc_conn_attempt_at(c, 0)), "");
   tdsc_conn_free(c);
   /* an expired token judged nobody: sql is tried too, the trail says why */
   static char extra[10000];

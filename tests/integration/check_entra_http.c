@@ -275,6 +275,20 @@ static const tdsc_error *expect(tdsc_conn *c, tdsc_errc rc, tdsc_errc want,
   return e;
 }
 
+/* The token facts of attempt a (tdsc_attempt_token_source, _claims) name
+ * each of the NULL-terminated facts, in its source (from) or claims, and
+ * no secret. */
+static void token_facts_name(const tdsc_attempt *a, const char *in,
+                             const char *const *facts) {
+  ck_assert_ptr_nonnull(a);
+  const char *text = !strcmp(in, "source") ? tdsc_attempt_token_source(a)
+                                           : tdsc_attempt_token_claims(a);
+  for (; *facts; facts++)
+    ck_assert_msg(strstr(text, *facts), "no '%s' in the token's %s: '%s'",
+                  *facts, in, text);
+  assert_no_secret(text);
+}
+
 static const char *sp_as(const char *mechs, const char *tenant,
                          const char *uid, const char *pwd) {
   static char buf[600];
@@ -298,6 +312,19 @@ START_TEST(service_principal_logs_in_with_its_secret) {
   const tdsc_attempt *a = tdsc_conn_attempt_at(c, 0);
   ck_assert_str_eq(tdsc_attempt_mechanism(a), "entra-sp");
   ck_assert_str_eq(tdsc_attempt_target(a), SP_OID " (tenant " TENANT ")");
+  /* the trail keeps where the token came from and what it claims */
+  char endpoint[200];
+  snprintf(endpoint, sizeof endpoint,
+           "token endpoint %s/" TENANT "/oauth2/v2.0/token,", authority);
+  token_facts_name(a, "source",
+                   (const char *const[]){endpoint, "client id " CLIENT ",",
+                                         "tenant " TENANT ";",
+                                         "a client secret (not shown)", NULL});
+  token_facts_name(a, "claims",
+                   (const char *const[]){"aud=https://database.windows.net",
+                                         "tid=" TENANT, "oid=" SP_OID, "exp=20",
+                                         " UTC", NULL});
+  ck_assert_ptr_null(strstr(tdsc_attempt_token_claims(a), "upn="));
   tdsc_conn_free(c);
   /* the policy's own name; the authority from the environment */
   setenv("AZURE_AUTHORITY_HOST", authority, 1);
@@ -392,6 +419,19 @@ START_TEST(bad_answers_and_bad_tokens_are_named) {
     if (i < 3)
       ck_assert_msg(strstr(tdsc_error_message(e), authority), "%s",
                     tdsc_error_message(e));
+    /* the claims are kept when they fail the attempt (and the failure's
+     * trail has them too); no token, no claims */
+    const tdsc_attempt *a = tdsc_error_trail_at(e, 0);
+    token_facts_name(a, "source", (const char *const[]){authority, NULL});
+    if (i == 3)
+      token_facts_name(a, "claims", (const char *const[]){"exp=", NULL});
+    else if (i == 4)
+      token_facts_name(a, "claims",
+                       (const char *const[]){"aud=https://graph", NULL});
+    else if (i < 3)
+      ck_assert_str_eq(tdsc_attempt_token_claims(a), "");
+    ck_assert_str_eq(tdsc_attempt_token_claims(tdsc_conn_attempt_at(c, 0)),
+                     tdsc_attempt_token_claims(a));
     tdsc_conn_free(c);
   }
 }
@@ -519,6 +559,10 @@ START_TEST(certificate_signs_the_client_assertion) {
     th_expect_login_as(c, "sp_entra");
     ck_assert_str_eq(tdsc_attempt_mechanism(tdsc_conn_attempt_at(c, 0)),
                      "entra-sp");
+    token_facts_name(tdsc_conn_attempt_at(c, 0), "source",
+                     (const char *const[]){"client id " CLIENT,
+                                           "certificate /CN=tdsc-test-app,",
+                                           "thumbprint ", NULL});
     tdsc_conn_free(c);
   }
   /* an encrypted key: PWD= is its passphrase */
@@ -608,12 +652,20 @@ START_TEST(managed_identity_from_the_metadata_endpoint) {
   th_expect_login_as(c, "msi_entra");
   ck_assert_str_eq(tdsc_attempt_mechanism(tdsc_conn_attempt_at(c, 0)),
                    "entra-msi");
+  token_facts_name(tdsc_conn_attempt_at(c, 0), "source",
+                   (const char *const[]){"managed identity endpoint ",
+                                         "/metadata/identity/oauth2/token",
+                                         "the system-assigned identity", NULL});
+  token_facts_name(tdsc_conn_attempt_at(c, 0), "claims",
+                   (const char *const[]){"oid=" MSI_OID, NULL});
   tdsc_conn_free(c);
   /* a user-assigned identity, by its client id in UID= */
   rc = connect_with(&c, "Authentication=entra-msi;UID=" UAMI ";EntraIMDS=%s",
                     authority);
   ck_assert_msg(rc == TDSC_OK, "%s", th_report(c));
   th_expect_login_as(c, "uami_entra");
+  token_facts_name(tdsc_conn_attempt_at(c, 0), "source",
+                   (const char *const[]){"client id " UAMI, NULL});
   tdsc_conn_free(c);
   rc = connect_with(&c, "Authentication=entra-msi;UID=no-identity;"
                         "EntraIMDS=%s", authority);
@@ -671,6 +723,9 @@ START_TEST(workload_identity_presents_the_federated_token) {
   th_expect_login_as(c, "sp_entra");
   ck_assert_str_eq(tdsc_attempt_mechanism(tdsc_conn_attempt_at(c, 0)),
                    "entra-workload");
+  token_facts_name(tdsc_conn_attempt_at(c, 0), "source",
+                   (const char *const[]){"client id " CLIENT, "tenant " TENANT,
+                                         "federated token file ", path, NULL});
   tdsc_conn_free(c);
   /* a token the identity provider has no federation for */
   char other[300];
@@ -1083,6 +1138,10 @@ START_TEST(a_fetched_token_serves_the_next_logins) {
     tdsc_errc rc = connect_with(&c, "%s", sp("once-kept", CLIENT, SECRET));
     ck_assert_msg(rc == TDSC_OK, "login %d: %s", i + 1, th_report(c));
     th_expect_login_as(c, "sp_entra");
+    const char *from = tdsc_attempt_token_source(tdsc_conn_attempt_at(c, 0));
+    ck_assert_msg((strstr(from, "kept from an earlier login") != NULL) ==
+                      (i > 0),
+                  "login %d: %s", i + 1, from);
     tdsc_conn_free(c);
   }
   /* another secret is another key: the authority is asked, and judges */
@@ -1165,6 +1224,105 @@ START_TEST(metadata_address_that_drops_the_connection_costs_a_second) {
 }
 END_TEST
 
+/* ------------------------------------------------------ tdsc-doctor */
+
+/* tdsc-doctor's text report for the test server with the rest of the
+ * string (single-quoted: no quote in it), into out (static). */
+static const char *doctor(const char *fmt, ...) {
+  static char extra[2000], cmd[3000], out[1 << 16];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(extra, sizeof extra, fmt, ap);
+  va_end(ap);
+  const char *build = getenv("TDSC_BUILDDIR");
+  ck_assert_ptr_nonnull(build);
+  snprintf(cmd, sizeof cmd,
+           "%s/tools/tdsc-doctor -t 5 -c 'Server=tcp:localhost,%d;"
+           "CAFile=%s;%s' 2>&1",
+           build, srv.port, th_cert("ca.pem"), extra);
+  FILE *f = popen(cmd, "r");
+  ck_assert_ptr_nonnull(f);
+  size_t n = fread(out, 1, sizeof out - 1, f);
+  out[n] = 0;
+  pclose(f);
+  assert_no_secret(out);
+  ck_assert_msg(!strstr(out, HEADER) && !strstr(out, "PWD="), "%s", out);
+  return out;
+}
+
+/* The line of check title in the report and the facts after it, up to
+ * the next check (static). */
+static const char *doctor_check(const char *out, const char *title) {
+  static char sect[1 << 14];
+  const char *at = strstr(out, title);
+  ck_assert_msg(at, "no check '%s' in:\n%s", title, out);
+  while (at > out && at[-1] != '\n')
+    at--;
+  const char *end = strstr(at + 1, "\n[");
+  size_t n = end ? (size_t)(end - at) : strlen(at);
+  snprintf(sect, sizeof sect, "%.*s", (int)n, at);
+  return sect;
+}
+
+static void names(const char *text, const char *const *facts) {
+  for (; *facts; facts++)
+    ck_assert_msg(strstr(text, *facts), "no '%s' in:\n%s", *facts, text);
+}
+
+/* Issue 17's "done when": the doctor reports the fetched token's source
+ * and claims, never the token nor the secret, as the trail has them. */
+START_TEST(doctor_reports_the_fetched_token_and_where_it_came_from) {
+  const char *out = doctor("%s", sp(TENANT, CLIENT, SECRET));
+  const char *c = doctor_check(out, "Login with a service principal's");
+  char endpoint[200];
+  snprintf(endpoint, sizeof endpoint,
+           "from token endpoint %s/" TENANT "/oauth2/v2.0/token", authority);
+  names(c, (const char *const[]){"[ ok ]", "token 1", endpoint,
+                                 "client id " CLIENT,
+                                 "a client secret (not shown)", "claims 1",
+                                 "oid=" SP_OID, "tid=" TENANT, "exp=20", NULL});
+  /* the other entra rows: not the policy's */
+  names(doctor_check(out, "Login with a managed identity's"),
+        (const char *const[]){"[skip]", "does not list entra-msi", NULL});
+  /* an expired token fetched: named with its exp, the verdict's */
+  out = doctor("%s", sp("expired-token", CLIENT, SECRET));
+  c = doctor_check(out, "Login with a service principal's");
+  names(c, (const char *const[]){"[FAIL]", "ENTRA_TOKEN_EXPIRED", "claims 1",
+                                 "exp=20", "tenant expired-token;", NULL});
+  /* a certificate's thumbprint */
+  out = doctor("%s", sp_cert("entra-sp", TENANT, "app.pem", NULL));
+  names(
+      doctor_check(out, "Login with a service principal's"),
+      (const char *const[]){"[ ok ]", "/CN=tdsc-test-app, thumbprint ", NULL});
+}
+END_TEST
+
+/* ActiveDirectoryDefault's chain is each of its sources' row: the one
+ * that logged in from the trail, the others probed alone (managed
+ * identity logs in, workload identity has nothing to try with). */
+START_TEST(doctor_covers_the_default_chain) {
+  azure_env_clear();
+  setenv("AZURE_CLIENT_ID", CLIENT, 1);
+  setenv("AZURE_CLIENT_SECRET", SECRET, 1);
+  setenv("AZURE_TENANT_ID", TENANT, 1);
+  setenv("AZURE_AUTHORITY_HOST", authority, 1);
+  const char *out =
+      doctor("Authentication=ActiveDirectoryDefault;EntraIMDS=%s", authority);
+  azure_env_clear();
+  names(doctor_check(out, "Login with a service principal's"),
+        (const char *const[]){"[ ok ]", "client id " CLIENT, "oid=" SP_OID,
+                              NULL});
+  names(doctor_check(out, "Login with a managed identity's"),
+        (const char *const[]){"[ ok ]", "alone (Authentication=entra-msi)",
+                              "from managed identity endpoint ", "oid=" MSI_OID,
+                              NULL});
+  names(doctor_check(out, "Login with a workload identity's"),
+        (const char *const[]){"[skip]", "ENTRA_NO_CLIENT_CREDENTIALS", NULL});
+  names(doctor_check(out, "Login with a Microsoft Entra ID token"),
+        (const char *const[]){"[skip]", "does not list entra", NULL});
+}
+END_TEST
+
 int main(void) {
   th_require_server();
   Suite *s = suite_create("entra_http");
@@ -1197,6 +1355,8 @@ int main(void) {
   tcase_add_test(tc, a_token_near_its_expiry_is_fetched_anew);
   tcase_add_test(tc, a_kept_token_a_server_refuses_is_forgotten);
   tcase_add_test(tc, metadata_address_that_drops_the_connection_costs_a_second);
+  tcase_add_test(tc, doctor_reports_the_fetched_token_and_where_it_came_from);
+  tcase_add_test(tc, doctor_covers_the_default_chain);
   suite_add_tcase(s, tc);
   return th_run_suite(s);
 }

@@ -92,4 +92,30 @@ IDENTITY_ENDPOINT=http://127.0.0.1:1/msi IDENTITY_HEADER=ret77hdr \
 AZURE_FEDERATED_TOKEN_FILE="$tmp/assertion" AZURE_CLIENT_ID=app AZURE_TENANT_ID=t \
 	AZURE_AUTHORITY_HOST=http://127.0.0.1:1 \
 	entra_case "federated assertion, endpoint refused" "$srv;Authentication=ActiveDirectoryWorkloadIdentity"
+# The doctor reports a fetched token's source and claims (issue 17), from
+# a loopback identity provider that issues one for the client secret:
+# never the secret nor the token (its header's base64url is in every one).
+printf 'ret77sec' >"$tmp/client-secret"
+timeout -k 10 120 "$PYTHON3" "$src/tests/server/authority.py" \
+	--key "$tmp/tenant.key" --tenant t --client-id app \
+	--secret-file "$tmp/client-secret" \
+	--principal app=0c0ffee0-0000-4000-8000-0000000000b7 \
+	>"$tmp/authority.ready" 2>"$tmp/authority.err" &
+auth_pid=$!
+wait_line "$tmp/authority.ready" '^READY ' "$auth_pid" || { echo "no authority"; exit 1; }
+auth="http://127.0.0.1:$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$tmp/authority.ready")"
+head=$("$PYTHON3" -c 'import base64; print(base64.urlsafe_b64encode(b"{\"alg\": \"RS256\", \"typ\": \"JWT\", \"kid\": \"test\"}").decode().rstrip("="))')
+for fmt in text json; do
+	flag=
+	[ $fmt = json ] && flag=--json
+	TDSC_TRACE="$tmp/trace" timeout -k 5 60 "$doctor" $flag -t 5 \
+		-c "$sp;EntraAuthority=$auth" >"$tmp/out" 2>&1
+	grep -q "oid=0c0ffee0-0000-4000-8000-0000000000b7, .*exp=20" "$tmp/out" &&
+		grep -q "from token endpoint $auth/t/oauth2/v2.0/token, client id app" "$tmp/out" &&
+		grep -q "a client secret (not shown)" "$tmp/out" &&
+		! cat "$tmp/out" "$tmp/trace" 2>/dev/null | grep -q "ret77\|$head"
+	check "doctor ($fmt), a fetched token: its source and claims, no secret nor token" $?
+done
+kill "$auth_pid"
+wait "$auth_pid" 2>/dev/null
 exit $fail

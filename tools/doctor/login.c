@@ -33,7 +33,12 @@ static const struct {
 } mech_checks[] = {{TDSC__MECH_KERBEROS, DOC_AUTH_KERBEROS},
                    {TDSC__MECH_NTLM, DOC_AUTH_NTLM},
                    {TDSC__MECH_SQL, DOC_AUTH_SQL},
-                   {TDSC__MECH_ENTRA, DOC_AUTH_ENTRA}};
+                   {TDSC__MECH_ENTRA, DOC_AUTH_ENTRA},
+                   /* the fetched sources, a row each (ActiveDirectoryDefault
+                    * lists the three: the policy's list is expanded) */
+                   {TDSC__MECH_ENTRA_SP, DOC_AUTH_ENTRA_SP},
+                   {TDSC__MECH_ENTRA_MSI, DOC_AUTH_ENTRA_MSI},
+                   {TDSC__MECH_ENTRA_WORKLOAD, DOC_AUTH_ENTRA_WORKLOAD}};
 
 static void utc_fact(doc_check *c, const char *key, long long t,
                      long long now) {
@@ -112,6 +117,18 @@ static void trail_facts(doc_check *c, const tdsc_conn *conn,
     if (*to) {
       snprintf(key, sizeof key, "routed %zu", n);
       doc_fact_add(c, key, "to %s", to);
+    }
+    /* Entra ID: where the token came from and what it claims, as the
+     * library read them (never the token), also when they failed it */
+    const char *src = tdsc_attempt_token_source(a);
+    if (*src) {
+      snprintf(key, sizeof key, "token %zu", n);
+      doc_fact_add(c, key, "from %s", src);
+    }
+    const char *cl = tdsc_attempt_token_claims(a);
+    if (*cl) {
+      snprintf(key, sizeof key, "claims %zu", n);
+      doc_fact_add(c, key, "%s", cl);
     }
   }
 }
@@ -204,6 +221,7 @@ static void probe_alone(doc_ctx *d, doc_check *c, tdsc__mech m) {
                "in with an earlier mechanism of the list", tdsc__mech_name(m));
   if (rc == TDSC_OK) {
     logged_in_facts(c, conn, took);
+    trail_facts(c, conn, NULL); /* an Entra ID token's source and claims */
     add_working(d, tdsc__mech_name(m));
     doc_set(c, DOC_OK, TDSC_OK, NULL);
     keep_or_free(conn);
