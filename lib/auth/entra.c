@@ -62,7 +62,7 @@ typedef struct entra_state {
   char who[600]; /* "upn (tenant tid)", for trails and messages */
   /* for the trail (token_facts): where the token came from or was asked
    * for, and its claims once read ("aud=..., exp=... UTC"); no secret */
-  char source[700];
+  char source[900];
   char claims[1800];
   /* a token fetched over HTTP (oauth.h): the request, a tdsc__http
    * payload of the worker, prepared by init and run by acquire */
@@ -285,34 +285,13 @@ static tdsc_errc fetch_timeout(entra_state *s, tdsc_error *err) {
                        s->endpoint);
 }
 
-/* Where a fetched token is asked for (token_facts): the endpoint, the
- * client id and tenant the request names, what it presents (h->about: a
- * certificate's subject and thumbprint), never the secret. */
-static void source_fact(entra_state *s, const tdsc__auth_params *p,
-                        const tdsc__http *h) {
-  const char *cid = p->client_id && *p->client_id ? p->client_id : NULL;
-  if (!cid && s->src != TDSC__SRC_MANAGED)
-    cid = getenv("AZURE_CLIENT_ID"); /* as oauth.c reads it */
-  if (s->src == TDSC__SRC_MANAGED) {
-    snprintf(s->source, sizeof s->source, "managed identity endpoint %s, %s%s",
-             s->endpoint, cid ? "client id " : "the system-assigned identity",
-             cid ? cid : "");
-    return;
-  }
-  /* the tenant is the path's first segment: authority/tenant/oauth2/... */
-  const char *tail = strstr(s->endpoint, "/oauth2/v2.0/token");
-  const char *t = tail;
-  while (t && t > s->endpoint && t[-1] != '/')
-    t--;
-  const char *file = getenv("AZURE_FEDERATED_TOKEN_FILE");
-  const char *how = s->src == TDSC__SRC_WORKLOAD
-                        ? "the assertion of the federated token file "
-                    : h->about[0] ? h->about
-                                  : "a client secret (not shown)";
-  snprintf(s->source, sizeof s->source,
-           "token endpoint %s, client id %s, tenant %.*s; %s%s", s->endpoint,
-           cid ? cid : "(none)", t ? (int)(tail - t) : 1, t ? t : "?", how,
-           s->src == TDSC__SRC_WORKLOAD && file ? file : "");
+/* Where a fetched token is asked for (token_facts): the endpoint and
+ * who asks with what (oauth.c's h->about), never the secret. */
+static void source_fact(entra_state *s, const tdsc__http *h) {
+  snprintf(s->source, sizeof s->source, "%s %s, %s",
+           s->src == TDSC__SRC_MANAGED ? "managed identity endpoint"
+                                       : "token endpoint",
+           s->endpoint, h->about);
 }
 
 /* Prepares the fetch of an HTTP source for what FEDAUTHINFO said: the
@@ -327,7 +306,7 @@ static tdsc_errc fetch_init(entra_state *s, const tdsc__auth_params *p,
   tdsc_errc rc = tdsc__oauth_request(s->src, p, sts, h, s->endpoint,
                                      sizeof s->endpoint, &s->key, err);
   if (rc == TDSC_OK)
-    source_fact(s, p, h);
+    source_fact(s, h);
   if (rc == TDSC_OK &&
       tdsc__token_cache_get(s->key, (int64_t)time(NULL), &s->token, &s->len)) {
     /* a server accepted it before: no request (token_cache.h) */

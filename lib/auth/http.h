@@ -36,8 +36,9 @@ typedef struct tdsc__http {
                               made within this (and sooner than timeout_ms)
                               is TDSC__HTTP_UNREACHABLE: the metadata
                               address, which nothing answers off Azure */
-  char about[240];  /* what the request presented, for messages (never a
-                       secret): a certificate's subject and thumbprint */
+  char about[560];         /* who asks and with what, for messages and the trail
+                              (never a secret): the client id and tenant, a
+                              certificate's subject and thumbprint */
   /* outputs */
   tdsc__http_result res;
   long status;      /* the HTTP status */

@@ -283,6 +283,16 @@ static tdsc_errc client_credentials(tdsc__token_source src,
   } else if ((rc = sp_credential(&k, h, &assertion, err)) != TDSC_OK) {
     return rc;
   }
+  char presented[340]; /* a certificate's words are sp_credential's */
+  snprintf(presented, sizeof presented, "%.100s%.230s",
+           wl          ? "the assertion of the federated token file "
+           : assertion ? ""
+                       : "a client secret (not shown)",
+           wl          ? file
+           : assertion ? h->about
+                       : "");
+  snprintf(h->about, sizeof h->about, "client id %.64s, tenant %.128s; %s",
+           client, tenant, presented);
   put_param(body, "grant_type", "client_credentials");
   put_param(body, "client_id", client);
   if (assertion) {
@@ -339,6 +349,10 @@ static tdsc_errc managed(const tdsc__auth_params *p,
                           frees them */
   if (!app)
     h->connect_timeout_ms = IMDS_CONNECT_MS;
+  bool user = p->client_id && *p->client_id;
+  snprintf(h->about, sizeof h->about, "%s%.64s",
+           user ? "client id " : "the system-assigned identity",
+           user ? p->client_id : "");
   /* IDENTITY_HEADER is a secret; nothing in IMDS's request is */
   h->secret = app ? tdsc__strdup(hdr) : NULL;
   h->headers[0] = app ? tdsc__strdup_printf("X-IDENTITY-HEADER: %s", hdr)

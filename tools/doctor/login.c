@@ -90,6 +90,16 @@ static void entra_claims(const doc_ctx *d, doc_check *c) {
     utc_fact(c, "exp", cl.exp, now);
 }
 
+/* The fact "<label> <n>" of the n-th attempt, when it has one. */
+static void attempt_fact(doc_check *c, const char *label, size_t n,
+                         const char *prefix, const char *value) {
+  if (!*value)
+    return;
+  char key[32];
+  snprintf(key, sizeof key, "%s %zu", label, n);
+  doc_fact_add(c, key, "%s%s", prefix, value);
+}
+
 static void trail_facts(doc_check *c, const tdsc_conn *conn,
                         const char *only) {
   for (size_t i = 0, n = 0; i < tdsc_conn_attempt_count(conn); i++) {
@@ -106,30 +116,14 @@ static void trail_facts(doc_check *c, const tdsc_conn *conn,
                  ae ? tdsc_errc_name(tdsc_error_code(ae)) : "ok");
     /* Extended Protection: what the login carried (tls-unique, or none
      * and why), for integrated logins that got as far as LOGIN7 */
-    const char *cb = tdsc_attempt_channel_binding(a);
-    if (*cb) {
-      snprintf(key, sizeof key, "channel binding %zu", n);
-      doc_fact_add(c, key, "%s", cb);
-    }
+    attempt_fact(c, "channel binding", n, "", tdsc_attempt_channel_binding(a));
     /* a gateway or read-only routing sent the login on: the next
      * attempt is the hop (ENVCHANGE routing) */
-    const char *to = tdsc_attempt_routed_to(a);
-    if (*to) {
-      snprintf(key, sizeof key, "routed %zu", n);
-      doc_fact_add(c, key, "to %s", to);
-    }
+    attempt_fact(c, "routed", n, "to ", tdsc_attempt_routed_to(a));
     /* Entra ID: where the token came from and what it claims, as the
      * library read them (never the token), also when they failed it */
-    const char *src = tdsc_attempt_token_source(a);
-    if (*src) {
-      snprintf(key, sizeof key, "token %zu", n);
-      doc_fact_add(c, key, "from %s", src);
-    }
-    const char *cl = tdsc_attempt_token_claims(a);
-    if (*cl) {
-      snprintf(key, sizeof key, "claims %zu", n);
-      doc_fact_add(c, key, "%s", cl);
-    }
+    attempt_fact(c, "token", n, "from ", tdsc_attempt_token_source(a));
+    attempt_fact(c, "claims", n, "", tdsc_attempt_token_claims(a));
   }
 }
 
